@@ -1,0 +1,281 @@
+#include "broker/broker.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <zmq.hpp>
+
+#include "core/event_util.h"
+#include "core/frame_codec.h"
+#include "core/referral_validation.h"
+#include "eventlog/keys.h"
+
+namespace refx::broker {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Frames above max_frame_bytes are answered FRAME_TOO_LARGE. Above this
+// multiple of it libzmq drops the connection without reading the frame, so
+// a hostile peer cannot make the broker buffer unbounded data.
+constexpr int64_t kHardLimitFactor = 4;
+
+google::protobuf::Timestamp Now() {
+  return google::protobuf::util::TimeUtil::GetCurrentTime();
+}
+
+}  // namespace
+
+Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::unique_ptr<eventlog::EventLog> log)
+    : options_(std::move(options)),
+      config_(config),
+      log_(std::move(log)),
+      context_(std::make_unique<zmq::context_t>(1)) {
+  metrics_.head_seq = log_->head_seq();
+}
+
+Broker::~Broker() {
+  if (metrics_server_) metrics_server_->Stop();
+  if (frontend_) frontend_->close();
+  if (zap_) zap_->Stop();
+  context_->close();
+}
+
+Status Broker::Start() {
+  // ZAP first: with no handler bound, libzmq would let any client that knows
+  // the server key in.
+  zap_ = std::make_unique<ZapHandler>(context_.get(), config_);
+  REFX_RETURN_IF_ERROR(zap_->Start());
+
+  const v1::BrokerSettings& settings = config_->broker();
+  const std::string endpoint =
+      options_.frontend_endpoint.empty() ? settings.frontend_endpoint() : options_.frontend_endpoint;
+  try {
+    frontend_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::router);
+    frontend_->set(zmq::sockopt::linger, 0);
+    frontend_->set(zmq::sockopt::router_mandatory, 1);  // report, not silently drop, replies to gone peers
+    frontend_->set(zmq::sockopt::zap_domain, kZapDomain);
+    frontend_->set(zmq::sockopt::curve_server, 1);
+    frontend_->set(zmq::sockopt::curve_secretkey, options_.server_keys.secret_key);
+    frontend_->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(settings.max_frame_bytes()) * kHardLimitFactor);
+    frontend_->set(zmq::sockopt::heartbeat_ivl, static_cast<int>(settings.heartbeat_ivl_ms()));
+    frontend_->set(zmq::sockopt::heartbeat_timeout, static_cast<int>(settings.heartbeat_ivl_ms() * 3));
+    frontend_->set(zmq::sockopt::heartbeat_ttl, static_cast<int>(settings.heartbeat_ivl_ms() * 6));
+    frontend_->set(zmq::sockopt::sndhwm, 100000);
+    frontend_->set(zmq::sockopt::rcvhwm, 100000);
+    frontend_->bind(endpoint);
+    bound_endpoint_ = frontend_->get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    frontend_.reset();
+    zap_->Stop();
+    return Status::Unavailable("cannot bind the broker frontend on " + endpoint + ": " + e.what());
+  }
+
+  const std::string metrics_address =
+      options_.metrics_address.empty() ? settings.metrics_address() : options_.metrics_address;
+  if (!metrics_address.empty() && metrics_address != "off") {
+    metrics_server_ = std::make_unique<MetricsServer>(&metrics_, [this] { return !stop_.load(); });
+    Status s = metrics_server_->Start(metrics_address);
+    if (!s.ok()) {
+      metrics_server_.reset();
+      frontend_.reset();
+      zap_->Stop();
+      return s;
+    }
+  }
+  spdlog::info("broker: serving on {} (CURVE, ZAP domain {}), log head seq {}", bound_endpoint_, kZapDomain,
+               log_->head_seq());
+  return Status::OK();
+}
+
+Status Broker::Run() {
+  const size_t max_batch = config_->broker().max_batch();
+  std::vector<zmq::message_t> parts;
+  while (!stop_.load()) {
+    zmq::pollitem_t item{frontend_->handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    today_ = options_.today();
+    // Drain what is ready, up to max_batch requests, then commit them together.
+    for (size_t n = 0; n < max_batch; ++n) {
+      parts.clear();
+      zmq::message_t part;
+      if (!frontend_->recv(part, zmq::recv_flags::dontwait)) break;
+      parts.push_back(std::move(part));
+      while (frontend_->get(zmq::sockopt::rcvmore)) {
+        zmq::message_t more;
+        (void)frontend_->recv(more, zmq::recv_flags::none);
+        parts.push_back(std::move(more));
+      }
+      HandleMessage(parts);
+    }
+    Status s = CommitPending();
+    if (!s.ok()) return s;
+  }
+  spdlog::info("broker: stopped at log head seq {}", log_->head_seq());
+  return Status::OK();
+}
+
+void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
+  Waiter waiter;
+  waiter.routing_id = parts[0].to_string();
+  // A DEALER client sends [payload]; a REQ client [empty][payload]. Anything
+  // else has no single payload to answer.
+  size_t payload_index = 1;
+  if (parts.size() == 3 && parts[1].size() == 0) {
+    waiter.req_envelope = true;
+    payload_index = 2;
+  } else if (parts.size() != 2) {
+    ReplyError(waiter, Status::MalformedFrame("a request must be exactly one frame; got " +
+                                              std::to_string(parts.size() - 1)));
+    return;
+  }
+  zmq::message_t& payload = parts[payload_index];
+  const char* user_id = payload.gets("User-Id");
+  const std::string identity = user_id ? user_id : "";
+  v1::Frame frame;
+  Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kFrameTooLarge) ++metrics_.oversize;
+    ReplyError(waiter, s);
+    return;
+  }
+  waiter.correlation_id = frame.correlation_id();
+  if (identity.empty() || config_->AgencyById(identity) == nullptr) {
+    // Cannot happen with ZAP in place; refuse rather than trust the payload.
+    ReplyError(waiter, Status::PermissionDenied("connection has no authenticated identity"));
+    return;
+  }
+  switch (frame.body_case()) {
+    case v1::Frame::kSubmit:
+      HandleSubmit(identity, frame, std::move(waiter));
+      return;
+    case v1::Frame::kHeartbeat: {
+      v1::Frame reply;
+      reply.set_correlation_id(frame.correlation_id());
+      reply.mutable_heartbeat()->set_head_seq(log_->head_seq());
+      Reply(waiter, reply);
+      return;
+    }
+    default:
+      ReplyError(waiter, Status::UnsupportedFrame("the broker does not accept this frame type from clients"));
+      return;
+  }
+}
+
+void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, Waiter waiter) {
+  const v1::Referral& referral = frame.submit().referral();
+  const v1::Agency* agency = config_->AgencyById(identity);
+  Status s = ValidateReferral(referral, today_);
+  if (!s.ok()) return ReplyError(waiter, Status::InvalidArgument(s.message(), "submit." + s.field_path()));
+  if (referral.referrer().agency_id() != identity) {
+    const bool known = config_->AgencyById(referral.referrer().agency_id()) != nullptr;
+    return ReplyError(waiter, known ? Status::PermissionDenied("referrer.agency_id \"" + referral.referrer().agency_id() +
+                                                               "\" is not the authenticated agency \"" + identity + "\"")
+                                    : Status::UnknownAgency("referrer.agency_id \"" + referral.referrer().agency_id() +
+                                                                "\" is not an agency of this partnership",
+                                                            "submit.referral.referrer.agency_id"));
+  }
+  if (!PartnershipConfig::MaySubmit(*agency, referral.category())) {
+    return ReplyError(waiter, Status::PermissionDenied("agency \"" + identity + "\" may not submit " +
+                                                       v1::Category_Name(referral.category()) + " referrals"));
+  }
+
+  std::string key = eventlog::DedupeKey(identity, referral.referrer_reference());
+  // A repeat of a referral already in this batch waits for that one.
+  if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
+    waiter.pending_index = it->second;
+    waiter.duplicate = true;
+    waiters_.push_back(std::move(waiter));
+    return;
+  }
+  uint64_t original = 0;
+  if (log_->FindDuplicate(key, &original)) {
+    ++metrics_.duplicates;
+    v1::Frame reply;
+    reply.set_correlation_id(waiter.correlation_id);
+    reply.mutable_ack()->set_referral_id(ReferralIdForSeq(original));
+    reply.mutable_ack()->set_seq(original);
+    reply.mutable_ack()->set_duplicate(true);
+    spdlog::debug("broker: duplicate of {} from {}", ReferralIdForSeq(original), identity);
+    return Reply(waiter, reply);
+  }
+
+  eventlog::PendingEvent pending;
+  const uint64_t seq = log_->head_seq() + pending_.size() + 1;
+  pending.event.set_seq(seq);
+  *pending.event.mutable_time() = Now();
+  pending.event.set_actor(identity);
+  auto* submitted = pending.event.mutable_referral_submitted();
+  submitted->set_referral_id(ReferralIdForSeq(seq));
+  *submitted->mutable_referral() = referral;
+  pending.dedupe_key = key;
+  pending_keys_.emplace(std::move(key), pending_.size());
+  waiter.pending_index = pending_.size();
+  pending_.push_back(std::move(pending));
+  waiters_.push_back(std::move(waiter));
+}
+
+Status Broker::CommitPending() {
+  if (pending_.empty() && waiters_.empty()) return Status::OK();
+  Status written = Status::OK();
+  if (!pending_.empty()) {
+    const auto start = Clock::now();
+    written = log_->AppendBatch(pending_);
+    metrics_.fsync_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
+    metrics_.batch_size.Observe(static_cast<double>(pending_.size()));
+  }
+  if (written.ok()) {
+    metrics_.head_seq = log_->head_seq();
+    for (const Waiter& w : waiters_) {
+      const v1::Event& event = pending_[w.pending_index].event;
+      v1::Frame reply;
+      reply.set_correlation_id(w.correlation_id);
+      reply.mutable_ack()->set_referral_id(ReferralIdOf(event));
+      reply.mutable_ack()->set_seq(event.seq());
+      reply.mutable_ack()->set_duplicate(w.duplicate);
+      (w.duplicate ? metrics_.duplicates : metrics_.submissions)++;
+      Reply(w, reply);
+    }
+    if (!pending_.empty()) {
+      spdlog::debug("broker: committed seq {}..{} ({} events)", pending_.front().event.seq(),
+                    pending_.back().event.seq(), pending_.size());
+    }
+  } else {
+    // Nothing of the batch is in the log; tell every client so it retries.
+    ++metrics_.write_failures;
+    spdlog::error("broker: group commit of {} events failed: {}", pending_.size(), written.ToString());
+    for (const Waiter& w : waiters_) ReplyError(w, Status::Internal("the event log could not be written; retry"));
+  }
+  pending_.clear();
+  waiters_.clear();
+  pending_keys_.clear();
+  // An I/O failure of the log is not something to serve on through.
+  return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
+                                                                                                  : Status::OK();
+}
+
+void Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
+  const std::string bytes = EncodeFrame(frame);
+  try {
+    if (!frontend_->send(zmq::buffer(waiter.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      ++metrics_.unroutable_replies;
+      return;
+    }
+    if (waiter.req_envelope) frontend_->send(zmq::message_t(), zmq::send_flags::sndmore);
+    frontend_->send(zmq::buffer(bytes), zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH: the client went away; it will retry and be answered from
+    // the dedupe index.
+    ++metrics_.unroutable_replies;
+  }
+}
+
+void Broker::ReplyError(const Waiter& waiter, const Status& status) {
+  ++metrics_.errors;
+  spdlog::info("broker: refused request {}: {}", waiter.correlation_id, status.ToString());
+  Reply(waiter, ErrorFrame(waiter.correlation_id, status));
+}
+
+}  // namespace refx::broker

@@ -1,0 +1,71 @@
+// refx-broker: runs the broker over a partnership configuration and an
+// event-log directory until SIGTERM or SIGINT.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+
+#include "broker/broker.h"
+
+namespace {
+refx::broker::Broker* g_broker = nullptr;
+void OnSignal(int) {
+  if (g_broker) g_broker->RequestStop();
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"refx-broker: authenticates agencies, validates and durably logs referrals"};
+  std::string config_path, data_dir, key_dir, key_name = "broker", endpoint, metrics, log_level = "info";
+  app.add_option("--config", config_path, "Partnership configuration (protobuf text format)")->required();
+  app.add_option("--data", data_dir, "Event log directory (RocksDB); created if missing")->required();
+  app.add_option("--key-dir", key_dir, "Folder holding the broker's key pair NAME.pub / NAME.key")->required();
+  app.add_option("--key-name", key_name, "Name of the broker's key pair")->capture_default_str();
+  app.add_option("--endpoint", endpoint, "Frontend endpoint, overriding the configuration");
+  app.add_option("--metrics", metrics, "Metrics host:port, or 'off', overriding the configuration");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  std::unique_ptr<refx::PartnershipConfig> config;
+  refx::Status s = refx::PartnershipConfig::Load(config_path, &config);
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-broker: bad configuration: %s\n", s.message().c_str());
+    return 2;
+  }
+  refx::broker::BrokerOptions options;
+  s = refx::LoadCurveKeyPair(key_dir, key_name, &options.server_keys);
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-broker: cannot load the broker key pair: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  options.frontend_endpoint = endpoint;
+  options.metrics_address = metrics;
+
+  std::unique_ptr<refx::eventlog::EventLog> log;
+  refx::eventlog::OpenOptions open;
+  open.path = data_dir;
+  s = refx::eventlog::EventLog::Open(open, &log);
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-broker: cannot open the event log: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  refx::broker::Broker broker(std::move(options), config.get(), std::move(log));
+  s = broker.Start();
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-broker: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  g_broker = &broker;
+  std::signal(SIGTERM, OnSignal);
+  std::signal(SIGINT, OnSignal);
+  s = broker.Run();
+  g_broker = nullptr;
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-broker: stopped on a log failure: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}

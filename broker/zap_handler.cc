@@ -1,0 +1,86 @@
+#include "broker/zap_handler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+#include <zmq.hpp>
+
+namespace refx::broker {
+
+ZapHandler::ZapHandler(zmq::context_t* context, const PartnershipConfig* config)
+    : context_(context), config_(config) {}
+
+ZapHandler::~ZapHandler() { Stop(); }
+
+Status ZapHandler::Start() {
+  // The socket is created and bound here, so that the bind has happened when
+  // Start returns, then handed to the handler thread, which alone uses it.
+  auto* socket = new zmq::socket_t(*context_, zmq::socket_type::rep);
+  try {
+    socket->set(zmq::sockopt::linger, 0);
+    socket->bind("inproc://zeromq.zap.01");
+  } catch (const zmq::error_t& e) {
+    delete socket;
+    return Status::Internal(std::string("cannot bind the ZAP handler: ") + e.what());
+  }
+  thread_ = std::thread([this, socket] {
+    Run(socket);
+    delete socket;
+  });
+  return Status::OK();
+}
+
+void ZapHandler::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void ZapHandler::Run(void* raw) {
+  auto& socket = *static_cast<zmq::socket_t*>(raw);
+  while (!stop_) {
+    zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    std::vector<zmq::message_t> request;
+    while (true) {
+      zmq::message_t part;
+      if (!socket.recv(part, zmq::recv_flags::none)) break;
+      request.push_back(std::move(part));
+      if (!socket.get(zmq::sockopt::rcvmore)) break;
+    }
+    // version, request id, domain, address, routing id, mechanism, credentials...
+    std::string request_id = request.size() > 1 ? request[1].to_string() : "";
+    std::string status_code = "400", status_text = "refused", user_id;
+    if (request.size() < 6 || request[0].to_string() != "1.0") {
+      status_text = "malformed ZAP request";
+    } else if (request[2].to_string() != kZapDomain) {
+      status_text = "unknown ZAP domain";
+    } else if (request[5].to_string() != "CURVE" || request.size() < 7 || request[6].size() != 32) {
+      status_text = "CURVE is required";
+    } else {
+      char z85[41];
+      zmq_z85_encode(z85, static_cast<const uint8_t*>(request[6].data()), 32);
+      if (const v1::Agency* agency = config_->AgencyByPublicKey(z85)) {
+        status_code = "200";
+        status_text = "OK";
+        user_id = agency->id();
+      } else {
+        status_text = "unknown client key";
+      }
+    }
+    // The peer address is not personal data; it helps trace refused keys.
+    if (status_code == "200") {
+      ++accepted_;
+      spdlog::debug("zap: accepted {} from {}", user_id, request.size() > 3 ? request[3].to_string() : "");
+    } else {
+      ++refused_;
+      spdlog::warn("zap: refused a connection from {}: {}", request.size() > 3 ? request[3].to_string() : "?",
+                   status_text);
+    }
+    const std::string reply[] = {"1.0", request_id, status_code, status_text, user_id, ""};
+    for (size_t i = 0; i < 6; ++i) {
+      socket.send(zmq::buffer(reply[i]), i < 5 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
+  }
+}
+
+}  // namespace refx::broker

@@ -1,0 +1,234 @@
+#include "core/broker_client.h"
+
+#include <chrono>
+#include <map>
+#include <thread>
+#include <zmq.hpp>
+
+#include "core/frame_codec.h"
+
+namespace refx {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MillisLeft(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return left < 0 ? 0 : left;
+}
+
+// Replies are small; anything bigger than this is not from a broker.
+constexpr size_t kMaxReplyBytes = 64 * 1024 * 1024;
+
+}  // namespace
+
+BrokerClient::BrokerClient(ClientOptions options)
+    : options_(std::move(options)), context_(std::make_unique<zmq::context_t>(1)) {}
+
+BrokerClient::~BrokerClient() {
+  Disconnect();
+  context_->close();
+}
+
+Status BrokerClient::Connect() {
+  if (socket_) return Status::OK();
+  try {
+    socket_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::dealer);
+    socket_->set(zmq::sockopt::linger, 0);
+    socket_->set(zmq::sockopt::immediate, 1);  // queue only to a completed connection
+    socket_->set(zmq::sockopt::heartbeat_ivl, 1000);
+    socket_->set(zmq::sockopt::heartbeat_timeout, 5000);
+    socket_->set(zmq::sockopt::heartbeat_ttl, 10000);
+    socket_->set(zmq::sockopt::reconnect_ivl, 100);
+    socket_->set(zmq::sockopt::reconnect_ivl_max, 2000);
+    // CURVE always: the broker has no plaintext mode.
+    socket_->set(zmq::sockopt::curve_serverkey, options_.server_public_key);
+    socket_->set(zmq::sockopt::curve_publickey, options_.client_keys.public_key);
+    socket_->set(zmq::sockopt::curve_secretkey, options_.client_keys.secret_key);
+    // Handshake failures are only visible on a monitor socket: watch them so
+    // a refused key is reported as such rather than as a timeout.
+    const std::string monitor_endpoint = "inproc://refx-client-monitor-" +
+                                         std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
+                                         std::to_string(++monitor_generation_);
+    if (zmq_socket_monitor(socket_->handle(), monitor_endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+      return Status::Internal("cannot monitor client socket: " + std::string(zmq_strerror(zmq_errno())));
+    }
+    monitor_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
+    monitor_->set(zmq::sockopt::linger, 0);
+    monitor_->connect(monitor_endpoint);
+    socket_->connect(options_.endpoint);
+  } catch (const zmq::error_t& e) {
+    Disconnect();
+    return Status::InvalidArgument("cannot connect to " + options_.endpoint + ": " + e.what());
+  }
+  return Status::OK();
+}
+
+void BrokerClient::Disconnect() {
+  if (socket_) {
+    zmq_socket_monitor(socket_->handle(), nullptr, 0);
+    socket_->close();
+    socket_.reset();
+  }
+  if (monitor_) {
+    monitor_->close();
+    monitor_.reset();
+  }
+}
+
+Status BrokerClient::DrainMonitor() {
+  zmq::message_t event, address;
+  while (monitor_ && monitor_->recv(event, zmq::recv_flags::dontwait)) {
+    if (monitor_->get(zmq::sockopt::rcvmore)) (void)monitor_->recv(address, zmq::recv_flags::dontwait);
+    if (event.size() >= 6) {
+      uint16_t id;
+      std::memcpy(&id, event.data(), sizeof id);
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) auth_failed_ = true;
+    }
+  }
+  if (auth_failed_) {
+    return Status::PermissionDenied("the broker refused this client's CURVE key (unknown or not authorised)");
+  }
+  return Status::OK();
+}
+
+Status BrokerClient::SendWhenReady(const std::string& bytes, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    REFX_RETURN_IF_ERROR(DrainMonitor());
+    zmq::message_t msg(bytes.data(), bytes.size());
+    if (socket_->send(msg, zmq::send_flags::dontwait)) return Status::OK();
+    const int64_t left = MillisLeft(deadline);
+    if (left == 0) return Status::Timeout("broker not reachable at " + options_.endpoint);
+    zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLOUT, 0}, {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(std::min<int64_t>(left, 50)));
+  }
+}
+
+Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    REFX_RETURN_IF_ERROR(DrainMonitor());
+    zmq::message_t msg;
+    if (socket_->recv(msg, zmq::recv_flags::dontwait)) {
+      // A reply that does not parse is dropped; the request will time out and
+      // be retried, which idempotency makes safe.
+      if (DecodeFrame(msg.data(), msg.size(), kMaxReplyBytes, reply).ok()) return Status::OK();
+      continue;
+    }
+    const int64_t left = MillisLeft(deadline);
+    if (left == 0) return Status::Timeout("no reply from the broker within " + std::to_string(timeout_ms) + " ms");
+    zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0}, {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(left));
+  }
+}
+
+Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
+  request.set_correlation_id(next_correlation_id_++);
+  const std::string bytes = EncodeFrame(request);
+  int backoff = options_.initial_backoff_ms;
+  Status last;
+  for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+    REFX_RETURN_IF_ERROR(Connect());
+    last = SendWhenReady(bytes, options_.request_timeout_ms);
+    if (last.ok()) {
+      const auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
+      while (true) {
+        last = Receive(static_cast<int>(MillisLeft(deadline)), reply);
+        if (!last.ok()) break;
+        if (reply->correlation_id() == request.correlation_id()) return Status::OK();
+        // A late reply to an earlier request: ignore it.
+      }
+    }
+    if (last.code() == Status::Code::kPermissionDenied) return last;
+    // Lazy Pirate: the old socket may hold a broken connection; start afresh.
+    Disconnect();
+    if (attempt < options_.max_attempts) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      backoff = std::min(backoff * 2, options_.max_backoff_ms);
+    }
+  }
+  return Status::Unavailable("broker at " + options_.endpoint + " did not answer after " +
+                             std::to_string(options_.max_attempts) + " attempts (" + last.message() + ")");
+}
+
+Status BrokerClient::Submit(const v1::Referral& referral, v1::Ack* ack) {
+  v1::Frame request, reply;
+  *request.mutable_submit()->mutable_referral() = referral;
+  REFX_RETURN_IF_ERROR(Call(std::move(request), &reply));
+  if (reply.has_ack()) {
+    *ack = reply.ack();
+    return Status::OK();
+  }
+  if (reply.has_error()) return StatusFromError(reply.error());
+  return Status::Internal("unexpected reply to submit");
+}
+
+Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window,
+                                    const ResultFn& on_result) {
+  if (window == 0) window = 1;
+  // Correlation id = base + index, so a reply names its referral directly.
+  const uint64_t base = next_correlation_id_;
+  next_correlation_id_ += referrals.size();
+  std::map<uint64_t, std::string> in_flight;  // correlation id -> encoded request
+  size_t next = 0, done = 0;
+  int attempt = 1, backoff = options_.initial_backoff_ms;
+  REFX_RETURN_IF_ERROR(Connect());
+  auto last_progress = Clock::now();
+  v1::Frame reply;
+  while (done < referrals.size()) {
+    while (next < referrals.size() && in_flight.size() < window) {
+      v1::Frame request;
+      request.set_correlation_id(base + next);
+      *request.mutable_submit()->mutable_referral() = referrals[next];
+      std::string bytes = EncodeFrame(request);
+      Status s = SendWhenReady(bytes, options_.request_timeout_ms);
+      if (s.code() == Status::Code::kPermissionDenied) return s;
+      if (!s.ok()) break;  // handled as a timeout below
+      in_flight.emplace(base + next, std::move(bytes));
+      ++next;
+    }
+    const int64_t wait = options_.request_timeout_ms -
+                         std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress).count();
+    Status s = wait > 0 ? Receive(static_cast<int>(wait), &reply) : Status::Timeout("no progress");
+    if (s.code() == Status::Code::kPermissionDenied) return s;
+    if (s.ok()) {
+      auto it = in_flight.find(reply.correlation_id());
+      if (it == in_flight.end()) continue;  // duplicate reply after a resend
+      in_flight.erase(it);
+      ++done;
+      last_progress = Clock::now();
+      attempt = 1;
+      backoff = options_.initial_backoff_ms;
+      const size_t index = reply.correlation_id() - base;
+      if (reply.has_ack()) {
+        on_result(index, Status::OK(), reply.ack());
+      } else {
+        on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
+                  v1::Ack());
+      }
+      continue;
+    }
+    // No progress within the timeout: reconnect and resend what is in flight.
+    if (++attempt > options_.max_attempts) {
+      return Status::Unavailable("broker at " + options_.endpoint + " stopped answering; " +
+                                 std::to_string(referrals.size() - done) + " referrals not acknowledged");
+    }
+    Disconnect();
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+    backoff = std::min(backoff * 2, options_.max_backoff_ms);
+    REFX_RETURN_IF_ERROR(Connect());
+    for (const auto& [id, bytes] : in_flight) {
+      Status sent = SendWhenReady(bytes, options_.request_timeout_ms);
+      if (sent.code() == Status::Code::kPermissionDenied) return sent;
+      if (!sent.ok()) break;
+    }
+    last_progress = Clock::now();
+  }
+  return Status::OK();
+}
+
+}  // namespace refx

@@ -1,0 +1,92 @@
+// BrokerClient: a connection to the refx broker over a ZeroMQ DEALER socket
+// with CURVE, for adapters, services and the CLI.
+//
+// Every request carries a fresh correlation id; the reply with that id is
+// the answer. When no reply arrives within the timeout the client closes the
+// socket, opens a new one and sends the same request again (the "Lazy
+// Pirate" pattern), backing off exponentially, up to max_attempts times.
+// Submissions are idempotent on (identity, referrer_reference), so a retry
+// after a lost acknowledgement is answered with the original seq and never
+// written twice.
+//
+// Thread-safety: not thread-safe. Use one BrokerClient per thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/curve_keys.h"
+#include "core/status.h"
+#include "refx/v1/wire.pb.h"
+
+namespace zmq {
+class context_t;
+class socket_t;
+}  // namespace zmq
+
+namespace refx {
+
+struct ClientOptions {
+  std::string endpoint = "tcp://127.0.0.1:7400";
+  std::string server_public_key;  // Z85 broker key
+  CurveKeyPair client_keys;       // this agency's key pair
+  int request_timeout_ms = 2500;  // wait for one reply before retrying
+  int max_attempts = 5;           // sends of one request, including the first
+  int initial_backoff_ms = 100;   // doubled after each failed attempt
+  int max_backoff_ms = 2000;
+};
+
+class BrokerClient {
+ public:
+  explicit BrokerClient(ClientOptions options);
+  ~BrokerClient();
+  BrokerClient(const BrokerClient&) = delete;
+  BrokerClient& operator=(const BrokerClient&) = delete;
+
+  // Sends `request` (its correlation_id is replaced) and waits for the
+  // matching reply, retrying as described above. Returns OK with *reply set
+  // (which may be an Error frame); PermissionDenied if the broker refused
+  // this client's key during the CURVE handshake; Unavailable if no reply
+  // came after max_attempts.
+  Status Call(v1::Frame request, v1::Frame* reply);
+
+  // Submits one referral. OK with *ack once the broker has made it durable
+  // (ack->duplicate tells a repeat). A broker refusal is returned as its
+  // Status (code, message and field path from the Error frame).
+  Status Submit(const v1::Referral& referral, v1::Ack* ack);
+
+  // Result of one referral in SubmitWindowed.
+  using ResultFn = std::function<void(size_t index, const Status& status, const v1::Ack& ack)>;
+
+  // Submits all `referrals` keeping up to `window` requests in flight, as a
+  // bulk adapter does. on_result is called once per referral, in completion
+  // order. Requests without a reply within the timeout are re-sent on a new
+  // socket (safe: submissions are idempotent). Returns OK when every
+  // referral has a result; Unavailable if the broker stopped answering
+  // (referrals without a result were not acknowledged and must be retried);
+  // PermissionDenied as for Call.
+  Status SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window, const ResultFn& on_result);
+
+ private:
+  Status Connect();
+  void Disconnect();
+  // Waits up to timeout_ms for one reply; Timeout if none.
+  Status Receive(int timeout_ms, v1::Frame* reply);
+  // Sends bytes once the socket can take them, waiting up to timeout_ms.
+  Status SendWhenReady(const std::string& bytes, int timeout_ms);
+  // Reads pending monitor events; PermissionDenied after an auth failure.
+  Status DrainMonitor();
+
+  ClientOptions options_;
+  std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<zmq::socket_t> socket_;
+  std::unique_ptr<zmq::socket_t> monitor_;
+  uint64_t next_correlation_id_ = 1;
+  int monitor_generation_ = 0;
+  bool auth_failed_ = false;
+};
+
+}  // namespace refx

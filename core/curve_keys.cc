@@ -1,0 +1,70 @@
+#include "core/curve_keys.h"
+
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace refx {
+
+namespace fs = std::filesystem;
+
+Status GenerateCurveKeyPair(CurveKeyPair* out) {
+  char pub[41], sec[41];
+  if (zmq_curve_keypair(pub, sec) != 0) {
+    return Status::Internal(std::string("zmq_curve_keypair failed (libzmq without CURVE?): ") + zmq_strerror(zmq_errno()));
+  }
+  out->public_key = pub;
+  out->secret_key = sec;
+  return Status::OK();
+}
+
+bool IsZ85Key(const std::string& z85) {
+  if (z85.size() != 40) return false;
+  uint8_t raw[32];
+  return zmq_z85_decode(raw, z85.c_str()) != nullptr;
+}
+
+Status ReadCurveKeyFile(const std::string& path, std::string* z85) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read key file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const auto begin = text.find_first_not_of(" \t\r\n");
+  const auto end = text.find_last_not_of(" \t\r\n");
+  text = begin == std::string::npos ? "" : text.substr(begin, end - begin + 1);
+  if (!IsZ85Key(text)) return Status::InvalidArgument("key file " + path + " does not hold a 40-character Z85 key");
+  *z85 = text;
+  return Status::OK();
+}
+
+Status SaveCurveKeyPair(const std::string& dir, const std::string& name, const CurveKeyPair& pair) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create " + dir + ": " + ec.message());
+  const std::string pub = dir + "/" + name + ".pub";
+  const std::string key = dir + "/" + name + ".key";
+  if (fs::exists(pub) || fs::exists(key)) return Status::InvalidArgument("key files for " + name + " already exist in " + dir);
+  {
+    // Create the secret file with 0600 before writing anything to it.
+    const mode_t old = umask(077);
+    std::ofstream k(key);
+    umask(old);
+    if (!k) return Status::IoError("cannot write " + key);
+    k << pair.secret_key << "\n";
+  }
+  std::ofstream p(pub);
+  if (!p) return Status::IoError("cannot write " + pub);
+  p << pair.public_key << "\n";
+  return Status::OK();
+}
+
+Status LoadCurveKeyPair(const std::string& dir, const std::string& name, CurveKeyPair* out) {
+  REFX_RETURN_IF_ERROR(ReadCurveKeyFile(dir + "/" + name + ".pub", &out->public_key));
+  return ReadCurveKeyFile(dir + "/" + name + ".key", &out->secret_key);
+}
+
+}  // namespace refx

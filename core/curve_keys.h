@@ -1,0 +1,36 @@
+// CURVE key pairs for ZeroMQ, kept as Z85 text (40 characters each).
+//
+// On disk a key pair named N in folder D is two files:
+//   D/N.pub   the public key, one line   (may be shared freely)
+//   D/N.key   the secret key, one line   (mode 0600; never leaves the host)
+// Pure functions and file I/O; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace refx {
+
+struct CurveKeyPair {
+  std::string public_key;  // Z85, 40 characters
+  std::string secret_key;  // Z85, 40 characters; empty when only the public key is known
+};
+
+// Generates a fresh key pair. Internal error if libzmq was built without CURVE.
+Status GenerateCurveKeyPair(CurveKeyPair* out);
+
+// True if `z85` is a well-formed 40-character Z85 key.
+bool IsZ85Key(const std::string& z85);
+
+// Writes D/N.pub and D/N.key (creating D). Refuses to overwrite existing files.
+Status SaveCurveKeyPair(const std::string& dir, const std::string& name, const CurveKeyPair& pair);
+
+// Reads one key file (.pub or .key), trimming surrounding white space;
+// InvalidArgument naming the file if it does not hold a Z85 key.
+Status ReadCurveKeyFile(const std::string& path, std::string* z85);
+
+// Reads D/N.pub and D/N.key.
+Status LoadCurveKeyPair(const std::string& dir, const std::string& name, CurveKeyPair* out);
+
+}  // namespace refx

@@ -1,0 +1,78 @@
+#include "core/event_util.h"
+
+#include <cstdio>
+
+namespace refx {
+
+namespace {
+const std::string kEmpty;
+}
+
+std::string ReferralIdForSeq(uint64_t seq) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "R-%010llu", static_cast<unsigned long long>(seq));
+  return buf;
+}
+
+const std::string& ReferralIdOf(const v1::Event& e) {
+  using B = v1::Event::BodyCase;
+  switch (e.body_case()) {
+    case B::kReferralSubmitted: return e.referral_submitted().referral_id();
+    case B::kCaseRouted: return e.case_routed().referral_id();
+    case B::kCaseDelivered: return e.case_delivered().referral_id();
+    case B::kCaseAcknowledged: return e.case_acknowledged().referral_id();
+    case B::kCaseAccepted: return e.case_accepted().referral_id();
+    case B::kCaseDeclined: return e.case_declined().referral_id();
+    case B::kOutcomeRecorded: return e.outcome_recorded().referral_id();
+    case B::kCaseClosed: return e.case_closed().referral_id();
+    case B::kReferralWithdrawn: return e.referral_withdrawn().referral_id();
+    case B::kCaseUndeliverable: return e.case_undeliverable().referral_id();
+    case B::kDeadlineBreached: return e.deadline_breached().referral_id();
+    case B::kCaseEscalated: return e.case_escalated().referral_id();
+    case B::kSubjectErased: return e.subject_erased().referral_id();
+    case B::kRecordAccessed:
+    case B::BODY_NOT_SET: return kEmpty;
+  }
+  return kEmpty;
+}
+
+const std::string& DestinationOf(const v1::Event& e) {
+  using B = v1::Event::BodyCase;
+  switch (e.body_case()) {
+    case B::kCaseRouted: return e.case_routed().destination();
+    case B::kCaseDelivered: return e.case_delivered().destination();
+    case B::kCaseAcknowledged: return e.case_acknowledged().destination();
+    case B::kCaseAccepted: return e.case_accepted().destination();
+    case B::kCaseDeclined: return e.case_declined().destination();
+    case B::kOutcomeRecorded: return e.outcome_recorded().destination();
+    case B::kCaseClosed: return e.case_closed().destination();
+    case B::kCaseUndeliverable: return e.case_undeliverable().destination();
+    case B::kDeadlineBreached: return e.deadline_breached().destination();
+    case B::kCaseEscalated: return e.case_escalated().destination();
+    default: return kEmpty;
+  }
+}
+
+const char* EventTypeName(const v1::Event& e) {
+  using B = v1::Event::BodyCase;
+  switch (e.body_case()) {
+    case B::kReferralSubmitted: return "referral_submitted";
+    case B::kCaseRouted: return "case_routed";
+    case B::kCaseDelivered: return "case_delivered";
+    case B::kCaseAcknowledged: return "case_acknowledged";
+    case B::kCaseAccepted: return "case_accepted";
+    case B::kCaseDeclined: return "case_declined";
+    case B::kOutcomeRecorded: return "outcome_recorded";
+    case B::kCaseClosed: return "case_closed";
+    case B::kReferralWithdrawn: return "referral_withdrawn";
+    case B::kCaseUndeliverable: return "case_undeliverable";
+    case B::kDeadlineBreached: return "deadline_breached";
+    case B::kCaseEscalated: return "case_escalated";
+    case B::kSubjectErased: return "subject_erased";
+    case B::kRecordAccessed: return "record_accessed";
+    case B::BODY_NOT_SET: return "none";
+  }
+  return "none";
+}
+
+}  // namespace refx

@@ -1,0 +1,38 @@
+#include "core/frame_codec.h"
+
+namespace refx {
+
+Status DecodeFrame(const void* data, size_t size, size_t max_bytes, v1::Frame* out) {
+  if (size > max_bytes) {
+    return Status::FrameTooLarge("frame of " + std::to_string(size) + " bytes exceeds the limit of " +
+                                 std::to_string(max_bytes));
+  }
+  if (!out->ParseFromArray(data, static_cast<int>(size))) {
+    return Status::MalformedFrame("frame is not a valid refx.v1.Frame protobuf");
+  }
+  if (out->body_case() == v1::Frame::BODY_NOT_SET) {
+    return Status::UnsupportedFrame("frame has no body (or a body this broker does not know)");
+  }
+  return Status::OK();
+}
+
+std::string EncodeFrame(const v1::Frame& frame) { return frame.SerializeAsString(); }
+
+v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status) {
+  v1::Frame f;
+  f.set_correlation_id(correlation_id);
+  v1::Error* e = f.mutable_error();
+  const int code = static_cast<int>(status.code());
+  e->set_code(v1::ErrorCode_IsValid(code) ? static_cast<v1::ErrorCode>(code) : v1::INTERNAL);
+  e->set_message(status.message());
+  e->set_field_path(status.field_path());
+  return f;
+}
+
+Status StatusFromError(const v1::Error& error) {
+  const auto code = error.code() == v1::ERROR_CODE_UNSPECIFIED ? Status::Code::kInternal
+                                                              : static_cast<Status::Code>(error.code());
+  return Status(code, error.message(), error.field_path());
+}
+
+}  // namespace refx

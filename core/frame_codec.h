@@ -1,0 +1,28 @@
+// Encoding and decoding of wire frames (refx.v1.Frame), one per ZeroMQ
+// message, with the size limit applied before parsing. Pure functions;
+// thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "core/status.h"
+#include "refx/v1/wire.pb.h"
+
+namespace refx {
+
+// Parses one frame. FrameTooLarge if size > max_bytes (nothing is parsed),
+// MalformedFrame if the bytes are not a Frame, UnsupportedFrame if it has no
+// body.
+Status DecodeFrame(const void* data, size_t size, size_t max_bytes, v1::Frame* out);
+
+std::string EncodeFrame(const v1::Frame& frame);
+
+// An error reply for `correlation_id` carrying the status' wire code,
+// message and field path.
+v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status);
+
+// The status an Error reply stands for.
+Status StatusFromError(const v1::Error& error);
+
+}  // namespace refx

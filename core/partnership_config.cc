@@ -1,0 +1,197 @@
+#include "core/partnership_config.h"
+
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "core/curve_keys.h"
+
+namespace refx {
+
+namespace {
+
+using google::protobuf::TextFormat;
+
+class CollectFirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit CollectFirstError(std::string name) : name_(std::move(name)) {}
+  void AddError(int line, int column, const std::string& message) override {
+    if (error_.empty()) {
+      error_ = name_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
+    }
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string name_;
+  std::string error_;
+};
+
+// Produces "FILE:LINE:COL: message" for a field of a message parsed with a
+// location tree.
+class Locator {
+ public:
+  Locator(std::string name, TextFormat::ParseInfoTree* tree) : name_(std::move(name)), tree_(tree) {}
+
+  // Location of `field` (index for repeated fields, -1 otherwise) in the
+  // message whose tree is `tree`.
+  std::string At(const TextFormat::ParseInfoTree* tree, const char* message_name, const char* field_name,
+                 int index) const {
+    const auto* desc = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(message_name);
+    const auto* field = desc ? desc->FindFieldByName(field_name) : nullptr;
+    if (tree && field) {
+      auto loc = tree->GetLocation(field, index);
+      if (loc.line >= 0) return name_ + ":" + std::to_string(loc.line + 1) + ":" + std::to_string(loc.column + 1) + ": ";
+    }
+    return name_ + ": ";
+  }
+  const TextFormat::ParseInfoTree* Nested(const TextFormat::ParseInfoTree* tree, const char* message_name,
+                                          const char* field_name, int index) const {
+    const auto* desc = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(message_name);
+    const auto* field = desc ? desc->FindFieldByName(field_name) : nullptr;
+    return tree && field ? tree->GetTreeForNested(field, index) : nullptr;
+  }
+  TextFormat::ParseInfoTree* root() const { return tree_; }
+
+ private:
+  std::string name_;
+  TextFormat::ParseInfoTree* tree_;
+};
+
+const std::regex& IdPattern() {
+  static const std::regex re("[a-z0-9][a-z0-9-]{1,63}");
+  return re;
+}
+const std::regex& CodePattern() {
+  static const std::regex re("[A-Z][A-Z0-9_]{1,63}");
+  return re;
+}
+
+}  // namespace
+
+Status PartnershipConfig::Load(const std::string& path, std::unique_ptr<PartnershipConfig>* out) {
+  std::ifstream in(path);
+  if (!in) return Status::InvalidArgument(path + ": cannot read the configuration file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string base = std::filesystem::path(path).parent_path().string();
+  return Parse(ss.str(), path, base.empty() ? "." : base, out);
+}
+
+Status PartnershipConfig::Parse(const std::string& text, const std::string& name, const std::string& base_dir,
+                                std::unique_ptr<PartnershipConfig>* out) {
+  auto cfg = std::unique_ptr<PartnershipConfig>(new PartnershipConfig());
+  TextFormat::Parser parser;
+  CollectFirstError errors(name);
+  TextFormat::ParseInfoTree tree;
+  parser.RecordErrorsTo(&errors);
+  parser.WriteLocationsTo(&tree);
+  if (!parser.ParseFromString(text, &cfg->config_)) {
+    return Status::InvalidArgument(errors.error().empty() ? name + ": cannot parse" : errors.error());
+  }
+  Locator loc(name, &tree);
+  auto bad = [](const std::string& where, const std::string& why) { return Status::InvalidArgument(where + why); };
+  v1::PartnershipConfig& c = cfg->config_;
+
+  // Broker defaults.
+  v1::BrokerSettings* b = c.mutable_broker();
+  if (b->frontend_endpoint().empty()) b->set_frontend_endpoint("tcp://127.0.0.1:7400");
+  if (b->max_frame_bytes() == 0) b->set_max_frame_bytes(256 * 1024);
+  if (b->max_batch() == 0) b->set_max_batch(1024);
+  if (b->heartbeat_ivl_ms() == 0) b->set_heartbeat_ivl_ms(2000);
+  if (b->max_frame_bytes() < 1024 || b->max_frame_bytes() > 64 * 1024 * 1024) {
+    return bad(loc.At(loc.Nested(&tree, "refx.v1.PartnershipConfig", "broker", -1), "refx.v1.BrokerSettings",
+                      "max_frame_bytes", -1),
+               "max_frame_bytes must be 1024..67108864");
+  }
+  if (c.agencies().empty()) return bad(name + ": ", "no agencies are configured");
+
+  for (int i = 0; i < c.agencies_size(); ++i) {
+    v1::Agency* a = c.mutable_agencies(i);
+    const auto* at = loc.Nested(&tree, "refx.v1.PartnershipConfig", "agencies", i);
+    const std::string where = loc.At(&tree, "refx.v1.PartnershipConfig", "agencies", i);
+    if (!std::regex_match(a->id(), IdPattern())) {
+      return bad(loc.At(at, "refx.v1.Agency", "id", -1),
+                 "agency id \"" + a->id() + "\" must be 2-64 characters of a-z, 0-9 and '-'");
+    }
+    if (!cfg->agency_by_id_.emplace(a->id(), i).second) {
+      return bad(loc.At(at, "refx.v1.Agency", "id", -1), "agency id \"" + a->id() + "\" is used twice");
+    }
+    if (a->roles().empty()) return bad(where, "agency \"" + a->id() + "\" has no roles");
+    for (int r : a->roles()) {
+      if (r == v1::ROLE_UNSPECIFIED) return bad(where, "agency \"" + a->id() + "\" has an unspecified role");
+    }
+    for (int cat : a->may_submit()) {
+      if (cat == v1::CATEGORY_UNSPECIFIED) return bad(where, "agency \"" + a->id() + "\" may_submit lists CATEGORY_UNSPECIFIED");
+    }
+    std::string key;
+    if (a->key_case() == v1::Agency::kPublicKeyFile) {
+      std::string path = a->public_key_file();
+      if (!path.empty() && path[0] != '/') path = base_dir + "/" + path;
+      Status s = ReadCurveKeyFile(path, &key);
+      if (!s.ok()) return bad(loc.At(at, "refx.v1.Agency", "public_key_file", -1), s.message());
+    } else if (a->key_case() == v1::Agency::kPublicKey) {
+      key = a->public_key();
+      if (!IsZ85Key(key)) {
+        return bad(loc.At(at, "refx.v1.Agency", "public_key", -1),
+                   "public_key of \"" + a->id() + "\" is not a 40-character Z85 key");
+      }
+    } else {
+      return bad(where, "agency \"" + a->id() + "\" needs public_key or public_key_file");
+    }
+    a->set_public_key(key);
+    if (!cfg->agency_by_key_.emplace(key, i).second) {
+      return bad(where, "agency \"" + a->id() + "\" shares its public key with another agency");
+    }
+  }
+
+  for (int i = 0; i < c.destinations_size(); ++i) {
+    const v1::Destination& d = c.destinations(i);
+    const auto* at = loc.Nested(&tree, "refx.v1.PartnershipConfig", "destinations", i);
+    if (!std::regex_match(d.code(), CodePattern())) {
+      return bad(loc.At(at, "refx.v1.Destination", "code", -1),
+                 "destination code \"" + d.code() + "\" must be upper case letters, digits and '_'");
+    }
+    if (!cfg->destination_by_code_.emplace(d.code(), i).second) {
+      return bad(loc.At(at, "refx.v1.Destination", "code", -1), "destination code \"" + d.code() + "\" is used twice");
+    }
+    if (!cfg->agency_by_id_.count(d.agency_id())) {
+      return bad(loc.At(at, "refx.v1.Destination", "agency_id", -1),
+                 "destination " + d.code() + " names unknown agency \"" + d.agency_id() + "\"");
+    }
+  }
+  *out = std::move(cfg);
+  return Status::OK();
+}
+
+const v1::Agency* PartnershipConfig::AgencyById(const std::string& id) const {
+  auto it = agency_by_id_.find(id);
+  return it == agency_by_id_.end() ? nullptr : &config_.agencies(it->second);
+}
+
+const v1::Agency* PartnershipConfig::AgencyByPublicKey(const std::string& z85) const {
+  auto it = agency_by_key_.find(z85);
+  return it == agency_by_key_.end() ? nullptr : &config_.agencies(it->second);
+}
+
+const v1::Destination* PartnershipConfig::DestinationByCode(const std::string& code) const {
+  auto it = destination_by_code_.find(code);
+  return it == destination_by_code_.end() ? nullptr : &config_.destinations(it->second);
+}
+
+bool PartnershipConfig::HasRole(const v1::Agency& agency, v1::Role role) {
+  return std::find(agency.roles().begin(), agency.roles().end(), role) != agency.roles().end();
+}
+
+bool PartnershipConfig::MaySubmit(const v1::Agency& agency, v1::Category category) {
+  if (!HasRole(agency, v1::SUBMITTER)) return false;
+  if (agency.may_submit().empty()) return true;
+  return std::find(agency.may_submit().begin(), agency.may_submit().end(), category) != agency.may_submit().end();
+}
+
+}  // namespace refx

@@ -1,0 +1,51 @@
+// The partnership configuration loaded from a protobuf text-format file and
+// checked: who takes part (agencies with CURVE keys and roles), where cases
+// go (destinations) and broker settings.
+//
+// Thread-safety: immutable after Load; safe to share between threads.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "refx/v1/config.pb.h"
+
+namespace refx {
+
+class PartnershipConfig {
+ public:
+  // Reads and checks `path`. On success *out holds the configuration, with
+  // every agency's public key resolved to Z85 (key files are read relative
+  // to the file's folder) and broker defaults filled in. On failure returns
+  // InvalidArgument whose message starts "FILE:LINE:COLUMN: " and says what
+  // is wrong (a syntax error, an unknown field, a duplicate or malformed id,
+  // a missing or malformed key, a destination naming an unknown agency…).
+  static Status Load(const std::string& path, std::unique_ptr<PartnershipConfig>* out);
+
+  // As Load, from text already in memory; `name` is used in messages and
+  // `base_dir` to resolve key files.
+  static Status Parse(const std::string& text, const std::string& name, const std::string& base_dir,
+                      std::unique_ptr<PartnershipConfig>* out);
+
+  const v1::PartnershipConfig& proto() const { return config_; }
+  const v1::BrokerSettings& broker() const { return config_.broker(); }
+
+  // nullptr when unknown.
+  const v1::Agency* AgencyById(const std::string& id) const;
+  const v1::Agency* AgencyByPublicKey(const std::string& z85) const;
+  const v1::Destination* DestinationByCode(const std::string& code) const;
+
+  static bool HasRole(const v1::Agency& agency, v1::Role role);
+  // True if the agency may submit referrals of this category.
+  static bool MaySubmit(const v1::Agency& agency, v1::Category category);
+
+ private:
+  v1::PartnershipConfig config_;
+  std::map<std::string, int> agency_by_id_;
+  std::map<std::string, int> agency_by_key_;
+  std::map<std::string, int> destination_by_code_;
+};
+
+}  // namespace refx

@@ -1,0 +1,298 @@
+#include "eventlog/event_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include "core/event_util.h"
+#include "eventlog/hash_chain.h"
+#include "eventlog/keys.h"
+
+namespace refx::eventlog {
+
+namespace {
+
+constexpr char kHeadSeqKey[] = "head_seq";
+constexpr char kHeadHashKey[] = "head_hash";
+constexpr char kSchemaKey[] = "schema";
+constexpr char kSchemaVersion[] = "1";
+
+Status FromRocks(const rocksdb::Status& s, const char* what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsCorruption()) return Status::Corruption(std::string(what) + ": " + s.ToString());
+  if (s.IsNotFound()) return Status::NotFound(std::string(what) + ": " + s.ToString());
+  return Status::IoError(std::string(what) + ": " + s.ToString());
+}
+
+// Splits a stored events value into event bytes and chain hash.
+Status SplitValue(uint64_t seq, const rocksdb::Slice& value, StoredEvent* out) {
+  if (value.size() < kHashBytes) {
+    return Status::Corruption("event " + std::to_string(seq) + ": stored value shorter than its hash");
+  }
+  out->seq = seq;
+  out->bytes.assign(value.data(), value.size() - kHashBytes);
+  out->hash.assign(value.data() + value.size() - kHashBytes, kHashBytes);
+  return Status::OK();
+}
+
+}  // namespace
+
+const std::vector<std::string>& ColumnFamilyNames() {
+  static const std::vector<std::string> names = {
+      rocksdb::kDefaultColumnFamilyName, "events", "dedupe", "by_referral", "by_destination",
+      "by_subject", "case_state", "cursors", "meta"};
+  return names;
+}
+
+Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out) {
+  if (!InitCrypto()) return Status::Internal("libsodium failed to initialise");
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  db_options.paranoid_checks = true;
+  // A torn final record (a write that never returned) may be dropped; any
+  // other damage stops the open, so an acknowledged (synced) record is never
+  // rolled back silently.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  db_options.manual_wal_flush = false;
+  db_options.max_background_jobs = 2;
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : ColumnFamilyNames()) descriptors.emplace_back(name, cf_options);
+
+  std::unique_ptr<EventLog> log(new EventLog());
+  log->sync_ = options.sync;
+  log->read_only_ = options.read_only;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = options.read_only
+                          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
+                                                         &log->handles_, &raw)
+                          : rocksdb::DB::Open(db_options, options.path, descriptors, &log->handles_, &raw);
+  if (!s.ok()) return FromRocks(s, ("opening event log at " + options.path).c_str());
+  log->db_.reset(raw);
+  log->events_ = log->handles_[1];
+  log->dedupe_ = log->handles_[2];
+  log->by_referral_ = log->handles_[3];
+  log->by_destination_ = log->handles_[4];
+  log->cursors_ = log->handles_[7];
+  log->meta_ = log->handles_[8];
+  REFX_RETURN_IF_ERROR(log->LoadAndCheckHead());
+  *out = std::move(log);
+  return Status::OK();
+}
+
+EventLog::~EventLog() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    db_->Close();
+  }
+}
+
+Status EventLog::LoadAndCheckHead() {
+  std::string seq_bytes, hash;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kHeadSeqKey, &seq_bytes);
+  uint64_t meta_seq = 0;
+  if (s.ok()) {
+    if (seq_bytes.size() != 8) return Status::Corruption("meta head_seq is not 8 bytes");
+    meta_seq = DecodeSeq(seq_bytes);
+    s = db_->Get(rocksdb::ReadOptions(), meta_, kHeadHashKey, &hash);
+    if (!s.ok() || hash.size() != kHashBytes) return Status::Corruption("meta head_hash missing or not 32 bytes");
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading meta head_seq");
+  } else {
+    hash = GenesisHash();
+  }
+
+  // The last event in the events family must be exactly the recorded head.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+  it->SeekToLast();
+  REFX_RETURN_IF_ERROR(FromRocks(it->status(), "seeking last event"));
+  uint64_t last_seq = 0;
+  if (it->Valid()) {
+    if (it->key().size() != 8) return Status::Corruption("events key is not 8 bytes");
+    last_seq = DecodeSeq(it->key().ToStringView());
+    StoredEvent last;
+    REFX_RETURN_IF_ERROR(SplitValue(last_seq, it->value(), &last));
+    if (last_seq != meta_seq) {
+      return Status::Corruption("head mismatch: meta says seq " + std::to_string(meta_seq) +
+                                " but the last stored event is seq " + std::to_string(last_seq));
+    }
+    if (last.hash != hash) {
+      return Status::Corruption("head mismatch: meta head hash differs from the hash stored with seq " +
+                                std::to_string(last_seq));
+    }
+  } else if (meta_seq != 0) {
+    return Status::Corruption("meta says head seq " + std::to_string(meta_seq) + " but no events are stored");
+  }
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    head_hash_ = hash;
+  }
+  head_seq_.store(last_seq, std::memory_order_release);
+  if (!read_only_) {
+    s = db_->Put(rocksdb::WriteOptions(), meta_, kSchemaKey, kSchemaVersion);
+    REFX_RETURN_IF_ERROR(FromRocks(s, "writing schema version"));
+  }
+  return Status::OK();
+}
+
+std::string EventLog::head_hash() const {
+  std::lock_guard<std::mutex> lock(head_mu_);
+  return head_hash_;
+}
+
+Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
+  if (read_only_) return Status::Internal("event log opened read-only");
+  if (batch.empty()) return Status::OK();
+  uint64_t seq = head_seq();
+  std::string prev = head_hash();
+  rocksdb::WriteBatch wb;
+  std::string value;
+  for (const PendingEvent& p : batch) {
+    ++seq;
+    if (p.event.seq() != seq) {
+      return Status::InvalidArgument("event seq " + std::to_string(p.event.seq()) + " where " +
+                                     std::to_string(seq) + " was expected", "event.seq");
+    }
+    if (p.event.body_case() == v1::Event::BODY_NOT_SET) {
+      return Status::InvalidArgument("event has no body", "event.body");
+    }
+    value.clear();
+    if (!p.event.AppendToString(&value)) return Status::Internal("event failed to serialise");
+    std::string hash = ChainHash(prev, seq, value);
+    value.append(hash);
+    const std::string seq_key = EncodeSeq(seq);
+    wb.Put(events_, seq_key, value);
+    if (!p.dedupe_key.empty()) wb.Put(dedupe_, p.dedupe_key, seq_key);
+    const std::string& referral = ReferralIdOf(p.event);
+    if (!referral.empty()) wb.Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
+    const std::string& destination = DestinationOf(p.event);
+    if (!destination.empty()) wb.Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+    prev = std::move(hash);
+  }
+  wb.Put(meta_, kHeadSeqKey, EncodeSeq(seq));
+  wb.Put(meta_, kHeadHashKey, prev);
+
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  REFX_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "appending batch"));
+  {
+    std::lock_guard<std::mutex> lock(head_mu_);
+    head_hash_ = std::move(prev);
+  }
+  head_seq_.store(seq, std::memory_order_release);
+  return Status::OK();
+}
+
+bool EventLog::FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), dedupe_, dedupe_key, &value);
+  if (!s.ok() || value.size() != 8) return false;
+  *seq = DecodeSeq(value);
+  return true;
+}
+
+Status EventLog::Get(uint64_t seq, StoredEvent* out) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), events_, EncodeSeq(seq), &value);
+  if (s.IsNotFound()) return Status::NotFound("no event with seq " + std::to_string(seq));
+  REFX_RETURN_IF_ERROR(FromRocks(s, "reading event"));
+  return SplitValue(seq, value, out);
+}
+
+Status EventLog::Scan(uint64_t from_seq, uint64_t to_seq,
+                      const std::function<bool(const StoredEvent&)>& fn) const {
+  rocksdb::ReadOptions ro;
+  std::string upper;
+  rocksdb::Slice upper_slice;
+  if (to_seq != 0) {
+    upper = EncodeSeq(to_seq + 1);
+    upper_slice = rocksdb::Slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_));
+  StoredEvent ev;
+  for (it->Seek(EncodeSeq(from_seq)); it->Valid(); it->Next()) {
+    if (it->key().size() != 8) return Status::Corruption("events key is not 8 bytes");
+    REFX_RETURN_IF_ERROR(SplitValue(DecodeSeq(it->key().ToStringView()), it->value(), &ev));
+    if (!fn(ev)) break;
+  }
+  return FromRocks(it->status(), "scanning events");
+}
+
+Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const {
+  out->clear();
+  std::string prefix = referral_id;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), by_referral_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 8) return Status::Corruption("by_referral key has a bad length");
+    out->push_back(DecodeSeq(it->key().ToStringView().substr(prefix.size())));
+  }
+  return FromRocks(it->status(), "scanning by_referral");
+}
+
+uint64_t EventLog::GetCursor(const std::string& consumer) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cursors_, consumer, &value);
+  if (!s.ok() || value.size() != 8) return 0;
+  return DecodeSeq(value);
+}
+
+Status EventLog::PutCursor(const std::string& consumer, uint64_t seq) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  return FromRocks(db_->Put(wo, cursors_, consumer, EncodeSeq(seq)), "writing cursor");
+}
+
+VerifyReport EventLog::VerifyChain() const {
+  VerifyReport report;
+  std::string prev = GenesisHash();
+  uint64_t expected = 1;
+  auto fail = [&report](uint64_t seq, std::string problem) {
+    report.ok = false;
+    report.first_bad_seq = seq;
+    report.problem = std::move(problem);
+  };
+  Status s = Scan(1, 0, [&](const StoredEvent& ev) {
+    if (ev.seq != expected) {
+      fail(expected, ev.seq > expected ? "missing event (next stored seq is " + std::to_string(ev.seq) + ")"
+                                       : "out of order seq " + std::to_string(ev.seq));
+      return false;
+    }
+    v1::Event parsed;
+    if (!parsed.ParseFromString(ev.bytes)) {
+      fail(ev.seq, "stored bytes do not parse as an event");
+      return false;
+    }
+    if (parsed.seq() != ev.seq) {
+      fail(ev.seq, "event records seq " + std::to_string(parsed.seq()) + " but is stored at " +
+                       std::to_string(ev.seq));
+      return false;
+    }
+    std::string hash = ChainHash(prev, ev.seq, ev.bytes);
+    if (hash != ev.hash) {
+      fail(ev.seq, "chain hash mismatch (stored bytes or hash altered)");
+      return false;
+    }
+    prev = std::move(hash);
+    ++expected;
+    ++report.events_checked;
+    return true;
+  });
+  if (!s.ok() && report.ok) fail(expected, s.ToString());
+  if (report.ok) {
+    const uint64_t last = expected - 1;
+    if (last != head_seq()) {
+      fail(last + 1, "log ends at seq " + std::to_string(last) + " but the head is " +
+                         std::to_string(head_seq()));
+    } else if (prev != head_hash()) {
+      fail(last, "head hash does not match the last event's chain hash");
+    }
+  }
+  return report;
+}
+
+}  // namespace refx::eventlog

@@ -1,0 +1,145 @@
+// EventLog: the append-only, hash-chained referral event log, stored in
+// RocksDB. The broker is its only writer; offline audit tools open it
+// read-only.
+//
+// Layout (column families):
+//   events         8-byte big-endian seq -> stored Event bytes || 32-byte chain hash
+//   dedupe         identity NUL idempotency key -> 8-byte seq
+//   by_referral    referral id NUL seq -> ""
+//   by_destination destination code NUL seq -> ""
+//   by_subject     keyed subject hash NUL seq -> ""      (filled by later features)
+//   case_state     referral id NUL destination -> state  (filled by later features)
+//   cursors        consumer name -> 8-byte seq
+//   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "1"
+//
+// Every AppendBatch is one atomic WriteBatch written with sync=true: when it
+// returns OK the events, their index entries and the new head are on disk
+// together, and only then may the caller acknowledge them.
+//
+// Thread-safety: AppendBatch, PutCursor and Close must be called from one
+// thread at a time (the broker's writer thread). The read methods are safe to
+// call from any thread, concurrently with AppendBatch; they see a prefix of
+// the log that is at least as long as the last completed AppendBatch.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "refx/v1/event.pb.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace refx::eventlog {
+
+// One event as stored: its seq, the exact bytes the chain covers, and its
+// chain hash.
+struct StoredEvent {
+  uint64_t seq = 0;
+  std::string bytes;  // serialised refx.v1.Event
+  std::string hash;   // 32 bytes
+};
+
+// An event waiting to be appended.
+struct PendingEvent {
+  // Must have seq == head_seq() + 1 + its index in the batch; time, actor
+  // and body set by the caller. The log does not change it.
+  v1::Event event;
+  // Identity NUL idempotency key (see DedupeKey), or empty for none.
+  std::string dedupe_key;
+};
+
+struct OpenOptions {
+  std::string path;
+  bool create_if_missing = true;
+  bool read_only = false;
+  // sync=true on every write. Only benchmarks of the raw ceiling turn it off.
+  bool sync = true;
+};
+
+// The outcome of a full chain verification.
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events_checked = 0;
+  uint64_t first_bad_seq = 0;  // 0 when ok
+  std::string problem;         // what is wrong at first_bad_seq
+};
+
+class EventLog {
+ public:
+  // Opens (or creates) the log at options.path. On open, the stored head
+  // (seq, hash) is checked against the last event: a mismatch, a gap at the
+  // tail or an unreadable database is returned as Corruption and the log is
+  // not opened. On success *out owns the log.
+  static Status Open(const OpenOptions& options, std::unique_ptr<EventLog>* out);
+
+  ~EventLog();
+  EventLog(const EventLog&) = delete;
+  EventLog& operator=(const EventLog&) = delete;
+
+  // Appends every event of `batch` in one atomic, synced write batch, with
+  // their dedupe and index entries and the new head. On success, returns OK
+  // and the events are durable. On failure nothing of the batch is in the
+  // log, the head is unchanged, and the error says why (InvalidArgument for
+  // a wrong seq or an empty body; IoError for a write that failed).
+  Status AppendBatch(const std::vector<PendingEvent>& batch);
+
+  // Highest seq in the log (0 when empty) and its chain hash.
+  uint64_t head_seq() const { return head_seq_.load(std::memory_order_acquire); }
+  std::string head_hash() const;
+
+  // Looks up an idempotency key. Returns true and sets *seq if present.
+  bool FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const;
+
+  // Reads one event. NotFound if seq is not in the log; Corruption if the
+  // stored value is malformed.
+  Status Get(uint64_t seq, StoredEvent* out) const;
+
+  // Calls fn for each event with seq in [from_seq, to_seq] in order, until fn
+  // returns false. to_seq = 0 means up to the head.
+  Status Scan(uint64_t from_seq, uint64_t to_seq,
+              const std::function<bool(const StoredEvent&)>& fn) const;
+
+  // The seqs of every event of one referral, in order.
+  Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
+
+  // A consumer's last processed seq (0 if none) and its update (synced).
+  uint64_t GetCursor(const std::string& consumer) const;
+  Status PutCursor(const std::string& consumer, uint64_t seq);
+
+  // Recomputes the chain over every stored event, checks seqs are contiguous
+  // from 1 and that the head matches. Stops at the first problem.
+  VerifyReport VerifyChain() const;
+
+ private:
+  EventLog() = default;
+  Status LoadAndCheckHead();
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_referral_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_destination_ = nullptr;
+  rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  bool sync_ = true;
+  bool read_only_ = false;
+
+  std::atomic<uint64_t> head_seq_{0};
+  mutable std::mutex head_mu_;  // guards head_hash_
+  std::string head_hash_;
+};
+
+// Names of the column families, in the order they are opened.
+const std::vector<std::string>& ColumnFamilyNames();
+
+}  // namespace refx::eventlog
