@@ -22,6 +22,17 @@ using Clock = std::chrono::steady_clock;
 // a hostile peer cannot make the broker buffer unbounded data.
 constexpr int64_t kHardLimitFactor = 4;
 
+// Receives without waiting; false when nothing is ready or a signal
+// interrupted the call (the loop then checks whether to stop).
+bool RecvNoThrow(zmq::socket_t& socket, zmq::message_t& part) {
+  try {
+    return socket.recv(part, zmq::recv_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;
+    throw;
+  }
+}
+
 google::protobuf::Timestamp Now() {
   return google::protobuf::util::TimeUtil::GetCurrentTime();
 }
@@ -95,13 +106,18 @@ Status Broker::Run() {
   std::vector<zmq::message_t> parts;
   while (!stop_.load()) {
     zmq::pollitem_t item{frontend_->handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;  // a signal: look at stop_ again
+      throw;
+    }
     today_ = options_.today();
     // Drain what is ready, up to max_batch requests, then commit them together.
     for (size_t n = 0; n < max_batch; ++n) {
       parts.clear();
       zmq::message_t part;
-      if (!frontend_->recv(part, zmq::recv_flags::dontwait)) break;
+      if (!RecvNoThrow(*frontend_, part)) break;
       parts.push_back(std::move(part));
       while (frontend_->get(zmq::sockopt::rcvmore)) {
         zmq::message_t more;

@@ -17,13 +17,15 @@ void OnSignal(int) {
 
 int main(int argc, char** argv) {
   CLI::App app{"refx-broker: authenticates agencies, validates and durably logs referrals"};
-  std::string config_path, data_dir, key_dir, key_name = "broker", endpoint, metrics, log_level = "info";
+  std::string config_path, data_dir, key_dir, key_name = "broker", endpoint, metrics, log_level = "info", ready_file;
   app.add_option("--config", config_path, "Partnership configuration (protobuf text format)")->required();
   app.add_option("--data", data_dir, "Event log directory (RocksDB); created if missing")->required();
   app.add_option("--key-dir", key_dir, "Folder holding the broker's key pair NAME.pub / NAME.key")->required();
   app.add_option("--key-name", key_name, "Name of the broker's key pair")->capture_default_str();
   app.add_option("--endpoint", endpoint, "Frontend endpoint, overriding the configuration");
   app.add_option("--metrics", metrics, "Metrics host:port, or 'off', overriding the configuration");
+  app.add_option("--ready-file", ready_file,
+                 "Once serving, write 'ENDPOINT METRICS_PORT' here (for scripts and tests)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
@@ -57,6 +59,15 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     std::fprintf(stderr, "refx-broker: %s\n", s.ToString().c_str());
     return 1;
+  }
+  if (!ready_file.empty()) {
+    // Written to a temporary name and renamed, so readers never see half a line.
+    const std::string tmp = ready_file + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%s %d\n", broker.frontend_endpoint().c_str(), broker.metrics_port());
+      std::fclose(f);
+      std::rename(tmp.c_str(), ready_file.c_str());
+    }
   }
   g_broker = &broker;
   std::signal(SIGTERM, OnSignal);

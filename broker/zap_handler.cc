@@ -39,7 +39,12 @@ void ZapHandler::Run(void* raw) {
   auto& socket = *static_cast<zmq::socket_t*>(raw);
   while (!stop_) {
     zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      throw;
+    }
     std::vector<zmq::message_t> request;
     while (true) {
       zmq::message_t part;

@@ -10,7 +10,12 @@ Status MessageFromJson(const std::string& json, google::protobuf::Message* out) 
   util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto s = util::JsonStringToMessage(json, out, options);
-  if (!s.ok()) return Status::InvalidArgument("invalid JSON for " + out->GetTypeName() + ": " + std::string(s.message()));
+  if (!s.ok()) {
+    // The parser's message may span lines (with a caret); keep the first.
+    std::string message(s.message());
+    message = message.substr(0, message.find('\n'));
+    return Status::InvalidArgument("invalid JSON for " + out->GetTypeName() + ": " + message);
+  }
   return Status::OK();
 }
 

@@ -1,0 +1,38 @@
+#include "cli/keys_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "core/curve_keys.h"
+
+namespace refx::cli {
+
+void AddKeysCommand(CLI::App& app, int* exit_code) {
+  struct Args {
+    std::vector<std::string> names;
+    std::string dir;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* keys = app.add_subcommand("keys", "CURVE key management");
+  keys->require_subcommand(1);
+  CLI::App* gen = keys->add_subcommand("gen", "Generate key pairs NAME.pub / NAME.key in --dir (existing ones are kept)");
+  gen->add_option("names", args->names, "Key pair names (agency ids, or 'broker')")->required();
+  gen->add_option("--dir", args->dir, "Folder for the key files")->required();
+  gen->callback([args, exit_code] {
+    for (const auto& name : args->names) {
+      if (std::filesystem::exists(args->dir + "/" + name + ".key")) continue;
+      CurveKeyPair pair;
+      Status s = GenerateCurveKeyPair(&pair);
+      if (s.ok()) s = SaveCurveKeyPair(args->dir, name, pair);
+      if (!s.ok()) {
+        std::fprintf(stderr, "refx keys gen: %s: %s\n", name.c_str(), s.ToString().c_str());
+        *exit_code = 1;
+        return;
+      }
+      std::printf("generated %s/%s.pub and %s.key\n", args->dir.c_str(), name.c_str(), name.c_str());
+    }
+  });
+}
+
+}  // namespace refx::cli

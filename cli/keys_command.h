@@ -1,0 +1,11 @@
+// `refx keys gen NAME... --dir DIR`: creates CURVE key pairs (NAME.pub,
+// NAME.key with mode 0600), skipping names that already have keys.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace refx::cli {
+
+void AddKeysCommand(CLI::App& app, int* exit_code);
+
+}  // namespace refx::cli

@@ -1,0 +1,35 @@
+// Where the command-line tool finds the stack it talks to by default: the
+// one `deploy/refx.sh up` runs, whose state lives in a "home" folder:
+//   HOME/config.textproto   the partnership configuration (endpoints, agencies)
+//   HOME/keys/NAME.pub|key  CURVE key pairs (broker and each agency)
+// HOME is --home, else $REFX_HOME, else ../../var beside the refx binary
+// (build/bin/refx -> var/). Thread-safety: plain functions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/broker_client.h"
+#include "core/partnership_config.h"
+#include "core/status.h"
+
+namespace refx::cli {
+
+// Connection flags every command accepts; empty means "from the home folder".
+struct ConnectionFlags {
+  std::string home;
+  std::string endpoint;
+  std::string server_key_file;  // broker public key (Z85 file)
+  std::string key_dir;          // folder with AGENCY.pub / AGENCY.key
+  int timeout_ms = 2500;
+  int attempts = 5;
+};
+
+// Resolves the home folder (see above). Never fails; the folder may not exist.
+std::string ResolveHome(const std::string& flag);
+
+// Builds client options to act as `agency_id`. NotFound naming the missing
+// file when the stack is not set up (e.g. `deploy/refx.sh up` not run).
+Status ClientOptionsFor(const ConnectionFlags& flags, const std::string& agency_id, ClientOptions* out);
+
+}  // namespace refx::cli

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# refx.sh: the one entry script of Referral Exchange.
+#
+#   deploy/refx.sh deps     install the Debian 12 packages the project needs (when missing)
+#   deploy/refx.sh build    configure and build (Release) into build/
+#   deploy/refx.sh test     deps + build + the test suite (CTest), then again under ASan+UBSan
+#   deploy/refx.sh up       start the stack in the background on loopback (state in var/)
+#   deploy/refx.sh down     stop it
+#   deploy/refx.sh status   show what runs and the broker's health
+#   deploy/refx.sh demo     a fresh stack in var/demo: post the samples, show what happened, stop
+#
+# Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
+# keys/, data/ (the RocksDB event log), log/, run/ (pid files). JOBS sets build parallelism.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=$ROOT/build
+ASAN_BUILD=$ROOT/build-asan
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+export REFX_HOME=${REFX_HOME:-$ROOT/var}
+
+PACKAGES=(build-essential cmake pkg-config curl
+          libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
+          libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev
+          libgtest-dev libgmock-dev libbenchmark-dev)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
+
+cmd_deps() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]})) || { say "deps: all ${#PACKAGES[@]} packages present"; return 0; }
+  say "deps: installing ${missing[*]}"
+  local sudo=()
+  [[ $(id -u) == 0 ]] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+configure_and_build() {  # DIR BUILD_TYPE [cmake args...]
+  local dir=$1 type=$2; shift 2
+  cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null
+  cmake --build "$dir" -j "$JOBS"
+}
+
+cmd_build() {
+  say "build: Release into build/"
+  configure_and_build "$BUILD" Release
+}
+
+cmd_test() {
+  cmd_deps
+  cmd_build
+  say "test: CTest (Release)"
+  (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" --timeout 300)
+  say "test: CTest again under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)"
+  configure_and_build "$ASAN_BUILD" RelWithDebInfo -DREFX_SANITIZE=ON
+  (cd "$ASAN_BUILD" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+     ctest --output-on-failure -j "$JOBS" --timeout 600)
+}
+
+# --- the stack ---------------------------------------------------------------
+
+config_value() {  # FIELD: first value of a "field: value" line in the stack's config
+  grep -oP "^\s*$1:\s*\"?\K[^\"#]+" "$REFX_HOME/config.textproto" | head -n 1 | tr -d ' '
+}
+
+prepare_home() {
+  [[ -x $BUILD/bin/refx-broker && -x $BUILD/bin/refx ]] || cmd_build
+  mkdir -p "$REFX_HOME"/{data,log,run,keys}
+  if [[ ! -f $REFX_HOME/config.textproto ]]; then
+    cp "$ROOT/deploy/config/sevenoaks.textproto" "$REFX_HOME/config.textproto"
+    if [[ -n ${REFX_PORT_BASE:-} ]]; then
+      sed -i -E "s#tcp://127\.0\.0\.1:7400#tcp://127.0.0.1:${REFX_PORT_BASE}#; s#127\.0\.0\.1:7490#127.0.0.1:$((REFX_PORT_BASE + 90))#" \
+        "$REFX_HOME/config.textproto"
+    fi
+  fi
+  # Development keys: the broker's and one pair per agency in the configuration.
+  local ids
+  ids=$(grep -oP 'public_key_file:\s*"keys/\K[^".]+' "$REFX_HOME/config.textproto" | sort -u)
+  "$BUILD/bin/refx" keys gen broker $ids --dir "$REFX_HOME/keys" >/dev/null
+}
+
+running() {  # NAME: is the component's recorded pid alive?
+  local pidfile=$REFX_HOME/run/$1.pid
+  [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+start_component() {  # NAME COMMAND...
+  local name=$1; shift
+  if running "$name"; then echo "$name already running (pid $(cat "$REFX_HOME/run/$name.pid"))"; return; fi
+  nohup "$@" >>"$REFX_HOME/log/$name.log" 2>&1 &
+  echo $! >"$REFX_HOME/run/$name.pid"
+}
+
+wait_healthy() {
+  local addr; addr=$(config_value metrics_address)
+  for _ in $(seq 1 100); do
+    curl -sf "http://$addr/healthz" >/dev/null 2>&1 && return 0
+    running broker || { tail -n 20 "$REFX_HOME/log/broker.log" >&2; die "the broker exited at start (log above)"; }
+    sleep 0.1
+  done
+  die "the broker did not become healthy on $addr (see $REFX_HOME/log/broker.log)"
+}
+
+cmd_up() {
+  prepare_home
+  start_component broker "$BUILD/bin/refx-broker" --config "$REFX_HOME/config.textproto" \
+    --data "$REFX_HOME/data" --key-dir "$REFX_HOME/keys"
+  wait_healthy
+  say "up: stack running (state in $REFX_HOME)"
+  cmd_status
+}
+
+cmd_down() {
+  local name pid
+  for f in "$REFX_HOME"/run/*.pid; do
+    [[ -f $f ]] || continue
+    name=$(basename "$f" .pid); pid=$(cat "$f")
+    if kill -TERM "$pid" 2>/dev/null; then
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$pid" 2>/dev/null && { echo "$name did not stop in 10 s: killing"; kill -KILL "$pid"; }
+      echo "stopped $name"
+    fi
+    rm -f "$f"
+  done
+}
+
+cmd_status() {
+  local any=0
+  for f in "$REFX_HOME"/run/*.pid; do
+    [[ -f $f ]] || continue
+    any=1
+    local name; name=$(basename "$f" .pid)
+    if running "$name"; then echo "$name: running (pid $(cat "$f"))"; else echo "$name: NOT running"; fi
+  done
+  ((any)) || { echo "nothing running (state folder $REFX_HOME)"; return 0; }
+  local addr; addr=$(config_value metrics_address)
+  echo "broker endpoint: $(config_value frontend_endpoint)   health: $(curl -sf "http://$addr/healthz" || echo unreachable)"
+}
+
+cmd_demo() {
+  export REFX_HOME=$ROOT/var/demo REFX_PORT_BASE=${REFX_PORT_BASE:-7410}
+  cmd_down >/dev/null 2>&1 || true
+  rm -rf "$REFX_HOME"
+  cmd_up
+  local refx=("$BUILD/bin/refx" --home "$REFX_HOME")
+  say "demo: agencies submit every sample referral (deploy/samples/)"
+  "${refx[@]}" submit "$ROOT"/deploy/samples/*.json
+  say "demo: a retry of a referral already accepted is answered, not written again"
+  "${refx[@]}" submit "$ROOT/deploy/samples/01-da-high-risk.json"
+  say "demo: bad input is refused with the reason, and nothing is written"
+  "${refx[@]}" submit "$ROOT"/deploy/samples/invalid/*.json || echo "(exit code $?: refused)"
+  say "demo: broker metrics"
+  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|duplicates|errors|log_head)'
+  cmd_down
+  say "demo: done (state kept in $REFX_HOME)"
+}
+
+case ${1:-} in
+  deps) cmd_deps ;;
+  build) cmd_build ;;
+  test) cmd_test ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  demo) cmd_demo ;;
+  *) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
