@@ -24,11 +24,14 @@ constexpr size_t kMaxReplyBytes = 64 * 1024 * 1024;
 }  // namespace
 
 BrokerClient::BrokerClient(ClientOptions options)
-    : options_(std::move(options)), context_(std::make_unique<zmq::context_t>(1)) {}
+    : options_(std::move(options)), owned_context_(std::make_unique<zmq::context_t>(1)), context_(owned_context_.get()) {}
+
+BrokerClient::BrokerClient(ClientOptions options, zmq::context_t* shared_context)
+    : options_(std::move(options)), context_(shared_context) {}
 
 BrokerClient::~BrokerClient() {
   Disconnect();
-  context_->close();
+  if (owned_context_) owned_context_->close();
 }
 
 Status BrokerClient::Connect() {

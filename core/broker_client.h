@@ -42,6 +42,10 @@ struct ClientOptions {
 class BrokerClient {
  public:
   explicit BrokerClient(ClientOptions options);
+  // As above, but sockets are made in `shared_context` (not owned; must
+  // outlive the client), so that many clients in one process share I/O
+  // threads.
+  BrokerClient(ClientOptions options, zmq::context_t* shared_context);
   ~BrokerClient();
   BrokerClient(const BrokerClient&) = delete;
   BrokerClient& operator=(const BrokerClient&) = delete;
@@ -81,7 +85,8 @@ class BrokerClient {
   Status DrainMonitor();
 
   ClientOptions options_;
-  std::unique_ptr<zmq::context_t> context_;
+  std::unique_ptr<zmq::context_t> owned_context_;
+  zmq::context_t* context_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::unique_ptr<zmq::socket_t> monitor_;
   uint64_t next_correlation_id_ = 1;
