@@ -1,0 +1,148 @@
+#include "test_stack.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace refx::testing {
+
+namespace fs = std::filesystem;
+
+TempDir::TempDir() {
+  std::string tmpl = (fs::temp_directory_path() / "refx-test-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) std::abort();
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+std::string BrokerBinary() { return REFX_BROKER_BIN; }
+
+std::vector<AgencySpec> TestStack::DefaultAgencies() {
+  return {{"agency-a", {"SUBMITTER"}, {}},
+          {"agency-b", {"SUBMITTER"}, {}},
+          {"schools-only", {"SUBMITTER"}, {"CHILD_AT_RISK"}},
+          {"lead-only", {"LEAD"}, {}}};
+}
+
+TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settings) {
+  config_path_ = dir_.path() + "/config.textproto";
+  data_dir_ = dir_.path() + "/data";
+  key_dir_ = dir_.path() + "/keys";
+  log_path_ = dir_.path() + "/broker.log";
+  ready_path_ = dir_.path() + "/ready";
+  if (!GenerateCurveKeyPair(&broker_keys_).ok() || !SaveCurveKeyPair(key_dir_, "broker", broker_keys_).ok()) {
+    std::abort();
+  }
+  std::ostringstream cfg;
+  cfg << "name: \"Test partnership\"\nbroker { max_batch: 1024 heartbeat_ivl_ms: 500 " << broker_settings << " }\n";
+  for (const auto& a : agencies) {
+    CurveKeyPair pair;
+    if (!GenerateCurveKeyPair(&pair).ok()) std::abort();
+    agency_keys_[a.id] = pair;
+    cfg << "agencies { id: \"" << a.id << "\" name: \"" << a.id << "\" public_key: \"" << pair.public_key << "\"";
+    for (const auto& r : a.roles) cfg << " roles: " << r;
+    for (const auto& c : a.may_submit) cfg << " may_submit: " << c;
+    cfg << " }\n";
+  }
+  std::ofstream(config_path_) << cfg.str();
+}
+
+TestStack::~TestStack() {
+  if (pid_ > 0) StopBroker(SIGKILL);
+}
+
+bool TestStack::StartBroker() {
+  fs::remove(ready_path_);
+  const std::string endpoint = endpoint_.empty() ? "tcp://127.0.0.1:*" : endpoint_;
+  std::vector<std::string> args = {BrokerBinary(), "--config", config_path_, "--data", data_dir_, "--key-dir",
+                                   key_dir_,       "--endpoint", endpoint,   "--metrics", "127.0.0.1:0",
+                                   "--ready-file", ready_path_, "--log-level", "info"};
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream ready(ready_path_);
+    if (ready >> endpoint_ >> metrics_port_) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      ADD_FAILURE() << "refx-broker exited at start; log:\n" << std::ifstream(log_path_).rdbuf();
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "refx-broker did not become ready in 10 s";
+  return false;
+}
+
+int TestStack::StopBroker(int signal) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+ClientOptions TestStack::ClientOptionsFor(const std::string& agency, int timeout_ms, int attempts) const {
+  ClientOptions o;
+  o.endpoint = endpoint_;
+  o.server_public_key = broker_keys_.public_key;
+  o.client_keys = agency_keys_.at(agency);
+  o.request_timeout_ms = timeout_ms;
+  o.max_attempts = attempts;
+  o.initial_backoff_ms = 50;
+  o.max_backoff_ms = 500;
+  return o;
+}
+
+std::unique_ptr<BrokerClient> TestStack::ClientFor(const std::string& agency, int timeout_ms, int attempts) const {
+  return std::make_unique<BrokerClient>(ClientOptionsFor(agency, timeout_ms, attempts));
+}
+
+v1::Referral SampleReferral(const std::string& agency, const std::string& reference) {
+  v1::Referral r;
+  r.set_referrer_reference(reference);
+  r.set_category(v1::DOMESTIC_ABUSE);
+  r.set_urgency(v1::URGENT);
+  r.set_lawful_basis(v1::PUBLIC_TASK);
+  r.mutable_referrer()->set_agency_id(agency);
+  r.mutable_referrer()->set_name("Sam Tester");
+  r.mutable_consent()->set_position(v1::CONSENT_GIVEN);
+  auto* p = r.mutable_person();
+  p->set_given_name("Alex");
+  p->set_family_name("Example");
+  p->set_date_of_birth("1990-04-01");
+  p->set_address("1 Example Road, Testtown");
+  auto* a = r.mutable_assessment();
+  a->set_tool(v1::DASH);
+  for (int i = 0; i < 24; ++i) a->add_dash_answers(i < 15);
+  a->set_score(15);
+  a->set_risk_level(v1::HIGH);
+  r.set_narrative("Synthetic test narrative.");
+  return r;
+}
+
+}  // namespace refx::testing

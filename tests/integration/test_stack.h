@@ -1,0 +1,89 @@
+// Test support for integration tests: a temporary partnership (CURVE keys,
+// configuration file) and the real refx-broker binary run as a child process
+// on a free loopback port, with CURVE on. Nothing here is mocked.
+//
+// Thread-safety: a TestStack belongs to one test; BrokerClients made from it
+// are each used by one thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/broker_client.h"
+#include "core/curve_keys.h"
+#include "refx/v1/referral.pb.h"
+
+namespace refx::testing {
+
+// A directory under the system temp folder, removed with its contents when
+// the object is destroyed.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct AgencySpec {
+  std::string id;
+  std::vector<std::string> roles = {"SUBMITTER"};
+  std::vector<std::string> may_submit;  // category names; empty = all
+};
+
+class TestStack {
+ public:
+  // Creates keys and a configuration for `agencies` (default: two submitting
+  // agencies "agency-a" and "agency-b", and "schools-only" which may submit
+  // only CHILD_AT_RISK). `extra_config` is appended inside broker { }.
+  explicit TestStack(std::vector<AgencySpec> agencies = DefaultAgencies(), std::string broker_settings = "");
+  ~TestStack();  // kills a running broker
+
+  static std::vector<AgencySpec> DefaultAgencies();
+
+  // Starts the broker binary and waits (up to 10 s) until it serves.
+  // Returns false (with a gtest failure) if it did not start.
+  bool StartBroker();
+  // Sends `signal` and waits for the process; returns its wait status.
+  int StopBroker(int signal);
+  bool broker_running() const { return pid_ > 0; }
+  pid_t broker_pid() const { return pid_; }
+
+  // The endpoint of the running broker (stable across restarts: the first
+  // start picks a free port and later starts reuse it).
+  const std::string& endpoint() const { return endpoint_; }
+  int metrics_port() const { return metrics_port_; }
+  const std::string& data_dir() const { return data_dir_; }
+  const std::string& config_path() const { return config_path_; }
+  const std::string& broker_log() const { return log_path_; }
+  const CurveKeyPair& broker_keys() const { return broker_keys_; }
+  const CurveKeyPair& agency_keys(const std::string& id) const { return agency_keys_.at(id); }
+
+  // Options for a client acting as `agency` with short timeouts.
+  ClientOptions ClientOptionsFor(const std::string& agency, int timeout_ms = 2000, int attempts = 5) const;
+  std::unique_ptr<BrokerClient> ClientFor(const std::string& agency, int timeout_ms = 2000, int attempts = 5) const;
+
+ private:
+  TempDir dir_;
+  std::string config_path_, data_dir_, key_dir_, log_path_, ready_path_;
+  CurveKeyPair broker_keys_;
+  std::map<std::string, CurveKeyPair> agency_keys_;
+  std::string endpoint_;
+  int metrics_port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A complete, valid synthetic referral (made-up person) from `agency` with
+// the given reference.
+v1::Referral SampleReferral(const std::string& agency, const std::string& reference);
+
+// Path of the built refx-broker binary.
+std::string BrokerBinary();
+
+}  // namespace refx::testing
