@@ -1,5 +1,6 @@
 #include "broker/broker.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -31,6 +32,17 @@ bool RecvNoThrow(zmq::socket_t& socket, zmq::message_t& part) {
     if (e.num() == EINTR) return false;
     throw;
   }
+}
+
+bool SameReferral(const v1::Referral& a, const v1::Referral& b) {
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+Status ConflictWith(uint64_t original_seq) {
+  return Status::IdempotencyConflict("referrer_reference was already used by this agency for a different referral (" +
+                                         ReferralIdForSeq(original_seq) + ", seq " + std::to_string(original_seq) +
+                                         "); nothing was written — use a new reference",
+                                     "submit.referral.referrer_reference");
 }
 
 google::protobuf::Timestamp Now() {
@@ -153,6 +165,10 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   v1::Frame frame;
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
   if (!s.ok()) {
+    // Address the error to the request if its id can be read at all.
+    waiter.correlation_id = s.code() == Status::Code::kUnsupportedFrame
+                                ? frame.correlation_id()
+                                : PeekCorrelationId(payload.data(), payload.size());
     if (s.code() == Status::Code::kFrameTooLarge) ++metrics_.oversize;
     ReplyError(waiter, s);
     return;
@@ -183,6 +199,10 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
 void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, Waiter waiter) {
   const v1::Referral& referral = frame.submit().referral();
   const v1::Agency* agency = config_->AgencyById(identity);
+  // Who may do this first, then what was sent.
+  if (!PartnershipConfig::HasRole(*agency, v1::SUBMITTER)) {
+    return ReplyError(waiter, Status::PermissionDenied("agency \"" + identity + "\" does not have the SUBMITTER role"));
+  }
   Status s = ValidateReferral(referral, today_);
   if (!s.ok()) return ReplyError(waiter, Status::InvalidArgument(s.message(), "submit." + s.field_path()));
   if (referral.referrer().agency_id() != identity) {
@@ -201,6 +221,10 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
   std::string key = eventlog::DedupeKey(identity, referral.referrer_reference());
   // A repeat of a referral already in this batch waits for that one.
   if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
+    const v1::Event& first = pending_[it->second].event;
+    if (!SameReferral(first.referral_submitted().referral(), referral)) {
+      return ReplyError(waiter, ConflictWith(first.seq()));
+    }
     waiter.pending_index = it->second;
     waiter.duplicate = true;
     waiters_.push_back(std::move(waiter));
@@ -208,6 +232,16 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
   }
   uint64_t original = 0;
   if (log_->FindDuplicate(key, &original)) {
+    // The same reference must mean the same referral: a different one under
+    // a reused reference is refused, never silently dropped as a "duplicate".
+    eventlog::StoredEvent stored;
+    v1::Event first;
+    if (!log_->Get(original, &stored).ok() || !first.ParseFromString(stored.bytes)) {
+      return ReplyError(waiter, Status::Internal("cannot read the original of a repeated referral; retry"));
+    }
+    if (!SameReferral(first.referral_submitted().referral(), referral)) {
+      return ReplyError(waiter, ConflictWith(original));
+    }
     ++metrics_.duplicates;
     v1::Frame reply;
     reply.set_correlation_id(waiter.correlation_id);

@@ -43,7 +43,7 @@ std::string BrokerMetrics::RenderPrometheus() const {
   counter("refx_write_failures_total", "Group commits that failed (nothing acknowledged).", write_failures.load());
   out += "# HELP refx_log_head_seq Highest seq in the event log.\n# TYPE refx_log_head_seq gauge\nrefx_log_head_seq " +
          std::to_string(head_seq.load()) + "\n";
-  batch_size.Render("refx_batch_size", "Requests written per group commit.", &out);
+  batch_size.Render("refx_batch_size", "Events written per group commit (one fsync each).", &out);
   fsync_seconds.Render("refx_fsync_seconds", "Duration of each synced group-commit write.", &out);
   return out;
 }
@@ -57,6 +57,10 @@ Status MetricsServer::Start(const std::string& address) {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) return Status::InvalidArgument("metrics address must be host:port, got " + address);
   const std::string host = address.substr(0, colon);
+  // Metrics say how busy each agency is: they stay on this machine.
+  if (host != "localhost" && host != "::1" && host != "[::1]" && host.rfind("127.", 0) != 0) {
+    return Status::InvalidArgument("metrics address must be on loopback (127.x.x.x, localhost or ::1), got " + address);
+  }
   int port = 0;
   try {
     port = std::stoi(address.substr(colon + 1));

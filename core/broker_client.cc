@@ -90,10 +90,20 @@ Status BrokerClient::DrainMonitor() {
       uint16_t id;
       std::memcpy(&id, event.data(), sizeof id);
       if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) auth_failed_ = true;
+      // A protocol failure means the peers cannot agree (e.g. the broker is
+      // not a CURVE server): retrying cannot help. A handshake cut short
+      // (NO_DETAIL) is also what a wrong broker key looks like, but so is a
+      // broker dying mid-handshake, so it is only counted for the message.
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) handshake_failed_ = true;
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) ++handshakes_cut_short_;
     }
   }
   if (auth_failed_) {
     return Status::PermissionDenied("the broker refused this client's CURVE key (unknown or not authorised)");
+  }
+  if (handshake_failed_) {
+    return Status::PermissionDenied("the CURVE handshake with " + options_.endpoint +
+                                    " failed (protocol mismatch): is the endpoint a refx broker with CURVE on?");
   }
   return Status::OK();
 }
@@ -143,6 +153,9 @@ Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
         last = Receive(static_cast<int>(MillisLeft(deadline)), reply);
         if (!last.ok()) break;
         if (reply->correlation_id() == request.correlation_id()) return Status::OK();
+        // An error for a request the broker could not decode carries id 0;
+        // with one request outstanding it can only be ours.
+        if (reply->correlation_id() == 0 && reply->has_error()) return Status::OK();
         // A late reply to an earlier request: ignore it.
       }
     }
@@ -155,7 +168,14 @@ Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
     }
   }
   return Status::Unavailable("broker at " + options_.endpoint + " did not answer after " +
-                             std::to_string(options_.max_attempts) + " attempts (" + last.message() + ")");
+                             std::to_string(options_.max_attempts) + " attempts (" + last.message() + ")" +
+                             HandshakeHint());
+}
+
+std::string BrokerClient::HandshakeHint() const {
+  if (handshakes_cut_short_ == 0) return "";
+  return "; " + std::to_string(handshakes_cut_short_) +
+         " CURVE handshakes were cut short — if the broker is up, check the broker public key this client uses";
 }
 
 Status BrokerClient::Submit(const v1::Referral& referral, v1::Ack* ack) {
@@ -218,7 +238,8 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
     // No progress within the timeout: reconnect and resend what is in flight.
     if (++attempt > options_.max_attempts) {
       return Status::Unavailable("broker at " + options_.endpoint + " stopped answering; " +
-                                 std::to_string(referrals.size() - done) + " referrals not acknowledged");
+                                 std::to_string(referrals.size() - done) + " referrals not acknowledged" +
+                                 HandshakeHint());
     }
     Disconnect();
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff));

@@ -83,6 +83,8 @@ class BrokerClient {
   Status SendWhenReady(const std::string& bytes, int timeout_ms);
   // Reads pending monitor events; PermissionDenied after an auth failure.
   Status DrainMonitor();
+  // Advice appended to "unavailable" errors when handshakes kept failing.
+  std::string HandshakeHint() const;
 
   ClientOptions options_;
   std::unique_ptr<zmq::context_t> owned_context_;
@@ -92,6 +94,8 @@ class BrokerClient {
   uint64_t next_correlation_id_ = 1;
   int monitor_generation_ = 0;
   bool auth_failed_ = false;
+  bool handshake_failed_ = false;
+  int handshakes_cut_short_ = 0;
 };
 
 }  // namespace refx

@@ -30,9 +30,25 @@ v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status) {
 }
 
 Status StatusFromError(const v1::Error& error) {
-  const auto code = error.code() == v1::ERROR_CODE_UNSPECIFIED ? Status::Code::kInternal
-                                                              : static_cast<Status::Code>(error.code());
-  return Status(code, error.message(), error.field_path());
+  // Only wire codes map across; anything else (unset, unknown to this
+  // version, or a local-only number) is INTERNAL.
+  const int wire = static_cast<int>(error.code());
+  const bool known = error.code() != v1::ERROR_CODE_UNSPECIFIED && v1::ErrorCode_IsValid(wire);
+  return Status(known ? static_cast<Status::Code>(wire) : Status::Code::kInternal, error.message(),
+                error.field_path());
+}
+
+uint64_t PeekCorrelationId(const void* data, size_t size) {
+  // Protobuf writes fields in field-number order, so a Frame's bytes start
+  // with field 1 (correlation_id, varint: tag byte 0x08) when it is set.
+  const auto* p = static_cast<const uint8_t*>(data);
+  if (size < 2 || p[0] != 0x08) return 0;
+  uint64_t value = 0;
+  for (size_t i = 1; i < size && i <= 10; ++i) {
+    value |= static_cast<uint64_t>(p[i] & 0x7f) << (7 * (i - 1));
+    if ((p[i] & 0x80) == 0) return value;
+  }
+  return 0;
 }
 
 }  // namespace refx

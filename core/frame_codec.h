@@ -22,7 +22,13 @@ std::string EncodeFrame(const v1::Frame& frame);
 // message and field path.
 v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status);
 
-// The status an Error reply stands for.
+// The status an Error reply stands for. Codes this version does not know
+// become Internal.
 Status StatusFromError(const v1::Error& error);
+
+// Best effort: the correlation id of a frame that could not be decoded
+// (too large or malformed), read from its first field; 0 if it cannot tell.
+// Lets the broker address its error reply to the request that caused it.
+uint64_t PeekCorrelationId(const void* data, size_t size);
 
 }  // namespace refx

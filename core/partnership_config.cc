@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/curve_keys.h"
+#include "core/routing_config_check.h"
 
 namespace refx {
 
@@ -109,7 +110,7 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
                       "max_frame_bytes", -1),
                "max_frame_bytes must be 1024..67108864");
   }
-  if (c.agencies().empty()) return bad(name + ": ", "no agencies are configured");
+  if (c.agencies().empty()) return bad(name + ":1:1: ", "no agencies are configured");
 
   for (int i = 0; i < c.agencies_size(); ++i) {
     v1::Agency* a = c.mutable_agencies(i);
@@ -165,6 +166,7 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
                  "destination " + d.code() + " names unknown agency \"" + d.agency_id() + "\"");
     }
   }
+  REFX_RETURN_IF_ERROR(ValidateRoutingConfig(c, name, &tree));
   *out = std::move(cfg);
   return Status::OK();
 }

@@ -68,14 +68,22 @@ Status CheckAssessment(const v1::Assessment& a, const CivilDate& today) {
   if (a.score() > limit) {
     return Invalid("assessment.score", "must be 0.." + std::to_string(limit) + ", got " + std::to_string(a.score()));
   }
-  const auto& answers = a.tool() == v1::S_DASH ? a.sdash_answers() : a.dash_answers();
-  if (!answers.empty()) {
+  // Each answer list given must agree with its score: `score` belongs to the
+  // tool's own checklist, `sdash_score` to S-DASH answers given alongside.
+  auto check_count = [](const google::protobuf::RepeatedField<bool>& answers, uint32_t score,
+                        const char* field) -> Status {
+    if (answers.empty()) return Status::OK();
     const auto yes = static_cast<uint32_t>(std::count(answers.begin(), answers.end(), true));
-    if (a.score() != yes) {
-      return Invalid("assessment.score", "is " + std::to_string(a.score()) + " but " + std::to_string(yes) +
-                                              " answers are yes");
-    }
+    if (score == yes) return Status::OK();
+    return Invalid(field, "is " + std::to_string(score) + " but " + std::to_string(yes) + " answers are yes");
+  };
+  if (a.tool() == v1::S_DASH) {
+    REFX_RETURN_IF_ERROR(check_count(a.sdash_answers(), a.score(), "assessment.score"));
+  } else {
+    REFX_RETURN_IF_ERROR(check_count(a.dash_answers(), a.score(), "assessment.score"));
+    REFX_RETURN_IF_ERROR(check_count(a.sdash_answers(), a.sdash_score(), "assessment.sdash_score"));
   }
+  if (a.sdash_score() > 11) return Invalid("assessment.sdash_score", "must be 0..11");
   if (a.police_incidents_12m() > 1000) return Invalid("assessment.police_incidents_12m", "must be 0..1000");
   return CheckDate(a.previous_marac_date(), "assessment.previous_marac_date", today);
 }

@@ -15,6 +15,7 @@ const char* Status::CodeName(Code code) {
     case Code::kNotFound: return "NOT_FOUND";
     case Code::kUnavailable: return "UNAVAILABLE";
     case Code::kInternal: return "INTERNAL";
+    case Code::kIdempotencyConflict: return "IDEMPOTENCY_CONFLICT";
     case Code::kIoError: return "IO_ERROR";
     case Code::kCorruption: return "CORRUPTION";
     case Code::kTimeout: return "TIMEOUT";

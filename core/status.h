@@ -28,6 +28,7 @@ class Status {
     kNotFound = 8,
     kUnavailable = 9,
     kInternal = 10,
+    kIdempotencyConflict = 11,
     // Local-only codes (never sent on the wire).
     kIoError = 100,
     kCorruption = 101,
@@ -50,6 +51,9 @@ class Status {
   static Status NotFound(std::string msg) { return Status(Code::kNotFound, std::move(msg)); }
   static Status Unavailable(std::string msg) { return Status(Code::kUnavailable, std::move(msg)); }
   static Status Internal(std::string msg) { return Status(Code::kInternal, std::move(msg)); }
+  static Status IdempotencyConflict(std::string msg, std::string field_path = {}) {
+    return Status(Code::kIdempotencyConflict, std::move(msg), std::move(field_path));
+  }
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
   static Status Timeout(std::string msg) { return Status(Code::kTimeout, std::move(msg)); }
