@@ -75,6 +75,39 @@ TEST_F(SubmitTest, RepeatIsAnsweredWithOriginalAndWritesNothing) {
   EXPECT_TRUE(log.verify.ok) << log.verify.problem;
 }
 
+TEST_F(SubmitTest, ReusedReferenceWithDifferentContentIsAConflict) {
+  auto client = stack_.ClientFor("agency-a");
+  v1::Ack first, ack;
+  ASSERT_TRUE(client->Submit(SampleReferral("agency-a", "A-0001"), &first).ok());
+  v1::Referral other = SampleReferral("agency-a", "A-0001");
+  other.mutable_person()->set_given_name("Jordan");  // a different person, same reference
+  Status s = client->Submit(other, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  EXPECT_EQ(s.field_path(), "submit.referral.referrer_reference");
+  EXPECT_NE(s.message().find(first.referral_id()), std::string::npos) << s.message();
+  // Two different referrals under one reference in the same window: one
+  // wins, the other is refused, none is silently merged.
+  std::vector<v1::Referral> pair = {SampleReferral("agency-a", "A-0002"), SampleReferral("agency-a", "A-0002")};
+  pair[1].set_narrative("A different account.");
+  int accepted = 0, conflicts = 0;
+  ASSERT_TRUE(client->SubmitWindowed(pair, 2, [&](size_t, const Status& st, const v1::Ack&) {
+    st.ok() ? ++accepted : (st.code() == Status::Code::kIdempotencyConflict ? ++conflicts : 0);
+  }).ok());
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(conflicts, 1);
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  EXPECT_EQ(ReadLog(stack_.data_dir()).head_seq, 2u);
+}
+
+TEST_F(SubmitTest, OversizeReferralIsReportedToTheClient) {
+  auto client = stack_.ClientFor("agency-a", 1000, 2);
+  v1::Referral big = SampleReferral("agency-a", "BIG-1");
+  big.set_narrative(std::string(300 * 1024, 'x'));
+  v1::Ack ack;
+  Status s = client->Submit(big, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kFrameTooLarge) << s.ToString();
+}
+
 struct BadReferralCase {
   const char* name;
   void (*mutate)(v1::Referral*);
