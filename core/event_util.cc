@@ -14,6 +14,17 @@ std::string ReferralIdForSeq(uint64_t seq) {
   return buf;
 }
 
+bool SeqForReferralId(const std::string& id, uint64_t* seq) {
+  if (id.size() != 12 || id[0] != 'R' || id[1] != '-') return false;
+  uint64_t value = 0;
+  for (size_t i = 2; i < id.size(); ++i) {
+    if (id[i] < '0' || id[i] > '9') return false;
+    value = value * 10 + static_cast<uint64_t>(id[i] - '0');
+  }
+  *seq = value;
+  return value != 0;
+}
+
 const std::string& ReferralIdOf(const v1::Event& e) {
   using B = v1::Event::BodyCase;
   switch (e.body_case()) {

@@ -13,6 +13,8 @@ namespace refx {
 // Referral ids are "R-" followed by the ten-digit seq of the submission event,
 // so an id is unique, stable and needs no separate counter.
 std::string ReferralIdForSeq(uint64_t seq);
+// The submission seq a referral id names; false if `id` is not of that form.
+bool SeqForReferralId(const std::string& id, uint64_t* seq);
 
 // The referral id an event concerns, or "" for none.
 const std::string& ReferralIdOf(const v1::Event& event);

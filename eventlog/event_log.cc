@@ -75,6 +75,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   log->dedupe_ = log->handles_[2];
   log->by_referral_ = log->handles_[3];
   log->by_destination_ = log->handles_[4];
+  log->case_state_ = log->handles_[6];
   log->cursors_ = log->handles_[7];
   log->meta_ = log->handles_[8];
   REFX_RETURN_IF_ERROR(log->LoadAndCheckHead());
@@ -170,6 +171,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     if (!referral.empty()) wb.Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
     const std::string& destination = DestinationOf(p.event);
     if (!destination.empty()) wb.Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+    for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
     prev = std::move(hash);
   }
   wb.Put(meta_, kHeadSeqKey, EncodeSeq(seq));
@@ -222,16 +224,40 @@ Status EventLog::Scan(uint64_t from_seq, uint64_t to_seq,
   return FromRocks(it->status(), "scanning events");
 }
 
-Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const {
+Status EventLog::SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value,
+                              std::vector<uint64_t>* out) const {
   out->clear();
-  std::string prefix = referral_id;
+  std::string prefix = value;
   prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), by_referral_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->key().size() != prefix.size() + 8) return Status::Corruption("by_referral key has a bad length");
+    if (it->key().size() != prefix.size() + 8) return Status::Corruption("index key has a bad length");
     out->push_back(DecodeSeq(it->key().ToStringView().substr(prefix.size())));
   }
-  return FromRocks(it->status(), "scanning by_referral");
+  return FromRocks(it->status(), "scanning an index");
+}
+
+Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const {
+  return SeqsForIndex(by_referral_, referral_id, out);
+}
+
+Status EventLog::SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const {
+  return SeqsForIndex(by_destination_, destination, out);
+}
+
+Status EventLog::GetState(const std::string& key, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), case_state_, key, value);
+  if (s.IsNotFound()) return Status::NotFound("no state for key");
+  return FromRocks(s, "reading case state");
+}
+
+Status EventLog::ScanState(const std::string& prefix,
+                           const std::function<void(const std::string&, const std::string&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), case_state_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    fn(it->key().ToString(), it->value().ToString());
+  }
+  return FromRocks(it->status(), "scanning case state");
 }
 
 uint64_t EventLog::GetCursor(const std::string& consumer) const {

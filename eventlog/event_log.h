@@ -8,7 +8,8 @@
 //   by_referral    referral id NUL seq -> ""
 //   by_destination destination code NUL seq -> ""
 //   by_subject     keyed subject hash NUL seq -> ""      (filled by later features)
-//   case_state     referral id NUL destination -> state  (filled by later features)
+//   case_state     referral id NUL destination -> refx.v1.CaseRecord
+//                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
 //   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "1"
 //
@@ -55,6 +56,8 @@ struct PendingEvent {
   v1::Event event;
   // Identity NUL idempotency key (see DedupeKey), or empty for none.
   std::string dedupe_key;
+  // case_state entries (key -> value) written in the same batch.
+  std::vector<std::pair<std::string, std::string>> state_puts;
 };
 
 struct OpenOptions {
@@ -108,8 +111,15 @@ class EventLog {
   Status Scan(uint64_t from_seq, uint64_t to_seq,
               const std::function<bool(const StoredEvent&)>& fn) const;
 
-  // The seqs of every event of one referral, in order.
+  // The seqs of every event of one referral (or destination), in order.
   Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
+  Status SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const;
+
+  // Reads one case_state entry. NotFound if absent.
+  Status GetState(const std::string& key, std::string* value) const;
+  // Calls fn(key, value) for every case_state entry whose key starts with prefix.
+  Status ScanState(const std::string& prefix,
+                   const std::function<void(const std::string&, const std::string&)>& fn) const;
 
   // A consumer's last processed seq (0 if none) and its update (synced).
   uint64_t GetCursor(const std::string& consumer) const;
@@ -122,6 +132,7 @@ class EventLog {
  private:
   EventLog() = default;
   Status LoadAndCheckHead();
+  Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -129,6 +140,7 @@ class EventLog {
   rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_referral_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_destination_ = nullptr;
+  rocksdb::ColumnFamilyHandle* case_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   bool sync_ = true;

@@ -35,4 +35,11 @@ std::string IndexKey(std::string_view value, uint64_t seq) {
   return out;
 }
 
+std::string CaseKey(std::string_view referral_id, std::string_view destination) {
+  std::string out(referral_id);
+  out.push_back('\0');
+  out.append(destination);
+  return out;
+}
+
 }  // namespace refx::eventlog

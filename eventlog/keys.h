@@ -21,4 +21,7 @@ std::string DedupeKey(std::string_view identity, std::string_view idempotency_ke
 // Secondary index key: the indexed value, a NUL, then the 8-byte seq.
 std::string IndexKey(std::string_view value, uint64_t seq);
 
+// case_state key of a case (or of the referral itself, with destination "").
+std::string CaseKey(std::string_view referral_id, std::string_view destination);
+
 }  // namespace refx::eventlog

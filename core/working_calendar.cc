@@ -1,0 +1,102 @@
+#include "core/working_calendar.h"
+
+#include <algorithm>
+
+namespace refx {
+
+namespace {
+
+bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+}  // namespace
+
+CivilDate AddMonths(const CivilDate& date, int months) {
+  // Months counted from year 0 so that negative offsets divide cleanly.
+  int64_t index = static_cast<int64_t>(date.year) * 12 + (date.month - 1) + months;
+  CivilDate out;
+  out.year = static_cast<int>(index >= 0 ? index / 12 : (index - 11) / 12);
+  out.month = static_cast<int>(index - static_cast<int64_t>(out.year) * 12) + 1;
+  out.day = std::min(date.day, DaysInMonth(out.year, out.month));
+  return out;
+}
+
+WorkingCalendar::WorkingCalendar() {
+  for (int i = 0; i < 7; ++i) weekend_[i] = i >= 5;
+}
+
+Status WorkingCalendar::FromProto(const v1::WorkingCalendar& proto, WorkingCalendar* out) {
+  WorkingCalendar cal;
+  if (proto.weekend_days_size() > 0) {
+    for (int i = 0; i < 7; ++i) cal.weekend_[i] = false;
+    for (int i = 0; i < proto.weekend_days_size(); ++i) {
+      const int day = proto.weekend_days(i);
+      if (day < v1::WorkingCalendar::MONDAY || day > v1::WorkingCalendar::SUNDAY) {
+        return Status::InvalidArgument("calendar.weekend_days[" + std::to_string(i) + "] is not a day of the week");
+      }
+      cal.weekend_[day - 1] = true;
+    }
+    if (std::all_of(cal.weekend_, cal.weekend_ + 7, [](bool b) { return b; })) {
+      return Status::InvalidArgument("calendar.weekend_days leaves no working day in the week");
+    }
+  }
+  for (int i = 0; i < proto.bank_holidays_size(); ++i) {
+    CivilDate d;
+    if (!ParseCivilDate(proto.bank_holidays(i), &d)) {
+      return Status::InvalidArgument("calendar.bank_holidays[" + std::to_string(i) + "] \"" + proto.bank_holidays(i) +
+                                     "\" is not a YYYY-MM-DD date");
+    }
+    cal.bank_holidays_.insert(d.ToDays());
+  }
+  *out = std::move(cal);
+  return Status::OK();
+}
+
+bool WorkingCalendar::IsBankHoliday(const CivilDate& date) const { return bank_holidays_.count(date.ToDays()) > 0; }
+
+bool WorkingCalendar::IsWorkingDay(const CivilDate& date) const {
+  return !weekend_[date.Weekday()] && !IsBankHoliday(date);
+}
+
+CivilDate WorkingCalendar::AddWorkingDays(const CivilDate& date, uint32_t n) const {
+  // A week always has a working day (FromProto ensures it), so each step
+  // ends within 7 + (consecutive bank holidays) days.
+  int64_t day = date.ToDays();
+  if (n == 0) {
+    while (!IsWorkingDay(CivilDate::FromDays(day))) ++day;
+    return CivilDate::FromDays(day);
+  }
+  uint32_t counted = 0;
+  while (counted < n) {
+    ++day;
+    if (IsWorkingDay(CivilDate::FromDays(day))) ++counted;
+  }
+  return CivilDate::FromDays(day);
+}
+
+std::optional<CivilDate> WorkingCalendar::NextMeeting(const v1::MeetingCalendar& meetings,
+                                                      const CivilDate& submitted_on) {
+  const int64_t earliest = submitted_on.ToDays() + meetings.cutoff_days_before();
+  std::optional<CivilDate> best;
+  for (const std::string& text : meetings.dates()) {
+    CivilDate d;
+    if (!ParseCivilDate(text, &d)) continue;
+    if (d.ToDays() < earliest) continue;
+    if (!best || d < *best) best = d;
+  }
+  return best;
+}
+
+CivilDate WorkingCalendar::Deadline(const v1::Destination& destination, const CivilDate& submitted_on) const {
+  if (destination.has_meetings() && destination.meetings().dates_size() > 0) {
+    std::optional<CivilDate> meeting = NextMeeting(destination.meetings(), submitted_on);
+    if (meeting) return *meeting;
+  }
+  return AddWorkingDays(submitted_on, destination.ack_deadline_working_days());
+}
+
+}  // namespace refx
