@@ -57,6 +57,7 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
       log_(std::move(log)),
       context_(std::make_unique<zmq::context_t>(1)) {
   metrics_.head_seq = log_->head_seq();
+  for (const auto& d : config_->proto().destinations()) owned_destinations_[d.agency_id()].insert(d.code());
 }
 
 Broker::~Broker() {
@@ -118,8 +119,11 @@ Status Broker::Run() {
   std::vector<zmq::message_t> parts;
   while (!stop_.load()) {
     zmq::pollitem_t item{frontend_->handle(), 0, ZMQ_POLLIN, 0};
+    // Reads owed to clients are served between write batches; while any
+    // remain the loop only peeks for requests instead of sleeping.
+    const bool reads_pending = ServeReads();
     try {
-      if (zmq::poll(&item, 1, std::chrono::milliseconds(100)) <= 0) continue;
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // a signal: look at stop_ again
       throw;
@@ -179,9 +183,22 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
     ReplyError(waiter, Status::PermissionDenied("connection has no authenticated identity"));
     return;
   }
+  const v1::Agency& agency = *config_->AgencyById(identity);
   switch (frame.body_case()) {
     case v1::Frame::kSubmit:
       HandleSubmit(identity, frame, std::move(waiter));
+      return;
+    case v1::Frame::kAppend:
+      HandleAppend(agency, frame, std::move(waiter));
+      return;
+    case v1::Frame::kQuery:
+      HandleQuery(agency, frame, waiter);
+      return;
+    case v1::Frame::kRead:
+      HandleRead(agency, frame, waiter);
+      return;
+    case v1::Frame::kCredit:
+      HandleCredit(frame, waiter);
       return;
     case v1::Frame::kHeartbeat: {
       v1::Frame reply;
@@ -249,7 +266,8 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
     reply.mutable_ack()->set_seq(original);
     reply.mutable_ack()->set_duplicate(true);
     spdlog::debug("broker: duplicate of {} from {}", ReferralIdForSeq(original), identity);
-    return Reply(waiter, reply);
+    Reply(waiter, reply);
+    return;
   }
 
   eventlog::PendingEvent pending;
@@ -261,6 +279,10 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
   submitted->set_referral_id(ReferralIdForSeq(seq));
   *submitted->mutable_referral() = referral;
   pending.dedupe_key = key;
+  v1::ReferralRecord record;
+  record.set_referral_id(submitted->referral_id());
+  record.set_submitter(identity);
+  StageState(&pending, eventlog::CaseKey(record.referral_id(), ""), record);
   pending_keys_.emplace(std::move(key), pending_.size());
   waiter.pending_index = pending_.size();
   pending_.push_back(std::move(pending));
@@ -285,7 +307,13 @@ Status Broker::CommitPending() {
       reply.mutable_ack()->set_referral_id(ReferralIdOf(event));
       reply.mutable_ack()->set_seq(event.seq());
       reply.mutable_ack()->set_duplicate(w.duplicate);
-      (w.duplicate ? metrics_.duplicates : metrics_.submissions)++;
+      if (w.duplicate) {
+        ++metrics_.duplicates;
+      } else if (event.has_referral_submitted()) {
+        ++metrics_.submissions;
+      } else {
+        ++metrics_.appends;
+      }
       Reply(w, reply);
     }
     if (!pending_.empty()) {
@@ -301,25 +329,35 @@ Status Broker::CommitPending() {
   pending_.clear();
   waiters_.clear();
   pending_keys_.clear();
+  pending_state_.clear();
   // An I/O failure of the log is not something to serve on through.
   return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
                                                                                                   : Status::OK();
 }
 
-void Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
+bool Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
   const std::string bytes = EncodeFrame(frame);
   try {
     if (!frontend_->send(zmq::buffer(waiter.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
       ++metrics_.unroutable_replies;
-      return;
+      return false;
     }
     if (waiter.req_envelope) frontend_->send(zmq::message_t(), zmq::send_flags::sndmore);
     frontend_->send(zmq::buffer(bytes), zmq::send_flags::none);
+    return true;
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH: the client went away; it will retry and be answered from
     // the dedupe index.
     ++metrics_.unroutable_replies;
+    return false;
   }
+}
+
+void Broker::StageState(eventlog::PendingEvent* pending, const std::string& key,
+                        const google::protobuf::Message& value) {
+  std::string bytes = value.SerializeAsString();
+  pending_state_[key] = bytes;
+  pending->state_puts.emplace_back(key, std::move(bytes));
 }
 
 void Broker::ReplyError(const Waiter& waiter, const Status& status) {

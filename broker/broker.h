@@ -1,7 +1,12 @@
 // Broker: the only writer of the event log. It authenticates every peer
 // (CURVE + ZAP), checks what the identity may do, validates the request,
-// de-duplicates by idempotency key, appends in group-committed synced write
-// batches and only then acknowledges.
+// de-duplicates by idempotency key, checks lifecycle transitions against the
+// case's current state, appends in group-committed synced write batches and
+// only then acknowledges. It also serves reads of the log with credit-based
+// flow control, filtered to what each identity may see, and case queries.
+//
+// Files: broker.cc (loop, submit, group commit, replies), broker_append.cc
+// (lifecycle appends and queries), broker_read.cc (read sessions).
 //
 // One thread (the one calling Run) owns the frontend ROUTER socket and the
 // log's write side. Each turn of its loop drains every request that is ready
@@ -16,6 +21,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <map>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -82,9 +89,43 @@ class Broker {
     bool duplicate = false;
   };
 
+  // A client's read of the log (one per connection, keyed by routing id).
+  struct ReadSession {
+    Waiter waiter;              // where EventBatch frames go (correlation id of the read)
+    std::string identity;
+    uint64_t next_seq = 1;      // next seq to look at
+    uint64_t to_seq = 0;        // 0 = no limit
+    uint64_t credit = 0;        // events the client will still accept
+    bool follow = false;
+    std::string referral_id;    // optional filters
+    std::string destination;
+    std::vector<uint64_t> index_seqs;  // for filtered reads: the seqs to send
+    size_t index_pos = 0;
+    bool indexed = false;
+  };
+
   void HandleMessage(std::vector<zmq::message_t>& parts);
   void HandleSubmit(const std::string& identity, const v1::Frame& frame, Waiter waiter);
-  void Reply(const Waiter& waiter, const v1::Frame& frame);
+  void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
+  void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  void HandleCredit(const v1::Frame& frame, const Waiter& waiter);
+  // Sends what read sessions are owed, a bounded amount per call so writes
+  // are not held up. Returns true if some session still has work now.
+  bool ServeReads();
+  bool ServeSession(ReadSession& session);
+  // May `identity` see this event? (Parses nothing for SERVICE/AUDITOR.)
+  bool MaySeeAll(const v1::Agency& agency) const;
+  bool Visible(const v1::Agency& agency, const v1::Event& event);
+
+  // State as of the batch being built: the pending overlay, then the log.
+  bool LoadReferral(const std::string& referral_id, v1::ReferralRecord* out);
+  bool LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out);
+  void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
+  // Reads the submitted referral of `referral_id`.
+  Status LoadSubmission(const std::string& referral_id, v1::Referral* out);
+  // Sends a reply; false if the client has gone (the reply is dropped).
+  bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
   // Writes the pending batch and answers everyone waiting on it.
   Status CommitPending();
@@ -105,6 +146,11 @@ class Broker {
   std::vector<Waiter> waiters_;
   // Dedupe keys in pending_, so a repeat inside one batch waits for the first.
   std::unordered_map<std::string, size_t> pending_keys_;
+  // case_state writes of the batch being built (key -> serialised record).
+  std::unordered_map<std::string, std::string> pending_state_;
+  std::map<std::string, ReadSession> sessions_;
+  // Destination codes each agency owns (for LEAD visibility).
+  std::map<std::string, std::set<std::string>> owned_destinations_;
   CivilDate today_;
 };
 

@@ -36,6 +36,10 @@ std::string BrokerMetrics::RenderPrometheus() const {
   };
   counter("refx_submissions_total", "Referrals made durable and acknowledged.", submissions.load());
   counter("refx_duplicates_total", "Repeated submissions answered with the original seq.", duplicates.load());
+  counter("refx_appends_total", "Lifecycle events appended.", appends.load());
+  counter("refx_events_read_total", "Events sent to readers.", events_read.load());
+  out += "# HELP refx_read_sessions Reads of the log open now.\n# TYPE refx_read_sessions gauge\nrefx_read_sessions " +
+         std::to_string(read_sessions.load()) + "\n";
   counter("refx_errors_total", "Requests refused with an error frame.", errors.load());
   counter("refx_oversize_frames_total", "Frames refused for exceeding max_frame_bytes.", oversize.load());
   counter("refx_unroutable_replies_total", "Replies not delivered because the client had gone.",

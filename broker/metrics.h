@@ -40,6 +40,9 @@ class Histogram {
 struct BrokerMetrics {
   std::atomic<uint64_t> submissions{0};   // referrals made durable
   std::atomic<uint64_t> duplicates{0};    // repeats answered without writing
+  std::atomic<uint64_t> appends{0};       // lifecycle events appended
+  std::atomic<uint64_t> events_read{0};   // events sent to readers
+  std::atomic<uint64_t> read_sessions{0}; // reads open now
   std::atomic<uint64_t> errors{0};        // requests refused with an Error frame
   std::atomic<uint64_t> oversize{0};      // of which FRAME_TOO_LARGE
   std::atomic<uint64_t> unroutable_replies{0};  // replies to peers that had gone

@@ -1,0 +1,164 @@
+// Read sessions: streaming the log to services, leads and auditors with
+// credit-based flow control (see broker.h and wire.proto's ReadRequest).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "broker/broker.h"
+#include "core/event_util.h"
+#include "core/frame_codec.h"
+#include "eventlog/keys.h"
+
+namespace refx::broker {
+
+namespace {
+// Per session and turn of the loop: at most this many events sent, and this
+// many looked at, so one big replay cannot hold up the next write batch.
+constexpr uint64_t kMaxEventsPerBatch = 512;
+constexpr uint64_t kMaxScanPerTurn = 4096;
+constexpr uint64_t kDefaultCredit = 1000;
+constexpr uint64_t kMaxCredit = 1'000'000;
+}  // namespace
+
+bool Broker::MaySeeAll(const v1::Agency& agency) const {
+  return PartnershipConfig::HasRole(agency, v1::SERVICE) || PartnershipConfig::HasRole(agency, v1::AUDITOR);
+}
+
+bool Broker::Visible(const v1::Agency& agency, const v1::Event& event) {
+  const auto& owned = owned_destinations_[agency.id()];
+  const std::string& destination = DestinationOf(event);
+  if (!destination.empty()) return owned.count(destination) > 0;
+  if (event.has_referral_withdrawn()) {
+    v1::ReferralRecord referral;
+    if (!LoadReferral(event.referral_withdrawn().referral_id(), &referral)) return false;
+    return std::any_of(referral.destinations().begin(), referral.destinations().end(),
+                       [&](const std::string& d) { return owned.count(d) > 0; });
+  }
+  return false;  // raw submissions and other referral-wide events: services and auditors only
+}
+
+void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
+  const v1::ReadRequest& r = frame.read();
+  if (!MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::LEAD)) {
+    return ReplyError(waiter, Status::PermissionDenied("agency \"" + actor.id() +
+                                                       "\" may not read the log (needs SERVICE, AUDITOR or LEAD)"));
+  }
+  if (!r.destination().empty() && !config_->DestinationByCode(r.destination())) {
+    return ReplyError(waiter, Status::UnknownAgency("destination \"" + r.destination() + "\" is not configured",
+                                                    "read.destination"));
+  }
+  ReadSession session;
+  session.waiter = waiter;
+  session.identity = actor.id();
+  session.next_seq = r.after_seq() + 1;
+  session.to_seq = r.to_seq();
+  session.credit = r.initial_credit() == 0 ? kDefaultCredit : std::min<uint64_t>(r.initial_credit(), kMaxCredit);
+  session.follow = r.follow();
+  session.referral_id = r.referral_id();
+  session.destination = r.destination();
+  session.indexed = !session.referral_id.empty() || !session.destination.empty();
+  sessions_[waiter.routing_id] = std::move(session);
+  metrics_.read_sessions = sessions_.size();
+  spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
+}
+
+void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
+  auto it = sessions_.find(waiter.routing_id);
+  if (it == sessions_.end()) return ReplyError(waiter, Status::NotFound("no read in progress on this connection"));
+  it->second.credit = std::min<uint64_t>(it->second.credit + frame.credit().events(), kMaxCredit);
+}
+
+bool Broker::ServeReads() {
+  bool more = false;
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    const bool alive = ServeSession(it->second);
+    if (!alive) {
+      it = sessions_.erase(it);
+      continue;
+    }
+    const ReadSession& s = it->second;
+    const uint64_t limit = s.to_seq ? std::min(s.to_seq, log_->head_seq()) : log_->head_seq();
+    if (s.credit > 0 && (s.next_seq <= limit || (s.indexed && s.index_pos < s.index_seqs.size()))) more = true;
+    ++it;
+  }
+  metrics_.read_sessions = sessions_.size();
+  return more;
+}
+
+// Sends one EventBatch if the session is owed one. Returns false when the
+// session is over (finished, or the client has gone).
+bool Broker::ServeSession(ReadSession& s) {
+  const uint64_t head = log_->head_seq();
+  const uint64_t limit = s.to_seq ? std::min(s.to_seq, head) : head;
+  if (s.credit == 0) return true;
+  const v1::Agency& agency = *config_->AgencyById(s.identity);
+  const bool all = MaySeeAll(agency);
+
+  v1::Frame frame;
+  frame.set_correlation_id(s.waiter.correlation_id);
+  v1::EventBatch* batch = frame.mutable_events();
+  const uint64_t max_events = std::min(s.credit, kMaxEventsPerBatch);
+  auto take = [&](const eventlog::StoredEvent& ev) {
+    if (!all) {
+      v1::Event parsed;
+      if (!parsed.ParseFromString(ev.bytes) || !Visible(agency, parsed)) return;
+    }
+    batch->add_events(ev.bytes);
+    batch->add_chain_hashes(ev.hash);
+  };
+
+  if (s.indexed) {
+    // Filtered reads walk an index: refreshed once the last list is used up.
+    if (s.index_pos >= s.index_seqs.size() && s.next_seq <= limit) {
+      Status st = s.referral_id.empty() ? log_->SeqsForDestination(s.destination, &s.index_seqs)
+                                        : log_->SeqsForReferral(s.referral_id, &s.index_seqs);
+      if (!st.ok()) {
+        ReplyError(s.waiter, st);
+        return false;
+      }
+      s.index_pos = std::lower_bound(s.index_seqs.begin(), s.index_seqs.end(), s.next_seq) - s.index_seqs.begin();
+    }
+    while (s.index_pos < s.index_seqs.size() && static_cast<uint64_t>(batch->events_size()) < max_events) {
+      const uint64_t seq = s.index_seqs[s.index_pos];
+      if (seq > limit) break;
+      ++s.index_pos;
+      eventlog::StoredEvent ev;
+      if (!log_->Get(seq, &ev).ok()) continue;
+      v1::Event parsed;
+      if (!s.destination.empty() && !s.referral_id.empty() &&
+          (!parsed.ParseFromString(ev.bytes) || ReferralIdOf(parsed) != s.referral_id)) {
+        continue;  // both filters: the destination index, checked against the referral
+      }
+      take(ev);
+      s.next_seq = seq + 1;
+    }
+    if (s.index_pos >= s.index_seqs.size()) s.next_seq = std::max(s.next_seq, limit + 1);
+  } else if (s.next_seq <= limit) {
+    const uint64_t scan_to = std::min(limit, s.next_seq + kMaxScanPerTurn - 1);
+    uint64_t last = s.next_seq - 1;
+    Status st = log_->Scan(s.next_seq, scan_to, [&](const eventlog::StoredEvent& ev) {
+      if (static_cast<uint64_t>(batch->events_size()) >= max_events) return false;
+      take(ev);
+      last = ev.seq;
+      return true;
+    });
+    if (!st.ok()) {
+      ReplyError(s.waiter, st);
+      return false;
+    }
+    s.next_seq = last + 1;
+  }
+
+  const bool reached_end = s.next_seq > limit && (!s.indexed || s.index_pos >= s.index_seqs.size());
+  const bool finished = reached_end && (!s.follow || (s.to_seq != 0 && s.next_seq > s.to_seq));
+  if (batch->events_size() == 0 && !finished) return true;
+  batch->set_head_seq(head);
+  batch->set_scanned_to_seq(s.next_seq - 1);
+  batch->set_end_of_log(finished);
+  s.credit -= static_cast<uint64_t>(batch->events_size());
+  metrics_.events_read += static_cast<uint64_t>(batch->events_size());
+  if (!Reply(s.waiter, frame)) return false;
+  return !finished;
+}
+
+}  // namespace refx::broker

@@ -1,0 +1,167 @@
+#include "broker/case_lifecycle.h"
+
+#include <algorithm>
+#include <initializer_list>
+
+#include "core/event_util.h"
+
+namespace refx::broker {
+
+namespace {
+
+using B = v1::Event::BodyCase;
+
+bool In(v1::CaseState s, std::initializer_list<v1::CaseState> allowed) {
+  return std::find(allowed.begin(), allowed.end(), s) != allowed.end();
+}
+
+bool IsOpen(v1::CaseState s) {
+  return !In(s, {v1::CLOSED, v1::WITHDRAWN, v1::UNDELIVERABLE, v1::DECLINED});
+}
+
+Status Illegal(const v1::Event& e, v1::CaseState from) {
+  return Status::IllegalTransition(std::string(EventTypeName(e)) + " is not allowed for case " + ReferralIdOf(e) +
+                                   "/" + DestinationOf(e) + " in state " + v1::CaseState_Name(from));
+}
+
+}  // namespace
+
+Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const PartnershipConfig& config,
+                       const LifecycleContext& ctx, v1::CaseRecord* next, v1::ReferralRecord* referral_next,
+                       bool* referral_changed) {
+  *referral_changed = false;
+  const std::string& referral_id = ReferralIdOf(e);
+  const std::string& destination = DestinationOf(e);
+  const bool is_service = PartnershipConfig::HasRole(actor, v1::SERVICE);
+
+  switch (e.body_case()) {
+    case B::kReferralSubmitted:
+      return Status::UnsupportedFrame("referrals are submitted with a submit frame, not appended");
+    case B::kRecordAccessed:
+      return Status::PermissionDenied("record_accessed events are written by the broker itself");
+    case B::BODY_NOT_SET:
+      return Status::InvalidArgument("event has no body", "append.event");
+    default:
+      break;
+  }
+  if (referral_id.empty()) return Status::InvalidArgument("is required", "append.event.referral_id");
+  if (ctx.referral == nullptr) return Status::NotFound("no referral " + referral_id);
+
+  if (e.has_referral_withdrawn()) {
+    if (actor.id() != ctx.referral->submitter()) {
+      return Status::PermissionDenied("only the submitting agency may withdraw referral " + referral_id);
+    }
+    if (ctx.referral->withdrawn()) return Status::IllegalTransition("referral " + referral_id + " is already withdrawn");
+    if (e.referral_withdrawn().reason().empty()) {
+      return Status::InvalidArgument("is required", "append.event.referral_withdrawn.reason");
+    }
+    *referral_next = *ctx.referral;
+    referral_next->set_withdrawn(true);
+    *referral_changed = true;
+    return Status::OK();
+  }
+  if (e.has_subject_erased()) {
+    if (!PartnershipConfig::HasRole(actor, v1::ADMIN)) {
+      return Status::PermissionDenied("only an ADMIN identity may record an erasure");
+    }
+    return Status::OK();
+  }
+
+  if (destination.empty()) return Status::InvalidArgument("is required", "append.event.destination");
+  const v1::Destination* dest = config.DestinationByCode(destination);
+  if (dest == nullptr) {
+    return Status::UnknownAgency("destination \"" + destination + "\" is not configured", "append.event.destination");
+  }
+  const bool is_owner = actor.id() == dest->agency_id() && PartnershipConfig::HasRole(actor, v1::LEAD);
+
+  if (e.has_case_routed()) {
+    if (!is_service) return Status::PermissionDenied("only a SERVICE identity may route");
+    if (ctx.current) return Illegal(e, ctx.current->state());
+    if (ctx.referral->withdrawn()) return Status::IllegalTransition("referral " + referral_id + " was withdrawn");
+    next->set_referral_id(referral_id);
+    next->set_destination(destination);
+    next->set_state(v1::ROUTED);
+    next->set_rule_id(e.case_routed().rule_id());
+    *next->mutable_deadline() = e.case_routed().deadline();
+    *next->mutable_routed_at() = e.time();
+    *referral_next = *ctx.referral;
+    referral_next->add_destinations(destination);
+    *referral_changed = true;
+    next->set_version(e.seq());
+    return Status::OK();
+  }
+
+  if (ctx.current == nullptr) return Status::NotFound("no case " + referral_id + "/" + destination);
+  const v1::CaseState from = ctx.current->state();
+  *next = *ctx.current;
+  next->set_version(e.seq());
+  if (ctx.referral->withdrawn() && !e.has_case_closed()) {
+    return Status::IllegalTransition("referral " + referral_id + " was withdrawn");
+  }
+
+  switch (e.body_case()) {
+    case B::kCaseDelivered:
+      if (!is_service) return Status::PermissionDenied("only a SERVICE identity may deliver");
+      if (!In(from, {v1::ROUTED, v1::DELIVERED})) return Illegal(e, from);
+      next->set_state(v1::DELIVERED);
+      next->set_deliveries(ctx.current->deliveries() + 1);
+      return Status::OK();
+    case B::kCaseUndeliverable:
+      if (!is_service) return Status::PermissionDenied("only a SERVICE identity may mark a case undeliverable");
+      if (!In(from, {v1::ROUTED, v1::DELIVERED})) return Illegal(e, from);
+      next->set_state(v1::UNDELIVERABLE);
+      return Status::OK();
+    case B::kCaseAcknowledged:
+      if (!is_owner) return Status::PermissionDenied("only " + dest->agency_id() + " may acknowledge " + destination + " cases");
+      if (from != v1::DELIVERED) return Illegal(e, from);
+      next->set_state(v1::ACKNOWLEDGED);
+      return Status::OK();
+    case B::kCaseAccepted:
+      if (!is_owner) return Status::PermissionDenied("only " + dest->agency_id() + " may accept " + destination + " cases");
+      if (from != v1::ACKNOWLEDGED) return Illegal(e, from);
+      next->set_state(v1::ACCEPTED);
+      return Status::OK();
+    case B::kCaseDeclined:
+      if (!is_owner) return Status::PermissionDenied("only " + dest->agency_id() + " may decline " + destination + " cases");
+      if (e.case_declined().reason().empty()) {
+        return Status::InvalidArgument("a decline needs a reason", "append.event.case_declined.reason");
+      }
+      if (from != v1::ACKNOWLEDGED) return Illegal(e, from);
+      next->set_state(v1::DECLINED);
+      return Status::OK();
+    case B::kOutcomeRecorded: {
+      if (!is_owner) return Status::PermissionDenied("only " + dest->agency_id() + " may record outcomes for " + destination);
+      const std::string& code = e.outcome_recorded().code();
+      if (code.empty()) return Status::InvalidArgument("is required", "append.event.outcome_recorded.code");
+      const auto& codes = config.proto().outcome_codes();
+      if (!codes.empty() && std::none_of(codes.begin(), codes.end(), [&](const v1::OutcomeCode& c) { return c.code() == code; })) {
+        return Status::UnknownAgency("outcome code \"" + code + "\" is not configured", "append.event.outcome_recorded.code");
+      }
+      if (!In(from, {v1::ACCEPTED, v1::OUTCOME_RECORDED})) return Illegal(e, from);
+      next->set_state(v1::OUTCOME_RECORDED);
+      next->set_last_outcome(code);
+      return Status::OK();
+    }
+    case B::kCaseClosed:
+      if (!is_owner && !is_service) return Status::PermissionDenied("only " + dest->agency_id() + " or a service may close");
+      if (!In(from, {v1::OUTCOME_RECORDED, v1::DECLINED, v1::UNDELIVERABLE, v1::WITHDRAWN})) return Illegal(e, from);
+      next->set_state(v1::CLOSED);
+      return Status::OK();
+    case B::kDeadlineBreached:
+      if (!is_service) return Status::PermissionDenied("only a SERVICE identity may record a breach");
+      if (!IsOpen(from)) return Illegal(e, from);
+      next->set_deadline_breached(true);
+      return Status::OK();
+    case B::kCaseEscalated:
+      if (!is_service) return Status::PermissionDenied("only a SERVICE identity may escalate");
+      if (!config.DestinationByCode(e.case_escalated().escalated_to())) {
+        return Status::UnknownAgency("escalated_to \"" + e.case_escalated().escalated_to() + "\" is not configured",
+                                     "append.event.case_escalated.escalated_to");
+      }
+      return Status::OK();
+    default:
+      return Status::UnsupportedFrame(std::string("cannot append ") + EventTypeName(e));
+  }
+}
+
+}  // namespace refx::broker
