@@ -190,6 +190,122 @@ Status BrokerClient::Submit(const v1::Referral& referral, v1::Ack* ack) {
   return Status::Internal("unexpected reply to submit");
 }
 
+Status BrokerClient::Append(const v1::Event& event, const std::string& idempotency_key, v1::Ack* ack) {
+  v1::Frame request, reply;
+  *request.mutable_append()->mutable_event() = event;
+  request.mutable_append()->set_idempotency_key(idempotency_key);
+  REFX_RETURN_IF_ERROR(Call(std::move(request), &reply));
+  if (reply.has_ack()) {
+    *ack = reply.ack();
+    return Status::OK();
+  }
+  if (reply.has_error()) return StatusFromError(reply.error());
+  return Status::Internal("unexpected reply to append");
+}
+
+Status BrokerClient::Query(const v1::QueryRequest& query, v1::QueryResult* result) {
+  v1::Frame request, reply;
+  *request.mutable_query() = query;
+  REFX_RETURN_IF_ERROR(Call(std::move(request), &reply));
+  if (reply.has_query_result()) {
+    *result = reply.query_result();
+    return Status::OK();
+  }
+  if (reply.has_error()) return StatusFromError(reply.error());
+  return Status::Internal("unexpected reply to query");
+}
+
+Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop) {
+  constexpr uint32_t kWindow = 2000;
+  constexpr int kTickMs = 200;
+  uint64_t last_delivered = request.after_seq();
+  uint64_t read_id = 0, heartbeat_id = 0;
+  uint64_t credit_left = 0;
+  int silent_heartbeats = 0;
+  bool got_events_since_heartbeat = false;
+  auto idle_since = Clock::now();
+
+  // (Re)starts the read after the last event delivered.
+  auto start = [&]() -> Status {
+    REFX_RETURN_IF_ERROR(Connect());
+    request.set_after_seq(last_delivered);
+    request.set_initial_credit(kWindow);
+    v1::Frame f;
+    read_id = next_correlation_id_++;
+    f.set_correlation_id(read_id);
+    *f.mutable_read() = request;
+    credit_left = kWindow;
+    return SendWhenReady(EncodeFrame(f), options_.request_timeout_ms);
+  };
+  Status s = start();
+  if (s.code() == Status::Code::kPermissionDenied) return s;
+
+  v1::Frame reply;
+  v1::Event event;
+  while (true) {
+    if (should_stop && should_stop()) return Status::OK();
+    s = socket_ ? Receive(kTickMs, &reply) : Status::Timeout("not connected");
+    if (s.code() == Status::Code::kPermissionDenied) return s;
+    if (s.ok()) {
+      if (reply.correlation_id() == read_id && reply.has_events()) {
+        const v1::EventBatch& batch = reply.events();
+        for (int i = 0; i < batch.events_size(); ++i) {
+          if (!event.ParseFromString(batch.events(i))) return Status::Corruption("the broker sent an unparseable event");
+          if (event.seq() <= last_delivered) continue;  // already delivered before a restart
+          last_delivered = event.seq();
+          if (!on_event(event, batch.events(i), i < batch.chain_hashes_size() ? batch.chain_hashes(i) : "")) {
+            return Status::OK();
+          }
+        }
+        got_events_since_heartbeat = true;
+        credit_left -= std::min<uint64_t>(credit_left, batch.events_size());
+        if (batch.end_of_log()) return Status::OK();
+        if (credit_left < kWindow / 2) {
+          v1::Frame credit;
+          credit.set_correlation_id(read_id);
+          credit.mutable_credit()->set_events(kWindow - static_cast<uint32_t>(credit_left));
+          credit_left = kWindow;
+          (void)SendWhenReady(EncodeFrame(credit), options_.request_timeout_ms);
+        }
+        idle_since = Clock::now();
+        silent_heartbeats = 0;
+      } else if (reply.correlation_id() == read_id && reply.has_error()) {
+        return StatusFromError(reply.error());
+      } else if (reply.correlation_id() == heartbeat_id && reply.has_heartbeat()) {
+        silent_heartbeats = 0;
+        // The broker has events past what we have seen, yet sent none since
+        // the last heartbeat: our read is gone (e.g. the broker restarted and
+        // ZeroMQ reconnected underneath). Ask again from where we are.
+        if (reply.heartbeat().head_seq() > last_delivered && !got_events_since_heartbeat && credit_left > 0) {
+          s = start();
+          if (s.code() == Status::Code::kPermissionDenied) return s;
+        }
+      }
+      continue;
+    }
+    // Quiet for a while: check the broker is there and the read is alive.
+    const auto quiet = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - idle_since).count();
+    if (quiet < options_.request_timeout_ms / 2) continue;
+    idle_since = Clock::now();
+    if (++silent_heartbeats > options_.max_attempts) {
+      return Status::Unavailable("broker at " + options_.endpoint + " stopped answering during a read" + HandshakeHint());
+    }
+    if (silent_heartbeats > 1) {
+      // The previous heartbeat went unanswered: start afresh on a new socket.
+      Disconnect();
+      s = start();
+      if (s.code() == Status::Code::kPermissionDenied) return s;
+    }
+    if (!socket_ && !Connect().ok()) continue;
+    v1::Frame hb;
+    heartbeat_id = next_correlation_id_++;
+    hb.set_correlation_id(heartbeat_id);
+    hb.mutable_heartbeat();
+    got_events_since_heartbeat = false;
+    (void)SendWhenReady(EncodeFrame(hb), kTickMs);
+  }
+}
+
 Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window,
                                     const ResultFn& on_result) {
   if (window == 0) window = 1;

@@ -62,6 +62,28 @@ class BrokerClient {
   // Status (code, message and field path from the Error frame).
   Status Submit(const v1::Referral& referral, v1::Ack* ack);
 
+  // Appends one lifecycle event (seq, time and actor are set by the broker).
+  // With an idempotency key a retry is answered with the original seq.
+  // OK with *ack once durable; the broker's refusal as its Status.
+  Status Append(const v1::Event& event, const std::string& idempotency_key, v1::Ack* ack);
+
+  // Asks for case records (of a referral, or of a destination).
+  Status Query(const v1::QueryRequest& query, v1::QueryResult* result);
+
+  // Called for each event a read delivers, in seq order, with the exact
+  // stored bytes and chain hash. Return false to stop reading.
+  using EventFn = std::function<bool(const v1::Event& event, const std::string& bytes, const std::string& hash)>;
+
+  // Reads the log as `request` describes (after_seq, to_seq, follow,
+  // filters, purpose), granting credit as events are consumed. Survives a
+  // broker restart or a dropped connection: it re-issues the read from the
+  // last event delivered, so on_event sees each seq at most once, in order.
+  // Returns OK when a non-follow read reaches its end, when on_event returns
+  // false, or when should_stop (polled about every 200 ms) returns true;
+  // the broker's refusal as its Status; Unavailable if the broker does not
+  // answer for max_attempts heartbeats in a row.
+  Status Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop = nullptr);
+
   // Result of one referral in SubmitWindowed.
   using ResultFn = std::function<void(size_t index, const Status& status, const v1::Ack& ack)>;
 
