@@ -37,7 +37,7 @@ std::vector<AgencySpec> TestStack::DefaultAgencies() {
           {"lead-only", {"LEAD"}, {}}};
 }
 
-TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settings) {
+TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settings, std::string extra_config) {
   config_path_ = dir_.path() + "/config.textproto";
   data_dir_ = dir_.path() + "/data";
   key_dir_ = dir_.path() + "/keys";
@@ -57,6 +57,7 @@ TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settin
     for (const auto& c : a.may_submit) cfg << " may_submit: " << c;
     cfg << " }\n";
   }
+  cfg << extra_config << "\n";
   std::ofstream(config_path_) << cfg.str();
 }
 

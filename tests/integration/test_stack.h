@@ -41,8 +41,10 @@ class TestStack {
  public:
   // Creates keys and a configuration for `agencies` (default: two submitting
   // agencies "agency-a" and "agency-b", and "schools-only" which may submit
-  // only CHILD_AT_RISK). `extra_config` is appended inside broker { }.
-  explicit TestStack(std::vector<AgencySpec> agencies = DefaultAgencies(), std::string broker_settings = "");
+  // only CHILD_AT_RISK). `broker_settings` is appended inside broker { };
+  // `extra_config` is appended at the top level (destinations, rules, …).
+  explicit TestStack(std::vector<AgencySpec> agencies = DefaultAgencies(), std::string broker_settings = "",
+                     std::string extra_config = "");
   ~TestStack();  // kills a running broker
 
   static std::vector<AgencySpec> DefaultAgencies();
