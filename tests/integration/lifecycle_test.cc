@@ -1,0 +1,279 @@
+// The case lifecycle as the broker enforces it: appends checked against the
+// case's state and the actor's rights, need-to-know delivery views, reads
+// filtered to what each identity may see, and case queries. Real broker
+// binary, CURVE on.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include <atomic>
+#include <thread>
+
+#include "core/event_util.h"
+#include "log_reader.h"
+#include "test_stack.h"
+
+namespace refx::testing {
+namespace {
+
+// DEST_A needs to know the subject's identity but not their contact details.
+constexpr char kDestinations[] = R"(
+destinations { code: "DEST_A" name: "A panel" agency_id: "lead-a" need_to_know: [SUBJECT_IDENTITY, ASSESSMENT] purpose: "risk panel" }
+destinations { code: "DEST_B" name: "B service" agency_id: "lead-b" need_to_know: [SUBJECT_IDENTITY, SUBJECT_CONTACT] purpose: "support" }
+outcome_codes { code: "SAFETY_PLAN" }
+outcome_codes { code: "NFA" }
+)";
+
+std::vector<AgencySpec> Agencies() {
+  return {{"agency-a", {"SUBMITTER"}, {}},
+          {"lead-a", {"LEAD"}, {}},
+          {"lead-b", {"LEAD"}, {}},
+          {"router", {"SERVICE"}, {}},
+          {"auditor", {"AUDITOR"}, {}}};
+}
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  LifecycleTest() : stack_(Agencies(), "", kDestinations) {}
+  void SetUp() override {
+    ASSERT_TRUE(stack_.StartBroker());
+    submitter_ = stack_.ClientFor("agency-a");
+    service_ = stack_.ClientFor("router");
+    lead_a_ = stack_.ClientFor("lead-a");
+    lead_b_ = stack_.ClientFor("lead-b");
+    v1::Ack ack;
+    ASSERT_TRUE(submitter_->Submit(SampleReferral("agency-a", "L-1"), &ack).ok());
+    referral_ = ack.referral_id();
+  }
+
+  Status Append(BrokerClient* client, v1::Event event, const std::string& key = "") {
+    v1::Ack ack;
+    return client->Append(event, key, &ack);
+  }
+  v1::Event Routed(const std::string& dest) {
+    v1::Event e;
+    auto* r = e.mutable_case_routed();
+    r->set_referral_id(referral_);
+    r->set_destination(dest);
+    r->set_rule_id("TEST_RULE");
+    r->set_reason("test reason");
+    *r->mutable_deadline() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1800000000);
+    return e;
+  }
+  v1::Event Delivered(const std::string& dest) {
+    v1::Event e;
+    e.mutable_case_delivered()->set_referral_id(referral_);
+    e.mutable_case_delivered()->set_destination(dest);
+    return e;
+  }
+  template <typename Setter>
+  v1::Event Make(Setter set) {
+    v1::Event e;
+    set(&e);
+    return e;
+  }
+  v1::CaseRecord CaseOf(BrokerClient* client, const std::string& dest) {
+    v1::QueryRequest q;
+    q.set_referral_id(referral_);
+    v1::QueryResult result;
+    EXPECT_TRUE(client->Query(q, &result).ok());
+    for (const auto& c : result.cases()) {
+      if (c.destination() == dest) return c;
+    }
+    return v1::CaseRecord();
+  }
+  std::vector<v1::Event> ReadAll(BrokerClient* client, const std::string& destination = "") {
+    std::vector<v1::Event> events;
+    v1::ReadRequest r;
+    r.set_destination(destination);
+    EXPECT_TRUE(client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+                          events.push_back(e);
+                          return true;
+                        }).ok());
+    return events;
+  }
+
+  TestStack stack_;
+  std::unique_ptr<BrokerClient> submitter_, service_, lead_a_, lead_b_;
+  std::string referral_;
+};
+
+TEST_F(LifecycleTest, FullPathWithStateChecks) {
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A"), "route:A").ok());
+  // Only a service routes; a case is routed once.
+  EXPECT_EQ(Append(lead_a_.get(), Routed("DEST_B")).code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(Append(service_.get(), Routed("DEST_A")).code(), Status::Code::kIllegalTransition);
+  // Accept before delivery and acknowledgement is illegal.
+  auto accept = Make([&](v1::Event* e) {
+    e->mutable_case_accepted()->set_referral_id(referral_);
+    e->mutable_case_accepted()->set_destination("DEST_A");
+  });
+  EXPECT_EQ(Append(lead_a_.get(), accept).code(), Status::Code::kIllegalTransition);
+  ASSERT_TRUE(Append(service_.get(), Delivered("DEST_A")).ok());
+  auto ack = Make([&](v1::Event* e) {
+    e->mutable_case_acknowledged()->set_referral_id(referral_);
+    e->mutable_case_acknowledged()->set_destination("DEST_A");
+  });
+  // Only the destination's own agency acknowledges.
+  EXPECT_EQ(Append(lead_b_.get(), ack).code(), Status::Code::kPermissionDenied);
+  ASSERT_TRUE(Append(lead_a_.get(), ack).ok());
+  EXPECT_EQ(Append(lead_a_.get(), accept).code(), Status::Code::kOk);
+  auto outcome = Make([&](v1::Event* e) {
+    e->mutable_outcome_recorded()->set_referral_id(referral_);
+    e->mutable_outcome_recorded()->set_destination("DEST_A");
+    e->mutable_outcome_recorded()->set_code("NOT_A_CODE");
+  });
+  EXPECT_EQ(Append(lead_a_.get(), outcome).code(), Status::Code::kUnknownAgency);
+  outcome.mutable_outcome_recorded()->set_code("SAFETY_PLAN");
+  ASSERT_TRUE(Append(lead_a_.get(), outcome).ok());
+  v1::CaseRecord c = CaseOf(lead_a_.get(), "DEST_A");
+  EXPECT_EQ(c.state(), v1::OUTCOME_RECORDED);
+  EXPECT_EQ(c.last_outcome(), "SAFETY_PLAN");
+  EXPECT_EQ(c.rule_id(), "TEST_RULE");
+  EXPECT_EQ(c.deliveries(), 1u);
+
+  // Every step is in the log, in order, with the actor from CURVE.
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  std::unique_ptr<eventlog::EventLog> log;
+  eventlog::OpenOptions o;
+  o.path = stack_.data_dir();
+  o.read_only = true;
+  ASSERT_TRUE(eventlog::EventLog::Open(o, &log).ok());
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(log->SeqsForReferral(referral_, &seqs).ok());
+  std::vector<std::string> types, actors;
+  for (uint64_t seq : seqs) {
+    eventlog::StoredEvent ev;
+    ASSERT_TRUE(log->Get(seq, &ev).ok());
+    v1::Event e;
+    ASSERT_TRUE(e.ParseFromString(ev.bytes));
+    types.push_back(EventTypeName(e));
+    actors.push_back(e.actor());
+  }
+  EXPECT_EQ(types, (std::vector<std::string>{"referral_submitted", "case_routed", "case_delivered",
+                                             "case_acknowledged", "case_accepted", "outcome_recorded"}));
+  EXPECT_EQ(actors, (std::vector<std::string>{"agency-a", "router", "router", "lead-a", "lead-a", "lead-a"}));
+  EXPECT_TRUE(log->VerifyChain().ok);
+}
+
+TEST_F(LifecycleTest, DeclineNeedsAReasonAndRefusedAppendsWriteNothing) {
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
+  ASSERT_TRUE(Append(service_.get(), Delivered("DEST_A")).ok());
+  ASSERT_TRUE(Append(lead_a_.get(), Make([&](v1::Event* e) {
+                       e->mutable_case_acknowledged()->set_referral_id(referral_);
+                       e->mutable_case_acknowledged()->set_destination("DEST_A");
+                     })).ok());
+  auto decline = Make([&](v1::Event* e) {
+    e->mutable_case_declined()->set_referral_id(referral_);
+    e->mutable_case_declined()->set_destination("DEST_A");
+  });
+  Status s = Append(lead_a_.get(), decline);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.field_path(), "append.event.case_declined.reason");
+  // Unknown referral, unknown destination, submission by append: refused.
+  auto unknown = Routed("DEST_A");
+  unknown.mutable_case_routed()->set_referral_id("R-0000009999");
+  EXPECT_EQ(Append(service_.get(), unknown).code(), Status::Code::kNotFound);
+  EXPECT_EQ(Append(service_.get(), Routed("NOWHERE")).code(), Status::Code::kUnknownAgency);
+  auto submit = Make([](v1::Event* e) { e->mutable_referral_submitted(); });
+  EXPECT_EQ(Append(service_.get(), submit).code(), Status::Code::kUnsupportedFrame);
+  EXPECT_EQ(CaseOf(lead_a_.get(), "DEST_A").state(), v1::ACKNOWLEDGED);
+  const uint64_t head = CaseOf(lead_a_.get(), "DEST_A").version();
+  decline.mutable_case_declined()->set_reason("Not within our criteria");
+  ASSERT_TRUE(Append(lead_a_.get(), decline).ok());
+  EXPECT_EQ(CaseOf(lead_a_.get(), "DEST_A").state(), v1::DECLINED);
+  EXPECT_EQ(CaseOf(lead_a_.get(), "DEST_A").version(), head + 1) << "refused appends wrote nothing";
+}
+
+TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_B")).ok());
+  // A service that tries to disclose more than needed is overruled by the broker.
+  v1::Event greedy = Delivered("DEST_A");
+  greedy.mutable_case_delivered()->add_disclosed_groups(v1::SUBJECT_CONTACT);
+  greedy.mutable_case_delivered()->mutable_view()->mutable_person()->set_address("leak");
+  ASSERT_TRUE(Append(service_.get(), greedy).ok());
+  ASSERT_TRUE(Append(service_.get(), Delivered("DEST_B")).ok());
+
+  auto events_a = ReadAll(lead_a_.get());
+  const v1::CaseDelivered* to_a = nullptr;
+  for (const auto& e : events_a) {
+    EXPECT_EQ(DestinationOf(e), "DEST_A") << "lead-a sees only its own destination's cases";
+    EXPECT_FALSE(e.has_referral_submitted()) << "never the raw referral";
+    if (e.has_case_delivered()) to_a = &e.case_delivered();
+  }
+  ASSERT_NE(to_a, nullptr);
+  EXPECT_EQ(to_a->recipient_agency(), "lead-a");
+  EXPECT_EQ(to_a->purpose(), "risk panel");
+  EXPECT_EQ(to_a->rule_id(), "TEST_RULE");
+  EXPECT_EQ(to_a->view().person().family_name(), "Example");
+  EXPECT_TRUE(to_a->view().person().address().empty()) << "DEST_A does not need the address";
+  EXPECT_EQ(to_a->view().assessment().score(), 15u);
+  EXPECT_TRUE(to_a->view().narrative().empty());
+  EXPECT_TRUE(to_a->view().referrer().name().empty());
+  EXPECT_EQ(to_a->view().referrer().agency_id(), "agency-a");  // envelope
+  std::vector<int> groups(to_a->disclosed_groups().begin(), to_a->disclosed_groups().end());
+  EXPECT_EQ(groups, (std::vector<int>{v1::ENVELOPE, v1::SUBJECT_IDENTITY, v1::ASSESSMENT}));
+
+  auto events_b = ReadAll(lead_b_.get(), "DEST_B");
+  ASSERT_FALSE(events_b.empty());
+  EXPECT_EQ(events_b.back().case_delivered().view().person().address(), "1 Example Road, Testtown");
+  EXPECT_EQ(events_b.back().case_delivered().view().assessment().score(), 0u) << "DEST_B gets no assessment";
+  // A lead may not read another destination, nor query it.
+  v1::ReadRequest r;
+  r.set_destination("DEST_A");
+  EXPECT_TRUE(ReadAll(lead_b_.get(), "DEST_A").empty());
+  v1::QueryRequest q;
+  q.set_destination("DEST_A");
+  v1::QueryResult result;
+  EXPECT_EQ(lead_b_->Query(q, &result).code(), Status::Code::kPermissionDenied);
+  // The auditor sees everything, including the submission.
+  auto all = ReadAll(stack_.ClientFor("auditor").get());
+  EXPECT_TRUE(all.front().has_referral_submitted());
+  EXPECT_EQ(all.size(), 5u);
+  // A submitter has no read access.
+  EXPECT_EQ(submitter_->Read(r, [](const v1::Event&, const std::string&, const std::string&) { return true; }).code(),
+            Status::Code::kPermissionDenied);
+}
+
+TEST_F(LifecycleTest, FollowingReadReceivesNewEventsLiveAndResumesAfterRestart) {
+  std::vector<uint64_t> seen;
+  std::atomic<bool> stop{false};
+  std::thread watcher([&] {
+    auto client = stack_.ClientFor("lead-a", 500, 20);
+    v1::ReadRequest r;
+    r.set_follow(true);
+    client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+      seen.push_back(e.seq());
+      return seen.size() < 3;
+    }, [&] { return stop.load(); });
+  });
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Restart the broker between two events: the read picks up where it was.
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  ASSERT_TRUE(stack_.StartBroker());
+  auto service = stack_.ClientFor("router");
+  ASSERT_TRUE(Append(service.get(), Delivered("DEST_A")).ok());
+  ASSERT_TRUE(Append(service.get(), Delivered("DEST_A")).ok());  // a redelivery
+  for (int i = 0; i < 100 && seen.size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop = true;
+  watcher.join();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3, 4}));
+}
+
+TEST_F(LifecycleTest, WithdrawalClosesOpenCasesAndOnlyTheSubmitterMayWithdraw) {
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
+  auto withdraw = Make([&](v1::Event* e) {
+    e->mutable_referral_withdrawn()->set_referral_id(referral_);
+    e->mutable_referral_withdrawn()->set_reason("Sent in error");
+  });
+  EXPECT_EQ(Append(lead_a_.get(), withdraw).code(), Status::Code::kPermissionDenied);
+  ASSERT_TRUE(Append(submitter_.get(), withdraw).ok());
+  EXPECT_EQ(CaseOf(submitter_.get(), "DEST_A").state(), v1::WITHDRAWN);
+  EXPECT_EQ(Append(service_.get(), Routed("DEST_B")).code(), Status::Code::kIllegalTransition);
+}
+
+}  // namespace
+}  // namespace refx::testing
