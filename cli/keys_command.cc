@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/curve_keys.h"
+#include "core/subject_key.h"
 
 namespace refx::cli {
 
@@ -32,6 +33,20 @@ void AddKeysCommand(CLI::App& app, int* exit_code) {
       }
       std::printf("generated %s/%s.pub and %s.key\n", args->dir.c_str(), name.c_str(), name.c_str());
     }
+  });
+  auto subject_path = std::make_shared<std::string>();
+  CLI::App* subject = keys->add_subcommand(
+      "gen-subject-key", "Generate the secret for subject matching (keyed hash of name + date of birth), if absent");
+  subject->add_option("file", *subject_path, "Where to write it (e.g. var/keys/subject.hmac)")->required();
+  subject->callback([subject_path, exit_code] {
+    if (std::filesystem::exists(*subject_path)) return;
+    Status s = GenerateSubjectKeyFile(*subject_path);
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx keys gen-subject-key: %s\n", s.ToString().c_str());
+      *exit_code = 1;
+      return;
+    }
+    std::printf("generated %s\n", subject_path->c_str());
   });
 }
 

@@ -1,5 +1,6 @@
 // `refx keys gen NAME... --dir DIR`: creates CURVE key pairs (NAME.pub,
 // NAME.key with mode 0600), skipping names that already have keys.
+// `refx keys gen-subject-key FILE`: creates the subject-matching secret.
 #pragma once
 
 #include <CLI/CLI.hpp>
