@@ -134,8 +134,14 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
       const std::string& code = e.outcome_recorded().code();
       if (code.empty()) return Status::InvalidArgument("is required", "append.event.outcome_recorded.code");
       const auto& codes = config.proto().outcome_codes();
-      if (!codes.empty() && std::none_of(codes.begin(), codes.end(), [&](const v1::OutcomeCode& c) { return c.code() == code; })) {
+      auto found = std::find_if(codes.begin(), codes.end(), [&](const v1::OutcomeCode& c) { return c.code() == code; });
+      if (!codes.empty() && found == codes.end()) {
         return Status::UnknownAgency("outcome code \"" + code + "\" is not configured", "append.event.outcome_recorded.code");
+      }
+      if (found != codes.end() && !found->destinations().empty() &&
+          std::find(found->destinations().begin(), found->destinations().end(), destination) == found->destinations().end()) {
+        return Status::InvalidArgument("outcome code \"" + code + "\" is not one " + destination + " may record",
+                                       "append.event.outcome_recorded.code");
       }
       if (!In(from, {v1::ACCEPTED, v1::OUTCOME_RECORDED})) return Illegal(e, from);
       next->set_state(v1::OUTCOME_RECORDED);

@@ -82,7 +82,10 @@ prepare_home() {
   local ids
   ids=$(grep -oP 'public_key_file:\s*"keys/\K[^".]+' "$REFX_HOME/config.textproto" | sort -u)
   "$BUILD/bin/refx" keys gen broker $ids --dir "$REFX_HOME/keys" >/dev/null
+  "$BUILD/bin/refx" keys gen-subject-key "$REFX_HOME/keys/subject.hmac" >/dev/null
 }
+
+SERVICES=(router delivery outcomes)
 
 running() {  # NAME: is the component's recorded pid alive?
   local pidfile=$REFX_HOME/run/$1.pid
@@ -111,13 +114,23 @@ cmd_up() {
   start_component broker "$BUILD/bin/refx-broker" --config "$REFX_HOME/config.textproto" \
     --data "$REFX_HOME/data" --key-dir "$REFX_HOME/keys"
   wait_healthy
+  local svc
+  for svc in "${SERVICES[@]}"; do
+    start_component "$svc" "$BUILD/bin/refx-$svc" --config "$REFX_HOME/config.textproto" \
+      --key-dir "$REFX_HOME/keys" --key-name "refx-$svc" --state-dir "$REFX_HOME/state/$svc"
+  done
+  sleep 0.3
+  for svc in "${SERVICES[@]}"; do
+    running "$svc" || { tail -n 20 "$REFX_HOME/log/$svc.log" >&2; die "refx-$svc exited at start (log above)"; }
+  done
   say "up: stack running (state in $REFX_HOME)"
   cmd_status
 }
 
 cmd_down() {
   local name pid
-  for f in "$REFX_HOME"/run/*.pid; do
+  # Services first, the broker last, so that nothing is left talking to it.
+  for f in $(ls "$REFX_HOME"/run/*.pid 2>/dev/null | grep -v '/broker.pid$') "$REFX_HOME/run/broker.pid"; do
     [[ -f $f ]] || continue
     name=$(basename "$f" .pid); pid=$(cat "$f")
     if kill -TERM "$pid" 2>/dev/null; then
@@ -142,20 +155,69 @@ cmd_status() {
   echo "broker endpoint: $(config_value frontend_endpoint)   health: $(curl -sf "http://$addr/healthz" || echo unreachable)"
 }
 
+referral_of() {  # FILE: the referral id `refx submit --json` printed for that sample
+  grep -F "$(basename "$1")" "$REFX_HOME/submitted.jsonl" | grep -oP '"referralId":"\K[^"]+' | head -n 1
+}
+
+wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STATE (10 s at most)
+  for _ in $(seq 1 100); do
+    "${REFX[@]}" inbox list --as "$1" --json 2>/dev/null | grep -F "\"$3\"" | grep -q "\"$2\"" && return 0
+    sleep 0.1
+  done
+  die "case $3 did not reach $2 at $1"
+}
+
 cmd_demo() {
   export REFX_HOME=$ROOT/var/demo REFX_PORT_BASE=${REFX_PORT_BASE:-7410}
   cmd_down >/dev/null 2>&1 || true
   rm -rf "$REFX_HOME"
   cmd_up
-  local refx=("$BUILD/bin/refx" --home "$REFX_HOME")
-  say "demo: agencies submit every sample referral (deploy/samples/)"
-  "${refx[@]}" submit "$ROOT"/deploy/samples/*.json
+  REFX=("$BUILD/bin/refx" --home "$REFX_HOME")
+  local samples=$ROOT/deploy/samples
+  say "demo: agencies submit every sample referral (deploy/samples/, synthetic people)"
+  "${REFX[@]}" submit --json "$samples"/*.json >"$REFX_HOME/submitted.jsonl"
+  "${REFX[@]}" submit "$samples"/*.json | sed 's/duplicate: already accepted, nothing written/accepted/'
   say "demo: a retry of a referral already accepted is answered, not written again"
-  "${refx[@]}" submit "$ROOT/deploy/samples/01-da-high-risk.json"
+  "${REFX[@]}" submit "$samples/01-da-high-risk.json"
   say "demo: bad input is refused with the reason, and nothing is written"
-  "${refx[@]}" submit "$ROOT"/deploy/samples/invalid/*.json || echo "(exit code $?: refused)"
+  "${REFX[@]}" submit "$samples"/invalid/*.json || echo "(exit code $?: refused)"
+
+  local da prevent outreach
+  da=$(referral_of 01-da-high-risk.json)
+  outreach=$(referral_of 03-da-medium-risk.json)
+  prevent=$(referral_of 12-prevent-channel-adoption.json)
+  wait_for_case DA_MARAC DELIVERED "$da"
+  wait_for_case PREVENT DELIVERED "$prevent"
+  wait_for_case DA_OUTREACH DELIVERED "$outreach"
+  say "demo: the router and delivery service have routed every referral; each lead's inbox"
+  for who in DA_MARAC IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
+    echo "--- $who"
+    "${REFX[@]}" inbox list --as "$who"
+  done
+  say "demo: what the IDVA service is shown of $da (its need-to-know view only)"
+  "${REFX[@]}" inbox show "$da" --as IDVA
+  say "demo: the DA MARAC coordinator acknowledges, accepts and records an outcome for $da"
+  "${REFX[@]}" inbox ack "$da" --as DA_MARAC
+  "${REFX[@]}" inbox accept "$da" --as DA_MARAC --note "Listed for the next MARAC"
+  "${REFX[@]}" inbox outcome "$da" LISTED_AT_MEETING --as DA_MARAC --note "Safety plan agreed"
+  say "demo: an illegal step is refused and changes nothing (accepting twice)"
+  "${REFX[@]}" inbox accept "$da" --as DA_MARAC || echo "(exit code $?: refused)"
+  say "demo: another agency cannot act on a DA MARAC case"
+  "${REFX[@]}" inbox ack "$da" --as IDVA --destination DA_MARAC || echo "(exit code $?: refused)"
+  say "demo: DAVSS declines $outreach with a reason"
+  "${REFX[@]}" inbox ack "$outreach" --as DA_OUTREACH
+  "${REFX[@]}" inbox decline "$outreach" --as DA_OUTREACH --reason "Already supported by another service"
+  say "demo: the Prevent gateway adopts $prevent: the router sends it on to the Channel panel"
+  "${REFX[@]}" inbox ack "$prevent" --as PREVENT
+  "${REFX[@]}" inbox accept "$prevent" --as PREVENT
+  "${REFX[@]}" inbox outcome "$prevent" ADOPTED_TO_CHANNEL --as PREVENT --note "Gateway assessment complete"
+  wait_for_case CHANNEL DELIVERED "$prevent"
+  "${REFX[@]}" inbox list --as CHANNEL
+  say "demo: the partnership's monitoring report (replayed from the log by the auditor identity)"
+  local today; today=$(date -u +%F)
+  "${REFX[@]}" report --from "$(date -u -d '-30 days' +%F)" --to "$today" --format md
   say "demo: broker metrics"
-  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|duplicates|errors|log_head)'
+  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|appends|duplicates|errors|log_head)'
   cmd_down
   say "demo: done (state kept in $REFX_HOME)"
 }
