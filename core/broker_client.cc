@@ -1,5 +1,6 @@
 #include "core/broker_client.h"
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -51,9 +52,10 @@ Status BrokerClient::Connect() {
     socket_->set(zmq::sockopt::curve_secretkey, options_.client_keys.secret_key);
     // Handshake failures are only visible on a monitor socket: watch them so
     // a refused key is reported as such rather than as a timeout.
-    const std::string monitor_endpoint = "inproc://refx-client-monitor-" +
-                                         std::to_string(reinterpret_cast<uintptr_t>(this)) + "-" +
-                                         std::to_string(++monitor_generation_);
+    // Unique in the process: a client may be built where a destroyed one
+    // lived, in the same shared context.
+    static std::atomic<uint64_t> monitor_counter{0};
+    const std::string monitor_endpoint = "inproc://refx-client-monitor-" + std::to_string(++monitor_counter);
     if (zmq_socket_monitor(socket_->handle(), monitor_endpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {

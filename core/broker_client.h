@@ -114,7 +114,6 @@ class BrokerClient {
   std::unique_ptr<zmq::socket_t> socket_;
   std::unique_ptr<zmq::socket_t> monitor_;
   uint64_t next_correlation_id_ = 1;
-  int monitor_generation_ = 0;
   bool auth_failed_ = false;
   bool handshake_failed_ = false;
   int handshakes_cut_short_ = 0;
