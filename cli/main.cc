@@ -3,8 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/audit_command.h"
+#include "cli/inbox_command.h"
 #include "cli/keys_command.h"
 #include "cli/local_stack.h"
+#include "cli/report_command.h"
 #include "cli/submit_command.h"
 
 int main(int argc, char** argv) {
@@ -20,6 +23,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   refx::cli::AddSubmitCommand(app, &flags, &exit_code);
   refx::cli::AddKeysCommand(app, &exit_code);
+  refx::cli::AddAuditCommand(app, &exit_code);  // after keys: adds keys gen-signing-key
+  refx::cli::AddInboxCommand(app, &flags, &exit_code);
+  refx::cli::AddReportCommand(app, &flags, &exit_code);
   spdlog::set_level(spdlog::level::warn);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

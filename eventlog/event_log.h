@@ -12,15 +12,18 @@
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
 //   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "1"
+//   checkpoints    8-byte big-endian seq -> serialised refx.v1.Checkpoint (a
+//                  signed head; see eventlog/checkpoints.h)
 //
 // Every AppendBatch is one atomic WriteBatch written with sync=true: when it
 // returns OK the events, their index entries and the new head are on disk
 // together, and only then may the caller acknowledge them.
 //
-// Thread-safety: AppendBatch, PutCursor and Close must be called from one
-// thread at a time (the broker's writer thread). The read methods are safe to
-// call from any thread, concurrently with AppendBatch; they see a prefix of
-// the log that is at least as long as the last completed AppendBatch.
+// Thread-safety: AppendBatch, PutCursor, PutCheckpoint and Close must be
+// called from one thread at a time (the broker's writer thread). The read
+// methods (ScanFamily included) are safe to call from any thread,
+// concurrently with AppendBatch; they see a prefix of the log that is at
+// least as long as the last completed AppendBatch.
 #pragma once
 
 #include <atomic>
@@ -29,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -66,6 +70,12 @@ struct OpenOptions {
   bool read_only = false;
   // sync=true on every write. Only benchmarks of the raw ceiling turn it off.
   bool sync = true;
+  // For verifiers (eventlog/verifier.h) only: open even when the stored head
+  // disagrees with the last event, so the damage can be examined and named.
+  // head_seq() and head_hash() then return the head recorded in meta (0 and
+  // the genesis hash when absent; an empty hash when malformed), which may
+  // differ from the events. Never set it for a log that will be appended to.
+  bool skip_head_check = false;
 };
 
 // The outcome of a full chain verification.
@@ -125,6 +135,25 @@ class EventLog {
   uint64_t GetCursor(const std::string& consumer) const;
   Status PutCursor(const std::string& consumer, uint64_t seq);
 
+  // Stores a signed checkpoint (serialised refx.v1.Checkpoint) under its seq
+  // in its own synced write, replacing any checkpoint at that seq. The log
+  // does not look inside `bytes`. Returns IoError if the write failed.
+  Status PutCheckpoint(uint64_t seq, const std::string& bytes);
+  // Calls fn(seq, bytes) for every stored checkpoint in seq order until fn
+  // returns false. A log opened read-only that predates checkpoints has
+  // none. Corruption if a key is not 8 bytes.
+  Status ScanCheckpoints(const std::function<bool(uint64_t seq, const std::string& bytes)>& fn) const;
+
+  // For verifiers (eventlog/verifier.h): calls fn(key, value) for each entry
+  // of the column family named `family` (see ColumnFamilyNames) whose key is
+  // in [from, until) — an empty `until` means no upper bound — in key order,
+  // or in reverse order when `backwards`, until fn returns false. The views
+  // are valid only during the call. Reads ahead in large chunks and
+  // bypasses the block cache. InvalidArgument for a family this log does
+  // not have; Corruption or IoError when RocksDB cannot read.
+  Status ScanFamily(const std::string& family, const std::string& from, const std::string& until, bool backwards,
+                    const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
   // Recomputes the chain over every stored event, checks seqs are contiguous
   // from 1 and that the head matches. Stops at the first problem.
   VerifyReport VerifyChain() const;
@@ -143,8 +172,10 @@ class EventLog {
   rocksdb::ColumnFamilyHandle* case_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyHandle* checkpoints_ = nullptr;  // null: read-only log without the family
   bool sync_ = true;
   bool read_only_ = false;
+  bool skip_head_check_ = false;
 
   std::atomic<uint64_t> head_seq_{0};
   mutable std::mutex head_mu_;  // guards head_hash_

@@ -1,0 +1,38 @@
+// `refx inbox list|watch|show|ack|accept|decline|outcome --as WHO`: the
+// lead's inbox. WHO is an agency id or a destination code; it is resolved
+// through the local stack's configuration (HOME/config.textproto) to the
+// agency that owns it, whose key pair HOME/keys/AGENCY.key is used. A
+// destination code limits the command to that destination; an agency id
+// covers every destination the agency owns.
+//
+//   list      the cases at the caller's destinations, by deadline
+//   watch     new deliveries (with the need-to-know summary) and other
+//             lifecycle events of the caller's cases, as they are appended
+//   show      one case: its record, the latest delivered view, its history
+//   ack, accept, decline, outcome
+//             append case_acknowledged / case_accepted / case_declined /
+//             outcome_recorded for one case (idempotent on retry)
+//
+// --json prints protobuf JSON lines (refx.v1.CaseRecord, refx.v1.Event,
+// refx.v1.InboxCase, refx.v1.Ack); errors always go to stderr as text.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/local_stack.h"
+
+namespace refx::cli {
+
+// Exit codes of `refx inbox` (the same scheme as `refx submit`).
+enum InboxExit {
+  kInboxOk = 0,           // done (for watch: stopped by a signal or --count)
+  kInboxSetupError = 1,   // no configuration or keys, or WHO is unknown
+  kInboxRefused = 2,      // the broker refused (code, field, message printed), or bad arguments
+  kInboxUnreachable = 3,  // no answer from the broker after retries
+};
+
+// Adds the `inbox` subcommand (and its subcommands) to `app`; running one
+// sets *exit_code. `flags` and `exit_code` must outlive `app`'s parsing.
+void AddInboxCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);
+
+}  // namespace refx::cli

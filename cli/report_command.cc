@@ -1,0 +1,150 @@
+#include "cli/report_command.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "core/civil_date.h"
+#include "core/subject_key.h"
+#include "services/outcomes/monitoring_report.h"
+#include "services/outcomes/report_render.h"
+
+namespace refx::cli {
+
+namespace {
+
+struct ReportArgs {
+  std::string from, to;
+  std::string format = "md";
+  std::string as_agency = "ig-auditor";
+  std::string out;
+  std::string config;
+};
+
+int Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "refx report: %s\n", message.c_str());
+  return code;
+}
+
+int ExitFor(const Status& s) {
+  return s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kTimeout ? kReportUnreachable
+                                                                                       : kReportRefused;
+}
+
+// The subject key named by the configuration, or "" with *why set.
+std::string SubjectSecret(const PartnershipConfig& config, const std::string& config_path, std::string* why) {
+  const std::string& file = config.proto().subject_key_file();
+  if (file.empty()) {
+    *why = "the configuration names no subject_key_file";
+    return "";
+  }
+  std::filesystem::path path(file);
+  if (path.is_relative()) path = std::filesystem::path(config_path).parent_path() / path;
+  std::string secret;
+  Status s = LoadSubjectKeyFile(path.string(), &secret);
+  if (!s.ok()) {
+    *why = "the subject key file " + path.string() + " is missing or unreadable";
+    return "";
+  }
+  return secret;
+}
+
+// The broker's head seq (a heartbeat answer), for progress; 0 if unknown.
+uint64_t HeadSeq(BrokerClient* client, Status* status) {
+  v1::Frame request, reply;
+  request.mutable_heartbeat();
+  *status = client->Call(request, &reply);
+  return status->ok() && reply.has_heartbeat() ? reply.heartbeat().head_seq() : 0;
+}
+
+int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
+  outcomes::ReportFormat format;
+  if (!outcomes::ParseReportFormat(args.format, &format)) {
+    return Fail(kReportRefused, "--format must be md, csv, html or json, not \"" + args.format + "\"");
+  }
+  outcomes::ReportOptions options;
+  if (!ParseCivilDate(args.from, &options.from)) return Fail(kReportRefused, "--from must be a YYYY-MM-DD date");
+  if (!ParseCivilDate(args.to, &options.to)) return Fail(kReportRefused, "--to must be a YYYY-MM-DD date");
+  if (options.to < options.from) return Fail(kReportRefused, "--to is before --from");
+
+  const std::string config_path = args.config.empty() ? ResolveHome(flags.home) + "/config.textproto" : args.config;
+  std::unique_ptr<PartnershipConfig> config;
+  Status s = PartnershipConfig::Load(config_path, &config);
+  if (!s.ok()) {
+    return Fail(kReportSetupError, "no partnership configuration (" + s.message() +
+                                       "); run deploy/refx.sh up, or pass --home or --config");
+  }
+  const v1::Agency* agency = config->AgencyById(args.as_agency);
+  if (agency == nullptr) return Fail(kReportRefused, "agency \"" + args.as_agency + "\" is not in " + config_path);
+  if (!PartnershipConfig::HasRole(*agency, v1::AUDITOR) && !PartnershipConfig::HasRole(*agency, v1::SERVICE)) {
+    return Fail(kReportRefused, "agency \"" + args.as_agency +
+                                    "\" may not see the whole log (needs role AUDITOR); the figures would be partial");
+  }
+  options.partnership = config->proto().name();
+  options.subject_secret = SubjectSecret(*config, config_path, &options.repeat_unavailable);
+
+  ClientOptions client_options;
+  s = ClientOptionsFor(flags, args.as_agency, &client_options);
+  if (!s.ok()) return Fail(kReportSetupError, s.message());
+  BrokerClient client(client_options);
+
+  const bool progress = isatty(STDERR_FILENO);
+  const uint64_t head = HeadSeq(&client, &s);
+  if (!s.ok()) return Fail(ExitFor(s), s.ToString());
+
+  outcomes::MonitoringReport report(options);
+  v1::ReadRequest request;
+  request.set_follow(false);
+  request.set_purpose("monitoring report");
+  request.set_to_seq(head);  // a consistent "as of": events appended meanwhile wait for the next report
+  uint64_t read = 0;
+  if (head > 0) {
+    s = client.Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
+      report.Add(event);
+      if (progress && (++read % 2000 == 0 || event.seq() == head)) {
+        std::fprintf(stderr, "\rrefx report: read seq %llu of %llu (%.0f%%)", static_cast<unsigned long long>(event.seq()),
+                     static_cast<unsigned long long>(head), 100.0 * static_cast<double>(event.seq()) / head);
+      }
+      return true;
+    });
+    if (progress) std::fprintf(stderr, "\n");
+    if (!s.ok()) return Fail(ExitFor(s), "reading the log: " + s.ToString());
+  }
+  const std::string text = outcomes::Render(report.Figures(), format);
+  if (args.out.empty()) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  } else {
+    // Written beside the target and renamed, so a reader never sees half a report.
+    const std::string tmp = args.out + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      out << text;
+      if (!out.flush()) return Fail(kReportRefused, "cannot write " + tmp);
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, args.out, ec);
+    if (ec) return Fail(kReportRefused, "cannot write " + args.out + ": " + ec.message());
+    if (progress) std::fprintf(stderr, "refx report: wrote %s\n", args.out.c_str());
+  }
+  return kReportOk;
+}
+
+}  // namespace
+
+void AddReportCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand("report", "Monitoring figures for referrals submitted between two dates");
+  cmd->add_option("--from", args->from, "First submission date, YYYY-MM-DD (UTC)")->required();
+  cmd->add_option("--to", args->to, "Last submission date, YYYY-MM-DD (UTC), inclusive")->required();
+  cmd->add_option("--format", args->format, "md, csv, html or json")->capture_default_str();
+  cmd->add_option("--as", args->as_agency, "Agency to read the log as (role AUDITOR)")->capture_default_str();
+  cmd->add_option("--out", args->out, "Write the report to this file instead of stdout");
+  cmd->add_option("--config", args->config, "Partnership configuration (default: HOME/config.textproto)");
+  cmd->callback([args, flags, exit_code] { *exit_code = RunReport(*args, *flags); });
+}
+
+}  // namespace refx::cli

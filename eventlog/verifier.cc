@@ -1,0 +1,848 @@
+#include "eventlog/verifier.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <limits>
+#include <memory>
+#include <thread>
+#include <unordered_map>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "core/event_util.h"
+#include "eventlog/checkpoints.h"
+#include "eventlog/fast_chain_hash.h"
+#include "eventlog/hash_chain.h"
+#include "eventlog/keys.h"
+
+namespace refx::eventlog {
+
+namespace {
+
+constexpr uint64_t kNoSeq = std::numeric_limits<uint64_t>::max();
+// How far beyond the recorded head the verifier looks for stray events (they
+// are reported as HEAD_MISMATCH at head + 1 anyway; this bounds the memory a
+// forged huge key could cost).
+constexpr uint64_t kBeyondHeadWindow = uint64_t{1} << 20;
+constexpr char kAppendKeyPrefix[] = "append:";
+
+// ---------------------------------------------------------------------------
+// The earliest problem seen, with precedence by LogProblem order at equal seq.
+
+struct Candidate {
+  uint64_t seq = kNoSeq;
+  LogProblem problem = LogProblem::kNone;
+  std::string detail;
+
+  bool Beats(uint64_t s, LogProblem p) const {
+    return problem == LogProblem::kNone || s < seq || (s == seq && static_cast<int>(p) < static_cast<int>(problem));
+  }
+  void Set(uint64_t s, LogProblem p, std::string d) {
+    seq = s;
+    problem = p;
+    detail = std::move(d);
+  }
+  void Merge(const Candidate& other) {
+    if (other.problem != LogProblem::kNone && Beats(other.seq, other.problem)) *this = other;
+  }
+};
+
+// Offers a problem; the detail expression is evaluated only if it wins.
+#define REFX_OFFER(cand, s, p, detail_expr)                          \
+  do {                                                               \
+    if ((cand).Beats((s), (p))) (cand).Set((s), (p), (detail_expr)); \
+  } while (0)
+
+std::string Seq(uint64_t seq) { return std::to_string(seq); }
+
+// ---------------------------------------------------------------------------
+// A lightweight reader of the few Event fields the checks need, straight
+// from the wire format. It gives up (returns false) on anything unusual —
+// a field repeated, a group, an unexpected wire type — and the caller then
+// uses the full protobuf parser, so the result is always what
+// ReferralIdOf/DestinationOf would say.
+
+struct EventFields {
+  uint64_t seq = 0;
+  std::string_view actor;
+  int body = 0;  // field number of the body (10..23), 0 for none
+  std::string_view referral_id;
+  std::string_view destination;
+  std::string_view reference;  // referral_submitted.referral.referrer_reference
+};
+
+bool ReadVarint(const unsigned char*& p, const unsigned char* end, uint64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    const unsigned char b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Skips a field of wire type `wt`; false for groups or truncation.
+bool SkipField(uint32_t wt, const unsigned char*& p, const unsigned char* end) {
+  uint64_t v = 0;
+  switch (wt) {
+    case 0: return ReadVarint(p, end, &v);
+    case 1:
+      if (end - p < 8) return false;
+      p += 8;
+      return true;
+    case 5:
+      if (end - p < 4) return false;
+      p += 4;
+      return true;
+    case 2:
+      if (!ReadVarint(p, end, &v) || v > static_cast<uint64_t>(end - p)) return false;
+      p += v;
+      return true;
+    default: return false;
+  }
+}
+
+// Reads a length-delimited payload after its tag.
+bool ReadBytes(const unsigned char*& p, const unsigned char* end, std::string_view* out) {
+  uint64_t len = 0;
+  if (!ReadVarint(p, end, &len) || len > static_cast<uint64_t>(end - p)) return false;
+  *out = std::string_view(reinterpret_cast<const char*>(p), len);
+  p += len;
+  return true;
+}
+
+bool BodyHasDestination(int body) {
+  return (body >= 11 && body <= 17) || (body >= 19 && body <= 21);
+}
+
+// Referral: only referrer_reference (1).
+bool LightParseReferral(std::string_view bytes, std::string_view* reference) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
+  bool seen = false;
+  while (p < end) {
+    uint64_t tag = 0;
+    if (!ReadVarint(p, end, &tag)) return false;
+    const uint32_t field = static_cast<uint32_t>(tag >> 3), wt = tag & 7;
+    if (field == 0) return false;
+    if (field == 1) {
+      if (wt != 2 || seen || !ReadBytes(p, end, reference)) return false;
+      seen = true;
+    } else if (!SkipField(wt, p, end)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool LightParseBody(int body, std::string_view bytes, EventFields* f) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
+  const bool has_referral = body >= 10 && body <= 22;
+  const bool has_destination = BodyHasDestination(body);
+  bool seen1 = false, seen2 = false;
+  while (p < end) {
+    uint64_t tag = 0;
+    if (!ReadVarint(p, end, &tag)) return false;
+    const uint32_t field = static_cast<uint32_t>(tag >> 3), wt = tag & 7;
+    if (field == 0) return false;
+    if (field == 1 && has_referral) {
+      if (wt != 2 || seen1 || !ReadBytes(p, end, &f->referral_id)) return false;
+      seen1 = true;
+    } else if (field == 2 && (has_destination || body == 10)) {
+      std::string_view payload;
+      if (wt != 2 || seen2 || !ReadBytes(p, end, &payload)) return false;
+      seen2 = true;
+      if (has_destination) {
+        f->destination = payload;
+      } else if (!LightParseReferral(payload, &f->reference)) {
+        return false;
+      }
+    } else if (!SkipField(wt, p, end)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool LightParseEvent(std::string_view bytes, EventFields* f) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const auto* end = p + bytes.size();
+  bool seen_seq = false, seen_actor = false;
+  std::string_view body_bytes;
+  while (p < end) {
+    uint64_t tag = 0;
+    if (!ReadVarint(p, end, &tag)) return false;
+    const uint32_t field = static_cast<uint32_t>(tag >> 3), wt = tag & 7;
+    if (field == 0) return false;
+    if (field == 1) {
+      if (wt != 0 || seen_seq || !ReadVarint(p, end, &f->seq)) return false;
+      seen_seq = true;
+    } else if (field == 3) {
+      if (wt != 2 || seen_actor || !ReadBytes(p, end, &f->actor)) return false;
+      seen_actor = true;
+    } else if (field >= 10 && field <= 23) {
+      if (wt != 2 || f->body != 0 || !ReadBytes(p, end, &body_bytes)) return false;
+      f->body = static_cast<int>(field);
+    } else if (field == 2 && wt != 2) {
+      return false;
+    } else if (!SkipField(wt, p, end)) {
+      return false;
+    }
+  }
+  return f->body == 0 || LightParseBody(f->body, body_bytes, f);
+}
+
+// Fills *f from the event bytes: the light reader, else the full parser
+// (whose result *scratch then owns). False if the bytes are not an Event.
+bool ReadEventFields(std::string_view bytes, v1::Event* scratch, EventFields* f) {
+  *f = EventFields();
+  if (LightParseEvent(bytes, f)) return true;
+  *f = EventFields();
+  if (!scratch->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  f->seq = scratch->seq();
+  f->actor = scratch->actor();
+  f->body = static_cast<int>(scratch->body_case());
+  f->referral_id = ReferralIdOf(*scratch);
+  f->destination = DestinationOf(*scratch);
+  if (scratch->has_referral_submitted()) f->reference = scratch->referral_submitted().referral().referrer_reference();
+  return true;
+}
+
+// "R-" and ten digits, not all zero: the number; else 0.
+uint64_t CanonicalReferralNumber(std::string_view id) {
+  if (id.size() != 12 || id[0] != 'R' || id[1] != '-') return 0;
+  uint64_t v = 0;
+  for (size_t i = 2; i < 12; ++i) {
+    if (id[i] < '0' || id[i] > '9') return 0;
+    v = v * 10 + static_cast<uint64_t>(id[i] - '0');
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// The indexes, loaded by seq so each event is checked with one array read.
+
+struct IndexTables {
+  static constexpr uint64_t kOtherReferral = kNoSeq;  // see referral_other
+
+  uint64_t n = 0;  // slots 1..n
+  std::vector<uint64_t> referral;  // 0: none; canonical number; kOtherReferral
+  std::unordered_map<uint64_t, std::string> referral_other;
+  std::vector<uint32_t> destination;  // 0: none; else destination_names[v - 1]
+  std::vector<std::string> destination_names;
+  std::unordered_map<std::string, uint32_t> destination_ids;
+  std::vector<uint32_t> dedupe;  // 0: none; else dedupe_keys[v - 1]
+  std::vector<std::pair<size_t, size_t>> dedupe_keys;  // offset, length in dedupe_arena
+  std::string dedupe_arena;
+  uint64_t entries = 0;
+  Candidate problem;
+
+  std::string_view DedupeKeyAt(uint32_t slot) const {
+    const auto& [offset, length] = dedupe_keys[slot - 1];
+    return std::string_view(dedupe_arena).substr(offset, length);
+  }
+};
+
+// Splits an index key "value NUL seq(8)"; false when malformed.
+bool SplitIndexKey(std::string_view key, std::string_view* value, uint64_t* seq) {
+  if (key.size() < 9 || key[key.size() - 9] != '\0') return false;
+  *value = key.substr(0, key.size() - 9);
+  *seq = DecodeSeq(key.substr(key.size() - 8));
+  return true;
+}
+
+// Each loader fills its own part of the tables and its own candidate, so
+// the three can run on different threads.
+struct LoadResult {
+  uint64_t entries = 0;
+  Candidate problem;
+};
+
+LoadResult LoadReferralIndex(const EventLog& log, uint64_t n, IndexTables* t) {
+  LoadResult result;
+  Candidate& c = result.problem;
+  t->referral.assign(n + 1, 0);
+  Status s = log.ScanFamily("by_referral", "", "", false, [&](std::string_view key, std::string_view) {
+    ++result.entries;
+    std::string_view value;
+    uint64_t seq = 0;
+    if (!SplitIndexKey(key, &value, &seq)) {
+      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "by_referral holds a malformed key");
+      return true;
+    }
+    if (seq == 0 || seq > n) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch,
+                 "by_referral names seq " + Seq(seq) + " under " + std::string(value) + ", which is not in the log");
+      return true;
+    }
+    if (t->referral[seq] != 0) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "by_referral names seq " + Seq(seq) + " twice");
+      return true;
+    }
+    const uint64_t number = CanonicalReferralNumber(value);
+    if (number != 0) {
+      t->referral[seq] = number;
+    } else {
+      t->referral[seq] = IndexTables::kOtherReferral;
+      t->referral_other.emplace(seq, std::string(value));
+    }
+    return true;
+  });
+  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read by_referral: " + s.ToString());
+  return result;
+}
+
+LoadResult LoadDestinationIndex(const EventLog& log, uint64_t n, IndexTables* t) {
+  LoadResult result;
+  Candidate& c = result.problem;
+  t->destination.assign(n + 1, 0);
+  std::string last_code;
+  uint32_t last_id = 0;
+  Status s = log.ScanFamily("by_destination", "", "", false, [&](std::string_view key, std::string_view) {
+    ++result.entries;
+    std::string_view value;
+    uint64_t seq = 0;
+    if (!SplitIndexKey(key, &value, &seq)) {
+      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "by_destination holds a malformed key");
+      return true;
+    }
+    if (seq == 0 || seq > n) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch,
+                 "by_destination names seq " + Seq(seq) + " under " + std::string(value) + ", which is not in the log");
+      return true;
+    }
+    if (t->destination[seq] != 0) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "by_destination names seq " + Seq(seq) + " twice");
+      return true;
+    }
+    // Keys come grouped by destination: look the code up once per group.
+    if (last_id == 0 || value != last_code) {
+      last_code.assign(value);
+      auto it = t->destination_ids.find(last_code);
+      if (it == t->destination_ids.end()) {
+        t->destination_names.push_back(last_code);
+        it = t->destination_ids.emplace(last_code, static_cast<uint32_t>(t->destination_names.size())).first;
+      }
+      last_id = it->second;
+    }
+    t->destination[seq] = last_id;
+    return true;
+  });
+  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read by_destination: " + s.ToString());
+  return result;
+}
+
+LoadResult LoadDedupeIndex(const EventLog& log, uint64_t n, IndexTables* t) {
+  LoadResult result;
+  Candidate& c = result.problem;
+  t->dedupe.assign(n + 1, 0);
+  Status s = log.ScanFamily("dedupe", "", "", false, [&](std::string_view key, std::string_view value) {
+    ++result.entries;
+    const size_t nul = key.find('\0');
+    if (value.size() != 8 || nul == std::string_view::npos) {
+      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "dedupe holds a malformed entry");
+      return true;
+    }
+    const uint64_t seq = DecodeSeq(value);
+    if (seq == 0 || seq > n) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch,
+                 "a dedupe entry of " + std::string(key.substr(0, nul)) + " names seq " + Seq(seq) +
+                     ", which is not in the log");
+      return true;
+    }
+    if (t->dedupe[seq] != 0) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "two dedupe entries name seq " + Seq(seq));
+      return true;
+    }
+    t->dedupe_keys.emplace_back(t->dedupe_arena.size(), key.size());
+    t->dedupe_arena.append(key);
+    t->dedupe[seq] = static_cast<uint32_t>(t->dedupe_keys.size());
+    return true;
+  });
+  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read dedupe: " + s.ToString());
+  return result;
+}
+
+// Loads the three indexes, on a second thread too when `parallel`.
+void LoadIndexes(const EventLog& log, uint64_t n, bool parallel, IndexTables* t) {
+  t->n = n;
+  LoadResult referral, destination, dedupe;
+  if (parallel) {
+    auto other = std::async(std::launch::async, LoadReferralIndex, std::cref(log), n, t);
+    destination = LoadDestinationIndex(log, n, t);
+    dedupe = LoadDedupeIndex(log, n, t);
+    referral = other.get();
+  } else {
+    referral = LoadReferralIndex(log, n, t);
+    destination = LoadDestinationIndex(log, n, t);
+    dedupe = LoadDedupeIndex(log, n, t);
+  }
+  t->entries = referral.entries + destination.entries + dedupe.entries;
+  for (const LoadResult* r : {&referral, &destination, &dedupe}) t->problem.Merge(r->problem);
+}
+
+// True if `key` is identity NUL rest, with `rest` starting with `prefix`
+// and, when `exact`, equal to it.
+bool DedupeKeyMatches(std::string_view key, std::string_view identity, std::string_view rest, bool exact) {
+  if (key.size() < identity.size() + 1 + rest.size()) return false;
+  if (exact && key.size() != identity.size() + 1 + rest.size()) return false;
+  return key.compare(0, identity.size(), identity) == 0 && key[identity.size()] == '\0' &&
+         key.compare(identity.size() + 1, rest.size(), rest) == 0;
+}
+
+// Checks one event against the index tables.
+void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f, Candidate* c) {
+  // by_referral
+  const uint64_t slot = t.referral[seq];
+  if (f.referral_id.empty()) {
+    if (slot != 0) {
+      REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+                 "by_referral names seq " + Seq(seq) + ", an event that concerns no referral");
+    }
+  } else {
+    const uint64_t number = CanonicalReferralNumber(f.referral_id);
+    bool match = false;
+    if (number != 0) {
+      match = slot == number;
+    } else if (slot == IndexTables::kOtherReferral) {
+      auto it = t.referral_other.find(seq);
+      match = it != t.referral_other.end() && it->second == f.referral_id;
+    }
+    if (!match) {
+      REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+                 slot == 0 ? "by_referral has no entry for seq " + Seq(seq) + " (" + std::string(f.referral_id) + ")"
+                           : "by_referral files seq " + Seq(seq) + " under another referral than " +
+                                 std::string(f.referral_id));
+    }
+  }
+  // by_destination
+  const uint32_t dslot = t.destination[seq];
+  if (f.destination.empty()) {
+    if (dslot != 0) {
+      REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+                 "by_destination names seq " + Seq(seq) + " under " + t.destination_names[dslot - 1] +
+                     ", an event that concerns no destination");
+    }
+  } else if (dslot == 0 || t.destination_names[dslot - 1] != f.destination) {
+    REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+               dslot == 0 ? "by_destination has no entry for seq " + Seq(seq) + " (" + std::string(f.destination) + ")"
+                          : "by_destination files seq " + Seq(seq) + " under " + t.destination_names[dslot - 1] +
+                                ", not " + std::string(f.destination));
+  }
+  // dedupe: a submission is found by (agency, reference); an append by
+  // (agency, "append:" idempotency key).
+  const uint32_t kslot = t.dedupe[seq];
+  if (f.body == v1::Event::kReferralSubmitted) {
+    if (kslot == 0) {
+      REFX_OFFER(*c, seq, LogProblem::kIndexMismatch, "the submission at seq " + Seq(seq) + " has no dedupe entry");
+    } else if (!DedupeKeyMatches(t.DedupeKeyAt(kslot), f.actor, f.reference, true)) {
+      REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+                 "the dedupe entry naming seq " + Seq(seq) + " is not the submitting agency's (" +
+                     std::string(f.actor) + ") key for its reference");
+    }
+  } else if (kslot != 0 && !DedupeKeyMatches(t.DedupeKeyAt(kslot), f.actor, kAppendKeyPrefix, false)) {
+    REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
+               "the dedupe entry naming seq " + Seq(seq) + " is not an append key of its actor " +
+                   std::string(f.actor));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoints.
+
+struct CheckpointRef {
+  v1::Checkpoint checkpoint;
+  bool trusted = false;  // given by the caller rather than stored
+};
+
+// Stored hashes captured at checkpoint seqs during the scan. Each worker
+// writes only the entries of its own seq range.
+struct CheckpointCapture {
+  std::vector<uint64_t> seqs;  // sorted, unique
+  std::vector<std::array<unsigned char, kHashBytes>> hashes;
+  std::vector<char> captured;
+};
+
+// ---------------------------------------------------------------------------
+// One worker: the events of seqs [lo, hi].
+
+struct Shared {
+  const EventLog* log = nullptr;
+  const IndexTables* indexes = nullptr;  // null: indexes not checked
+  CheckpointCapture* capture = nullptr;
+  uint64_t n = 0;
+  std::atomic<uint64_t> stop{kNoSeq};  // the earliest chain problem so far
+  std::atomic<uint64_t> checked{0};
+
+  void NoteChainProblem(uint64_t seq) {
+    uint64_t cur = stop.load(std::memory_order_relaxed);
+    while (seq < cur && !stop.compare_exchange_weak(cur, seq, std::memory_order_relaxed)) {
+    }
+  }
+};
+
+struct RangeResult {
+  Candidate chain;
+  Candidate index;
+  uint64_t checked = 0;
+  std::array<unsigned char, kHashBytes> last_hash{};
+  uint64_t last_seq = 0;  // last seq whose link was verified
+};
+
+// True if event `seq`'s own slot does not hold event `seq`: it was moved.
+bool Displaced(const EventLog& log, uint64_t seq, uint64_t n) {
+  if (seq == 0 || seq > n) return false;
+  StoredEvent ev;
+  if (!log.Get(seq, &ev).ok()) return true;
+  EventFields f;
+  v1::Event scratch;
+  return !ReadEventFields(ev.bytes, &scratch, &f) || f.seq != seq;
+}
+
+RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
+  RangeResult r;
+  const EventLog& log = *shared->log;
+  std::array<unsigned char, kHashBytes> prev{};
+  bool prev_known = true;
+  if (lo > 1) {
+    StoredEvent before;
+    prev_known = log.Get(lo - 1, &before).ok() && before.hash.size() == kHashBytes;
+    if (prev_known) std::memcpy(prev.data(), before.hash.data(), kHashBytes);
+  }
+  const CheckpointCapture& cap = *shared->capture;
+  size_t ci = std::lower_bound(cap.seqs.begin(), cap.seqs.end(), lo) - cap.seqs.begin();
+  v1::Event scratch;
+  EventFields f;
+  uint64_t expected = lo;
+  uint64_t pending_progress = 0;
+  bool halted = false;  // stopped because of a problem (here or earlier elsewhere)
+  auto chain_problem = [&](uint64_t seq, LogProblem p, std::string detail) {
+    REFX_OFFER(r.chain, seq, p, std::move(detail));
+    shared->NoteChainProblem(seq);
+    halted = true;
+    return false;
+  };
+
+  Status s = log.ScanFamily(
+      "events", lo == 1 ? std::string() : EncodeSeq(lo), EncodeSeq(hi + 1), false,
+      [&](std::string_view key, std::string_view value) {
+        if (expected > shared->stop.load(std::memory_order_relaxed)) {
+          halted = true;
+          return false;
+        }
+        if (key.size() != 8) {
+          return chain_problem(expected, LogProblem::kAlteredBytes,
+                               "a malformed key is stored among the events after seq " + Seq(expected - 1));
+        }
+        const uint64_t seq = DecodeSeq(key);
+        if (seq < expected) {
+          return chain_problem(seq, LogProblem::kAlteredBytes, "an event is stored under seq " + Seq(seq));
+        }
+        if (seq > expected) {
+          return chain_problem(expected, LogProblem::kMissingEvent,
+                               "seq " + Seq(expected) + " is missing (the next stored event is seq " + Seq(seq) + ")");
+        }
+        if (value.size() < kHashBytes) {
+          return chain_problem(seq, LogProblem::kAlteredBytes,
+                               "the stored value of seq " + Seq(seq) + " is shorter than its hash");
+        }
+        const std::string_view bytes = value.substr(0, value.size() - kHashBytes);
+        const auto* stored = reinterpret_cast<const unsigned char*>(value.data() + bytes.size());
+        if (!ReadEventFields(bytes, &scratch, &f)) {
+          return chain_problem(seq, LogProblem::kAlteredBytes,
+                               "the stored bytes of seq " + Seq(seq) + " do not parse as an event");
+        }
+        if (f.seq != seq) {
+          if (Displaced(log, f.seq, shared->n)) {
+            return chain_problem(seq, LogProblem::kReordered,
+                                 "seq " + Seq(seq) + " holds the event of seq " + Seq(f.seq) +
+                                     ", which is not in its place either (events moved or swapped)");
+          }
+          return chain_problem(seq, LogProblem::kAlteredBytes,
+                               "the event stored at seq " + Seq(seq) + " records seq " + Seq(f.seq));
+        }
+        if (prev_known) {
+          unsigned char hash[kHashBytes];
+          ChainHashInto(std::string_view(reinterpret_cast<const char*>(prev.data()), kHashBytes), seq, bytes, hash);
+          if (std::memcmp(hash, stored, kHashBytes) != 0) {
+            return chain_problem(seq, LogProblem::kAlteredBytes,
+                                 "chain hash mismatch at seq " + Seq(seq) + ": its stored bytes (or the stored hash of seq " +
+                                     Seq(seq - 1) + ") were altered");
+          }
+        }
+        if (shared->indexes != nullptr) CheckEventIndexes(*shared->indexes, seq, f, &r.index);
+        std::memcpy(prev.data(), stored, kHashBytes);
+        prev_known = true;
+        while (ci < cap.seqs.size() && cap.seqs[ci] < seq) ++ci;
+        if (ci < cap.seqs.size() && cap.seqs[ci] == seq) {
+          auto* capture = shared->capture;
+          std::memcpy(capture->hashes[ci].data(), stored, kHashBytes);
+          capture->captured[ci] = 1;
+        }
+        ++r.checked;
+        r.last_seq = seq;
+        if (++pending_progress == 4096) {
+          shared->checked.fetch_add(pending_progress, std::memory_order_relaxed);
+          pending_progress = 0;
+        }
+        ++expected;
+        return true;
+      });
+  shared->checked.fetch_add(pending_progress, std::memory_order_relaxed);
+  if (!s.ok() && !halted) {
+    chain_problem(expected, LogProblem::kAlteredBytes, "RocksDB cannot read seq " + Seq(expected) + ": " + s.ToString());
+  } else if (!halted && expected <= hi) {
+    chain_problem(expected, LogProblem::kMissingEvent,
+                  "seq " + Seq(expected) + " is missing (no event is stored from it to seq " + Seq(hi) + ")");
+  }
+  r.last_hash = prev;
+  return r;
+}
+
+// Parses, checks and collects the checkpoints; BAD_SIGNATURE problems go to
+// *c.
+std::vector<CheckpointRef> CollectCheckpoints(const EventLog& log, const VerifyOptions& options, Candidate* c,
+                                              uint64_t* examined) {
+  std::vector<CheckpointRef> all;
+  Status s = log.ScanCheckpoints([&](uint64_t seq, const std::string& bytes) {
+    ++*examined;
+    CheckpointRef ref;
+    if (!ref.checkpoint.ParseFromString(bytes)) {
+      REFX_OFFER(*c, seq, LogProblem::kBadSignature, "the checkpoint stored at seq " + Seq(seq) + " does not parse");
+      return true;
+    }
+    if (ref.checkpoint.seq() != seq) {
+      REFX_OFFER(*c, std::min(seq, ref.checkpoint.seq()), LogProblem::kBadSignature,
+                 "the checkpoint stored at seq " + Seq(seq) + " is signed for seq " + Seq(ref.checkpoint.seq()));
+      return true;
+    }
+    all.push_back(std::move(ref));
+    return true;
+  });
+  if (!s.ok()) REFX_OFFER(*c, 0, LogProblem::kBadSignature, "cannot read the checkpoints: " + s.ToString());
+  for (const v1::Checkpoint& t : options.trusted_checkpoints) {
+    ++*examined;
+    CheckpointRef ref;
+    ref.checkpoint = t;
+    ref.trusted = true;
+    all.push_back(std::move(ref));
+  }
+
+  std::vector<CheckpointRef> good;
+  for (CheckpointRef& ref : all) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const std::string where = std::string(ref.trusted ? "the given checkpoint" : "the checkpoint") + " at seq " +
+                              Seq(cp.seq());
+    if (cp.seq() == 0 || cp.chain_hash().size() != kHashBytes) {
+      REFX_OFFER(*c, cp.seq(), LogProblem::kBadSignature, where + " is malformed");
+      continue;
+    }
+    if (!options.signing_public_keys.empty()) {
+      Status verdict = Status::InvalidArgument("signed by key " + cp.key_id() + ", which is not among the given keys");
+      for (const std::string& key : options.signing_public_keys) {
+        if (SigningKeyId(key) == cp.key_id()) {
+          verdict = VerifyCheckpoint(cp, key);
+          break;
+        }
+      }
+      if (!verdict.ok()) {
+        REFX_OFFER(*c, cp.seq(), LogProblem::kBadSignature, where + ": " + verdict.message());
+        continue;
+      }
+    }
+    good.push_back(std::move(ref));
+  }
+  std::sort(good.begin(), good.end(), [](const CheckpointRef& a, const CheckpointRef& b) {
+    return a.checkpoint.seq() < b.checkpoint.seq();
+  });
+  return good;
+}
+
+std::string SignedAt(const v1::Checkpoint& cp) {
+  return "signed at " + google::protobuf::util::TimeUtil::ToString(cp.signed_at());
+}
+
+}  // namespace
+
+const char* LogProblemName(LogProblem problem) {
+  switch (problem) {
+    case LogProblem::kNone: return "NONE";
+    case LogProblem::kMissingEvent: return "MISSING_EVENT";
+    case LogProblem::kReordered: return "REORDERED";
+    case LogProblem::kAlteredBytes: return "ALTERED_BYTES";
+    case LogProblem::kChainRecomputed: return "CHAIN_RECOMPUTED";
+    case LogProblem::kTruncated: return "TRUNCATED";
+    case LogProblem::kHeadMismatch: return "HEAD_MISMATCH";
+    case LogProblem::kBadSignature: return "BAD_SIGNATURE";
+    case LogProblem::kIndexMismatch: return "INDEX_MISMATCH";
+  }
+  return "NONE";
+}
+
+LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
+  LogVerifyReport report;
+  Candidate found;
+  InitCrypto();
+  report.hash_accelerated = ChainHashAccelerated();
+  report.checkpoints_authenticated = !options.signing_public_keys.empty();
+
+  // The recorded head and the last stored event.
+  const uint64_t head = log.head_seq();
+  const std::string head_hash = log.head_hash();
+  report.head_seq = head;
+  uint64_t last = 0;
+  bool junk_after_last = false;  // keys that are not seqs sort after the last event
+  Status s = log.ScanFamily("events", "", "", true, [&](std::string_view key, std::string_view) {
+    if (key.size() != 8) {
+      junk_after_last = true;
+      return true;
+    }
+    last = DecodeSeq(key);
+    return false;
+  });
+  if (!s.ok()) REFX_OFFER(found, 1, LogProblem::kAlteredBytes, "RocksDB cannot read the events: " + s.ToString());
+  if (junk_after_last) {
+    REFX_OFFER(found, last + 1, LogProblem::kAlteredBytes,
+               "a malformed key is stored among the events after seq " + Seq(last));
+  }
+  report.last_seq = last;
+  // Seqs to scan: every stored one, but no further than a window past the
+  // recorded head (events there are a head mismatch at head + 1 anyway).
+  const uint64_t n = last > head && last - head > kBeyondHeadWindow ? head + kBeyondHeadWindow : last;
+
+  // Checkpoints first, so the scan can capture the hashes they vouch for.
+  std::vector<CheckpointRef> checkpoints = CollectCheckpoints(log, options, &found, &report.checkpoints_checked);
+  CheckpointCapture capture;
+  for (const CheckpointRef& ref : checkpoints) {
+    const uint64_t seq = ref.checkpoint.seq();
+    if (seq <= n && (capture.seqs.empty() || capture.seqs.back() != seq)) capture.seqs.push_back(seq);
+  }
+  capture.hashes.resize(capture.seqs.size());
+  capture.captured.assign(capture.seqs.size(), 0);
+
+
+  // Threads: as asked, or one per core for logs big enough to gain from it.
+  unsigned threads = options.threads;
+  if (threads == 0) {
+    constexpr uint64_t kMinPerThread = 20000;
+    threads = std::min(std::max(1u, std::thread::hardware_concurrency()), 8u);
+    threads = static_cast<unsigned>(std::max<uint64_t>(1, std::min<uint64_t>(threads, n / kMinPerThread)));
+  }
+  threads = std::min(threads, 64u);
+
+  if (options.progress) options.progress(0, n);
+  IndexTables indexes;
+  if (options.check_indexes) {
+    LoadIndexes(log, n, threads > 1, &indexes);
+    report.index_entries_checked = indexes.entries;
+    found.Merge(indexes.problem);
+  }
+
+  // The events, in parallel seq ranges.
+  Shared shared;
+  shared.log = &log;
+  shared.indexes = options.check_indexes ? &indexes : nullptr;
+  shared.capture = &capture;
+  shared.n = n;
+  std::vector<RangeResult> results(threads);
+  if (n > 0) {
+    std::vector<std::future<RangeResult>> workers;
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (unsigned i = 0; i < threads; ++i) {
+      const uint64_t lo = 1 + n * i / threads;
+      const uint64_t hi = n * (i + 1) / threads;
+      ranges.emplace_back(lo, hi);
+    }
+    for (unsigned i = 1; i < threads; ++i) {
+      workers.push_back(std::async(std::launch::async, VerifyRange, &shared, ranges[i].first, ranges[i].second));
+    }
+    if (options.progress) {
+      // The first range runs on a thread too, so this one can report.
+      auto first = std::async(std::launch::async, VerifyRange, &shared, ranges[0].first, ranges[0].second);
+      while (first.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        options.progress(shared.checked.load(std::memory_order_relaxed), n);
+      }
+      results[0] = first.get();
+      for (unsigned i = 1; i < threads; ++i) {
+        while (workers[i - 1].wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+          options.progress(shared.checked.load(std::memory_order_relaxed), n);
+        }
+      }
+    } else {
+      results[0] = VerifyRange(&shared, ranges[0].first, ranges[0].second);
+    }
+    for (unsigned i = 1; i < threads; ++i) results[i] = workers[i - 1].get();
+  }
+  if (options.progress) options.progress(shared.checked.load(std::memory_order_relaxed), n);
+
+  Candidate chain;
+  for (const RangeResult& r : results) {
+    report.events_checked += r.checked;
+    chain.Merge(r.chain);
+    found.Merge(r.index);
+  }
+  found.Merge(chain);
+  const uint64_t chain_break = chain.problem == LogProblem::kNone ? kNoSeq : chain.seq;
+
+  // The recorded head.
+  if (last > head) {
+    REFX_OFFER(found, head + 1, LogProblem::kHeadMismatch,
+               "events are stored beyond the recorded head seq " + Seq(head) + " (the last is seq " + Seq(last) + ")");
+  } else if (last < head) {
+    REFX_OFFER(found, last + 1, LogProblem::kTruncated,
+               "the log ends at seq " + Seq(last) + " but the recorded head is seq " + Seq(head));
+  } else if (last > 0 && chain_break > last) {
+    const RangeResult& tail = results.back();
+    if (tail.last_seq == last &&
+        (head_hash.size() != kHashBytes || std::memcmp(head_hash.data(), tail.last_hash.data(), kHashBytes) != 0)) {
+      REFX_OFFER(found, last, LogProblem::kHeadMismatch,
+                 "the recorded head hash differs from the chain hash of seq " + Seq(last));
+    }
+  }
+
+  // The checkpoints against the recomputed chain.
+  uint64_t last_match = 0;
+  for (const CheckpointRef& ref : checkpoints) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const uint64_t seq = cp.seq();
+    if (seq > last) {
+      REFX_OFFER(found, last + 1, LogProblem::kTruncated,
+                 "the log ends at seq " + Seq(last) + ", before the checkpoint at seq " + Seq(seq) + " (" +
+                     SignedAt(cp) + ")");
+      continue;
+    }
+    if (seq > n || seq >= chain_break) continue;  // reported otherwise
+    const size_t i = std::lower_bound(capture.seqs.begin(), capture.seqs.end(), seq) - capture.seqs.begin();
+    if (i >= capture.seqs.size() || !capture.captured[i]) continue;
+    if (std::memcmp(capture.hashes[i].data(), cp.chain_hash().data(), kHashBytes) == 0) {
+      last_match = std::max(last_match, seq);
+      continue;
+    }
+    REFX_OFFER(found, last_match + 1, LogProblem::kChainRecomputed,
+               "the chain hash at seq " + Seq(seq) + " contradicts the " +
+                   (ref.trusted ? "given checkpoint" : "checkpoint") + " " + SignedAt(cp) + " by key " + cp.key_id() +
+                   (last_match == 0 ? std::string("; no earlier checkpoint matches")
+                                    : "; the last matching checkpoint is seq " + Seq(last_match)) +
+                   ", so the log was rewritten from a seq between " + Seq(last_match + 1) + " and " + Seq(seq) +
+                   " and its chain recomputed");
+    break;
+  }
+  report.last_checkpoint_seq = last_match;
+
+  if (found.problem != LogProblem::kNone) {
+    report.problem = found.problem;
+    report.first_bad_seq = found.seq;
+    report.detail = std::move(found.detail);
+  }
+  return report;
+}
+
+}  // namespace refx::eventlog

@@ -1,0 +1,267 @@
+#include "services/delivery/delivery_service.h"
+
+#include <fcntl.h>
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "core/event_util.h"
+
+namespace refx {
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
+
+google::protobuf::Timestamp ToTimestamp(TimePoint t) {
+  return TimeUtil::MicrosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
+// The UTC calendar date of `t`.
+CivilDate DateOf(TimePoint t) {
+  const int64_t seconds = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+  int64_t days = seconds / 86400;
+  if (seconds % 86400 < 0) --days;
+  return CivilDate::FromDays(days);
+}
+
+// 23:59:59 UTC on `date`: a case deadline is the end of its deadline day
+// (as the router sets it).
+google::protobuf::Timestamp DeadlineTimestamp(const CivilDate& date) {
+  return TimeUtil::SecondsToTimestamp(date.ToDays() * 86400 + 86399);
+}
+
+const char* StepName(DeliveryStep::Kind kind) {
+  switch (kind) {
+    case DeliveryStep::Kind::kDeliver: return "deliver";
+    case DeliveryStep::Kind::kUndeliverable: return "undeliverable";
+    case DeliveryStep::Kind::kEscalate: return "escalate";
+    case DeliveryStep::Kind::kRouteEscalation: return "route escalation";
+  }
+  return "?";
+}
+
+// Takes an exclusive flock on DIR/NAME.lock (created with DIR), so that two
+// delivery services never work at once from one state folder. Returns the
+// descriptor in *fd.
+Status LockStateDir(const std::string& dir, const std::string& name, int* fd) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::IoError("cannot create the state folder " + dir + ": " + ec.message());
+  const std::string path = dir + "/" + name + ".lock";
+  const int f = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (f < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(f, LOCK_EX | LOCK_NB) != 0) {
+    ::close(f);
+    return Status::Unavailable(path + " is locked: another " + name + " uses this state folder");
+  }
+  *fd = f;
+  return Status::OK();
+}
+
+}  // namespace
+
+DeliveryService::DeliveryService(DeliveryOptions options)
+    : options_(std::move(options)), tracker_(options_.config->proto().delivery()) {}
+
+DeliveryService::~DeliveryService() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Status DeliveryService::Create(DeliveryOptions options, std::unique_ptr<DeliveryService>* out) {
+  if (options.config == nullptr) return Status::InvalidArgument("delivery needs a partnership configuration");
+  if (options.state_dir.empty()) return Status::InvalidArgument("delivery needs a state folder");
+  const v1::DeliverySettings& settings = options.config->proto().delivery();
+  if (!settings.escalate_to().empty() && options.config->DestinationByCode(settings.escalate_to()) == nullptr) {
+    return Status::InvalidArgument("delivery.escalate_to \"" + settings.escalate_to() + "\" is not a destination",
+                                   "delivery.escalate_to");
+  }
+  std::unique_ptr<DeliveryService> service(new DeliveryService(std::move(options)));
+  REFX_RETURN_IF_ERROR(WorkingCalendar::FromProto(service->options_.config->proto().calendar(), &service->calendar_));
+  REFX_RETURN_IF_ERROR(LockStateDir(service->options_.state_dir, "refx-delivery", &service->lock_fd_));
+  *out = std::move(service);
+  return Status::OK();
+}
+
+TimePoint DeliveryService::Now() const {
+  return options_.clock ? options_.clock() : std::chrono::system_clock::now();
+}
+
+Status DeliveryService::Run(const std::function<bool()>& should_stop) {
+  while (true) {
+    Status s = RunOnce(should_stop);
+    if (StopRequested(should_stop)) return s.code() == Status::Code::kUnavailable ? Status::OK() : s;
+    if (s.code() != Status::Code::kUnavailable) return s;
+    spdlog::warn("delivery: {}; starting again in {} ms", s.ToString(), options_.retry_delay_ms);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_delay_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (StopRequested(should_stop)) return Status::OK();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
+  tracker_ = DeliveryTracker(options_.config->proto().delivery());
+  BrokerClient reader(options_.client);
+  appender_ = std::make_unique<BrokerClient>(options_.client);
+
+  // 1. Rebuild the open cases and their timers from the whole log.
+  uint64_t replayed_to = 0;
+  v1::ReadRequest replay;
+  replay.set_after_seq(0);
+  replay.set_follow(false);
+  replay.set_purpose("refx-delivery: rebuild open cases");
+  Status s = reader.Read(
+      replay,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        tracker_.Apply(event);
+        replayed_to = event.seq();
+        last_seq_ = event.seq();
+        return true;
+      },
+      should_stop);
+  REFX_RETURN_IF_ERROR(s);
+  if (StopRequested(should_stop)) return Status::OK();
+  spdlog::info("delivery: replayed the log to seq {}; {} open cases", replayed_to, tracker_.open_count());
+  REFX_RETURN_IF_ERROR(AdvanceAll());
+
+  // 2. Follow the log: act on each case as its events arrive, and on the
+  // timers between them.
+  Status failure;
+  v1::ReadRequest follow;
+  follow.set_after_seq(replayed_to);
+  follow.set_follow(true);
+  follow.set_purpose("refx-delivery: deliver cases");
+  s = reader.Read(
+      follow,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        tracker_.Apply(event);
+        last_seq_ = event.seq();
+        const std::string& destination = DestinationOf(event);
+        if (destination.empty()) return true;
+        failure = Advance(ReferralIdOf(event), destination);
+        return failure.ok();
+      },
+      [&]() {
+        if (StopRequested(should_stop)) return true;
+        failure = AdvanceAll();
+        return !failure.ok();
+      });
+  if (!failure.ok()) return failure;
+  REFX_RETURN_IF_ERROR(s);
+  if (StopRequested(should_stop)) return Status::OK();
+  return Status::Unavailable("the broker ended the delivery service's read");
+}
+
+Status DeliveryService::AdvanceAll() {
+  for (const DeliveryStep& step : tracker_.DueSteps(Now())) {
+    REFX_RETURN_IF_ERROR(Advance(step.referral_id, step.destination));
+  }
+  ++timer_passes_;
+  return Status::OK();
+}
+
+Status DeliveryService::Advance(const std::string& referral_id, const std::string& destination) {
+  // At most deliver / undeliverable -> escalate -> route escalation in one go.
+  for (int i = 0; i < 4; ++i) {
+    const TimePoint now = Now();
+    std::optional<DeliveryStep> step = tracker_.NextStep(referral_id, destination, now);
+    if (!step) return Status::OK();
+    bool progressed = false;
+    REFX_RETURN_IF_ERROR(Take(*step, now, &progressed));
+    if (!progressed) return Status::OK();
+  }
+  return Status::OK();
+}
+
+Status DeliveryService::Take(const DeliveryStep& step, TimePoint now, bool* progressed) {
+  const v1::DeliverySettings& settings = options_.config->proto().delivery();
+  const std::string& ref = step.referral_id;
+  const std::string& dest = step.destination;
+  const std::string late = "not acknowledged within " + std::to_string(settings.undeliverable_after_seconds()) +
+                           " s of the first delivery (" + std::to_string(step.deliveries) + " deliveries)";
+  v1::Event event;
+  std::string key;
+  switch (step.kind) {
+    case DeliveryStep::Kind::kDeliver: {
+      // Referral, destination and attempt only: the broker fills the view,
+      // recipient and disclosure fields.
+      v1::CaseDelivered* d = event.mutable_case_delivered();
+      d->set_referral_id(ref);
+      d->set_destination(dest);
+      d->set_attempt(step.attempt);
+      key = "deliver:" + ref + ":" + dest + ":" + std::to_string(step.attempt);
+      break;
+    }
+    case DeliveryStep::Kind::kUndeliverable: {
+      v1::CaseUndeliverable* u = event.mutable_case_undeliverable();
+      u->set_referral_id(ref);
+      u->set_destination(dest);
+      u->set_reason(late);
+      key = "undeliverable:" + ref + ":" + dest;
+      break;
+    }
+    case DeliveryStep::Kind::kEscalate: {
+      v1::CaseEscalated* e = event.mutable_case_escalated();
+      e->set_referral_id(ref);
+      e->set_destination(dest);
+      e->set_escalated_to(settings.escalate_to());
+      e->set_reason("undeliverable: " + late);
+      key = "escalate:" + ref + ":" + dest;
+      break;
+    }
+    case DeliveryStep::Kind::kRouteEscalation: {
+      const v1::Destination& to = *options_.config->DestinationByCode(settings.escalate_to());
+      v1::CaseRouted* r = event.mutable_case_routed();
+      r->set_referral_id(ref);
+      r->set_destination(to.code());
+      r->set_rule_id("ESCALATED_UNDELIVERABLE");
+      r->set_reason("the case at " + dest + " is undeliverable: " + late);
+      *r->mutable_deadline() = DeadlineTimestamp(calendar_.Deadline(to, DateOf(now)));
+      key = "route:" + ref + ":" + to.code();
+      break;
+    }
+  }
+  v1::Ack ack;
+  Status s = appender_->Append(event, key, &ack);
+  if (s.code() == Status::Code::kIllegalTransition) {
+    spdlog::info("delivery: {} {}/{} not needed: {}", StepName(step.kind), ref, dest, s.message());
+    if (step.kind == DeliveryStep::Kind::kRouteEscalation) {
+      tracker_.MarkEscalationRouted(ref, dest);
+    } else {
+      tracker_.Hold(ref, dest);
+    }
+    *progressed = true;
+    return Status::OK();
+  }
+  if (!s.ok()) {
+    spdlog::error("delivery: cannot {} {}/{}: {}", StepName(step.kind), ref, dest, s.ToString());
+    return s;
+  }
+  if (step.kind == DeliveryStep::Kind::kDeliver) {
+    spdlog::info("delivery: {} -> {} attempt {} seq {}{}", ref, dest, step.attempt, ack.seq(),
+                 ack.duplicate() ? " (appended before)" : "");
+  } else {
+    spdlog::warn("delivery: {} {}/{} seq {}{}", StepName(step.kind), ref, dest, ack.seq(),
+                 ack.duplicate() ? " (appended before)" : "");
+  }
+  // Until the log shows it, the event counts with this service's clock.
+  *event.mutable_time() = ToTimestamp(now);
+  event.set_seq(ack.seq());
+  tracker_.Apply(event);
+  if (step.kind == DeliveryStep::Kind::kRouteEscalation) tracker_.MarkEscalationRouted(ref, dest);
+  *progressed = true;
+  return Status::OK();
+}
+
+}  // namespace refx

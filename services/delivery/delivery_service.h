@@ -1,0 +1,110 @@
+// DeliveryService: the refx-delivery process as a library. It reads the
+// event log through the broker as a SERVICE identity and releases each case
+// to its destination: on case_routed it appends case_delivered (attempt 1);
+// while the destination has not acknowledged it appends case_delivered
+// again every delivery.redelivery_interval_seconds (attempt 2, 3...); once
+// delivery.undeliverable_after_seconds have passed since the first delivery
+// without acknowledgement it appends case_undeliverable, case_escalated
+// {escalated_to: delivery.escalate_to} and a case_routed opening the case at
+// escalate_to with rule_id "ESCALATED_UNDELIVERABLE" (see DeliveryTracker).
+//
+// What "delivered" means: case_delivered is the disclosure record, and the
+// broker fills it - recipient agency, need-to-know field groups, purpose,
+// rule, reason, deadline and the minimised view of the referral - from the
+// configuration and the stored referral; this service sends only referral,
+// destination and attempt, so it cannot disclose more than the destination
+// needs to know. The lead's live "push" is the broker streaming those
+// case_delivered events to the destination's agency when its read follows
+// the log (the inbox `watch`): this service holds no lead connections.
+//
+// Exactly once and restarts: every append has an idempotency key -
+// "deliver:<ref>:<dest>:<attempt>", "undeliverable:<ref>:<dest>",
+// "escalate:<ref>:<dest>", "route:<ref>:<escalate_to>" - so a step repeated
+// after a crash is answered with the original seq. A step the broker
+// refuses as ILLEGAL_TRANSITION (the case moved on: acknowledged, withdrawn,
+// the escalation case already open) counts as done. Timers are rebuilt from
+// the log on every start (the events carry the broker's timestamps), so the
+// state folder holds only the instance lock.
+//
+// Time: the clock is injectable (DeliveryOptions::clock) so tests can move
+// it; timers are checked about every 200 ms.
+//
+// Broker trouble: when the broker stops answering the service waits and
+// starts again with a fresh replay; any other refusal stops Run with that
+// Status.
+//
+// Thread-safety: Run blocks the calling thread; the const accessors may be
+// called from any thread while it runs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/broker_client.h"
+#include "core/partnership_config.h"
+#include "core/status.h"
+#include "core/working_calendar.h"
+#include "services/delivery/delivery_tracker.h"
+
+namespace refx {
+
+struct DeliveryOptions {
+  // The partnership configuration (delivery settings, destinations,
+  // calendar). Not owned; must outlive the service.
+  const PartnershipConfig* config = nullptr;
+  // How to reach the broker as the delivery identity (a SERVICE agency).
+  ClientOptions client;
+  // Folder for the instance lock; created when missing.
+  std::string state_dir;
+  // The current time; null means the system clock. Called from Run's thread.
+  std::function<TimePoint()> clock;
+  // Wait before starting again after the broker stopped answering.
+  int retry_delay_ms = 1000;
+};
+
+class DeliveryService {
+ public:
+  // Checks the delivery settings (escalate_to must name a destination),
+  // builds the working calendar and takes the state folder's lock. On
+  // success *out is ready to Run. InvalidArgument for a bad configuration;
+  // IoError or Unavailable (held by another process) from the state folder.
+  static Status Create(DeliveryOptions options, std::unique_ptr<DeliveryService>* out);
+  ~DeliveryService();
+
+  // Replays, then follows the log and delivers until `should_stop` (polled
+  // about every 200 ms; may be null) returns true: then OK. Returns the
+  // Status of a refusal that is not "already done" (see above).
+  Status Run(const std::function<bool()>& should_stop);
+
+  // The seq of the last event taken into account.
+  uint64_t last_seq() const { return last_seq_.load(); }
+  // Completed checks of every open case's timers (for tests: two more
+  // passes after moving the clock mean the new time has been seen).
+  uint64_t timer_passes() const { return timer_passes_.load(); }
+
+ private:
+  explicit DeliveryService(DeliveryOptions options);
+
+  Status RunOnce(const std::function<bool()>& should_stop);
+  // Takes every step due for one case, in order.
+  Status Advance(const std::string& referral_id, const std::string& destination);
+  // Takes every step due for every open case.
+  Status AdvanceAll();
+  // Appends one step; OK also when the broker says it is done.
+  Status Take(const DeliveryStep& step, TimePoint now, bool* progressed);
+  TimePoint Now() const;
+
+  DeliveryOptions options_;
+  WorkingCalendar calendar_;
+  int lock_fd_ = -1;
+  DeliveryTracker tracker_;
+  std::unique_ptr<BrokerClient> appender_;
+  std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> timer_passes_{0};
+};
+
+}  // namespace refx

@@ -1,0 +1,107 @@
+// DeliveryTracker: the delivery service's view of every open case, built
+// from the event log (case_routed, case_delivered, acknowledgements,
+// undeliverable, escalated, withdrawn...), and what it must do next for
+// each at a given time:
+//
+//   routed, never delivered                     -> deliver (attempt 1)
+//   delivered, not acknowledged:
+//     undeliverable_after_seconds since the first delivery -> mark undeliverable
+//     redelivery_interval_seconds since the last delivery  -> deliver again (attempt n+1)
+//   undeliverable, not escalated                -> escalate to delivery.escalate_to
+//   escalated, no case at escalate_to yet       -> route the referral there
+//
+// A setting of 0 seconds switches that timer off. Times come from the
+// events: the broker's clock for events read from the log, the service's
+// clock for an event it has just appended (until the log shows it). When
+// both are known the later one counts, so a clock running ahead (a test's
+// fake clock) never makes the service redeliver in a loop. Acknowledged,
+// accepted, declined, outcome-recorded and closed cases are not delivered
+// again (an undeliverable one is still escalated); a withdrawn referral's
+// cases need nothing more.
+//
+// Thread-safety: not thread-safe; owned by the delivery service's thread.
+// No I/O; pure bookkeeping.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "refx/v1/event.pb.h"
+#include "refx/v1/routing.pb.h"
+
+namespace refx {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+// One thing the delivery service must append for a case.
+struct DeliveryStep {
+  enum class Kind { kDeliver, kUndeliverable, kEscalate, kRouteEscalation };
+  Kind kind = Kind::kDeliver;
+  std::string referral_id;
+  std::string destination;
+  // kDeliver: the attempt to append (1 for the first release).
+  uint32_t attempt = 0;
+  // Deliveries made so far (for reasons).
+  uint32_t deliveries = 0;
+};
+
+class DeliveryTracker {
+ public:
+  explicit DeliveryTracker(v1::DeliverySettings settings) : settings_(std::move(settings)) {}
+
+  // Takes one event into account: one read from the log (broker time), or
+  // one the service has just appended (stamped with its own clock).
+  // Events of other kinds are ignored.
+  void Apply(const v1::Event& event);
+
+  // The next step for case (referral_id, destination) at `now`; nullopt
+  // when it needs nothing now (or is unknown, or held).
+  std::optional<DeliveryStep> NextStep(const std::string& referral_id, const std::string& destination,
+                                       TimePoint now) const;
+
+  // Every case that has a step due at `now` (its first step each).
+  std::vector<DeliveryStep> DueSteps(TimePoint now) const;
+
+  // The broker refused a step for this case as an illegal transition (its
+  // state moved on, and the event saying so is on its way): no step for it
+  // until the next event about it.
+  void Hold(const std::string& referral_id, const std::string& destination);
+
+  // The escalation route of this case is in place (appended, or the broker
+  // said the case at escalate_to already exists).
+  void MarkEscalationRouted(const std::string& referral_id, const std::string& destination);
+
+  // Cases that may still need a step.
+  size_t open_count() const { return cases_.size(); }
+
+ private:
+  struct Case {
+    uint32_t deliveries = 0;
+    TimePoint first_delivered{};
+    TimePoint last_delivered{};
+    bool finished = false;      // acknowledged or further on, or closed
+    bool withdrawn = false;
+    bool undeliverable = false;
+    bool escalated = false;
+    bool escalation_routed = false;
+    bool held = false;
+  };
+
+  static std::string Key(const std::string& referral_id, const std::string& destination) {
+    return referral_id + '\n' + destination;
+  }
+  std::optional<DeliveryStep> Next(const std::string& key, const Case& c, TimePoint now) const;
+  // Forgets a case that can need no further step.
+  void PruneIfDone(std::map<std::string, Case>::iterator it);
+
+  v1::DeliverySettings settings_;
+  std::map<std::string, Case> cases_;     // open cases, by referral id '\n' destination
+  std::unordered_set<std::string> exists_;  // every case ever routed
+};
+
+}  // namespace refx

@@ -1,0 +1,198 @@
+#include "services/outcomes/outcomes_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+namespace refx::outcomes {
+
+namespace {
+
+constexpr const char* kPurpose = "deadline watch (refx-outcomes)";
+
+std::string EscalationDestination(const PartnershipConfig& config) {
+  if (!config.proto().delivery().escalate_to().empty()) return config.proto().delivery().escalate_to();
+  return config.proto().fallback_destination();
+}
+
+Micros ToMicros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+OutcomesService::OutcomesService(const PartnershipConfig* config, OutcomesOptions options)
+    : config_(config),
+      options_(std::move(options)),
+      escalate_to_(EscalationDestination(*config)),
+      watch_(options_.identity, escalate_to_) {
+  if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
+}
+
+OutcomesService::~OutcomesService() = default;
+
+bool OutcomesService::OnEvent(const v1::Event& event) {
+  if (const CaseView* c = fold_.Apply(event)) watch_.Update(*c);
+  if (event.has_referral_withdrawn()) {
+    // Every case of the referral changed at once.
+    for (const CaseView* c : fold_.CasesOf(event.referral_withdrawn().referral_id())) watch_.Update(*c);
+  }
+  applied_seq_.store(event.seq());
+  return !stop_.load();
+}
+
+void OutcomesService::SleepUnlessStopped(std::chrono::milliseconds d) const {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void OutcomesService::WriteReadyFile() const {
+  if (options_.ready_file.empty()) return;
+  const std::string tmp = options_.ready_file + ".tmp";
+  if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+    std::fprintf(f, "caught up to seq %llu\n", static_cast<unsigned long long>(fold_.last_seq()));
+    std::fclose(f);
+    std::rename(tmp.c_str(), options_.ready_file.c_str());
+  }
+}
+
+bool OutcomesService::StillAwaiting(const DeadlineAction& action, bool* breached) {
+  *breached = false;
+  v1::QueryRequest query;
+  query.set_referral_id(action.referral_id);
+  v1::QueryResult result;
+  Status s = writer_->Query(query, &result);
+  if (!s.ok()) return true;  // cannot tell: the append's own checks decide
+  for (const v1::CaseRecord& c : result.cases()) {
+    if (c.destination() != action.destination) continue;
+    *breached = c.deadline_breached();
+    return AwaitsAcknowledgement(c.state());
+  }
+  return false;
+}
+
+Status OutcomesService::CheckDeadlines() {
+  const Micros now = ToMicros(options_.clock());
+  std::string failed_case;  // a case whose breach failed: no escalation for it this turn
+  for (const DeadlineAction& action : watch_.Due(now)) {
+    if (stop_.load()) break;
+    const std::string case_id = action.referral_id + "/" + action.destination;
+    if (case_id == failed_case) continue;
+    if (action.kind == DeadlineAction::Kind::kBreach) {
+      bool breached = false;
+      if (!StillAwaiting(action, &breached)) {
+        spdlog::debug("outcomes: {} is no longer awaiting acknowledgement; the log will say so", case_id);
+        failed_case = case_id;
+        continue;
+      }
+      if (breached) {
+        // Recorded under another key (e.g. by an earlier version): do not add a second.
+        spdlog::debug("outcomes: {} already has a breach recorded", case_id);
+        watch_.Done(action);
+        continue;
+      }
+    }
+    v1::Ack ack;
+    Status s = writer_->Append(action.event, action.idempotency_key, &ack);
+    const char* what = action.kind == DeadlineAction::Kind::kBreach ? "deadline_breached" : "case_escalated";
+    if (s.ok()) {
+      watch_.Done(action);
+      if (ack.duplicate()) {
+        spdlog::debug("outcomes: {} {} was already in the log (seq {})", what, case_id, ack.seq());
+      } else if (action.kind == DeadlineAction::Kind::kBreach) {
+        breaches_.fetch_add(1);
+        spdlog::info("outcomes: {} not acknowledged by its deadline {}: deadline_breached seq {}", case_id,
+                     FormatMicros(action.deadline), ack.seq());
+      } else {
+        escalations_.fetch_add(1);
+        spdlog::info("outcomes: {} escalated to {}: case_escalated seq {}", case_id, escalate_to_, ack.seq());
+      }
+      continue;
+    }
+    failed_case = case_id;
+    switch (s.code()) {
+      case Status::Code::kUnavailable:
+      case Status::Code::kTimeout:
+      case Status::Code::kInternal:
+        spdlog::warn("outcomes: {} for {} not written yet (will retry): {}", what, case_id, s.ToString());
+        break;
+      case Status::Code::kPermissionDenied:
+        spdlog::error("outcomes: the broker refuses {} from {}: {}", what, options_.identity, s.ToString());
+        return s;
+      default:
+        // The case moved on (acknowledged, withdrawn, closed…) or the
+        // configuration refuses it: retrying would not help.
+        spdlog::warn("outcomes: {} for {} refused: {}", what, case_id, s.ToString());
+        watch_.Done(action);
+        break;
+    }
+  }
+  checks_.fetch_add(1);
+  return Status::OK();
+}
+
+Status OutcomesService::Run() {
+  reader_ = std::make_unique<BrokerClient>(options_.client);
+  writer_ = std::make_unique<BrokerClient>(options_.client);
+  if (escalate_to_.empty()) {
+    spdlog::warn("outcomes: the configuration has no delivery.escalate_to or fallback_destination: "
+                 "breaches are recorded but not escalated");
+  }
+  v1::ReadRequest request;
+  request.set_purpose(kPurpose);
+
+  // 1. Rebuild the view: read to the head before judging any deadline.
+  while (!stop_.load()) {
+    request.set_after_seq(fold_.last_seq());
+    request.set_follow(false);
+    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string&) {
+      return OnEvent(e);
+    }, [this] { return stop_.load(); });
+    if (s.ok()) break;
+    if (s.code() == Status::Code::kPermissionDenied) return s;
+    spdlog::warn("outcomes: reading the log failed at seq {} (will retry): {}", fold_.last_seq(), s.ToString());
+    SleepUnlessStopped(options_.retry_interval);
+  }
+  if (stop_.load()) return Status::OK();
+  caught_up_.store(true);
+  spdlog::info("outcomes: caught up to seq {}: {} cases, {} awaiting acknowledgement with a deadline",
+               fold_.last_seq(), fold_.size(), watch_.watching());
+  WriteReadyFile();
+  REFX_RETURN_IF_ERROR(CheckDeadlines());
+
+  // 2. Follow the log; check deadlines between events.
+  auto last_check = std::chrono::steady_clock::now();
+  Status fatal;
+  auto should_stop = [&] {
+    if (stop_.load()) return true;
+    if (std::chrono::steady_clock::now() - last_check >= options_.check_interval) {
+      fatal = CheckDeadlines();
+      last_check = std::chrono::steady_clock::now();
+      if (!fatal.ok()) return true;
+    }
+    return stop_.load();
+  };
+  while (!stop_.load()) {
+    request.set_after_seq(fold_.last_seq());
+    request.set_follow(true);
+    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string&) {
+      return OnEvent(e);
+    }, should_stop);
+    if (!fatal.ok()) return fatal;
+    if (stop_.load()) break;
+    if (s.code() == Status::Code::kPermissionDenied) return s;
+    if (!s.ok()) {
+      spdlog::warn("outcomes: following the log failed at seq {} (will retry): {}", fold_.last_seq(), s.ToString());
+      SleepUnlessStopped(options_.retry_interval);
+      (void)should_stop();  // deadlines still pass while the broker is away
+      if (!fatal.ok()) return fatal;
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace refx::outcomes

@@ -1,0 +1,211 @@
+#include "services/router/router_service.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/event_util.h"
+
+namespace refx {
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+// The UTC calendar date of a broker timestamp.
+CivilDate DateOf(const google::protobuf::Timestamp& time) {
+  int64_t seconds = time.seconds();
+  int64_t days = seconds / 86400;
+  if (seconds % 86400 < 0) --days;
+  return CivilDate::FromDays(days);
+}
+
+// 23:59:59 UTC on `date`: a case deadline is the end of its deadline day.
+google::protobuf::Timestamp DeadlineTimestamp(const CivilDate& date) {
+  return TimeUtil::SecondsToTimestamp(date.ToDays() * 86400 + 86399);
+}
+
+bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
+
+}  // namespace
+
+RouterService::RouterService(RouterOptions options)
+    : options_(std::move(options)), cursor_(options_.state_dir + "/router.cursor") {}
+
+Status RouterService::Create(RouterOptions options, std::unique_ptr<RouterService>* out) {
+  if (options.config == nullptr) return Status::InvalidArgument("the router needs a partnership configuration");
+  if (options.state_dir.empty()) return Status::InvalidArgument("the router needs a state folder");
+  std::unique_ptr<RouterService> service(new RouterService(std::move(options)));
+  REFX_RETURN_IF_ERROR(
+      RoutingEngine::Create(service->options_.config, service->options_.subject_secret, &service->engine_));
+  REFX_RETURN_IF_ERROR(service->lock_.Acquire(service->options_.state_dir, "refx-router"));
+  *out = std::move(service);
+  return Status::OK();
+}
+
+Status RouterService::Run(const std::function<bool()>& should_stop) {
+  while (true) {
+    Status s = RunOnce(should_stop);
+    if (StopRequested(should_stop)) return s.code() == Status::Code::kUnavailable ? Status::OK() : s;
+    if (s.code() != Status::Code::kUnavailable) return s;
+    spdlog::warn("router: {}; starting again in {} ms", s.ToString(), options_.retry_delay_ms);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_delay_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (StopRequested(should_stop)) return Status::OK();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+}
+
+Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
+  state_ = RouterState();
+  uint64_t cursor = 0;
+  REFX_RETURN_IF_ERROR(cursor_.Load(&cursor));
+  stored_seq_ = cursor;
+  handled_seq_ = cursor;
+  BrokerClient reader(options_.client);
+  appender_ = std::make_unique<BrokerClient>(options_.client);
+
+  // 1. Rebuild what the router knows from the whole log.
+  uint64_t replayed_to = 0;
+  v1::ReadRequest replay;
+  replay.set_after_seq(0);
+  replay.set_follow(false);
+  replay.set_purpose("refx-router: rebuild routing history");
+  Status s = reader.Read(
+      replay,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        Apply(event);
+        replayed_to = event.seq();
+        return true;
+      },
+      should_stop);
+  REFX_RETURN_IF_ERROR(s);
+  if (StopRequested(should_stop)) return Status::OK();
+  if (cursor > replayed_to) {
+    return Status::Corruption(cursor_.path() + " says seq " + std::to_string(cursor) +
+                              " was handled but the log ends at seq " + std::to_string(replayed_to) +
+                              ": is this the same log? Remove the file to route the whole log again");
+  }
+  spdlog::info("router: replayed the log to seq {} ({} cases); routing events after seq {}", replayed_to,
+               state_.case_count(), cursor);
+
+  // 2. Follow the log from the cursor, acting on each event.
+  Status failure;
+  auto last_store = std::chrono::steady_clock::now();
+  v1::ReadRequest follow;
+  follow.set_after_seq(cursor);
+  follow.set_follow(true);
+  follow.set_purpose("refx-router: route referrals and outcomes");
+  s = reader.Read(
+      follow,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        if (event.seq() > replayed_to) Apply(event);
+        bool acted = false;
+        failure = Handle(event, &acted);
+        if (!failure.ok()) return false;
+        handled_seq_ = event.seq();
+        if (acted) {
+          failure = StoreCursor();
+          if (!failure.ok()) return false;
+          last_store = std::chrono::steady_clock::now();
+        }
+        return true;
+      },
+      [&]() {
+        if (StopRequested(should_stop)) return true;
+        // Events that needed nothing: the cursor catches up about once a second.
+        const auto now = std::chrono::steady_clock::now();
+        if (handled_seq_.load() != stored_seq_ && now - last_store > std::chrono::seconds(1)) {
+          failure = StoreCursor();
+          last_store = now;
+          if (!failure.ok()) return true;
+        }
+        return false;
+      });
+  const Status stored = StoreCursor();
+  if (!failure.ok()) return failure;
+  REFX_RETURN_IF_ERROR(s);
+  REFX_RETURN_IF_ERROR(stored);
+  if (StopRequested(should_stop)) return Status::OK();
+  return Status::Unavailable("the broker ended the router's read");
+}
+
+void RouterService::Apply(const v1::Event& event) {
+  if (event.has_referral_submitted()) {
+    state_.AddReferral(event.seq(), engine_->SubjectKeyOf(event.referral_submitted().referral()));
+  } else if (event.has_case_routed()) {
+    state_.AddCase(event.case_routed().referral_id(), event.case_routed().destination(), DateOf(event.time()));
+  } else if (event.has_referral_withdrawn()) {
+    state_.MarkWithdrawn(event.referral_withdrawn().referral_id());
+  }
+}
+
+Status RouterService::Handle(const v1::Event& event, bool* acted) {
+  if (event.has_referral_submitted()) return RouteSubmitted(event, acted);
+  if (event.has_outcome_recorded()) return RouteOutcome(event, acted);
+  return Status::OK();
+}
+
+Status RouterService::RouteSubmitted(const v1::Event& event, bool* acted) {
+  const std::string& referral_id = event.referral_submitted().referral_id();
+  if (state_.IsWithdrawn(referral_id)) {
+    spdlog::info("router: {} was withdrawn before it was routed", referral_id);
+    return Status::OK();
+  }
+  const CivilDate on = DateOf(event.time());
+  const RoutingHistoryBefore history(&state_, event.seq());
+  const std::vector<RoutingDecision> decisions = engine_->Route(event.referral_submitted().referral(), on, history);
+  for (const RoutingDecision& decision : decisions) {
+    if (state_.HasCase(referral_id, decision.destination)) continue;  // routed before a restart
+    REFX_RETURN_IF_ERROR(AppendRouted(referral_id, decision, on, acted));
+  }
+  return Status::OK();
+}
+
+Status RouterService::RouteOutcome(const v1::Event& event, bool* acted) {
+  const v1::OutcomeRecorded& outcome = event.outcome_recorded();
+  const CivilDate on = DateOf(event.time());
+  std::optional<RoutingDecision> next = engine_->RouteOnOutcome(outcome.destination(), outcome.code(), on);
+  if (!next || state_.HasCase(outcome.referral_id(), next->destination)) return Status::OK();
+  if (state_.IsWithdrawn(outcome.referral_id())) return Status::OK();
+  return AppendRouted(outcome.referral_id(), *next, on, acted);
+}
+
+Status RouterService::AppendRouted(const std::string& referral_id, const RoutingDecision& decision,
+                                   const CivilDate& on, bool* acted) {
+  v1::Event event;
+  v1::CaseRouted* routed = event.mutable_case_routed();
+  routed->set_referral_id(referral_id);
+  routed->set_destination(decision.destination);
+  routed->set_rule_id(decision.rule_id);
+  routed->set_reason(decision.reason);
+  *routed->mutable_deadline() = DeadlineTimestamp(decision.deadline);
+  v1::Ack ack;
+  Status s = appender_->Append(event, "route:" + referral_id + ":" + decision.destination, &ack);
+  if (s.code() == Status::Code::kIllegalTransition) {
+    spdlog::info("router: {} -> {} not needed: {}", referral_id, decision.destination, s.message());
+    return Status::OK();
+  }
+  if (!s.ok()) {
+    spdlog::error("router: cannot route {} -> {}: {}", referral_id, decision.destination, s.ToString());
+    return s;
+  }
+  *acted = true;
+  state_.AddCase(referral_id, decision.destination, on);
+  spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", referral_id, decision.destination,
+               decision.rule_id, decision.deadline.ToString(), ack.seq(), ack.duplicate() ? " (appended before)" : "");
+  return Status::OK();
+}
+
+Status RouterService::StoreCursor() {
+  const uint64_t seq = handled_seq_.load();
+  if (seq == stored_seq_) return Status::OK();
+  REFX_RETURN_IF_ERROR(cursor_.Store(seq));
+  stored_seq_ = seq;
+  return Status::OK();
+}
+
+}  // namespace refx

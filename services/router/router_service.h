@@ -1,0 +1,114 @@
+// RouterService: the refx-router process as a library. It reads the event
+// log through the broker and opens cases: for each referral_submitted it
+// applies the partnership's routing rules (services/routing) and appends
+// one case_routed per destination; for each outcome_recorded whose code has
+// a route_to (e.g. PREVENT ADOPTED_TO_CHANNEL -> CHANNEL) it appends a
+// case_routed for the next destination. Nothing is dropped: the engine
+// always names at least the fallback destination.
+//
+// Restart and exactly-once:
+//   * At start the log is replayed from seq 1 (not following) to rebuild
+//     RouterState - which cases exist, the routing history for repeat rules.
+//     Then the service follows the log from its cursor and acts only on
+//     events after it.
+//   * The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
+//     fully handled; it is stored after each event that made the router
+//     append, and about once a second otherwise.
+//   * Each append carries the idempotency key "route:<referral_id>:<dest>"
+//     and a case already in RouterState is not appended again, so a crash
+//     between an append and the cursor store never routes twice; a case the
+//     broker refuses as ILLEGAL_TRANSITION (already open, or the referral
+//     was withdrawn) counts as done.
+//
+// Deadlines: the engine gives a calendar date; the case_routed deadline is
+// 23:59:59 UTC on that date (the last second of the deadline day, in UTC).
+//
+// History dates: a case counts in the routing history on the UTC date of its
+// case_routed event (broker clock); for a case the router has just appended
+// it uses the date of the event that caused it until the routed event comes
+// back.
+//
+// Broker trouble: when the broker stops answering (after the client's
+// retries) the service waits and starts again with a fresh replay; any
+// other refusal stops Run with that Status, leaving the cursor before the
+// event, so a restart tries it again.
+//
+// Thread-safety: Run blocks the calling thread; other methods may be called
+// from any thread while it runs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/broker_client.h"
+#include "core/partnership_config.h"
+#include "core/status.h"
+#include "services/router/cursor_file.h"
+#include "services/router/router_state.h"
+#include "services/router/state_dir_lock.h"
+#include "services/routing/routing_engine.h"
+
+namespace refx {
+
+struct RouterOptions {
+  // The partnership configuration (rules, destinations, calendar). Not
+  // owned; must outlive the service.
+  const PartnershipConfig* config = nullptr;
+  // The subject key secret (kSubjectSecretBytes bytes, see
+  // LoadSubjectKeyFile), or "" to route without repeat detection.
+  std::string subject_secret;
+  // How to reach the broker as the router's identity (a SERVICE agency).
+  ClientOptions client;
+  // Folder for the cursor and the instance lock; created when missing.
+  std::string state_dir;
+  // Wait before starting again after the broker stopped answering.
+  int retry_delay_ms = 1000;
+};
+
+class RouterService {
+ public:
+  // Builds the routing engine and takes the state folder's lock. On success
+  // *out is ready to Run. InvalidArgument when the configuration or secret
+  // is unusable (see RoutingEngine::Create); IoError or Unavailable (held by
+  // another process) from the state folder.
+  static Status Create(RouterOptions options, std::unique_ptr<RouterService>* out);
+
+  // Replays, then follows the log and routes until `should_stop` (polled
+  // about every 200 ms; may be null) returns true: then OK, with the cursor
+  // stored. Returns the Status of a refusal that is not "already done", or
+  // of the state folder (see the top of this file).
+  Status Run(const std::function<bool()>& should_stop);
+
+  // The last seq fully handled (what the cursor says or is about to say).
+  uint64_t handled_seq() const { return handled_seq_.load(); }
+
+ private:
+  explicit RouterService(RouterOptions options);
+
+  // One replay-and-follow pass with fresh connections and state.
+  Status RunOnce(const std::function<bool()>& should_stop);
+  // Updates state_ from one event (replay and live).
+  void Apply(const v1::Event& event);
+  // Acts on one event after the cursor. *acted: it appended something.
+  Status Handle(const v1::Event& event, bool* acted);
+  Status RouteSubmitted(const v1::Event& event, bool* acted);
+  Status RouteOutcome(const v1::Event& event, bool* acted);
+  // Appends one case_routed; OK also when the broker says it is done.
+  Status AppendRouted(const std::string& referral_id, const RoutingDecision& decision, const CivilDate& on,
+                      bool* acted);
+  Status StoreCursor();
+
+  RouterOptions options_;
+  std::unique_ptr<RoutingEngine> engine_;
+  StateDirLock lock_;
+  CursorFile cursor_;
+  RouterState state_;
+  std::unique_ptr<BrokerClient> appender_;
+  std::atomic<uint64_t> handled_seq_{0};
+  uint64_t stored_seq_ = 0;
+};
+
+}  // namespace refx

@@ -1,0 +1,82 @@
+// RouterState: what the router knows from the event log, rebuilt by
+// replaying it from seq 1 at every start.
+//   * the subject key (core/subject_key.h: a keyed hash, never a name or a
+//     date of birth) of each submitted referral, by submission seq;
+//   * which cases (referral, destination) exist, whoever routed them;
+//   * routing history: subject key -> destination -> the date each of the
+//     subject's referrals was routed there, for "repeat" rules;
+//   * which referrals were withdrawn.
+//
+// History is answered "as of" a referral: RoutingHistoryBefore(seq) only
+// counts referrals submitted before seq, so a referral is never its own
+// repeat and a decision made again after a crash is the one made first,
+// whatever was routed since.
+//
+// Thread-safety: not thread-safe; owned by the router's one thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/civil_date.h"
+#include "services/routing/condition.h"
+
+namespace refx {
+
+class RouterState {
+ public:
+  // Records the subject key of the referral submitted at `seq`; "" (no
+  // usable identity, or no secret) records nothing.
+  void AddReferral(uint64_t seq, const std::string& subject_key);
+
+  // Records that case (referral_id, destination) exists and was routed on
+  // `routed_on`. Recording a case again replaces its date (the router first
+  // records the date it appended, then the broker's date when the event
+  // comes back). A referral id that is not "R-" + seq is ignored.
+  void AddCase(const std::string& referral_id, const std::string& destination, const CivilDate& routed_on);
+
+  bool HasCase(const std::string& referral_id, const std::string& destination) const;
+
+  void MarkWithdrawn(const std::string& referral_id) { withdrawn_.insert(referral_id); }
+  bool IsWithdrawn(const std::string& referral_id) const { return withdrawn_.count(referral_id) > 0; }
+
+  // The subject key of the referral submitted at `seq`, or "".
+  std::string SubjectKeyOf(uint64_t seq) const;
+
+  // The latest date a referral submitted before `before_seq` with this
+  // subject key was routed to `destination`; nullopt when none.
+  std::optional<CivilDate> LastRoutedOn(const std::string& subject_key, const std::string& destination,
+                                        uint64_t before_seq) const;
+
+  size_t case_count() const { return cases_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::string> subject_by_seq_;
+  std::unordered_set<std::string> cases_;  // referral id '\n' destination
+  // subject key -> destination -> referral seq -> routed on
+  std::unordered_map<std::string, std::map<std::string, std::map<uint64_t, CivilDate>>> history_;
+  std::set<std::string> withdrawn_;
+};
+
+// The RoutingHistory the engine sees while routing the referral submitted
+// at `before_seq`. Borrows `state`, which must outlive it and not change
+// while the engine runs.
+class RoutingHistoryBefore : public RoutingHistory {
+ public:
+  RoutingHistoryBefore(const RouterState* state, uint64_t before_seq) : state_(state), before_seq_(before_seq) {}
+  std::optional<CivilDate> LastRoutedOn(const std::string& subject_key,
+                                        const std::string& destination) const override {
+    return state_->LastRoutedOn(subject_key, destination, before_seq_);
+  }
+
+ private:
+  const RouterState* state_;
+  uint64_t before_seq_;
+};
+
+}  // namespace refx
