@@ -1,0 +1,160 @@
+// DeliveryTracker: what the delivery service does next for a case, from
+// the events it has seen and the time. No sockets.
+#include "services/delivery/delivery_tracker.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <gtest/gtest.h>
+
+namespace refx {
+namespace {
+
+using Kind = DeliveryStep::Kind;
+using std::chrono::seconds;
+
+const TimePoint kT0 = TimePoint(seconds(1'800'000'000));
+
+v1::DeliverySettings Settings(uint32_t interval = 300, uint32_t give_up = 86400, const std::string& to = "CSU_TRIAGE") {
+  v1::DeliverySettings s;
+  s.set_redelivery_interval_seconds(interval);
+  s.set_undeliverable_after_seconds(give_up);
+  s.set_escalate_to(to);
+  return s;
+}
+
+v1::Event At(TimePoint t) {
+  v1::Event e;
+  *e.mutable_time() = google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+  return e;
+}
+
+v1::Event Routed(const std::string& dest, TimePoint t = kT0) {
+  v1::Event e = At(t);
+  e.mutable_case_routed()->set_referral_id("R-0000000001");
+  e.mutable_case_routed()->set_destination(dest);
+  return e;
+}
+
+v1::Event Delivered(uint32_t attempt, TimePoint t, const std::string& dest = "IDVA") {
+  v1::Event e = At(t);
+  e.mutable_case_delivered()->set_referral_id("R-0000000001");
+  e.mutable_case_delivered()->set_destination(dest);
+  e.mutable_case_delivered()->set_attempt(attempt);
+  return e;
+}
+
+std::optional<DeliveryStep> Next(const DeliveryTracker& t, TimePoint now, const std::string& dest = "IDVA") {
+  return t.NextStep("R-0000000001", dest, now);
+}
+
+TEST(DeliveryTrackerTest, DeliversARoutedCaseThenRedeliversEachInterval) {
+  DeliveryTracker t(Settings());
+  EXPECT_FALSE(Next(t, kT0)) << "unknown case";
+  t.Apply(Routed("IDVA"));
+  auto step = Next(t, kT0);
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->kind, Kind::kDeliver);
+  EXPECT_EQ(step->attempt, 1u);
+  t.Apply(Delivered(1, kT0));
+  EXPECT_FALSE(Next(t, kT0 + seconds(299)));
+  step = Next(t, kT0 + seconds(300));
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->kind, Kind::kDeliver);
+  EXPECT_EQ(step->attempt, 2u);
+  t.Apply(Delivered(2, kT0 + seconds(300)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(599)));
+  EXPECT_EQ(Next(t, kT0 + seconds(600))->attempt, 3u);
+  EXPECT_EQ(t.DueSteps(kT0 + seconds(600)).size(), 1u);
+}
+
+TEST(DeliveryTrackerTest, TheLaterOfTheLocalAndBrokerTimesCounts) {
+  DeliveryTracker t(Settings());
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  // Appended with a clock 1000 s ahead, then read back with the broker's time.
+  t.Apply(Delivered(2, kT0 + seconds(1000)));
+  t.Apply(Delivered(2, kT0 + seconds(300)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(1299)));
+  EXPECT_TRUE(Next(t, kT0 + seconds(1300)));
+}
+
+TEST(DeliveryTrackerTest, AcknowledgedCasesNeedNothingMore) {
+  DeliveryTracker t(Settings());
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  v1::Event ack = At(kT0 + seconds(10));
+  ack.mutable_case_acknowledged()->set_referral_id("R-0000000001");
+  ack.mutable_case_acknowledged()->set_destination("IDVA");
+  t.Apply(ack);
+  EXPECT_FALSE(Next(t, kT0 + seconds(100000)));
+  EXPECT_EQ(t.open_count(), 0u);
+}
+
+TEST(DeliveryTrackerTest, UndeliverableThenEscalatedThenRoutedToEscalateTo) {
+  DeliveryTracker t(Settings());
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  t.Apply(Delivered(2, kT0 + seconds(300)));
+  const TimePoint late = kT0 + seconds(86400);
+  auto step = Next(t, late);
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->kind, Kind::kUndeliverable) << "giving up comes before another redelivery";
+  EXPECT_EQ(step->deliveries, 2u);
+
+  v1::Event u = At(late);
+  u.mutable_case_undeliverable()->set_referral_id("R-0000000001");
+  u.mutable_case_undeliverable()->set_destination("IDVA");
+  t.Apply(u);
+  EXPECT_EQ(Next(t, late)->kind, Kind::kEscalate);
+  v1::Event e = At(late);
+  e.mutable_case_escalated()->set_referral_id("R-0000000001");
+  e.mutable_case_escalated()->set_destination("IDVA");
+  e.mutable_case_escalated()->set_escalated_to("CSU_TRIAGE");
+  t.Apply(e);
+  EXPECT_EQ(Next(t, late)->kind, Kind::kRouteEscalation);
+  t.Apply(Routed("CSU_TRIAGE", late));
+  EXPECT_FALSE(Next(t, late)) << "escalation done";
+  auto triage = Next(t, late, "CSU_TRIAGE");
+  ASSERT_TRUE(triage);
+  EXPECT_EQ(triage->kind, Kind::kDeliver);
+  EXPECT_EQ(t.open_count(), 1u) << "only the CSU triage case is open";
+}
+
+TEST(DeliveryTrackerTest, EscalationAlreadyInPlaceIsNotRepeated) {
+  DeliveryTracker t(Settings());
+  t.Apply(Routed("CSU_TRIAGE"));
+  t.Apply(Routed("IDVA"));
+  v1::Event u = At(kT0);
+  u.mutable_case_undeliverable()->set_referral_id("R-0000000001");
+  u.mutable_case_undeliverable()->set_destination("IDVA");
+  t.Apply(u);
+  v1::Event e = At(kT0);
+  e.mutable_case_escalated()->set_referral_id("R-0000000001");
+  e.mutable_case_escalated()->set_destination("IDVA");
+  t.Apply(e);
+  EXPECT_FALSE(Next(t, kT0)) << "a case at CSU_TRIAGE already exists";
+}
+
+TEST(DeliveryTrackerTest, WithdrawnReferralsAndHeldCases) {
+  DeliveryTracker t(Settings());
+  t.Apply(Routed("IDVA"));
+  t.Hold("R-0000000001", "IDVA");
+  EXPECT_FALSE(Next(t, kT0)) << "held until the next event about the case";
+  t.Apply(Delivered(1, kT0));
+  EXPECT_TRUE(Next(t, kT0 + seconds(300)));
+  v1::Event w = At(kT0);
+  w.mutable_referral_withdrawn()->set_referral_id("R-0000000001");
+  t.Apply(w);
+  EXPECT_FALSE(Next(t, kT0 + seconds(100000)));
+  EXPECT_EQ(t.open_count(), 0u);
+}
+
+TEST(DeliveryTrackerTest, ZeroSecondsSwitchesATimerOff) {
+  DeliveryTracker t(Settings(0, 0, ""));
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  EXPECT_FALSE(Next(t, kT0 + seconds(10'000'000)));
+}
+
+}  // namespace
+}  // namespace refx

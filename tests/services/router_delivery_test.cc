@@ -1,0 +1,213 @@
+// The router and delivery services hosted in-process against the real
+// refx-broker (CURVE on, real RocksDB) over the Sevenoaks sample
+// partnership: referrals are routed by the rules, each case is delivered
+// with the destination's need-to-know view, routing history survives a
+// restart (repeat MARAC), and a Prevent outcome opens a Channel case.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/working_calendar.h"
+#include "services/delivery/delivery_service.h"
+#include "services/router/router_service.h"
+#include "services_stack.h"
+
+namespace refx::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+std::unique_ptr<RouterService> MakeRouter(ServicesStack& s) {
+  RouterOptions o;
+  o.config = &s.config();
+  o.subject_secret = s.subject_secret();
+  o.client = s.stack().ClientOptionsFor("refx-router");
+  o.state_dir = s.StateDir("router");
+  o.retry_delay_ms = 200;
+  std::unique_ptr<RouterService> router;
+  Status st = RouterService::Create(std::move(o), &router);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return router;
+}
+
+std::unique_ptr<DeliveryService> MakeDelivery(ServicesStack& s) {
+  DeliveryOptions o;
+  o.config = &s.config();
+  o.client = s.stack().ClientOptionsFor("refx-delivery");
+  o.state_dir = s.StateDir("delivery");
+  o.retry_delay_ms = 200;
+  std::unique_ptr<DeliveryService> delivery;
+  Status st = DeliveryService::Create(std::move(o), &delivery);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return delivery;
+}
+
+const v1::Event* SubmissionOf(const std::vector<v1::Event>& events, const std::string& referral_id) {
+  for (const v1::Event& e : events) {
+    if (e.has_referral_submitted() && e.referral_submitted().referral_id() == referral_id) return &e;
+  }
+  return nullptr;
+}
+
+CivilDate UtcDate(const google::protobuf::Timestamp& t) { return CivilDate::FromDays(t.seconds() / 86400); }
+
+// A lead acts on its case: appended as the destination's own agency.
+void AppendAsLead(ServicesStack& s, const std::string& agency, v1::Event event) {
+  v1::Ack ack;
+  Status st = s.stack().ClientFor(agency)->Append(event, "", &ack);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST(RouterDeliveryTest, RoutesByTheRulesAndDeliversNeedToKnowViews) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  auto router = MakeRouter(s);
+  auto delivery = MakeDelivery(s);
+  ASSERT_TRUE(router && delivery);
+  HostedService r, d;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+
+  const std::string da = s.Submit(DaHighRiskReferral("kent-police", "T-DA-1"));
+  const std::string other = s.Submit(CategoryReferral("kent-police", "T-OT-1", v1::OTHER));
+  auto events = s.WaitFor("three delivered cases", [&](const std::vector<v1::Event>& ev) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, da, "DA_MARAC") && HasEvent(ev, v1::Event::kCaseDelivered, da, "IDVA") &&
+           HasEvent(ev, v1::Event::kCaseDelivered, other, "CSU_TRIAGE");
+  });
+  EXPECT_TRUE(r.Stop().ok());
+  EXPECT_TRUE(d.Stop().ok());
+
+  // Routing: DASH 15 -> rule R1 -> DA MARAC and an IDVA; "other" -> the fallback.
+  EXPECT_THAT(RoutedDestinations(events, da), UnorderedElementsAre("DA_MARAC", "IDVA"));
+  EXPECT_THAT(RoutedDestinations(events, other), ElementsAre("CSU_TRIAGE"));
+  WorkingCalendar calendar;
+  ASSERT_TRUE(WorkingCalendar::FromProto(s.config().proto().calendar(), &calendar).ok());
+  const CivilDate submitted_on = UtcDate(SubmissionOf(events, da)->time());
+  for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, da)) {
+    EXPECT_EQ(e->actor(), "refx-router");
+    EXPECT_EQ(e->case_routed().rule_id(), "R1_DA_HIGH_RISK");
+    EXPECT_THAT(e->case_routed().reason(), HasSubstr("DASH score 15"));
+    // The deadline is the last second (UTC) of the engine's deadline date.
+    const CivilDate expected = calendar.Deadline(*s.config().DestinationByCode(e->case_routed().destination()), submitted_on);
+    EXPECT_EQ(e->case_routed().deadline().seconds(), expected.ToDays() * 86400 + 86399)
+        << e->case_routed().destination() << " deadline should be " << expected.ToString() << "T23:59:59Z";
+  }
+  const auto other_routed = EventsOf(events, v1::Event::kCaseRouted, other);
+  ASSERT_EQ(other_routed.size(), 1u);
+  EXPECT_EQ(other_routed[0]->case_routed().rule_id(), RoutingEngine::kNoRuleId);
+
+  // Delivery: once each, by the delivery service, with the broker's view.
+  const auto marac = EventsOf(events, v1::Event::kCaseDelivered, da, "DA_MARAC");
+  ASSERT_EQ(marac.size(), 1u);
+  const v1::CaseDelivered& to_marac = marac[0]->case_delivered();
+  EXPECT_EQ(marac[0]->actor(), "refx-delivery");
+  EXPECT_EQ(to_marac.attempt(), 1u);
+  EXPECT_EQ(to_marac.recipient_agency(), "da-marac-coordinator");
+  EXPECT_EQ(to_marac.rule_id(), "R1_DA_HIGH_RISK");
+  EXPECT_EQ(to_marac.view().person().address(), "1 Example Road, Testtown");
+  EXPECT_EQ(to_marac.view().assessment().score(), 15u);
+
+  const auto triage = EventsOf(events, v1::Event::kCaseDelivered, other, "CSU_TRIAGE");
+  ASSERT_EQ(triage.size(), 1u);
+  const v1::CaseDelivered& to_triage = triage[0]->case_delivered();
+  EXPECT_EQ(to_triage.recipient_agency(), "sevenoaks-csu");
+  // CSU triage needs to know who, not where: no SUBJECT_CONTACT.
+  EXPECT_EQ(to_triage.view().person().given_name(), "Jordan");
+  EXPECT_EQ(to_triage.view().person().address(), "");
+  EXPECT_THAT(to_triage.disclosed_groups(), ::testing::Not(::testing::Contains(v1::SUBJECT_CONTACT)));
+  EXPECT_FALSE(to_triage.purpose().empty());
+}
+
+TEST(RouterDeliveryTest, RoutingHistoryIsRebuiltOnRestartForRepeatReferrals) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  const std::string first = s.Submit(DaHighRiskReferral("kent-police", "T-REP-1", "Robin"));
+  {
+    auto router = MakeRouter(s);
+    ASSERT_TRUE(router);
+    HostedService r;
+    r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+    s.WaitFor("the first referral routed", [&](const std::vector<v1::Event>& ev) {
+      return RoutedDestinations(ev, first).size() == 2;
+    });
+    ASSERT_TRUE(r.Stop().ok());
+  }
+  std::ifstream cursor(s.StateDir("router") + "/router.cursor");
+  uint64_t stored = 0;
+  ASSERT_TRUE(cursor >> stored) << "the router stores its cursor";
+  EXPECT_GE(stored, 1u);
+
+  // Medium risk (DASH 11) would go to DA_OUTREACH, but Robin was at MARAC
+  // this year: a repeat, so rule R1 applies. Casey has no history.
+  const std::string repeat = s.Submit(DaReferralWithScore("kent-police", "T-REP-2", 11, "Robin"));
+  const std::string fresh = s.Submit(DaReferralWithScore("kent-police", "T-REP-3", 11, "Casey"));
+  auto router = MakeRouter(s);
+  ASSERT_TRUE(router);
+  HostedService r;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  auto events = s.WaitFor("both new referrals routed", [&](const std::vector<v1::Event>& ev) {
+    return RoutedDestinations(ev, repeat).size() == 2 && RoutedDestinations(ev, fresh).size() == 1;
+  });
+  EXPECT_TRUE(r.Stop().ok());
+
+  EXPECT_THAT(RoutedDestinations(events, first), UnorderedElementsAre("DA_MARAC", "IDVA")) << "not routed twice";
+  EXPECT_THAT(RoutedDestinations(events, repeat), UnorderedElementsAre("DA_MARAC", "IDVA"));
+  for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, repeat)) {
+    EXPECT_EQ(e->case_routed().rule_id(), "R1_DA_HIGH_RISK");
+    EXPECT_THAT(e->case_routed().reason(), HasSubstr("routing history"));
+  }
+  EXPECT_THAT(RoutedDestinations(events, fresh), ElementsAre("DA_OUTREACH"));
+}
+
+TEST(RouterDeliveryTest, PreventAdoptedToChannelOpensAChannelCase) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  auto router = MakeRouter(s);
+  auto delivery = MakeDelivery(s);
+  ASSERT_TRUE(router && delivery);
+  HostedService r, d;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+
+  const std::string pv = s.Submit(CategoryReferral("nhs-west-kent", "T-PV-1", v1::RADICALISATION, "Drew"));
+  auto events = s.WaitFor("the Prevent case delivered", [&](const std::vector<v1::Event>& ev) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, pv, "PREVENT");
+  });
+  EXPECT_THAT(RoutedDestinations(events, pv), ElementsAre("PREVENT"));
+
+  // The Prevent gateway (Kent Police) acknowledges, accepts and adopts it for Channel.
+  v1::Event ack, accept, outcome;
+  ack.mutable_case_acknowledged()->set_referral_id(pv);
+  ack.mutable_case_acknowledged()->set_destination("PREVENT");
+  accept.mutable_case_accepted()->set_referral_id(pv);
+  accept.mutable_case_accepted()->set_destination("PREVENT");
+  outcome.mutable_outcome_recorded()->set_referral_id(pv);
+  outcome.mutable_outcome_recorded()->set_destination("PREVENT");
+  outcome.mutable_outcome_recorded()->set_code("ADOPTED_TO_CHANNEL");
+  AppendAsLead(s, "kent-police", ack);
+  AppendAsLead(s, "kent-police", accept);
+  AppendAsLead(s, "kent-police", outcome);
+
+  events = s.WaitFor("the Channel case delivered", [&](const std::vector<v1::Event>& ev) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, pv, "CHANNEL");
+  });
+  EXPECT_TRUE(r.Stop().ok());
+  EXPECT_TRUE(d.Stop().ok());
+  EXPECT_THAT(RoutedDestinations(events, pv), ElementsAre("PREVENT", "CHANNEL"));
+  const auto channel = EventsOf(events, v1::Event::kCaseRouted, pv, "CHANNEL");
+  ASSERT_EQ(channel.size(), 1u);
+  EXPECT_EQ(channel[0]->actor(), "refx-router");
+  EXPECT_EQ(channel[0]->case_routed().rule_id(), "OUTCOME:ADOPTED_TO_CHANNEL");
+  const auto delivered = EventsOf(events, v1::Event::kCaseDelivered, pv, "CHANNEL");
+  ASSERT_EQ(delivered.size(), 1u);
+  EXPECT_EQ(delivered[0]->case_delivered().recipient_agency(), "kcc-channel-panel");
+  // The PREVENT case was acknowledged: it is not delivered again.
+  EXPECT_EQ(EventsOf(events, v1::Event::kCaseDelivered, pv, "PREVENT").size(), 1u);
+}
+
+}  // namespace
+}  // namespace refx::testing

@@ -1,0 +1,209 @@
+// refx-router as a real child process, killed with SIGKILL while referrals
+// stream in and started again: every referral ends up routed exactly once
+// to each of its destinations - none twice, none missing - and a SIGTERM
+// stops it cleanly with its cursor stored.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "core/curve_keys.h"
+#include "services_stack.h"
+
+namespace refx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The refx-router binary run as a child process with its output in a file.
+class RouterProcess {
+ public:
+  RouterProcess(std::vector<std::string> args, std::string log_path)
+      : args_(std::move(args)), log_path_(std::move(log_path)) {}
+  ~RouterProcess() {
+    if (pid_ > 0) Stop(SIGKILL);
+  }
+
+  void Start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> argv;
+      for (auto& a : args_) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+  // Sends `signal`, waits, and returns the wait status.
+  int Stop(int signal) {
+    if (pid_ <= 0) return -1;
+    kill(pid_, signal);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+  // Waits up to `timeout` for the process to exit by itself; true with
+  // *status set when it did.
+  bool WaitExit(std::chrono::milliseconds timeout, int* status) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (waitpid(pid_, status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+  std::string Log() const {
+    std::ifstream in(log_path_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+};
+
+// Letters only: subject keys ignore digits, so "Subject1" and "Subject2"
+// would be one person.
+std::string LetterName(int i) {
+  std::string name = "Sam";
+  do {
+    name += static_cast<char>('a' + i % 26);
+    i /= 26;
+  } while (i > 0);
+  return name;
+}
+
+size_t CountRouted(const std::vector<v1::Event>& events) {
+  return static_cast<size_t>(
+      std::count_if(events.begin(), events.end(), [](const v1::Event& e) { return e.has_case_routed(); }));
+}
+
+TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  const fs::path home = fs::path(s.stack().config_path()).parent_path();
+  const std::string key_dir = (home / "router-keys").string();
+  ASSERT_TRUE(SaveCurveKeyPair(key_dir, "refx-router", s.stack().agency_keys("refx-router")).ok());
+  std::ofstream(key_dir + "/broker.pub") << s.stack().broker_keys().public_key << "\n";
+  RouterProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", s.stack().endpoint(),
+                        "--server-key", key_dir + "/broker.pub", "--key-dir", key_dir, "--key-name", "refx-router",
+                        "--state-dir", s.StateDir("router"), "--log-level", "debug"},
+                       (home / "router.log").string());
+  router.Start();
+
+  // Three kinds of referral, each with its own subject.
+  constexpr int kReferrals = 60;
+  std::map<int, std::vector<std::string>> expected;
+  std::vector<v1::Referral> referrals;
+  size_t expected_cases = 0;
+  for (int i = 0; i < kReferrals; ++i) {
+    const std::string ref = "T-KILL-" + std::to_string(i);
+    switch (i % 3) {
+      case 0:
+        referrals.push_back(DaHighRiskReferral("kent-police", ref, LetterName(i)));
+        expected[i] = {"DA_MARAC", "IDVA"};
+        break;
+      case 1:
+        referrals.push_back(CategoryReferral("kent-police", ref, v1::OTHER, LetterName(i)));
+        expected[i] = {"CSU_TRIAGE"};
+        break;
+      default:
+        referrals.push_back(CategoryReferral("kent-police", ref, v1::CHILD_AT_RISK, LetterName(i)));
+        expected[i] = {"CHILDRENS_FRONT_DOOR"};
+        break;
+    }
+    expected_cases += expected[i].size();
+  }
+  std::vector<std::string> ids(kReferrals);
+  std::atomic<int> submitted{0};
+  std::thread submitter([&] {
+    for (int i = 0; i < kReferrals; ++i) {
+      ids[i] = s.Submit(referrals[i]);
+      submitted = i + 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+  });
+
+  // Kill the router at three points of the stream and start it again.
+  int kills = 0;
+  for (size_t threshold : {expected_cases / 6, expected_cases / 3, expected_cases / 2}) {
+    s.WaitFor("routing to pass " + std::to_string(threshold) + " cases",
+              [&](const std::vector<v1::Event>& ev) { return CountRouted(ev) >= threshold; });
+    const int status = router.Stop(SIGKILL);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the router died before it was killed:\n"
+                                                                  << router.Log();
+    ++kills;
+    router.Start();
+  }
+  submitter.join();
+  ASSERT_EQ(submitted.load(), kReferrals);
+  EXPECT_EQ(kills, 3);
+
+  auto events = s.WaitFor("every case routed", [&](const std::vector<v1::Event>& ev) {
+    return CountRouted(ev) >= expected_cases;
+  });
+  const int status = router.Stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << router.Log();
+
+  events = s.ReadLog();
+  EXPECT_EQ(CountRouted(events), expected_cases);
+  for (int i = 0; i < kReferrals; ++i) {
+    std::vector<std::string> got = RoutedDestinations(events, ids[i]);
+    std::sort(got.begin(), got.end());
+    std::vector<std::string> want = expected[i];
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(got, want) << ids[i] << " (" << referrals[i].referrer_reference() << ")";
+    for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, ids[i])) EXPECT_EQ(e->actor(), "refx-router");
+  }
+  // The cursor names a handled seq within the log.
+  std::ifstream cursor(s.StateDir("router") + "/router.cursor");
+  uint64_t stored = 0;
+  ASSERT_TRUE(cursor >> stored);
+  EXPECT_GT(stored, 0u);
+  EXPECT_LE(stored, events.back().seq());
+  if (::testing::Test::HasFailure()) std::cerr << "refx-router log:\n" << router.Log();
+}
+
+TEST(RouterRestartTest, RefusesToStartWithoutTheSubjectKeyFile) {
+  ServicesStack s;
+  const fs::path home = fs::path(s.stack().config_path()).parent_path();
+  fs::remove(home / "subject.hmac");
+  const std::string key_dir = (home / "router-keys").string();
+  ASSERT_TRUE(SaveCurveKeyPair(key_dir, "refx-router", s.stack().agency_keys("refx-router")).ok());
+  RouterProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", "tcp://127.0.0.1:1",
+                        "--server-key", key_dir + "/refx-router.pub", "--key-dir", key_dir, "--state-dir",
+                        s.StateDir("router")},
+                       (home / "router.log").string());
+  router.Start();
+  int status = 0;
+  ASSERT_TRUE(router.WaitExit(std::chrono::seconds(30), &status)) << "the router should refuse to start:\n"
+                                                                  << router.Log();
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_THAT(router.Log(), ::testing::HasSubstr("subject.hmac"));
+  EXPECT_THAT(router.Log(), ::testing::HasSubstr("does not exist"));
+}
+
+}  // namespace
+}  // namespace refx::testing

@@ -1,0 +1,170 @@
+#include "services_stack.h"
+
+#include <google/protobuf/text_format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/event_util.h"
+#include "core/subject_key.h"
+
+namespace refx::testing {
+
+namespace fs = std::filesystem;
+
+ServicesStack::ServicesStack(const std::function<void(v1::PartnershipConfig*)>& edit) {
+  std::ifstream in(std::string(REFX_SOURCE_DIR) + "/deploy/config/sevenoaks.textproto");
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::PartnershipConfig raw;
+  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &raw)) {
+    ADD_FAILURE() << "the sample configuration does not parse";
+    std::abort();
+  }
+  if (edit) edit(&raw);
+  std::vector<AgencySpec> agencies;
+  for (const v1::Agency& a : raw.agencies()) {
+    AgencySpec spec;
+    spec.id = a.id();
+    spec.roles.clear();
+    for (int r : a.roles()) spec.roles.push_back(v1::Role_Name(static_cast<v1::Role>(r)));
+    for (int c : a.may_submit()) spec.may_submit.push_back(v1::Category_Name(static_cast<v1::Category>(c)));
+    agencies.push_back(std::move(spec));
+  }
+  stack_ = std::make_unique<TestStack>(std::move(agencies));
+  // The TestStack wrote name, broker settings and the agencies (with their
+  // fresh keys); the rest of the partnership follows them.
+  raw.clear_name();
+  raw.clear_broker();
+  raw.clear_agencies();
+  raw.set_subject_key_file("subject.hmac");
+  std::string rest;
+  google::protobuf::TextFormat::PrintToString(raw, &rest);
+  std::ofstream(stack_->config_path(), std::ios::app) << rest;
+  const std::string key_file = (fs::path(stack_->config_path()).parent_path() / "subject.hmac").string();
+  Status s = GenerateSubjectKeyFile(key_file);
+  if (s.ok()) s = LoadSubjectKeyFile(key_file, &subject_secret_);
+  if (s.ok()) s = PartnershipConfig::Load(stack_->config_path(), &config_);
+  if (!s.ok()) {
+    ADD_FAILURE() << "cannot set up the test partnership: " << s.ToString();
+    std::abort();
+  }
+}
+
+std::string ServicesStack::StateDir(const std::string& name) const {
+  const fs::path dir = fs::path(stack_->config_path()).parent_path() / "state" / name;
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::vector<v1::Event> ServicesStack::ReadLog() {
+  if (!reader_) reader_ = stack_->ClientFor("refx-outcomes");
+  std::vector<v1::Event> events;
+  v1::ReadRequest request;
+  request.set_follow(false);
+  request.set_purpose("test assertions");
+  Status s = reader_->Read(request, [&](const v1::Event& e, const std::string&, const std::string&) {
+    events.push_back(e);
+    return true;
+  });
+  if (!s.ok()) ADD_FAILURE() << "cannot read the log: " << s.ToString();
+  return events;
+}
+
+std::vector<v1::Event> ServicesStack::WaitFor(const std::string& what,
+                                              const std::function<bool(const std::vector<v1::Event>&)>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::vector<v1::Event> events;
+  while (true) {
+    events = ReadLog();
+    if (done(events)) return events;
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "timed out waiting for " << what << " (" << events.size() << " events in the log)";
+      return events;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string ServicesStack::Submit(const v1::Referral& referral) {
+  auto client = stack_->ClientFor(referral.referrer().agency_id());
+  v1::Ack ack;
+  Status s = client->Submit(referral, &ack);
+  if (!s.ok()) ADD_FAILURE() << "submit " << referral.referrer_reference() << ": " << s.ToString();
+  return ack.referral_id();
+}
+
+void HostedService::Start(std::function<Status(const std::function<bool()>&)> run) {
+  stop_ = false;
+  finished_ = false;
+  thread_ = std::thread([this, run = std::move(run)] {
+    result_ = run([this] { return stop_.load(); });
+    finished_ = true;
+  });
+}
+
+Status HostedService::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
+v1::Referral DaReferralWithScore(const std::string& agency, const std::string& reference, int yes,
+                                 const std::string& given_name) {
+  v1::Referral r = SampleReferral(agency, reference);
+  r.mutable_person()->set_given_name(given_name);
+  auto* a = r.mutable_assessment();
+  a->clear_dash_answers();
+  int given = 0;
+  for (int q = 1; q <= 24; ++q) {
+    const bool answer = q != 8 && given < yes;  // question 8 (stalking) stays "no"
+    if (answer) ++given;
+    a->add_dash_answers(answer);
+  }
+  a->set_score(static_cast<uint32_t>(yes));
+  a->set_risk_level(yes >= 14 ? v1::HIGH : yes >= 10 ? v1::MEDIUM : v1::STANDARD);
+  return r;
+}
+
+v1::Referral DaHighRiskReferral(const std::string& agency, const std::string& reference,
+                                const std::string& given_name) {
+  return DaReferralWithScore(agency, reference, 15, given_name);
+}
+
+v1::Referral CategoryReferral(const std::string& agency, const std::string& reference, v1::Category category,
+                              const std::string& given_name) {
+  v1::Referral r = SampleReferral(agency, reference);
+  r.set_category(category);
+  r.clear_assessment();
+  r.mutable_person()->set_given_name(given_name);
+  return r;
+}
+
+std::vector<const v1::Event*> EventsOf(const std::vector<v1::Event>& events, v1::Event::BodyCase kind,
+                                       const std::string& referral_id, const std::string& destination) {
+  std::vector<const v1::Event*> out;
+  for (const v1::Event& e : events) {
+    if (e.body_case() != kind || ReferralIdOf(e) != referral_id) continue;
+    if (!destination.empty() && DestinationOf(e) != destination) continue;
+    out.push_back(&e);
+  }
+  return out;
+}
+
+std::vector<std::string> RoutedDestinations(const std::vector<v1::Event>& events, const std::string& referral_id) {
+  std::vector<std::string> out;
+  for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, referral_id)) {
+    out.push_back(e->case_routed().destination());
+  }
+  return out;
+}
+
+bool HasEvent(const std::vector<v1::Event>& events, v1::Event::BodyCase kind, const std::string& referral_id,
+              const std::string& destination) {
+  return !EventsOf(events, kind, referral_id, destination).empty();
+}
+
+}  // namespace refx::testing

@@ -1,0 +1,97 @@
+// Test support for the service tests: the real refx-broker (TestStack, CURVE
+// on) over a copy of the Sevenoaks sample partnership - its agencies with
+// fresh keys, its destinations, rules, calendar, outcome codes and delivery
+// settings - with a generated subject key; services hosted in-process on
+// threads; and reading the whole log back for assertions.
+//
+// Thread-safety: a ServicesStack belongs to one test thread; HostedService
+// runs one service on its own thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/partnership_config.h"
+#include "core/status.h"
+#include "refx/v1/config.pb.h"
+#include "refx/v1/event.pb.h"
+#include "test_stack.h"
+
+namespace refx::testing {
+
+class ServicesStack {
+ public:
+  // `edit` may change the sample configuration (e.g. delivery settings)
+  // before it is written; the agencies come from it too.
+  explicit ServicesStack(const std::function<void(v1::PartnershipConfig*)>& edit = nullptr);
+
+  TestStack& stack() { return *stack_; }
+  // The configuration as the broker loads it (call after construction).
+  const PartnershipConfig& config() const { return *config_; }
+  // The subject key secret (raw bytes) the router uses.
+  const std::string& subject_secret() const { return subject_secret_; }
+  // A folder for a service's state (created on first use).
+  std::string StateDir(const std::string& name) const;
+
+  // Every event in the log now, read as the refx-outcomes SERVICE identity
+  // (which sees everything; no test runs that service).
+  std::vector<v1::Event> ReadLog();
+
+  // Reads the log until `done(events)` holds, up to 60 s. Returns the last
+  // events read; fails the test (ADD_FAILURE naming `what`) on timeout.
+  std::vector<v1::Event> WaitFor(const std::string& what,
+                                 const std::function<bool(const std::vector<v1::Event>&)>& done);
+
+  // Submits `referral` as its referrer agency; returns the referral id.
+  std::string Submit(const v1::Referral& referral);
+
+ private:
+  std::unique_ptr<TestStack> stack_;
+  std::unique_ptr<PartnershipConfig> config_;
+  std::string subject_secret_;
+  std::unique_ptr<BrokerClient> reader_;
+};
+
+// Runs a service's Run(should_stop) on a thread until Stop().
+class HostedService {
+ public:
+  HostedService() = default;
+  ~HostedService() { Stop(); }
+  // Starts `run` (e.g. [&](auto stop) { return service->Run(stop); }).
+  void Start(std::function<Status(const std::function<bool()>&)> run);
+  // Asks it to stop, waits, and returns what Run returned.
+  Status Stop();
+  bool finished() const { return finished_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+  Status result_;
+};
+
+// A DOMESTIC_ABUSE referral with DASH score 15 that does not say stalking
+// (question 8 "no"), about a made-up person; `given_name` varies the
+// subject. Routed by rule R1 to DA_MARAC and IDVA.
+v1::Referral DaHighRiskReferral(const std::string& agency, const std::string& reference,
+                                const std::string& given_name = "Alex");
+// As above with `yes` of the 24 DASH answers "yes" (question 8 stays "no").
+v1::Referral DaReferralWithScore(const std::string& agency, const std::string& reference, int yes,
+                                 const std::string& given_name);
+// A referral of `category` with no assessment (routes by category only).
+v1::Referral CategoryReferral(const std::string& agency, const std::string& reference, v1::Category category,
+                              const std::string& given_name = "Jordan");
+
+// Helpers over a list of events.
+std::vector<const v1::Event*> EventsOf(const std::vector<v1::Event>& events, v1::Event::BodyCase kind,
+                                       const std::string& referral_id, const std::string& destination = "");
+std::vector<std::string> RoutedDestinations(const std::vector<v1::Event>& events, const std::string& referral_id);
+bool HasEvent(const std::vector<v1::Event>& events, v1::Event::BodyCase kind, const std::string& referral_id,
+              const std::string& destination);
+
+}  // namespace refx::testing
