@@ -55,12 +55,14 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
     : options_(std::move(options)),
       config_(config),
       log_(std::move(log)),
-      context_(std::make_unique<zmq::context_t>(1)) {
+      context_(std::make_unique<zmq::context_t>(1)),
+      checkpoint_schedule_(options_.checkpoint_every_events, options_.checkpoint_every) {
   metrics_.head_seq = log_->head_seq();
   for (const auto& d : config_->proto().destinations()) owned_destinations_[d.agency_id()].insert(d.code());
 }
 
 Broker::~Broker() {
+  if (backup_ && backup_->thread.joinable()) backup_->thread.join();
   if (metrics_server_) metrics_server_->Stop();
   if (frontend_) frontend_->close();
   if (zap_) zap_->Stop();
@@ -111,6 +113,11 @@ Status Broker::Start() {
   }
   spdlog::info("broker: serving on {} (CURVE, ZAP domain {}), log head seq {}", bound_endpoint_, kZapDomain,
                log_->head_seq());
+  if (options_.signer) {
+    spdlog::info("broker: signing checkpoints with key {}", options_.signer->key_id());
+  } else {
+    spdlog::warn("broker: no checkpoint signing key; the log is kept without signed checkpoints");
+  }
   return Status::OK();
 }
 
@@ -122,6 +129,8 @@ Status Broker::Run() {
     // Reads owed to clients are served between write batches; while any
     // remain the loop only peeks for requests instead of sleeping.
     const bool reads_pending = ServeReads();
+    if (backup_) FinishBackup(/*wait=*/false);
+    MaybeCheckpoint(/*force=*/false);
     try {
       if (zmq::poll(&item, 1, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
     } catch (const zmq::error_t& e) {
@@ -145,6 +154,8 @@ Status Broker::Run() {
     Status s = CommitPending();
     if (!s.ok()) return s;
   }
+  if (backup_) FinishBackup(/*wait=*/true);
+  MaybeCheckpoint(/*force=*/true);
   spdlog::info("broker: stopped at log head seq {}", log_->head_seq());
   return Status::OK();
 }
@@ -200,6 +211,12 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
     case v1::Frame::kCredit:
       HandleCredit(frame, waiter);
       return;
+    case v1::Frame::kCheckpoints:
+      HandleCheckpoints(agency, frame, waiter);
+      return;
+    case v1::Frame::kBackup:
+      HandleBackup(agency, frame, waiter);
+      return;
     case v1::Frame::kHeartbeat: {
       v1::Frame reply;
       reply.set_correlation_id(frame.correlation_id());
@@ -213,7 +230,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   }
 }
 
-void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, Waiter waiter) {
+void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter waiter) {
   const v1::Referral& referral = frame.submit().referral();
   const v1::Agency* agency = config_->AgencyById(identity);
   // Who may do this first, then what was sent.
@@ -277,7 +294,8 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
   pending.event.set_actor(identity);
   auto* submitted = pending.event.mutable_referral_submitted();
   submitted->set_referral_id(ReferralIdForSeq(seq));
-  *submitted->mutable_referral() = referral;
+  // The frame is done with: take its referral instead of copying it.
+  submitted->mutable_referral()->Swap(frame.mutable_submit()->mutable_referral());
   pending.dedupe_key = key;
   v1::ReferralRecord record;
   record.set_referral_id(submitted->referral_id());
@@ -290,7 +308,9 @@ void Broker::HandleSubmit(const std::string& identity, const v1::Frame& frame, W
 }
 
 Status Broker::CommitPending() {
-  if (pending_.empty() && waiters_.empty()) return Status::OK();
+  if (pending_.empty() && waiters_.empty() && deferred_replies_.empty() && deferred_sessions_.empty()) {
+    return Status::OK();
+  }
   Status written = Status::OK();
   if (!pending_.empty()) {
     const auto start = Clock::now();
@@ -316,6 +336,12 @@ Status Broker::CommitPending() {
       }
       Reply(w, reply);
     }
+    for (const auto& [waiter, reply] : deferred_replies_) Reply(waiter, reply);
+    for (ReadSession& session : deferred_sessions_) {
+      std::string routing_id = session.waiter.routing_id;
+      sessions_[routing_id] = std::move(session);
+    }
+    metrics_.read_sessions = sessions_.size();
     if (!pending_.empty()) {
       spdlog::debug("broker: committed seq {}..{} ({} events)", pending_.front().event.seq(),
                     pending_.back().event.seq(), pending_.size());
@@ -324,8 +350,13 @@ Status Broker::CommitPending() {
     // Nothing of the batch is in the log; tell every client so it retries.
     ++metrics_.write_failures;
     spdlog::error("broker: group commit of {} events failed: {}", pending_.size(), written.ToString());
-    for (const Waiter& w : waiters_) ReplyError(w, Status::Internal("the event log could not be written; retry"));
+    const Status retry = Status::Internal("the event log could not be written; retry");
+    for (const Waiter& w : waiters_) ReplyError(w, retry);
+    for (const auto& deferred : deferred_replies_) ReplyError(deferred.first, retry);
+    for (const ReadSession& session : deferred_sessions_) ReplyError(session.waiter, retry);
   }
+  deferred_replies_.clear();
+  deferred_sessions_.clear();
   pending_.clear();
   waiters_.clear();
   pending_keys_.clear();

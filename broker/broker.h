@@ -18,12 +18,17 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
-#include <memory>
-#include <string>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <string>
+#include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/metrics.h"
@@ -32,6 +37,8 @@
 #include "core/curve_keys.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
+#include "eventlog/backup.h"
+#include "eventlog/checkpoints.h"
 #include "eventlog/event_log.h"
 #include "refx/v1/wire.pb.h"
 
@@ -52,6 +59,13 @@ struct BrokerOptions {
   std::string metrics_address;
   // The date used to reject future dates; injectable for tests.
   std::function<CivilDate()> today = TodayUtc;
+  // Signs the log's head into the checkpoints family (eventlog/checkpoints.h):
+  // once at start, every `checkpoint_every_events` appended events or
+  // `checkpoint_every` with new events, and at a clean stop. Null: the log
+  // is kept without signed checkpoints (the broker warns at start).
+  std::shared_ptr<const eventlog::CheckpointSigner> signer;
+  uint64_t checkpoint_every_events = 10000;
+  std::chrono::seconds checkpoint_every{60};
 };
 
 class Broker {
@@ -102,14 +116,48 @@ class Broker {
     std::vector<uint64_t> index_seqs;  // for filtered reads: the seqs to send
     size_t index_pos = 0;
     bool indexed = false;
+    // Event-time window [since, until) in Unix nanoseconds (0 = unbounded)
+    // and the agency whose events are wanted (empty = any).
+    int64_t since_nanos = 0;
+    int64_t until_nanos = 0;
+    std::string agency;
+  };
+
+  // A backup running on its own thread; its reply is sent by the loop.
+  struct BackupJob {
+    Waiter waiter;
+    std::thread thread;
+    std::mutex mu;
+    bool done = false;              // guarded by mu
+    Status status;                  // guarded by mu
+    eventlog::BackupReport report;  // guarded by mu
+    double seconds = 0;             // guarded by mu
   };
 
   void HandleMessage(std::vector<zmq::message_t>& parts);
-  void HandleSubmit(const std::string& identity, const v1::Frame& frame, Waiter waiter);
+  // Takes the referral out of `frame` when it is staged.
+  void HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter waiter);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleCredit(const v1::Frame& frame, const Waiter& waiter);
+  void HandleCheckpoints(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  void HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  // Sends the reply of a finished backup; with `wait`, joins a running one first.
+  void FinishBackup(bool wait);
+  // Audit reads: an AUDITOR (not SERVICE) must give a purpose, and the read
+  // is recorded as a record_accessed event staged in the pending batch; its
+  // reply or read session waits in deferred_* until the batch is durable.
+  bool IsAuditedReader(const v1::Agency& actor) const;
+  // False (having replied with the error) when the purpose is blank or too long.
+  bool CheckAuditPurpose(const std::string& purpose, const Waiter& waiter);
+  // `what` names what was read with ids and seqs only (no personal data).
+  void StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
+                   const std::string& referral_id);
+  // Whether an event passes a read's time and agency filters.
+  bool PassesFilters(const ReadSession& session, const v1::Event& event);
+  // Signs the head when the schedule says so (or `force` and it moved).
+  void MaybeCheckpoint(bool force);
   // Sends what read sessions are owed, a bounded amount per call so writes
   // are not held up. Returns true if some session still has work now.
   bool ServeReads();
@@ -149,6 +197,14 @@ class Broker {
   // case_state writes of the batch being built (key -> serialised record).
   std::unordered_map<std::string, std::string> pending_state_;
   std::map<std::string, ReadSession> sessions_;
+  // Replies and read sessions that must wait until the pending batch is
+  // durable (the record_accessed event of an audit read): sent/started by
+  // CommitPending on success, answered with an error on failure.
+  std::vector<std::pair<Waiter, v1::Frame>> deferred_replies_;
+  std::vector<ReadSession> deferred_sessions_;
+  std::unique_ptr<BackupJob> backup_;
+  eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
+  uint64_t last_checkpoint_seq_ = 0;
   // Destination codes each agency owns (for LEAD visibility).
   std::map<std::string, std::set<std::string>> owned_destinations_;
   CivilDate today_;

@@ -146,6 +146,8 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
 
 void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
   const v1::QueryRequest& q = frame.query();
+  const bool audited = IsAuditedReader(actor);
+  if (audited && !CheckAuditPurpose(q.purpose(), waiter)) return;
   const bool all = MaySeeAll(actor);
   const auto& owned = owned_destinations_[actor.id()];
   v1::Frame reply;
@@ -189,6 +191,13 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     }
   } else {
     return ReplyError(waiter, Status::InvalidArgument("give a referral_id or a destination", "query"));
+  }
+  if (audited) {
+    // Answered once the record of this query is durable.
+    StageAccess(actor, q.referral_id().empty() ? "query destination " + q.destination() : "query referral " + q.referral_id(),
+                q.purpose(), q.referral_id());
+    deferred_replies_.emplace_back(waiter, std::move(reply));
+    return;
   }
   Reply(waiter, reply);
 }

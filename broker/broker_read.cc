@@ -1,5 +1,6 @@
 // Read sessions: streaming the log to services, leads and auditors with
 // credit-based flow control (see broker.h and wire.proto's ReadRequest).
+#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -37,6 +38,19 @@ bool Broker::Visible(const v1::Agency& agency, const v1::Event& event) {
   return false;  // raw submissions and other referral-wide events: services and auditors only
 }
 
+bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
+  if (s.since_nanos != 0 || s.until_nanos != 0) {
+    const int64_t t = google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time());
+    if (s.since_nanos != 0 && t < s.since_nanos) return false;
+    if (s.until_nanos != 0 && t >= s.until_nanos) return false;
+  }
+  if (!s.agency.empty() && event.actor() != s.agency) {
+    const auto& owned = owned_destinations_[s.agency];
+    if (!owned.count(DestinationOf(event))) return false;
+  }
+  return true;
+}
+
 void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
   const v1::ReadRequest& r = frame.read();
   if (!MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::LEAD)) {
@@ -47,6 +61,11 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     return ReplyError(waiter, Status::UnknownAgency("destination \"" + r.destination() + "\" is not configured",
                                                     "read.destination"));
   }
+  if (!r.agency().empty() && !config_->AgencyById(r.agency())) {
+    return ReplyError(waiter, Status::UnknownAgency("agency \"" + r.agency() + "\" is not configured", "read.agency"));
+  }
+  const bool audited = IsAuditedReader(actor);
+  if (audited && !CheckAuditPurpose(r.purpose(), waiter)) return;
   ReadSession session;
   session.waiter = waiter;
   session.identity = actor.id();
@@ -57,6 +76,22 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
   session.referral_id = r.referral_id();
   session.destination = r.destination();
   session.indexed = !session.referral_id.empty() || !session.destination.empty();
+  if (r.has_since()) session.since_nanos = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.since());
+  if (r.has_until()) session.until_nanos = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.until());
+  session.agency = r.agency();
+  if (audited) {
+    // The read is recorded first; the session starts once that is durable.
+    std::string what = "read seq " + std::to_string(r.after_seq() + 1) + ".." +
+                       (r.to_seq() ? std::to_string(r.to_seq()) : std::string(r.follow() ? "follow" : "head"));
+    if (!r.referral_id().empty()) what += " referral " + r.referral_id();
+    if (!r.destination().empty()) what += " destination " + r.destination();
+    if (!r.agency().empty()) what += " agency " + r.agency();
+    if (r.has_since()) what += " since " + google::protobuf::util::TimeUtil::ToString(r.since());
+    if (r.has_until()) what += " until " + google::protobuf::util::TimeUtil::ToString(r.until());
+    StageAccess(actor, what, r.purpose(), r.referral_id());
+    deferred_sessions_.push_back(std::move(session));
+    return;
+  }
   sessions_[waiter.routing_id] = std::move(session);
   metrics_.read_sessions = sessions_.size();
   spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
@@ -98,10 +133,13 @@ bool Broker::ServeSession(ReadSession& s) {
   frame.set_correlation_id(s.waiter.correlation_id);
   v1::EventBatch* batch = frame.mutable_events();
   const uint64_t max_events = std::min(s.credit, kMaxEventsPerBatch);
+  const bool filtered = s.since_nanos != 0 || s.until_nanos != 0 || !s.agency.empty();
   auto take = [&](const eventlog::StoredEvent& ev) {
-    if (!all) {
+    if (!all || filtered) {
       v1::Event parsed;
-      if (!parsed.ParseFromString(ev.bytes) || !Visible(agency, parsed)) return;
+      if (!parsed.ParseFromString(ev.bytes)) return;
+      if (!all && !Visible(agency, parsed)) return;
+      if (filtered && !PassesFilters(s, parsed)) return;
     }
     batch->add_events(ev.bytes);
     batch->add_chain_hashes(ev.hash);

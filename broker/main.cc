@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "broker/broker.h"
 
@@ -18,6 +19,9 @@ void OnSignal(int) {
 int main(int argc, char** argv) {
   CLI::App app{"refx-broker: authenticates agencies, validates and durably logs referrals"};
   std::string config_path, data_dir, key_dir, key_name = "broker", endpoint, metrics, log_level = "info", ready_file;
+  std::string signing_key;
+  uint64_t checkpoint_every_events = 10000;
+  unsigned checkpoint_every_seconds = 60;
   app.add_option("--config", config_path, "Partnership configuration (protobuf text format)")->required();
   app.add_option("--data", data_dir, "Event log directory (RocksDB); created if missing")->required();
   app.add_option("--key-dir", key_dir, "Folder holding the broker's key pair NAME.pub / NAME.key")->required();
@@ -27,6 +31,14 @@ int main(int argc, char** argv) {
   app.add_option("--ready-file", ready_file,
                  "Once serving, write 'ENDPOINT METRICS_PORT' here (for scripts and tests)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--signing-key", signing_key,
+                 "Ed25519 key that signs checkpoints of the log head (refx keys gen-signing-key); "
+                 "default KEY_DIR/KEY_NAME.sign.key when that file exists");
+  app.add_option("--checkpoint-every-events", checkpoint_every_events, "Sign the head after this many new events (0: off)")
+      ->capture_default_str();
+  app.add_option("--checkpoint-every-seconds", checkpoint_every_seconds,
+                 "Sign the head this often when it has moved (0: off)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -45,6 +57,21 @@ int main(int argc, char** argv) {
   }
   options.frontend_endpoint = endpoint;
   options.metrics_address = metrics;
+  // A signing key named on the command line must load; the default one is
+  // used when present (the broker warns when it runs without).
+  const bool explicit_signing_key = !signing_key.empty();
+  if (!explicit_signing_key) signing_key = refx::eventlog::SigningSecretKeyPath(key_dir, key_name);
+  if (explicit_signing_key || std::filesystem::exists(signing_key)) {
+    std::unique_ptr<refx::eventlog::CheckpointSigner> signer;
+    s = refx::eventlog::CheckpointSigner::Load(signing_key, &signer);
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx-broker: cannot load the checkpoint signing key: %s\n", s.ToString().c_str());
+      return 2;
+    }
+    options.signer = std::move(signer);
+  }
+  options.checkpoint_every_events = checkpoint_every_events;
+  options.checkpoint_every = std::chrono::seconds(checkpoint_every_seconds);
 
   std::unique_ptr<refx::eventlog::EventLog> log;
   refx::eventlog::OpenOptions open;

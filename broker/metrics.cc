@@ -45,6 +45,8 @@ std::string BrokerMetrics::RenderPrometheus() const {
   counter("refx_unroutable_replies_total", "Replies not delivered because the client had gone.",
           unroutable_replies.load());
   counter("refx_write_failures_total", "Group commits that failed (nothing acknowledged).", write_failures.load());
+  counter("refx_audit_reads_total", "Audit reads recorded as record_accessed events.", audit_reads.load());
+  counter("refx_checkpoints_total", "Signed checkpoints of the log head stored.", checkpoints.load());
   out += "# HELP refx_log_head_seq Highest seq in the event log.\n# TYPE refx_log_head_seq gauge\nrefx_log_head_seq " +
          std::to_string(head_seq.load()) + "\n";
   batch_size.Render("refx_batch_size", "Events written per group commit (one fsync each).", &out);

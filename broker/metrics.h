@@ -47,6 +47,8 @@ struct BrokerMetrics {
   std::atomic<uint64_t> oversize{0};      // of which FRAME_TOO_LARGE
   std::atomic<uint64_t> unroutable_replies{0};  // replies to peers that had gone
   std::atomic<uint64_t> write_failures{0};
+  std::atomic<uint64_t> audit_reads{0};   // record_accessed events staged for audit reads
+  std::atomic<uint64_t> checkpoints{0};   // signed checkpoints stored
   std::atomic<uint64_t> head_seq{0};
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
   Histogram fsync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 1}};

@@ -41,7 +41,8 @@ const std::string& ReferralIdOf(const v1::Event& e) {
     case B::kDeadlineBreached: return e.deadline_breached().referral_id();
     case B::kCaseEscalated: return e.case_escalated().referral_id();
     case B::kSubjectErased: return e.subject_erased().referral_id();
-    case B::kRecordAccessed:
+    case B::kRecordAccessed:  // indexed under the one referral read, if it names one
+      return e.record_accessed().referral_ids_size() > 0 ? e.record_accessed().referral_ids(0) : kEmpty;
     case B::BODY_NOT_SET: return kEmpty;
   }
   return kEmpty;

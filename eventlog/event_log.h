@@ -86,6 +86,8 @@ struct VerifyReport {
   std::string problem;         // what is wrong at first_bad_seq
 };
 
+struct BackupReport;
+
 class EventLog {
  public:
   // Opens (or creates) the log at options.path. On open, the stored head
@@ -159,6 +161,7 @@ class EventLog {
   VerifyReport VerifyChain() const;
 
  private:
+  friend Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* report);  // backup.h
   EventLog() = default;
   Status LoadAndCheckHead();
   Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;

@@ -11,7 +11,7 @@
 namespace refx {
 
 namespace {
-std::string Errno() { return std::strerror(errno); }
+std::string LockErrno() { return std::strerror(errno); }
 }  // namespace
 
 StateDirLock::~StateDirLock() {
@@ -24,7 +24,7 @@ Status StateDirLock::Acquire(const std::string& dir, const std::string& name) {
   if (ec) return Status::IoError("cannot create the state folder " + dir + ": " + ec.message());
   const std::string path = dir + "/" + name + ".lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError("cannot open " + path + ": " + Errno());
+  if (fd < 0) return Status::IoError("cannot open " + path + ": " + LockErrno());
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return Status::Unavailable(path + " is locked: another " + name + " uses this state folder");

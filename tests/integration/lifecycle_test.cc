@@ -87,6 +87,7 @@ class LifecycleTest : public ::testing::Test {
     std::vector<v1::Event> events;
     v1::ReadRequest r;
     r.set_destination(destination);
+    r.set_purpose("integration test");  // required from auditors, ignored for others
     EXPECT_TRUE(client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
                           events.push_back(e);
                           return true;
@@ -231,7 +232,11 @@ TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
   // The auditor sees everything, including the submission.
   auto all = ReadAll(stack_.ClientFor("auditor").get());
   EXPECT_TRUE(all.front().has_referral_submitted());
-  EXPECT_EQ(all.size(), 5u);
+  // ... and its own read, recorded before the first event was sent.
+  ASSERT_EQ(all.size(), 6u);
+  ASSERT_TRUE(all.back().has_record_accessed());
+  EXPECT_EQ(all.back().actor(), "auditor");
+  EXPECT_EQ(all.back().record_accessed().purpose(), "integration test");
   // A submitter has no read access.
   EXPECT_EQ(submitter_->Read(r, [](const v1::Event&, const std::string&, const std::string&) { return true; }).code(),
             Status::Code::kPermissionDenied);

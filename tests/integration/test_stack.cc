@@ -1,5 +1,7 @@
 #include "test_stack.h"
 
+#include "eventlog/checkpoints.h"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
@@ -46,6 +48,8 @@ TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settin
   if (!GenerateCurveKeyPair(&broker_keys_).ok() || !SaveCurveKeyPair(key_dir_, "broker", broker_keys_).ok()) {
     std::abort();
   }
+  // The broker signs checkpoints with keys/broker.sign.key, as deployed.
+  if (!eventlog::GenerateSigningKeyPair(key_dir_, "broker").ok()) std::abort();
   std::ostringstream cfg;
   cfg << "name: \"Test partnership\"\nbroker { max_batch: 1024 heartbeat_ivl_ms: 500 " << broker_settings << " }\n";
   for (const auto& a : agencies) {

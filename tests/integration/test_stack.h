@@ -64,6 +64,9 @@ class TestStack {
   const std::string& data_dir() const { return data_dir_; }
   const std::string& config_path() const { return config_path_; }
   const std::string& broker_log() const { return log_path_; }
+  const std::string& key_dir() const { return key_dir_; }
+  // The public half of the broker's checkpoint signing key (keys/broker.sign.pub).
+  std::string signing_public_key_path() const { return key_dir_ + "/broker.sign.pub"; }
   const CurveKeyPair& broker_keys() const { return broker_keys_; }
   const CurveKeyPair& agency_keys(const std::string& id) const { return agency_keys_.at(id); }
 
