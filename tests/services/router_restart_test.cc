@@ -26,63 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The refx-router binary run as a child process with its output in a file.
-class RouterProcess {
- public:
-  RouterProcess(std::vector<std::string> args, std::string log_path)
-      : args_(std::move(args)), log_path_(std::move(log_path)) {}
-  ~RouterProcess() {
-    if (pid_ > 0) Stop(SIGKILL);
-  }
-
-  void Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> argv;
-      for (auto& a : args_) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  // Sends `signal`, waits, and returns the wait status.
-  int Stop(int signal) {
-    if (pid_ <= 0) return -1;
-    kill(pid_, signal);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-  // Waits up to `timeout` for the process to exit by itself; true with
-  // *status set when it did.
-  bool WaitExit(std::chrono::milliseconds timeout, int* status) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (waitpid(pid_, status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-  }
-  std::string Log() const {
-    std::ifstream in(log_path_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  std::vector<std::string> args_;
-  std::string log_path_;
-  pid_t pid_ = -1;
-};
-
 // Letters only: subject keys ignore digits, so "Subject1" and "Subject2"
 // would be one person.
 std::string LetterName(int i) {
@@ -106,7 +49,7 @@ TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) 
   const std::string key_dir = (home / "router-keys").string();
   ASSERT_TRUE(SaveCurveKeyPair(key_dir, "refx-router", s.stack().agency_keys("refx-router")).ok());
   std::ofstream(key_dir + "/broker.pub") << s.stack().broker_keys().public_key << "\n";
-  RouterProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", s.stack().endpoint(),
+  ServiceProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", s.stack().endpoint(),
                         "--server-key", key_dir + "/broker.pub", "--key-dir", key_dir, "--key-name", "refx-router",
                         "--state-dir", s.StateDir("router"), "--log-level", "debug"},
                        (home / "router.log").string());
@@ -191,7 +134,7 @@ TEST(RouterRestartTest, RefusesToStartWithoutTheSubjectKeyFile) {
   fs::remove(home / "subject.hmac");
   const std::string key_dir = (home / "router-keys").string();
   ASSERT_TRUE(SaveCurveKeyPair(key_dir, "refx-router", s.stack().agency_keys("refx-router")).ok());
-  RouterProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", "tcp://127.0.0.1:1",
+  ServiceProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", "tcp://127.0.0.1:1",
                         "--server-key", key_dir + "/refx-router.pub", "--key-dir", key_dir, "--state-dir",
                         s.StateDir("router")},
                        (home / "router.log").string());

@@ -1,13 +1,19 @@
 #include "services_stack.h"
 
+#include <fcntl.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
+#include "core/curve_keys.h"
 #include "core/event_util.h"
 #include "core/subject_key.h"
 
@@ -165,6 +171,65 @@ std::vector<std::string> RoutedDestinations(const std::vector<v1::Event>& events
 bool HasEvent(const std::vector<v1::Event>& events, v1::Event::BodyCase kind, const std::string& referral_id,
               const std::string& destination) {
   return !EventsOf(events, kind, referral_id, destination).empty();
+}
+
+ServiceProcess::~ServiceProcess() {
+  if (pid_ > 0) Stop(SIGKILL);
+}
+
+void ServiceProcess::Start() {
+  pid_ = fork();
+  if (pid_ == 0) {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+}
+
+int ServiceProcess::Stop(int signal) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, signal);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return status;
+}
+
+bool ServiceProcess::WaitExit(std::chrono::milliseconds timeout, int* status) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (waitpid(pid_, status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string ServiceProcess::Log() const {
+  std::ifstream in(log_path_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> ServicesStack::ServiceArgs(const std::string& binary, const std::string& name) {
+  const std::string key_dir = (fs::path(stack_->config_path()).parent_path() / (name + "-keys")).string();
+  if (!SaveCurveKeyPair(key_dir, name, stack_->agency_keys(name)).ok()) ADD_FAILURE() << "cannot save keys of " << name;
+  std::ofstream(key_dir + "/broker.pub") << stack_->broker_keys().public_key << "\n";
+  return {binary,       "--config",    stack_->config_path(), "--broker", stack_->endpoint(), "--server-key",
+          key_dir + "/broker.pub", "--key-dir", key_dir, "--key-name", name, "--state-dir", StateDir(name),
+          "--log-level", "debug"};
+}
+
+std::string ServicesStack::LogPath(const std::string& name) const {
+  return (fs::path(stack_->config_path()).parent_path() / (name + ".log")).string();
 }
 
 }  // namespace refx::testing

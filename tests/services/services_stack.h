@@ -8,7 +8,10 @@
 // runs one service on its own thread.
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,11 +53,45 @@ class ServicesStack {
   // Submits `referral` as its referrer agency; returns the referral id.
   std::string Submit(const v1::Referral& referral);
 
+  // Command-line arguments for running service `binary` as the SERVICE
+  // identity `name` against this stack's broker: saves that identity's key
+  // pair and the broker's public key into a key folder of its own, and
+  // gives it a state folder.
+  std::vector<std::string> ServiceArgs(const std::string& binary, const std::string& name);
+  // A log file path for a child process called `name`.
+  std::string LogPath(const std::string& name) const;
+
  private:
   std::unique_ptr<TestStack> stack_;
   std::unique_ptr<PartnershipConfig> config_;
   std::string subject_secret_;
   std::unique_ptr<BrokerClient> reader_;
+};
+
+// A service binary (refx-router, refx-delivery, ...) run as a child process
+// with its stdout and stderr appended to a file. Killed with SIGKILL on
+// destruction if still running. One test thread.
+class ServiceProcess {
+ public:
+  ServiceProcess(std::vector<std::string> args, std::string log_path)
+      : args_(std::move(args)), log_path_(std::move(log_path)) {}
+  ~ServiceProcess();
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  void Start();
+  // Sends `signal`, waits, and returns the wait status (-1 if not running).
+  int Stop(int signal);
+  // Waits up to `timeout` for the process to exit by itself; true with
+  // *status set when it did.
+  bool WaitExit(std::chrono::milliseconds timeout, int* status);
+  // Everything it printed so far.
+  std::string Log() const;
+
+ private:
+  std::vector<std::string> args_;
+  std::string log_path_;
+  pid_t pid_ = -1;
 };
 
 // Runs a service's Run(should_stop) on a thread until Stop().
