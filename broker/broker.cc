@@ -4,7 +4,12 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <zmq.hpp>
 
 #include "core/event_util.h"
@@ -58,11 +63,21 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
       context_(std::make_unique<zmq::context_t>(1)),
       checkpoint_schedule_(options_.checkpoint_every_events, options_.checkpoint_every) {
   metrics_.head_seq = log_->head_seq();
+  committed_head_ = log_->head_seq();
   for (const auto& d : config_->proto().destinations()) owned_destinations_[d.agency_id()].insert(d.code());
 }
 
 Broker::~Broker() {
   if (backup_ && backup_->thread.joinable()) backup_->thread.join();
+  if (writer_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(writer_mu_);
+      writer_stop_ = true;
+    }
+    writer_cv_.notify_one();
+    writer_.join();
+  }
+  if (writer_wake_fd_ >= 0) ::close(writer_wake_fd_);
   if (metrics_server_) metrics_server_->Stop();
   if (frontend_) frontend_->close();
   if (zap_) zap_->Stop();
@@ -123,37 +138,59 @@ Status Broker::Start() {
 
 Status Broker::Run() {
   const size_t max_batch = config_->broker().max_batch();
+  writer_wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (writer_wake_fd_ < 0) return Status::IoError(std::string("eventfd: ") + std::strerror(errno));
+  writer_ = std::thread([this] { WriterLoop(); });
   std::vector<zmq::message_t> parts;
+  Status failed = Status::OK();
   while (!stop_.load()) {
-    zmq::pollitem_t item{frontend_->handle(), 0, ZMQ_POLLIN, 0};
-    // Reads owed to clients are served between write batches; while any
-    // remain the loop only peeks for requests instead of sleeping.
+    // While the writer is busy and a full batch is already waiting, stop
+    // taking requests (they queue in ZeroMQ): back-pressure, bounded memory.
+    const bool full = in_flight_active_ && pending_.size() >= max_batch;
+    zmq::pollitem_t items[2] = {{frontend_->handle(), 0, static_cast<short>(full ? 0 : ZMQ_POLLIN), 0},
+                                {nullptr, writer_wake_fd_, ZMQ_POLLIN, 0}};
+    // Reads owed to clients are served between batches; while any remain
+    // the loop only peeks for requests instead of sleeping.
     const bool reads_pending = ServeReads();
     if (backup_) FinishBackup(/*wait=*/false);
-    MaybeCheckpoint(/*force=*/false);
+    if (!in_flight_active_) MaybeCheckpoint(/*force=*/false);
     try {
-      if (zmq::poll(&item, 1, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
+      if (zmq::poll(items, 2, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;  // a signal: look at stop_ again
       throw;
     }
-    today_ = options_.today();
-    // Drain what is ready, up to max_batch requests, then commit them together.
-    for (size_t n = 0; n < max_batch; ++n) {
-      parts.clear();
-      zmq::message_t part;
-      if (!RecvNoThrow(*frontend_, part)) break;
-      parts.push_back(std::move(part));
-      while (frontend_->get(zmq::sockopt::rcvmore)) {
-        zmq::message_t more;
-        (void)frontend_->recv(more, zmq::recv_flags::none);
-        parts.push_back(std::move(more));
-      }
-      HandleMessage(parts);
+    if (items[1].revents & ZMQ_POLLIN) {
+      failed = CompleteInFlight(/*wait=*/false);
+      if (!failed.ok()) break;
     }
-    Status s = CommitPending();
-    if (!s.ok()) return s;
+    if (items[0].revents & ZMQ_POLLIN) {
+      today_ = options_.today();
+      // Drain what is ready, up to max_batch requests, into the pending batch.
+      for (size_t n = 0; n < max_batch; ++n) {
+        parts.clear();
+        zmq::message_t part;
+        if (!RecvNoThrow(*frontend_, part)) break;
+        parts.push_back(std::move(part));
+        while (frontend_->get(zmq::sockopt::rcvmore)) {
+          zmq::message_t more;
+          (void)frontend_->recv(more, zmq::recv_flags::none);
+          parts.push_back(std::move(more));
+        }
+        HandleMessage(parts);
+      }
+    }
+    StartCommit();
   }
+  // Finish and answer what was taken in, then sign the final head.
+  if (failed.ok()) failed = Flush();
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    writer_stop_ = true;
+  }
+  writer_cv_.notify_one();
+  writer_.join();
+  if (!failed.ok()) return failed;
   if (backup_) FinishBackup(/*wait=*/true);
   MaybeCheckpoint(/*force=*/true);
   spdlog::info("broker: stopped at log head seq {}", log_->head_seq());
@@ -264,6 +301,17 @@ void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter 
     waiters_.push_back(std::move(waiter));
     return;
   }
+  // ... or for the batch being written.
+  if (auto it = in_flight_.keys.find(key); it != in_flight_.keys.end()) {
+    const v1::Event& first = in_flight_.events[it->second].event;
+    if (!SameReferral(first.referral_submitted().referral(), referral)) {
+      return ReplyError(waiter, ConflictWith(first.seq()));
+    }
+    waiter.pending_index = it->second;
+    waiter.duplicate = true;
+    in_flight_.waiters.push_back(std::move(waiter));
+    return;
+  }
   uint64_t original = 0;
   if (log_->FindDuplicate(key, &original)) {
     // The same reference must mean the same referral: a different one under
@@ -288,7 +336,7 @@ void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter 
   }
 
   eventlog::PendingEvent pending;
-  const uint64_t seq = log_->head_seq() + pending_.size() + 1;
+  const uint64_t seq = NextSeq();
   pending.event.set_seq(seq);
   *pending.event.mutable_time() = Now();
   pending.event.set_actor(identity);
@@ -307,21 +355,71 @@ void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter 
   waiters_.push_back(std::move(waiter));
 }
 
-Status Broker::CommitPending() {
-  if (pending_.empty() && waiters_.empty() && deferred_replies_.empty() && deferred_sessions_.empty()) {
-    return Status::OK();
-  }
-  Status written = Status::OK();
-  if (!pending_.empty()) {
+void Broker::WriterLoop() {
+  std::unique_lock<std::mutex> lock(writer_mu_);
+  for (;;) {
+    writer_cv_.wait(lock, [this] { return writer_has_work_ || writer_stop_; });
+    if (!writer_has_work_) return;  // stopping with nothing to write
+    lock.unlock();
+    // The loop does not touch in_flight_.events while the writer has work.
     const auto start = Clock::now();
-    written = log_->AppendBatch(pending_);
+    Status written = log_->AppendBatch(in_flight_.events);
     metrics_.fsync_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
-    metrics_.batch_size.Observe(static_cast<double>(pending_.size()));
+    metrics_.batch_size.Observe(static_cast<double>(in_flight_.events.size()));
+    lock.lock();
+    writer_result_ = std::move(written);
+    writer_has_work_ = false;
+    writer_done_ = true;
+    const uint64_t one = 1;
+    (void)!::write(writer_wake_fd_, &one, sizeof one);
+    writer_cv_.notify_all();
   }
+}
+
+void Broker::StartCommit() {
+  if (in_flight_active_) return;
+  if (pending_.empty() && waiters_.empty() && deferred_replies_.empty() && deferred_sessions_.empty()) return;
+  in_flight_.events = std::move(pending_);
+  in_flight_.waiters = std::move(waiters_);
+  in_flight_.keys = std::move(pending_keys_);
+  in_flight_.state = std::move(pending_state_);
+  in_flight_.deferred_replies = std::move(deferred_replies_);
+  in_flight_.deferred_sessions = std::move(deferred_sessions_);
+  pending_.clear();
+  waiters_.clear();
+  pending_keys_.clear();
+  pending_state_.clear();
+  deferred_replies_.clear();
+  deferred_sessions_.clear();
+  in_flight_active_ = true;
+  {
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    writer_has_work_ = true;
+    writer_done_ = false;
+  }
+  writer_cv_.notify_one();
+}
+
+Status Broker::CompleteInFlight(bool wait) {
+  if (!in_flight_active_) return Status::OK();
+  Status written;
+  {
+    std::unique_lock<std::mutex> lock(writer_mu_);
+    if (wait) writer_cv_.wait(lock, [this] { return writer_done_; });
+    if (!writer_done_) return Status::OK();
+    uint64_t count = 0;
+    (void)!::read(writer_wake_fd_, &count, sizeof count);
+    writer_done_ = false;
+    written = writer_result_;
+  }
+  in_flight_active_ = false;
+  InFlight done = std::move(in_flight_);
+  in_flight_ = InFlight();
   if (written.ok()) {
-    metrics_.head_seq = log_->head_seq();
-    for (const Waiter& w : waiters_) {
-      const v1::Event& event = pending_[w.pending_index].event;
+    committed_head_ += done.events.size();
+    metrics_.head_seq = committed_head_;
+    for (const Waiter& w : done.waiters) {
+      const v1::Event& event = done.events[w.pending_index].event;
       v1::Frame reply;
       reply.set_correlation_id(w.correlation_id);
       reply.mutable_ack()->set_referral_id(ReferralIdOf(event));
@@ -336,34 +434,45 @@ Status Broker::CommitPending() {
       }
       Reply(w, reply);
     }
-    for (const auto& [waiter, reply] : deferred_replies_) Reply(waiter, reply);
-    for (ReadSession& session : deferred_sessions_) {
+    for (const auto& [waiter, reply] : done.deferred_replies) Reply(waiter, reply);
+    for (ReadSession& session : done.deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
       sessions_[routing_id] = std::move(session);
     }
     metrics_.read_sessions = sessions_.size();
-    if (!pending_.empty()) {
-      spdlog::debug("broker: committed seq {}..{} ({} events)", pending_.front().event.seq(),
-                    pending_.back().event.seq(), pending_.size());
+    if (!done.events.empty()) {
+      spdlog::debug("broker: committed seq {}..{} ({} events)", done.events.front().event.seq(),
+                    done.events.back().event.seq(), done.events.size());
     }
-  } else {
-    // Nothing of the batch is in the log; tell every client so it retries.
-    ++metrics_.write_failures;
-    spdlog::error("broker: group commit of {} events failed: {}", pending_.size(), written.ToString());
-    const Status retry = Status::Internal("the event log could not be written; retry");
-    for (const Waiter& w : waiters_) ReplyError(w, retry);
-    for (const auto& deferred : deferred_replies_) ReplyError(deferred.first, retry);
-    for (const ReadSession& session : deferred_sessions_) ReplyError(session.waiter, retry);
+    return Status::OK();
   }
-  deferred_replies_.clear();
-  deferred_sessions_.clear();
+  // Nothing of the batch is in the log, and the batch built on top of it
+  // assumed its seqs and state: tell every client of both so they retry.
+  ++metrics_.write_failures;
+  spdlog::error("broker: group commit of {} events failed: {}", done.events.size(), written.ToString());
+  const Status retry = Status::Internal("the event log could not be written; retry");
+  for (const Waiter& w : done.waiters) ReplyError(w, retry);
+  for (const auto& deferred : done.deferred_replies) ReplyError(deferred.first, retry);
+  for (const ReadSession& session : done.deferred_sessions) ReplyError(session.waiter, retry);
+  for (const Waiter& w : waiters_) ReplyError(w, retry);
+  for (const auto& deferred : deferred_replies_) ReplyError(deferred.first, retry);
+  for (const ReadSession& session : deferred_sessions_) ReplyError(session.waiter, retry);
   pending_.clear();
   waiters_.clear();
   pending_keys_.clear();
   pending_state_.clear();
+  deferred_replies_.clear();
+  deferred_sessions_.clear();
+  committed_head_ = log_->head_seq();
   // An I/O failure of the log is not something to serve on through.
   return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
                                                                                                   : Status::OK();
+}
+
+Status Broker::Flush() {
+  REFX_RETURN_IF_ERROR(CompleteInFlight(/*wait=*/true));
+  StartCommit();
+  return CompleteInFlight(/*wait=*/true);
 }
 
 bool Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {

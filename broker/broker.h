@@ -8,10 +8,15 @@
 // Files: broker.cc (loop, submit, group commit, replies), broker_append.cc
 // (lifecycle appends and queries), broker_read.cc (read sessions).
 //
-// One thread (the one calling Run) owns the frontend ROUTER socket and the
-// log's write side. Each turn of its loop drains every request that is ready
-// (up to max_batch), writes all the resulting events in one WriteBatch with
-// one fsync, then sends all the replies: group commit.
+// One thread (the one calling Run) owns the frontend ROUTER socket and all
+// of the broker's state; a writer thread does nothing but write batches.
+// Each turn of the loop drains every request that is ready (up to
+// max_batch) into the batch being built. When the writer is idle the batch
+// is handed to it: one WriteBatch, one fsync (group commit). While it
+// writes, the loop goes on receiving and validating the next batch against
+// the log plus both batches; when the writer reports back (an eventfd in
+// the poll set) the loop sends that batch's replies and hands over the next.
+// A failed write fails its batch and the one built on top of it.
 //
 // Thread-safety: construct, Start and Run on one thread; RequestStop may be
 // called from any thread or a signal handler.
@@ -19,6 +24,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -175,8 +181,18 @@ class Broker {
   // Sends a reply; false if the client has gone (the reply is dropped).
   bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
-  // Writes the pending batch and answers everyone waiting on it.
-  Status CommitPending();
+  // Hands the pending batch to the writer thread if it is idle and there is
+  // something to write. Replies come from CompleteInFlight.
+  void StartCommit();
+  // Once the writer has finished (waits for it when `wait`): answers
+  // everyone waiting on the batch it wrote. Returns the write's error when
+  // the log can no longer be written (I/O error, corruption).
+  Status CompleteInFlight(bool wait);
+  // Writes whatever is pending or in flight and answers it (at stop).
+  Status Flush();
+  void WriterLoop();
+  // The seq the next staged event gets.
+  uint64_t NextSeq() const { return committed_head_ + in_flight_.events.size() + pending_.size() + 1; }
 
   BrokerOptions options_;
   const PartnershipConfig* config_;
@@ -189,6 +205,30 @@ class Broker {
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
 
+  // The batch the writer thread is writing (read-only for the loop while
+  // in_flight_active_; the writer touches only `events` and the result).
+  struct InFlight {
+    std::vector<eventlog::PendingEvent> events;
+    std::vector<Waiter> waiters;
+    std::unordered_map<std::string, size_t> keys;
+    std::unordered_map<std::string, std::string> state;
+    std::vector<std::pair<Waiter, v1::Frame>> deferred_replies;
+    std::vector<ReadSession> deferred_sessions;
+  };
+  InFlight in_flight_;
+  bool in_flight_active_ = false;
+  // The log's head as the loop last saw it committed (the writer advances
+  // the log's own head before the loop has answered the batch).
+  uint64_t committed_head_ = 0;
+  std::thread writer_;
+  std::mutex writer_mu_;
+  std::condition_variable writer_cv_;
+  bool writer_has_work_ = false;  // guarded by writer_mu_
+  bool writer_done_ = false;      // guarded by writer_mu_
+  bool writer_stop_ = false;      // guarded by writer_mu_
+  Status writer_result_;          // guarded by writer_mu_
+  int writer_wake_fd_ = -1;       // eventfd: the writer finished a batch
+
   // The group commit being assembled.
   std::vector<eventlog::PendingEvent> pending_;
   std::vector<Waiter> waiters_;
@@ -199,7 +239,7 @@ class Broker {
   std::map<std::string, ReadSession> sessions_;
   // Replies and read sessions that must wait until the pending batch is
   // durable (the record_accessed event of an audit read): sent/started by
-  // CommitPending on success, answered with an error on failure.
+  // CompleteInFlight on success, answered with an error on failure.
   std::vector<std::pair<Waiter, v1::Frame>> deferred_replies_;
   std::vector<ReadSession> deferred_sessions_;
   std::unique_ptr<BackupJob> backup_;

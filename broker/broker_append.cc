@@ -13,9 +13,12 @@
 
 namespace refx::broker {
 
+// State lookups see the batch being built, then the batch being written,
+// then the log.
 bool Broker::LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) {
   const std::string key = eventlog::CaseKey(referral_id, "");
   if (auto it = pending_state_.find(key); it != pending_state_.end()) return out->ParseFromString(it->second);
+  if (auto it = in_flight_.state.find(key); it != in_flight_.state.end()) return out->ParseFromString(it->second);
   std::string value;
   return log_->GetState(key, &value).ok() && out->ParseFromString(value);
 }
@@ -23,6 +26,7 @@ bool Broker::LoadReferral(const std::string& referral_id, v1::ReferralRecord* ou
 bool Broker::LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) {
   const std::string key = eventlog::CaseKey(referral_id, destination);
   if (auto it = pending_state_.find(key); it != pending_state_.end()) return out->ParseFromString(it->second);
+  if (auto it = in_flight_.state.find(key); it != in_flight_.state.end()) return out->ParseFromString(it->second);
   std::string value;
   return log_->GetState(key, &value).ok() && out->ParseFromString(value);
 }
@@ -30,11 +34,17 @@ bool Broker::LoadCase(const std::string& referral_id, const std::string& destina
 Status Broker::LoadSubmission(const std::string& referral_id, v1::Referral* out) {
   uint64_t seq = 0;
   if (!SeqForReferralId(referral_id, &seq)) return Status::NotFound("no referral " + referral_id);
-  // A referral submitted in the batch being built is not in the log yet.
-  if (seq > log_->head_seq()) {
-    const size_t index = seq - log_->head_seq() - 1;
-    if (index < pending_.size() && pending_[index].event.has_referral_submitted()) {
-      *out = pending_[index].event.referral_submitted().referral();
+  // A referral submitted in the batch being written or built is not in the
+  // log yet.
+  if (seq > committed_head_) {
+    size_t index = seq - committed_head_ - 1;
+    const std::vector<eventlog::PendingEvent>* batch = &in_flight_.events;
+    if (index >= batch->size()) {
+      index -= batch->size();
+      batch = &pending_;
+    }
+    if (index < batch->size() && (*batch)[index].event.has_referral_submitted()) {
+      *out = (*batch)[index].event.referral_submitted().referral();
       return Status::OK();
     }
     return Status::NotFound("no referral " + referral_id);
@@ -60,6 +70,12 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
       waiters_.push_back(std::move(waiter));
       return;
     }
+    if (auto it = in_flight_.keys.find(key); it != in_flight_.keys.end()) {
+      waiter.pending_index = it->second;
+      waiter.duplicate = true;
+      in_flight_.waiters.push_back(std::move(waiter));
+      return;
+    }
     uint64_t original = 0;
     if (log_->FindDuplicate(key, &original)) {
       ++metrics_.duplicates;
@@ -80,7 +96,7 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   eventlog::PendingEvent pending;
   v1::Event& event = pending.event;
   event = request.event();
-  event.set_seq(log_->head_seq() + pending_.size() + 1);
+  event.set_seq(NextSeq());
   *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   event.set_actor(actor.id());
 

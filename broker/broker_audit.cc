@@ -42,7 +42,7 @@ bool Broker::CheckAuditPurpose(const std::string& purpose, const Waiter& waiter)
 void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                          const std::string& referral_id) {
   eventlog::PendingEvent pending;
-  pending.event.set_seq(log_->head_seq() + pending_.size() + 1);
+  pending.event.set_seq(NextSeq());
   *pending.event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
   pending.event.set_actor(actor.id());
   v1::RecordAccessed* accessed = pending.event.mutable_record_accessed();
