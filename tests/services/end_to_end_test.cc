@@ -2,8 +2,9 @@
 // refx-delivery and refx-outcomes binaries as child processes over CURVE,
 // the Sevenoaks configuration, a lead following its inbox. A referral is
 // submitted, routed by the rules, delivered (need-to-know view) to the lead
-// who is watching, acknowledged, accepted and given an outcome; a clean
-// stop of every service exits 0.
+// who is watching, acknowledged, accepted and given an outcome; replaying
+// the log gives the states the broker holds; a clean stop of every service
+// exits 0.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "core/event_util.h"
+#include "services/outcomes/case_fold.h"
 #include "services_stack.h"
 
 namespace refx::testing {
@@ -113,6 +115,20 @@ TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
   EXPECT_EQ(result.cases(0).destination(), "DA_MARAC");
   EXPECT_EQ(result.cases(0).state(), v1::OUTCOME_RECORDED);
   EXPECT_EQ(result.cases(0).last_outcome(), "LISTED_AT_MEETING");
+
+  // Replaying the log reproduces exactly the case states the broker holds
+  // (what the services and leads act on).
+  outcomes::CaseFold fold;
+  for (const v1::Event& e : s.ReadLog()) fold.Apply(e);
+  v1::QueryResult live;
+  ASSERT_TRUE(s.stack().ClientFor("refx-outcomes")->Query(query, &live).ok());
+  ASSERT_EQ(live.cases_size(), 2);
+  EXPECT_EQ(fold.CasesOf(referral).size(), 2u);
+  for (const v1::CaseRecord& c : live.cases()) {
+    const outcomes::CaseView* replayed = fold.Find(referral, c.destination());
+    ASSERT_NE(replayed, nullptr) << c.destination();
+    EXPECT_EQ(replayed->state, c.state()) << c.destination();
+  }
 
   for (auto& service : services) {
     const int status = service->Stop(SIGTERM);
