@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/audit_subcommands.h"
+#include "cli/audit_support.h"
 #include "core/json.h"
 #include "eventlog/checkpoints.h"
 #include "eventlog/event_log.h"
@@ -23,6 +25,8 @@ namespace {
 
 struct VerifyArgs {
   std::string db;
+  std::string as = audit::kDefaultAuditor;  // online only
+  std::string purpose;                      // online only
   std::vector<std::string> signing_pubs;
   std::vector<std::string> checkpoint_files;
   bool json = false;
@@ -45,34 +49,7 @@ Status OpenForAudit(const std::string& db, std::unique_ptr<eventlog::EventLog>* 
   return eventlog::EventLog::Open(options, log);
 }
 
-// Reads a file of refx.v1.Checkpoint JSON lines (blank lines ignored).
-Status ReadCheckpointFile(const std::string& path, std::vector<v1::Checkpoint>* out) {
-  std::ifstream in(path);
-  if (!in) return Status::IoError(path + ": cannot read");
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    v1::Checkpoint cp;
-    Status s = MessageFromJson(line, &cp);
-    if (!s.ok()) return Status::InvalidArgument(path + ":" + std::to_string(number) + ": " + s.message());
-    out->push_back(std::move(cp));
-  }
-  return Status::OK();
-}
-
-// "\r[#####.....]  52%  523000 / 1000000 events" on stderr.
-void DrawProgress(uint64_t checked, uint64_t total) {
-  constexpr int kWidth = 30;
-  const double share = total == 0 ? 1.0 : static_cast<double>(checked) / static_cast<double>(total);
-  const int filled = static_cast<int>(share * kWidth);
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.append(static_cast<size_t>(kWidth - filled), '.');
-  std::fprintf(stderr, "\rverifying [%s] %3d%%  %llu / %llu events", bar.c_str(), static_cast<int>(share * 100),
-               static_cast<unsigned long long>(checked), static_cast<unsigned long long>(total));
-  std::fflush(stderr);
-}
+void DrawVerifyProgress(uint64_t checked, uint64_t total) { audit::DrawProgress("verifying", checked, total, -1); }
 
 int RunVerify(const VerifyArgs& args) {
   eventlog::VerifyOptions options;
@@ -87,7 +64,7 @@ int RunVerify(const VerifyArgs& args) {
     options.signing_public_keys.push_back(std::move(key));
   }
   for (const std::string& path : args.checkpoint_files) {
-    Status s = ReadCheckpointFile(path, &options.trusted_checkpoints);
+    Status s = audit::ReadCheckpointFile(path, &options.trusted_checkpoints);
     if (!s.ok()) {
       std::fprintf(stderr, "refx audit verify: %s\n", s.ToString().c_str());
       return kAuditSetupError;
@@ -100,11 +77,11 @@ int RunVerify(const VerifyArgs& args) {
     return kAuditSetupError;
   }
   const bool bar = ::isatty(STDERR_FILENO) == 1;
-  if (bar) options.progress = DrawProgress;
+  if (bar) options.progress = DrawVerifyProgress;
   const auto start = std::chrono::steady_clock::now();
   const eventlog::LogVerifyReport report = eventlog::VerifyLog(*log, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (bar) std::fprintf(stderr, "\r\033[K");
+  if (bar) audit::ClearProgress();
 
   if (args.json) {
     v1::VerifyResult result;
@@ -197,22 +174,46 @@ int RunKeygen(const std::string& name, const std::string& dir) {
 
 }  // namespace
 
-void AddAuditCommand(CLI::App& app, int* exit_code) {
-  CLI::App* audit = app.add_subcommand("audit", "Offline checks of an event log for auditors");
+void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
+  CLI::App* audit = app.add_subcommand(
+      "audit", "For auditors: verify the log (offline or through the broker), and read a referral's history "
+               "(every read is recorded with its --purpose)");
   audit->require_subcommand(1);
 
   auto verify_args = std::make_shared<VerifyArgs>();
   CLI::App* verify = audit->add_subcommand(
-      "verify", "Verify a log folder or restored backup: chain, seqs, head, indexes, signed checkpoints "
-                "(exit 0 intact, 4 tampered, 1 setup error)");
-  verify->add_option("--db", verify_args->db, "The event log folder (opened read-only)")->required();
+      "verify", "Verify the log: with --db a log folder or restored backup (chain, seqs, head, indexes, signed "
+                "checkpoints); without --db the running broker's log, streamed as an auditor (chain, seqs, "
+                "signed checkpoints; --purpose required). Exit 0 intact, 4 tampered, 1 setup error, 2 refused, "
+                "3 broker unreachable");
+  verify->add_option("--db", verify_args->db, "The event log folder (opened read-only); omit to verify online");
+  verify->add_option("--purpose", verify_args->purpose,
+                     "Online: why you read the log (recorded by the broker as a record_accessed event)");
+  verify->add_option("--as", verify_args->as, "Online: identity to read as (role AUDITOR)")->capture_default_str();
   verify->add_option("--signing-pub", verify_args->signing_pubs,
                      "Checkpoint signing public key file NAME.sign.pub (repeatable)");
   verify->add_option("--checkpoint", verify_args->checkpoint_files,
                      "File of refx.v1.Checkpoint JSON lines kept off the broker's host (repeatable)");
-  verify->add_option("--threads", verify_args->threads, "Worker threads (default: one per core)");
+  verify->add_option("--threads", verify_args->threads, "Offline: worker threads (default: one per core)");
   verify->add_flag("--json", verify_args->json, "One refx.v1.VerifyResult JSON line");
-  verify->callback([verify_args, exit_code] { *exit_code = RunVerify(*verify_args); });
+  verify->callback([verify_args, flags, exit_code] {
+    if (!verify_args->db.empty()) {
+      *exit_code = RunVerify(*verify_args);
+      return;
+    }
+    OnlineVerifyArgs online;
+    online.as = verify_args->as;
+    online.purpose = verify_args->purpose;
+    online.signing_pubs = verify_args->signing_pubs;
+    online.checkpoint_files = verify_args->checkpoint_files;
+    online.json = verify_args->json;
+    *exit_code = RunOnlineVerify(*flags, online);
+  });
+
+  AddAuditTimelineCommand(audit, flags, exit_code);
+  AddAuditReplayCommand(audit, flags, exit_code);
+  AddAuditAsOfCommand(audit, flags, exit_code);
+  AddAuditExportCommand(audit, flags, exit_code);
 
   auto checkpoint_db = std::make_shared<std::string>();
   auto checkpoint_all = std::make_shared<bool>(false);

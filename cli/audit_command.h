@@ -1,4 +1,4 @@
-// `refx audit`: offline checks of an event log for auditors.
+// `refx audit`: checks and reads of the event log for auditors.
 //
 //   refx audit verify --db DIR [--signing-pub FILE]... [--checkpoint FILE]...
 //                     [--json] [--threads N]
@@ -7,8 +7,13 @@
 //     the recorded head, the indexes and the signed checkpoints. Prints
 //     "intact: ..." or "first bad seq N: PROBLEM: detail" (or one
 //     refx.v1.VerifyResult JSON line with --json); a progress bar on stderr
-//     when it is a terminal. Online verification through the running broker
-//     is to come; until then verify a stopped broker's folder or a copy.
+//     when it is a terminal.
+//   refx audit verify --purpose TEXT [--as AUDITOR] [--signing-pub FILE]...
+//                     [--checkpoint FILE]... [--json]
+//     Without --db: the same check through the running broker (chain, seqs,
+//     checkpoints; not the indexes, which need --db). See
+//     cli/audit_subcommands.h, which also lists timeline, replay, as-of and
+//     export.
 //   refx audit checkpoint --db DIR [--all]
 //     Prints the latest (or every) stored signed checkpoint as a
 //     refx.v1.Checkpoint JSON line, to keep OFF the broker's host and pass
@@ -22,17 +27,22 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/local_stack.h"
+
 namespace refx::cli {
 
 // Exit codes of `refx audit` (documented in the README).
 enum AuditExit {
   kAuditOk = 0,           // the log is intact (or the command succeeded)
   kAuditSetupError = 1,   // the folder, a key or a checkpoint file cannot be used
+  kAuditRefused = 2,      // bad arguments, or the broker refused (its error is printed)
+  kAuditUnreachable = 3,  // no answer from the broker after retries
   kAuditTampered = 4,     // verification found a problem
 };
 
 // Adds `audit` (and `keys gen-signing-key`) to `app`; running them sets
-// *exit_code. Call it after AddKeysCommand.
-void AddAuditCommand(CLI::App& app, int* exit_code);
+// *exit_code. Call it after AddKeysCommand. `flags` (the connection flags
+// of the online subcommands) and `exit_code` must outlive parsing.
+void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);
 
 }  // namespace refx::cli

@@ -1,8 +1,10 @@
 // refx: the command-line tool for people — submit referrals, manage keys,
-// and (as the project grows) the lead's inbox, audit and reports.
+// the lead's inbox, reports, audit (verify, timeline, replay, as-of, export)
+// and admin (backup, restore).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/admin_command.h"
 #include "cli/audit_command.h"
 #include "cli/inbox_command.h"
 #include "cli/keys_command.h"
@@ -23,9 +25,10 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   refx::cli::AddSubmitCommand(app, &flags, &exit_code);
   refx::cli::AddKeysCommand(app, &exit_code);
-  refx::cli::AddAuditCommand(app, &exit_code);  // after keys: adds keys gen-signing-key
+  refx::cli::AddAuditCommand(app, &flags, &exit_code);  // after keys: adds keys gen-signing-key
   refx::cli::AddInboxCommand(app, &flags, &exit_code);
   refx::cli::AddReportCommand(app, &flags, &exit_code);
+  refx::cli::AddAdminCommand(app, &flags, &exit_code);
   spdlog::set_level(spdlog::level::warn);
   CLI11_PARSE(app, argc, argv);
   return exit_code;

@@ -223,8 +223,20 @@ cmd_demo() {
   say "demo: the partnership's monitoring report (replayed from the log by the auditor identity)"
   local today; today=$(date -u +%F)
   "${REFX[@]}" report --from "$(date -u -d '-30 days' +%F)" --to "$today" --format md
+  say "demo: the information-governance auditor reads $da's timeline (the read itself is recorded)"
+  "${REFX[@]}" audit timeline "$da" --purpose "demo: case review"
+  say "demo: ... and the second look shows the first one as record_accessed"
+  "${REFX[@]}" audit timeline "$da" --purpose "demo: second look" | tail -n 2
+  say "demo: what each agency had been told about $da, and the case states, as of now"
+  "${REFX[@]}" audit as-of "$(date -u +%FT%TZ)" "$da" --purpose "demo: point-in-time view"
+  say "demo: online verification through the broker: chain, seqs, signed checkpoints"
+  "${REFX[@]}" audit verify --purpose "demo: integrity check" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
+  say "demo: a backup while the broker runs, restored and verified offline"
+  "${REFX[@]}" admin backup "$REFX_HOME/backups"
+  "${REFX[@]}" admin restore "$REFX_HOME/backups" --to "$REFX_HOME/restored"
+  "${REFX[@]}" audit verify --db "$REFX_HOME/restored" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
   say "demo: broker metrics"
-  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|appends|duplicates|errors|log_head)'
+  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|appends|duplicates|errors|log_head|audit_reads|checkpoints)'
   cmd_down
   say "demo: done (state kept in $REFX_HOME)"
 }

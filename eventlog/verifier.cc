@@ -147,13 +147,20 @@ bool LightParseBody(int body, std::string_view bytes, EventFields* f) {
   const auto* end = p + bytes.size();
   const bool has_referral = body >= 10 && body <= 22;
   const bool has_destination = BodyHasDestination(body);
-  bool seen1 = false, seen2 = false;
+  bool seen1 = false, seen2 = false, seen_accessed = false;
   while (p < end) {
     uint64_t tag = 0;
     if (!ReadVarint(p, end, &tag)) return false;
     const uint32_t field = static_cast<uint32_t>(tag >> 3), wt = tag & 7;
     if (field == 0) return false;
-    if (field == 1 && has_referral) {
+    if (body == 23 && field == 3) {
+      // record_accessed is indexed under the first referral it names
+      // (ReferralIdOf in core/event_util.cc).
+      std::string_view id;
+      if (wt != 2 || !ReadBytes(p, end, &id)) return false;
+      if (!seen_accessed) f->referral_id = id;
+      seen_accessed = true;
+    } else if (field == 1 && has_referral) {
       if (wt != 2 || seen1 || !ReadBytes(p, end, &f->referral_id)) return false;
       seen1 = true;
     } else if (field == 2 && (has_destination || body == 10)) {

@@ -1,0 +1,123 @@
+#include "cli/admin_command.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "cli/audit_support.h"
+#include "core/frame_codec.h"
+#include "core/json.h"
+#include "eventlog/backup.h"
+
+namespace refx::cli {
+
+namespace {
+
+struct BackupArgs {
+  std::string dir;
+  std::string as = "refx-admin";
+  int wait_s = 3600;
+  bool json = false;
+};
+
+struct RestoreArgs {
+  std::string backup_dir;
+  std::string data_dir;
+};
+
+int Fail(const std::string& command, const Status& status, int exit_code) {
+  const char* what = exit_code == kAdminUnreachable ? "unreachable" : exit_code == kAdminRefused ? "refused" : "setup";
+  std::fprintf(stderr, "refx admin %s: %s: %s\n", command.c_str(), what, status.ToString().c_str());
+  return exit_code;
+}
+
+int ExitCodeFor(const Status& s) {
+  return s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kTimeout ? kAdminUnreachable
+                                                                                       : kAdminRefused;
+}
+
+int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
+  const std::string command = "backup";
+  std::error_code ec;
+  const std::string dir = std::filesystem::absolute(args.dir, ec).lexically_normal().string();
+  if (ec || args.dir.empty()) return Fail(command, Status::InvalidArgument("DIR is not a usable path"), kAdminRefused);
+  ClientOptions options;
+  Status s = ClientOptionsFor(flags, args.as, &options);
+  if (!s.ok()) return Fail(command, s, kAdminSetupError);
+
+  // Is the broker there? (A backup takes a while, so it is sent once with a
+  // long wait rather than retried: a retry would take a second backup.)
+  {
+    BrokerClient probe(options);
+    uint64_t head = 0;
+    s = audit::HeadSeq(&probe, &head);
+    if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
+  }
+  options.request_timeout_ms = args.wait_s * 1000;
+  options.max_attempts = 1;
+  BrokerClient client(options);
+  v1::Frame request, reply;
+  request.mutable_backup()->set_dir(dir);
+  if (!args.json) std::fprintf(stderr, "refx admin backup: backing up the broker's log into %s ...\n", dir.c_str());
+  s = client.Call(request, &reply);
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
+  if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kAdminRefused);
+  if (!reply.has_backup_result()) return Fail(command, Status::Internal("unexpected reply to a BackupRequest"), kAdminRefused);
+  const v1::BackupResult& r = reply.backup_result();
+  if (args.json) {
+    std::printf("%s\n", ToJsonLine(r).c_str());
+  } else {
+    std::printf("backup %u of the broker's log in %s: head seq %llu, %llu bytes in %u files, %s, %.2f s\n",
+                r.backup_id(), dir.c_str(), static_cast<unsigned long long>(r.head_seq()),
+                static_cast<unsigned long long>(r.size_bytes()), r.file_count(),
+                r.verified() ? "verified (sizes and checksums)" : "NOT verified", r.seconds());
+    std::printf("restore it with: refx admin restore %s --to NEW_DATA_DIR\n", dir.c_str());
+  }
+  return r.verified() ? kAdminOk : kAdminRefused;
+}
+
+int RunRestore(const RestoreArgs& args) {
+  const std::string command = "restore";
+  eventlog::BackupReport report;
+  Status s = eventlog::RestoreLatestBackup(args.backup_dir, args.data_dir, &report);
+  if (!s.ok()) return Fail(command, s, kAdminSetupError);
+  std::printf("restored backup %u from %s into %s: head seq %llu, %llu bytes in %u files\n", report.backup_id,
+              args.backup_dir.c_str(), args.data_dir.c_str(), static_cast<unsigned long long>(report.head_seq),
+              static_cast<unsigned long long>(report.size_bytes), report.file_count);
+  std::printf("now check it: refx audit verify --db %s\n", args.data_dir.c_str());
+  return kAdminOk;
+}
+
+}  // namespace
+
+void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
+  CLI::App* admin = app.add_subcommand("admin", "Operate the broker's log: backups and restores");
+  admin->require_subcommand(1);
+  {
+    auto args = std::make_shared<BackupArgs>();
+    CLI::App* cmd = admin->add_subcommand(
+        "backup",
+        "Ask the running broker for a consistent, verified backup of its live log into DIR on the broker's host "
+        "(role ADMIN). Exit 0 done, 1 setup error, 2 refused (the broker's error is printed), 3 unreachable");
+    cmd->add_option("dir", args->dir, "Backup folder on the broker's host (created if missing; relative paths are "
+                                      "made absolute here)")
+        ->required();
+    cmd->add_option("--as", args->as, "Identity to ask as (role ADMIN)")->capture_default_str();
+    cmd->add_option("--wait-s", args->wait_s, "How long to wait for the backup to finish")->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print the refx.v1.BackupResult as one JSON line");
+    cmd->callback([args, flags, exit_code] { *exit_code = RunBackup(*flags, *args); });
+  }
+  {
+    auto args = std::make_shared<RestoreArgs>();
+    CLI::App* cmd = admin->add_subcommand(
+        "restore",
+        "Restore the latest backup in BACKUP_DIR into DATA_DIR (must be new or empty; checksums checked while "
+        "copying), here on this host. Then run `refx audit verify --db DATA_DIR`. Exit 0 done, 1 failed");
+    cmd->add_option("backup_dir", args->backup_dir, "Backup folder (made by `refx admin backup`)")->required();
+    cmd->add_option("--to", args->data_dir, "New event log folder to restore into")->required();
+    cmd->callback([args, exit_code] { *exit_code = RunRestore(*args); });
+  }
+}
+
+}  // namespace refx::cli

@@ -1,0 +1,35 @@
+// `refx admin`: operating the broker's log.
+//
+//   refx admin backup DIR [--as refx-admin] [--wait-s N] [--json]
+//     Asks the running broker for a consistent backup of its live log into
+//     DIR on the BROKER's host (RocksDB BackupEngine; the broker keeps
+//     serving) and for its verification; prints the backup id, head seq,
+//     size, files, verified and seconds. Needs an identity with role ADMIN.
+//     A relative DIR is made absolute here (right for a local stack).
+//   refx admin restore BACKUP_DIR --to DATA_DIR
+//     Local: restores the latest backup in BACKUP_DIR into DATA_DIR (new or
+//     empty; eventlog/backup.h), then tells you to check it with
+//     `refx audit verify --db DATA_DIR`.
+//
+// Thread-safety: called from main's thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/local_stack.h"
+
+namespace refx::cli {
+
+// Exit codes of `refx admin`.
+enum AdminExit {
+  kAdminOk = 0,
+  kAdminSetupError = 1,   // no keys or configuration; a restore failed
+  kAdminRefused = 2,      // the broker refused (its error is printed), or bad arguments
+  kAdminUnreachable = 3,  // no answer from the broker
+};
+
+// Adds `admin backup` and `admin restore` to `app`; running one sets
+// *exit_code. `flags` and `exit_code` must outlive parsing.
+void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);
+
+}  // namespace refx::cli

@@ -1,0 +1,288 @@
+// `refx audit verify` without --db: verification through the running broker.
+// The chain is recomputed over the exact bytes the broker streams
+// (eventlog/fast_chain_hash.h), so a broker or database that altered an
+// event, dropped one or reordered them is caught; the signed checkpoints
+// (CheckpointsRequest, and --checkpoint files kept elsewhere) catch a log
+// whose chain was recomputed after a rewrite. The indexes are not checked:
+// that needs the database (`--db`).
+#include <google/protobuf/util/time_util.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/audit_command.h"
+#include "cli/audit_subcommands.h"
+#include "cli/audit_support.h"
+#include "core/frame_codec.h"
+#include "core/json.h"
+#include "eventlog/checkpoints.h"
+#include "eventlog/fast_chain_hash.h"
+#include "eventlog/hash_chain.h"
+#include "eventlog/verifier.h"
+#include "refx/v1/cli.pb.h"
+
+namespace refx::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using eventlog::LogProblem;
+
+std::string Seq(uint64_t seq) { return std::to_string(seq); }
+
+// The first problem found: lowest seq, then the earlier LogProblem.
+struct Finding {
+  LogProblem problem = LogProblem::kNone;
+  uint64_t seq = 0;
+  std::string detail;
+
+  void Offer(uint64_t at, LogProblem what, std::string why) {
+    if (problem != LogProblem::kNone && (seq < at || (seq == at && problem <= what))) return;
+    problem = what;
+    seq = at;
+    detail = std::move(why);
+  }
+};
+
+struct CheckpointRef {
+  v1::Checkpoint checkpoint;
+  bool trusted = false;  // from a --checkpoint file
+};
+
+// Fetches every checkpoint the broker stores. The broker's refusal as its Status.
+Status FetchCheckpoints(BrokerClient* client, std::vector<v1::Checkpoint>* out, uint64_t* head) {
+  v1::Frame request, reply;
+  request.mutable_checkpoints()->set_after_seq(0);
+  uint64_t after = 0;
+  while (true) {
+    request.mutable_checkpoints()->set_after_seq(after);
+    REFX_RETURN_IF_ERROR(client->Call(request, &reply));
+    if (reply.has_error()) return StatusFromError(reply.error());
+    if (!reply.has_checkpoint_list()) return Status::Internal("unexpected reply to a CheckpointsRequest");
+    const v1::CheckpointList& list = reply.checkpoint_list();
+    if (after == 0) *head = list.head_seq();
+    uint64_t highest = after;
+    for (const v1::Checkpoint& cp : list.checkpoints()) {
+      out->push_back(cp);
+      highest = std::max(highest, cp.seq());
+    }
+    // A broker may page a long list: ask again after the last one until an
+    // empty answer (or one that does not move on).
+    if (list.checkpoints().empty() || highest <= after) return Status::OK();
+    after = highest;
+  }
+}
+
+std::string SignedAt(const v1::Checkpoint& cp) {
+  return "signed at " + google::protobuf::util::TimeUtil::ToString(cp.signed_at());
+}
+
+}  // namespace
+
+int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) {
+  const std::string command = "audit verify";
+  Status s = audit::CheckPurpose(args.purpose);
+  if (!s.ok()) {
+    return audit::Fail(command,
+                       Status::InvalidArgument(s.message() + " (or pass --db DIR to verify a log folder offline)"),
+                       kAuditRefused);
+  }
+  if (!eventlog::InitCrypto()) return audit::Fail(command, Status::Internal("libsodium cannot start"), kAuditSetupError);
+  std::vector<std::string> keys;
+  for (const std::string& path : args.signing_pubs) {
+    std::string key;
+    s = eventlog::LoadSigningPublicKey(path, &key);
+    if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+    keys.push_back(std::move(key));
+  }
+  std::vector<CheckpointRef> checkpoints;
+  for (const std::string& path : args.checkpoint_files) {
+    std::vector<v1::Checkpoint> trusted;
+    s = audit::ReadCheckpointFile(path, &trusted);
+    if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+    for (auto& cp : trusted) checkpoints.push_back({std::move(cp), true});
+  }
+  std::unique_ptr<BrokerClient> client;
+  s = audit::ConnectAs(flags, args.as, &client);
+  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+
+  const auto start = Clock::now();
+  // The checkpoints first: they and the head they came with were made
+  // before the read, so the stream must reach that head.
+  std::vector<v1::Checkpoint> stored;
+  uint64_t head_before = 0;
+  s = FetchCheckpoints(client.get(), &stored, &head_before);
+  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  for (auto& cp : stored) checkpoints.push_back({std::move(cp), false});
+  uint64_t checkpoints_checked = checkpoints.size();
+
+  Finding found;
+  // Well-formed and (with keys) authentic checkpoints, by seq.
+  std::vector<CheckpointRef> good;
+  for (CheckpointRef& ref : checkpoints) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const std::string where =
+        std::string(ref.trusted ? "the given checkpoint" : "the checkpoint") + " at seq " + Seq(cp.seq());
+    if (cp.seq() == 0 || cp.chain_hash().size() != eventlog::kHashBytes) {
+      found.Offer(cp.seq(), LogProblem::kBadSignature, where + " is malformed");
+      continue;
+    }
+    if (!keys.empty()) {
+      Status verdict = Status::InvalidArgument("signed by key " + cp.key_id() + ", which is not among the given keys");
+      for (const std::string& key : keys) {
+        if (eventlog::SigningKeyId(key) == cp.key_id()) {
+          verdict = eventlog::VerifyCheckpoint(cp, key);
+          break;
+        }
+      }
+      if (!verdict.ok()) {
+        found.Offer(cp.seq(), LogProblem::kBadSignature, where + ": " + verdict.message());
+        continue;
+      }
+    }
+    good.push_back(std::move(ref));
+  }
+  std::sort(good.begin(), good.end(),
+            [](const CheckpointRef& a, const CheckpointRef& b) { return a.checkpoint.seq() < b.checkpoint.seq(); });
+  std::map<uint64_t, std::string> captured;  // checkpoint seq -> recomputed hash
+  for (const CheckpointRef& ref : good) captured[ref.checkpoint.seq()];
+
+  // The stream: every event, recomputing the chain.
+  const bool bar = ::isatty(STDERR_FILENO) == 1;
+  auto drawn = start;
+  std::string prev = eventlog::GenesisHash();
+  unsigned char hash[eventlog::kHashBytes];
+  uint64_t expected = 1, checked = 0;
+  bool broken = false;
+  v1::ReadRequest request;
+  request.set_purpose(args.purpose);
+  s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& stored_hash) {
+    const uint64_t seq = event.seq();
+    if (seq != expected) {
+      found.Offer(expected, LogProblem::kMissingEvent,
+                  "seq " + Seq(expected) + " is missing: the broker sent seq " + Seq(seq) + " after seq " +
+                      Seq(expected - 1));
+      broken = true;
+      return false;
+    }
+    eventlog::ChainHashInto(prev, seq, bytes, hash);
+    prev.assign(reinterpret_cast<const char*>(hash), sizeof hash);
+    if (stored_hash != prev) {
+      found.Offer(seq, LogProblem::kAlteredBytes,
+                  stored_hash.size() == eventlog::kHashBytes
+                      ? "the bytes of seq " + Seq(seq) + " (or the stored hash of seq " + Seq(seq - 1) +
+                            ") do not chain: recomputed " + eventlog::ToHex(prev).substr(0, 16) + "..., stored " +
+                            eventlog::ToHex(stored_hash).substr(0, 16) + "..."
+                      : "the broker sent no 32-byte chain hash with seq " + Seq(seq));
+      broken = true;
+      return false;
+    }
+    auto it = captured.find(seq);
+    if (it != captured.end()) it->second = prev;
+    ++checked;
+    ++expected;
+    if (bar) {
+      const auto now = Clock::now();
+      if (now - drawn >= std::chrono::milliseconds(100)) {
+        drawn = now;
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        audit::DrawProgress("verifying", checked, std::max(head_before, checked),
+                            elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0);
+      }
+    }
+    return true;
+  });
+  if (bar) audit::ClearProgress();
+  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  const uint64_t last = expected - 1;  // last seq whose link verified
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  // The stream must reach the head the broker reported before it began.
+  if (!broken && last < head_before) {
+    found.Offer(last + 1, LogProblem::kTruncated,
+                "the stream ends at seq " + Seq(last) + " but the broker's head was seq " + Seq(head_before));
+  }
+  // The checkpoints against the recomputed chain.
+  uint64_t last_match = 0;
+  for (const CheckpointRef& ref : good) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const uint64_t seq = cp.seq();
+    if (seq > last) {
+      if (!broken) {
+        found.Offer(last + 1, LogProblem::kTruncated,
+                    "the stream ends at seq " + Seq(last) + ", before the checkpoint at seq " + Seq(seq) + " (" +
+                        SignedAt(cp) + ")");
+      }
+      continue;
+    }
+    if (captured[seq] == cp.chain_hash()) {
+      last_match = std::max(last_match, seq);
+      continue;
+    }
+    found.Offer(last_match + 1, LogProblem::kChainRecomputed,
+                "the chain hash at seq " + Seq(seq) + " contradicts the " +
+                    (ref.trusted ? "given checkpoint" : "checkpoint") + " " + SignedAt(cp) + " by key " + cp.key_id() +
+                    (last_match == 0 ? std::string("; no earlier checkpoint matches")
+                                     : "; the last matching checkpoint is seq " + Seq(last_match)) +
+                    ", so the log was rewritten from a seq between " + Seq(last_match + 1) + " and " + Seq(seq) +
+                    " and its chain recomputed");
+    break;
+  }
+
+  const bool ok = found.problem == LogProblem::kNone;
+  ClientOptions where;
+  const std::string endpoint = ClientOptionsFor(flags, args.as, &where).ok() ? where.endpoint : flags.endpoint;
+  if (args.json) {
+    v1::VerifyResult result;
+    result.set_db("broker at " + endpoint);  // online: index_entries_checked stays 0 (indexes need --db)
+    result.set_ok(ok);
+    result.set_problem(eventlog::LogProblemName(found.problem));
+    result.set_first_bad_seq(ok ? 0 : found.seq);
+    result.set_detail(found.detail);
+    result.set_events_checked(checked);
+    result.set_last_seq(last);
+    result.set_head_seq(head_before);
+    result.set_index_entries_checked(0);
+    result.set_checkpoints_checked(checkpoints_checked);
+    result.set_last_checkpoint_seq(last_match);
+    result.set_checkpoints_authenticated(!keys.empty());
+    result.set_seconds(seconds);
+    std::printf("%s\n", ToJsonLine(result).c_str());
+  } else if (ok) {
+    std::printf("intact: %llu events through the broker at %s (head seq %llu when the read began), %llu "
+                "checkpoints, %.2f s (%.0f events/s)\n",
+                static_cast<unsigned long long>(checked), endpoint.c_str(), static_cast<unsigned long long>(head_before),
+                static_cast<unsigned long long>(checkpoints_checked), seconds,
+                seconds > 0 ? static_cast<double>(checked) / seconds : 0.0);
+    if (last_match == 0) {
+      std::printf("warning: no signed checkpoint vouches for this log: a rewrite with a recomputed chain would "
+                  "not be detected\n");
+    } else if (keys.empty()) {
+      std::printf("warning: checkpoint signatures were NOT checked (pass --signing-pub FILE); last checkpoint seq "
+                  "%llu\n",
+                  static_cast<unsigned long long>(last_match));
+    } else {
+      std::printf("signed checkpoints verified up to seq %llu", static_cast<unsigned long long>(last_match));
+      if (last_match < last) {
+        std::printf("; seqs %llu..%llu are not yet covered by a checkpoint",
+                    static_cast<unsigned long long>(last_match + 1), static_cast<unsigned long long>(last));
+      }
+      std::printf("\n");
+    }
+    std::printf("note: online verification does not check the indexes; run `refx audit verify --db DIR` on a "
+                "stopped broker's folder or a restored backup for that\n");
+  } else {
+    std::printf("first bad seq %llu: %s: %s\n", static_cast<unsigned long long>(found.seq),
+                eventlog::LogProblemName(found.problem), found.detail.c_str());
+  }
+  return ok ? kAuditOk : kAuditTampered;
+}
+
+}  // namespace refx::cli

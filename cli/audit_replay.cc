@@ -1,0 +1,145 @@
+// `refx audit replay [--from-seq N] [--to-seq N] [--since T] [--until T]
+// [--agency A] [--destination D] [--json] --purpose TEXT`: the history
+// streamed through the broker, filtered there, one line per event; a
+// progress bar on stderr when it is a terminal and a summary line at the end.
+#include <google/protobuf/util/time_util.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/audit_command.h"
+#include "cli/audit_subcommands.h"
+#include "cli/audit_support.h"
+#include "core/json.h"
+
+namespace refx::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct ReplayArgs {
+  uint64_t from_seq = 0;
+  uint64_t to_seq = 0;
+  std::string since, until;
+  std::string agency, destination;
+  std::string purpose;
+  std::string as = audit::kDefaultAuditor;
+  bool json = false;
+};
+
+// "\rreplaying [####......]  40%  seq 4000 / 10000  1200 events  5000 events/s".
+void DrawReplayProgress(uint64_t seq, uint64_t last, uint64_t shown, double rate) {
+  constexpr int kWidth = 30;
+  double share = last == 0 ? 1.0 : static_cast<double>(seq) / static_cast<double>(last);
+  if (share > 1.0) share = 1.0;
+  const int filled = static_cast<int>(share * kWidth);
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.append(static_cast<size_t>(kWidth - filled), '.');
+  std::fprintf(stderr, "\rreplaying [%s] %3d%%  seq %llu / %llu  %llu events  %.0f events/s\033[K", bar.c_str(),
+               static_cast<int>(share * 100), static_cast<unsigned long long>(seq),
+               static_cast<unsigned long long>(last), static_cast<unsigned long long>(shown), rate);
+  std::fflush(stderr);
+}
+
+int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
+  const std::string command = "audit replay";
+  v1::ReadRequest request;
+  if (args.from_seq > 0) request.set_after_seq(args.from_seq - 1);
+  request.set_to_seq(args.to_seq);
+  if (args.to_seq > 0 && args.from_seq > args.to_seq) {
+    return audit::Fail(command, Status::InvalidArgument("--from-seq is after --to-seq"), kAuditRefused);
+  }
+  if (!args.since.empty() && !audit::ParseTime(args.since, request.mutable_since())) {
+    return audit::Fail(command,
+                       Status::InvalidArgument("--since must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
+                                               "(2027-01-15), not \"" + args.since + "\""),
+                       kAuditRefused);
+  }
+  if (!args.until.empty() && !audit::ParseTime(args.until, request.mutable_until())) {
+    return audit::Fail(command,
+                       Status::InvalidArgument("--until must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
+                                               "(2027-01-15), not \"" + args.until + "\""),
+                       kAuditRefused);
+  }
+  if (request.has_since() && request.has_until() && !(request.since() < request.until())) {
+    return audit::Fail(command, Status::InvalidArgument("--since is not before --until"), kAuditRefused);
+  }
+  request.set_agency(args.agency);
+  request.set_destination(args.destination);
+  Status s = audit::CheckPurpose(args.purpose);
+  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
+  request.set_purpose(args.purpose);
+
+  std::unique_ptr<BrokerClient> client;
+  s = audit::ConnectAs(flags, args.as, &client);
+  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+
+  // The head now, for the progress bar (the read itself goes to the head it
+  // meets, which includes the record of this read).
+  const bool progress = ::isatty(STDERR_FILENO) == 1;
+  uint64_t head = 0;
+  if (progress) {
+    s = audit::HeadSeq(client.get(), &head);
+    if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  }
+  const uint64_t last = args.to_seq > 0 && args.to_seq < head ? args.to_seq : head;
+
+  const auto start = Clock::now();
+  auto drawn = start;
+  uint64_t shown = 0, first_seq = 0, last_seq = 0;
+  s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
+    std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
+    if (first_seq == 0) first_seq = event.seq();
+    last_seq = event.seq();
+    ++shown;
+    if (progress) {
+      const auto now = Clock::now();
+      if (now - drawn >= std::chrono::milliseconds(100)) {
+        drawn = now;
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        DrawReplayProgress(event.seq(), std::max(last, event.seq()), shown, elapsed > 0 ? shown / elapsed : 0.0);
+      }
+    }
+    return true;
+  });
+  std::fflush(stdout);
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (progress) audit::ClearProgress();
+  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  if (shown == 0) {
+    std::fprintf(stderr, "refx audit replay: 0 events, %.2f s\n", seconds);
+  } else {
+    std::fprintf(stderr, "refx audit replay: %llu events (seq %llu..%llu), %.2f s (%.0f events/s)\n",
+                 static_cast<unsigned long long>(shown), static_cast<unsigned long long>(first_seq),
+                 static_cast<unsigned long long>(last_seq), seconds,
+                 seconds > 0 ? static_cast<double>(shown) / seconds : 0.0);
+  }
+  return kAuditOk;
+}
+
+}  // namespace
+
+void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code) {
+  auto args = std::make_shared<ReplayArgs>();
+  CLI::App* cmd = audit->add_subcommand(
+      "replay",
+      "Stream the history through the broker, filtered there, one line per event (no personal data; --json prints "
+      "full events, which DO contain personal data). A summary line on stderr at the end");
+  cmd->add_option("--from-seq", args->from_seq, "First seq (default: 1)");
+  cmd->add_option("--to-seq", args->to_seq, "Last seq (default: the head)");
+  cmd->add_option("--since", args->since, "Only events at or after this time: RFC 3339 or YYYY-MM-DD (UTC midnight)");
+  cmd->add_option("--until", args->until, "Only events before this time: RFC 3339 or YYYY-MM-DD (UTC midnight)");
+  cmd->add_option("--agency", args->agency, "Only events appended by this agency or at a destination it owns");
+  cmd->add_option("--destination", args->destination, "Only events of cases at this destination code");
+  cmd->add_option("--purpose", args->purpose,
+                  "Why you read the log (required; the broker records it as a record_accessed event)");
+  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR)")->capture_default_str();
+  cmd->add_flag("--json", args->json, "One refx.v1.Event JSON line per event: the FULL event, with personal data");
+  cmd->callback([args, flags, exit_code] { *exit_code = RunReplay(*flags, *args); });
+}
+
+}  // namespace refx::cli

@@ -1,0 +1,59 @@
+// The online `refx audit` subcommands, which read the log through the
+// running broker as an auditor (default identity ig-auditor, --as to change
+// it). Every such read must give --purpose: the broker records it in the log
+// as a record_accessed event (who, what, purpose) before it sends anything.
+//
+//   timeline REFERRAL   every event of one referral, in seq order
+//   replay              the history, filtered by the broker (seqs, times,
+//                       agency, destination), with a progress bar
+//   as-of TIME REFERRAL the referral's cases at a moment, and what each
+//                       agency had been told by then
+//   export REFERRAL     a self-contained record (json, csv or html) for a
+//                       case review or a subject access request
+//   verify (no --db)    the hash chain and signed checkpoints, recomputed
+//                       from the bytes the broker streams
+//
+// The text forms (timeline, replay, as-of) carry ids, codes, rule ids,
+// routing reasons, disclosed groups and times only — never personal data.
+// --json prints full refx.v1.Event messages, and `export` is the subject's
+// record: both DO contain personal data.
+//
+// Thread-safety: registration and Run functions are called from main's
+// thread only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "cli/local_stack.h"
+
+namespace refx::cli {
+
+// Each adds its subcommand to `audit`; running it sets *exit_code (an
+// AuditExit). `flags` and `exit_code` must outlive parsing.
+void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+void AddAuditExportCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+
+// What `refx audit verify` takes when no --db is given.
+struct OnlineVerifyArgs {
+  std::string as;                              // reading identity (AUDITOR)
+  std::string purpose;                         // required
+  std::vector<std::string> signing_pubs;       // NAME.sign.pub files
+  std::vector<std::string> checkpoint_files;   // trusted refx.v1.Checkpoint JSON lines
+  bool json = false;
+};
+
+// Verifies the log through the broker: streams every event, recomputes the
+// hash chain over the exact bytes, checks the seqs run from 1 without a gap
+// and that each recomputed hash equals the one the broker stores, then
+// checks the broker's signed checkpoints (and the trusted ones) against the
+// recomputed chain and, with keys, their signatures. Prints like the
+// offline mode and returns kAuditOk, kAuditTampered, kAuditSetupError, or
+// kAuditRefused / kAuditUnreachable when the broker refused or is gone.
+int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args);
+
+}  // namespace refx::cli

@@ -1,0 +1,96 @@
+// Internals shared by the online `refx audit` subcommands (timeline, replay,
+// verify without --db, as-of, export) and `refx admin`: the connection as
+// the reading identity, the purpose rule, exit codes and error messages,
+// time arguments, the personal-data-free line written for an event, the
+// progress bar, and the fold of one referral's events into case records.
+//
+// Thread-safety: plain functions; the printing ones write to stdout /
+// stderr, so call them from one thread.
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli/local_stack.h"
+#include "core/broker_client.h"
+#include "core/status.h"
+#include "refx/v1/checkpoint.pb.h"
+#include "refx/v1/event.pb.h"
+
+namespace refx::cli::audit {
+
+// The identity audit reads default to (role AUDITOR in the sample config).
+inline constexpr char kDefaultAuditor[] = "ig-auditor";
+
+// A client acting as `agency` (its key pair from the local stack's keys or
+// --key-dir). NotFound naming the missing file when not set up.
+Status ConnectAs(const ConnectionFlags& flags, const std::string& agency, std::unique_ptr<BrokerClient>* out);
+
+// OK if `purpose` holds more than white space; otherwise InvalidArgument
+// explaining that every audit read is recorded with its purpose.
+Status CheckPurpose(const std::string& purpose);
+
+// The exit code for a failed broker call: kAuditUnreachable when the
+// broker did not answer, else kAuditRefused.
+int ExitCodeFor(const Status& status);
+
+// Prints "refx COMMAND: WHAT: STATUS" to stderr (WHAT is "setup",
+// "refused" or "unreachable", from `exit_code`) and returns `exit_code`.
+// COMMAND is e.g. "audit timeline".
+int Fail(const std::string& command, const Status& status, int exit_code);
+
+// Parses an RFC 3339 time ("2027-01-15T17:00:00Z", offsets allowed) or a
+// date "YYYY-MM-DD" (midnight UTC). False for anything else.
+bool ParseTime(const std::string& text, google::protobuf::Timestamp* out);
+
+// Appends the refx.v1.Checkpoint JSON lines of file `path` (blank lines
+// ignored) to *out. IoError if unreadable; InvalidArgument naming the line.
+Status ReadCheckpointFile(const std::string& path, std::vector<v1::Checkpoint>* out);
+
+// The broker's head seq now (a heartbeat answer). The Status of the call.
+Status HeadSeq(BrokerClient* client, uint64_t* head);
+
+// One line for an event, without personal data: "seq N  TIME  ACTOR  KIND
+// [REFERRAL] [DESTINATION]  details" where the details are ids, codes,
+// rule ids, routing reasons, disclosed groups, deadlines and purposes.
+// Free text written by people (accept and outcome notes, decline and
+// withdrawal reasons, erasure reasons) is never printed, only flagged.
+std::string AuditLine(const v1::Event& event);
+
+// The details part of AuditLine. With `free_text` the notes and reasons
+// written by people are included (quoted) — only for outputs that are
+// personal data anyway (`audit export`).
+std::string EventDetail(const v1::Event& event, bool free_text);
+
+// The rule id a case_routed or case_delivered event names, else "".
+std::string RuleOf(const v1::Event& event);
+
+// "ENVELOPE,SUBJECT_IDENTITY,..." for a case_delivered event's groups.
+std::string GroupsText(const v1::CaseDelivered& delivered);
+
+// Prints rows as left-aligned columns two spaces apart.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
+// Draws "\rLABEL [#####.....]  52%  523000 / 1000000 events  12000/s" on
+// stderr (rate omitted when negative).
+void DrawProgress(const char* label, uint64_t done, uint64_t total, double rate);
+// Clears the progress line.
+void ClearProgress();
+
+// One referral's events folded (services/outcomes/case_fold.h) into the
+// broker's case records.
+struct FoldedReferral {
+  std::string submitter;  // agency that submitted it ("" if not seen)
+  bool withdrawn = false;
+  uint64_t last_seq = 0;  // last event folded
+  std::vector<v1::CaseRecord> cases;  // in the order they were routed
+};
+
+// Folds `events` (one referral's, in seq order) into *out.
+void FoldReferral(const std::vector<v1::Event>& events, FoldedReferral* out);
+
+}  // namespace refx::cli::audit

@@ -1,0 +1,79 @@
+// `refx audit timeline REFERRAL --purpose TEXT [--json] [--as AGENCY]`:
+// every event of one referral the reader may see, in seq order, read
+// through the broker (filtered there by the referral index).
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/audit_command.h"
+#include "cli/audit_subcommands.h"
+#include "cli/audit_support.h"
+#include "cli/inbox_support.h"
+#include "core/event_util.h"
+#include "core/json.h"
+
+namespace refx::cli {
+
+namespace {
+
+struct TimelineArgs {
+  std::string referral;
+  std::string purpose;
+  std::string as = audit::kDefaultAuditor;
+  bool json = false;
+};
+
+int RunTimeline(const ConnectionFlags& flags, const TimelineArgs& args) {
+  const std::string command = "audit timeline";
+  uint64_t submission_seq = 0;
+  if (!SeqForReferralId(args.referral, &submission_seq)) {
+    return audit::Fail(command, Status::InvalidArgument("\"" + args.referral + "\" is not a referral id (R-0000000042 or 42)"),
+                       kAuditRefused);
+  }
+  Status s = audit::CheckPurpose(args.purpose);
+  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
+  std::unique_ptr<BrokerClient> client;
+  s = audit::ConnectAs(flags, args.as, &client);
+  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+
+  v1::ReadRequest request;
+  request.set_referral_id(args.referral);
+  request.set_purpose(args.purpose);
+  uint64_t shown = 0;
+  s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
+    std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
+    ++shown;
+    return true;
+  });
+  std::fflush(stdout);
+  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  if (shown == 0) {
+    return audit::Fail(command, Status::NotFound(args.referral + " has no event that " + args.as + " may see"),
+                       kAuditRefused);
+  }
+  return kAuditOk;
+}
+
+}  // namespace
+
+void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code) {
+  auto args = std::make_shared<TimelineArgs>();
+  CLI::App* cmd = audit->add_subcommand(
+      "timeline",
+      "Every event of one referral in seq order: submission, routing (rule, reason), deliveries (what groups were "
+      "disclosed to whom), acks, accepts/declines, outcomes, breaches, escalations, erasures, record accesses. The "
+      "text form has no personal data; --json prints the full events, which DO contain personal data");
+  cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
+      ->required()
+      ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
+  cmd->add_option("--purpose", args->purpose,
+                  "Why you read this referral (required; the broker records it as a record_accessed event)");
+  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR; a LEAD sees only its own cases)")
+      ->capture_default_str();
+  cmd->add_flag("--json", args->json,
+                "One refx.v1.Event JSON line per event: the FULL event, including personal data (names, dates of "
+                "birth, addresses, narrative)");
+  cmd->callback([args, flags, exit_code] { *exit_code = RunTimeline(*flags, *args); });
+}
+
+}  // namespace refx::cli
