@@ -50,11 +50,14 @@ Status ConflictWith(uint64_t original_seq) {
                                      "submit.referral.referrer_reference");
 }
 
-google::protobuf::Timestamp Now() {
-  return google::protobuf::util::TimeUtil::GetCurrentTime();
-}
 
 }  // namespace
+
+google::protobuf::Timestamp EventTimeNow() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
+}
 
 Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::unique_ptr<eventlog::EventLog> log)
     : options_(std::move(options)),
@@ -338,7 +341,7 @@ void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter 
   eventlog::PendingEvent pending;
   const uint64_t seq = NextSeq();
   pending.event.set_seq(seq);
-  *pending.event.mutable_time() = Now();
+  *pending.event.mutable_time() = EventTimeNow();
   pending.event.set_actor(identity);
   auto* submitted = pending.event.mutable_referral_submitted();
   submitted->set_referral_id(ReferralIdForSeq(seq));

@@ -37,6 +37,8 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/timestamp.pb.h>
+
 #include "broker/metrics.h"
 #include "broker/zap_handler.h"
 #include "core/civil_date.h"
@@ -55,6 +57,11 @@ class message_t;
 }  // namespace zmq
 
 namespace refx::broker {
+
+// The time the broker stamps on events: the system clock to the nanosecond
+// (protobuf's TimeUtil::GetCurrentTime may round), so events of the same
+// second keep their order in time filters and as-of views.
+google::protobuf::Timestamp EventTimeNow();
 
 struct BrokerOptions {
   // The broker's own CURVE key pair (clients are given its public key).

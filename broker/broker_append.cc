@@ -97,7 +97,7 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   v1::Event& event = pending.event;
   event = request.event();
   event.set_seq(NextSeq());
-  *event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *event.mutable_time() = EventTimeNow();
   event.set_actor(actor.id());
 
   const std::string& referral_id = ReferralIdOf(event);

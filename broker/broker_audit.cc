@@ -43,7 +43,7 @@ void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const
                          const std::string& referral_id) {
   eventlog::PendingEvent pending;
   pending.event.set_seq(NextSeq());
-  *pending.event.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  *pending.event.mutable_time() = EventTimeNow();
   pending.event.set_actor(actor.id());
   v1::RecordAccessed* accessed = pending.event.mutable_record_accessed();
   accessed->set_what(what);

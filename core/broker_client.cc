@@ -310,21 +310,27 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
 
 Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window,
                                     const ResultFn& on_result) {
+  return CallWindowed(
+      referrals.size(), window,
+      [&](size_t i, v1::Frame* request) { *request->mutable_submit()->mutable_referral() = referrals[i]; }, on_result);
+}
+
+Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result) {
   if (window == 0) window = 1;
-  // Correlation id = base + index, so a reply names its referral directly.
+  // Correlation id = base + index, so a reply names its request directly.
   const uint64_t base = next_correlation_id_;
-  next_correlation_id_ += referrals.size();
+  next_correlation_id_ += count;
   std::map<uint64_t, std::string> in_flight;  // correlation id -> encoded request
   size_t next = 0, done = 0;
   int attempt = 1, backoff = options_.initial_backoff_ms;
   REFX_RETURN_IF_ERROR(Connect());
   auto last_progress = Clock::now();
   v1::Frame reply;
-  while (done < referrals.size()) {
-    while (next < referrals.size() && in_flight.size() < window) {
+  while (done < count) {
+    while (next < count && in_flight.size() < window) {
       v1::Frame request;
+      fill(next, &request);
       request.set_correlation_id(base + next);
-      *request.mutable_submit()->mutable_referral() = referrals[next];
       std::string bytes = EncodeFrame(request);
       Status s = SendWhenReady(bytes, options_.request_timeout_ms);
       if (s.code() == Status::Code::kPermissionDenied) return s;
@@ -356,7 +362,7 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
     // No progress within the timeout: reconnect and resend what is in flight.
     if (++attempt > options_.max_attempts) {
       return Status::Unavailable("broker at " + options_.endpoint + " stopped answering; " +
-                                 std::to_string(referrals.size() - done) + " referrals not acknowledged" +
+                                 std::to_string(count - done) + " requests not answered" +
                                  HandshakeHint());
     }
     Disconnect();

@@ -84,7 +84,7 @@ class BrokerClient {
   // answer for max_attempts heartbeats in a row.
   Status Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop = nullptr);
 
-  // Result of one referral in SubmitWindowed.
+  // Result of one request in SubmitWindowed / CallWindowed.
   using ResultFn = std::function<void(size_t index, const Status& status, const v1::Ack& ack)>;
 
   // Submits all `referrals` keeping up to `window` requests in flight, as a
@@ -95,6 +95,13 @@ class BrokerClient {
   // (referrals without a result were not acknowledged and must be retried);
   // PermissionDenied as for Call.
   Status SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window, const ResultFn& on_result);
+
+  // Builds request i of `count` into its argument (a fresh Frame).
+  using FillFn = std::function<void(size_t index, v1::Frame* request)>;
+  // The same for any `count` requests that are safe to send twice (submits;
+  // appends WITH an idempotency key): fill(i) builds request i, on_result
+  // gets each reply (an Error reply as its Status) in completion order.
+  Status CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result);
 
  private:
   Status Connect();

@@ -21,6 +21,9 @@ using google::protobuf::util::TimeUtil;
 
 bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
 
+// Appends in flight at once when many cases move together.
+constexpr size_t kAppendWindow = 256;
+
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return TimeUtil::MicrosecondsToTimestamp(
       std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
@@ -142,17 +145,21 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_after_seq(replayed_to);
   follow.set_follow(true);
   follow.set_purpose("refx-delivery: deliver cases");
+  std::set<CaseKey> touched;  // cases with events in the batch being read
   s = reader.Read(
       follow,
       [&](const v1::Event& event, const std::string&, const std::string&) {
         tracker_.Apply(event);
         last_seq_ = event.seq();
         const std::string& destination = DestinationOf(event);
-        if (destination.empty()) return true;
-        failure = Advance(ReferralIdOf(event), destination);
-        return failure.ok();
+        if (!destination.empty()) touched.emplace(ReferralIdOf(event), destination);
+        return true;
       },
       [&]() {
+        // After each batch of the read: act on the cases it touched, then on timers.
+        failure = Advance(touched);
+        touched.clear();
+        if (!failure.ok()) return true;
         if (StopRequested(should_stop)) return true;
         failure = AdvanceAll();
         return !failure.ok();
@@ -164,78 +171,102 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
 }
 
 Status DeliveryService::AdvanceAll() {
-  for (const DeliveryStep& step : tracker_.DueSteps(Now())) {
-    REFX_RETURN_IF_ERROR(Advance(step.referral_id, step.destination));
-  }
+  std::set<CaseKey> due;
+  for (const DeliveryStep& step : tracker_.DueSteps(Now())) due.emplace(step.referral_id, step.destination);
+  REFX_RETURN_IF_ERROR(Advance(due));
   ++timer_passes_;
   return Status::OK();
 }
 
-Status DeliveryService::Advance(const std::string& referral_id, const std::string& destination) {
-  // At most deliver / undeliverable -> escalate -> route escalation in one go.
-  for (int i = 0; i < 4; ++i) {
+Status DeliveryService::Advance(const std::set<CaseKey>& cases) {
+  std::vector<CaseKey> moving(cases.begin(), cases.end());
+  for (int round = 0; round < 4 && !moving.empty(); ++round) {
     const TimePoint now = Now();
-    std::optional<DeliveryStep> step = tracker_.NextStep(referral_id, destination, now);
-    if (!step) return Status::OK();
-    bool progressed = false;
-    REFX_RETURN_IF_ERROR(Take(*step, now, &progressed));
-    if (!progressed) return Status::OK();
+    std::vector<DeliveryStep> steps;
+    for (const auto& [referral_id, destination] : moving) {
+      std::optional<DeliveryStep> step = tracker_.NextStep(referral_id, destination, now);
+      if (step) steps.push_back(*step);
+    }
+    if (steps.empty()) return Status::OK();
+    std::vector<v1::Event> events(steps.size());
+    std::vector<std::string> keys(steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) BuildStep(steps[i], now, &events[i], &keys[i]);
+    std::vector<Status> results(steps.size());
+    std::vector<v1::Ack> acks(steps.size());
+    REFX_RETURN_IF_ERROR(appender_->CallWindowed(
+        steps.size(), kAppendWindow,
+        [&](size_t i, v1::Frame* request) {
+          *request->mutable_append()->mutable_event() = events[i];
+          request->mutable_append()->set_idempotency_key(keys[i]);
+        },
+        [&](size_t i, const Status& st, const v1::Ack& ack) {
+          results[i] = st;
+          acks[i] = ack;
+        }));
+    moving.clear();
+    for (size_t i = 0; i < steps.size(); ++i) {
+      bool progressed = false;
+      REFX_RETURN_IF_ERROR(Took(steps[i], now, std::move(events[i]), results[i], acks[i], &progressed));
+      if (progressed) moving.emplace_back(steps[i].referral_id, steps[i].destination);
+    }
   }
   return Status::OK();
 }
 
-Status DeliveryService::Take(const DeliveryStep& step, TimePoint now, bool* progressed) {
+void DeliveryService::BuildStep(const DeliveryStep& step, TimePoint now, v1::Event* event, std::string* key) const {
   const v1::DeliverySettings& settings = options_.config->proto().delivery();
   const std::string& ref = step.referral_id;
   const std::string& dest = step.destination;
   const std::string late = "not acknowledged within " + std::to_string(settings.undeliverable_after_seconds()) +
                            " s of the first delivery (" + std::to_string(step.deliveries) + " deliveries)";
-  v1::Event event;
-  std::string key;
   switch (step.kind) {
     case DeliveryStep::Kind::kDeliver: {
       // Referral, destination and attempt only: the broker fills the view,
       // recipient and disclosure fields.
-      v1::CaseDelivered* d = event.mutable_case_delivered();
+      v1::CaseDelivered* d = event->mutable_case_delivered();
       d->set_referral_id(ref);
       d->set_destination(dest);
       d->set_attempt(step.attempt);
-      key = "deliver:" + ref + ":" + dest + ":" + std::to_string(step.attempt);
+      *key = "deliver:" + ref + ":" + dest + ":" + std::to_string(step.attempt);
       break;
     }
     case DeliveryStep::Kind::kUndeliverable: {
-      v1::CaseUndeliverable* u = event.mutable_case_undeliverable();
+      v1::CaseUndeliverable* u = event->mutable_case_undeliverable();
       u->set_referral_id(ref);
       u->set_destination(dest);
       u->set_reason(late);
-      key = "undeliverable:" + ref + ":" + dest;
+      *key = "undeliverable:" + ref + ":" + dest;
       break;
     }
     case DeliveryStep::Kind::kEscalate: {
-      v1::CaseEscalated* e = event.mutable_case_escalated();
+      v1::CaseEscalated* e = event->mutable_case_escalated();
       e->set_referral_id(ref);
       e->set_destination(dest);
       e->set_escalated_to(settings.escalate_to());
       e->set_reason("undeliverable: " + late);
-      key = "escalate:" + ref + ":" + dest;
+      *key = "escalate:" + ref + ":" + dest;
       break;
     }
     case DeliveryStep::Kind::kRouteEscalation: {
       const v1::Destination& to = *options_.config->DestinationByCode(settings.escalate_to());
-      v1::CaseRouted* r = event.mutable_case_routed();
+      v1::CaseRouted* r = event->mutable_case_routed();
       r->set_referral_id(ref);
       r->set_destination(to.code());
       r->set_rule_id("ESCALATED_UNDELIVERABLE");
       r->set_reason("the case at " + dest + " is undeliverable: " + late);
       *r->mutable_deadline() = DeadlineTimestamp(calendar_.Deadline(to, DateOf(now)));
-      key = "route:" + ref + ":" + to.code();
+      *key = "route:" + ref + ":" + to.code();
       break;
     }
   }
-  v1::Ack ack;
-  Status s = appender_->Append(event, key, &ack);
-  if (s.code() == Status::Code::kIllegalTransition) {
-    spdlog::info("delivery: {} {}/{} not needed: {}", StepName(step.kind), ref, dest, s.message());
+}
+
+Status DeliveryService::Took(const DeliveryStep& step, TimePoint now, v1::Event event, const Status& status,
+                             const v1::Ack& ack, bool* progressed) {
+  const std::string& ref = step.referral_id;
+  const std::string& dest = step.destination;
+  if (status.code() == Status::Code::kIllegalTransition) {
+    spdlog::info("delivery: {} {}/{} not needed: {}", StepName(step.kind), ref, dest, status.message());
     if (step.kind == DeliveryStep::Kind::kRouteEscalation) {
       tracker_.MarkEscalationRouted(ref, dest);
     } else {
@@ -244,9 +275,9 @@ Status DeliveryService::Take(const DeliveryStep& step, TimePoint now, bool* prog
     *progressed = true;
     return Status::OK();
   }
-  if (!s.ok()) {
-    spdlog::error("delivery: cannot {} {}/{}: {}", StepName(step.kind), ref, dest, s.ToString());
-    return s;
+  if (!status.ok()) {
+    spdlog::error("delivery: cannot {} {}/{}: {}", StepName(step.kind), ref, dest, status.ToString());
+    return status;
   }
   if (step.kind == DeliveryStep::Kind::kDeliver) {
     spdlog::info("delivery: {} -> {} attempt {} seq {}{}", ref, dest, step.attempt, ack.seq(),

@@ -42,6 +42,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
+#include <utility>
 #include <string>
 
 #include "core/broker_client.h"
@@ -90,12 +92,20 @@ class DeliveryService {
   explicit DeliveryService(DeliveryOptions options);
 
   Status RunOnce(const std::function<bool()>& should_stop);
-  // Takes every step due for one case, in order.
-  Status Advance(const std::string& referral_id, const std::string& destination);
+  using CaseKey = std::pair<std::string, std::string>;  // referral id, destination
+  // Takes every step due for these cases: one step per case per round, the
+  // round's appends sent together with a window in flight (they share the
+  // broker's group commits), until no case moves (at most deliver ->
+  // undeliverable -> escalate -> route the escalation).
+  Status Advance(const std::set<CaseKey>& cases);
   // Takes every step due for every open case.
   Status AdvanceAll();
-  // Appends one step; OK also when the broker says it is done.
-  Status Take(const DeliveryStep& step, TimePoint now, bool* progressed);
+  // The event and idempotency key of one step.
+  void BuildStep(const DeliveryStep& step, TimePoint now, v1::Event* event, std::string* key) const;
+  // Records the broker's answer to one step's append; OK also when the
+  // broker says it is done. *progressed: the case moved.
+  Status Took(const DeliveryStep& step, TimePoint now, v1::Event event, const Status& status, const v1::Ack& ack,
+              bool* progressed);
   TimePoint Now() const;
 
   DeliveryOptions options_;

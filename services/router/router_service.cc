@@ -14,6 +14,11 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
+// Routes queued before they are appended even within one read batch, and
+// appends in flight at once: enough to fill the broker's group commits.
+constexpr size_t kMaxQueued = 1024;
+constexpr size_t kAppendWindow = 256;
+
 // The UTC calendar date of a broker timestamp.
 CivilDate DateOf(const google::protobuf::Timestamp& time) {
   int64_t seconds = time.seconds();
@@ -106,15 +111,24 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         bool acted = false;
         failure = Handle(event, &acted);
         if (!failure.ok()) return false;
-        handled_seq_ = event.seq();
-        if (acted) {
-          failure = StoreCursor();
+        read_seq_ = event.seq();
+        if (queued_.empty()) handled_seq_ = event.seq();
+        if (queued_.size() >= kMaxQueued) {
+          failure = FlushQueued();
+          if (failure.ok()) failure = StoreCursor();
           if (!failure.ok()) return false;
           last_store = std::chrono::steady_clock::now();
         }
         return true;
       },
       [&]() {
+        // Called after each batch of the read: append what it queued.
+        if (!queued_.empty()) {
+          failure = FlushQueued();
+          if (failure.ok()) failure = StoreCursor();
+          if (!failure.ok()) return true;
+          last_store = std::chrono::steady_clock::now();
+        }
         if (StopRequested(should_stop)) return true;
         // Events that needed nothing: the cursor catches up about once a second.
         const auto now = std::chrono::steady_clock::now();
@@ -125,6 +139,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         }
         return false;
       });
+  if (failure.ok()) failure = FlushQueued();
   const Status stored = StoreCursor();
   if (!failure.ok()) return failure;
   REFX_RETURN_IF_ERROR(s);
@@ -160,7 +175,7 @@ Status RouterService::RouteSubmitted(const v1::Event& event, bool* acted) {
   const std::vector<RoutingDecision> decisions = engine_->Route(event.referral_submitted().referral(), on, history);
   for (const RoutingDecision& decision : decisions) {
     if (state_.HasCase(referral_id, decision.destination)) continue;  // routed before a restart
-    REFX_RETURN_IF_ERROR(AppendRouted(referral_id, decision, on, acted));
+    AppendRouted(referral_id, decision, on, acted);
   }
   return Status::OK();
 }
@@ -171,32 +186,50 @@ Status RouterService::RouteOutcome(const v1::Event& event, bool* acted) {
   std::optional<RoutingDecision> next = engine_->RouteOnOutcome(outcome.destination(), outcome.code(), on);
   if (!next || state_.HasCase(outcome.referral_id(), next->destination)) return Status::OK();
   if (state_.IsWithdrawn(outcome.referral_id())) return Status::OK();
-  return AppendRouted(outcome.referral_id(), *next, on, acted);
+  AppendRouted(outcome.referral_id(), *next, on, acted);
+  return Status::OK();
 }
 
-Status RouterService::AppendRouted(const std::string& referral_id, const RoutingDecision& decision,
-                                   const CivilDate& on, bool* acted) {
-  v1::Event event;
-  v1::CaseRouted* routed = event.mutable_case_routed();
-  routed->set_referral_id(referral_id);
-  routed->set_destination(decision.destination);
-  routed->set_rule_id(decision.rule_id);
-  routed->set_reason(decision.reason);
-  *routed->mutable_deadline() = DeadlineTimestamp(decision.deadline);
-  v1::Ack ack;
-  Status s = appender_->Append(event, "route:" + referral_id + ":" + decision.destination, &ack);
-  if (s.code() == Status::Code::kIllegalTransition) {
-    spdlog::info("router: {} -> {} not needed: {}", referral_id, decision.destination, s.message());
-    return Status::OK();
-  }
-  if (!s.ok()) {
-    spdlog::error("router: cannot route {} -> {}: {}", referral_id, decision.destination, s.ToString());
-    return s;
-  }
+void RouterService::AppendRouted(const std::string& referral_id, const RoutingDecision& decision,
+                                 const CivilDate& on, bool* acted) {
   *acted = true;
   state_.AddCase(referral_id, decision.destination, on);
-  spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", referral_id, decision.destination,
-               decision.rule_id, decision.deadline.ToString(), ack.seq(), ack.duplicate() ? " (appended before)" : "");
+  queued_.push_back({referral_id, decision});
+}
+
+Status RouterService::FlushQueued() {
+  if (queued_.empty()) return Status::OK();
+  Status failure;
+  Status s = appender_->CallWindowed(
+      queued_.size(), kAppendWindow,
+      [&](size_t i, v1::Frame* request) {
+        const QueuedRoute& q = queued_[i];
+        v1::AppendRequest* append = request->mutable_append();
+        v1::CaseRouted* routed = append->mutable_event()->mutable_case_routed();
+        routed->set_referral_id(q.referral_id);
+        routed->set_destination(q.decision.destination);
+        routed->set_rule_id(q.decision.rule_id);
+        routed->set_reason(q.decision.reason);
+        *routed->mutable_deadline() = DeadlineTimestamp(q.decision.deadline);
+        append->set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
+      },
+      [&](size_t i, const Status& st, const v1::Ack& ack) {
+        const QueuedRoute& q = queued_[i];
+        if (st.code() == Status::Code::kIllegalTransition) {
+          spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination, st.message());
+        } else if (!st.ok()) {
+          spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination, st.ToString());
+          if (failure.ok()) failure = st;
+        } else {
+          spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", q.referral_id, q.decision.destination,
+                       q.decision.rule_id, q.decision.deadline.ToString(), ack.seq(),
+                       ack.duplicate() ? " (appended before)" : "");
+        }
+      });
+  if (s.ok()) s = failure;
+  if (!s.ok()) return s;  // the cursor stays before these events; a restart routes them again
+  queued_.clear();
+  handled_seq_ = read_seq_;
   return Status::OK();
 }
 

@@ -11,9 +11,13 @@
 //     RouterState - which cases exist, the routing history for repeat rules.
 //     Then the service follows the log from its cursor and acts only on
 //     events after it.
-//   * The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
-//     fully handled; it is stored after each event that made the router
-//     append, and about once a second otherwise.
+//   * Routes are queued while a batch of the read is handled and appended
+//     together with a window of requests in flight (they share the
+//     broker's group commits), after each batch the broker sends or every
+//     kMaxQueued routes. The cursor (STATE_DIR/router.cursor, see
+//     CursorFile) is the last seq fully handled: it moves past an event
+//     only once every route it caused is acknowledged, and is stored after
+//     each flush, and about once a second otherwise.
 //   * Each append carries the idempotency key "route:<referral_id>:<dest>"
 //     and a case already in RouterState is not appended again, so a crash
 //     between an append and the cursor store never routes twice; a case the
@@ -96,10 +100,19 @@ class RouterService {
   Status Handle(const v1::Event& event, bool* acted);
   Status RouteSubmitted(const v1::Event& event, bool* acted);
   Status RouteOutcome(const v1::Event& event, bool* acted);
-  // Appends one case_routed; OK also when the broker says it is done.
-  Status AppendRouted(const std::string& referral_id, const RoutingDecision& decision, const CivilDate& on,
-                      bool* acted);
+  // Queues one case_routed (and counts the case as open from now on).
+  void AppendRouted(const std::string& referral_id, const RoutingDecision& decision, const CivilDate& on,
+                    bool* acted);
+  // Appends every queued route, a window at a time; a route the broker
+  // says is done (ILLEGAL_TRANSITION) counts as appended. On success the
+  // handled seq moves to the last event read. Any other refusal is returned.
+  Status FlushQueued();
   Status StoreCursor();
+
+  struct QueuedRoute {
+    std::string referral_id;
+    RoutingDecision decision;
+  };
 
   RouterOptions options_;
   std::unique_ptr<RoutingEngine> engine_;
@@ -109,6 +122,8 @@ class RouterService {
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> handled_seq_{0};
   uint64_t stored_seq_ = 0;
+  std::vector<QueuedRoute> queued_;
+  uint64_t read_seq_ = 0;  // the last event handled (its routes may still be queued)
 };
 
 }  // namespace refx
