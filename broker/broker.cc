@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <tuple>
 #include <zmq.hpp>
 
 #include "core/event_util.h"
@@ -293,26 +294,19 @@ void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter 
   }
 
   std::string key = eventlog::DedupeKey(identity, referral.referrer_reference());
-  // A repeat of a referral already in this batch waits for that one.
-  if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
-    const v1::Event& first = pending_[it->second].event;
+  // A repeat of a referral in the batch being built or written waits for
+  // that one (a different referral under the same reference is refused).
+  for (auto [keys, events, waiters] : {std::tuple(&pending_keys_, &pending_, &waiters_),
+                                       std::tuple(&in_flight_.keys, &in_flight_.events, &in_flight_.waiters)}) {
+    auto it = keys->find(key);
+    if (it == keys->end()) continue;
+    const v1::Event& first = (*events)[it->second].event;
     if (!SameReferral(first.referral_submitted().referral(), referral)) {
       return ReplyError(waiter, ConflictWith(first.seq()));
     }
     waiter.pending_index = it->second;
     waiter.duplicate = true;
-    waiters_.push_back(std::move(waiter));
-    return;
-  }
-  // ... or for the batch being written.
-  if (auto it = in_flight_.keys.find(key); it != in_flight_.keys.end()) {
-    const v1::Event& first = in_flight_.events[it->second].event;
-    if (!SameReferral(first.referral_submitted().referral(), referral)) {
-      return ReplyError(waiter, ConflictWith(first.seq()));
-    }
-    waiter.pending_index = it->second;
-    waiter.duplicate = true;
-    in_flight_.waiters.push_back(std::move(waiter));
+    waiters->push_back(std::move(waiter));
     return;
   }
   uint64_t original = 0;

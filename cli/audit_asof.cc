@@ -39,16 +39,11 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
                                                "(2027-01-15, meaning 00:00 UTC), not \"" + args.time + "\""),
                        kAuditRefused);
   }
-  uint64_t submission_seq = 0;
-  if (!SeqForReferralId(args.referral, &submission_seq)) {
-    return audit::Fail(command, Status::InvalidArgument("\"" + args.referral + "\" is not a referral id (R-0000000042 or 42)"),
-                       kAuditRefused);
-  }
-  Status s = audit::CheckPurpose(args.purpose);
-  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
   std::unique_ptr<BrokerClient> client;
-  s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
+    return exit;
+  }
+  Status s;
 
   // All the referral's events (a handful), kept up to TIME here: events
   // after it still tell "not yet" from "nothing to see".

@@ -165,16 +165,11 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
     return audit::Fail(command, Status::InvalidArgument("--format must be json, csv or html, not \"" + args.format + "\""),
                        kAuditRefused);
   }
-  uint64_t submission_seq = 0;
-  if (!SeqForReferralId(args.referral, &submission_seq)) {
-    return audit::Fail(command, Status::InvalidArgument("\"" + args.referral + "\" is not a referral id (R-0000000042 or 42)"),
-                       kAuditRefused);
-  }
-  Status s = audit::CheckPurpose(args.purpose);
-  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
   std::unique_ptr<BrokerClient> client;
-  s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
+    return exit;
+  }
+  Status s;
 
   v1::AuditExport x;
   x.set_referral_id(args.referral);

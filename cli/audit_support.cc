@@ -51,6 +51,20 @@ Status CheckPurpose(const std::string& purpose) {
       "purpose");
 }
 
+int OpenReferralRead(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
+                     const std::string& purpose, const std::string& as, std::unique_ptr<BrokerClient>* client) {
+  uint64_t submission_seq = 0;
+  if (!SeqForReferralId(referral, &submission_seq)) {
+    return Fail(command, Status::InvalidArgument("\"" + referral + "\" is not a referral id (R-0000000042 or 42)"),
+                kAuditRefused);
+  }
+  Status s = CheckPurpose(purpose);
+  if (!s.ok()) return Fail(command, s, kAuditRefused);
+  s = ConnectAs(flags, as, client);
+  if (!s.ok()) return Fail(command, s, kAuditSetupError);
+  return kAuditOk;
+}
+
 int ExitCodeFor(const Status& status) {
   if (status.code() == Status::Code::kUnavailable || status.code() == Status::Code::kTimeout) {
     return kAuditUnreachable;

@@ -34,6 +34,12 @@ Status ConnectAs(const ConnectionFlags& flags, const std::string& agency, std::u
 // explaining that every audit read is recorded with its purpose.
 Status CheckPurpose(const std::string& purpose);
 
+// The start of every one-referral audit read: checks that `referral` is a
+// referral id and `purpose` is given, then connects as `as`. Returns
+// kAuditOk with *client set, or the exit code after printing why (as Fail).
+int OpenReferralRead(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
+                     const std::string& purpose, const std::string& as, std::unique_ptr<BrokerClient>* client);
+
 // The exit code for a failed broker call: kAuditUnreachable when the
 // broker did not answer, else kAuditRefused.
 int ExitCodeFor(const Status& status);

@@ -25,16 +25,11 @@ struct TimelineArgs {
 
 int RunTimeline(const ConnectionFlags& flags, const TimelineArgs& args) {
   const std::string command = "audit timeline";
-  uint64_t submission_seq = 0;
-  if (!SeqForReferralId(args.referral, &submission_seq)) {
-    return audit::Fail(command, Status::InvalidArgument("\"" + args.referral + "\" is not a referral id (R-0000000042 or 42)"),
-                       kAuditRefused);
-  }
-  Status s = audit::CheckPurpose(args.purpose);
-  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
   std::unique_ptr<BrokerClient> client;
-  s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
+    return exit;
+  }
+  Status s;
 
   v1::ReadRequest request;
   request.set_referral_id(args.referral);
