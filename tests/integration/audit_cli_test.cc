@@ -25,6 +25,7 @@
 #include "core/json.h"
 #include "refx/v1/checkpoint.pb.h"
 #include "refx/v1/cli.pb.h"
+#include "cli_child.h"
 #include "test_stack.h"
 
 namespace refx::testing {
@@ -43,80 +44,6 @@ std::vector<AgencySpec> Agencies() {
   return {{"kent-police", {"SUBMITTER"}, {}},         {"da-marac-coordinator", {"LEAD"}, {}},
           {"kcc-channel-panel", {"LEAD"}, {}},        {"refx-router", {"SERVICE"}, {}},
           {"ig-auditor", {"AUDITOR"}, {}},            {"refx-admin", {"ADMIN"}, {}}};
-}
-
-// What a finished child process left.
-struct CliRun {
-  int exit_code = -1;  // 128 + signal if it was killed
-  std::string out, err;
-};
-
-// Runs the refx binary with `args` to completion, collecting stdout and
-// stderr (killed after 120 s: a hang guard, not a timing check).
-CliRun RunRefx(std::vector<std::string> args) {
-  int out[2], err[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) std::abort();
-  args.insert(args.begin(), REFX_CLI_BIN);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(err[1]);
-  CliRun run;
-  int fds[2] = {out[0], err[0]};
-  std::string* into[2] = {&run.out, &run.err};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (fds[0] >= 0 || fds[1] >= 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ADD_FAILURE() << "refx did not finish in 120 s; stderr so far:\n" << run.err;
-      kill(pid, SIGKILL);
-      break;
-    }
-    pollfd p[2];
-    int n = 0, which[2];
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i] >= 0) {
-        which[n] = i;
-        p[n++] = {fds[i], POLLIN, 0};
-      }
-    }
-    if (poll(p, n, 200) <= 0) continue;
-    for (int k = 0; k < n; ++k) {
-      if (p[k].revents == 0) continue;
-      char buf[8192];
-      const ssize_t got = read(p[k].fd, buf, sizeof buf);
-      if (got > 0) {
-        into[which[k]]->append(buf, static_cast<size_t>(got));
-      } else {
-        close(fds[which[k]]);
-        fds[which[k]] = -1;
-      }
-    }
-  }
-  for (int fd : fds) {
-    if (fd >= 0) close(fd);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return run;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
 }
 
 // The seq a "seq N  ..." line starts with (0 if none).
@@ -174,13 +101,7 @@ class OnlineAuditCliTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(stack_.StartBroker());
-    std::ifstream config(stack_.config_path());
-    std::ostringstream text;
-    text << config.rdbuf();
-    std::ofstream(home_.path() + "/config.textproto") << text.str();
-    const std::string keys = home_.path() + "/keys";
-    ASSERT_TRUE(SaveCurveKeyPair(keys, "broker", stack_.broker_keys()).ok());
-    for (const auto& a : Agencies()) ASSERT_TRUE(SaveCurveKeyPair(keys, a.id, stack_.agency_keys(a.id)).ok());
+    WriteCliHome(stack_, Agencies(), home_.path());
     service_ = stack_.ClientFor("refx-router");
     lead_ = stack_.ClientFor("da-marac-coordinator");
   }

@@ -18,6 +18,7 @@
 
 #include "core/json.h"
 #include "refx/v1/cli.pb.h"
+#include "cli_child.h"
 #include "test_stack.h"
 
 namespace refx::testing {
@@ -38,116 +39,6 @@ std::vector<AgencySpec> Agencies() {
           {"refx-router", {"SERVICE"}, {}}};
 }
 
-// What a finished child process left.
-struct CliRun {
-  int exit_code = -1;  // 128 + signal if it was killed
-  std::string out, err;
-};
-
-// The refx binary as a child process with its stdout and stderr on pipes.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) std::abort();
-    args.insert(args.begin(), REFX_CLI_BIN);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(err[1], 2);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    out_ = out[0];
-    err_ = err[0];
-  }
-  ~Child() {
-    if (out_ >= 0) close(out_);
-    if (err_ >= 0) close(err_);
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
-  // Reads stderr until a line containing `text` has arrived. False if the
-  // child closed its output first, or after 30 s (a hang guard, not a
-  // timing check).
-  bool WaitForStderr(const std::string& text) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (err_buf_.find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline || !Pump()) return false;
-    }
-    return true;
-  }
-
-  // Reads both pipes to the end and reaps the child (killed after 60 s, a
-  // hang guard).
-  CliRun Finish() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (Pump()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "refx did not finish in 60 s; stderr so far:\n" << err_buf_;
-        kill(pid_, SIGKILL);
-        break;
-      }
-    }
-    CliRun run;
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    run.out = out_buf_;
-    run.err = err_buf_;
-    return run;
-  }
-
-  pid_t pid() const { return pid_; }
-
- private:
-  // Waits up to 200 ms for output and appends what arrived. False once both
-  // pipes are closed.
-  bool Pump() {
-    pollfd fds[2];
-    int n = 0;
-    if (out_ >= 0) fds[n++] = {out_, POLLIN, 0};
-    if (err_ >= 0) fds[n++] = {err_, POLLIN, 0};
-    if (n == 0) return false;
-    if (poll(fds, n, 200) <= 0) return true;
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      char buf[4096];
-      const ssize_t got = read(fds[i].fd, buf, sizeof buf);
-      int& fd = fds[i].fd == out_ ? out_ : err_;
-      std::string& into = fds[i].fd == out_ ? out_buf_ : err_buf_;
-      if (got > 0) {
-        into.append(buf, static_cast<size_t>(got));
-      } else {
-        close(fd);
-        fd = -1;
-      }
-    }
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1, err_ = -1;
-  std::string out_buf_, err_buf_;
-};
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
 
 class InboxCliTest : public ::testing::Test {
  protected:
@@ -155,15 +46,7 @@ class InboxCliTest : public ::testing::Test {
 
   void SetUp() override {
     ASSERT_TRUE(stack_.StartBroker());
-    // HOME as `deploy/refx.sh up` leaves it: the broker's configuration
-    // and every key pair under keys/.
-    std::ifstream config(stack_.config_path());
-    std::ostringstream text;
-    text << config.rdbuf();
-    std::ofstream(home_.path() + "/config.textproto") << text.str();
-    const std::string keys = home_.path() + "/keys";
-    ASSERT_TRUE(SaveCurveKeyPair(keys, "broker", stack_.broker_keys()).ok());
-    for (const auto& a : Agencies()) ASSERT_TRUE(SaveCurveKeyPair(keys, a.id, stack_.agency_keys(a.id)).ok());
+    WriteCliHome(stack_, Agencies(), home_.path());
 
     service_ = stack_.ClientFor("refx-router");
     auto police = stack_.ClientFor("kent-police");
