@@ -661,5 +661,51 @@ TEST_P(VerifierTest, UnusualEncodingIsReadLikeTheFullParser) {
                            << report.detail;
 }
 
+// The broker indexes a record_accessed event under the first referral it
+// names (ReferralIdOf): the verifier must expect exactly that entry.
+TEST_P(VerifierTest, RecordAccessedIsIndexedUnderTheFirstReferralItNames) {
+  const std::string path = dir_.Sub("accessed");
+  const std::string referral = audit_testing::SyntheticReferralOf(1);
+  {
+    OpenOptions o;
+    o.path = path;
+    std::unique_ptr<EventLog> log;
+    ASSERT_TRUE(EventLog::Open(o, &log).ok());
+    std::vector<PendingEvent> batch(2);
+    batch[0].event = audit_testing::SyntheticEvent(1, &batch[0].dedupe_key);
+    batch[1].event.set_seq(2);
+    batch[1].event.mutable_time()->set_seconds(1800000000);
+    batch[1].event.set_actor("ig-auditor");
+    v1::RecordAccessed* accessed = batch[1].event.mutable_record_accessed();
+    accessed->set_what("read seq 1..head referral " + referral);
+    accessed->set_purpose("case review");
+    accessed->add_referral_ids(referral);
+    accessed->add_referral_ids("R-0000000099");  // only the first is indexed
+    ASSERT_TRUE(log->AppendBatch(batch).ok());
+  }
+  auto verify = [&] {
+    OpenOptions o;
+    o.path = path;
+    o.read_only = true;
+    o.skip_head_check = true;
+    std::unique_ptr<EventLog> log;
+    EXPECT_TRUE(EventLog::Open(o, &log).ok());
+    VerifyOptions options;
+    options.threads = GetParam();
+    return VerifyLog(*log, options);
+  };
+  LogVerifyReport report = verify();
+  EXPECT_TRUE(report.ok()) << LogProblemName(report.problem) << " at " << report.first_bad_seq << ": "
+                           << report.detail;
+  {
+    RawDb raw(path);
+    ASSERT_TRUE(raw.status().ok());
+    ASSERT_TRUE(raw.Delete("by_referral", IndexKey(referral, 2)));
+  }
+  report = verify();
+  EXPECT_EQ(report.problem, LogProblem::kIndexMismatch) << report.detail;
+  EXPECT_EQ(report.first_bad_seq, 2u);
+}
+
 }  // namespace
 }  // namespace refx::eventlog
