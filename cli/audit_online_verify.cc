@@ -163,6 +163,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   bool broken = false;
   v1::ReadRequest request;
   request.set_purpose(args.purpose);
+  request.set_initial_credit(audit::kBulkReadCredit);  // the whole log: keep the broker streaming
   s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& stored_hash) {
     const uint64_t seq = event.seq();
     if (seq != expected) {

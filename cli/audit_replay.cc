@@ -73,6 +73,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   Status s = audit::CheckPurpose(args.purpose);
   if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
   request.set_purpose(args.purpose);
+  request.set_initial_credit(audit::kBulkReadCredit);  // a long replay: keep the broker streaming
 
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);

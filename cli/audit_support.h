@@ -25,6 +25,8 @@ namespace refx::cli::audit {
 
 // The identity audit reads default to (role AUDITOR in the sample config).
 inline constexpr char kDefaultAuditor[] = "ig-auditor";
+// Events a bulk read (replay, online verify) lets the broker send ahead.
+inline constexpr uint32_t kBulkReadCredit = 20000;
 
 // A client acting as `agency` (its key pair from the local stack's keys or
 // --key-dir). NotFound naming the missing file when not set up.

@@ -218,7 +218,9 @@ Status BrokerClient::Query(const v1::QueryRequest& query, v1::QueryResult* resul
 }
 
 Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop) {
-  constexpr uint32_t kWindow = 2000;
+  // The credit kept open: the request's initial_credit if it sets one (a
+  // bulk replay may ask for much more), else 2,000 events.
+  const uint32_t window = request.initial_credit() > 0 ? request.initial_credit() : 2000;
   constexpr int kTickMs = 200;
   uint64_t last_delivered = request.after_seq();
   uint64_t read_id = 0, heartbeat_id = 0;
@@ -231,12 +233,12 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
   auto start = [&]() -> Status {
     REFX_RETURN_IF_ERROR(Connect());
     request.set_after_seq(last_delivered);
-    request.set_initial_credit(kWindow);
+    request.set_initial_credit(window);
     v1::Frame f;
     read_id = next_correlation_id_++;
     f.set_correlation_id(read_id);
     *f.mutable_read() = request;
-    credit_left = kWindow;
+    credit_left = window;
     return SendWhenReady(EncodeFrame(f), options_.request_timeout_ms);
   };
   Status s = start();
@@ -262,11 +264,11 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
         got_events_since_heartbeat = true;
         credit_left -= std::min<uint64_t>(credit_left, batch.events_size());
         if (batch.end_of_log()) return Status::OK();
-        if (credit_left < kWindow / 2) {
+        if (credit_left < window / 2) {
           v1::Frame credit;
           credit.set_correlation_id(read_id);
-          credit.mutable_credit()->set_events(kWindow - static_cast<uint32_t>(credit_left));
-          credit_left = kWindow;
+          credit.mutable_credit()->set_events(window - static_cast<uint32_t>(credit_left));
+          credit_left = window;
           (void)SendWhenReady(EncodeFrame(credit), options_.request_timeout_ms);
         }
         idle_since = Clock::now();

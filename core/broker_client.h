@@ -75,7 +75,9 @@ class BrokerClient {
   using EventFn = std::function<bool(const v1::Event& event, const std::string& bytes, const std::string& hash)>;
 
   // Reads the log as `request` describes (after_seq, to_seq, follow,
-  // filters, purpose), granting credit as events are consumed. Survives a
+  // filters, purpose), granting credit as events are consumed: up to
+  // request.initial_credit events outstanding (default 2,000; a bulk replay
+  // may ask for more). Survives a
   // broker restart or a dropped connection: it re-issues the read from the
   // last event delivered, so on_event sees each seq at most once, in order.
   // Returns OK when a non-follow read reaches its end, when on_event returns

@@ -124,6 +124,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   replay.set_after_seq(0);
   replay.set_follow(false);
   replay.set_purpose("refx-delivery: rebuild open cases");
+  replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
   Status s = reader.Read(
       replay,
       [&](const v1::Event& event, const std::string&, const std::string&) {
