@@ -1,17 +1,12 @@
 #include "services/delivery/delivery_service.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
 #include <thread>
 
 #include "core/event_util.h"
+#include "services/common/run_with_restarts.h"
 
 namespace refx {
 
@@ -53,32 +48,12 @@ const char* StepName(DeliveryStep::Kind kind) {
   return "?";
 }
 
-// Takes an exclusive flock on DIR/NAME.lock (created with DIR), so that two
-// delivery services never work at once from one state folder. Returns the
-// descriptor in *fd.
-Status LockStateDir(const std::string& dir, const std::string& name, int* fd) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create the state folder " + dir + ": " + ec.message());
-  const std::string path = dir + "/" + name + ".lock";
-  const int f = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (f < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
-  if (::flock(f, LOCK_EX | LOCK_NB) != 0) {
-    ::close(f);
-    return Status::Unavailable(path + " is locked: another " + name + " uses this state folder");
-  }
-  *fd = f;
-  return Status::OK();
-}
-
 }  // namespace
 
 DeliveryService::DeliveryService(DeliveryOptions options)
     : options_(std::move(options)), tracker_(options_.config->proto().delivery()) {}
 
-DeliveryService::~DeliveryService() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+DeliveryService::~DeliveryService() = default;
 
 Status DeliveryService::Create(DeliveryOptions options, std::unique_ptr<DeliveryService>* out) {
   if (options.config == nullptr) return Status::InvalidArgument("delivery needs a partnership configuration");
@@ -90,7 +65,7 @@ Status DeliveryService::Create(DeliveryOptions options, std::unique_ptr<Delivery
   }
   std::unique_ptr<DeliveryService> service(new DeliveryService(std::move(options)));
   REFX_RETURN_IF_ERROR(WorkingCalendar::FromProto(service->options_.config->proto().calendar(), &service->calendar_));
-  REFX_RETURN_IF_ERROR(LockStateDir(service->options_.state_dir, "refx-delivery", &service->lock_fd_));
+  REFX_RETURN_IF_ERROR(service->lock_.Acquire(service->options_.state_dir, "refx-delivery"));
   *out = std::move(service);
   return Status::OK();
 }
@@ -100,17 +75,8 @@ TimePoint DeliveryService::Now() const {
 }
 
 Status DeliveryService::Run(const std::function<bool()>& should_stop) {
-  while (true) {
-    Status s = RunOnce(should_stop);
-    if (StopRequested(should_stop)) return s.code() == Status::Code::kUnavailable ? Status::OK() : s;
-    if (s.code() != Status::Code::kUnavailable) return s;
-    spdlog::warn("delivery: {}; starting again in {} ms", s.ToString(), options_.retry_delay_ms);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_delay_ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (StopRequested(should_stop)) return Status::OK();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  return RunWithRestarts("delivery", options_.retry_delay_ms, should_stop,
+                         [this](const std::function<bool()>& stop) { return RunOnce(stop); });
 }
 
 Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {

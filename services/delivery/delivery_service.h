@@ -47,6 +47,7 @@
 #include <string>
 
 #include "core/broker_client.h"
+#include "services/common/state_dir_lock.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "core/working_calendar.h"
@@ -110,7 +111,7 @@ class DeliveryService {
 
   DeliveryOptions options_;
   WorkingCalendar calendar_;
-  int lock_fd_ = -1;
+  StateDirLock lock_;
   DeliveryTracker tracker_;
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> last_seq_{0};

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "core/event_util.h"
+#include "services/common/run_with_restarts.h"
 
 namespace refx {
 
@@ -51,17 +52,8 @@ Status RouterService::Create(RouterOptions options, std::unique_ptr<RouterServic
 }
 
 Status RouterService::Run(const std::function<bool()>& should_stop) {
-  while (true) {
-    Status s = RunOnce(should_stop);
-    if (StopRequested(should_stop)) return s.code() == Status::Code::kUnavailable ? Status::OK() : s;
-    if (s.code() != Status::Code::kUnavailable) return s;
-    spdlog::warn("router: {}; starting again in {} ms", s.ToString(), options_.retry_delay_ms);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.retry_delay_ms);
-    while (std::chrono::steady_clock::now() < until) {
-      if (StopRequested(should_stop)) return Status::OK();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  return RunWithRestarts("router", options_.retry_delay_ms, should_stop,
+                         [this](const std::function<bool()>& stop) { return RunOnce(stop); });
 }
 
 Status RouterService::RunOnce(const std::function<bool()>& should_stop) {

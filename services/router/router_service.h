@@ -52,7 +52,7 @@
 #include "core/status.h"
 #include "services/router/cursor_file.h"
 #include "services/router/router_state.h"
-#include "services/router/state_dir_lock.h"
+#include "services/common/state_dir_lock.h"
 #include "services/routing/routing_engine.h"
 
 namespace refx {

@@ -8,7 +8,7 @@
 
 #include "core/event_util.h"
 #include "services/router/cursor_file.h"
-#include "services/router/state_dir_lock.h"
+#include "services/common/state_dir_lock.h"
 #include "tests/unit/test_util.h"
 
 namespace refx {

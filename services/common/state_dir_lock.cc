@@ -1,4 +1,4 @@
-#include "services/router/state_dir_lock.h"
+#include "services/common/state_dir_lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,0 +1,66 @@
+#include "services/common/service_main.h"
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "core/curve_keys.h"
+
+namespace refx {
+
+namespace {
+void IgnoreSignal(int) {}
+}  // namespace
+
+void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
+  app.add_option("--config", flags->config_path, "Partnership configuration (protobuf text format)")->required();
+  app.add_option("--broker", flags->endpoint, "Broker endpoint (default: broker.frontend_endpoint of the configuration)");
+  app.add_option("--server-key", flags->server_key,
+                 "File with the broker's Z85 public key (default: KEY_DIR/broker.pub)");
+  app.add_option("--key-dir", flags->key_dir, "Folder holding the service's key pair NAME.pub / NAME.key")->required();
+  app.add_option("--key-name", flags->key_name, "Name of the service's key pair and identity")->capture_default_str();
+  app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")->capture_default_str();
+}
+
+bool LoadServiceSetup(const char* program, const ServiceFlags& flags, std::unique_ptr<PartnershipConfig>* config,
+                      ClientOptions* client) {
+  spdlog::set_level(spdlog::level::from_str(flags.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  Status s = PartnershipConfig::Load(flags.config_path, config);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: bad configuration: %s\n", program, s.message().c_str());
+    return false;
+  }
+  client->endpoint = flags.endpoint.empty() ? (*config)->broker().frontend_endpoint() : flags.endpoint;
+  s = ReadCurveKeyFile(flags.server_key.empty() ? flags.key_dir + "/broker.pub" : flags.server_key,
+                       &client->server_public_key);
+  if (s.ok()) s = LoadCurveKeyPair(flags.key_dir, flags.key_name, &client->client_keys);
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: cannot load keys: %s\n", program, s.ToString().c_str());
+    return false;
+  }
+  return true;
+}
+
+void HandleStopSignals(std::function<void()> on_stop) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  struct sigaction action {};
+  action.sa_handler = IgnoreSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([set, on_stop = std::move(on_stop)] {
+    int received = 0;
+    sigwait(&set, &received);
+    on_stop();
+  }).detach();
+}
+
+}  // namespace refx
