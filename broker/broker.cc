@@ -1,6 +1,5 @@
 #include "broker/broker.h"
 
-#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -39,18 +38,6 @@ bool RecvNoThrow(zmq::socket_t& socket, zmq::message_t& part) {
     throw;
   }
 }
-
-bool SameReferral(const v1::Referral& a, const v1::Referral& b) {
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
-
-Status ConflictWith(uint64_t original_seq) {
-  return Status::IdempotencyConflict("referrer_reference was already used by this agency for a different referral (" +
-                                         ReferralIdForSeq(original_seq) + ", seq " + std::to_string(original_seq) +
-                                         "); nothing was written — use a new reference",
-                                     "submit.referral.referrer_reference");
-}
-
 
 }  // namespace
 
@@ -170,8 +157,9 @@ Status Broker::Run() {
     }
     if (items[0].revents & ZMQ_POLLIN) {
       today_ = options_.today();
-      // Drain what is ready, up to max_batch requests, into the pending batch.
-      for (size_t n = 0; n < max_batch; ++n) {
+      // Drain what is ready, up to max_batch requests (or, with batch frames,
+      // max_batch staged events), into the pending batch.
+      for (size_t n = 0; n < max_batch && pending_.size() < max_batch; ++n) {
         parts.clear();
         zmq::message_t part;
         if (!RecvNoThrow(*frontend_, part)) break;
@@ -238,7 +226,10 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   const v1::Agency& agency = *config_->AgencyById(identity);
   switch (frame.body_case()) {
     case v1::Frame::kSubmit:
-      HandleSubmit(identity, frame, std::move(waiter));
+      HandleSubmit(agency, frame, std::move(waiter));
+      return;
+    case v1::Frame::kSubmitBatch:
+      HandleSubmitBatch(agency, frame, waiter);
       return;
     case v1::Frame::kAppend:
       HandleAppend(agency, frame, std::move(waiter));
@@ -271,87 +262,6 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   }
 }
 
-void Broker::HandleSubmit(const std::string& identity, v1::Frame& frame, Waiter waiter) {
-  const v1::Referral& referral = frame.submit().referral();
-  const v1::Agency* agency = config_->AgencyById(identity);
-  // Who may do this first, then what was sent.
-  if (!PartnershipConfig::HasRole(*agency, v1::SUBMITTER)) {
-    return ReplyError(waiter, Status::PermissionDenied("agency \"" + identity + "\" does not have the SUBMITTER role"));
-  }
-  Status s = ValidateReferral(referral, today_);
-  if (!s.ok()) return ReplyError(waiter, Status::InvalidArgument(s.message(), "submit." + s.field_path()));
-  if (referral.referrer().agency_id() != identity) {
-    const bool known = config_->AgencyById(referral.referrer().agency_id()) != nullptr;
-    return ReplyError(waiter, known ? Status::PermissionDenied("referrer.agency_id \"" + referral.referrer().agency_id() +
-                                                               "\" is not the authenticated agency \"" + identity + "\"")
-                                    : Status::UnknownAgency("referrer.agency_id \"" + referral.referrer().agency_id() +
-                                                                "\" is not an agency of this partnership",
-                                                            "submit.referral.referrer.agency_id"));
-  }
-  if (!PartnershipConfig::MaySubmit(*agency, referral.category())) {
-    return ReplyError(waiter, Status::PermissionDenied("agency \"" + identity + "\" may not submit " +
-                                                       v1::Category_Name(referral.category()) + " referrals"));
-  }
-
-  std::string key = eventlog::DedupeKey(identity, referral.referrer_reference());
-  // A repeat of a referral in the batch being built or written waits for
-  // that one (a different referral under the same reference is refused).
-  for (auto [keys, events, waiters] : {std::tuple(&pending_keys_, &pending_, &waiters_),
-                                       std::tuple(&in_flight_.keys, &in_flight_.events, &in_flight_.waiters)}) {
-    auto it = keys->find(key);
-    if (it == keys->end()) continue;
-    const v1::Event& first = (*events)[it->second].event;
-    if (!SameReferral(first.referral_submitted().referral(), referral)) {
-      return ReplyError(waiter, ConflictWith(first.seq()));
-    }
-    waiter.pending_index = it->second;
-    waiter.duplicate = true;
-    waiters->push_back(std::move(waiter));
-    return;
-  }
-  uint64_t original = 0;
-  if (log_->FindDuplicate(key, &original)) {
-    // The same reference must mean the same referral: a different one under
-    // a reused reference is refused, never silently dropped as a "duplicate".
-    eventlog::StoredEvent stored;
-    v1::Event first;
-    if (!log_->Get(original, &stored).ok() || !first.ParseFromString(stored.bytes)) {
-      return ReplyError(waiter, Status::Internal("cannot read the original of a repeated referral; retry"));
-    }
-    if (!SameReferral(first.referral_submitted().referral(), referral)) {
-      return ReplyError(waiter, ConflictWith(original));
-    }
-    ++metrics_.duplicates;
-    v1::Frame reply;
-    reply.set_correlation_id(waiter.correlation_id);
-    reply.mutable_ack()->set_referral_id(ReferralIdForSeq(original));
-    reply.mutable_ack()->set_seq(original);
-    reply.mutable_ack()->set_duplicate(true);
-    spdlog::debug("broker: duplicate of {} from {}", ReferralIdForSeq(original), identity);
-    Reply(waiter, reply);
-    return;
-  }
-
-  eventlog::PendingEvent pending;
-  const uint64_t seq = NextSeq();
-  pending.event.set_seq(seq);
-  *pending.event.mutable_time() = EventTimeNow();
-  pending.event.set_actor(identity);
-  auto* submitted = pending.event.mutable_referral_submitted();
-  submitted->set_referral_id(ReferralIdForSeq(seq));
-  // The frame is done with: take its referral instead of copying it.
-  submitted->mutable_referral()->Swap(frame.mutable_submit()->mutable_referral());
-  pending.dedupe_key = key;
-  v1::ReferralRecord record;
-  record.set_referral_id(submitted->referral_id());
-  record.set_submitter(identity);
-  StageState(&pending, eventlog::CaseKey(record.referral_id(), ""), record);
-  pending_keys_.emplace(std::move(key), pending_.size());
-  waiter.pending_index = pending_.size();
-  pending_.push_back(std::move(pending));
-  waiters_.push_back(std::move(waiter));
-}
-
 void Broker::WriterLoop() {
   std::unique_lock<std::mutex> lock(writer_mu_);
   for (;;) {
@@ -370,6 +280,12 @@ void Broker::WriterLoop() {
     const uint64_t one = 1;
     (void)!::write(writer_wake_fd_, &one, sizeof one);
     writer_cv_.notify_all();
+    // The loop is answering this batch now; free the ones it has answered.
+    std::vector<InFlight> answered = std::move(to_free_);
+    to_free_.clear();
+    lock.unlock();
+    answered.clear();
+    lock.lock();
   }
 }
 
@@ -431,7 +347,10 @@ Status Broker::CompleteInFlight(bool wait) {
       }
       Reply(w, reply);
     }
-    for (const auto& [waiter, reply] : done.deferred_replies) Reply(waiter, reply);
+    for (const auto& [waiter, reply] : done.deferred_replies) {
+      if (reply.has_submit_batch_result()) CountBatchAcks(reply.submit_batch_result());
+      Reply(waiter, reply);
+    }
     for (ReadSession& session : done.deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
       sessions_[routing_id] = std::move(session);
@@ -441,6 +360,8 @@ Status Broker::CompleteInFlight(bool wait) {
       spdlog::debug("broker: committed seq {}..{} ({} events)", done.events.front().event.seq(),
                     done.events.back().event.seq(), done.events.size());
     }
+    std::lock_guard<std::mutex> lock(writer_mu_);
+    to_free_.push_back(std::move(done));
     return Status::OK();
   }
   // Nothing of the batch is in the log, and the batch built on top of it

@@ -40,7 +40,7 @@ std::string BrokerMetrics::RenderPrometheus() const {
   counter("refx_events_read_total", "Events sent to readers.", events_read.load());
   out += "# HELP refx_read_sessions Reads of the log open now.\n# TYPE refx_read_sessions gauge\nrefx_read_sessions " +
          std::to_string(read_sessions.load()) + "\n";
-  counter("refx_errors_total", "Requests refused with an error frame.", errors.load());
+  counter("refx_errors_total", "Requests, and referrals of batch frames, refused with an error.", errors.load());
   counter("refx_oversize_frames_total", "Frames refused for exceeding max_frame_bytes.", oversize.load());
   counter("refx_unroutable_replies_total", "Replies not delivered because the client had gone.",
           unroutable_replies.load());

@@ -43,7 +43,7 @@ struct BrokerMetrics {
   std::atomic<uint64_t> appends{0};       // lifecycle events appended
   std::atomic<uint64_t> events_read{0};   // events sent to readers
   std::atomic<uint64_t> read_sessions{0}; // reads open now
-  std::atomic<uint64_t> errors{0};        // requests refused with an Error frame
+  std::atomic<uint64_t> errors{0};        // requests (and batch items) refused
   std::atomic<uint64_t> oversize{0};      // of which FRAME_TOO_LARGE
   std::atomic<uint64_t> unroutable_replies{0};  // replies to peers that had gone
   std::atomic<uint64_t> write_failures{0};

@@ -317,7 +317,52 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
       [&](size_t i, v1::Frame* request) { *request->mutable_submit()->mutable_referral() = referrals[i]; }, on_result);
 }
 
+Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
+                                   const ResultFn& on_result) {
+  if (per_frame == 0) per_frame = 1;
+  const size_t frames = (referrals.size() + per_frame - 1) / per_frame;
+  return CallWindowedFrames(
+      frames, window,
+      [&](size_t f, v1::Frame* request) {
+        auto* batch = request->mutable_submit_batch();
+        const size_t end = std::min(referrals.size(), (f + 1) * per_frame);
+        for (size_t i = f * per_frame; i < end; ++i) *batch->add_referrals() = referrals[i];
+      },
+      [&](size_t f, const v1::Frame& reply) {
+        const size_t first = f * per_frame;
+        const size_t end = std::min(referrals.size(), first + per_frame);
+        const v1::SubmitBatchResult& result = reply.submit_batch_result();
+        if (reply.has_submit_batch_result() && static_cast<size_t>(result.results_size()) == end - first) {
+          for (size_t i = first; i < end; ++i) {
+            const v1::SubmitBatchItem& item = result.results(static_cast<int>(i - first));
+            if (item.has_ack()) {
+              on_result(i, Status::OK(), item.ack());
+            } else {
+              on_result(i, item.has_error() ? StatusFromError(item.error()) : Status::Internal("empty batch result"),
+                        v1::Ack());
+            }
+          }
+          return;
+        }
+        const Status whole = reply.has_error() ? StatusFromError(reply.error())
+                                               : Status::Internal("unexpected reply to a batch of " +
+                                                                  std::to_string(end - first) + " referrals");
+        for (size_t i = first; i < end; ++i) on_result(i, whole, v1::Ack());
+      });
+}
+
 Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result) {
+  return CallWindowedFrames(count, window, fill, [&](size_t index, const v1::Frame& reply) {
+    if (reply.has_ack()) {
+      on_result(index, Status::OK(), reply.ack());
+    } else {
+      on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
+                v1::Ack());
+    }
+  });
+}
+
+Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply) {
   if (window == 0) window = 1;
   // Correlation id = base + index, so a reply names its request directly.
   const uint64_t base = next_correlation_id_;
@@ -352,13 +397,7 @@ Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fil
       last_progress = Clock::now();
       attempt = 1;
       backoff = options_.initial_backoff_ms;
-      const size_t index = reply.correlation_id() - base;
-      if (reply.has_ack()) {
-        on_result(index, Status::OK(), reply.ack());
-      } else {
-        on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
-                  v1::Ack());
-      }
+      on_reply(reply.correlation_id() - base, reply);
       continue;
     }
     // No progress within the timeout: reconnect and resend what is in flight.

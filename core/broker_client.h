@@ -105,6 +105,24 @@ class BrokerClient {
   // gets each reply (an Error reply as its Status) in completion order.
   Status CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result);
 
+  // Called with each whole reply frame (Ack, Error, SubmitBatchResult...).
+  using ReplyFn = std::function<void(size_t index, const v1::Frame& reply)>;
+  // CallWindowed for replies that are not a single Ack: on_reply gets each
+  // reply as it came. Same retries and results otherwise.
+  Status CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply);
+
+  // Submits all `referrals` in SubmitBatchRequest frames of up to
+  // `per_frame` referrals each (at most the broker's max_batch), keeping up
+  // to `window` frames in flight: the fastest way in for a bulk adapter.
+  // on_result is called once per referral (index into `referrals`), in
+  // completion order, with its own ack or refusal: one bad referral does
+  // not stop the others. A frame refused as a whole (e.g. too large, or
+  // this identity may not submit) gives every referral of it that error.
+  // Frames without a reply within the timeout are re-sent (safe: each
+  // referral is idempotent by its reference). Returns as SubmitWindowed.
+  Status SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
+                       const ResultFn& on_result);
+
  private:
   Status Connect();
   void Disconnect();

@@ -21,12 +21,15 @@ std::string EncodeFrame(const v1::Frame& frame) { return frame.SerializeAsString
 v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status) {
   v1::Frame f;
   f.set_correlation_id(correlation_id);
-  v1::Error* e = f.mutable_error();
-  const int code = static_cast<int>(status.code());
-  e->set_code(v1::ErrorCode_IsValid(code) ? static_cast<v1::ErrorCode>(code) : v1::INTERNAL);
-  e->set_message(status.message());
-  e->set_field_path(status.field_path());
+  FillError(status, f.mutable_error());
   return f;
+}
+
+void FillError(const Status& status, v1::Error* error) {
+  const int code = static_cast<int>(status.code());
+  error->set_code(v1::ErrorCode_IsValid(code) ? static_cast<v1::ErrorCode>(code) : v1::INTERNAL);
+  error->set_message(status.message());
+  error->set_field_path(status.field_path());
 }
 
 Status StatusFromError(const v1::Error& error) {

@@ -22,6 +22,10 @@ std::string EncodeFrame(const v1::Frame& frame);
 // message and field path.
 v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status);
 
+// Sets *error to the status' wire code, message and field path (a status
+// code with no wire number becomes INTERNAL).
+void FillError(const Status& status, v1::Error* error);
+
 // The status an Error reply stands for. Codes this version does not know
 // become Internal.
 Status StatusFromError(const v1::Error& error);

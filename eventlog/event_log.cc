@@ -66,11 +66,15 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   rocksdb::ColumnFamilyOptions cf_options;
   // dedupe and case_state are read by point lookups for keys that are
   // mostly absent (a new reference, a new case): a Bloom filter answers
-  // those without reading a data block.
+  // those without reading a data block; the memtable gets one too, since
+  // every new submission looks its reference up there first (without it a
+  // miss walks the memtable's skip list: ~10% of the broker loop's time).
   rocksdb::ColumnFamilyOptions lookup_options;
   rocksdb::BlockBasedTableOptions table_options;
   table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   lookup_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  lookup_options.memtable_whole_key_filtering = true;
+  lookup_options.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // A read-only open cannot create families: a log written before
   // checkpoints existed is opened without that one.

@@ -27,6 +27,25 @@ uint64_t HeadSeq(const TestStack& stack) {
   return reply.heartbeat().head_seq();
 }
 
+// Submits `referrals` the way a bulk adapter would: one referral per frame
+// with `window` frames in flight, or (per_frame > 0) SubmitBatchRequest
+// frames of per_frame referrals with `window` frames in flight.
+Status SubmitAll(BrokerClient& client, const std::vector<v1::Referral>& referrals, size_t window, size_t per_frame,
+                 const BrokerClient::ResultFn& on_result) {
+  if (per_frame == 0) return client.SubmitWindowed(referrals, window, on_result);
+  return client.SubmitBatches(referrals, per_frame, window, on_result);
+}
+
+// Each test of this group runs with single-referral frames (0) and with
+// batch frames of 7 and of 64 referrals.
+class DurabilityByFrame : public ::testing::TestWithParam<size_t> {};
+
+INSTANTIATE_TEST_SUITE_P(Frames, DurabilityByFrame, ::testing::Values(0, 7, 64),
+                         [](const ::testing::TestParamInfo<size_t>& info) {
+                           return info.param == 0 ? std::string("OnePerFrame")
+                                                  : "Batch" + std::to_string(info.param);
+                         });
+
 TEST(DurabilityTest, RetryAfterLostAckGetsTheSameSeq) {
   TestStack stack;
   ASSERT_TRUE(stack.StartBroker());
@@ -83,7 +102,7 @@ TEST(DurabilityTest, UnreachableBrokerIsReportedAfterRetries) {
   EXPECT_EQ(client->Submit(SampleReferral("agency-a", "GONE-1"), &ack).code(), Status::Code::kUnavailable);
 }
 
-TEST(DurabilityTest, ConcurrentClientsRacingOnTheSameReferences) {
+TEST_P(DurabilityByFrame, ConcurrentClientsRacingOnTheSameReferences) {
   TestStack stack;
   ASSERT_TRUE(stack.StartBroker());
   constexpr int kPerAgency = 300;
@@ -98,7 +117,7 @@ TEST(DurabilityTest, ConcurrentClientsRacingOnTheSameReferences) {
         auto client = stack.ClientFor(agency);
         std::vector<v1::Referral> batch;
         for (int i = 0; i < kPerAgency; ++i) batch.push_back(SampleReferral(agency, "C-" + std::to_string(i)));
-        Status s = client->SubmitWindowed(batch, 16, [&](size_t i, const Status& st, const v1::Ack& ack) {
+        Status s = SubmitAll(*client, batch, 16, GetParam(), [&](size_t i, const Status& st, const v1::Ack& ack) {
           if (!st.ok()) {
             ++failures;
             return;
@@ -124,7 +143,7 @@ TEST(DurabilityTest, ConcurrentClientsRacingOnTheSameReferences) {
   EXPECT_TRUE(log.verify.ok) << log.verify.problem;
 }
 
-TEST(DurabilityTest, SigkillMidStreamLosesAndDuplicatesNothing) {
+TEST_P(DurabilityByFrame, SigkillMidStreamLosesAndDuplicatesNothing) {
   TestStack stack;
   ASSERT_TRUE(stack.StartBroker());
   constexpr int kTotal = 20000;
@@ -136,7 +155,8 @@ TEST(DurabilityTest, SigkillMidStreamLosesAndDuplicatesNothing) {
   Status stream_status;
   std::thread streamer([&] {
     auto client = stack.ClientFor("agency-a", /*timeout_ms=*/500, /*attempts=*/40);
-    stream_status = client->SubmitWindowed(referrals, 64, [&](size_t i, const Status& s, const v1::Ack& ack) {
+    const size_t window = GetParam() == 0 ? 64 : 4;
+    stream_status = SubmitAll(*client, referrals, window, GetParam(), [&](size_t i, const Status& s, const v1::Ack& ack) {
       if (!s.ok()) {
         ++failures;
         return;
