@@ -106,7 +106,9 @@ ClosedLoopResult RunClosedLoop(std::vector<BenchClient>& clients, const v1::Refe
         // Built before the start: copying thousands of referrals is set-up,
         // not load.
         std::vector<v1::Referral> chunk;
-        if (options.mode == Mode::kWindowed) chunk.assign(ChunkSize(clients.size(), options.window), referral);
+        const size_t in_flight =
+            options.mode == Mode::kBatched ? options.per_frame * options.frame_window : options.window;
+        if (options.mode != Mode::kStrict) chunk.assign(ChunkSize(clients.size(), in_flight), referral);
         arrived = true;
         gate.ArriveAndWait();
 
@@ -124,14 +126,16 @@ ClosedLoopResult RunClosedLoop(std::vector<BenchClient>& clients, const v1::Refe
         } else {
           while (Clock::now() < end && !error.failed()) {
             for (v1::Referral& r : chunk) r.set_referrer_reference(Reference(tag, n++));
-            Status s = client.SubmitWindowed(chunk, options.window,
-                                             [&](size_t, const Status& status, const v1::Ack& result) {
-                                               problem = CheckAck(status, result, agency.id);
-                                               if (!problem.empty()) throw BenchError(problem);
-                                               count_if_inside();
-                                               if (Clock::now() >= end || error.failed()) throw StopRun{};
-                                             });
-            if (!s.ok()) throw BenchError(agency.id + ": SubmitWindowed: " + s.ToString());
+            auto on_result = [&](size_t, const Status& status, const v1::Ack& result) {
+              problem = CheckAck(status, result, agency.id);
+              if (!problem.empty()) throw BenchError(problem);
+              count_if_inside();
+              if (Clock::now() >= end || error.failed()) throw StopRun{};
+            };
+            Status s = options.mode == Mode::kBatched
+                           ? client.SubmitBatches(chunk, options.per_frame, options.frame_window, on_result)
+                           : client.SubmitWindowed(chunk, options.window, on_result);
+            if (!s.ok()) throw BenchError(agency.id + ": submitting: " + s.ToString());
           }
         }
       } catch (const StopRun&) {

@@ -2,8 +2,9 @@
 //
 // Closed loop (RunClosedLoop): N client threads, each a refx::BrokerClient
 // with its own agency identity, all sharing one zmq::context_t. Each client
-// either keeps a window of submissions in flight (SubmitWindowed) or submits
-// strictly one at a time (Submit). Throughput counts only the OK acks that
+// either keeps a window of submissions in flight (SubmitWindowed), keeps a
+// window of batch frames in flight (SubmitBatches: per_frame referrals in
+// each SubmitBatchRequest), or submits strictly one at a time (Submit). Throughput counts only the OK acks that
 // complete inside the measurement interval [start + warmup, start + warmup +
 // duration]; clients keep submitting until that interval has ended, so the
 // broker is under full load for all of it.
@@ -38,11 +39,13 @@ struct Target {
   std::string server_public_key;
 };
 
-enum class Mode { kWindowed, kStrict };
+enum class Mode { kWindowed, kBatched, kStrict };
 
 struct ClosedLoopOptions {
   Mode mode = Mode::kWindowed;
-  size_t window = 64;                          // in flight per client (windowed)
+  size_t window = 64;                          // requests in flight per client (windowed)
+  size_t per_frame = 64;                       // referrals per frame (batched)
+  size_t frame_window = 4;                     // frames in flight per client (batched)
   std::chrono::milliseconds warmup{500};       // load before measuring
   std::chrono::milliseconds duration{3000};    // measured interval
   std::string run_tag;                         // makes references unique per run, e.g. "w8r2"
