@@ -246,15 +246,23 @@ struct IndexTables {
   std::vector<uint32_t> destination;  // 0: none; else destination_names[v - 1]
   std::vector<std::string> destination_names;
   std::unordered_map<std::string, uint32_t> destination_ids;
-  std::vector<uint32_t> dedupe;  // 0: none; else dedupe_keys[v - 1]
-  std::vector<std::pair<size_t, size_t>> dedupe_keys;  // offset, length in dedupe_arena
+  // The dedupe key naming seq s is dedupe_arena.substr(dedupe_offset[s],
+  // dedupe_length[s]); length 0: none (a key holds at least its NUL). Kept
+  // by seq, like the others, so the scan reads them in order and fetches
+  // only the key bytes from elsewhere in memory. (RocksDB keys are shorter
+  // than 4 GiB: their length is a varint32 in the block format.)
+  std::vector<uint64_t> dedupe_offset;
+  std::vector<uint32_t> dedupe_length;
   std::string dedupe_arena;
-  uint64_t entries = 0;
-  Candidate problem;
 
-  std::string_view DedupeKeyAt(uint32_t slot) const {
-    const auto& [offset, length] = dedupe_keys[slot - 1];
-    return std::string_view(dedupe_arena).substr(offset, length);
+  std::string_view DedupeKeyOf(uint64_t seq) const {
+    return std::string_view(dedupe_arena).substr(dedupe_offset[seq], dedupe_length[seq]);
+  }
+  // Asks the CPU to start fetching the dedupe key of seq (if any): the keys
+  // lie in key order, so the scan, in seq order, would wait on a cache miss
+  // for nearly each one.
+  void PrefetchDedupeKey(uint64_t seq) const {
+    if (seq <= n && dedupe_length[seq] != 0) __builtin_prefetch(dedupe_arena.data() + dedupe_offset[seq]);
   }
 };
 
@@ -350,7 +358,8 @@ LoadResult LoadDestinationIndex(const EventLog& log, uint64_t n, IndexTables* t)
 LoadResult LoadDedupeIndex(const EventLog& log, uint64_t n, IndexTables* t) {
   LoadResult result;
   Candidate& c = result.problem;
-  t->dedupe.assign(n + 1, 0);
+  t->dedupe_offset.assign(n + 1, 0);
+  t->dedupe_length.assign(n + 1, 0);
   Status s = log.ScanFamily("dedupe", "", "", false, [&](std::string_view key, std::string_view value) {
     ++result.entries;
     const size_t nul = key.find('\0');
@@ -365,35 +374,17 @@ LoadResult LoadDedupeIndex(const EventLog& log, uint64_t n, IndexTables* t) {
                      ", which is not in the log");
       return true;
     }
-    if (t->dedupe[seq] != 0) {
+    if (t->dedupe_length[seq] != 0) {
       REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "two dedupe entries name seq " + Seq(seq));
       return true;
     }
-    t->dedupe_keys.emplace_back(t->dedupe_arena.size(), key.size());
+    t->dedupe_offset[seq] = t->dedupe_arena.size();
+    t->dedupe_length[seq] = static_cast<uint32_t>(key.size());
     t->dedupe_arena.append(key);
-    t->dedupe[seq] = static_cast<uint32_t>(t->dedupe_keys.size());
     return true;
   });
   if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read dedupe: " + s.ToString());
   return result;
-}
-
-// Loads the three indexes, on a second thread too when `parallel`.
-void LoadIndexes(const EventLog& log, uint64_t n, bool parallel, IndexTables* t) {
-  t->n = n;
-  LoadResult referral, destination, dedupe;
-  if (parallel) {
-    auto other = std::async(std::launch::async, LoadReferralIndex, std::cref(log), n, t);
-    destination = LoadDestinationIndex(log, n, t);
-    dedupe = LoadDedupeIndex(log, n, t);
-    referral = other.get();
-  } else {
-    referral = LoadReferralIndex(log, n, t);
-    destination = LoadDestinationIndex(log, n, t);
-    dedupe = LoadDedupeIndex(log, n, t);
-  }
-  t->entries = referral.entries + destination.entries + dedupe.entries;
-  for (const LoadResult* r : {&referral, &destination, &dedupe}) t->problem.Merge(r->problem);
 }
 
 // True if `key` is identity NUL rest, with `rest` starting with `prefix`
@@ -446,16 +437,16 @@ void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f,
   }
   // dedupe: a submission is found by (agency, reference); an append by
   // (agency, "append:" idempotency key).
-  const uint32_t kslot = t.dedupe[seq];
+  const bool has_dedupe = t.dedupe_length[seq] != 0;
   if (f.body == v1::Event::kReferralSubmitted) {
-    if (kslot == 0) {
+    if (!has_dedupe) {
       REFX_OFFER(*c, seq, LogProblem::kIndexMismatch, "the submission at seq " + Seq(seq) + " has no dedupe entry");
-    } else if (!DedupeKeyMatches(t.DedupeKeyAt(kslot), f.actor, f.reference, true)) {
+    } else if (!DedupeKeyMatches(t.DedupeKeyOf(seq), f.actor, f.reference, true)) {
       REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
                  "the dedupe entry naming seq " + Seq(seq) + " is not the submitting agency's (" +
                      std::string(f.actor) + ") key for its reference");
     }
-  } else if (kslot != 0 && !DedupeKeyMatches(t.DedupeKeyAt(kslot), f.actor, kAppendKeyPrefix, false)) {
+  } else if (has_dedupe && !DedupeKeyMatches(t.DedupeKeyOf(seq), f.actor, kAppendKeyPrefix, false)) {
     REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
                "the dedupe entry naming seq " + Seq(seq) + " is not an append key of its actor " +
                    std::string(f.actor));
@@ -585,7 +576,10 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
                                      Seq(seq - 1) + ") were altered");
           }
         }
-        if (shared->indexes != nullptr) CheckEventIndexes(*shared->indexes, seq, f, &r.index);
+        if (shared->indexes != nullptr) {
+          shared->indexes->PrefetchDedupeKey(seq + 8);
+          CheckEventIndexes(*shared->indexes, seq, f, &r.index);
+        }
         std::memcpy(prev.data(), stored, kHashBytes);
         prev_known = true;
         while (ci < cap.seqs.size() && cap.seqs[ci] < seq) ++ci;
@@ -673,6 +667,27 @@ std::vector<CheckpointRef> CollectCheckpoints(const EventLog& log, const VerifyO
   return good;
 }
 
+// Runs every task once on `threads` threads, the calling one included,
+// each thread taking the next task not yet taken, so that a thread done
+// early takes on more instead of idling; returns when all are done. With
+// `poll`, the calling thread takes no task and calls poll() about ten times
+// a second instead. Tasks must not throw.
+void RunTasks(unsigned threads, const std::vector<std::function<void()>>& tasks,
+              const std::function<void()>& poll = nullptr) {
+  std::atomic<size_t> next{0};
+  auto work = [&tasks, &next] {
+    for (size_t i = next.fetch_add(1); i < tasks.size(); i = next.fetch_add(1)) tasks[i]();
+  };
+  const unsigned helpers = static_cast<unsigned>(std::min<size_t>(poll ? threads : threads - 1, tasks.size()));
+  std::vector<std::future<void>> running;
+  for (unsigned i = 0; i < helpers; ++i) running.push_back(std::async(std::launch::async, work));
+  if (!poll) work();
+  for (auto& r : running) {
+    while (poll && r.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) poll();
+    r.get();
+  }
+}
+
 std::string SignedAt(const v1::Checkpoint& cp) {
   return "signed at " + google::protobuf::util::TimeUtil::ToString(cp.signed_at());
 }
@@ -725,17 +740,6 @@ LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   // recorded head (events there are a head mismatch at head + 1 anyway).
   const uint64_t n = last > head && last - head > kBeyondHeadWindow ? head + kBeyondHeadWindow : last;
 
-  // Checkpoints first, so the scan can capture the hashes they vouch for.
-  std::vector<CheckpointRef> checkpoints = CollectCheckpoints(log, options, &found, &report.checkpoints_checked);
-  CheckpointCapture capture;
-  for (const CheckpointRef& ref : checkpoints) {
-    const uint64_t seq = ref.checkpoint.seq();
-    if (seq <= n && (capture.seqs.empty() || capture.seqs.back() != seq)) capture.seqs.push_back(seq);
-  }
-  capture.hashes.resize(capture.seqs.size());
-  capture.captured.assign(capture.seqs.size(), 0);
-
-
   // Threads: as asked, or one per core for logs big enough to gain from it.
   unsigned threads = options.threads;
   if (threads == 0) {
@@ -745,48 +749,67 @@ LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   }
   threads = std::min(threads, 64u);
 
+  // Step 1, what the event scan needs first: the checkpoints (so the scan
+  // can capture the hashes they vouch for) and the indexes (so it can check
+  // each event against them), read side by side. Each task has its own
+  // result; they are merged below in a fixed order, so the report does not
+  // depend on which task ran first. The tasks are listed longest first (on
+  // a typical log), so the threads finish step 1 at about the same time.
   if (options.progress) options.progress(0, n);
+  std::vector<CheckpointRef> checkpoints;
+  Candidate checkpoint_problem;
   IndexTables indexes;
+  indexes.n = n;
+  LoadResult referral_load, destination_load, dedupe_load;
+  std::vector<std::function<void()>> step1;
   if (options.check_indexes) {
-    LoadIndexes(log, n, threads > 1, &indexes);
-    report.index_entries_checked = indexes.entries;
-    found.Merge(indexes.problem);
+    step1.push_back([&] { dedupe_load = LoadDedupeIndex(log, n, &indexes); });
+    step1.push_back([&] { referral_load = LoadReferralIndex(log, n, &indexes); });
+    step1.push_back([&] { destination_load = LoadDestinationIndex(log, n, &indexes); });
+  }
+  step1.push_back([&] {
+    checkpoints = CollectCheckpoints(log, options, &checkpoint_problem, &report.checkpoints_checked);
+  });
+  RunTasks(threads, step1);
+  found.Merge(checkpoint_problem);
+  if (options.check_indexes) {
+    report.index_entries_checked = referral_load.entries + destination_load.entries + dedupe_load.entries;
+    for (const LoadResult* r : {&referral_load, &destination_load, &dedupe_load}) found.Merge(r->problem);
   }
 
-  // The events, in parallel seq ranges.
+  CheckpointCapture capture;
+  for (const CheckpointRef& ref : checkpoints) {
+    const uint64_t seq = ref.checkpoint.seq();
+    if (seq <= n && (capture.seqs.empty() || capture.seqs.back() != seq)) capture.seqs.push_back(seq);
+  }
+  capture.hashes.resize(capture.seqs.size());
+  capture.captured.assign(capture.seqs.size(), 0);
+
+  // Step 2: the events, in seq ranges that the threads take in order (see
+  // VerifyOptions::ranges_per_thread). Each range has its own result; they
+  // are merged in seq order.
   Shared shared;
   shared.log = &log;
   shared.indexes = options.check_indexes ? &indexes : nullptr;
   shared.capture = &capture;
   shared.n = n;
-  std::vector<RangeResult> results(threads);
+  unsigned per_thread = std::min(options.ranges_per_thread, 64u);
+  if (per_thread == 0) {
+    constexpr uint64_t kMinRange = 50000;  // events; a range costs a lookup and a new iterator
+    per_thread = threads == 1 ? 1 : static_cast<unsigned>(std::clamp<uint64_t>(n / threads / kMinRange, 1, 8));
+  }
+  const unsigned ranges = threads * per_thread;
+  std::vector<RangeResult> results(ranges);
   if (n > 0) {
-    std::vector<std::future<RangeResult>> workers;
-    std::vector<std::pair<uint64_t, uint64_t>> ranges;
-    for (unsigned i = 0; i < threads; ++i) {
-      const uint64_t lo = 1 + n * i / threads;
-      const uint64_t hi = n * (i + 1) / threads;
-      ranges.emplace_back(lo, hi);
+    std::vector<std::function<void()>> step2;
+    for (unsigned i = 0; i < ranges; ++i) {
+      const uint64_t lo = 1 + n * i / ranges;
+      const uint64_t hi = n * (i + 1) / ranges;
+      step2.push_back([&shared, &results, i, lo, hi] { results[i] = VerifyRange(&shared, lo, hi); });
     }
-    for (unsigned i = 1; i < threads; ++i) {
-      workers.push_back(std::async(std::launch::async, VerifyRange, &shared, ranges[i].first, ranges[i].second));
-    }
-    if (options.progress) {
-      // The first range runs on a thread too, so this one can report.
-      auto first = std::async(std::launch::async, VerifyRange, &shared, ranges[0].first, ranges[0].second);
-      while (first.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        options.progress(shared.checked.load(std::memory_order_relaxed), n);
-      }
-      results[0] = first.get();
-      for (unsigned i = 1; i < threads; ++i) {
-        while (workers[i - 1].wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-          options.progress(shared.checked.load(std::memory_order_relaxed), n);
-        }
-      }
-    } else {
-      results[0] = VerifyRange(&shared, ranges[0].first, ranges[0].second);
-    }
-    for (unsigned i = 1; i < threads; ++i) results[i] = workers[i - 1].get();
+    std::function<void()> poll;
+    if (options.progress) poll = [&] { options.progress(shared.checked.load(std::memory_order_relaxed), n); };
+    RunTasks(threads, step2, poll);
   }
   if (options.progress) options.progress(shared.checked.load(std::memory_order_relaxed), n);
 

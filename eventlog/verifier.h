@@ -34,7 +34,7 @@
 // caught only by a checkpoint kept elsewhere (VerifyOptions::
 // trusted_checkpoints, `refx audit verify --checkpoint`).
 //
-// Memory: about 16 bytes per event for the index check, plus the dedupe
+// Memory: about 24 bytes per event for the index check, plus the dedupe
 // keys. Thread-safety: VerifyLog may run concurrently with readers and with
 // the writer of `log` (it then checks a prefix; a concurrent append may
 // show up as HEAD_MISMATCH, so verify offline or through the broker).
@@ -78,8 +78,14 @@ struct VerifyOptions {
   std::vector<v1::Checkpoint> trusted_checkpoints;
   // Check by_referral, by_destination and dedupe against the events.
   bool check_indexes = true;
-  // Worker threads for the event scan; 0: one per core (at most 8).
+  // Worker threads (for the index loading and the event scan); 0: one per
+  // core (at most 8).
   unsigned threads = 0;
+  // Seq ranges per worker thread in the event scan. A thread done with a
+  // range takes the next one, so a thread slowed down (by other work on the
+  // machine) leaves more ranges to the others. 0: one per thread for small
+  // logs, more (up to 8) for big ones.
+  unsigned ranges_per_thread = 0;
   // Called from the calling thread: once with 0 before the indexes are
   // read, about ten times a second while events are checked, and once at
   // the end: (events checked, events to check).

@@ -3,8 +3,9 @@
 // destinations, record accesses) with a checkpoint signed every 50 events is
 // copied for each case, tampered with through RocksDB directly, and the
 // verifier must name the first bad seq and the class of the problem.
-// Each case runs with one worker thread and with three (ranges 1-100,
-// 101-200, 201-300), so damage at range boundaries is covered.
+// Each case runs with one worker thread, with three (ranges 1-100,
+// 101-200, 201-300), so damage at range boundaries is covered, and with
+// three taking twelve ranges of 25 in turn (the way big logs are scanned).
 
 #include "eventlog/verifier.h"
 
@@ -62,7 +63,13 @@ void BuildMaster() {
   ASSERT_EQ(master->checkpoints.size(), kEvents / kCheckpointEvery);
 }
 
-class VerifierTest : public ::testing::TestWithParam<unsigned> {
+// VerifyOptions::threads and ranges_per_thread.
+struct Workers {
+  unsigned threads;
+  unsigned ranges_per_thread;
+};
+
+class VerifierTest : public ::testing::TestWithParam<Workers> {
  protected:
   static void SetUpTestSuite() {
     if (master == nullptr) BuildMaster();
@@ -74,7 +81,8 @@ class VerifierTest : public ::testing::TestWithParam<unsigned> {
     std::filesystem::remove_all(path_);
     std::filesystem::copy(master->path, path_, std::filesystem::copy_options::recursive);
     options_.signing_public_keys = {master->public_key};
-    options_.threads = GetParam();
+    options_.threads = GetParam().threads;
+    options_.ranges_per_thread = GetParam().ranges_per_thread;
   }
 
   // Opens the copy as an auditor does (read-only, head check skipped) and
@@ -141,9 +149,13 @@ class VerifierTest : public ::testing::TestWithParam<unsigned> {
   VerifyOptions options_;
 };
 
-INSTANTIATE_TEST_SUITE_P(Threads, VerifierTest, ::testing::Values(1u, 3u),
-                         [](const ::testing::TestParamInfo<unsigned>& info) {
-                           return std::to_string(info.param) + "Threads";
+INSTANTIATE_TEST_SUITE_P(Threads, VerifierTest, ::testing::Values(Workers{1, 0}, Workers{3, 0}, Workers{3, 4}),
+                         [](const ::testing::TestParamInfo<Workers>& info) {
+                           std::string name = std::to_string(info.param.threads) + "Threads";
+                           if (info.param.ranges_per_thread != 0) {
+                             name += std::to_string(info.param.ranges_per_thread) + "RangesEach";
+                           }
+                           return name;
                          });
 
 // ---------------------------------------------------------------------------
@@ -214,7 +226,7 @@ TEST_P(VerifierTest, FlippedByteIsAlteredBytesAtThatSeq) {
 }
 
 TEST_P(VerifierTest, FlippedByteAtARangeBoundary) {
-  for (uint64_t seq : {100u, 101u}) {
+  for (uint64_t seq : {25u, 26u, 100u, 101u}) {
     SCOPED_TRACE(seq);
     SetUp();
     {
@@ -691,7 +703,8 @@ TEST_P(VerifierTest, RecordAccessedIsIndexedUnderTheFirstReferralItNames) {
     std::unique_ptr<EventLog> log;
     EXPECT_TRUE(EventLog::Open(o, &log).ok());
     VerifyOptions options;
-    options.threads = GetParam();
+    options.threads = GetParam().threads;
+    options.ranges_per_thread = GetParam().ranges_per_thread;
     return VerifyLog(*log, options);
   };
   LogVerifyReport report = verify();
