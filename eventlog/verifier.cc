@@ -76,6 +76,10 @@ struct EventFields {
 };
 
 bool ReadVarint(const unsigned char*& p, const unsigned char* end, uint64_t* out) {
+  if (p < end && *p < 0x80) {  // one byte: nearly every tag and length
+    *out = *p++;
+    return true;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 64 && p < end; shift += 7) {
     const unsigned char b = *p++;
