@@ -39,7 +39,29 @@ bool RecvNoThrow(zmq::socket_t& socket, zmq::message_t& part) {
   }
 }
 
+std::unique_ptr<google::protobuf::Arena> NewFrameArena() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 * 1024;
+  options.max_block_size = 1024 * 1024;
+  return std::make_unique<google::protobuf::Arena>(options);
+}
+
+// Submitted referrals stay in the arena they were decoded into and are
+// attached to their event without a copy (TakeReferral). The arena owns
+// them, so each event must let go of its referral before it is destroyed.
+void DetachArenaReferrals(std::vector<eventlog::PendingEvent>& events) {
+  for (eventlog::PendingEvent& pending : events) {
+    if (!pending.event.has_referral_submitted()) continue;
+    v1::ReferralSubmitted* submitted = pending.event.mutable_referral_submitted();
+    if (submitted->has_referral() && submitted->referral().GetArena() != nullptr) {
+      (void)submitted->unsafe_arena_release_referral();
+    }
+  }
+}
+
 }  // namespace
+
+Broker::InFlight::~InFlight() { DetachArenaReferrals(events); }
 
 google::protobuf::Timestamp EventTimeNow() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -59,6 +81,7 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
 }
 
 Broker::~Broker() {
+  DetachArenaReferrals(pending_);
   if (backup_ && backup_->thread.joinable()) backup_->thread.join();
   if (writer_.joinable()) {
     {
@@ -157,6 +180,8 @@ Status Broker::Run() {
     }
     if (items[0].revents & ZMQ_POLLIN) {
       today_ = options_.today();
+      if (!frame_arena_) frame_arena_ = NewFrameArena();
+      const size_t staged_before = pending_.size();
       // Drain what is ready, up to max_batch requests (or, with batch frames,
       // max_batch staged events), into the pending batch.
       for (size_t n = 0; n < max_batch && pending_.size() < max_batch; ++n) {
@@ -170,6 +195,12 @@ Status Broker::Run() {
           parts.push_back(std::move(more));
         }
         HandleMessage(parts);
+      }
+      // The batch keeps the arena while any event staged from it lives.
+      if (pending_.size() > staged_before) {
+        pending_arenas_.push_back(std::move(frame_arena_));
+      } else {
+        frame_arena_->Reset();
       }
     }
     StartCommit();
@@ -206,7 +237,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   zmq::message_t& payload = parts[payload_index];
   const char* user_id = payload.gets("User-Id");
   const std::string identity = user_id ? user_id : "";
-  v1::Frame frame;
+  v1::Frame& frame = *google::protobuf::Arena::CreateMessage<v1::Frame>(frame_arena_.get());
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
   if (!s.ok()) {
     // Address the error to the request if its id can be read at all.
@@ -280,12 +311,6 @@ void Broker::WriterLoop() {
     const uint64_t one = 1;
     (void)!::write(writer_wake_fd_, &one, sizeof one);
     writer_cv_.notify_all();
-    // The loop is answering this batch now; free the ones it has answered.
-    std::vector<InFlight> answered = std::move(to_free_);
-    to_free_.clear();
-    lock.unlock();
-    answered.clear();
-    lock.lock();
   }
 }
 
@@ -298,6 +323,8 @@ void Broker::StartCommit() {
   in_flight_.state = std::move(pending_state_);
   in_flight_.deferred_replies = std::move(deferred_replies_);
   in_flight_.deferred_sessions = std::move(deferred_sessions_);
+  in_flight_.arenas = std::move(pending_arenas_);
+  pending_arenas_.clear();
   pending_.clear();
   waiters_.clear();
   pending_keys_.clear();
@@ -360,8 +387,6 @@ Status Broker::CompleteInFlight(bool wait) {
       spdlog::debug("broker: committed seq {}..{} ({} events)", done.events.front().event.seq(),
                     done.events.back().event.seq(), done.events.size());
     }
-    std::lock_guard<std::mutex> lock(writer_mu_);
-    to_free_.push_back(std::move(done));
     return Status::OK();
   }
   // Nothing of the batch is in the log, and the batch built on top of it
@@ -375,7 +400,9 @@ Status Broker::CompleteInFlight(bool wait) {
   for (const Waiter& w : waiters_) ReplyError(w, retry);
   for (const auto& deferred : deferred_replies_) ReplyError(deferred.first, retry);
   for (const ReadSession& session : deferred_sessions_) ReplyError(session.waiter, retry);
+  DetachArenaReferrals(pending_);
   pending_.clear();
+  pending_arenas_.clear();
   waiters_.clear();
   pending_keys_.clear();
   pending_state_.clear();

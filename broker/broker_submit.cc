@@ -113,8 +113,15 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
   pending.event.set_actor(identity);
   auto* submitted = pending.event.mutable_referral_submitted();
   submitted->set_referral_id(ReferralIdForSeq(seq));
-  // The frame is done with: take its referral instead of copying it.
-  submitted->mutable_referral()->Swap(referral);
+  // The frame is done with: take its referral instead of copying it. A
+  // referral decoded into the loop's frame arena is attached as it is (the
+  // batch keeps the arena and detaches it before the event is destroyed:
+  // DetachArenaReferrals in broker.cc).
+  if (referral->GetArena() != nullptr) {
+    submitted->unsafe_arena_set_allocated_referral(referral);
+  } else {
+    submitted->mutable_referral()->Swap(referral);
+  }
   pending.dedupe_key = key;
   v1::ReferralRecord record;
   record.set_referral_id(submitted->referral_id());
