@@ -311,6 +311,8 @@ BrokerMetricsSnapshot Delta(const BrokerMetricsSnapshot& a, const BrokerMetricsS
   d.batch_count = b.batch_count - a.batch_count;
   d.fsync_sum = b.fsync_sum - a.fsync_sum;
   d.fsync_count = b.fsync_count - a.fsync_count;
+  d.fsync_le_1ms = b.fsync_le_1ms - a.fsync_le_1ms;
+  d.fsync_le_2ms = b.fsync_le_2ms - a.fsync_le_2ms;
   d.submissions = b.submissions - a.submissions;
   d.errors = b.errors - a.errors;
   d.duplicates = b.duplicates - a.duplicates;
@@ -382,6 +384,8 @@ BrokerMetricsSnapshot BrokerProcess::ScrapeMetrics() const {
     else if (name == "refx_batch_size_count") m.batch_count = value;
     else if (name == "refx_fsync_seconds_sum") m.fsync_sum = value;
     else if (name == "refx_fsync_seconds_count") m.fsync_count = value;
+    else if (name == "refx_fsync_seconds_bucket{le=\"0.001\"}") m.fsync_le_1ms = value;
+    else if (name == "refx_fsync_seconds_bucket{le=\"0.002\"}") m.fsync_le_2ms = value;
     else if (name == "refx_submissions_total") m.submissions = value;
     else if (name == "refx_errors_total") m.errors = value;
     else if (name == "refx_duplicates_total") m.duplicates = value;

@@ -140,6 +140,7 @@ v1::Event MakeSubmittedEvent(uint64_t seq, const std::string& actor, const v1::R
 struct BrokerMetricsSnapshot {
   double batch_sum = 0, batch_count = 0;  // refx_batch_size
   double fsync_sum = 0, fsync_count = 0;  // refx_fsync_seconds
+  double fsync_le_1ms = 0, fsync_le_2ms = 0;  // its buckets le=0.001 and le=0.002
   double submissions = 0;                 // refx_submissions_total
   double errors = 0;                      // refx_errors_total
   double duplicates = 0;                  // refx_duplicates_total
