@@ -212,8 +212,12 @@ class Broker {
   bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
   // Hands the pending batch to the writer thread if it is idle and there is
-  // something to write. Replies come from CompleteInFlight.
-  void StartCommit();
+  // something to write; replies come from CompleteInFlight. A small batch is
+  // written and answered here at once. Returns CompleteInFlight's error then.
+  Status StartCommit();
+  // Writes in_flight_.events (AppendBatch) and records the metrics; run by
+  // the writer thread, or by the loop for a small batch.
+  Status WriteInFlight();
   // Once the writer has finished (waits for it when `wait`): answers
   // everyone waiting on the batch it wrote. Returns the write's error when
   // the log can no longer be written (I/O error, corruption).
