@@ -1,6 +1,7 @@
 #include "log_reader.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 namespace refx::testing {
 
@@ -25,6 +26,14 @@ LogContents ReadLog(const std::string& data_dir) {
                   }).ok());
   out.verify = log->VerifyChain();
   return out;
+}
+
+LogContents StopAndCheckLog(TestStack& stack, uint64_t head_seq) {
+  EXPECT_EQ(stack.StopBroker(SIGTERM), 0) << "clean exit on SIGTERM";
+  LogContents log = ReadLog(stack.data_dir());
+  EXPECT_EQ(log.head_seq, head_seq);
+  EXPECT_TRUE(log.verify.ok) << "seq " << log.verify.first_bad_seq << ": " << log.verify.problem;
+  return log;
 }
 
 }  // namespace refx::testing

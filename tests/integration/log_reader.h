@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "eventlog/event_log.h"
+#include "test_stack.h"
 
 namespace refx::testing {
 
@@ -20,5 +21,9 @@ struct LogContents {
 
 // Opens the log at `data_dir` read-only; fails the test if it cannot.
 LogContents ReadLog(const std::string& data_dir);
+
+// Stops the stack's broker with SIGTERM (a clean exit is expected), reads
+// its log, and expects `head_seq` events and a chain that verifies.
+LogContents StopAndCheckLog(TestStack& stack, uint64_t head_seq);
 
 }  // namespace refx::testing

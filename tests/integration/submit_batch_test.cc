@@ -199,10 +199,7 @@ TEST_F(SubmitBatchTest, ClientSubmitsManyFramesWindowed) {
   EXPECT_NE(metrics->body.find("refx_submissions_total 1000\n"), std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find("refx_errors_total 0\n"), std::string::npos);
 
-  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
-  LogContents log = ReadLog(stack_.data_dir());
-  EXPECT_EQ(log.head_seq, 1000u);
-  EXPECT_TRUE(log.verify.ok) << log.verify.problem;
+  StopAndCheckLog(stack_, 1000u);
 }
 
 }  // namespace

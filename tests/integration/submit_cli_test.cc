@@ -87,10 +87,7 @@ TEST_F(SubmitCliTest, ManyFilesOneResultEachInOrder) {
   lines = Lines(again.out);
   ASSERT_EQ(lines.size(), files.size());
   for (const std::string& line : lines) EXPECT_NE(line.find("duplicate"), std::string::npos) << line;
-  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
-  LogContents log = ReadLog(stack_.data_dir());
-  EXPECT_EQ(log.head_seq, 70u);
-  EXPECT_TRUE(log.verify.ok) << log.verify.problem;
+  StopAndCheckLog(stack_, 70u);
 }
 
 }  // namespace
