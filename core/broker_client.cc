@@ -320,21 +320,34 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
 Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
                                    const ResultFn& on_result) {
   if (per_frame == 0) per_frame = 1;
-  const size_t frames = (referrals.size() + per_frame - 1) / per_frame;
+  // Frame f holds referrals [first[f], first[f + 1]): at most per_frame of
+  // them and at most batch_frame_bytes (each referral costs its size plus a
+  // few bytes of tag and length in the frame).
+  std::vector<size_t> first = {0};
+  size_t bytes = 0;
+  for (size_t i = 0; i < referrals.size(); ++i) {
+    const size_t size = referrals[i].ByteSizeLong() + 8;
+    const size_t in_frame = i - first.back();
+    if (in_frame > 0 && (in_frame == per_frame || bytes + size > options_.batch_frame_bytes)) {
+      first.push_back(i);
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  first.push_back(referrals.size());
+  const size_t frames = referrals.empty() ? 0 : first.size() - 1;
   return CallWindowedFrames(
       frames, window,
       [&](size_t f, v1::Frame* request) {
         auto* batch = request->mutable_submit_batch();
-        const size_t end = std::min(referrals.size(), (f + 1) * per_frame);
-        for (size_t i = f * per_frame; i < end; ++i) *batch->add_referrals() = referrals[i];
+        for (size_t i = first[f]; i < first[f + 1]; ++i) *batch->add_referrals() = referrals[i];
       },
       [&](size_t f, const v1::Frame& reply) {
-        const size_t first = f * per_frame;
-        const size_t end = std::min(referrals.size(), first + per_frame);
+        const size_t begin = first[f], end = first[f + 1];
         const v1::SubmitBatchResult& result = reply.submit_batch_result();
-        if (reply.has_submit_batch_result() && static_cast<size_t>(result.results_size()) == end - first) {
-          for (size_t i = first; i < end; ++i) {
-            const v1::SubmitBatchItem& item = result.results(static_cast<int>(i - first));
+        if (reply.has_submit_batch_result() && static_cast<size_t>(result.results_size()) == end - begin) {
+          for (size_t i = begin; i < end; ++i) {
+            const v1::SubmitBatchItem& item = result.results(static_cast<int>(i - begin));
             if (item.has_ack()) {
               on_result(i, Status::OK(), item.ack());
             } else {
@@ -346,8 +359,8 @@ Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, s
         }
         const Status whole = reply.has_error() ? StatusFromError(reply.error())
                                                : Status::Internal("unexpected reply to a batch of " +
-                                                                  std::to_string(end - first) + " referrals");
-        for (size_t i = first; i < end; ++i) on_result(i, whole, v1::Ack());
+                                                                  std::to_string(end - begin) + " referrals");
+        for (size_t i = begin; i < end; ++i) on_result(i, whole, v1::Ack());
       });
 }
 

@@ -37,6 +37,9 @@ struct ClientOptions {
   int max_attempts = 5;           // sends of one request, including the first
   int initial_backoff_ms = 100;   // doubled after each failed attempt
   int max_backoff_ms = 2000;
+  // SubmitBatches puts at most this many bytes of referrals in one frame, so
+  // a frame stays under the broker's max_frame_bytes (default 262144).
+  size_t batch_frame_bytes = 192 * 1024;
 };
 
 class BrokerClient {
@@ -112,8 +115,10 @@ class BrokerClient {
   Status CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply);
 
   // Submits all `referrals` in SubmitBatchRequest frames of up to
-  // `per_frame` referrals each (at most the broker's max_batch), keeping up
-  // to `window` frames in flight: the fastest way in for a bulk adapter.
+  // `per_frame` referrals each (at most the broker's max_batch) and up to
+  // options.batch_frame_bytes (a referral larger than that goes in a frame
+  // of its own), keeping up to `window` frames in flight: the fastest way
+  // in for a bulk adapter.
   // on_result is called once per referral (index into `referrals`), in
   // completion order, with its own ack or refusal: one bad referral does
   // not stop the others. A frame refused as a whole (e.g. too large, or
