@@ -154,32 +154,39 @@ TEST_F(SubmitBatchTest, FramesRefusedAsAWholeWriteNothing) {
   EXPECT_EQ(HeadSeq(), 0u);
 }
 
-TEST(SubmitBatchFrameSize, OversizeBatchIsFrameTooLarge) {
-  TestStack stack;  // max_frame_bytes 262144
-  ASSERT_TRUE(stack.StartBroker());
-  auto client = stack.ClientFor("agency-a", 2000, 2);
-  std::vector<v1::Referral> batch = Referrals("agency-a", "O-", 4);
-  for (v1::Referral& r : batch) r.set_narrative(std::string(100 * 1024, 'x'));
+// Frames against the default max_frame_bytes (262144).
+class SubmitBatchFrameSize : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(stack_.StartBroker());
+    client_ = stack_.ClientFor("agency-a", 2000, 2);
+  }
+  // `count` referrals whose narratives are `kib` KiB each.
+  static std::vector<v1::Referral> Large(const std::string& prefix, int count, size_t kib) {
+    std::vector<v1::Referral> out = Referrals("agency-a", prefix, count);
+    for (v1::Referral& r : out) r.set_narrative(std::string(kib * 1024, 'x'));
+    return out;
+  }
+  TestStack stack_;
+  std::unique_ptr<BrokerClient> client_;
+};
+
+TEST_F(SubmitBatchFrameSize, OversizeBatchIsFrameTooLarge) {
   v1::Frame request, reply;
-  for (const v1::Referral& r : batch) *request.mutable_submit_batch()->add_referrals() = r;
-  ASSERT_TRUE(client->Call(request, &reply).ok());
+  for (const v1::Referral& r : Large("O-", 4, 100)) *request.mutable_submit_batch()->add_referrals() = r;
+  ASSERT_TRUE(client_->Call(request, &reply).ok());
   ASSERT_TRUE(reply.has_error());
   EXPECT_EQ(reply.error().code(), v1::FRAME_TOO_LARGE);
-  ASSERT_EQ(stack.StopBroker(SIGTERM), 0);
-  EXPECT_EQ(ReadLog(stack.data_dir()).head_seq, 0u);
+  StopAndCheckLog(stack_, 0);
 }
 
-TEST(SubmitBatchFrameSize, ClientPacksLargeReferralsIntoFramesThatFit) {
-  TestStack stack;  // max_frame_bytes 262144
-  ASSERT_TRUE(stack.StartBroker());
-  auto client = stack.ClientFor("agency-a", 2000, 2);
-  // Four 100 KB referrals (one 64-referral frame would be 400 KB) and one of
-  // 300 KB, which no frame can carry.
-  std::vector<v1::Referral> batch = Referrals("agency-a", "P-", 5);
-  for (v1::Referral& r : batch) r.set_narrative(std::string(100 * 1024, 'x'));
+TEST_F(SubmitBatchFrameSize, ClientPacksLargeReferralsIntoFramesThatFit) {
+  // Four 100 KiB referrals (in one frame they would be 400 KiB) and one of
+  // 300 KiB, which no frame can carry.
+  std::vector<v1::Referral> batch = Large("P-", 5, 100);
   batch[2].set_narrative(std::string(300 * 1024, 'x'));
   std::vector<Status> results(batch.size(), Status::Internal("no result"));
-  ASSERT_TRUE(client
+  ASSERT_TRUE(client_
                   ->SubmitBatches(batch, 64, 2,
                                   [&](size_t i, const Status& s, const v1::Ack&) { results[i] = s; })
                   .ok());
@@ -190,7 +197,7 @@ TEST(SubmitBatchFrameSize, ClientPacksLargeReferralsIntoFramesThatFit) {
       EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].ToString();
     }
   }
-  StopAndCheckLog(stack, 4);
+  StopAndCheckLog(stack_, 4);
 }
 
 TEST_F(SubmitBatchTest, ClientSubmitsManyFramesWindowed) {
