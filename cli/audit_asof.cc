@@ -39,30 +39,18 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
                                                "(2027-01-15, meaning 00:00 UTC), not \"" + args.time + "\""),
                        kAuditRefused);
   }
-  std::unique_ptr<BrokerClient> client;
-  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
-    return exit;
-  }
-  Status s;
-
   // All the referral's events (a handful), kept up to TIME here: events
   // after it still tell "not yet" from "nothing to see".
-  v1::ReadRequest request;
-  request.set_referral_id(args.referral);
-  request.set_purpose(args.purpose);
   std::vector<v1::Event> events;
-  uint64_t seen = 0;
-  s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
-    ++seen;
-    // Audit reads (record_accessed) are not part of the referral's state.
-    if (!(as_of < event.time()) && !event.has_record_accessed()) events.push_back(event);
-    return true;
-  });
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
-  if (seen == 0) {
-    return audit::Fail(command, Status::NotFound(args.referral + " has no event that " + args.as + " may see"),
-                       kAuditRefused);
-  }
+  const int exit = audit::ReadReferral(command, flags, args.referral, args.purpose, args.as,
+                                       [&](const v1::Event& event, const std::string&, const std::string&) {
+                                         // Audit reads (record_accessed) are not part of the referral's state.
+                                         if (!(as_of < event.time()) && !event.has_record_accessed()) {
+                                           events.push_back(event);
+                                         }
+                                         return true;
+                                       });
+  if (exit != kAuditOk) return exit;
 
   audit::FoldedReferral folded;
   audit::FoldReferral(events, &folded);

@@ -165,31 +165,19 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
     return audit::Fail(command, Status::InvalidArgument("--format must be json, csv or html, not \"" + args.format + "\""),
                        kAuditRefused);
   }
-  std::unique_ptr<BrokerClient> client;
-  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
-    return exit;
-  }
-  Status s;
-
   v1::AuditExport x;
   x.set_referral_id(args.referral);
   x.set_exported_by(args.as);
   x.set_purpose(args.purpose);
-  v1::ReadRequest request;
-  request.set_referral_id(args.referral);
-  request.set_purpose(args.purpose);
   std::vector<v1::Event> events;
-  s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string& hash) {
-    *x.add_events() = event;
-    x.add_chain_hashes(eventlog::ToHex(hash));
-    events.push_back(event);
-    return true;
-  });
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
-  if (events.empty()) {
-    return audit::Fail(command, Status::NotFound(args.referral + " has no event that " + args.as + " may see"),
-                       kAuditRefused);
-  }
+  const int exit = audit::ReadReferral(command, flags, args.referral, args.purpose, args.as,
+                                       [&](const v1::Event& event, const std::string&, const std::string& hash) {
+                                         *x.add_events() = event;
+                                         x.add_chain_hashes(eventlog::ToHex(hash));
+                                         events.push_back(event);
+                                         return true;
+                                       });
+  if (exit != kAuditOk) return exit;
   *x.mutable_exported_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   audit::FoldedReferral folded;
   audit::FoldReferral(events, &folded);
@@ -208,7 +196,7 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
     std::fflush(stdout);
     return kAuditOk;
   }
-  s = WriteOut(args.out, text);
+  Status s = WriteOut(args.out, text);
   if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
   std::fprintf(stderr, "refx audit export: wrote %s (%d events of %s); it contains personal data\n", args.out.c_str(),
                x.events_size(), args.referral.c_str());

@@ -51,8 +51,8 @@ Status CheckPurpose(const std::string& purpose) {
       "purpose");
 }
 
-int OpenReferralRead(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
-                     const std::string& purpose, const std::string& as, std::unique_ptr<BrokerClient>* client) {
+int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
+                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event) {
   uint64_t submission_seq = 0;
   if (!SeqForReferralId(referral, &submission_seq)) {
     return Fail(command, Status::InvalidArgument("\"" + referral + "\" is not a referral id (R-0000000042 or 42)"),
@@ -60,8 +60,19 @@ int OpenReferralRead(const std::string& command, const ConnectionFlags& flags, c
   }
   Status s = CheckPurpose(purpose);
   if (!s.ok()) return Fail(command, s, kAuditRefused);
-  s = ConnectAs(flags, as, client);
+  std::unique_ptr<BrokerClient> client;
+  s = ConnectAs(flags, as, &client);
   if (!s.ok()) return Fail(command, s, kAuditSetupError);
+  v1::ReadRequest request;
+  request.set_referral_id(referral);
+  request.set_purpose(purpose);
+  uint64_t seen = 0;
+  s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& hash) {
+    ++seen;
+    return on_event(event, bytes, hash);
+  });
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
+  if (seen == 0) return Fail(command, Status::NotFound(referral + " has no event that " + as + " may see"), kAuditRefused);
   return kAuditOk;
 }
 

@@ -36,11 +36,14 @@ Status ConnectAs(const ConnectionFlags& flags, const std::string& agency, std::u
 // explaining that every audit read is recorded with its purpose.
 Status CheckPurpose(const std::string& purpose);
 
-// The start of every one-referral audit read: checks that `referral` is a
-// referral id and `purpose` is given, then connects as `as`. Returns
-// kAuditOk with *client set, or the exit code after printing why (as Fail).
-int OpenReferralRead(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
-                     const std::string& purpose, const std::string& as, std::unique_ptr<BrokerClient>* client);
+// The read behind every one-referral audit command: checks that `referral`
+// is a referral id and `purpose` is given, connects as `as`, and reads every
+// event of the referral that `as` may see (the broker records the read with
+// its purpose), in seq order, passing each to on_event. Returns kAuditOk, or
+// the exit code after printing why (as Fail); `as` seeing no event of the
+// referral is NotFound (kAuditRefused).
+int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
+                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event);
 
 // The exit code for a failed broker call: kAuditUnreachable when the
 // broker did not answer, else kAuditRefused.

@@ -25,28 +25,14 @@ struct TimelineArgs {
 
 int RunTimeline(const ConnectionFlags& flags, const TimelineArgs& args) {
   const std::string command = "audit timeline";
-  std::unique_ptr<BrokerClient> client;
-  if (int exit = audit::OpenReferralRead(command, flags, args.referral, args.purpose, args.as, &client); exit != kAuditOk) {
-    return exit;
-  }
-  Status s;
-
-  v1::ReadRequest request;
-  request.set_referral_id(args.referral);
-  request.set_purpose(args.purpose);
-  uint64_t shown = 0;
-  s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
-    std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
-    ++shown;
-    return true;
-  });
+  const int exit = audit::ReadReferral(
+      command, flags, args.referral, args.purpose, args.as,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
+        return true;
+      });
   std::fflush(stdout);
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
-  if (shown == 0) {
-    return audit::Fail(command, Status::NotFound(args.referral + " has no event that " + args.as + " may see"),
-                       kAuditRefused);
-  }
-  return kAuditOk;
+  return exit;
 }
 
 }  // namespace
