@@ -33,28 +33,10 @@ namespace refx::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using eventlog::CheckpointRef;
 using eventlog::LogProblem;
 
 std::string Seq(uint64_t seq) { return std::to_string(seq); }
-
-// The first problem found: lowest seq, then the earlier LogProblem.
-struct Finding {
-  LogProblem problem = LogProblem::kNone;
-  uint64_t seq = 0;
-  std::string detail;
-
-  void Offer(uint64_t at, LogProblem what, std::string why) {
-    if (problem != LogProblem::kNone && (seq < at || (seq == at && problem <= what))) return;
-    problem = what;
-    seq = at;
-    detail = std::move(why);
-  }
-};
-
-struct CheckpointRef {
-  v1::Checkpoint checkpoint;
-  bool trusted = false;  // from a --checkpoint file
-};
 
 // Fetches every checkpoint the broker stores. The broker's refusal as its Status.
 Status FetchCheckpoints(BrokerClient* client, std::vector<v1::Checkpoint>* out, uint64_t* head) {
@@ -78,10 +60,6 @@ Status FetchCheckpoints(BrokerClient* client, std::vector<v1::Checkpoint>* out, 
     if (list.checkpoints().empty() || highest <= after) return Status::OK();
     after = highest;
   }
-}
-
-std::string SignedAt(const v1::Checkpoint& cp) {
-  return "signed at " + google::protobuf::util::TimeUtil::ToString(cp.signed_at());
 }
 
 }  // namespace
@@ -123,34 +101,8 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   for (auto& cp : stored) checkpoints.push_back({std::move(cp), false});
   uint64_t checkpoints_checked = checkpoints.size();
 
-  Finding found;
-  // Well-formed and (with keys) authentic checkpoints, by seq.
-  std::vector<CheckpointRef> good;
-  for (CheckpointRef& ref : checkpoints) {
-    const v1::Checkpoint& cp = ref.checkpoint;
-    const std::string where =
-        std::string(ref.trusted ? "the given checkpoint" : "the checkpoint") + " at seq " + Seq(cp.seq());
-    if (cp.seq() == 0 || cp.chain_hash().size() != eventlog::kHashBytes) {
-      found.Offer(cp.seq(), LogProblem::kBadSignature, where + " is malformed");
-      continue;
-    }
-    if (!keys.empty()) {
-      Status verdict = Status::InvalidArgument("signed by key " + cp.key_id() + ", which is not among the given keys");
-      for (const std::string& key : keys) {
-        if (eventlog::SigningKeyId(key) == cp.key_id()) {
-          verdict = eventlog::VerifyCheckpoint(cp, key);
-          break;
-        }
-      }
-      if (!verdict.ok()) {
-        found.Offer(cp.seq(), LogProblem::kBadSignature, where + ": " + verdict.message());
-        continue;
-      }
-    }
-    good.push_back(std::move(ref));
-  }
-  std::sort(good.begin(), good.end(),
-            [](const CheckpointRef& a, const CheckpointRef& b) { return a.checkpoint.seq() < b.checkpoint.seq(); });
+  eventlog::Finding found;
+  const std::vector<CheckpointRef> good = eventlog::AuthenticCheckpoints(std::move(checkpoints), keys, &found);
   std::map<uint64_t, std::string> captured;  // checkpoint seq -> recomputed hash
   for (const CheckpointRef& ref : good) captured[ref.checkpoint.seq()];
 
@@ -210,32 +162,15 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
     found.Offer(last + 1, LogProblem::kTruncated,
                 "the stream ends at seq " + Seq(last) + " but the broker's head was seq " + Seq(head_before));
   }
-  // The checkpoints against the recomputed chain.
-  uint64_t last_match = 0;
-  for (const CheckpointRef& ref : good) {
-    const v1::Checkpoint& cp = ref.checkpoint;
-    const uint64_t seq = cp.seq();
-    if (seq > last) {
-      if (!broken) {
-        found.Offer(last + 1, LogProblem::kTruncated,
-                    "the stream ends at seq " + Seq(last) + ", before the checkpoint at seq " + Seq(seq) + " (" +
-                        SignedAt(cp) + ")");
-      }
-      continue;
-    }
-    if (captured[seq] == cp.chain_hash()) {
-      last_match = std::max(last_match, seq);
-      continue;
-    }
-    found.Offer(last_match + 1, LogProblem::kChainRecomputed,
-                "the chain hash at seq " + Seq(seq) + " contradicts the " +
-                    (ref.trusted ? "given checkpoint" : "checkpoint") + " " + SignedAt(cp) + " by key " + cp.key_id() +
-                    (last_match == 0 ? std::string("; no earlier checkpoint matches")
-                                     : "; the last matching checkpoint is seq " + Seq(last_match)) +
-                    ", so the log was rewritten from a seq between " + Seq(last_match + 1) + " and " + Seq(seq) +
-                    " and its chain recomputed");
-    break;
-  }
+  // The checkpoints against the recomputed chain (a broken stream already
+  // explains checkpoints beyond its end).
+  const uint64_t last_match = eventlog::HoldCheckpointsAgainstChain(
+      good, last,
+      [&](uint64_t seq) -> const unsigned char* {
+        const std::string& hash = captured[seq];
+        return hash.size() == eventlog::kHashBytes ? reinterpret_cast<const unsigned char*>(hash.data()) : nullptr;
+      },
+      "the stream", /*beyond_last_explained=*/broken, &found);
 
   const bool ok = found.problem == LogProblem::kNone;
   ClientOptions where;

@@ -33,28 +33,10 @@ constexpr char kAppendKeyPrefix[] = "append:";
 // ---------------------------------------------------------------------------
 // The earliest problem seen, with precedence by LogProblem order at equal seq.
 
-struct Candidate {
-  uint64_t seq = kNoSeq;
-  LogProblem problem = LogProblem::kNone;
-  std::string detail;
-
-  bool Beats(uint64_t s, LogProblem p) const {
-    return problem == LogProblem::kNone || s < seq || (s == seq && static_cast<int>(p) < static_cast<int>(problem));
-  }
-  void Set(uint64_t s, LogProblem p, std::string d) {
-    seq = s;
-    problem = p;
-    detail = std::move(d);
-  }
-  void Merge(const Candidate& other) {
-    if (other.problem != LogProblem::kNone && Beats(other.seq, other.problem)) *this = other;
-  }
-};
-
 // Offers a problem; the detail expression is evaluated only if it wins.
-#define REFX_OFFER(cand, s, p, detail_expr)                          \
-  do {                                                               \
-    if ((cand).Beats((s), (p))) (cand).Set((s), (p), (detail_expr)); \
+#define REFX_OFFER(cand, s, p, detail_expr)                            \
+  do {                                                                 \
+    if ((cand).Beats((s), (p))) (cand).Offer((s), (p), (detail_expr)); \
   } while (0)
 
 std::string Seq(uint64_t seq) { return std::to_string(seq); }
@@ -282,12 +264,12 @@ bool SplitIndexKey(std::string_view key, std::string_view* value, uint64_t* seq)
 // the three can run on different threads.
 struct LoadResult {
   uint64_t entries = 0;
-  Candidate problem;
+  Finding problem;
 };
 
 LoadResult LoadReferralIndex(const EventLog& log, uint64_t n, IndexTables* t) {
   LoadResult result;
-  Candidate& c = result.problem;
+  Finding& c = result.problem;
   t->referral.assign(n + 1, 0);
   Status s = log.ScanFamily("by_referral", "", "", false, [&](std::string_view key, std::string_view) {
     ++result.entries;
@@ -321,7 +303,7 @@ LoadResult LoadReferralIndex(const EventLog& log, uint64_t n, IndexTables* t) {
 
 LoadResult LoadDestinationIndex(const EventLog& log, uint64_t n, IndexTables* t) {
   LoadResult result;
-  Candidate& c = result.problem;
+  Finding& c = result.problem;
   t->destination.assign(n + 1, 0);
   std::string last_code;
   uint32_t last_id = 0;
@@ -361,7 +343,7 @@ LoadResult LoadDestinationIndex(const EventLog& log, uint64_t n, IndexTables* t)
 
 LoadResult LoadDedupeIndex(const EventLog& log, uint64_t n, IndexTables* t) {
   LoadResult result;
-  Candidate& c = result.problem;
+  Finding& c = result.problem;
   t->dedupe_offset.assign(n + 1, 0);
   t->dedupe_length.assign(n + 1, 0);
   Status s = log.ScanFamily("dedupe", "", "", false, [&](std::string_view key, std::string_view value) {
@@ -401,7 +383,7 @@ bool DedupeKeyMatches(std::string_view key, std::string_view identity, std::stri
 }
 
 // Checks one event against the index tables.
-void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f, Candidate* c) {
+void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f, Finding* c) {
   // by_referral
   const uint64_t slot = t.referral[seq];
   if (f.referral_id.empty()) {
@@ -460,11 +442,6 @@ void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f,
 // ---------------------------------------------------------------------------
 // Checkpoints.
 
-struct CheckpointRef {
-  v1::Checkpoint checkpoint;
-  bool trusted = false;  // given by the caller rather than stored
-};
-
 // Stored hashes captured at checkpoint seqs during the scan. Each worker
 // writes only the entries of its own seq range.
 struct CheckpointCapture {
@@ -492,8 +469,8 @@ struct Shared {
 };
 
 struct RangeResult {
-  Candidate chain;
-  Candidate index;
+  Finding chain;
+  Finding index;
   uint64_t checked = 0;
   std::array<unsigned char, kHashBytes> last_hash{};
   uint64_t last_seq = 0;  // last seq whose link was verified
@@ -614,7 +591,7 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
 
 // Parses, checks and collects the checkpoints; BAD_SIGNATURE problems go to
 // *c.
-std::vector<CheckpointRef> CollectCheckpoints(const EventLog& log, const VerifyOptions& options, Candidate* c,
+std::vector<CheckpointRef> CollectCheckpoints(const EventLog& log, const VerifyOptions& options, Finding* c,
                                               uint64_t* examined) {
   std::vector<CheckpointRef> all;
   Status s = log.ScanCheckpoints([&](uint64_t seq, const std::string& bytes) {
@@ -641,34 +618,7 @@ std::vector<CheckpointRef> CollectCheckpoints(const EventLog& log, const VerifyO
     all.push_back(std::move(ref));
   }
 
-  std::vector<CheckpointRef> good;
-  for (CheckpointRef& ref : all) {
-    const v1::Checkpoint& cp = ref.checkpoint;
-    const std::string where = std::string(ref.trusted ? "the given checkpoint" : "the checkpoint") + " at seq " +
-                              Seq(cp.seq());
-    if (cp.seq() == 0 || cp.chain_hash().size() != kHashBytes) {
-      REFX_OFFER(*c, cp.seq(), LogProblem::kBadSignature, where + " is malformed");
-      continue;
-    }
-    if (!options.signing_public_keys.empty()) {
-      Status verdict = Status::InvalidArgument("signed by key " + cp.key_id() + ", which is not among the given keys");
-      for (const std::string& key : options.signing_public_keys) {
-        if (SigningKeyId(key) == cp.key_id()) {
-          verdict = VerifyCheckpoint(cp, key);
-          break;
-        }
-      }
-      if (!verdict.ok()) {
-        REFX_OFFER(*c, cp.seq(), LogProblem::kBadSignature, where + ": " + verdict.message());
-        continue;
-      }
-    }
-    good.push_back(std::move(ref));
-  }
-  std::sort(good.begin(), good.end(), [](const CheckpointRef& a, const CheckpointRef& b) {
-    return a.checkpoint.seq() < b.checkpoint.seq();
-  });
-  return good;
+  return AuthenticCheckpoints(std::move(all), options.signing_public_keys, c);
 }
 
 // Runs every task once on `threads` threads, the calling one included,
@@ -698,6 +648,71 @@ std::string SignedAt(const v1::Checkpoint& cp) {
 
 }  // namespace
 
+std::vector<CheckpointRef> AuthenticCheckpoints(std::vector<CheckpointRef> all,
+                                                const std::vector<std::string>& public_keys, Finding* found) {
+  std::vector<CheckpointRef> good;
+  for (CheckpointRef& ref : all) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const std::string where = std::string(ref.trusted ? "the given checkpoint" : "the checkpoint") + " at seq " +
+                              Seq(cp.seq());
+    if (cp.seq() == 0 || cp.chain_hash().size() != kHashBytes) {
+      found->Offer(cp.seq(), LogProblem::kBadSignature, where + " is malformed");
+      continue;
+    }
+    if (!public_keys.empty()) {
+      Status verdict = Status::InvalidArgument("signed by key " + cp.key_id() + ", which is not among the given keys");
+      for (const std::string& key : public_keys) {
+        if (SigningKeyId(key) == cp.key_id()) {
+          verdict = VerifyCheckpoint(cp, key);
+          break;
+        }
+      }
+      if (!verdict.ok()) {
+        found->Offer(cp.seq(), LogProblem::kBadSignature, where + ": " + verdict.message());
+        continue;
+      }
+    }
+    good.push_back(std::move(ref));
+  }
+  std::sort(good.begin(), good.end(), [](const CheckpointRef& a, const CheckpointRef& b) {
+    return a.checkpoint.seq() < b.checkpoint.seq();
+  });
+  return good;
+}
+
+uint64_t HoldCheckpointsAgainstChain(const std::vector<CheckpointRef>& checkpoints, uint64_t last,
+                                     const std::function<const unsigned char*(uint64_t seq)>& hash_at,
+                                     const std::string& source, bool beyond_last_explained, Finding* found) {
+  uint64_t last_match = 0;
+  for (const CheckpointRef& ref : checkpoints) {
+    const v1::Checkpoint& cp = ref.checkpoint;
+    const uint64_t seq = cp.seq();
+    if (seq > last) {
+      if (!beyond_last_explained) {
+        REFX_OFFER(*found, last + 1, LogProblem::kTruncated,
+                   source + " ends at seq " + Seq(last) + ", before the checkpoint at seq " + Seq(seq) + " (" +
+                       SignedAt(cp) + ")");
+      }
+      continue;
+    }
+    const unsigned char* hash = hash_at(seq);
+    if (hash == nullptr) continue;
+    if (std::memcmp(hash, cp.chain_hash().data(), kHashBytes) == 0) {
+      last_match = std::max(last_match, seq);
+      continue;
+    }
+    REFX_OFFER(*found, last_match + 1, LogProblem::kChainRecomputed,
+               "the chain hash at seq " + Seq(seq) + " contradicts the " +
+                   (ref.trusted ? "given checkpoint" : "checkpoint") + " " + SignedAt(cp) + " by key " + cp.key_id() +
+                   (last_match == 0 ? std::string("; no earlier checkpoint matches")
+                                    : "; the last matching checkpoint is seq " + Seq(last_match)) +
+                   ", so the log was rewritten from a seq between " + Seq(last_match + 1) + " and " + Seq(seq) +
+                   " and its chain recomputed");
+    break;
+  }
+  return last_match;
+}
+
 const char* LogProblemName(LogProblem problem) {
   switch (problem) {
     case LogProblem::kNone: return "NONE";
@@ -715,7 +730,7 @@ const char* LogProblemName(LogProblem problem) {
 
 LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   LogVerifyReport report;
-  Candidate found;
+  Finding found;
   InitCrypto();
   report.hash_accelerated = ChainHashAccelerated();
   report.checkpoints_authenticated = !options.signing_public_keys.empty();
@@ -761,7 +776,7 @@ LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   // a typical log), so the threads finish step 1 at about the same time.
   if (options.progress) options.progress(0, n);
   std::vector<CheckpointRef> checkpoints;
-  Candidate checkpoint_problem;
+  Finding checkpoint_problem;
   IndexTables indexes;
   indexes.n = n;
   LoadResult referral_load, destination_load, dedupe_load;
@@ -817,7 +832,7 @@ LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   }
   if (options.progress) options.progress(shared.checked.load(std::memory_order_relaxed), n);
 
-  Candidate chain;
+  Finding chain;
   for (const RangeResult& r : results) {
     report.events_checked += r.checked;
     chain.Merge(r.chain);
@@ -843,32 +858,14 @@ LogVerifyReport VerifyLog(const EventLog& log, const VerifyOptions& options) {
   }
 
   // The checkpoints against the recomputed chain.
-  uint64_t last_match = 0;
-  for (const CheckpointRef& ref : checkpoints) {
-    const v1::Checkpoint& cp = ref.checkpoint;
-    const uint64_t seq = cp.seq();
-    if (seq > last) {
-      REFX_OFFER(found, last + 1, LogProblem::kTruncated,
-                 "the log ends at seq " + Seq(last) + ", before the checkpoint at seq " + Seq(seq) + " (" +
-                     SignedAt(cp) + ")");
-      continue;
-    }
-    if (seq > n || seq >= chain_break) continue;  // reported otherwise
-    const size_t i = std::lower_bound(capture.seqs.begin(), capture.seqs.end(), seq) - capture.seqs.begin();
-    if (i >= capture.seqs.size() || !capture.captured[i]) continue;
-    if (std::memcmp(capture.hashes[i].data(), cp.chain_hash().data(), kHashBytes) == 0) {
-      last_match = std::max(last_match, seq);
-      continue;
-    }
-    REFX_OFFER(found, last_match + 1, LogProblem::kChainRecomputed,
-               "the chain hash at seq " + Seq(seq) + " contradicts the " +
-                   (ref.trusted ? "given checkpoint" : "checkpoint") + " " + SignedAt(cp) + " by key " + cp.key_id() +
-                   (last_match == 0 ? std::string("; no earlier checkpoint matches")
-                                    : "; the last matching checkpoint is seq " + Seq(last_match)) +
-                   ", so the log was rewritten from a seq between " + Seq(last_match + 1) + " and " + Seq(seq) +
-                   " and its chain recomputed");
-    break;
-  }
+  const uint64_t last_match = HoldCheckpointsAgainstChain(
+      checkpoints, last,
+      [&](uint64_t seq) -> const unsigned char* {
+        if (seq > n || seq >= chain_break) return nullptr;  // reported otherwise
+        const size_t i = std::lower_bound(capture.seqs.begin(), capture.seqs.end(), seq) - capture.seqs.begin();
+        return i < capture.seqs.size() && capture.captured[i] ? capture.hashes[i].data() : nullptr;
+      },
+      "the log", /*beyond_last_explained=*/false, &found);
   report.last_checkpoint_seq = last_match;
 
   if (found.problem != LogProblem::kNone) {
