@@ -100,7 +100,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
                       std::to_string(c.deliveries()), c.last_outcome().empty() ? "-" : c.last_outcome(),
                       std::to_string(c.version())});
     }
-    audit::PrintTable(rows);
+    inbox::PrintTable(rows);
   }
   if (result.disclosures().empty()) {
     std::printf("told by then: nobody (no delivery yet)\n");
@@ -114,7 +114,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
       rows.push_back({"  " + d.recipient_agency(), d.destination(), std::to_string(e.seq()), inbox::FormatTime(e.time()),
                       std::to_string(d.attempt()), d.rule_id().empty() ? "-" : d.rule_id(), audit::GroupsText(d)});
     }
-    audit::PrintTable(rows);
+    inbox::PrintTable(rows);
   }
   return kAuditOk;
 }

@@ -216,22 +216,6 @@ std::string AuditLine(const v1::Event& e) {
   return line;
 }
 
-void PrintTable(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    if (row.size() > widths.size()) widths.resize(row.size(), 0);
-    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t i = 0; i < row.size(); ++i) {
-      line += row[i];
-      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  }
-}
-
 void DrawProgress(const char* label, uint64_t done, uint64_t total, double rate) {
   constexpr int kWidth = 30;
   double share = total == 0 ? 1.0 : static_cast<double>(done) / static_cast<double>(total);

@@ -83,8 +83,6 @@ std::string RuleOf(const v1::Event& event);
 // "ENVELOPE,SUBJECT_IDENTITY,..." for a case_delivered event's groups.
 std::string GroupsText(const v1::CaseDelivered& delivered);
 
-// Prints rows as left-aligned columns two spaces apart.
-void PrintTable(const std::vector<std::vector<std::string>>& rows);
 
 // Draws "\rLABEL [#####.....]  52%  523000 / 1000000 events  12000/s" on
 // stderr (rate omitted when negative).

@@ -69,6 +69,9 @@ std::string NormaliseReferralId(const std::string& text);
 // RFC 3339 UTC ("2027-01-15T17:00:00Z"), or "-" when unset.
 std::string FormatTime(const google::protobuf::Timestamp& time);
 
+// Prints rows to stdout as left-aligned columns two spaces apart.
+void PrintTable(const std::vector<std::vector<std::string>>& rows);
+
 // One line for an event of a case: "seq N  R-…  DEST  type by ACTOR  details".
 std::string EventLine(const v1::Event& event);
 
