@@ -354,16 +354,22 @@ class AuditBench {
 
   // -- 1. Offline verification ---------------------------------------------
 
-  void Verify() {
+  // Opens a log as a verifier does: read-only, head not checked.
+  static std::unique_ptr<eventlog::EventLog> OpenForVerify(const std::string& path) {
     eventlog::OpenOptions o;
-    o.path = log_path_;
+    o.path = path;
     o.read_only = true;
     o.create_if_missing = false;
     o.skip_head_check = true;
     std::unique_ptr<eventlog::EventLog> log;
+    Check(eventlog::EventLog::Open(o, &log), "read-only open of " + path);
+    return log;
+  }
+
+  void Verify() {
     Progress::Status("verify: opening read-only ...");
     const auto open_start = Clock::now();
-    Check(eventlog::EventLog::Open(o, &log), "read-only open of " + log_path_);
+    std::unique_ptr<eventlog::EventLog> log = OpenForVerify(log_path_);
     verify_.open_seconds = Seconds(open_start, Clock::now());
     head_at_verify_ = log->head_seq();
     for (int rep = 1; rep <= s_.verify_repeats; ++rep) {
@@ -405,13 +411,7 @@ class AuditBench {
   // reported (and said on stderr) but is not a setup failure.
   void VerifyAfterBroker() {
     Progress::Status("verifying the broker's copy of the log ...");
-    eventlog::OpenOptions o;
-    o.path = broker_log_path_;
-    o.read_only = true;
-    o.create_if_missing = false;
-    o.skip_head_check = true;
-    std::unique_ptr<eventlog::EventLog> log;
-    Check(eventlog::EventLog::Open(o, &log), "read-only open of " + broker_log_path_);
+    std::unique_ptr<eventlog::EventLog> log = OpenForVerify(broker_log_path_);
     eventlog::VerifyOptions options;
     options.signing_public_keys = {signing_public_};
     options.threads = s_.verify_threads;
