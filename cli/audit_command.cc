@@ -49,7 +49,9 @@ Status OpenForAudit(const std::string& db, std::unique_ptr<eventlog::EventLog>* 
   return eventlog::EventLog::Open(options, log);
 }
 
-void DrawVerifyProgress(uint64_t checked, uint64_t total) { audit::DrawProgress("verifying", checked, total, -1); }
+void DrawVerifyProgress(uint64_t checked, uint64_t total) {
+  audit::DrawProgress("verifying", checked, total, audit::EventsDetail(checked, total, -1));
+}
 
 int RunVerify(const VerifyArgs& args) {
   eventlog::VerifyOptions options;

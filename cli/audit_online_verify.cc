@@ -146,8 +146,9 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
       if (now - drawn >= std::chrono::milliseconds(100)) {
         drawn = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
-        audit::DrawProgress("verifying", checked, std::max(head_before, checked),
-                            elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0);
+        const uint64_t total = std::max(head_before, checked);
+        audit::DrawProgress("verifying", checked, total,
+                            audit::EventsDetail(checked, total, elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0));
       }
     }
     return true;

@@ -31,20 +31,6 @@ struct ReplayArgs {
   bool json = false;
 };
 
-// "\rreplaying [####......]  40%  seq 4000 / 10000  1200 events  5000 events/s".
-void DrawReplayProgress(uint64_t seq, uint64_t last, uint64_t shown, double rate) {
-  constexpr int kWidth = 30;
-  double share = last == 0 ? 1.0 : static_cast<double>(seq) / static_cast<double>(last);
-  if (share > 1.0) share = 1.0;
-  const int filled = static_cast<int>(share * kWidth);
-  std::string bar(static_cast<size_t>(filled), '#');
-  bar.append(static_cast<size_t>(kWidth - filled), '.');
-  std::fprintf(stderr, "\rreplaying [%s] %3d%%  seq %llu / %llu  %llu events  %.0f events/s\033[K", bar.c_str(),
-               static_cast<int>(share * 100), static_cast<unsigned long long>(seq),
-               static_cast<unsigned long long>(last), static_cast<unsigned long long>(shown), rate);
-  std::fflush(stderr);
-}
-
 int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   const std::string command = "audit replay";
   v1::ReadRequest request;
@@ -102,7 +88,12 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
       if (now - drawn >= std::chrono::milliseconds(100)) {
         drawn = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
-        DrawReplayProgress(event.seq(), std::max(last, event.seq()), shown, elapsed > 0 ? shown / elapsed : 0.0);
+        const uint64_t total = std::max(last, event.seq());
+        audit::DrawProgress("replaying", event.seq(), total,
+                            "seq " + std::to_string(event.seq()) + " / " + std::to_string(total) + "  " +
+                                std::to_string(shown) + " events  " +
+                                std::to_string(static_cast<uint64_t>(elapsed > 0 ? shown / elapsed : 0.0)) +
+                                " events/s");
       }
     }
     return true;

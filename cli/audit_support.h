@@ -84,9 +84,11 @@ std::string RuleOf(const v1::Event& event);
 std::string GroupsText(const v1::CaseDelivered& delivered);
 
 
-// Draws "\rLABEL [#####.....]  52%  523000 / 1000000 events  12000/s" on
-// stderr (rate omitted when negative).
-void DrawProgress(const char* label, uint64_t done, uint64_t total, double rate);
+// Draws "\rLABEL [#####.....]  52%  DETAIL" on stderr, the bar filled to
+// done / total (full when total is 0).
+void DrawProgress(const char* label, uint64_t done, uint64_t total, const std::string& detail);
+// "523000 / 1000000 events", then "  12000/s" unless `rate` is negative.
+std::string EventsDetail(uint64_t done, uint64_t total, double rate);
 // Clears the progress line.
 void ClearProgress();
 
