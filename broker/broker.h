@@ -168,9 +168,9 @@ class Broker {
   // Checks one referral from `submitter` (which must have the SUBMITTER
   // role), de-duplicates it against the log and the batches being built and
   // written, and stages it as a referral_submitted event when it is new
-  // (swapping *referral into the event). Error field paths begin with
-  // `field_prefix` (e.g. "submit.referral").
-  Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral, const std::string& field_prefix);
+  // (attaching *referral to the event, without a copy). Error field paths
+  // begin with "referral": the caller names where it sits in its frame.
+  Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
   void CountBatchAcks(const v1::SubmitBatchResult& result);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);

@@ -21,19 +21,22 @@ bool SameReferral(const v1::Referral& a, const v1::Referral& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
-Status ConflictWith(uint64_t original_seq, const std::string& field_prefix) {
+Status ConflictWith(uint64_t original_seq) {
   return Status::IdempotencyConflict("referrer_reference was already used by this agency for a different referral (" +
                                          ReferralIdForSeq(original_seq) + ", seq " + std::to_string(original_seq) +
                                          "); nothing was written — use a new reference",
-                                     field_prefix + ".referrer_reference");
+                                     "referral.referrer_reference");
 }
 
-// ValidateReferral names fields from "referral"; a frame names them from
-// where the referral sits in it.
-std::string Rebase(const std::string& field_path, const std::string& field_prefix) {
+// TakeReferral names fields from "referral"; the reply names them from
+// where the referral sits in its frame (`where`, e.g. "submit.referral").
+// Built only for a refusal, not for every referral taken.
+Status Rebased(const Status& status, const std::string& where) {
   static const std::string kRoot = "referral";
-  if (field_path.compare(0, kRoot.size(), kRoot) == 0) return field_prefix + field_path.substr(kRoot.size());
-  return field_prefix + "." + field_path;
+  const std::string& path = status.field_path();
+  if (path.empty()) return status;
+  return Status(status.code(), status.message(),
+                path.compare(0, kRoot.size(), kRoot) == 0 ? where + path.substr(kRoot.size()) : where + "." + path);
 }
 
 Status NotASubmitter(const v1::Agency& agency) {
@@ -42,13 +45,12 @@ Status NotASubmitter(const v1::Agency& agency) {
 
 }  // namespace
 
-Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* referral,
-                                   const std::string& field_prefix) {
+Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* referral) {
   const std::string& identity = submitter.id();
   Taken taken;
   Status s = ValidateReferral(*referral, today_);
   if (!s.ok()) {
-    taken.status = Status::InvalidArgument(s.message(), Rebase(s.field_path(), field_prefix));
+    taken.status = std::move(s);
     return taken;
   }
   if (referral->referrer().agency_id() != identity) {
@@ -57,7 +59,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
                        ? Status::PermissionDenied("referrer.agency_id \"" + named +
                                                   "\" is not the authenticated agency \"" + identity + "\"")
                        : Status::UnknownAgency("referrer.agency_id \"" + named + "\" is not an agency of this partnership",
-                                               field_prefix + ".referrer.agency_id");
+                                               "referral.referrer.agency_id");
     return taken;
   }
   if (!PartnershipConfig::MaySubmit(submitter, referral->category())) {
@@ -75,7 +77,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
     if (it == keys->end()) continue;
     const v1::Event& first = (*events)[it->second].event;
     if (!SameReferral(first.referral_submitted().referral(), *referral)) {
-      taken.status = ConflictWith(first.seq(), field_prefix);
+      taken.status = ConflictWith(first.seq());
       return taken;
     }
     taken.referral_id = first.referral_submitted().referral_id();
@@ -96,7 +98,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
       return taken;
     }
     if (!SameReferral(first.referral_submitted().referral(), *referral)) {
-      taken.status = ConflictWith(original, field_prefix);
+      taken.status = ConflictWith(original);
       return taken;
     }
     taken.referral_id = ReferralIdForSeq(original);
@@ -138,8 +140,8 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
 
 void Broker::HandleSubmit(const v1::Agency& submitter, v1::Frame& frame, Waiter waiter) {
   if (!PartnershipConfig::HasRole(submitter, v1::SUBMITTER)) return ReplyError(waiter, NotASubmitter(submitter));
-  Taken taken = TakeReferral(submitter, frame.mutable_submit()->mutable_referral(), "submit.referral");
-  if (!taken.status.ok()) return ReplyError(waiter, taken.status);
+  Taken taken = TakeReferral(submitter, frame.mutable_submit()->mutable_referral());
+  if (!taken.status.ok()) return ReplyError(waiter, Rebased(taken.status, "submit.referral"));
   if (taken.wait_list != nullptr) {
     // Answered when that batch is durable (CompleteInFlight).
     waiter.pending_index = taken.pending_index;
@@ -176,12 +178,13 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
   bool waits = false;
   int refused = 0;
   for (int i = 0; i < referrals->size(); ++i) {
-    Taken taken = TakeReferral(submitter, referrals->Mutable(i), "submit_batch.referrals[" + std::to_string(i) + "]");
+    Taken taken = TakeReferral(submitter, referrals->Mutable(i));
     v1::SubmitBatchItem* result = results->add_results();
     if (!taken.status.ok()) {
       ++refused;
-      FillError(taken.status, result->mutable_error());
-      spdlog::info("broker: batch request {} item {} refused: {}", waiter.correlation_id, i, taken.status.ToString());
+      const Status refusal = Rebased(taken.status, "submit_batch.referrals[" + std::to_string(i) + "]");
+      FillError(refusal, result->mutable_error());
+      spdlog::info("broker: batch request {} item {} refused: {}", waiter.correlation_id, i, refusal.ToString());
       continue;
     }
     v1::Ack* ack = result->mutable_ack();
