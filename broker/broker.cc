@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <tuple>
 #include <zmq.hpp>
 
 #include "core/event_util.h"
