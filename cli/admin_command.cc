@@ -26,25 +26,14 @@ struct RestoreArgs {
   std::string data_dir;
 };
 
-int Fail(const std::string& command, const Status& status, int exit_code) {
-  const char* what = exit_code == kAdminUnreachable ? "unreachable" : exit_code == kAdminRefused ? "refused" : "setup";
-  std::fprintf(stderr, "refx admin %s: %s: %s\n", command.c_str(), what, status.ToString().c_str());
-  return exit_code;
-}
-
-int ExitCodeFor(const Status& s) {
-  return s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kTimeout ? kAdminUnreachable
-                                                                                       : kAdminRefused;
-}
-
 int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
-  const std::string command = "backup";
+  const std::string command = "admin backup";
   std::error_code ec;
   const std::string dir = std::filesystem::absolute(args.dir, ec).lexically_normal().string();
-  if (ec || args.dir.empty()) return Fail(command, Status::InvalidArgument("DIR is not a usable path"), kAdminRefused);
+  if (ec || args.dir.empty()) return Fail(command, Status::InvalidArgument("DIR is not a usable path"), kExitRefused);
   ClientOptions options;
   Status s = ClientOptionsFor(flags, args.as, &options);
-  if (!s.ok()) return Fail(command, s, kAdminSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   // Is the broker there? (A backup takes a while, so it is sent once with a
   // long wait rather than retried: a retry would take a second backup.)
@@ -62,8 +51,8 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
   if (!args.json) std::fprintf(stderr, "refx admin backup: backing up the broker's log into %s ...\n", dir.c_str());
   s = client.Call(request, &reply);
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kAdminRefused);
-  if (!reply.has_backup_result()) return Fail(command, Status::Internal("unexpected reply to a BackupRequest"), kAdminRefused);
+  if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kExitRefused);
+  if (!reply.has_backup_result()) return Fail(command, Status::Internal("unexpected reply to a BackupRequest"), kExitRefused);
   const v1::BackupResult& r = reply.backup_result();
   if (args.json) {
     std::printf("%s\n", ToJsonLine(r).c_str());
@@ -74,19 +63,19 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
                 r.verified() ? "verified (sizes and checksums)" : "NOT verified", r.seconds());
     std::printf("restore it with: refx admin restore %s --to NEW_DATA_DIR\n", dir.c_str());
   }
-  return r.verified() ? kAdminOk : kAdminRefused;
+  return r.verified() ? kExitOk : kExitRefused;
 }
 
 int RunRestore(const RestoreArgs& args) {
-  const std::string command = "restore";
+  const std::string command = "admin restore";
   eventlog::BackupReport report;
   Status s = eventlog::RestoreLatestBackup(args.backup_dir, args.data_dir, &report);
-  if (!s.ok()) return Fail(command, s, kAdminSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::printf("restored backup %u from %s into %s: head seq %llu, %llu bytes in %u files\n", report.backup_id,
               args.backup_dir.c_str(), args.data_dir.c_str(), static_cast<unsigned long long>(report.head_seq),
               static_cast<unsigned long long>(report.size_bytes), report.file_count);
   std::printf("now check it: refx audit verify --db %s\n", args.data_dir.c_str());
-  return kAdminOk;
+  return kExitOk;
 }
 
 }  // namespace

@@ -16,17 +16,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/exit_codes.h"
 #include "cli/local_stack.h"
 
 namespace refx::cli {
 
-// Exit codes of `refx admin`.
-enum AdminExit {
-  kAdminOk = 0,
-  kAdminSetupError = 1,   // no keys or configuration; a restore failed
-  kAdminRefused = 2,      // the broker refused (its error is printed), or bad arguments
-  kAdminUnreachable = 3,  // no answer from the broker
-};
+// Exit codes (cli/exit_codes.h) of `refx admin`:
+//   0 kExitOk
+//   1 kExitSetupError: no keys or configuration; a restore failed
+//   2 kExitRefused: the broker refused (its error is printed), or bad arguments
+//   3 kExitUnreachable: no answer from the broker
 
 // Adds `admin backup` and `admin restore` to `app`; running one sets
 // *exit_code. `flags` and `exit_code` must outlive parsing.

@@ -34,10 +34,10 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
   const std::string command = "audit as-of";
   google::protobuf::Timestamp as_of;
   if (!audit::ParseTime(args.time, &as_of)) {
-    return audit::Fail(command,
+    return Fail(command,
                        Status::InvalidArgument("TIME must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
                                                "(2027-01-15, meaning 00:00 UTC), not \"" + args.time + "\""),
-                       kAuditRefused);
+                       kExitRefused);
   }
   // All the referral's events (a handful), kept up to TIME here: events
   // after it still tell "not yet" from "nothing to see".
@@ -50,7 +50,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
                                          }
                                          return true;
                                        });
-  if (exit != kAuditOk) return exit;
+  if (exit != kExitOk) return exit;
 
   audit::FoldedReferral folded;
   audit::FoldReferral(events, &folded);
@@ -77,12 +77,12 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
 
   if (args.json) {
     std::printf("%s\n", ToJsonLine(result).c_str());
-    return kAuditOk;
+    return kExitOk;
   }
   const std::string when = inbox::FormatTime(as_of);
   if (events.empty()) {
     std::printf("%s as of %s: no event yet (its first is later)\n", args.referral.c_str(), when.c_str());
-    return kAuditOk;
+    return kExitOk;
   }
   std::printf("%s as of %s (its events up to seq %llu)\n", args.referral.c_str(), when.c_str(),
               static_cast<unsigned long long>(result.as_of_seq()));
@@ -116,7 +116,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
     }
     inbox::PrintTable(rows);
   }
-  return kAuditOk;
+  return kExitOk;
 }
 
 }  // namespace

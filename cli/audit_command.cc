@@ -61,7 +61,7 @@ int RunVerify(const VerifyArgs& args) {
     Status s = eventlog::LoadSigningPublicKey(path, &key);
     if (!s.ok()) {
       std::fprintf(stderr, "refx audit verify: %s\n", s.ToString().c_str());
-      return kAuditSetupError;
+      return kExitSetupError;
     }
     options.signing_public_keys.push_back(std::move(key));
   }
@@ -69,14 +69,14 @@ int RunVerify(const VerifyArgs& args) {
     Status s = audit::ReadCheckpointFile(path, &options.trusted_checkpoints);
     if (!s.ok()) {
       std::fprintf(stderr, "refx audit verify: %s\n", s.ToString().c_str());
-      return kAuditSetupError;
+      return kExitSetupError;
     }
   }
   std::unique_ptr<eventlog::EventLog> log;
   Status s = OpenForAudit(args.db, &log);
   if (!s.ok()) {
     std::fprintf(stderr, "refx audit verify: cannot open the log: %s\n", s.ToString().c_str());
-    return kAuditSetupError;
+    return kExitSetupError;
   }
   const bool bar = ::isatty(STDERR_FILENO) == 1;
   if (bar) options.progress = DrawVerifyProgress;
@@ -129,7 +129,7 @@ int RunVerify(const VerifyArgs& args) {
     std::printf("first bad seq %llu: %s: %s\n", static_cast<unsigned long long>(report.first_bad_seq),
                 eventlog::LogProblemName(report.problem), report.detail.c_str());
   }
-  return report.ok() ? kAuditOk : kAuditTampered;
+  return report.ok() ? kExitOk : kExitTampered;
 }
 
 int RunCheckpoint(const std::string& db, bool all) {
@@ -137,41 +137,41 @@ int RunCheckpoint(const std::string& db, bool all) {
   Status s = OpenForAudit(db, &log);
   if (!s.ok()) {
     std::fprintf(stderr, "refx audit checkpoint: cannot open the log: %s\n", s.ToString().c_str());
-    return kAuditSetupError;
+    return kExitSetupError;
   }
   std::vector<v1::Checkpoint> checkpoints;
   s = eventlog::ReadCheckpoints(*log, &checkpoints);
   if (!s.ok()) {
     std::fprintf(stderr, "refx audit checkpoint: %s\n", s.ToString().c_str());
-    return kAuditTampered;
+    return kExitTampered;
   }
   if (checkpoints.empty()) {
     std::fprintf(stderr, "refx audit checkpoint: %s holds no signed checkpoint\n", db.c_str());
-    return kAuditSetupError;
+    return kExitSetupError;
   }
   if (all) {
     for (const v1::Checkpoint& cp : checkpoints) std::printf("%s\n", ToJsonLine(cp).c_str());
   } else {
     std::printf("%s\n", ToJsonLine(checkpoints.back()).c_str());
   }
-  return kAuditOk;
+  return kExitOk;
 }
 
 int RunKeygen(const std::string& name, const std::string& dir) {
   if (std::filesystem::exists(eventlog::SigningSecretKeyPath(dir, name)) ||
       std::filesystem::exists(eventlog::SigningPublicKeyPath(dir, name))) {
     std::printf("kept the existing signing key %s\n", eventlog::SigningSecretKeyPath(dir, name).c_str());
-    return kAuditOk;
+    return kExitOk;
   }
   std::string key_id;
   Status s = eventlog::GenerateSigningKeyPair(dir, name, &key_id);
   if (!s.ok()) {
     std::fprintf(stderr, "refx: gen-signing-key: %s\n", s.ToString().c_str());
-    return kAuditSetupError;
+    return kExitSetupError;
   }
   std::printf("generated %s and %s (key id %s)\n", eventlog::SigningSecretKeyPath(dir, name).c_str(),
               eventlog::SigningPublicKeyPath(dir, name).c_str(), key_id.c_str());
-  return kAuditOk;
+  return kExitOk;
 }
 
 }  // namespace

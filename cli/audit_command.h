@@ -27,18 +27,17 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/exit_codes.h"
 #include "cli/local_stack.h"
 
 namespace refx::cli {
 
-// Exit codes of `refx audit` (documented in the README).
-enum AuditExit {
-  kAuditOk = 0,           // the log is intact (or the command succeeded)
-  kAuditSetupError = 1,   // the folder, a key or a checkpoint file cannot be used
-  kAuditRefused = 2,      // bad arguments, or the broker refused (its error is printed)
-  kAuditUnreachable = 3,  // no answer from the broker after retries
-  kAuditTampered = 4,     // verification found a problem
-};
+// Exit codes (cli/exit_codes.h) of `refx audit` (documented in the README):
+//   0 kExitOk: the log is intact (or the command succeeded)
+//   1 kExitSetupError: the folder, a key or a checkpoint file cannot be used
+//   2 kExitRefused: bad arguments, or the broker refused (its error is printed)
+//   3 kExitUnreachable: no answer from the broker after retries
+//   4 kExitTampered: verification found a problem
 
 // Adds `audit` (and `keys gen-signing-key`) to `app`; running them sets
 // *exit_code. Call it after AddKeysCommand. `flags` (the connection flags

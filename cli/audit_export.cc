@@ -162,8 +162,8 @@ Status WriteOut(const std::string& path, const std::string& text) {
 int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
   const std::string command = "audit export";
   if (args.format != "json" && args.format != "csv" && args.format != "html") {
-    return audit::Fail(command, Status::InvalidArgument("--format must be json, csv or html, not \"" + args.format + "\""),
-                       kAuditRefused);
+    return Fail(command, Status::InvalidArgument("--format must be json, csv or html, not \"" + args.format + "\""),
+                       kExitRefused);
   }
   v1::AuditExport x;
   x.set_referral_id(args.referral);
@@ -177,7 +177,7 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
                                          events.push_back(event);
                                          return true;
                                        });
-  if (exit != kAuditOk) return exit;
+  if (exit != kExitOk) return exit;
   *x.mutable_exported_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   audit::FoldedReferral folded;
   audit::FoldReferral(events, &folded);
@@ -194,13 +194,13 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
   if (args.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
-    return kAuditOk;
+    return kExitOk;
   }
   Status s = WriteOut(args.out, text);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::fprintf(stderr, "refx audit export: wrote %s (%d events of %s); it contains personal data\n", args.out.c_str(),
                x.events_size(), args.referral.c_str());
-  return kAuditOk;
+  return kExitOk;
 }
 
 }  // namespace

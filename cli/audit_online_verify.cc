@@ -68,28 +68,28 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   const std::string command = "audit verify";
   Status s = audit::CheckPurpose(args.purpose);
   if (!s.ok()) {
-    return audit::Fail(command,
+    return Fail(command,
                        Status::InvalidArgument(s.message() + " (or pass --db DIR to verify a log folder offline)"),
-                       kAuditRefused);
+                       kExitRefused);
   }
-  if (!eventlog::InitCrypto()) return audit::Fail(command, Status::Internal("libsodium cannot start"), kAuditSetupError);
+  if (!eventlog::InitCrypto()) return Fail(command, Status::Internal("libsodium cannot start"), kExitSetupError);
   std::vector<std::string> keys;
   for (const std::string& path : args.signing_pubs) {
     std::string key;
     s = eventlog::LoadSigningPublicKey(path, &key);
-    if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+    if (!s.ok()) return Fail(command, s, kExitSetupError);
     keys.push_back(std::move(key));
   }
   std::vector<CheckpointRef> checkpoints;
   for (const std::string& path : args.checkpoint_files) {
     std::vector<v1::Checkpoint> trusted;
     s = audit::ReadCheckpointFile(path, &trusted);
-    if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+    if (!s.ok()) return Fail(command, s, kExitSetupError);
     for (auto& cp : trusted) checkpoints.push_back({std::move(cp), true});
   }
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   const auto start = Clock::now();
   // The checkpoints first: they and the head they came with were made
@@ -97,7 +97,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   std::vector<v1::Checkpoint> stored;
   uint64_t head_before = 0;
   s = FetchCheckpoints(client.get(), &stored, &head_before);
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   for (auto& cp : stored) checkpoints.push_back({std::move(cp), false});
   uint64_t checkpoints_checked = checkpoints.size();
 
@@ -154,7 +154,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
     return true;
   });
   if (bar) audit::ClearProgress();
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   const uint64_t last = expected - 1;  // last seq whose link verified
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
@@ -219,7 +219,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
     std::printf("first bad seq %llu: %s: %s\n", static_cast<unsigned long long>(found.seq),
                 eventlog::LogProblemName(found.problem), found.detail.c_str());
   }
-  return ok ? kAuditOk : kAuditTampered;
+  return ok ? kExitOk : kExitTampered;
 }
 
 }  // namespace refx::cli

@@ -37,33 +37,33 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   if (args.from_seq > 0) request.set_after_seq(args.from_seq - 1);
   request.set_to_seq(args.to_seq);
   if (args.to_seq > 0 && args.from_seq > args.to_seq) {
-    return audit::Fail(command, Status::InvalidArgument("--from-seq is after --to-seq"), kAuditRefused);
+    return Fail(command, Status::InvalidArgument("--from-seq is after --to-seq"), kExitRefused);
   }
   if (!args.since.empty() && !audit::ParseTime(args.since, request.mutable_since())) {
-    return audit::Fail(command,
+    return Fail(command,
                        Status::InvalidArgument("--since must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
                                                "(2027-01-15), not \"" + args.since + "\""),
-                       kAuditRefused);
+                       kExitRefused);
   }
   if (!args.until.empty() && !audit::ParseTime(args.until, request.mutable_until())) {
-    return audit::Fail(command,
+    return Fail(command,
                        Status::InvalidArgument("--until must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
                                                "(2027-01-15), not \"" + args.until + "\""),
-                       kAuditRefused);
+                       kExitRefused);
   }
   if (request.has_since() && request.has_until() && !(request.since() < request.until())) {
-    return audit::Fail(command, Status::InvalidArgument("--since is not before --until"), kAuditRefused);
+    return Fail(command, Status::InvalidArgument("--since is not before --until"), kExitRefused);
   }
   request.set_agency(args.agency);
   request.set_destination(args.destination);
   Status s = audit::CheckPurpose(args.purpose);
-  if (!s.ok()) return audit::Fail(command, s, kAuditRefused);
+  if (!s.ok()) return Fail(command, s, kExitRefused);
   request.set_purpose(args.purpose);
   request.set_initial_credit(audit::kBulkReadCredit);  // a long replay: keep the broker streaming
 
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return audit::Fail(command, s, kAuditSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   // The head now, for the progress bar (the read itself goes to the head it
   // meets, which includes the record of this read).
@@ -71,7 +71,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   uint64_t head = 0;
   if (progress) {
     s = audit::HeadSeq(client.get(), &head);
-    if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+    if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   }
   const uint64_t last = args.to_seq > 0 && args.to_seq < head ? args.to_seq : head;
 
@@ -101,7 +101,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   std::fflush(stdout);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (progress) audit::ClearProgress();
-  if (!s.ok()) return audit::Fail(command, s, audit::ExitCodeFor(s));
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   if (shown == 0) {
     std::fprintf(stderr, "refx audit replay: 0 events, %.2f s\n", seconds);
   } else {
@@ -110,7 +110,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
                  static_cast<unsigned long long>(last_seq), seconds,
                  seconds > 0 ? static_cast<double>(shown) / seconds : 0.0);
   }
-  return kAuditOk;
+  return kExitOk;
 }
 
 }  // namespace

@@ -32,7 +32,7 @@
 namespace refx::cli {
 
 // Each adds its subcommand to `audit`; running it sets *exit_code (an
-// AuditExit). `flags` and `exit_code` must outlive parsing.
+// ExitCode, cli/exit_codes.h). `flags` and `exit_code` must outlive parsing.
 void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
 void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
 void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
@@ -52,8 +52,8 @@ struct OnlineVerifyArgs {
 // and that each recomputed hash equals the one the broker stores, then
 // checks the broker's signed checkpoints (and the trusted ones) against the
 // recomputed chain and, with keys, their signatures. Prints like the
-// offline mode and returns kAuditOk, kAuditTampered, kAuditSetupError, or
-// kAuditRefused / kAuditUnreachable when the broker refused or is gone.
+// offline mode and returns kExitOk, kExitTampered, kExitSetupError, or
+// kExitRefused / kExitUnreachable when the broker refused or is gone.
 int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args);
 
 }  // namespace refx::cli

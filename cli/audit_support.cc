@@ -56,13 +56,13 @@ int ReadReferral(const std::string& command, const ConnectionFlags& flags, const
   uint64_t submission_seq = 0;
   if (!SeqForReferralId(referral, &submission_seq)) {
     return Fail(command, Status::InvalidArgument("\"" + referral + "\" is not a referral id (R-0000000042 or 42)"),
-                kAuditRefused);
+                kExitRefused);
   }
   Status s = CheckPurpose(purpose);
-  if (!s.ok()) return Fail(command, s, kAuditRefused);
+  if (!s.ok()) return Fail(command, s, kExitRefused);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, as, &client);
-  if (!s.ok()) return Fail(command, s, kAuditSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   v1::ReadRequest request;
   request.set_referral_id(referral);
   request.set_purpose(purpose);
@@ -72,21 +72,8 @@ int ReadReferral(const std::string& command, const ConnectionFlags& flags, const
     return on_event(event, bytes, hash);
   });
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  if (seen == 0) return Fail(command, Status::NotFound(referral + " has no event that " + as + " may see"), kAuditRefused);
-  return kAuditOk;
-}
-
-int ExitCodeFor(const Status& status) {
-  if (status.code() == Status::Code::kUnavailable || status.code() == Status::Code::kTimeout) {
-    return kAuditUnreachable;
-  }
-  return kAuditRefused;
-}
-
-int Fail(const std::string& command, const Status& status, int exit_code) {
-  const char* what = exit_code == kAuditUnreachable ? "unreachable" : exit_code == kAuditRefused ? "refused" : "setup";
-  std::fprintf(stderr, "refx %s: %s: %s\n", command.c_str(), what, status.ToString().c_str());
-  return exit_code;
+  if (seen == 0) return Fail(command, Status::NotFound(referral + " has no event that " + as + " may see"), kExitRefused);
+  return kExitOk;
 }
 
 bool ParseTime(const std::string& text, google::protobuf::Timestamp* out) {

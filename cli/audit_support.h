@@ -39,20 +39,11 @@ Status CheckPurpose(const std::string& purpose);
 // The read behind every one-referral audit command: checks that `referral`
 // is a referral id and `purpose` is given, connects as `as`, and reads every
 // event of the referral that `as` may see (the broker records the read with
-// its purpose), in seq order, passing each to on_event. Returns kAuditOk, or
+// its purpose), in seq order, passing each to on_event. Returns kExitOk, or
 // the exit code after printing why (as Fail); `as` seeing no event of the
-// referral is NotFound (kAuditRefused).
+// referral is NotFound (kExitRefused).
 int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
                  const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event);
-
-// The exit code for a failed broker call: kAuditUnreachable when the
-// broker did not answer, else kAuditRefused.
-int ExitCodeFor(const Status& status);
-
-// Prints "refx COMMAND: WHAT: STATUS" to stderr (WHAT is "setup",
-// "refused" or "unreachable", from `exit_code`) and returns `exit_code`.
-// COMMAND is e.g. "audit timeline".
-int Fail(const std::string& command, const Status& status, int exit_code);
 
 // Parses an RFC 3339 time ("2027-01-15T17:00:00Z", offsets allowed) or a
 // date "YYYY-MM-DD" (midnight UTC). False for anything else.

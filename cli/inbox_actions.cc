@@ -117,31 +117,32 @@ std::string Done(const std::string& action, const Args& args) {
 }  // namespace
 
 int RunAction(const ConnectionFlags& flags, const std::string& action, const Args& args) {
-  if (sodium_init() < 0) return Fail(action, Status::Internal("libsodium failed to initialise"), kInboxSetupError);
+  const std::string command = "inbox " + action;
+  if (sodium_init() < 0) return Fail(command, Status::Internal("libsodium failed to initialise"), kExitSetupError);
   // Arguments first: a bad request is refused before anything is sent.
   {
     v1::Event probe;
     std::string key;
     Status s = BuildEvent(action, args, "-", &probe, &key);
-    if (!s.ok()) return Fail(action, s, kInboxRefused);
+    if (!s.ok()) return Fail(command, s, kExitRefused);
   }
   Caller caller;
   Status s = ResolveCaller(flags, args.who, false, &caller);
-  if (!s.ok()) return Fail(action, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(action, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   std::string destination;
   s = PickDestination(caller, args, client.get(), &destination);
-  if (!s.ok()) return Fail(action, s, ExitCodeFor(s));
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   v1::Event event;
   std::string key;
   s = BuildEvent(action, args, destination, &event, &key);
-  if (!s.ok()) return Fail(action, s, kInboxRefused);
+  if (!s.ok()) return Fail(command, s, kExitRefused);
   v1::Ack ack;
   s = client->Append(event, key, &ack);
-  if (!s.ok()) return Fail(action, WithOutcomeCodes(s, caller, destination), ExitCodeFor(s));
+  if (!s.ok()) return Fail(command, WithOutcomeCodes(s, caller, destination), ExitCodeFor(s));
   if (args.json) {
     std::printf("%s\n", ToJsonLine(ack).c_str());
   } else if (ack.duplicate()) {
@@ -151,7 +152,7 @@ int RunAction(const ConnectionFlags& flags, const std::string& action, const Arg
     std::printf("%s %s: %s, seq %llu\n", args.referral.c_str(), destination.c_str(), Done(action, args).c_str(),
                 static_cast<unsigned long long>(ack.seq()));
   }
-  return kInboxOk;
+  return kExitOk;
 }
 
 }  // namespace refx::cli::inbox

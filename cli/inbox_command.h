@@ -19,17 +19,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/exit_codes.h"
 #include "cli/local_stack.h"
 
 namespace refx::cli {
 
-// Exit codes of `refx inbox` (the same scheme as `refx submit`).
-enum InboxExit {
-  kInboxOk = 0,           // done (for watch: stopped by a signal or --count)
-  kInboxSetupError = 1,   // no configuration or keys, or WHO is unknown
-  kInboxRefused = 2,      // the broker refused (code, field, message printed), or bad arguments
-  kInboxUnreachable = 3,  // no answer from the broker after retries
-};
+// Exit codes (cli/exit_codes.h) of `refx inbox` (the same scheme as `refx submit`):
+//   0 kExitOk: done (for watch: stopped by a signal or --count)
+//   1 kExitSetupError: no configuration or keys, or WHO is unknown
+//   2 kExitRefused: the broker refused (code, field, message printed), or bad arguments
+//   3 kExitUnreachable: no answer from the broker after retries
 
 // Adds the `inbox` subcommand (and its subcommands) to `app`; running one
 // sets *exit_code. `flags` and `exit_code` must outlive `app`'s parsing.

@@ -64,13 +64,13 @@ void WaitForStopSignals() {
 }  // namespace
 
 int RunList(const ConnectionFlags& flags, const Args& args) {
-  const std::string command = "list";
+  const std::string command = "inbox list";
   Caller caller;
   Status s = ResolveCaller(flags, args.who, true, &caller);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   std::vector<v1::CaseRecord> cases;
   for (const std::string& destination : caller.destinations) {
@@ -92,12 +92,12 @@ int RunList(const ConnectionFlags& flags, const Args& args) {
 
   if (args.json) {
     for (const auto& c : cases) std::printf("%s\n", ToJsonLine(c).c_str());
-    return kInboxOk;
+    return kExitOk;
   }
   if (cases.empty()) {
     std::printf("no %scases at %s\n", args.states.empty() ? "" : (Join(args.states, "/") + " ").c_str(),
                 Join(caller.destinations, ", ").c_str());
-    return kInboxOk;
+    return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
       {"REFERRAL", "DESTINATION", "STATE", "DEADLINE", "RULE", "DELIVERIES", "BREACHED"}};
@@ -107,18 +107,18 @@ int RunList(const ConnectionFlags& flags, const Args& args) {
                     c.deadline_breached() ? "yes" : "no"});
   }
   PrintTable(rows);
-  return kInboxOk;
+  return kExitOk;
 }
 
 int RunWatch(const ConnectionFlags& flags, const Args& args) {
-  const std::string command = "watch";
+  const std::string command = "inbox watch";
   WaitForStopSignals();  // before the client starts any thread
   Caller caller;
   Status s = ResolveCaller(flags, args.who, true, &caller);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   uint64_t after = args.from_seq;
   if (!args.from_seq_given) {
@@ -159,22 +159,22 @@ int RunWatch(const ConnectionFlags& flags, const Args& args) {
       },
       [] { return g_stop.load(); });
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  return kInboxOk;
+  return kExitOk;
 }
 
 int RunShow(const ConnectionFlags& flags, const Args& args) {
-  const std::string command = "show";
+  const std::string command = "inbox show";
   Caller caller;
   Status s = ResolveCaller(flags, args.who, false, &caller);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
   if (!args.destination.empty() && caller.by_destination && args.destination != caller.destinations.front()) {
     return Fail(command, Status::InvalidArgument("--as " + caller.destinations.front() + " and --destination " +
                                                  args.destination + " disagree"),
-                kInboxRefused);
+                kExitRefused);
   }
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kInboxSetupError);
+  if (!s.ok()) return Fail(command, s, kExitSetupError);
 
   v1::QueryRequest query;
   query.set_referral_id(args.referral);
@@ -191,7 +191,7 @@ int RunShow(const ConnectionFlags& flags, const Args& args) {
     const std::string where = args.destination.empty() ? Join(caller.destinations, ", ") : args.destination;
     return Fail(command, Status::NotFound(args.referral + " has no case at " + (where.empty() ? "(none)" : where) +
                                           " that " + caller.agency_id + " may see"),
-                kInboxRefused);
+                kExitRefused);
   }
 
   v1::ReadRequest read;
@@ -244,7 +244,7 @@ int RunShow(const ConnectionFlags& flags, const Args& args) {
     std::printf("history:\n");
     for (const auto& event : c.history()) std::printf("  %s\n", EventLine(event).c_str());
   }
-  return kInboxOk;
+  return kExitOk;
 }
 
 }  // namespace refx::cli::inbox

@@ -54,19 +54,6 @@ Status ConnectAs(const ConnectionFlags& flags, const Caller& caller, std::unique
   return Status::OK();
 }
 
-int ExitCodeFor(const Status& status) {
-  if (status.code() == Status::Code::kUnavailable || status.code() == Status::Code::kTimeout) {
-    return kInboxUnreachable;
-  }
-  return kInboxRefused;
-}
-
-int Fail(const std::string& command, const Status& status, int exit_code) {
-  const char* what = exit_code == kInboxSetupError ? "setup" : exit_code == kInboxUnreachable ? "unreachable" : "refused";
-  std::fprintf(stderr, "refx inbox %s: %s: %s\n", command.c_str(), what, status.ToString().c_str());
-  return exit_code;
-}
-
 std::string NormaliseReferralId(const std::string& text) {
   if (!text.empty() && text.size() <= 10 && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     const uint64_t seq = std::stoull(text);

@@ -55,14 +55,6 @@ Status ResolveCaller(const ConnectionFlags& flags, const std::string& who, bool 
 // connection flags). NotFound naming the missing file when not set up.
 Status ConnectAs(const ConnectionFlags& flags, const Caller& caller, std::unique_ptr<BrokerClient>* out);
 
-// The exit code for a failed broker call: kInboxUnreachable when the
-// broker did not answer, else kInboxRefused.
-int ExitCodeFor(const Status& status);
-
-// Prints "refx inbox COMMAND: WHAT: CODE: FIELD: MESSAGE" to stderr and
-// returns `exit_code`. WHAT is "setup", "refused" or "unreachable".
-int Fail(const std::string& command, const Status& status, int exit_code);
-
 // "R-0000000042" for "R-0000000042" or "42"; `text` unchanged otherwise.
 std::string NormaliseReferralId(const std::string& text);
 

@@ -8,17 +8,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/exit_codes.h"
 #include "cli/local_stack.h"
 
 namespace refx::cli {
 
-// Exit codes of `refx report` (documented in the README).
-enum ReportExit {
-  kReportOk = 0,
-  kReportSetupError = 1,   // no configuration or keys for the local stack
-  kReportRefused = 2,      // bad dates or agency, the broker refused the read, or --out not writable
-  kReportUnreachable = 3,  // no answer from the broker after retries
-};
+// Exit codes (cli/exit_codes.h) of `refx report` (documented in the README):
+//   0 kExitOk
+//   1 kExitSetupError: no configuration or keys for the local stack
+//   2 kExitRefused: bad dates or agency, the broker refused the read, or --out not writable
+//   3 kExitUnreachable: no answer from the broker after retries
 
 // Adds the subcommand to `app`; running it sets *exit_code.
 void AddReportCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);

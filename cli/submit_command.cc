@@ -23,7 +23,7 @@ struct SubmitArgs {
 
 int Worst(int a, int b) {
   // Unreachable outranks refused, which outranks setup errors.
-  auto rank = [](int code) { return code == kSubmitUnreachable ? 3 : code == kSubmitRefused ? 2 : code; };
+  auto rank = [](int code) { return code == kExitUnreachable ? 3 : code == kExitRefused ? 2 : code; };
   return rank(a) >= rank(b) ? a : b;
 }
 
@@ -48,7 +48,7 @@ void Print(const SubmitArgs& args, const v1::SubmitResult& result) {
 // One file of the command line and what became of it.
 struct FileResult {
   v1::SubmitResult result;
-  int code = kSubmitOk;
+  int code = kExitOk;
   bool done = false;
 };
 
@@ -64,14 +64,14 @@ void Fail(FileResult* f, const char* outcome, const Status& s, int code) {
 bool ReadReferral(const std::string& file, v1::Referral* referral, FileResult* f) {
   std::ifstream in(file);
   if (!in) {
-    Fail(f, "refused", Status::InvalidArgument("cannot read file " + file), kSubmitRefused);
+    Fail(f, "refused", Status::InvalidArgument("cannot read file " + file), kExitRefused);
     return false;
   }
   std::stringstream text;
   text << in.rdbuf();
   Status s = MessageFromJson(text.str(), referral);
   if (!s.ok()) {
-    Fail(f, "refused", s, kSubmitRefused);
+    Fail(f, "refused", s, kExitRefused);
     return false;
   }
   return true;
@@ -84,7 +84,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
   ClientOptions options;
   Status s = ClientOptionsFor(flags, agency, &options);
   if (!s.ok()) {
-    for (size_t f : files) Fail(&(*results)[f], "setup", s, kSubmitSetupError);
+    for (size_t f : files) Fail(&(*results)[f], "setup", s, kExitSetupError);
     return;
   }
   BrokerClient client(options);
@@ -95,7 +95,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
       *f.result.mutable_ack() = ack;
       f.done = true;
     } else if (st.code() == Status::Code::kUnavailable || st.code() == Status::Code::kTimeout) {
-      Fail(&f, "unreachable", st, kSubmitUnreachable);
+      Fail(&f, "unreachable", st, kExitUnreachable);
     } else {
       // The file is named already: a batch position means nothing to the
       // reader, so name the field as a single submission would.
@@ -104,7 +104,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
       if (path.compare(0, kBatch.size(), kBatch) == 0 && path.find(']') != std::string::npos) {
         path = "submit.referral" + path.substr(path.find(']') + 1);
       }
-      Fail(&f, "refused", Status(st.code(), st.message(), path), kSubmitRefused);
+      Fail(&f, "refused", Status(st.code(), st.message(), path), kExitRefused);
     }
   };
   if (referrals.size() == 1) {
@@ -116,7 +116,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
   // Referrals without a result were not acknowledged.
   for (size_t f : files) {
     if (!(*results)[f].done) Fail(&(*results)[f], "unreachable", s.ok() ? Status::Unavailable("no reply") : s,
-                                  kSubmitUnreachable);
+                                  kExitUnreachable);
   }
 }
 
@@ -141,7 +141,7 @@ void AddSubmitCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
       if (agency.empty()) {
         Fail(&results[i], "refused",
              Status::InvalidArgument("is required (or pass --as AGENCY)", "referral.referrer.agency_id"),
-             kSubmitRefused);
+             kExitRefused);
         continue;
       }
       auto& [referrals, files] = by_agency[agency];
@@ -149,7 +149,7 @@ void AddSubmitCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
       files.push_back(i);
     }
     for (const auto& [agency, group] : by_agency) SubmitAs(*flags, agency, group.first, group.second, &results);
-    int code = kSubmitOk;
+    int code = kExitOk;
     for (const FileResult& f : results) {
       Print(*args, f.result);
       code = Worst(code, f.code);

@@ -5,17 +5,16 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/exit_codes.h"
 #include "cli/local_stack.h"
 
 namespace refx::cli {
 
-// Exit codes of `refx submit` (documented in the README).
-enum SubmitExit {
-  kSubmitOk = 0,           // every referral durable (new or duplicate)
-  kSubmitSetupError = 1,   // no keys / configuration for the local stack
-  kSubmitRefused = 2,      // bad file, or the broker refused a referral
-  kSubmitUnreachable = 3,  // no answer from the broker after retries
-};
+// Exit codes (cli/exit_codes.h) of `refx submit` (documented in the README):
+//   0 kExitOk: every referral durable (new or duplicate)
+//   1 kExitSetupError: no keys / configuration for the local stack
+//   2 kExitRefused: bad file, or the broker refused a referral
+//   3 kExitUnreachable: no answer from the broker after retries
 
 // Adds the subcommand to `app`; running it sets *exit_code.
 void AddSubmitCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);
