@@ -24,14 +24,10 @@ struct ReportArgs {
   std::string config;
 };
 
-int Fail(int code, const std::string& message) {
+// Prints "refx report: MESSAGE" to stderr and returns `code`.
+int ReportError(int code, const std::string& message) {
   std::fprintf(stderr, "refx report: %s\n", message.c_str());
   return code;
-}
-
-int ExitFor(const Status& s) {
-  return s.code() == Status::Code::kUnavailable || s.code() == Status::Code::kTimeout ? kExitUnreachable
-                                                                                       : kExitRefused;
 }
 
 // The subject key named by the configuration, or "" with *why set.
@@ -63,24 +59,24 @@ uint64_t HeadSeq(BrokerClient* client, Status* status) {
 int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
   outcomes::ReportFormat format;
   if (!outcomes::ParseReportFormat(args.format, &format)) {
-    return Fail(kExitRefused, "--format must be md, csv, html or json, not \"" + args.format + "\"");
+    return ReportError(kExitRefused, "--format must be md, csv, html or json, not \"" + args.format + "\"");
   }
   outcomes::ReportOptions options;
-  if (!ParseCivilDate(args.from, &options.from)) return Fail(kExitRefused, "--from must be a YYYY-MM-DD date");
-  if (!ParseCivilDate(args.to, &options.to)) return Fail(kExitRefused, "--to must be a YYYY-MM-DD date");
-  if (options.to < options.from) return Fail(kExitRefused, "--to is before --from");
+  if (!ParseCivilDate(args.from, &options.from)) return ReportError(kExitRefused, "--from must be a YYYY-MM-DD date");
+  if (!ParseCivilDate(args.to, &options.to)) return ReportError(kExitRefused, "--to must be a YYYY-MM-DD date");
+  if (options.to < options.from) return ReportError(kExitRefused, "--to is before --from");
 
   const std::string config_path = args.config.empty() ? ResolveHome(flags.home) + "/config.textproto" : args.config;
   std::unique_ptr<PartnershipConfig> config;
   Status s = PartnershipConfig::Load(config_path, &config);
   if (!s.ok()) {
-    return Fail(kExitSetupError, "no partnership configuration (" + s.message() +
+    return ReportError(kExitSetupError, "no partnership configuration (" + s.message() +
                                        "); run deploy/refx.sh up, or pass --home or --config");
   }
   const v1::Agency* agency = config->AgencyById(args.as_agency);
-  if (agency == nullptr) return Fail(kExitRefused, "agency \"" + args.as_agency + "\" is not in " + config_path);
+  if (agency == nullptr) return ReportError(kExitRefused, "agency \"" + args.as_agency + "\" is not in " + config_path);
   if (!PartnershipConfig::HasRole(*agency, v1::AUDITOR) && !PartnershipConfig::HasRole(*agency, v1::SERVICE)) {
-    return Fail(kExitRefused, "agency \"" + args.as_agency +
+    return ReportError(kExitRefused, "agency \"" + args.as_agency +
                                     "\" may not see the whole log (needs role AUDITOR); the figures would be partial");
   }
   options.partnership = config->proto().name();
@@ -88,12 +84,12 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
 
   ClientOptions client_options;
   s = ClientOptionsFor(flags, args.as_agency, &client_options);
-  if (!s.ok()) return Fail(kExitSetupError, s.message());
+  if (!s.ok()) return ReportError(kExitSetupError, s.message());
   BrokerClient client(client_options);
 
   const bool progress = isatty(STDERR_FILENO);
   const uint64_t head = HeadSeq(&client, &s);
-  if (!s.ok()) return Fail(ExitFor(s), s.ToString());
+  if (!s.ok()) return ReportError(ExitCodeFor(s), s.ToString());
 
   outcomes::MonitoringReport report(options);
   v1::ReadRequest request;
@@ -111,7 +107,7 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
       return true;
     });
     if (progress) std::fprintf(stderr, "\n");
-    if (!s.ok()) return Fail(ExitFor(s), "reading the log: " + s.ToString());
+    if (!s.ok()) return ReportError(ExitCodeFor(s), "reading the log: " + s.ToString());
   }
   const std::string text = outcomes::Render(report.Figures(), format);
   if (args.out.empty()) {
@@ -123,11 +119,11 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       out << text;
-      if (!out.flush()) return Fail(kExitRefused, "cannot write " + tmp);
+      if (!out.flush()) return ReportError(kExitRefused, "cannot write " + tmp);
     }
     std::error_code ec;
     std::filesystem::rename(tmp, args.out, ec);
-    if (ec) return Fail(kExitRefused, "cannot write " + args.out + ": " + ec.message());
+    if (ec) return ReportError(kExitRefused, "cannot write " + args.out + ": " + ec.message());
     if (progress) std::fprintf(stderr, "refx report: wrote %s\n", args.out.c_str());
   }
   return kExitOk;

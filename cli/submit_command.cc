@@ -52,7 +52,7 @@ struct FileResult {
   bool done = false;
 };
 
-void Fail(FileResult* f, const char* outcome, const Status& s, int code) {
+void MarkFailed(FileResult* f, const char* outcome, const Status& s, int code) {
   f->result.set_outcome(outcome);
   *f->result.mutable_error() = ErrorFrame(0, s).error();
   f->result.clear_ack();
@@ -64,14 +64,14 @@ void Fail(FileResult* f, const char* outcome, const Status& s, int code) {
 bool ReadReferral(const std::string& file, v1::Referral* referral, FileResult* f) {
   std::ifstream in(file);
   if (!in) {
-    Fail(f, "refused", Status::InvalidArgument("cannot read file " + file), kExitRefused);
+    MarkFailed(f, "refused", Status::InvalidArgument("cannot read file " + file), kExitRefused);
     return false;
   }
   std::stringstream text;
   text << in.rdbuf();
   Status s = MessageFromJson(text.str(), referral);
   if (!s.ok()) {
-    Fail(f, "refused", s, kExitRefused);
+    MarkFailed(f, "refused", s, kExitRefused);
     return false;
   }
   return true;
@@ -84,7 +84,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
   ClientOptions options;
   Status s = ClientOptionsFor(flags, agency, &options);
   if (!s.ok()) {
-    for (size_t f : files) Fail(&(*results)[f], "setup", s, kExitSetupError);
+    for (size_t f : files) MarkFailed(&(*results)[f], "setup", s, kExitSetupError);
     return;
   }
   BrokerClient client(options);
@@ -95,7 +95,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
       *f.result.mutable_ack() = ack;
       f.done = true;
     } else if (st.code() == Status::Code::kUnavailable || st.code() == Status::Code::kTimeout) {
-      Fail(&f, "unreachable", st, kExitUnreachable);
+      MarkFailed(&f, "unreachable", st, kExitUnreachable);
     } else {
       // The file is named already: a batch position means nothing to the
       // reader, so name the field as a single submission would.
@@ -104,7 +104,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
       if (path.compare(0, kBatch.size(), kBatch) == 0 && path.find(']') != std::string::npos) {
         path = "submit.referral" + path.substr(path.find(']') + 1);
       }
-      Fail(&f, "refused", Status(st.code(), st.message(), path), kExitRefused);
+      MarkFailed(&f, "refused", Status(st.code(), st.message(), path), kExitRefused);
     }
   };
   if (referrals.size() == 1) {
@@ -115,7 +115,7 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
   s = client.SubmitBatches(referrals, /*per_frame=*/64, /*window=*/4, record);
   // Referrals without a result were not acknowledged.
   for (size_t f : files) {
-    if (!(*results)[f].done) Fail(&(*results)[f], "unreachable", s.ok() ? Status::Unavailable("no reply") : s,
+    if (!(*results)[f].done) MarkFailed(&(*results)[f], "unreachable", s.ok() ? Status::Unavailable("no reply") : s,
                                   kExitUnreachable);
   }
 }
@@ -139,7 +139,7 @@ void AddSubmitCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
       if (!ReadReferral(args->files[i], &referral, &results[i])) continue;
       const std::string agency = args->as_agency.empty() ? referral.referrer().agency_id() : args->as_agency;
       if (agency.empty()) {
-        Fail(&results[i], "refused",
+        MarkFailed(&results[i], "refused",
              Status::InvalidArgument("is required (or pass --as AGENCY)", "referral.referrer.agency_id"),
              kExitRefused);
         continue;
