@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <zmq.hpp>
 
 #include "core/event_util.h"
@@ -64,7 +65,7 @@ void DetachArenaReferrals(std::vector<eventlog::PendingEvent>& events) {
 
 }  // namespace
 
-Broker::InFlight::~InFlight() { DetachArenaReferrals(events); }
+Broker::GroupCommit::~GroupCommit() { DetachArenaReferrals(events); }
 
 google::protobuf::Timestamp EventTimeNow() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -84,7 +85,6 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
 }
 
 Broker::~Broker() {
-  DetachArenaReferrals(pending_);
   if (backup_ && backup_->thread.joinable()) backup_->thread.join();
   if (writer_.joinable()) {
     {
@@ -163,7 +163,7 @@ Status Broker::Run() {
   while (!stop_.load()) {
     // While the writer is busy and a full batch is already waiting, stop
     // taking requests (they queue in ZeroMQ): back-pressure, bounded memory.
-    const bool full = in_flight_active_ && pending_.size() >= max_batch;
+    const bool full = in_flight_active_ && building_->events.size() >= max_batch;
     zmq::pollitem_t items[2] = {{frontend_->handle(), 0, static_cast<short>(full ? 0 : ZMQ_POLLIN), 0},
                                 {nullptr, writer_wake_fd_, ZMQ_POLLIN, 0}};
     // Reads owed to clients are served between batches; while any remain
@@ -184,10 +184,10 @@ Status Broker::Run() {
     if (items[0].revents & ZMQ_POLLIN) {
       today_ = options_.today();
       if (!frame_arena_) frame_arena_ = NewFrameArena();
-      const size_t staged_before = pending_.size();
+      const size_t staged_before = building_->events.size();
       // Drain what is ready, up to max_batch requests (or, with batch frames,
       // max_batch staged events), into the pending batch.
-      for (size_t n = 0; n < max_batch && pending_.size() < max_batch; ++n) {
+      for (size_t n = 0; n < max_batch && building_->events.size() < max_batch; ++n) {
         parts.clear();
         zmq::message_t part;
         if (!RecvNoThrow(*frontend_, part)) break;
@@ -200,8 +200,8 @@ Status Broker::Run() {
         HandleMessage(parts);
       }
       // The batch keeps the arena while any event staged from it lives.
-      if (pending_.size() > staged_before) {
-        pending_arenas_.push_back(std::move(frame_arena_));
+      if (building_->events.size() > staged_before) {
+        building_->arenas.push_back(std::move(frame_arena_));
       } else {
         frame_arena_->Reset();
       }
@@ -303,7 +303,7 @@ void Broker::WriterLoop() {
     writer_cv_.wait(lock, [this] { return writer_has_work_ || writer_stop_; });
     if (!writer_has_work_) return;  // stopping with nothing to write
     lock.unlock();
-    // The loop does not touch in_flight_.events while the writer has work.
+    // The loop does not touch in_flight_->events while the writer has work.
     Status written = WriteInFlight();
     lock.lock();
     writer_result_ = std::move(written);
@@ -317,33 +317,18 @@ void Broker::WriterLoop() {
 
 Status Broker::WriteInFlight() {
   const auto start = Clock::now();
-  Status written = log_->AppendBatch(in_flight_.events);
+  Status written = log_->AppendBatch(in_flight_->events);
   metrics_.fsync_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
-  metrics_.batch_size.Observe(static_cast<double>(in_flight_.events.size()));
+  metrics_.batch_size.Observe(static_cast<double>(in_flight_->events.size()));
   return written;
 }
 
 Status Broker::StartCommit() {
   if (in_flight_active_) return Status::OK();
-  if (pending_.empty() && waiters_.empty() && deferred_replies_.empty() && deferred_sessions_.empty()) {
-    return Status::OK();
-  }
-  in_flight_.events = std::move(pending_);
-  in_flight_.waiters = std::move(waiters_);
-  in_flight_.keys = std::move(pending_keys_);
-  in_flight_.state = std::move(pending_state_);
-  in_flight_.deferred_replies = std::move(deferred_replies_);
-  in_flight_.deferred_sessions = std::move(deferred_sessions_);
-  in_flight_.arenas = std::move(pending_arenas_);
-  pending_arenas_.clear();
-  pending_.clear();
-  waiters_.clear();
-  pending_keys_.clear();
-  pending_state_.clear();
-  deferred_replies_.clear();
-  deferred_sessions_.clear();
+  if (building_->empty()) return Status::OK();
+  in_flight_ = std::exchange(building_, std::make_unique<GroupCommit>());
   in_flight_active_ = true;
-  if (in_flight_.events.size() <= kInlineCommitMax) {
+  if (in_flight_->events.size() <= kInlineCommitMax) {
     // Small batch, idle writer: write it here. Handing it to the writer and
     // back costs two thread wake-ups, which at low load are a large part of
     // an acknowledgement's latency, while the loop would have little to do
@@ -379,13 +364,12 @@ Status Broker::CompleteInFlight(bool wait) {
     written = writer_result_;
   }
   in_flight_active_ = false;
-  InFlight done = std::move(in_flight_);
-  in_flight_ = InFlight();
+  const std::unique_ptr<GroupCommit> done = std::exchange(in_flight_, std::make_unique<GroupCommit>());
   if (written.ok()) {
-    committed_head_ += done.events.size();
+    committed_head_ += done->events.size();
     metrics_.head_seq = committed_head_;
-    for (const Waiter& w : done.waiters) {
-      const v1::Event& event = done.events[w.pending_index].event;
+    for (const Waiter& w : done->waiters) {
+      const v1::Event& event = done->events[w.pending_index].event;
       v1::Frame reply;
       reply.set_correlation_id(w.correlation_id);
       reply.mutable_ack()->set_referral_id(ReferralIdOf(event));
@@ -400,40 +384,33 @@ Status Broker::CompleteInFlight(bool wait) {
       }
       Reply(w, reply);
     }
-    for (const auto& [waiter, reply] : done.deferred_replies) {
+    for (const auto& [waiter, reply] : done->deferred_replies) {
       if (reply.has_submit_batch_result()) CountBatchAcks(reply.submit_batch_result());
       Reply(waiter, reply);
     }
-    for (ReadSession& session : done.deferred_sessions) {
+    for (ReadSession& session : done->deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
       sessions_[routing_id] = std::move(session);
     }
     metrics_.read_sessions = sessions_.size();
-    if (!done.events.empty()) {
-      spdlog::debug("broker: committed seq {}..{} ({} events)", done.events.front().event.seq(),
-                    done.events.back().event.seq(), done.events.size());
+    if (!done->events.empty()) {
+      spdlog::debug("broker: committed seq {}..{} ({} events)", done->events.front().event.seq(),
+                    done->events.back().event.seq(), done->events.size());
     }
     return Status::OK();
   }
   // Nothing of the batch is in the log, and the batch built on top of it
   // assumed its seqs and state: tell every client of both so they retry.
   ++metrics_.write_failures;
-  spdlog::error("broker: group commit of {} events failed: {}", done.events.size(), written.ToString());
+  spdlog::error("broker: group commit of {} events failed: {}", done->events.size(), written.ToString());
   const Status retry = Status::Internal("the event log could not be written; retry");
-  for (const Waiter& w : done.waiters) ReplyError(w, retry);
-  for (const auto& deferred : done.deferred_replies) ReplyError(deferred.first, retry);
-  for (const ReadSession& session : done.deferred_sessions) ReplyError(session.waiter, retry);
-  for (const Waiter& w : waiters_) ReplyError(w, retry);
-  for (const auto& deferred : deferred_replies_) ReplyError(deferred.first, retry);
-  for (const ReadSession& session : deferred_sessions_) ReplyError(session.waiter, retry);
-  DetachArenaReferrals(pending_);
-  pending_.clear();
-  pending_arenas_.clear();
-  waiters_.clear();
-  pending_keys_.clear();
-  pending_state_.clear();
-  deferred_replies_.clear();
-  deferred_sessions_.clear();
+  for (const Waiter& w : done->waiters) ReplyError(w, retry);
+  for (const auto& deferred : done->deferred_replies) ReplyError(deferred.first, retry);
+  for (const ReadSession& session : done->deferred_sessions) ReplyError(session.waiter, retry);
+  for (const Waiter& w : building_->waiters) ReplyError(w, retry);
+  for (const auto& deferred : building_->deferred_replies) ReplyError(deferred.first, retry);
+  for (const ReadSession& session : building_->deferred_sessions) ReplyError(session.waiter, retry);
+  building_ = std::make_unique<GroupCommit>();
   committed_head_ = log_->head_seq();
   // An I/O failure of the log is not something to serve on through.
   return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
@@ -467,7 +444,7 @@ bool Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
 void Broker::StageState(eventlog::PendingEvent* pending, const std::string& key,
                         const google::protobuf::Message& value) {
   std::string bytes = value.SerializeAsString();
-  pending_state_[key] = bytes;
+  building_->state[key] = bytes;
   pending->state_puts.emplace_back(key, std::move(bytes));
 }
 

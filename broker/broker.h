@@ -215,7 +215,7 @@ class Broker {
   // something to write; replies come from CompleteInFlight. A small batch is
   // written and answered here at once. Returns CompleteInFlight's error then.
   Status StartCommit();
-  // Writes in_flight_.events (AppendBatch) and records the metrics; run by
+  // Writes in_flight_->events (AppendBatch) and records the metrics; run by
   // the writer thread, or by the loop for a small batch.
   Status WriteInFlight();
   // Once the writer has finished (waits for it when `wait`): answers
@@ -226,7 +226,7 @@ class Broker {
   Status Flush();
   void WriterLoop();
   // The seq the next staged event gets.
-  uint64_t NextSeq() const { return committed_head_ + in_flight_.events.size() + pending_.size() + 1; }
+  uint64_t NextSeq() const { return committed_head_ + in_flight_->events.size() + building_->events.size() + 1; }
 
   BrokerOptions options_;
   const PartnershipConfig* config_;
@@ -239,24 +239,38 @@ class Broker {
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
 
-  // The batch the writer thread is writing (read-only for the loop while
-  // in_flight_active_; the writer touches only `events` and the result).
-  struct InFlight {
-    InFlight() = default;
-    InFlight(InFlight&&) = default;
-    InFlight& operator=(InFlight&&) = default;
-    ~InFlight();  // detaches the referrals that live in `arenas` from `events` first
+  // One group commit: events staged together for one AppendBatch, and
+  // everyone waiting on them. The loop builds one (building_) while the
+  // writer thread may be writing the one before (in_flight_; the loop only
+  // reads it while in_flight_active_, the writer touches only `events`).
+  // Not copyable or movable: the two are handed over as pointers.
+  struct GroupCommit {
+    GroupCommit() = default;
+    GroupCommit(const GroupCommit&) = delete;
+    GroupCommit& operator=(const GroupCommit&) = delete;
+    ~GroupCommit();  // detaches the referrals that live in `arenas` from `events` first
+    // Nothing to write and nobody to answer.
+    bool empty() const {
+      return events.empty() && waiters.empty() && deferred_replies.empty() && deferred_sessions.empty();
+    }
     std::vector<eventlog::PendingEvent> events;
+    // Everyone answered with an ack once `events` are durable.
     std::vector<Waiter> waiters;
+    // Dedupe keys of `events` -> index, so a repeat waits for the first.
     std::unordered_map<std::string, size_t> keys;
+    // case_state writes of `events` (key -> serialised record).
     std::unordered_map<std::string, std::string> state;
+    // Replies and read sessions that must wait until `events` are durable
+    // (a batch frame's result; the record_accessed event of an audit
+    // read): sent/started once it is, answered with an error if not.
     std::vector<std::pair<Waiter, v1::Frame>> deferred_replies;
     std::vector<ReadSession> deferred_sessions;
-    // The arenas the batch's frames were decoded into: submitted referrals
-    // in `events` point into them (TakeReferral attaches, not copies).
+    // The arenas the frames were decoded into: submitted referrals in
+    // `events` point into them (TakeReferral attaches, not copies).
     std::vector<std::unique_ptr<google::protobuf::Arena>> arenas;
   };
-  InFlight in_flight_;
+  std::unique_ptr<GroupCommit> building_ = std::make_unique<GroupCommit>();
+  std::unique_ptr<GroupCommit> in_flight_ = std::make_unique<GroupCommit>();
   bool in_flight_active_ = false;
   // The log's head as the loop last saw it committed (the writer advances
   // the log's own head before the loop has answered the batch).
@@ -271,26 +285,13 @@ class Broker {
   int writer_wake_fd_ = -1;       // eventfd: the writer finished a batch
 
   // Frames are decoded into this arena, one per drain of the socket; it
-  // joins pending_arenas_ if a referral of it was staged, else is reset.
+  // joins building_->arenas if a referral of it was staged, else is reset.
   // Decoding into an arena and freeing it whole, instead of allocating and
   // freeing every string and sub-message, saves a large part of the loop's
   // time with batch frames.
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
-  std::vector<std::unique_ptr<google::protobuf::Arena>> pending_arenas_;
-
-  // The group commit being assembled.
-  std::vector<eventlog::PendingEvent> pending_;
-  std::vector<Waiter> waiters_;
-  // Dedupe keys in pending_, so a repeat inside one batch waits for the first.
-  std::unordered_map<std::string, size_t> pending_keys_;
-  // case_state writes of the batch being built (key -> serialised record).
-  std::unordered_map<std::string, std::string> pending_state_;
+  
   std::map<std::string, ReadSession> sessions_;
-  // Replies and read sessions that must wait until the pending batch is
-  // durable (the record_accessed event of an audit read): sent/started by
-  // CompleteInFlight on success, answered with an error on failure.
-  std::vector<std::pair<Waiter, v1::Frame>> deferred_replies_;
-  std::vector<ReadSession> deferred_sessions_;
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;

@@ -17,16 +17,16 @@ namespace refx::broker {
 // then the log.
 bool Broker::LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) {
   const std::string key = eventlog::CaseKey(referral_id, "");
-  if (auto it = pending_state_.find(key); it != pending_state_.end()) return out->ParseFromString(it->second);
-  if (auto it = in_flight_.state.find(key); it != in_flight_.state.end()) return out->ParseFromString(it->second);
+  if (auto it = building_->state.find(key); it != building_->state.end()) return out->ParseFromString(it->second);
+  if (auto it = in_flight_->state.find(key); it != in_flight_->state.end()) return out->ParseFromString(it->second);
   std::string value;
   return log_->GetState(key, &value).ok() && out->ParseFromString(value);
 }
 
 bool Broker::LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) {
   const std::string key = eventlog::CaseKey(referral_id, destination);
-  if (auto it = pending_state_.find(key); it != pending_state_.end()) return out->ParseFromString(it->second);
-  if (auto it = in_flight_.state.find(key); it != in_flight_.state.end()) return out->ParseFromString(it->second);
+  if (auto it = building_->state.find(key); it != building_->state.end()) return out->ParseFromString(it->second);
+  if (auto it = in_flight_->state.find(key); it != in_flight_->state.end()) return out->ParseFromString(it->second);
   std::string value;
   return log_->GetState(key, &value).ok() && out->ParseFromString(value);
 }
@@ -38,10 +38,10 @@ Status Broker::LoadSubmission(const std::string& referral_id, v1::Referral* out)
   // log yet.
   if (seq > committed_head_) {
     size_t index = seq - committed_head_ - 1;
-    const std::vector<eventlog::PendingEvent>* batch = &in_flight_.events;
+    const std::vector<eventlog::PendingEvent>* batch = &in_flight_->events;
     if (index >= batch->size()) {
       index -= batch->size();
-      batch = &pending_;
+      batch = &building_->events;
     }
     if (index < batch->size() && (*batch)[index].event.has_referral_submitted()) {
       *out = (*batch)[index].event.referral_submitted().referral();
@@ -64,16 +64,16 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   std::string key;
   if (!request.idempotency_key().empty()) {
     key = eventlog::DedupeKey(actor.id(), "append:" + request.idempotency_key());
-    if (auto it = pending_keys_.find(key); it != pending_keys_.end()) {
+    if (auto it = building_->keys.find(key); it != building_->keys.end()) {
       waiter.pending_index = it->second;
       waiter.duplicate = true;
-      waiters_.push_back(std::move(waiter));
+      building_->waiters.push_back(std::move(waiter));
       return;
     }
-    if (auto it = in_flight_.keys.find(key); it != in_flight_.keys.end()) {
+    if (auto it = in_flight_->keys.find(key); it != in_flight_->keys.end()) {
       waiter.pending_index = it->second;
       waiter.duplicate = true;
-      in_flight_.waiters.push_back(std::move(waiter));
+      in_flight_->waiters.push_back(std::move(waiter));
       return;
     }
     uint64_t original = 0;
@@ -153,11 +153,11 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
                 event.seq());
   if (!key.empty()) {
     pending.dedupe_key = key;
-    pending_keys_.emplace(key, pending_.size());
+    building_->keys.emplace(key, building_->events.size());
   }
-  waiter.pending_index = pending_.size();
-  pending_.push_back(std::move(pending));
-  waiters_.push_back(std::move(waiter));
+  waiter.pending_index = building_->events.size();
+  building_->events.push_back(std::move(pending));
+  building_->waiters.push_back(std::move(waiter));
 }
 
 void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
@@ -212,7 +212,7 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     // Answered once the record of this query is durable.
     StageAccess(actor, q.referral_id().empty() ? "query destination " + q.destination() : "query referral " + q.referral_id(),
                 q.purpose(), q.referral_id());
-    deferred_replies_.emplace_back(waiter, std::move(reply));
+    building_->deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }
   Reply(waiter, reply);

@@ -50,7 +50,7 @@ void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const
   accessed->set_purpose(purpose);
   if (!referral_id.empty()) accessed->add_referral_ids(referral_id);
   spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), pending.event.seq(), what);
-  pending_.push_back(std::move(pending));
+  building_->events.push_back(std::move(pending));
   ++metrics_.audit_reads;
 }
 

@@ -89,7 +89,7 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     if (r.has_since()) what += " since " + google::protobuf::util::TimeUtil::ToString(r.since());
     if (r.has_until()) what += " until " + google::protobuf::util::TimeUtil::ToString(r.until());
     StageAccess(actor, what, r.purpose(), r.referral_id());
-    deferred_sessions_.push_back(std::move(session));
+    building_->deferred_sessions.push_back(std::move(session));
     return;
   }
   sessions_[waiter.routing_id] = std::move(session);

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <string>
-#include <tuple>
 
 #include "broker/broker.h"
 #include "core/event_util.h"
@@ -71,11 +70,10 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
   std::string key = eventlog::DedupeKey(identity, referral->referrer_reference());
   // A repeat of a referral in the batch being built or written waits for
   // that one (a different referral under the same reference is refused).
-  for (auto [keys, events, waiters] : {std::tuple(&pending_keys_, &pending_, &waiters_),
-                                       std::tuple(&in_flight_.keys, &in_flight_.events, &in_flight_.waiters)}) {
-    auto it = keys->find(key);
-    if (it == keys->end()) continue;
-    const v1::Event& first = (*events)[it->second].event;
+  for (GroupCommit* batch : {building_.get(), in_flight_.get()}) {
+    auto it = batch->keys.find(key);
+    if (it == batch->keys.end()) continue;
+    const v1::Event& first = batch->events[it->second].event;
     if (!SameReferral(first.referral_submitted().referral(), *referral)) {
       taken.status = ConflictWith(first.seq());
       return taken;
@@ -83,7 +81,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
     taken.referral_id = first.referral_submitted().referral_id();
     taken.seq = first.seq();
     taken.duplicate = true;
-    taken.wait_list = waiters;
+    taken.wait_list = &batch->waiters;
     taken.pending_index = it->second;
     return taken;
   }
@@ -129,12 +127,12 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
   record.set_referral_id(submitted->referral_id());
   record.set_submitter(identity);
   StageState(&pending, eventlog::CaseKey(record.referral_id(), ""), record);
-  pending_keys_.emplace(std::move(key), pending_.size());
+  building_->keys.emplace(std::move(key), building_->events.size());
   taken.referral_id = submitted->referral_id();
   taken.seq = seq;
-  taken.wait_list = &waiters_;
-  taken.pending_index = pending_.size();
-  pending_.push_back(std::move(pending));
+  taken.wait_list = &building_->waiters;
+  taken.pending_index = building_->events.size();
+  building_->events.push_back(std::move(pending));
   return taken;
 }
 
@@ -198,7 +196,7 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
   // being built is committed after the one being written, so waiting for it
   // covers duplicates of either.
   if (waits) {
-    deferred_replies_.emplace_back(waiter, std::move(reply));
+    building_->deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }
   CountBatchAcks(*results);
