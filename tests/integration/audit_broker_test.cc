@@ -52,7 +52,7 @@ class AuditBrokerTest : public ::testing::Test {
     });
   }
   // Call with the broker's refusal returned as a Status.
-  Status CallAs(const std::string& agency, const v1::Frame& request, v1::Frame* reply, int timeout_ms = 2000) {
+  Status CallAs(const std::string& agency, const v1::Frame& request, v1::Frame* reply, int timeout_ms = 10000) {
     Status s = stack_.ClientFor(agency, timeout_ms, 1)->Call(request, reply);
     if (s.ok() && reply->has_error()) return StatusFromError(reply->error());
     return s;

@@ -53,7 +53,7 @@ TEST(DurabilityTest, RetryAfterLostAckGetsTheSameSeq) {
     // Send, then go away before the acknowledgement can be read: the ack is lost.
     zmq::context_t ctx(1);
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 2000);
+    s.set(zmq::sockopt::linger, 10000);  // the request must leave before the socket closes
     s.set(zmq::sockopt::curve_serverkey, stack.broker_keys().public_key);
     s.set(zmq::sockopt::curve_publickey, stack.agency_keys("agency-a").public_key);
     s.set(zmq::sockopt::curve_secretkey, stack.agency_keys("agency-a").secret_key);

@@ -8,6 +8,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "core/event_util.h"
@@ -243,13 +244,20 @@ TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
 }
 
 TEST_F(LifecycleTest, FollowingReadReceivesNewEventsLiveAndResumesAfterRestart) {
-  std::vector<uint64_t> seen;
+  std::mutex mu;
+  std::vector<uint64_t> seen;  // guarded by mu
+  auto seen_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size();
+  };
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
-    auto client = stack_.ClientFor("lead-a", 500, 20);
+    // Enough heartbeats to outlast a slow (sanitizer) broker restart.
+    auto client = stack_.ClientFor("lead-a", 500, 200);
     v1::ReadRequest r;
     r.set_follow(true);
     client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+      std::lock_guard<std::mutex> lock(mu);
       seen.push_back(e.seq());
       return seen.size() < 3;
     }, [&] { return stop.load(); });
@@ -262,7 +270,8 @@ TEST_F(LifecycleTest, FollowingReadReceivesNewEventsLiveAndResumesAfterRestart) 
   auto service = stack_.ClientFor("router");
   ASSERT_TRUE(Append(service.get(), Delivered("DEST_A")).ok());
   ASSERT_TRUE(Append(service.get(), Delivered("DEST_A")).ok());  // a redelivery
-  for (int i = 0; i < 100 && seen.size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // Bounded only so a broken read cannot hang the suite.
+  for (int i = 0; i < 600 && seen_count() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   stop = true;
   watcher.join();
   EXPECT_EQ(seen, (std::vector<uint64_t>{2, 3, 4}));

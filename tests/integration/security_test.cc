@@ -35,7 +35,7 @@ class SecurityTest : public ::testing::Test {
   }
 
   // Waits up to timeout_ms for one single-part reply.
-  bool Receive(zmq::socket_t& s, v1::Frame* reply, int timeout_ms = 2000) {
+  bool Receive(zmq::socket_t& s, v1::Frame* reply, int timeout_ms = 10000) {
     zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) <= 0) return false;
     zmq::message_t msg;
@@ -59,7 +59,7 @@ class SecurityTest : public ::testing::Test {
 TEST_F(SecurityTest, UnknownKeyIsRefusedAtHandshake) {
   CurveKeyPair stranger;
   ASSERT_TRUE(GenerateCurveKeyPair(&stranger).ok());
-  ClientOptions options = stack_.ClientOptionsFor("agency-a", 1000, 2);
+  ClientOptions options = stack_.ClientOptionsFor("agency-a", 10000, 2);
   options.client_keys = stranger;
   BrokerClient client(options);
   v1::Ack ack;

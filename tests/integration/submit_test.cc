@@ -100,7 +100,7 @@ TEST_F(SubmitTest, ReusedReferenceWithDifferentContentIsAConflict) {
 }
 
 TEST_F(SubmitTest, OversizeReferralIsReportedToTheClient) {
-  auto client = stack_.ClientFor("agency-a", 1000, 2);
+  auto client = stack_.ClientFor("agency-a");
   v1::Referral big = SampleReferral("agency-a", "BIG-1");
   big.set_narrative(std::string(300 * 1024, 'x'));
   v1::Ack ack;

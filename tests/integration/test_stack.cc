@@ -86,7 +86,9 @@ bool TestStack::StartBroker() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  // A hang guard, not a timing check: a sanitizer build under parallel
+  // tests can take seconds to open the log.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream ready(ready_path_);
     if (ready >> endpoint_ >> metrics_port_) return true;
@@ -98,7 +100,7 @@ bool TestStack::StartBroker() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  ADD_FAILURE() << "refx-broker did not become ready in 10 s";
+  ADD_FAILURE() << "refx-broker did not become ready in 30 s";
   return false;
 }
 

@@ -70,9 +70,13 @@ class TestStack {
   const CurveKeyPair& broker_keys() const { return broker_keys_; }
   const CurveKeyPair& agency_keys(const std::string& id) const { return agency_keys_.at(id); }
 
-  // Options for a client acting as `agency` with short timeouts.
-  ClientOptions ClientOptionsFor(const std::string& agency, int timeout_ms = 2000, int attempts = 5) const;
-  std::unique_ptr<BrokerClient> ClientFor(const std::string& agency, int timeout_ms = 2000, int attempts = 5) const;
+  // Options for a client acting as `agency`. The default timeout only
+  // guards against a hang: a reply that is merely slow (an fsync stalled by
+  // parallel tests, a sanitizer build) must not make the client resend, as
+  // a resent keyless append or audit read would change what the test counts.
+  // Tests of retries and of a dead broker pass short timeouts.
+  ClientOptions ClientOptionsFor(const std::string& agency, int timeout_ms = 10000, int attempts = 5) const;
+  std::unique_ptr<BrokerClient> ClientFor(const std::string& agency, int timeout_ms = 10000, int attempts = 5) const;
 
  private:
   TempDir dir_;
