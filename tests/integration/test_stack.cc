@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -70,8 +71,25 @@ TestStack::~TestStack() {
 }
 
 bool TestStack::StartBroker() {
+  if (!endpoint_.empty()) return LaunchBroker(endpoint_) == Launch::kReady;
+  // Ports 20000-32767: below the ephemeral range (32768-60999 by default),
+  // chosen at random so that parallel tests seldom try the same one.
+  std::random_device random;
+  std::uniform_int_distribution<int> port(20000, 32767);
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    switch (LaunchBroker("tcp://127.0.0.1:" + std::to_string(port(random)))) {
+      case Launch::kReady: return true;
+      case Launch::kPortTaken: continue;
+      case Launch::kFailed: return false;
+    }
+  }
+  ADD_FAILURE() << "refx-broker found no free port in 20 tries";
+  return false;
+}
+
+TestStack::Launch TestStack::LaunchBroker(const std::string& endpoint) {
   fs::remove(ready_path_);
-  const std::string endpoint = endpoint_.empty() ? "tcp://127.0.0.1:*" : endpoint_;
+  const auto log_start = fs::exists(log_path_) ? fs::file_size(log_path_) : 0;
   std::vector<std::string> args = {BrokerBinary(), "--config", config_path_, "--data", data_dir_, "--key-dir",
                                    key_dir_,       "--endpoint", endpoint,   "--metrics", "127.0.0.1:0",
                                    "--ready-file", ready_path_, "--log-level", "info"};
@@ -91,17 +109,24 @@ bool TestStack::StartBroker() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     std::ifstream ready(ready_path_);
-    if (ready >> endpoint_ >> metrics_port_) return true;
+    if (ready >> endpoint_ >> metrics_port_) return Launch::kReady;
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      ADD_FAILURE() << "refx-broker exited at start; log:\n" << std::ifstream(log_path_).rdbuf();
-      return false;
+      std::ifstream log(log_path_);
+      log.seekg(static_cast<std::streamoff>(log_start));
+      std::stringstream this_start;
+      this_start << log.rdbuf();
+      if (endpoint_.empty() && this_start.str().find("cannot bind the broker frontend") != std::string::npos) {
+        return Launch::kPortTaken;
+      }
+      ADD_FAILURE() << "refx-broker exited at start; log:\n" << this_start.str();
+      return Launch::kFailed;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ADD_FAILURE() << "refx-broker did not become ready in 30 s";
-  return false;
+  return Launch::kFailed;
 }
 
 int TestStack::StopBroker(int signal) {

@@ -49,8 +49,11 @@ class TestStack {
 
   static std::vector<AgencySpec> DefaultAgencies();
 
-  // Starts the broker binary and waits (up to 10 s) until it serves.
-  // Returns false (with a gtest failure) if it did not start.
+  // Starts the broker binary and waits (up to 30 s) until it serves.
+  // Returns false (with a gtest failure) if it did not start. The first
+  // start picks a free port below the kernel's ephemeral range, so that
+  // while the broker is down between a stop and a restart no other test's
+  // broker (bound to port 0) or outgoing connection can be given its port.
   bool StartBroker();
   // Sends `signal` and waits for the process; returns its wait status.
   int StopBroker(int signal);
@@ -86,6 +89,10 @@ class TestStack {
   std::string endpoint_;
   int metrics_port_ = 0;
   pid_t pid_ = -1;
+
+  enum class Launch { kReady, kPortTaken, kFailed };
+  // Runs the broker on `endpoint` and waits until it is ready.
+  Launch LaunchBroker(const std::string& endpoint);
 };
 
 // A complete, valid synthetic referral (made-up person) from `agency` with
