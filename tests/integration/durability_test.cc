@@ -1,11 +1,14 @@
 // Exactly-once under failure: lost acknowledgements, a broker that is down
 // when the client starts, concurrent clients racing on the same references,
-// and SIGKILL in the middle of a stream. Real broker binary, real RocksDB,
+// SIGKILL in the middle of a stream, and a full disk. Real broker binary, real RocksDB,
 // CURVE on.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -187,6 +190,130 @@ TEST_P(DurabilityByFrame, SigkillMidStreamLosesAndDuplicatesNothing) {
     ASSERT_EQ(seqs.size(), 1u) << referrals[i].referrer_reference();
     ASSERT_EQ(seqs[0], acked_seq[i]) << "acknowledged seq must be the logged one";
   }
+}
+
+// A full disk under a stream: the batch whose write fails, and the one
+// built behind it, are answered with errors; the broker stops. Every
+// acknowledged referral is in the log once under its acknowledged seq, no
+// refused one is, and once there is room again a re-run of everything not
+// acknowledged leaves each referral in the log exactly once.
+TEST_P(DurabilityByFrame, FullDiskMidStreamKeepsEveryAcknowledgedReferralOnce) {
+  TestStack stack;
+  stack.set_broker_file_size_limit(512 * 1024);
+  ASSERT_TRUE(stack.StartBroker());
+  constexpr size_t kTotal = 4000;  // several times what fits
+  std::vector<v1::Referral> referrals;
+  for (size_t i = 0; i < kTotal; ++i) referrals.push_back(SampleReferral("agency-a", "D-" + std::to_string(i)));
+  std::vector<uint64_t> acked_seq(kTotal, 0);
+  std::vector<bool> refused(kTotal, false);
+  {
+    auto client = stack.ClientFor("agency-a", /*timeout_ms=*/2000, /*attempts=*/1);
+    const size_t window = GetParam() == 0 ? 16 : 4;
+    (void)SubmitAll(*client, referrals, window, GetParam(), [&](size_t i, const Status& s, const v1::Ack& ack) {
+      if (s.ok()) {
+        acked_seq[i] = ack.seq();
+      } else {
+        refused[i] = s.code() == Status::Code::kInternal;  // the broker's own refusal
+      }
+    });
+  }
+  const size_t acked = kTotal - std::count(acked_seq.begin(), acked_seq.end(), 0u);
+  ASSERT_GT(acked, 0u);
+  ASSERT_LT(acked, kTotal) << "the file size limit was never reached";
+  ASSERT_GT(std::count(refused.begin(), refused.end(), true), 0) << "no batch was refused";
+  const int status = stack.WaitForBrokerExit(std::chrono::seconds(30));
+  ASSERT_NE(status, -1) << "the broker kept running after its log failed";
+
+  LogContents log = ReadLog(stack.data_dir());
+  EXPECT_TRUE(log.verify.ok) << "seq " << log.verify.first_bad_seq << ": " << log.verify.problem;
+  EXPECT_EQ(log.head_seq, log.submissions.size()) << "each referral in the log once";
+  for (size_t i = 0; i < kTotal; ++i) {
+    const auto it = log.submissions.find({"agency-a", referrals[i].referrer_reference()});
+    if (acked_seq[i] != 0) {
+      ASSERT_NE(it, log.submissions.end()) << "acknowledged but lost: " << i;
+      ASSERT_EQ(it->second, std::vector<uint64_t>{acked_seq[i]}) << i;
+    }
+    if (refused[i]) {
+      EXPECT_EQ(it, log.submissions.end()) << "refused but in the log: " << i;
+    }
+  }
+
+  // Room again: the adapter re-runs everything not acknowledged.
+  stack.set_broker_file_size_limit(0);
+  ASSERT_TRUE(stack.StartBroker());
+  std::vector<v1::Referral> rerun;
+  for (size_t i = 0; i < kTotal; ++i) {
+    if (acked_seq[i] == 0) rerun.push_back(referrals[i]);
+  }
+  auto client = stack.ClientFor("agency-a");
+  std::atomic<int> failures{0};
+  ASSERT_TRUE(SubmitAll(*client, rerun, 16, GetParam(), [&](size_t, const Status& s, const v1::Ack&) {
+                if (!s.ok()) ++failures;
+              }).ok());
+  EXPECT_EQ(failures.load(), 0);
+  LogContents after = StopAndCheckLog(stack, kTotal);
+  EXPECT_EQ(after.submissions.size(), kTotal);
+  for (size_t i = 0; i < kTotal; ++i) {
+    const auto& seqs = after.submissions[{"agency-a", referrals[i].referrer_reference()}];
+    ASSERT_EQ(seqs.size(), 1u) << i;
+    if (acked_seq[i] != 0) {
+      EXPECT_EQ(seqs[0], acked_seq[i]) << i;
+    }
+  }
+}
+
+// A full disk: the write of a group commit fails. The broker answers that
+// batch with an error (never an acknowledgement), stops rather than serve
+// on a log it cannot write, and keeps everything it acknowledged. Once
+// there is room again, the refused referral goes in on retry.
+TEST(DurabilityTest, FullDiskRefusesTheBatchAndLosesNothingAcknowledged) {
+  TestStack stack;
+  // Room for a few hundred ~1 KB referrals in the write-ahead log.
+  stack.set_broker_file_size_limit(512 * 1024);
+  ASSERT_TRUE(stack.StartBroker());
+  auto client = stack.ClientFor("agency-a", 10000, 1);
+  std::vector<std::pair<std::string, uint64_t>> acked;  // reference, seq
+  std::string refused;
+  Status failure;
+  for (int i = 0; i < 5000 && refused.empty(); ++i) {
+    const std::string reference = "FULL-" + std::to_string(i);
+    v1::Ack ack;
+    Status s = client->Submit(SampleReferral("agency-a", reference), &ack);
+    if (s.ok()) {
+      acked.emplace_back(reference, ack.seq());
+    } else {
+      refused = reference;
+      failure = s;
+    }
+  }
+  ASSERT_FALSE(refused.empty()) << "the file size limit was never reached";
+  ASSERT_FALSE(acked.empty()) << failure.ToString();
+  EXPECT_EQ(failure.code(), Status::Code::kInternal) << failure.ToString();
+  // The broker does not serve on a log it cannot write: it exits, failing.
+  const int status = stack.WaitForBrokerExit(std::chrono::seconds(30));
+  ASSERT_NE(status, -1) << "the broker kept running after its log failed";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "wait status " << status;
+  std::stringstream broker_log;
+  broker_log << std::ifstream(stack.broker_log()).rdbuf();
+  EXPECT_NE(broker_log.str().find("broker: group commit of"), std::string::npos) << broker_log.str();
+
+  LogContents log = ReadLog(stack.data_dir());
+  EXPECT_TRUE(log.verify.ok) << "seq " << log.verify.first_bad_seq << ": " << log.verify.problem;
+  EXPECT_EQ(log.head_seq, acked.size()) << "exactly the acknowledged referrals";
+  for (const auto& [reference, seq] : acked) {
+    const auto& seqs = log.submissions[{"agency-a", reference}];
+    ASSERT_EQ(seqs, std::vector<uint64_t>{seq}) << reference;
+  }
+  EXPECT_EQ(log.submissions.count({"agency-a", refused}), 0u) << "a refused referral is not in the log";
+
+  // Room again: the refused referral is accepted on retry, after the others.
+  stack.set_broker_file_size_limit(0);
+  ASSERT_TRUE(stack.StartBroker());
+  v1::Ack ack;
+  ASSERT_TRUE(stack.ClientFor("agency-a")->Submit(SampleReferral("agency-a", refused), &ack).ok());
+  EXPECT_FALSE(ack.duplicate());
+  EXPECT_EQ(ack.seq(), acked.size() + 1);
+  StopAndCheckLog(stack, acked.size() + 1);
 }
 
 TEST(DurabilityTest, SigtermFinishesAndExitsCleanly) {

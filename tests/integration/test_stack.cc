@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -98,6 +99,11 @@ TestStack::Launch TestStack::LaunchBroker(const std::string& endpoint) {
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     dup2(fd, 1);
     dup2(fd, 2);
+    if (broker_file_size_limit_ != 0) {
+      signal(SIGXFSZ, SIG_IGN);  // kept across exec
+      const rlimit limit{broker_file_size_limit_, broker_file_size_limit_};
+      setrlimit(RLIMIT_FSIZE, &limit);
+    }
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -127,6 +133,20 @@ TestStack::Launch TestStack::LaunchBroker(const std::string& endpoint) {
   }
   ADD_FAILURE() << "refx-broker did not become ready in 30 s";
   return Launch::kFailed;
+}
+
+int TestStack::WaitForBrokerExit(std::chrono::seconds limit) {
+  if (pid_ <= 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -1;
 }
 
 int TestStack::StopBroker(int signal) {

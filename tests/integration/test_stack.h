@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,8 +56,15 @@ class TestStack {
   // while the broker is down between a stop and a restart no other test's
   // broker (bound to port 0) or outgoing connection can be given its port.
   bool StartBroker();
+  // Brokers started from now on may write no file beyond `bytes`
+  // (RLIMIT_FSIZE; SIGXFSZ ignored, so a write past it fails with EFBIG as
+  // on a full disk). 0: no limit.
+  void set_broker_file_size_limit(uint64_t bytes) { broker_file_size_limit_ = bytes; }
   // Sends `signal` and waits for the process; returns its wait status.
   int StopBroker(int signal);
+  // Waits up to `limit` for the broker to exit by itself; returns its wait
+  // status, or -1 (and leaves it running) if it did not.
+  int WaitForBrokerExit(std::chrono::seconds limit);
   bool broker_running() const { return pid_ > 0; }
   pid_t broker_pid() const { return pid_; }
 
@@ -89,6 +97,7 @@ class TestStack {
   std::string endpoint_;
   int metrics_port_ = 0;
   pid_t pid_ = -1;
+  uint64_t broker_file_size_limit_ = 0;
 
   enum class Launch { kReady, kPortTaken, kFailed };
   // Runs the broker on `endpoint` and waits until it is ready.
