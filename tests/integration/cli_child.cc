@@ -1,4 +1,5 @@
 #include "cli_child.h"
+#include "child_process.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -19,16 +20,10 @@ Child::Child(std::vector<std::string> args) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) std::abort();
   args.insert(args.begin(), REFX_CLI_BIN);
-  pid_ = fork();
-  if (pid_ == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  ChildOptions child;
+  child.stdout_fd = out[1];
+  child.stderr_fd = err[1];
+  pid_ = StartChild(args, child);
   close(out[1]);
   close(err[1]);
   out_ = out[0];

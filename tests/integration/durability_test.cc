@@ -85,13 +85,15 @@ TEST(DurabilityTest, ClientRetriesUntilTheBrokerIsBack) {
   ASSERT_TRUE(stack.StartBroker());  // picks the port
   ASSERT_EQ(stack.StopBroker(SIGKILL) & 0x7f, SIGKILL);
   auto client = stack.ClientFor("agency-a", /*timeout_ms=*/300, /*attempts=*/30);
-  std::thread restart([&stack] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
-    stack.StartBroker();
-  });
   v1::Ack ack;
-  Status s = client->Submit(SampleReferral("agency-a", "LATE-1"), &ack);
-  restart.join();
+  Status s;
+  // The client submits on its own thread; the broker is restarted from the
+  // test's thread (a child lives only as long as the thread that started it).
+  std::thread submitter([&] { s = client->Submit(SampleReferral("agency-a", "LATE-1"), &ack); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const bool restarted = stack.StartBroker();
+  submitter.join();
+  ASSERT_TRUE(restarted);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(ack.seq(), 1u);
 }

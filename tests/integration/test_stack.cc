@@ -1,5 +1,6 @@
 #include "test_stack.h"
 
+#include "child_process.h"
 #include "eventlog/checkpoints.h"
 
 #include <gtest/gtest.h>
@@ -94,22 +95,12 @@ TestStack::Launch TestStack::LaunchBroker(const std::string& endpoint) {
   std::vector<std::string> args = {BrokerBinary(), "--config", config_path_, "--data", data_dir_, "--key-dir",
                                    key_dir_,       "--endpoint", endpoint,   "--metrics", "127.0.0.1:0",
                                    "--ready-file", ready_path_, "--log-level", "info"};
-  pid_ = fork();
-  if (pid_ == 0) {
-    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    if (broker_file_size_limit_ != 0) {
-      signal(SIGXFSZ, SIG_IGN);  // kept across exec
-      const rlimit limit{broker_file_size_limit_, broker_file_size_limit_};
-      setrlimit(RLIMIT_FSIZE, &limit);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ChildOptions child;
+  child.stdout_fd = child.stderr_fd = log_fd;
+  child.file_size_limit = broker_file_size_limit_;
+  pid_ = StartChild(args, child);
+  if (log_fd >= 0) ::close(log_fd);
   // A hang guard, not a timing check: a sanitizer build under parallel
   // tests can take seconds to open the log.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -22,6 +22,7 @@
 #include "core/curve_keys.h"
 #include "core/event_util.h"
 #include "core/subject_key.h"
+#include "child_process.h"
 #include "test_stack.h"
 
 namespace refx::outcomes {
@@ -30,6 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 using google::protobuf::util::TimeUtil;
 using refx::testing::AgencySpec;
+using refx::testing::ChildOptions;
+using refx::testing::StartChild;
 using refx::testing::TestStack;
 using Clock = std::chrono::system_clock;
 
@@ -215,18 +218,12 @@ class OutcomesServiceTest : public ::testing::Test {
     const std::string out_path = home_ + "/cli.out", err_path = home_ + "/cli.err";
     std::vector<std::string> argv_s = {REFX_CLI_BIN};
     argv_s.insert(argv_s.end(), args.begin(), args.end());
-    const pid_t pid = fork();
-    if (pid == 0) {
-      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<char*> argv;
-      for (auto& a : argv_s) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
+    ChildOptions child;
+    child.stdout_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    child.stderr_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const pid_t pid = StartChild(argv_s, child);
+    ::close(child.stdout_fd);
+    ::close(child.stderr_fd);
     CliResult result;
     int status = 0;
     waitpid(pid, &status, 0);

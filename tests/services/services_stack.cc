@@ -1,4 +1,5 @@
 #include "services_stack.h"
+#include "child_process.h"
 
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
@@ -178,17 +179,11 @@ ServiceProcess::~ServiceProcess() {
 }
 
 void ServiceProcess::Start() {
-  pid_ = fork();
-  if (pid_ == 0) {
-    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    std::vector<char*> argv;
-    for (auto& a : args_) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
+  const int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  ChildOptions child;
+  child.stdout_fd = child.stderr_fd = log_fd;
+  pid_ = StartChild(args_, child);
+  if (log_fd >= 0) ::close(log_fd);
 }
 
 int ServiceProcess::Stop(int signal) {
