@@ -290,7 +290,7 @@ class Broker {
   // freeing every string and sub-message, saves a large part of the loop's
   // time with batch frames.
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
-  
+
   std::map<std::string, ReadSession> sessions_;
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -100,6 +102,10 @@ TestStack::Launch TestStack::LaunchBroker(const std::string& endpoint) {
   child.file_size_limit = broker_file_size_limit_;
   pid_ = StartChild(args, child);
   if (log_fd >= 0) ::close(log_fd);
+  if (pid_ < 0) {
+    ADD_FAILURE() << "cannot fork refx-broker: " << std::strerror(errno);
+    return Launch::kFailed;
+  }
   // A hang guard, not a timing check: a sanitizer build under parallel
   // tests can take seconds to open the log.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
