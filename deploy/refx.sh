@@ -44,17 +44,19 @@ cmd_deps() {
 # two-core machine; REFX_UNITY=OFF builds file by file.
 configure_and_build() {  # DIR BUILD_TYPE [cmake args...]
   local dir=$1 type=$2; shift 2
+  # ccache, where installed, makes rebuilds in other checkouts cheap.
+  command -v ccache >/dev/null && set -- "$@" -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
   cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE="$type" -DCMAKE_UNITY_BUILD="${REFX_UNITY:-ON}" "$@" >/dev/null
   cmake --build "$dir" -j "$JOBS"
 }
 
 cmd_build() {
+  cmd_deps
   say "build: Release into build/"
   configure_and_build "$BUILD" Release
 }
 
 cmd_test() {
-  cmd_deps
   cmd_build
   say "test: CTest (Release)"
   (cd "$BUILD" && ctest --output-on-failure -j "$JOBS" --timeout 300)
@@ -73,7 +75,9 @@ config_value() {  # FIELD: first value of a "field: value" line in the stack's c
 }
 
 prepare_home() {
-  [[ -x $BUILD/bin/refx-broker && -x $BUILD/bin/refx ]] || cmd_build
+  # Every command may be the first one typed on a new machine: build (and so
+  # install the packages) unless it is already done; the build is incremental.
+  cmd_build
   mkdir -p "$REFX_HOME"/{data,log,run,keys}
   if [[ ! -f $REFX_HOME/config.textproto ]]; then
     cp "$ROOT/deploy/config/sevenoaks.textproto" "$REFX_HOME/config.textproto"
