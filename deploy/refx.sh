@@ -6,11 +6,18 @@
 #   deploy/refx.sh test     deps + build + the test suite (CTest), then again under ASan+UBSan
 #   deploy/refx.sh up       start the stack in the background on loopback (state in var/)
 #   deploy/refx.sh down     stop it
-#   deploy/refx.sh status   show what runs and the broker's health
-#   deploy/refx.sh demo     a fresh stack in var/demo: post the samples, show what happened, stop
+#   deploy/refx.sh status   show what runs and the broker's health; exit 0 when all of
+#                           the stack runs, 1 when part of it does, 3 when none of it does
+#   deploy/refx.sh demo [--verbose]
+#                           a fresh stack in var/demo: post the samples, walk some cases
+#                           through their lifecycle, audit, stop (--verbose: every output)
+#   deploy/refx.sh samples [--today YYYY-MM-DD] DIR
+#                           copy deploy/samples/ into DIR, dated for today (or that day)
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
-# keys/, data/ (the RocksDB event log), log/, run/ (pid files). JOBS sets build parallelism.
+# keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
+# moves every port of a new state folder's configuration (default 7400: broker 7400,
+# metrics 7490). JOBS sets build parallelism.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -77,12 +84,14 @@ config_value() {  # FIELD: first value of a "field: value" line in the stack's c
 prepare_home() {
   # Every command may be the first one typed on a new machine: build (and so
   # install the packages) unless it is already done; the build is incremental.
-  cmd_build
+  [[ -n ${REFX_BUILT:-} ]] || cmd_build
   mkdir -p "$REFX_HOME"/{data,log,run,keys}
   if [[ ! -f $REFX_HOME/config.textproto ]]; then
     cp "$ROOT/deploy/config/sevenoaks.textproto" "$REFX_HOME/config.textproto"
+    # REFX_PORT_BASE moves every loopback port of the configuration by the
+    # same amount (the sample's ports start at 7400: broker 7400, metrics 7490).
     if [[ -n ${REFX_PORT_BASE:-} ]]; then
-      sed -i -E "s#tcp://127\.0\.0\.1:7400#tcp://127.0.0.1:${REFX_PORT_BASE}#; s#127\.0\.0\.1:7490#127.0.0.1:$((REFX_PORT_BASE + 90))#" \
+      perl -pi -e 's/127\.0\.0\.1:(\d+)/"127.0.0.1:" . ($1 - 7400 + $ENV{REFX_PORT_BASE})/ge' \
         "$REFX_HOME/config.textproto"
     fi
   fi
@@ -94,6 +103,39 @@ prepare_home() {
   # The broker signs checkpoints of the log head with keys/broker.sign.key;
   # auditors check them with keys/broker.sign.pub.
   "$BUILD/bin/refx" keys gen-signing-key broker --dir "$REFX_HOME/keys" >/dev/null
+}
+
+# --- samples dated relative to today ----------------------------------------
+
+# Writes a copy of every JSON file under SRC (sub-folders too) into OUT with
+# every date in a JSON string ("YYYY-MM-DD", alone or starting a timestamp)
+# moved by TODAY - the reference date that SRC/README.md names on a line
+# "Reference date: YYYY-MM-DD". Intervals between dates, ages and "within N
+# months of today" all stay as on the reference date. Dates in prose are
+# not moved, so samples write none (deploy/samples/README.md).
+shift_samples() {  # SRC OUT TODAY
+  local src=$1 out=$2 today=$3 ref days f
+  ref=$(grep -oP '^Reference date: \K[0-9]{4}-[0-9]{2}-[0-9]{2}' "$src/README.md") \
+    || die "$src/README.md names no \"Reference date: YYYY-MM-DD\" line"
+  days=$(( ($(date -u -d "$today 12:00" +%s) - $(date -u -d "$ref 12:00" +%s)) / 86400 ))
+  rm -rf "$out"
+  mkdir -p "$out"
+  while IFS= read -r f; do
+    mkdir -p "$out/$(dirname "$f")"
+    TZ=UTC perl -MPOSIX -pe 'BEGIN { $days = shift @ARGV }
+      s{"(\d{4})-(\d\d)-(\d\d)(?=["T])}{"\"" . strftime("%Y-%m-%d",
+        gmtime(mktime(0, 0, 12, $3, $2 - 1, $1 - 1900) + $days * 86400))}ge' "$days" "$src/$f" >"$out/$f"
+  done < <(cd "$src" && find . -name '*.json' | sort)
+  echo "$days"
+}
+
+cmd_samples() {  # [--today YYYY-MM-DD] OUT
+  local today out
+  today=$(date -u +%F)
+  if [[ ${1:-} == --today ]]; then today=${2:?--today needs a date}; shift 2; fi
+  out=${1:?usage: deploy/refx.sh samples [--today YYYY-MM-DD] OUT_DIR}
+  local days; days=$(shift_samples "$ROOT/deploy/samples" "$out" "$today")
+  echo "samples: deploy/samples/ dated for $today (moved by $days days) in $out"
 }
 
 SERVICES=(router delivery outcomes)
@@ -120,11 +162,13 @@ wait_healthy() {
   die "the broker did not become healthy on $addr (see $REFX_HOME/log/broker.log)"
 }
 
-cmd_up() {
-  prepare_home
+start_broker() {
   start_component broker "$BUILD/bin/refx-broker" --config "$REFX_HOME/config.textproto" \
     --data "$REFX_HOME/data" --key-dir "$REFX_HOME/keys"
   wait_healthy
+}
+
+start_services() {
   local svc
   for svc in "${SERVICES[@]}"; do
     start_component "$svc" "$BUILD/bin/refx-$svc" --config "$REFX_HOME/config.textproto" \
@@ -134,8 +178,14 @@ cmd_up() {
   for svc in "${SERVICES[@]}"; do
     running "$svc" || { tail -n 20 "$REFX_HOME/log/$svc.log" >&2; die "refx-$svc exited at start (log above)"; }
   done
+}
+
+cmd_up() {
+  prepare_home
+  start_broker
+  start_services
   say "up: stack running (state in $REFX_HOME)"
-  cmd_status
+  cmd_status || true
 }
 
 cmd_down() {
@@ -153,21 +203,61 @@ cmd_down() {
   done
 }
 
+# Exit codes of `status` (those of an LSB init script's status action):
+#   0  the stack is fully running: the broker answers /healthz and every service runs
+#   1  partly running: a component has stopped (its pid file is left) or the broker is unhealthy
+#   3  not running: no component runs
 cmd_status() {
-  local any=0
-  for f in "$REFX_HOME"/run/*.pid; do
-    [[ -f $f ]] || continue
-    any=1
-    local name; name=$(basename "$f" .pid)
-    if running "$name"; then echo "$name: running (pid $(cat "$f"))"; else echo "$name: NOT running"; fi
+  local name up=0 down=0
+  for name in broker "${SERVICES[@]}"; do
+    if running "$name"; then
+      echo "$name: running (pid $(cat "$REFX_HOME/run/$name.pid"))"; up=$((up + 1))
+    else
+      echo "$name: NOT running"; down=$((down + 1))
+    fi
   done
-  ((any)) || { echo "nothing running (state folder $REFX_HOME)"; return 0; }
-  local addr; addr=$(config_value metrics_address)
-  echo "broker endpoint: $(config_value frontend_endpoint)   health: $(curl -sf "http://$addr/healthz" || echo unreachable)"
+  if ((up == 0)); then
+    echo "stack: not running (state folder $REFX_HOME; start it with deploy/refx.sh up)"
+    return 3
+  fi
+  local addr health
+  addr=$(config_value metrics_address)
+  health=$(curl -sf --max-time 2 "http://$addr/healthz") || health=""
+  echo "broker endpoint: $(config_value frontend_endpoint)   health (http://$addr/healthz): ${health:-unreachable}"
+  if ((down > 0)) || [[ -z $health ]]; then
+    echo "stack: partly running (logs in $REFX_HOME/log/; deploy/refx.sh up starts what is missing)"
+    return 1
+  fi
+  echo "stack: running (state folder $REFX_HOME)"
 }
 
-referral_of() {  # FILE: the referral id `refx submit --json` printed for that sample
-  grep -F "$(basename "$1")" "$REFX_HOME/submitted.jsonl" | grep -oP '"referralId":"\K[^"]+' | head -n 1
+# --- the demo ----------------------------------------------------------------
+
+VERBOSE=0
+DEMO_LOG=/dev/null
+
+chapter() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+indent() { sed 's/^/    /'; }
+# CMD...: its output, indented. (A failure stops the demo.)
+show() { "$@" 2>&1 | indent; }
+# CMD...: its first line, all of it with --verbose (and in the demo's log).
+brief() {
+  local out
+  out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; die "demo: failed: ${*#"${REFX[0]}"}"; }
+  printf '%s\n' "$out" >>"$DEMO_LOG"
+  if ((VERBOSE)); then printf '%s\n' "$out" | indent; else printf '%s\n' "$out" | head -n 1 | indent; fi
+}
+# CMD...: its output with --verbose; otherwise into the demo's log only.
+detail() {
+  if ((VERBOSE)); then "$@" 2>&1 | indent; else "$@" >>"$DEMO_LOG" 2>&1; fi
+}
+# CMD...: a step the stack must refuse; shows the reason and the exit code.
+# The demo fails if the step is carried out.
+refused() {
+  local rc=0 out
+  out=$("$@" 2>&1) || rc=$?
+  ((rc != 0)) || { printf '%s\n' "$out" >&2; die "demo: this should have been refused: ${*#"${REFX[0]}"}"; }
+  printf '%s\n(exit code %d: refused, nothing written)\n' "$out" "$rc" | indent
 }
 
 wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STATE (10 s at most)
@@ -179,70 +269,119 @@ wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STA
 }
 
 cmd_demo() {
+  case ${1:-} in
+    --verbose | -v) VERBOSE=1 ;;
+    "") ;;
+    *) die "usage: deploy/refx.sh demo [--verbose]" ;;
+  esac
   export REFX_HOME=$ROOT/var/demo REFX_PORT_BASE=${REFX_PORT_BASE:-7410}
   cmd_down >/dev/null 2>&1 || true
   rm -rf "$REFX_HOME"
-  cmd_up
-  REFX=("$BUILD/bin/refx" --home "$REFX_HOME")
-  local samples=$ROOT/deploy/samples
-  say "demo: agencies submit every sample referral (deploy/samples/, synthetic people)"
-  "${REFX[@]}" submit --json "$samples"/*.json >"$REFX_HOME/submitted.jsonl"
-  "${REFX[@]}" submit "$samples"/*.json | sed 's/duplicate: already accepted, nothing written/accepted/'
-  say "demo: a retry of a referral already accepted is answered, not written again"
-  "${REFX[@]}" submit "$samples/01-da-high-risk.json"
-  say "demo: bad input is refused with the reason, and nothing is written"
-  "${REFX[@]}" submit "$samples"/invalid/*.json || echo "(exit code $?: refused)"
+  mkdir -p "$REFX_HOME"
+  ((VERBOSE)) || DEMO_LOG=$REFX_HOME/demo.log
+  printf '\033[1mrefx demo: safeguarding referrals between the agencies of a Community Safety Partnership\033[0m\n'
+  echo "Synthetic people only. Everything runs on this machine, state in $REFX_HOME."
+  ((VERBOSE)) || echo "Each command's full output: $DEMO_LOG (or run deploy/refx.sh demo --verbose)."
 
-  local da prevent outreach
-  da=$(referral_of 01-da-high-risk.json)
-  outreach=$(referral_of 03-da-medium-risk.json)
-  prevent=$(referral_of 12-prevent-channel-adoption.json)
+  chapter "1. Start the broker: it authenticates agencies and keeps the event log"
+  if ((VERBOSE)); then cmd_build; else
+    echo "    (installing and building first when needed: a few minutes the first time)"
+    # Its own process, so that `set -e` holds inside it while a failure is caught here.
+    "$ROOT/deploy/refx.sh" build >>"$DEMO_LOG" || die "the build failed (see $DEMO_LOG)"
+  fi
+  export REFX_BUILT=1
+  if ((VERBOSE)); then prepare_home; start_broker; else prepare_home >>"$DEMO_LOG"; start_broker >>"$DEMO_LOG"; fi
+  REFX=("$BUILD/bin/refx" --home "$REFX_HOME")
+  echo "    agencies connect to $(config_value frontend_endpoint) (ZeroMQ, CURVE); metrics at http://$(config_value metrics_address)/metrics"
+
+  chapter "2. Police, health, housing, schools and the council submit 25 sample referrals"
+  local samples=$REFX_HOME/samples days
+  days=$(shift_samples "$ROOT/deploy/samples" "$samples" "$(date -u +%F)")
+  echo "    (deploy/samples/, synthetic, every date moved $days days so that they are as recent today as when written)"
+  # One file at a time, so that the referral ids follow the files' order (one
+  # `refx submit` of many files sends each agency's files in its own batches,
+  # agency by agency).
+  local f line; declare -A id_of
+  : >"$REFX_HOME/submitted.txt"
+  for f in "$samples"/*.json; do
+    line=$(cd "$samples" && "${REFX[@]}" submit "$(basename "$f")")
+    echo "$line" >>"$REFX_HOME/submitted.txt"
+    id_of[$(basename "$f")]=${line%% *}
+  done
+  if ((VERBOSE)); then indent <"$REFX_HOME/submitted.txt"; else
+    head -n 3 "$REFX_HOME/submitted.txt" | indent
+    echo "    ... and so on to"
+    tail -n 1 "$REFX_HOME/submitted.txt" | indent
+  fi
+  local da=${id_of[01-da-high-risk.json]} outreach=${id_of[03-da-medium-risk.json]}
+  local prevent=${id_of[12-prevent-channel-adoption.json]}
+
+  chapter "3. A retry of an accepted referral gets the same answer and writes nothing"
+  (cd "$samples" && show "${REFX[@]}" submit 01-da-high-risk.json)
+  chapter "4. Bad referrals are refused with the reason, and nothing is written"
+  (cd "$samples" && refused "${REFX[@]}" submit invalid/*.json)
+
+  chapter "5. The router, delivery and outcomes services start, read the log and route each referral"
+  if ((VERBOSE)); then start_services; else start_services >>"$DEMO_LOG"; fi
+  echo "    where the partnership's rules say; the DA MARAC coordinator's inbox:"
   wait_for_case DA_MARAC DELIVERED "$da"
   wait_for_case PREVENT DELIVERED "$prevent"
   wait_for_case DA_OUTREACH DELIVERED "$outreach"
-  say "demo: the router and delivery service have routed every referral; each lead's inbox"
-  for who in DA_MARAC IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
-    echo "--- $who"
-    "${REFX[@]}" inbox list --as "$who"
+  show "${REFX[@]}" inbox list --as DA_MARAC
+  local who
+  for who in IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
+    detail echo "--- $who"
+    detail "${REFX[@]}" inbox list --as "$who"
   done
-  say "demo: what the IDVA service is shown of $da (its need-to-know view only)"
-  "${REFX[@]}" inbox show "$da" --as IDVA
-  say "demo: the DA MARAC coordinator acknowledges, accepts and records an outcome for $da"
-  "${REFX[@]}" inbox ack "$da" --as DA_MARAC
-  "${REFX[@]}" inbox accept "$da" --as DA_MARAC --note "Listed for the next MARAC"
-  "${REFX[@]}" inbox outcome "$da" LISTED_AT_MEETING --as DA_MARAC --note "Safety plan agreed"
-  say "demo: an illegal step is refused and changes nothing (accepting twice)"
-  "${REFX[@]}" inbox accept "$da" --as DA_MARAC || echo "(exit code $?: refused)"
-  say "demo: another agency cannot act on a DA MARAC case"
-  "${REFX[@]}" inbox ack "$da" --as IDVA --destination DA_MARAC || echo "(exit code $?: refused)"
-  say "demo: DAVSS declines $outreach with a reason"
-  "${REFX[@]}" inbox ack "$outreach" --as DA_OUTREACH
-  "${REFX[@]}" inbox decline "$outreach" --as DA_OUTREACH --reason "Already supported by another service"
-  say "demo: the Prevent gateway adopts $prevent: the router sends it on to the Channel panel"
-  "${REFX[@]}" inbox ack "$prevent" --as PREVENT
-  "${REFX[@]}" inbox accept "$prevent" --as PREVENT
-  "${REFX[@]}" inbox outcome "$prevent" ADOPTED_TO_CHANNEL --as PREVENT --note "Gateway assessment complete"
+  detail echo "--- what the IDVA service is shown of $da (its need-to-know view only)"
+  detail "${REFX[@]}" inbox show "$da" --as IDVA
+
+  chapter "6. The DA MARAC coordinator acknowledges $da, accepts it and records the outcome"
+  show "${REFX[@]}" inbox ack "$da" --as DA_MARAC
+  show "${REFX[@]}" inbox accept "$da" --as DA_MARAC --note "Listed for the next MARAC"
+  show "${REFX[@]}" inbox outcome "$da" LISTED_AT_MEETING --as DA_MARAC --note "Safety plan agreed"
+
+  chapter "7. Steps out of turn are refused and change nothing"
+  echo "    declining $da, already accepted:"
+  refused "${REFX[@]}" inbox decline "$da" --as DA_MARAC --reason "Changed our mind"
+  echo "    the IDVA service acting on the DA MARAC's case:"
+  refused "${REFX[@]}" inbox ack "$da" --as look-ahead-idva --destination DA_MARAC
+  detail "${REFX[@]}" inbox ack "$outreach" --as DA_OUTREACH
+  detail "${REFX[@]}" inbox decline "$outreach" --as DA_OUTREACH --reason "Already supported by another service"
+  echo "    DAVSS declined $outreach (already supported elsewhere); an outcome on it afterwards:"
+  refused "${REFX[@]}" inbox outcome "$outreach" ACCEPTED_SUPPORT --as DA_OUTREACH
+
+  chapter "8. The Prevent gateway adopts $prevent; the outcome opens a case at the Channel panel"
+  detail "${REFX[@]}" inbox ack "$prevent" --as PREVENT
+  detail "${REFX[@]}" inbox accept "$prevent" --as PREVENT
+  detail "${REFX[@]}" inbox outcome "$prevent" ADOPTED_TO_CHANNEL --as PREVENT --note "Gateway assessment complete"
   wait_for_case CHANNEL DELIVERED "$prevent"
-  "${REFX[@]}" inbox list --as CHANNEL
-  say "demo: the partnership's monitoring report (replayed from the log by the auditor identity)"
-  local today; today=$(date -u +%F)
-  "${REFX[@]}" report --from "$(date -u -d '-30 days' +%F)" --to "$today" --format md
-  say "demo: the information-governance auditor reads $da's timeline (the read itself is recorded)"
-  "${REFX[@]}" audit timeline "$da" --purpose "demo: case review"
-  say "demo: ... and the second look shows the first one as record_accessed"
-  "${REFX[@]}" audit timeline "$da" --purpose "demo: second look" | tail -n 2
-  say "demo: what each agency had been told about $da, and the case states, as of now"
-  "${REFX[@]}" audit as-of "$(date -u +%FT%TZ)" "$da" --purpose "demo: point-in-time view"
-  say "demo: online verification through the broker: chain, seqs, signed checkpoints"
-  "${REFX[@]}" audit verify --purpose "demo: integrity check" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
-  say "demo: a backup while the broker runs, restored and verified offline"
-  "${REFX[@]}" admin backup "$REFX_HOME/backups"
-  "${REFX[@]}" admin restore "$REFX_HOME/backups" --to "$REFX_HOME/restored"
-  "${REFX[@]}" audit verify --db "$REFX_HOME/restored" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
-  say "demo: broker metrics"
-  curl -sf "http://$(config_value metrics_address)/metrics" | grep -E '^refx_(submissions|appends|duplicates|errors|log_head|audit_reads|checkpoints)'
-  cmd_down
-  say "demo: done (state kept in $REFX_HOME)"
+  show "${REFX[@]}" inbox list --as CHANNEL
+
+  chapter "9. The information-governance auditor reads $da's history (the read is itself recorded)"
+  show "${REFX[@]}" audit timeline "$da" --purpose "demo: case review"
+  detail echo "--- a second look shows the first one as record_accessed"
+  detail "${REFX[@]}" audit timeline "$da" --purpose "demo: second look"
+  detail echo "--- what each agency had been told about $da, and the case states, as of now"
+  detail "${REFX[@]}" audit as-of "$(date -u +%FT%TZ)" "$da" --purpose "demo: point-in-time view"
+
+  chapter "10. The log checks out: hash chain, seqs and signed checkpoints, live and from a backup"
+  echo "    through the running broker:"
+  brief "${REFX[@]}" audit verify --purpose "demo: integrity check" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
+  detail "${REFX[@]}" admin backup "$REFX_HOME/backups"
+  detail "${REFX[@]}" admin restore "$REFX_HOME/backups" --to "$REFX_HOME/restored"
+  echo "    a backup taken while it runs, restored and checked offline (indexes too):"
+  brief "${REFX[@]}" audit verify --db "$REFX_HOME/restored" --signing-pub "$REFX_HOME/keys/broker.sign.pub"
+
+  chapter "11. The partnership's monitoring report, replayed from the log"
+  "${REFX[@]}" report --from "$(date -u -d '-30 days' +%F)" --to "$(date -u +%F)" --format md >"$REFX_HOME/report.md"
+  if ((VERBOSE)); then indent <"$REFX_HOME/report.md"; else echo "    written to $REFX_HOME/report.md"; fi
+  detail echo "--- the broker's metrics"
+  detail sh -c "curl -sf 'http://$(config_value metrics_address)/metrics' | grep -E '^refx_(submissions|appends|duplicates|errors|log_head|audit_reads|checkpoints)'"
+
+  if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
+  chapter "Done: the stack is stopped; its state is kept in $REFX_HOME."
+  echo "Your own stack: deploy/refx.sh up, then build/bin/refx --help (README.md has the rest)."
 }
 
 case ${1:-} in
@@ -252,6 +391,7 @@ case ${1:-} in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  demo) cmd_demo ;;
-  *) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  demo) shift; cmd_demo "$@" ;;
+  samples) shift; cmd_samples "$@" ;;
+  *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <regex>
@@ -24,8 +25,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// "Dates are on or before 2026-11-26" (README): submitted that day.
-const CivilDate kSubmittedOn{2026, 11, 26};
+// The samples' reference date (deploy/samples/README.md): they are routed
+// as if submitted that day. REFX_SAMPLES_ROUTED_ON=YYYY-MM-DD routes them on
+// another day instead: tests/routing/sample_dates_test.sh routes the demo's
+// copies, shifted to a day two years ahead, on that day.
+CivilDate SubmittedOn() {
+  const char* env = std::getenv("REFX_SAMPLES_ROUTED_ON");
+  if (env == nullptr || *env == '\0') return CivilDate{2026, 11, 26};
+  CivilDate on;
+  if (!ParseCivilDate(env, &on)) ADD_FAILURE() << "REFX_SAMPLES_ROUTED_ON=" << env << " is not YYYY-MM-DD";
+  return on;
+}
 
 struct SampleRow {
   std::string file;
@@ -33,7 +43,13 @@ struct SampleRow {
   std::set<std::string> later;
 };
 
-std::string SamplesDir() { return std::string(REFX_SOURCE_DIR) + "/deploy/samples"; }
+// The README (the expectations) is always the checkout's; the sample files
+// are read from REFX_SAMPLES_DIR when set (shifted copies), else beside it.
+std::string ReadmePath() { return std::string(REFX_SOURCE_DIR) + "/deploy/samples/README.md"; }
+std::string SamplesDir() {
+  const char* env = std::getenv("REFX_SAMPLES_DIR");
+  return env != nullptr && *env != '\0' ? std::string(env) : std::string(REFX_SOURCE_DIR) + "/deploy/samples";
+}
 
 std::set<std::string> Codes(const std::string& cell) {
   static const std::regex code("`([A-Z][A-Z0-9_]+)`");
@@ -57,7 +73,7 @@ std::vector<std::string> Cells(const std::string& line) {
 // The rows of the README table: | `FILE` | Rule | At routing | Later | Why |
 std::vector<SampleRow> ReadmeRows() {
   std::vector<SampleRow> rows;
-  const std::string text = refx::testing::ReadTextFile(SamplesDir() + "/README.md");
+  const std::string text = refx::testing::ReadTextFile(ReadmePath());
   static const std::regex file_cell("^\\s*`([0-9]{2}-[a-z0-9-]+\\.json)`\\s*$");
   size_t pos = 0;
   while (pos < text.size()) {
@@ -119,7 +135,7 @@ TEST_F(SampleReferralsTest, EachSampleRoutesAsTheReadmeSays) {
     v1::Referral referral;
     Status s = MessageFromJson(refx::testing::ReadTextFile(SamplesDir() + "/" + row.file), &referral);
     ASSERT_TRUE(s.ok()) << s.ToString();
-    const std::vector<RoutingDecision> got = engine_->Route(referral, kSubmittedOn, NoRoutingHistory());
+    const std::vector<RoutingDecision> got = engine_->Route(referral, SubmittedOn(), NoRoutingHistory());
     std::set<std::string> dests;
     std::string explain;
     for (const RoutingDecision& d : got) {
