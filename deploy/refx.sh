@@ -323,6 +323,9 @@ cmd_demo() {
 
   chapter "5. The router, delivery and outcomes services start, read the log and route each referral"
   if ((VERBOSE)); then start_services; else start_services >>"$DEMO_LOG"; fi
+  # `status` is checked here and after the stop, so CI (which runs the demo)
+  # notices when its exit code goes wrong.
+  detail cmd_status || die "deploy/refx.sh status says the stack is not fully running"
   echo "    where the partnership's rules say; the DA MARAC coordinator's inbox:"
   wait_for_case DA_MARAC DELIVERED "$da"
   wait_for_case PREVENT DELIVERED "$prevent"
@@ -380,6 +383,9 @@ cmd_demo() {
   detail sh -c "curl -sf 'http://$(config_value metrics_address)/metrics' | grep -E '^refx_(submissions|appends|duplicates|errors|log_head|audit_reads|checkpoints)'"
 
   if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
+  local rc=0
+  cmd_status >>"$DEMO_LOG" || rc=$?
+  ((rc == 3)) || die "deploy/refx.sh status exits $rc, not 3, with the stack stopped"
   chapter "Done: the stack is stopped; its state is kept in $REFX_HOME."
   echo "Your own stack: deploy/refx.sh up, then build/bin/refx --help (README.md has the rest)."
 }
