@@ -294,9 +294,10 @@ cmd_demo() {
   REFX=("$BUILD/bin/refx" --home "$REFX_HOME")
   echo "    agencies connect to $(config_value frontend_endpoint) (ZeroMQ, CURVE); metrics at http://$(config_value metrics_address)/metrics"
 
-  chapter "2. Police, health, housing, schools and the council submit 25 sample referrals"
   local samples=$REFX_HOME/samples days
   days=$(shift_samples "$ROOT/deploy/samples" "$samples" "$(date -u +%F)")
+  local count; count=$(find "$samples" -maxdepth 1 -name '*.json' | wc -l)
+  chapter "2. Police, health, housing, schools and the council submit $count sample referrals"
   echo "    (deploy/samples/, synthetic, every date moved $days days so that they are as recent today as when written)"
   # One file at a time, so that the referral ids follow the files' order (one
   # `refx submit` of many files sends each agency's files in its own batches,
