@@ -22,14 +22,15 @@ std::string Count(double value) {
   return value == std::floor(value) ? std::to_string(static_cast<long long>(value)) : Num(value);
 }
 
-// The smallest of 1, 2, 5 x 10^n at or above `max` (an axis top).
-double NiceTop(double max) {
-  if (max <= 0) return 1;
-  const double base = std::pow(10, std::floor(std::log10(max)));
+// The top of a y axis with `ticks` steps of a whole 1, 2 or 5 x 10^n each
+// (counts read as whole numbers at every tick), at or above `max`.
+double NiceTop(double max, int ticks) {
+  const double want = std::max(1.0, max / ticks);
+  const double base = std::pow(10, std::floor(std::log10(want)));
   for (double step : {1.0, 2.0, 5.0, 10.0}) {
-    if (step * base >= max) return step * base;
+    if (step * base >= want) return step * base * ticks;
   }
-  return 10 * base;
+  return 10 * base * ticks;
 }
 
 // At most `max` characters (UTF-8 aware), with an ellipsis when cut.
@@ -86,7 +87,7 @@ Data TrendChart(const std::string& title, const std::vector<std::string>& labels
   for (const Series& s : series) {
     for (double v : s.values) max = std::max(max, v);
   }
-  const double top = NiceTop(max);
+  const double top = NiceTop(max, 4);
   const double plot_w = kWidth - kLeft - kRight, plot_h = kHeight - kTop - kBottom;
   const size_t n = labels.size();
   auto x_of = [&](size_t i) { return kLeft + (n <= 1 ? plot_w / 2 : plot_w * static_cast<double>(i) / (n - 1)); };

@@ -27,6 +27,7 @@
 #include "refx/v1/cli.pb.h"
 #include "cli_child.h"
 #include "test_stack.h"
+#include "tests/render/csv_reader.h"
 
 namespace refx::testing {
 namespace {
@@ -56,43 +57,6 @@ std::vector<uint64_t> LineSeqs(const std::string& text) {
   std::vector<uint64_t> seqs;
   for (const auto& line : Lines(text)) seqs.push_back(LineSeq(line));
   return seqs;
-}
-
-// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF) into rows.
-std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows(1);
-  std::string field;
-  bool quoted = false, in_quotes = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        in_quotes = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"' && field.empty() && !quoted) {
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      rows.back().push_back(field);
-      field.clear();
-      quoted = false;
-    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-      rows.back().push_back(field);
-      field.clear();
-      quoted = false;
-      rows.emplace_back();
-      ++i;
-    } else {
-      field += c;
-    }
-  }
-  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
-  if (rows.back().empty()) rows.pop_back();
-  return rows;
 }
 
 class OnlineAuditCliTest : public ::testing::Test {

@@ -61,7 +61,7 @@ TEST(FormatTest, LondonTimeToTheSecondWithSummerTime) {
 
 TEST(TemplatesTest, CompiledInAndEscaping) {
   const std::vector<std::string> names = TemplateNames();
-  for (const char* expected : {"audit_export", "bar_chart", "page_style", "trend_chart"}) {
+  for (const char* expected : {"audit_export", "bar_chart", "monitoring_report", "page_style", "trend_chart"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   std::string text;
@@ -78,12 +78,17 @@ TEST(TemplatesTest, CompiledInAndEscaping) {
 }
 
 TEST(ChartTest, TrendLinesAcrossLabels) {
-  Data chart = TrendChart("Referrals", {"Jan", "Feb", "Mar"}, {{"referrals", "#2f6db5", {0, 5, 10}}});
+  Data chart = TrendChart("Referrals", {"Jan", "Feb", "Mar"}, {{"referrals", "#2f6db5", {0, 4, 8}}});
   std::string svg;
   ASSERT_TRUE(RenderTemplate("trend_chart", chart, &svg).ok());
-  // y axis 0..10 over 204 px from y=16; x from 48 to 704.
+  // y axis 0..8 (ticks 0, 2, 4, 6, 8) over 204 px from y=16; x from 48 to 704.
   EXPECT_NE(svg.find("points=\"48,220 376,118 704,16\""), std::string::npos) << svg;
-  EXPECT_NE(svg.find("<title>referrals, Feb: 5</title>"), std::string::npos) << svg;
+  EXPECT_NE(svg.find("<title>referrals, Feb: 4</title>"), std::string::npos) << svg;
+  for (const char* tick : {">0<", ">2<", ">4<", ">6<", ">8<"}) EXPECT_NE(svg.find(tick), std::string::npos) << tick;
+  // A small count still has whole-number ticks.
+  ASSERT_TRUE(RenderTemplate("trend_chart", TrendChart("x", {"Jan", "Feb"}, {{"r", "#000", {1, 3}}}), &svg).ok());
+  EXPECT_EQ(svg.find(".25<"), std::string::npos) << svg;
+  EXPECT_EQ(svg.find(".5<"), std::string::npos) << svg;
 }
 
 TEST(FieldsTest, ReferralAsLabelledFields) {
