@@ -2,8 +2,11 @@
 // [--out FILE]`: a self-contained record of one referral for a case review
 // or a subject access request. It IS personal data about the subject: the
 // json form holds the full events (the referral as submitted, the views
-// delivered, notes and reasons); html shows the referral as submitted and
-// every event's details; csv has one row per event with notes and reasons.
+// delivered, notes and reasons); html (template audit_export in render/)
+// shows the referral as submitted as labelled fields and every event's
+// details, times in UK time to the second, with a print stylesheet; csv has
+// one row per event with notes and reasons, times in UTC to the second, and
+// text cells guarded against formulas (render/csv.h).
 #include <google/protobuf/util/time_util.h>
 
 #include <cstdio>
