@@ -50,7 +50,7 @@ std::string Shorten(const std::string& text, size_t max) {
 }  // namespace
 
 Data BarChart(const std::string& title, const std::vector<BarRow>& rows, const std::string& colour) {
-  constexpr int kLabelWidth = 260, kBarMax = 340, kRow = 26, kWidth = 720;
+  constexpr int kLabelWidth = 300, kBarMax = 320, kRow = 26, kWidth = 720;
   double max = 0;
   for (const BarRow& r : rows) max = std::max(max, r.value);
   if (max <= 0) max = 1;
@@ -60,7 +60,7 @@ Data BarChart(const std::string& title, const std::vector<BarRow>& rows, const s
     const double w = std::max(2.0, r.value / max * kBarMax);
     Data bar;
     bar.set("label", r.label);
-    bar.set("short_label", Shorten(r.label, 36));
+    bar.set("short_label", Shorten(r.label, 34));
     bar.set("value_text", r.value_text);
     bar.set("label_x", Num(kLabelWidth - 8));
     bar.set("text_y", Num(y + 17));

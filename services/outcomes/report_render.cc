@@ -114,15 +114,16 @@ struct Section {
   const Rows* rows;
   const Rows* previous;
   std::string colour;  // HTML bar colour
+  bool enum_keys;      // keys are enum value names, shown as words ("OUTCOME_RECORDED" -> "Outcome recorded")
 };
 
 std::vector<Section> Sections(const v1::MonitoringFigures& f) {
   const v1::MonitoringFigures& p = f.previous();
   return {
-      {"pathway", "Referrals per pathway", "pathway", &f.referrals_by_pathway(), &p.referrals_by_pathway(), "#2f6db5"},
-      {"outcome", "Outcomes recorded", "outcome", &f.outcomes_by_code(), &p.outcomes_by_code(), "#16838a"},
-      {"decline_reason", "Declines by reason", "reason", &f.declines_by_reason(), &p.declines_by_reason(), "#7d3c98"},
-      {"open_state", "Cases still open, per state", "state", &f.open_by_state(), &p.open_by_state(), "#7f8c8d"},
+      {"pathway", "Referrals per pathway", "pathway", &f.referrals_by_pathway(), &p.referrals_by_pathway(), "#2f6db5", true},
+      {"outcome", "Outcomes recorded", "outcome", &f.outcomes_by_code(), &p.outcomes_by_code(), "#16838a", false},
+      {"decline_reason", "Declines by reason", "reason", &f.declines_by_reason(), &p.declines_by_reason(), "#7d3c98", false},
+      {"open_state", "Cases still open, per state", "state", &f.open_by_state(), &p.open_by_state(), "#7f8c8d", true},
   };
 }
 
@@ -376,7 +377,7 @@ std::string RenderCsv(const v1::MonitoringFigures& f) {
   for (const Section& s : Sections(f)) {
     for (const auto& c : *s.rows) {
       const bool text = s.id == "decline_reason";  // free text: the reason is the name, no code
-      WideRow& r = rows.emplace_back(f, s.id, text ? "" : c.key(), text ? c.key() : render::Humanise(c.key()));
+      WideRow& r = rows.emplace_back(f, s.id, text ? "" : c.key(), s.enum_keys ? render::Humanise(c.key()) : c.key());
       r.Count(s.id == "pathway" ? "referrals" : "count", c.count(), CountOf(*s.previous, c.key()));
     }
   }
@@ -500,7 +501,7 @@ Status RenderHtml(const v1::MonitoringFigures& f, std::string* out) {
     std::vector<Data> rows;
     std::vector<render::BarRow> section_bars;
     for (const auto& c : *s.rows) {
-      const std::string label = s.id == "decline_reason" ? c.key() : render::Humanise(c.key());
+      const std::string label = s.enum_keys ? render::Humanise(c.key()) : c.key();
       rows.push_back(Text({{"key", label}, {"count", std::to_string(c.count())},
                            {"previous", std::to_string(CountOf(*s.previous, c.key()))}}));
       section_bars.push_back({label, static_cast<double>(c.count()), std::to_string(c.count())});

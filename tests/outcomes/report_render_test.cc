@@ -137,6 +137,7 @@ TEST(ReportRenderTest, CsvIsOneWideTableWithThePreviousPeriodBeside) {
   EXPECT_EQ(table["pathway/DOMESTIC_ABUSE"].at("referrals"), "3");
   EXPECT_EQ(table["pathway/DOMESTIC_ABUSE"].at("name"), "Domestic abuse");
   EXPECT_EQ(table["outcome/SAFETY_PLAN"].at("count"), "2");
+  EXPECT_EQ(table["outcome/SAFETY_PLAN"].at("name"), "SAFETY_PLAN") << "outcome codes are the partnership's own";
   EXPECT_EQ(table["outcome/SAFETY_PLAN"].at("count_previous"), "4");
   EXPECT_EQ(table["month/2026-02"].at("referrals"), "2");
   EXPECT_EQ(table["month/2026-02"].at("cases"), "3");

@@ -73,8 +73,8 @@ TEST(TemplatesTest, CompiledInAndEscaping) {
   EXPECT_EQ(text.find("<b>"), std::string::npos);
   EXPECT_NE(text.find("IDVA &amp; &lt;b&gt;"), std::string::npos) << text;
   EXPECT_NE(text.find("aria-label=\"Cases &lt;per&gt; destination\""), std::string::npos) << text;
-  EXPECT_NE(text.find("width=\"340\""), std::string::npos) << "the largest bar is full width:\n" << text;
-  EXPECT_NE(text.find("width=\"113.33\""), std::string::npos) << "a third of it:\n" << text;
+  EXPECT_NE(text.find("width=\"320\""), std::string::npos) << "the largest bar is full width:\n" << text;
+  EXPECT_NE(text.find("width=\"106.67\""), std::string::npos) << "a third of it:\n" << text;
 }
 
 TEST(ChartTest, TrendLinesAcrossLabels) {
