@@ -2,14 +2,17 @@
 // [--out FILE]`: a self-contained record of one referral for a case review
 // or a subject access request. It IS personal data about the subject: the
 // json form holds the full events (the referral as submitted, the views
-// delivered, notes and reasons); html shows the referral as submitted and
-// every event's details; csv has one row per event with notes and reasons.
-#include <google/protobuf/text_format.h>
+// delivered, notes and reasons); html (template audit_export in render/)
+// shows the referral as submitted as labelled fields and every event's
+// details, times in UK time to the second, with a print stylesheet; csv has
+// one row per event with notes and reasons, times in UTC to the second, and
+// text cells guarded against formulas (render/csv.h).
 #include <google/protobuf/util/time_util.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,9 +22,15 @@
 #include "cli/audit_support.h"
 #include "cli/inbox_support.h"
 #include "core/event_util.h"
+#include "cli/local_stack.h"
 #include "core/json.h"
+#include "core/partnership_config.h"
 #include "eventlog/hash_chain.h"
 #include "refx/v1/cli.pb.h"
+#include "render/csv.h"
+#include "render/fields.h"
+#include "render/format.h"
+#include "render/templates.h"
 
 namespace refx::cli {
 
@@ -35,114 +44,97 @@ struct ExportArgs {
   std::string as = audit::kDefaultAuditor;
 };
 
-// One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF.
-std::string CsvField(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
+// An event's details without the leading separator spaces.
+std::string Detail(const v1::Event& e) {
+  std::string d = audit::EventDetail(e, true);
+  d.erase(0, d.find_first_not_of(' ') == std::string::npos ? d.size() : d.find_first_not_of(' '));
+  return d;
 }
 
 std::string Csv(const v1::AuditExport& x) {
-  std::string out = "seq,time,actor,kind,destination,rule,detail\r\n";
+  render::CsvWriter csv;
+  csv.Row({"seq", "time", "actor", "kind", "destination", "rule", "detail"});
   for (const v1::Event& e : x.events()) {
-    const std::vector<std::string> row = {std::to_string(e.seq()), inbox::FormatTime(e.time()),
-                                          e.actor(),                EventTypeName(e),
-                                          DestinationOf(e),          audit::RuleOf(e),
-                                          audit::EventDetail(e, true)};
-    for (size_t i = 0; i < row.size(); ++i) out += (i == 0 ? "" : ",") + CsvField(row[i]);
-    out += "\r\n";
+    csv.Number(e.seq())
+        .Text(render::UtcTime(e.time().seconds()))
+        .Text(e.actor())
+        .Text(EventTypeName(e))
+        .Text(DestinationOf(e))
+        .Text(audit::RuleOf(e))
+        .Text(Detail(e))
+        .EndRow();
   }
-  return out;
+  return csv.str();
 }
 
-// Text for HTML element content and attribute values.
-std::string Html(const std::string& text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
+render::Data Pair(const std::string& name, const std::string& value) {
+  render::Data d;
+  d.set("name", name);
+  d.set("value", value);
+  return d;
 }
 
-std::string Cell(const std::string& text) { return "<td>" + Html(text) + "</td>"; }
-
-std::string HtmlPage(const v1::AuditExport& x) {
-  const std::string title = "Record of referral " + x.referral_id();
-  std::string h;
-  h += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + Html(title) + "</title>\n";
-  h += "<style>\n"
-       "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#222}\n"
-       "h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}\n"
-       ".warning{border:2px solid #b00;background:#fee;padding:.6em 1em;margin:1em 0}\n"
-       "dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}\n"
-       "table{border-collapse:collapse;width:100%;font-size:.9em}\n"
-       "th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}\n"
-       "th{background:#eee}tr:nth-child(even) td{background:#fafafa}\n"
-       "code,pre{font-family:ui-monospace,monospace;font-size:.85em}pre{white-space:pre-wrap;background:#f5f5f5;"
-       "padding:.8em}\n"
-       "</style>\n</head>\n<body>\n";
-  h += "<h1>" + Html(title) + "</h1>\n";
-  h += "<p class=\"warning\">OFFICIAL-SENSITIVE. This record contains personal data about the subject of the "
-       "referral. Handle it under your data protection policy and do not share it beyond the purpose below.</p>\n";
-  h += "<dl>\n";
+// The page (template audit_export). `names`: destination code -> configured
+// name (a code without one is shown as it is).
+Status HtmlPage(const v1::AuditExport& x, const std::map<std::string, std::string>& names, std::string* out) {
+  render::Data page;
+  page.set("title", "Record of referral " + x.referral_id());
   const std::string last_hash = x.chain_hashes().empty() ? "-" : x.chain_hashes(x.chain_hashes_size() - 1);
   const std::string last_seq = x.events().empty() ? "-" : std::to_string(x.events(x.events_size() - 1).seq());
-  const std::vector<std::pair<std::string, std::string>> header = {
-      {"Referral", x.referral_id()},
-      {"Exported by", x.exported_by()},
-      {"Exported at", inbox::FormatTime(x.exported_at())},
-      {"Purpose", x.purpose()},
-      {"Events", std::to_string(x.events_size())},
-      {"Chain hash of the last event (seq " + last_seq + ")", last_hash}};
-  for (const auto& [name, value] : header) h += "<dt>" + Html(name) + "</dt><dd><code>" + Html(value) + "</code></dd>\n";
-  h += "</dl>\n";
-
-  h += "<h2>Cases</h2>\n";
-  if (x.cases().empty()) {
-    h += "<p>No case was opened.</p>\n";
-  } else {
-    h += "<table>\n<tr><th>Destination</th><th>State</th><th>Rule</th><th>Routing reason</th><th>Deadline</th>"
-         "<th>Breached</th><th>Deliveries</th><th>Last outcome</th></tr>\n";
-    for (const v1::CaseRecord& c : x.cases()) {
-      h += "<tr>" + Cell(c.destination()) + Cell(v1::CaseState_Name(c.state())) + Cell(c.rule_id()) +
-           Cell(c.reason()) + Cell(inbox::FormatTime(c.deadline())) + Cell(c.deadline_breached() ? "yes" : "no") +
-           Cell(std::to_string(c.deliveries())) + Cell(c.last_outcome()) + "</tr>\n";
+  page.set("header", render::List({Pair("Referral", x.referral_id()), Pair("Exported by", x.exported_by()),
+                                   Pair("Exported at", render::LondonTime(x.exported_at().seconds())),
+                                   Pair("Purpose", x.purpose()), Pair("Events", std::to_string(x.events_size())),
+                                   Pair("Chain hash of the last event (seq " + last_seq + ")", last_hash)}));
+  std::vector<render::Data> cases;
+  for (const v1::CaseRecord& c : x.cases()) {
+    render::Data d;
+    auto name = names.find(c.destination());
+    d.set("destination", c.destination());
+    d.set("destination_name", name == names.end() ? c.destination() : name->second);
+    d.set("state", render::Humanise(v1::CaseState_Name(c.state())));
+    d.set("rule", c.rule_id());
+    d.set("reason", c.reason());
+    d.set("deadline", render::LondonTime(c.deadline().seconds()));
+    d.set("breached", c.deadline_breached() ? "yes" : "no");
+    d.set("deliveries", std::to_string(c.deliveries()));
+    d.set("last_outcome", c.last_outcome());
+    cases.push_back(d);
+  }
+  page.set("has_cases", !cases.empty());
+  page.set("cases", render::List(cases));
+  std::vector<render::Data> events, referrals;
+  for (const v1::Event& e : x.events()) {
+    render::Data d;
+    d.set("seq", std::to_string(e.seq()));
+    d.set("time", render::LondonTime(e.time().seconds()));
+    d.set("actor", e.actor());
+    d.set("kind", EventTypeName(e));
+    d.set("destination", DestinationOf(e));
+    d.set("rule", audit::RuleOf(e));
+    d.set("detail", Detail(e));
+    events.push_back(d);
+    if (e.has_referral_submitted()) {
+      render::Data r;
+      r.set("seq", std::to_string(e.seq()));
+      r.set("groups", render::FieldGroupsData(render::LabelledFields(e.referral_submitted().referral(), "Referral")));
+      referrals.push_back(r);
     }
-    h += "</table>\n";
   }
+  page.set("events", render::List(events));
+  page.set("referrals", render::List(referrals));
+  return render::RenderTemplate("audit_export", page, out);
+}
 
-  h += "<h2>Events</h2>\n<table>\n<tr><th>Seq</th><th>Time (UTC)</th><th>Actor</th><th>Event</th>"
-       "<th>Destination</th><th>Rule</th><th>Details</th></tr>\n";
-  for (const v1::Event& e : x.events()) {
-    h += "<tr>" + Cell(std::to_string(e.seq())) + Cell(inbox::FormatTime(e.time())) + Cell(e.actor()) +
-         Cell(EventTypeName(e)) + Cell(DestinationOf(e)) + Cell(audit::RuleOf(e)) + Cell(audit::EventDetail(e, true)) +
-         "</tr>\n";
+// Destination code -> configured name, from the partnership configuration
+// under HOME; empty when there is none (the page then shows codes).
+std::map<std::string, std::string> DestinationNames(const ConnectionFlags& flags) {
+  std::map<std::string, std::string> names;
+  std::unique_ptr<PartnershipConfig> config;
+  if (!PartnershipConfig::Load(ResolveHome(flags.home) + "/config.textproto", &config).ok()) return names;
+  for (const v1::Destination& d : config->proto().destinations()) {
+    if (!d.name().empty()) names[d.code()] = d.name();
   }
-  h += "</table>\n";
-
-  for (const v1::Event& e : x.events()) {
-    if (!e.has_referral_submitted()) continue;
-    google::protobuf::TextFormat::Printer printer;
-    printer.SetUseUtf8StringEscaping(true);
-    std::string text;
-    printer.PrintToString(e.referral_submitted().referral(), &text);
-    h += "<h2>The referral as submitted (seq " + std::to_string(e.seq()) + ")</h2>\n<pre>" + Html(text) + "</pre>\n";
-  }
-  h += "<p><small>Made by <code>refx audit export</code>. The full events are in the json form "
-       "(<code>--format json</code>).</small></p>\n</body>\n</html>\n";
-  return h;
+  return names;
 }
 
 Status WriteOut(const std::string& path, const std::string& text) {
@@ -189,7 +181,8 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
   } else if (args.format == "csv") {
     text = Csv(x);
   } else {
-    text = HtmlPage(x);
+    Status rendered = HtmlPage(x, DestinationNames(flags), &text);
+    if (!rendered.ok()) return Fail(command, rendered, kExitSetupError);
   }
   if (args.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);

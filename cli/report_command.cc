@@ -18,6 +18,7 @@ namespace {
 
 struct ReportArgs {
   std::string from, to;
+  std::string month, quarter;
   std::string format = "md";
   std::string as_agency = "ig-auditor";
   std::string out;
@@ -61,10 +62,33 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
   if (!outcomes::ParseReportFormat(args.format, &format)) {
     return ReportError(kExitRefused, "--format must be md, csv, html or json, not \"" + args.format + "\"");
   }
+  outcomes::ReportPeriod period;
+  const int forms = !args.month.empty() + !args.quarter.empty() + (!args.from.empty() || !args.to.empty());
+  if (forms != 1) {
+    return ReportError(kExitRefused, "give one period: --month YYYY-MM, --quarter YYYY-Qn, or --from and --to dates");
+  }
+  if (!args.month.empty() || !args.quarter.empty()) {
+    const std::string& text = args.month.empty() ? args.quarter : args.month;
+    Status parsed = outcomes::ParseReportPeriod(text, &period);
+    const bool right_kind = parsed.ok() && (args.month.empty() == (period.id.find('Q') != std::string::npos));
+    if (!right_kind) {
+      return ReportError(kExitRefused, args.month.empty() ? "--quarter must be YYYY-Qn (Q1 = Jan-Mar), not \"" + text + "\""
+                                                          : "--month must be YYYY-MM, not \"" + text + "\"");
+    }
+  } else {
+    CivilDate from, to;
+    if (!ParseCivilDate(args.from, &from)) return ReportError(kExitRefused, "--from must be a YYYY-MM-DD date");
+    if (!ParseCivilDate(args.to, &to)) return ReportError(kExitRefused, "--to must be a YYYY-MM-DD date");
+    if (to < from) return ReportError(kExitRefused, "--to is before --from");
+    period = outcomes::DatesPeriod(from, to);
+  }
   outcomes::ReportOptions options;
-  if (!ParseCivilDate(args.from, &options.from)) return ReportError(kExitRefused, "--from must be a YYYY-MM-DD date");
-  if (!ParseCivilDate(args.to, &options.to)) return ReportError(kExitRefused, "--to must be a YYYY-MM-DD date");
-  if (options.to < options.from) return ReportError(kExitRefused, "--to is before --from");
+  options.from = period.from;
+  options.to = period.to;
+  options.period = period.id;
+  options.period_label = period.label;
+  options.has_previous = true;
+  options.previous = outcomes::PreviousPeriod(period);
 
   const std::string config_path = args.config.empty() ? ResolveHome(flags.home) + "/config.textproto" : args.config;
   std::unique_ptr<PartnershipConfig> config;
@@ -80,6 +104,8 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
                                     "\" may not see the whole log (needs role AUDITOR); the figures would be partial");
   }
   options.partnership = config->proto().name();
+  for (const v1::Destination& d : config->proto().destinations()) options.destination_names[d.code()] = d.name();
+  for (const v1::Agency& a : config->proto().agencies()) options.agency_names[a.id()] = a.name();
   options.subject_secret = SubjectSecret(*config, config_path, &options.repeat_unavailable);
 
   ClientOptions client_options;
@@ -109,7 +135,9 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
     if (progress) std::fprintf(stderr, "\n");
     if (!s.ok()) return ReportError(ExitCodeFor(s), "reading the log: " + s.ToString());
   }
-  const std::string text = outcomes::Render(report.Figures(), format);
+  std::string text;
+  s = outcomes::Render(report.Figures(), format, &text);
+  if (!s.ok()) return ReportError(kExitSetupError, "rendering the report: " + s.ToString());
   if (args.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
@@ -133,10 +161,17 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
 
 void AddReportCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
   auto args = std::make_shared<ReportArgs>();
-  CLI::App* cmd = app.add_subcommand("report", "Monitoring figures for referrals submitted between two dates");
-  cmd->add_option("--from", args->from, "First submission date, YYYY-MM-DD (UTC)")->required();
-  cmd->add_option("--to", args->to, "Last submission date, YYYY-MM-DD (UTC), inclusive")->required();
-  cmd->add_option("--format", args->format, "md, csv, html or json")->capture_default_str();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Monitoring figures for a CSP board: referrals submitted in a month, a quarter or between two dates, beside "
+      "the period before (of the same length), with a 12-month trend");
+  cmd->add_option("--month", args->month, "A calendar month, YYYY-MM (e.g. 2026-11); the previous month beside it");
+  cmd->add_option("--quarter", args->quarter,
+                  "A calendar quarter, YYYY-Qn (Q1 = Jan-Mar, e.g. 2026-Q3); the previous quarter beside it");
+  cmd->add_option("--from", args->from, "First submission date, YYYY-MM-DD (UTC), with --to");
+  cmd->add_option("--to", args->to, "Last submission date, YYYY-MM-DD (UTC), inclusive, with --from");
+  cmd->add_option("--format", args->format,
+                  "md, csv (one wide table for a spreadsheet), html (one page with charts) or json")->capture_default_str();
   cmd->add_option("--as", args->as_agency, "Agency to read the log as (role AUDITOR)")->capture_default_str();
   cmd->add_option("--out", args->out, "Write the report to this file instead of stdout");
   cmd->add_option("--config", args->config, "Partnership configuration (default: HOME/config.textproto)");

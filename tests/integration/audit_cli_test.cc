@@ -27,6 +27,7 @@
 #include "refx/v1/cli.pb.h"
 #include "cli_child.h"
 #include "test_stack.h"
+#include "tests/render/csv_reader.h"
 
 namespace refx::testing {
 namespace {
@@ -56,43 +57,6 @@ std::vector<uint64_t> LineSeqs(const std::string& text) {
   std::vector<uint64_t> seqs;
   for (const auto& line : Lines(text)) seqs.push_back(LineSeq(line));
   return seqs;
-}
-
-// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF) into rows.
-std::vector<std::vector<std::string>> ParseCsv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows(1);
-  std::string field;
-  bool quoted = false, in_quotes = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_quotes) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        in_quotes = false;
-      } else {
-        field += c;
-      }
-    } else if (c == '"' && field.empty() && !quoted) {
-      in_quotes = quoted = true;
-    } else if (c == ',') {
-      rows.back().push_back(field);
-      field.clear();
-      quoted = false;
-    } else if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') {
-      rows.back().push_back(field);
-      field.clear();
-      quoted = false;
-      rows.emplace_back();
-      ++i;
-    } else {
-      field += c;
-    }
-  }
-  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
-  if (rows.back().empty()) rows.pop_back();
-  return rows;
 }
 
 class OnlineAuditCliTest : public ::testing::Test {
@@ -469,8 +433,23 @@ TEST_F(OnlineAuditCliTest, ExportInEveryFormat) {
     EXPECT_EQ(html.out.find(external), std::string::npos) << external;
   }
   for (const char* kind : {"referral_submitted", "case_routed", "case_delivered", "case_acknowledged", "case_accepted"}) {
-    EXPECT_NE(html.out.find(std::string("<td>") + kind + "</td>"), std::string::npos) << kind;
+    EXPECT_NE(html.out.find(std::string("<td class=\"k\">") + kind + "</td>"), std::string::npos) << kind;
   }
+  // Times to the second in UK time, not microseconds in UTC.
+  EXPECT_TRUE(std::regex_search(html.out, std::regex("<td class=\"t\">20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
+                                                      "(GMT|BST)</td>")))
+      << "event times to the second";
+  EXPECT_FALSE(std::regex_search(html.out, std::regex(":[0-9]{2}\\.[0-9]+Z"))) << "fractions of a second";
+  // The referral as labelled fields, not a protobuf text dump.
+  EXPECT_NE(html.out.find("<dt>Given name</dt><dd>Robin&lt;script&gt;alert(1)&lt;/script&gt;</dd>"), std::string::npos);
+  EXPECT_NE(html.out.find("<dt>Referrer reference</dt><dd>AUD-X</dd>"), std::string::npos);
+  EXPECT_EQ(html.out.find("given_name:"), std::string::npos) << "text-format dump";
+  // Long cells wrap; a print stylesheet.
+  EXPECT_NE(html.out.find("overflow-wrap:anywhere"), std::string::npos);
+  EXPECT_NE(html.out.find("@media print"), std::string::npos);
+  // The CSV's time column is UTC to the second.
+  EXPECT_TRUE(std::regex_match(rows[1][1], std::regex("20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")))
+      << rows[1][1];
 
   CliRun bad = Audit({"export", referral, "--format", "pdf", "--purpose", "SAR 2027-014"});
   EXPECT_EQ(bad.exit_code, 2);

@@ -181,6 +181,120 @@ TEST(MonitoringReportTest, EmptyLog) {
   EXPECT_EQ(f.repeat_rate().rate(), 0.0);
 }
 
+const v1::ReportDestination* Destination(const v1::MonitoringFigures& f, const std::string& code) {
+  for (const auto& d : f.destinations()) {
+    if (d.code() == code) return &d;
+  }
+  return nullptr;
+}
+
+TEST(MonitoringReportTest, PerDestinationByConfiguredName) {
+  ReportOptions o = March("");
+  o.destination_names = {{"IDVA", "Independent domestic violence advisers"}, {"CSU", "Community safety unit"}};
+  const v1::MonitoringFigures f = FiguresOf(MarchLog(), o);
+  ASSERT_EQ(f.destinations_size(), 3);
+  EXPECT_EQ(f.destinations(0).code(), "CSU") << "largest first, then by code";
+  const v1::ReportDestination* idva = Destination(f, "IDVA");
+  ASSERT_NE(idva, nullptr);
+  EXPECT_EQ(idva->name(), "Independent domestic violence advisers");
+  EXPECT_EQ(idva->cases(), 3u);
+  EXPECT_EQ(idva->due(), 3u);
+  EXPECT_EQ(idva->acknowledged_in_time(), 3u);
+  EXPECT_EQ(idva->accepted_in_time(), 2u);  // one was declined
+  EXPECT_DOUBLE_EQ(idva->time_to_acknowledge().median_hours(), 2.0);  // 2, 4, 1 h
+  EXPECT_DOUBLE_EQ(idva->time_to_accept().median_hours(), 3.0);       // 4, 2 h
+  EXPECT_EQ(idva->declined(), 1u);
+  EXPECT_EQ(idva->open(), 1u);
+  const v1::ReportDestination* marac = Destination(f, "DA_MARAC");
+  ASSERT_NE(marac, nullptr);
+  EXPECT_EQ(marac->name(), "") << "a destination without a configured name keeps its code only";
+  EXPECT_EQ(marac->due(), 1u);
+  EXPECT_EQ(marac->acknowledged_in_time(), 0u);
+  EXPECT_EQ(marac->time_to_acknowledge().cases(), 0u);
+  EXPECT_EQ(marac->breaches(), 1u);
+  EXPECT_EQ(marac->escalations(), 1u);
+  const v1::ReportDestination* csu = Destination(f, "CSU");
+  ASSERT_NE(csu, nullptr);
+  // d acknowledged in time; e (withdrawn) and f never acknowledged, their
+  // deadlines passed by the last event read.
+  EXPECT_EQ(csu->due(), 3u);
+  EXPECT_EQ(csu->acknowledged_in_time(), 1u);
+  EXPECT_EQ(csu->accepted_in_time(), 1u);
+  EXPECT_DOUBLE_EQ(csu->time_to_acknowledge().median_hours(), 6.0);
+  EXPECT_EQ(csu->open(), 2u);
+}
+
+TEST(MonitoringReportTest, ReferralsAndCasesPerSourceAgencyAndPathway) {
+  ReportOptions o = March("");
+  o.agency_names = {{"agency-a", "Agency A Police"}};
+  const v1::MonitoringFigures f = FiguresOf(MarchLog(), o);
+  std::map<std::string, std::pair<uint64_t, uint64_t>> sources;
+  for (const auto& s : f.sources()) sources[s.agency()] = {s.referrals(), s.cases()};
+  EXPECT_EQ(sources, (std::map<std::string, std::pair<uint64_t, uint64_t>>{
+                         {"agency-a", {3, 4}}, {"agency-b", {2, 2}}, {"agency-c", {3, 1}}}));
+  EXPECT_EQ(f.sources(0).name(), "Agency A Police");
+  EXPECT_EQ(AsMap(f.referrals_by_pathway()), (std::map<std::string, uint64_t>{{"CATEGORY_UNSPECIFIED", 8}}));
+}
+
+TEST(MonitoringReportTest, PreviousPeriodBesideAndTwelveMonthTrend) {
+  ReportOptions o = March("");
+  o.period = "2026-03";
+  o.period_label = "March 2026";
+  o.has_previous = true;
+  ASSERT_TRUE(ParseReportPeriod("2026-02", &o.previous).ok());
+  const v1::MonitoringFigures f = FiguresOf(MarchLog(), o);
+  EXPECT_EQ(f.period(), "2026-03");
+  EXPECT_EQ(f.period_label(), "March 2026");
+  EXPECT_EQ(f.referrals(), 8u);
+  ASSERT_TRUE(f.has_previous());
+  EXPECT_EQ(f.previous().period(), "2026-02");
+  EXPECT_EQ(f.previous().period_label(), "February 2026");
+  EXPECT_EQ(f.previous().from(), "2026-02-01");
+  EXPECT_EQ(f.previous().referrals(), 1u);
+  EXPECT_EQ(f.previous().cases(), 1u);
+  EXPECT_FALSE(f.previous().has_previous());
+  ASSERT_EQ(f.trend_size(), 12);
+  EXPECT_EQ(f.trend(0).month(), "2025-04");
+  EXPECT_EQ(f.trend(10).month(), "2026-02");
+  EXPECT_EQ(f.trend(10).referrals(), 1u);
+  EXPECT_EQ(f.trend(10).cases(), 1u);
+  EXPECT_EQ(f.trend(11).month(), "2026-03");
+  EXPECT_EQ(f.trend(11).referrals(), 8u);
+  EXPECT_EQ(f.trend(11).cases(), 7u);
+  EXPECT_EQ(f.trend(0).referrals(), 0u);
+}
+
+TEST(MonitoringReportTest, Periods) {
+  ReportPeriod p;
+  ASSERT_TRUE(ParseReportPeriod("2026-11", &p).ok());
+  EXPECT_EQ(p.from.ToString(), "2026-11-01");
+  EXPECT_EQ(p.to.ToString(), "2026-11-30");
+  EXPECT_EQ(p.label, "November 2026");
+  ASSERT_TRUE(ParseReportPeriod("2024-02", &p).ok());
+  EXPECT_EQ(p.to.ToString(), "2024-02-29");
+  ASSERT_TRUE(ParseReportPeriod("2026-Q3", &p).ok());
+  EXPECT_EQ(p.from.ToString(), "2026-07-01");
+  EXPECT_EQ(p.to.ToString(), "2026-09-30");
+  EXPECT_EQ(p.label, "Jul\u2013Sep 2026");
+  ASSERT_TRUE(ParseReportPeriod("2026-Q1", &p).ok());
+  const ReportPeriod q4 = PreviousPeriod(p);
+  EXPECT_EQ(q4.id, "2025-Q4");
+  EXPECT_EQ(q4.from.ToString(), "2025-10-01");
+  EXPECT_EQ(q4.to.ToString(), "2025-12-31");
+  ASSERT_TRUE(ParseReportPeriod("2026-01", &p).ok());
+  EXPECT_EQ(PreviousPeriod(p).id, "2025-12");
+  CivilDate from, to;
+  ASSERT_TRUE(ParseCivilDate("2026-03-01", &from));
+  ASSERT_TRUE(ParseCivilDate("2026-03-10", &to));
+  const ReportPeriod before = PreviousPeriod(DatesPeriod(from, to));
+  EXPECT_EQ(before.from.ToString(), "2026-02-19");
+  EXPECT_EQ(before.to.ToString(), "2026-02-28");
+  EXPECT_EQ(before.id, "2026-02-19..2026-02-28");
+  for (const char* bad : {"2026-13", "2026-Q5", "2026-Q0", "26-01", "2026-1", "2026-01x", "", "2026-00"}) {
+    EXPECT_FALSE(ParseReportPeriod(bad, &p).ok()) << bad;
+  }
+}
+
 TEST(MonitoringReportTest, MedianAndUtcDate) {
   EXPECT_EQ(Median({}), 0.0);
   EXPECT_EQ(Median({5}), 5.0);

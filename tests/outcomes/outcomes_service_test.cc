@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "core/civil_date.h"
 #include "core/curve_keys.h"
@@ -24,6 +25,7 @@
 #include "core/subject_key.h"
 #include "child_process.h"
 #include "test_stack.h"
+#include "tests/render/csv_reader.h"
 
 namespace refx::outcomes {
 namespace {
@@ -337,15 +339,36 @@ TEST_F(OutcomesServiceTest, ReportFromTheCommandLine) {
 
   CliResult csv = RunCli(ReportArgs("csv"));
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  for (const char* row : {"summary,referrals,4", "summary,cases,4", "summary,open_cases,3", "pathway,DEST_A,4",
-                          "referring_agency,agency-a,2", "referring_agency,agency-b,2", "repeat_rate,available,true",
-                          "repeat_rate,person_referrals,4", "repeat_rate,repeats,1", "repeat_rate,rate,0.2500",
-                          "time_to_acknowledge,cases,2", "time_to_accept,cases,1", "breaches,DEST_A,1",
-                          "escalations,DEST_A,1", "declines,Not known to service,1", "outcomes,SAFETY_PLAN,1",
-                          "open_by_destination,DEST_A,3", "open_by_state,DELIVERED,2",
-                          "open_by_state,OUTCOME_RECORDED,1"}) {
-    EXPECT_NE(csv.out.find(std::string(row) + "\r\n"), std::string::npos) << row << "\n" << csv.out;
+  // One wide table: a row per breakdown key, the previous period beside.
+  auto table = testing::CsvTable(csv.out);
+  auto cell = [&](const std::string& row, const std::string& column) {
+    auto r = table.find(row);
+    if (r == table.end()) return std::string("NO ROW ") + row;
+    auto c = r->second.find(column);
+    return c == r->second.end() ? std::string("NO COLUMN ") + column : c->second;
+  };
+  for (const auto& [row, column, value] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"all/all referrals", "referrals", "4"},
+           {"all/all referrals", "referrals_previous", "0"},
+           {"all/all referrals", "cases", "4"},
+           {"all/all referrals", "open", "3"},
+           {"all/all referrals", "repeat_rate_pct", "25.0"},
+           {"all/all referrals", "breaches", "1"},
+           {"all/all referrals", "escalations", "1"},
+           {"destination/DEST_A", "name", "Destination A"},
+           {"destination/DEST_A", "cases", "4"},
+           {"destination/DEST_A", "breaches", "1"},
+           {"destination/DEST_A", "escalations", "1"},
+           {"destination/DEST_A", "open", "3"},
+           {"source_agency/agency-a", "referrals", "2"},
+           {"source_agency/agency-b", "referrals", "2"},
+           {"decline_reason/Not known to service", "count", "1"},
+           {"outcome/SAFETY_PLAN", "count", "1"},
+           {"open_state/DELIVERED", "count", "2"},
+           {"open_state/OUTCOME_RECORDED", "count", "1"}}) {
+    EXPECT_EQ(cell(row, column), value) << row << " " << column << "\n" << csv.out;
   }
+  for (const auto& [key, row] : table) EXPECT_NE(key.rfind("BAD ROW", 0), 0u) << key;
   // No personal data in the report.
   for (const char* personal : {"Alex", "Example", "1990-04-01", "Testtown", "Synthetic test narrative"}) {
     EXPECT_EQ(csv.out.find(personal), std::string::npos) << personal;
@@ -360,14 +383,33 @@ TEST_F(OutcomesServiceTest, ReportFromTheCommandLine) {
   page << std::ifstream(home_ + "/report.html").rdbuf();
   EXPECT_EQ(page.str().rfind("<!DOCTYPE html>", 0), 0u);
   EXPECT_NE(page.str().find("<svg"), std::string::npos);
+  EXPECT_NE(page.str().find("Destination A"), std::string::npos) << "destinations by configured name";
 
   // Without the subject key the repeat rate is unavailable, not guessed.
   fs::remove(home_ + "/subject.hmac");
   csv = RunCli(ReportArgs("csv"));
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  EXPECT_NE(csv.out.find("repeat_rate,available,false\r\n"), std::string::npos) << csv.out;
-  EXPECT_NE(csv.out.find("repeat_rate,unavailable,the subject key file"), std::string::npos) << csv.out;
-  EXPECT_NE(csv.out.find("summary,referrals,4\r\n"), std::string::npos);
+  table = testing::CsvTable(csv.out);
+  EXPECT_EQ(cell("all/all referrals", "repeat_rate_pct"), "") << csv.out;
+  EXPECT_EQ(cell("all/all referrals", "referrals"), "4");
+  CliResult md = RunCli(ReportArgs("md"));
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("unavailable: the subject key file"), std::string::npos) << md.out;
+
+  // A month or a quarter instead of dates; a malformed one is refused.
+  const CivilDate today = TodayUtc();
+  char month[16];
+  std::snprintf(month, sizeof month, "%04d-%02d", today.year, today.month);
+  CliResult by_month = RunCli({"--home", home_, "--broker", stack_.endpoint(), "report", "--month", month, "--format", "csv"});
+  ASSERT_EQ(by_month.exit_code, 0) << by_month.err;
+  table = testing::CsvTable(by_month.out);
+  EXPECT_EQ(cell("all/all referrals", "period"), month);
+  CliResult bad_quarter = RunCli({"--home", home_, "--broker", stack_.endpoint(), "report", "--quarter", "2026-Q5"});
+  EXPECT_EQ(bad_quarter.exit_code, 2);
+  EXPECT_NE(bad_quarter.err.find("--quarter"), std::string::npos) << bad_quarter.err;
+  CliResult two_periods = RunCli({"--home", home_, "--broker", stack_.endpoint(), "report", "--month", month,
+                                  "--from", "2026-01-01", "--to", "2026-01-31"});
+  EXPECT_EQ(two_periods.exit_code, 2);
 
   // An agency that may not see the whole log is refused (its figures would be partial).
   std::vector<std::string> as_lead = ReportArgs("csv");
