@@ -113,6 +113,9 @@ class Broker {
     std::string routing_id;
     bool req_envelope = false;  // the client sent an empty delimiter (REQ socket)
     uint64_t correlation_id = 0;
+    // The authenticated agency (from the configuration, which outlives the
+    // broker); null when the connection has none. Logged with refusals.
+    const v1::Agency* agency = nullptr;
     // Index into the pending batch whose durability the reply waits for.
     size_t pending_index = 0;
     bool duplicate = false;
@@ -202,9 +205,16 @@ class Broker {
   bool MaySeeAll(const v1::Agency& agency) const;
   bool Visible(const v1::Agency& agency, const v1::Event& event);
 
-  // State as of the batch being built: the pending overlay, then the log.
-  bool LoadReferral(const std::string& referral_id, v1::ReferralRecord* out);
-  bool LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out);
+  // State as of the batch being built: the batch being built, the batch
+  // being written, then the log. OK with *out set; NotFound if there is
+  // none; any other error when it cannot be read (never read as "none").
+  Status LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) const;
+  Status LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const;
+  // The serialised record staged under a case_state key, or null.
+  const std::string* StagedState(const std::string& key) const;
+  // Refuses a request whose state could not be read: logs `status` as an
+  // error and answers INTERNAL (retryable; nothing was staged).
+  void ReplyStateError(const Waiter& waiter, const Status& status);
   void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
   // Reads the submitted referral of `referral_id`.
   Status LoadSubmission(const std::string& referral_id, v1::Referral* out);

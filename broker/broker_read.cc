@@ -8,7 +8,6 @@
 #include "broker/broker.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
-#include "eventlog/keys.h"
 
 namespace refx::broker {
 
@@ -31,7 +30,14 @@ bool Broker::Visible(const v1::Agency& agency, const v1::Event& event) {
   if (!destination.empty()) return owned.count(destination) > 0;
   if (event.has_referral_withdrawn()) {
     v1::ReferralRecord referral;
-    if (!LoadReferral(event.referral_withdrawn().referral_id(), &referral)) return false;
+    Status s = LoadReferral(event.referral_withdrawn().referral_id(), &referral);
+    if (!s.ok()) {
+      // Not shown when its referral cannot be read: never disclose on doubt.
+      if (s.code() != Status::Code::kNotFound) {
+        spdlog::error("broker: withdrawal at seq {} withheld from {}: {}", event.seq(), agency.id(), s.ToString());
+      }
+      return false;
+    }
     return std::any_of(referral.destinations().begin(), referral.destinations().end(),
                        [&](const std::string& d) { return owned.count(d) > 0; });
   }
@@ -161,7 +167,12 @@ bool Broker::ServeSession(ReadSession& s) {
       if (seq > limit) break;
       ++s.index_pos;
       eventlog::StoredEvent ev;
-      if (!log_->Get(seq, &ev).ok()) continue;
+      Status st = log_->Get(seq, &ev);
+      if (!st.ok()) {
+        // The index names it, so it must be there: a gap is an error.
+        ReplyError(s.waiter, st);
+        return false;
+      }
       v1::Event parsed;
       if (!s.destination.empty() && !s.referral_id.empty() &&
           (!parsed.ParseFromString(ev.bytes) || ReferralIdOf(parsed) != s.referral_id)) {

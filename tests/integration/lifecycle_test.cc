@@ -188,6 +188,34 @@ TEST_F(LifecycleTest, DeclineNeedsAReasonAndRefusedAppendsWriteNothing) {
   EXPECT_EQ(CaseOf(lead_a_.get(), "DEST_A").version(), head + 1) << "refused appends wrote nothing";
 }
 
+// An idempotency key names one event: a repeat of it is a duplicate (the
+// fields the broker fills in do not count), a different event under it is
+// refused IDEMPOTENCY_CONFLICT and writes nothing, as for submissions.
+TEST_F(LifecycleTest, RepeatedAppendKeyWithADifferentEventIsAConflict) {
+  v1::Ack first, again;
+  ASSERT_TRUE(service_->Append(Routed("DEST_A"), "route:1", &first).ok());
+  ASSERT_TRUE(service_->Append(Routed("DEST_A"), "route:1", &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.seq(), first.seq());
+  ASSERT_TRUE(service_->Append(Delivered("DEST_A"), "deliver:1", &first).ok());
+  ASSERT_TRUE(service_->Append(Delivered("DEST_A"), "deliver:1", &again).ok());
+  EXPECT_TRUE(again.duplicate()) << "the view, purpose and attempt the broker filled in are not the client's";
+  const size_t events = ReadAll(service_.get()).size();
+
+  v1::Ack ack;
+  Status s = service_->Append(Routed("DEST_B"), "route:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  EXPECT_EQ(s.field_path(), "append.idempotency_key");
+  v1::Event other_reason = Routed("DEST_A");
+  other_reason.mutable_case_routed()->set_reason("another reason");
+  s = service_->Append(other_reason, "route:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  s = service_->Append(Routed("DEST_B"), "deliver:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  EXPECT_EQ(ReadAll(service_.get()).size(), events) << "a conflict writes nothing";
+  EXPECT_EQ(CaseOf(service_.get(), "DEST_B").state(), v1::CASE_STATE_UNSPECIFIED) << "DEST_B was never routed";
+}
+
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_B")).ok());
@@ -256,11 +284,12 @@ TEST_F(LifecycleTest, FollowingReadReceivesNewEventsLiveAndResumesAfterRestart) 
     auto client = stack_.ClientFor("lead-a", 500, 200);
     v1::ReadRequest r;
     r.set_follow(true);
-    client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+    Status s = client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
       std::lock_guard<std::mutex> lock(mu);
       seen.push_back(e.seq());
       return seen.size() < 3;
     }, [&] { return stop.load(); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
   });
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
