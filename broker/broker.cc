@@ -389,6 +389,7 @@ Status Broker::CompleteInFlight(bool wait) {
     }
     for (ReadSession& session : done->deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
+      ended_reads_.erase(routing_id);
       sessions_[routing_id] = std::move(session);
     }
     metrics_.read_sessions = sessions_.size();

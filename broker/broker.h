@@ -302,6 +302,13 @@ class Broker {
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
 
   std::map<std::string, ReadSession> sessions_;
+  // Connections (routing ids) whose read has ended. A client grants credit
+  // as it consumes events and cannot know the broker has meanwhile sent the
+  // last batch, so a credit arriving after the end is expected and is
+  // dropped quietly; only a credit on a connection that never read is
+  // refused. Bounded: cleared when it grows past kMaxEndedReads.
+  std::set<std::string> ended_reads_;
+  static constexpr size_t kMaxEndedReads = 4096;
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;

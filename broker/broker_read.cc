@@ -98,6 +98,7 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     building_->deferred_sessions.push_back(std::move(session));
     return;
   }
+  ended_reads_.erase(waiter.routing_id);
   sessions_[waiter.routing_id] = std::move(session);
   metrics_.read_sessions = sessions_.size();
   spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
@@ -105,7 +106,13 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
 
 void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
   auto it = sessions_.find(waiter.routing_id);
-  if (it == sessions_.end()) return ReplyError(waiter, Status::NotFound("no read in progress on this connection"));
+  if (it == sessions_.end()) {
+    if (ended_reads_.count(waiter.routing_id)) {
+      spdlog::debug("broker: credit after the end of a read (request {}); nothing to do", waiter.correlation_id);
+      return;
+    }
+    return ReplyError(waiter, Status::NotFound("no read in progress on this connection"));
+  }
   it->second.credit = std::min<uint64_t>(it->second.credit + frame.credit().events(), kMaxCredit);
 }
 
@@ -114,6 +121,8 @@ bool Broker::ServeReads() {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const bool alive = ServeSession(it->second);
     if (!alive) {
+      if (ended_reads_.size() >= kMaxEndedReads) ended_reads_.clear();
+      ended_reads_.insert(it->first);
       it = sessions_.erase(it);
       continue;
     }

@@ -8,7 +8,9 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "core/event_util.h"
@@ -214,6 +216,40 @@ TEST_F(LifecycleTest, RepeatedAppendKeyWithADifferentEventIsAConflict) {
   EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
   EXPECT_EQ(ReadAll(service_.get()).size(), events) << "a conflict writes nothing";
   EXPECT_EQ(CaseOf(service_.get(), "DEST_B").state(), v1::CASE_STATE_UNSPECIFIED) << "DEST_B was never routed";
+}
+
+// A reader grants credit as it consumes events and cannot know that the
+// broker has meanwhile sent the last batch: a credit after the end of its
+// read is expected, taken quietly (no reply, as for any credit) and not
+// logged as a refusal. A credit on a connection that never read is still
+// NOT_FOUND.
+TEST_F(LifecycleTest, CreditAfterTheEndOfAReadIsNotARefusal) {
+  auto reader = stack_.ClientFor("router", 3000, 1);
+  v1::Frame read, credit, reply;
+  read.mutable_read();
+  ASSERT_TRUE(reader->Call(read, &reply).ok());
+  ASSERT_TRUE(reply.has_events()) << reply.DebugString();
+  ASSERT_TRUE(reply.events().end_of_log());
+  credit.mutable_credit()->set_events(100);
+  EXPECT_EQ(reader->Call(credit, &reply).code(), Status::Code::kUnavailable) << "no reply: " << reply.DebugString();
+
+  auto stranger = stack_.ClientFor("router", 10000, 1);
+  ASSERT_TRUE(stranger->Call(credit, &reply).ok());
+  ASSERT_TRUE(reply.has_error());
+  EXPECT_EQ(reply.error().code(), v1::NOT_FOUND);
+  // Only the stranger's credit was refused; the line names the agency (not
+  // the payload) and its time carries its zone.
+  std::ifstream log(stack_.broker_log());
+  std::string line;
+  int refusals = 0;
+  while (std::getline(log, line)) {
+    if (line.find("no read in progress") == std::string::npos) continue;
+    ++refusals;
+    EXPECT_NE(line.find("refused request " + std::to_string(reply.correlation_id()) + " from router:"), std::string::npos)
+        << line;
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z )"))) << line;
+  }
+  EXPECT_EQ(refusals, 1);
 }
 
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
