@@ -5,8 +5,13 @@
 // only then acknowledges. It also serves reads of the log with credit-based
 // flow control, filtered to what each identity may see, and case queries.
 //
-// Files: broker.cc (loop, submit, group commit, replies), broker_append.cc
-// (lifecycle appends and queries), broker_read.cc (read sessions).
+// Files: broker.cc (loop, dispatch, group commit and the writer thread,
+// replies), broker_submit.cc (submit and submit_batch: TakeReferral),
+// broker_append.cc (lifecycle appends, state lookups, queries),
+// broker_read.cc (read sessions, visibility, credit), broker_audit.cc
+// (audit purposes and record_accessed, checkpoints, backups);
+// case_lifecycle.{h,cc} (the transition rules), metrics.{h,cc} (/metrics,
+// /healthz), zap_handler.{h,cc} (CURVE key -> identity), main.cc.
 //
 // One thread (the one calling Run) owns the frontend ROUTER socket and all
 // of the broker's state; a writer thread does nothing but write batches.

@@ -240,8 +240,14 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
   if (!q.referral_id().empty()) {
     v1::ReferralRecord referral;
     Status s = LoadReferral(q.referral_id(), &referral);
-    if (s.code() == Status::Code::kNotFound) return ReplyError(waiter, Status::NotFound("no referral " + q.referral_id()));
-    if (!s.ok()) return ReplyStateError(waiter, s);
+    if (s.code() == Status::Code::kNotFound) {
+      // Only those who may see every referral learn that one does not
+      // exist; to others an unknown referral looks like one with no case
+      // they may see (an empty result), as a read of it does.
+      if (all) return ReplyError(waiter, Status::NotFound("no referral " + q.referral_id()));
+    } else if (!s.ok()) {
+      return ReplyStateError(waiter, s);
+    }
     const bool submitter = referral.submitter() == actor.id();
     s = log_->ScanCaseRecords(q.referral_id(), [&](const v1::CaseRecord& c) {
       if (all || submitter || owned.count(c.destination())) *result->add_cases() = c;

@@ -203,7 +203,8 @@ Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
 std::string BrokerClient::HandshakeHint() const {
   if (handshakes_cut_short_ == 0) return "";
   return "; " + std::to_string(handshakes_cut_short_) +
-         " CURVE handshakes were cut short — if the broker is up, check the broker public key this client uses";
+         " CURVE handshakes were cut short — if the broker is up, check the broker public key this client uses "
+         "and this client's key pair (its secret key must match the public key the partnership lists)";
 }
 
 Status BrokerClient::Submit(const v1::Referral& referral, v1::Ack* ack) {

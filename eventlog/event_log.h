@@ -4,10 +4,13 @@
 //
 // Layout (column families):
 //   events         8-byte big-endian seq -> stored Event bytes || 32-byte chain hash
-//   dedupe         identity NUL idempotency key -> 8-byte seq
+//   dedupe         identity NUL referrer reference -> 8-byte seq (SubmissionKey)
+//                  identity NUL "append:" idempotency key -> 8-byte seq (AppendKey)
 //   by_referral    referral id NUL seq -> ""
 //   by_destination destination code NUL seq -> ""
-//   by_subject     keyed subject hash NUL seq -> ""      (filled by later features)
+//   by_subject     always empty: the subject key needs the router's secret,
+//                  which the broker never holds (docs/ARCHITECTURE.md); kept
+//                  because RocksDB will not open a log without its families
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq

@@ -252,6 +252,25 @@ TEST_F(LifecycleTest, CreditAfterTheEndOfAReadIsNotARefusal) {
   EXPECT_EQ(refusals, 1);
 }
 
+// A lead must not learn which referral ids exist: a query for an unknown
+// referral and for one with no case at its destinations get the same empty
+// answer (as a read of either sends no event). Identities that may see
+// everything are told the referral does not exist.
+TEST_F(LifecycleTest, QueryDoesNotTellALeadWhichReferralsExist) {
+  for (const std::string& id : {referral_, std::string("R-0000009999")}) {
+    v1::QueryRequest q;
+    q.set_referral_id(id);
+    v1::QueryResult result;
+    Status s = lead_a_->Query(q, &result);
+    EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+    EXPECT_EQ(result.cases_size(), 0) << id;
+  }
+  v1::QueryRequest q;
+  q.set_referral_id("R-0000009999");
+  v1::QueryResult result;
+  EXPECT_EQ(service_->Query(q, &result).code(), Status::Code::kNotFound);
+}
+
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_B")).ok());
