@@ -15,7 +15,6 @@
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/referral_validation.h"
-#include "eventlog/keys.h"
 
 namespace refx::broker {
 
@@ -240,7 +239,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   }
   zmq::message_t& payload = parts[payload_index];
   const char* user_id = payload.gets("User-Id");
-  const std::string identity = user_id ? user_id : "";
+  if (user_id != nullptr) waiter.agency = config_->AgencyById(user_id);
   v1::Frame& frame = *google::protobuf::Arena::CreateMessage<v1::Frame>(frame_arena_.get());
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
   if (!s.ok()) {
@@ -253,12 +252,12 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
     return;
   }
   waiter.correlation_id = frame.correlation_id();
-  if (identity.empty() || config_->AgencyById(identity) == nullptr) {
+  if (waiter.agency == nullptr) {
     // Cannot happen with ZAP in place; refuse rather than trust the payload.
     ReplyError(waiter, Status::PermissionDenied("connection has no authenticated identity"));
     return;
   }
-  const v1::Agency& agency = *config_->AgencyById(identity);
+  const v1::Agency& agency = *waiter.agency;
   switch (frame.body_case()) {
     case v1::Frame::kSubmit:
       HandleSubmit(agency, frame, std::move(waiter));
@@ -390,6 +389,7 @@ Status Broker::CompleteInFlight(bool wait) {
     }
     for (ReadSession& session : done->deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
+      ended_reads_.erase(routing_id);
       sessions_[routing_id] = std::move(session);
     }
     metrics_.read_sessions = sessions_.size();
@@ -448,9 +448,17 @@ void Broker::StageState(eventlog::PendingEvent* pending, const std::string& key,
   pending->state_puts.emplace_back(key, std::move(bytes));
 }
 
+void Broker::ReplyStateError(const Waiter& waiter, const Status& status) {
+  spdlog::error("broker: request {}: cannot read the log's state: {}", waiter.correlation_id, status.ToString());
+  ReplyError(waiter, Status::Internal("the event log's state could not be read; nothing was written — retry"));
+}
+
 void Broker::ReplyError(const Waiter& waiter, const Status& status) {
   ++metrics_.errors;
-  spdlog::info("broker: refused request {}: {}", waiter.correlation_id, status.ToString());
+  // Names the request and the authenticated agency, never payload data
+  // (messages and field paths name fields and ids, not their contents).
+  spdlog::info("broker: refused request {} from {}: {}", waiter.correlation_id,
+               waiter.agency != nullptr ? waiter.agency->id() : std::string("(no identity)"), status.ToString());
   Reply(waiter, ErrorFrame(waiter.correlation_id, status));
 }
 

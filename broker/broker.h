@@ -5,8 +5,13 @@
 // only then acknowledges. It also serves reads of the log with credit-based
 // flow control, filtered to what each identity may see, and case queries.
 //
-// Files: broker.cc (loop, submit, group commit, replies), broker_append.cc
-// (lifecycle appends and queries), broker_read.cc (read sessions).
+// Files: broker.cc (loop, dispatch, group commit and the writer thread,
+// replies), broker_submit.cc (submit and submit_batch: TakeReferral),
+// broker_append.cc (lifecycle appends, state lookups, queries),
+// broker_read.cc (read sessions, visibility, credit), broker_audit.cc
+// (audit purposes and record_accessed, checkpoints, backups);
+// case_lifecycle.{h,cc} (the transition rules), metrics.{h,cc} (/metrics,
+// /healthz), zap_handler.{h,cc} (CURVE key -> identity), main.cc.
 //
 // One thread (the one calling Run) owns the frontend ROUTER socket and all
 // of the broker's state; a writer thread does nothing but write batches.
@@ -113,6 +118,9 @@ class Broker {
     std::string routing_id;
     bool req_envelope = false;  // the client sent an empty delimiter (REQ socket)
     uint64_t correlation_id = 0;
+    // The authenticated agency (from the configuration, which outlives the
+    // broker); null when the connection has none. Logged with refusals.
+    const v1::Agency* agency = nullptr;
     // Index into the pending batch whose durability the reply waits for.
     size_t pending_index = 0;
     bool duplicate = false;
@@ -202,9 +210,16 @@ class Broker {
   bool MaySeeAll(const v1::Agency& agency) const;
   bool Visible(const v1::Agency& agency, const v1::Event& event);
 
-  // State as of the batch being built: the pending overlay, then the log.
-  bool LoadReferral(const std::string& referral_id, v1::ReferralRecord* out);
-  bool LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out);
+  // State as of the batch being built: the batch being built, the batch
+  // being written, then the log. OK with *out set; NotFound if there is
+  // none; any other error when it cannot be read (never read as "none").
+  Status LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) const;
+  Status LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const;
+  // The serialised record staged under a case_state key, or null.
+  const std::string* StagedState(const std::string& key) const;
+  // Refuses a request whose state could not be read: logs `status` as an
+  // error and answers INTERNAL (retryable; nothing was staged).
+  void ReplyStateError(const Waiter& waiter, const Status& status);
   void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
   // Reads the submitted referral of `referral_id`.
   Status LoadSubmission(const std::string& referral_id, v1::Referral* out);
@@ -292,6 +307,13 @@ class Broker {
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
 
   std::map<std::string, ReadSession> sessions_;
+  // Connections (routing ids) whose read has ended. A client grants credit
+  // as it consumes events and cannot know the broker has meanwhile sent the
+  // last batch, so a credit arriving after the end is expected and is
+  // dropped quietly; only a credit on a connection that never read is
+  // refused. Bounded: cleared when it grows past kMaxEndedReads.
+  std::set<std::string> ended_reads_;
+  static constexpr size_t kMaxEndedReads = 4096;
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;

@@ -1,4 +1,5 @@
 // Lifecycle appends and case queries (see broker.h and case_lifecycle.h).
+#include <google/protobuf/util/message_differencer.h>
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -9,26 +10,64 @@
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/need_to_know.h"
-#include "eventlog/keys.h"
 
 namespace refx::broker {
 
-// State lookups see the batch being built, then the batch being written,
-// then the log.
-bool Broker::LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) {
-  const std::string key = eventlog::CaseKey(referral_id, "");
-  if (auto it = building_->state.find(key); it != building_->state.end()) return out->ParseFromString(it->second);
-  if (auto it = in_flight_->state.find(key); it != in_flight_->state.end()) return out->ParseFromString(it->second);
-  std::string value;
-  return log_->GetState(key, &value).ok() && out->ParseFromString(value);
+namespace {
+
+// Parses a record staged in a batch; a failure is the broker's own bug.
+Status ParseStaged(const std::string& bytes, google::protobuf::Message* out) {
+  if (out->ParseFromString(bytes)) return Status::OK();
+  return Status::Corruption("a staged " + out->GetTypeName() + " does not parse");
 }
 
-bool Broker::LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) {
-  const std::string key = eventlog::CaseKey(referral_id, destination);
-  if (auto it = building_->state.find(key); it != building_->state.end()) return out->ParseFromString(it->second);
-  if (auto it = in_flight_->state.find(key); it != in_flight_->state.end()) return out->ParseFromString(it->second);
-  std::string value;
-  return log_->GetState(key, &value).ok() && out->ParseFromString(value);
+// Whether `repeat`, as a client sent it, asks for the same event as
+// `first`, as staged or stored. The fields the broker sets are left out of
+// the comparison: seq, time, actor, and all of a delivery but its case.
+bool SameAppend(const v1::Event& first, const v1::Event& repeat) {
+  v1::Event a = first, b = repeat;
+  for (v1::Event* e : {&a, &b}) {
+    e->clear_seq();
+    e->clear_time();
+    e->clear_actor();
+    if (e->has_case_delivered()) {
+      v1::CaseDelivered kept;
+      kept.set_referral_id(e->case_delivered().referral_id());
+      kept.set_destination(e->case_delivered().destination());
+      *e->mutable_case_delivered() = std::move(kept);
+    }
+  }
+  return google::protobuf::util::MessageDifferencer::Equals(a, b);
+}
+
+Status AppendConflictWith(uint64_t original_seq) {
+  return Status::IdempotencyConflict("idempotency_key was already used by this identity for a different event (seq " +
+                                         std::to_string(original_seq) + "); nothing was written — use a new key",
+                                     "append.idempotency_key");
+}
+
+}  // namespace
+
+// State lookups see the batch being built, then the batch being written,
+// then the log.
+const std::string* Broker::StagedState(const std::string& key) const {
+  if (auto it = building_->state.find(key); it != building_->state.end()) return &it->second;
+  if (auto it = in_flight_->state.find(key); it != in_flight_->state.end()) return &it->second;
+  return nullptr;
+}
+
+Status Broker::LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) const {
+  if (const std::string* staged = StagedState(eventlog::EventLog::ReferralStateKey(referral_id))) {
+    return ParseStaged(*staged, out);
+  }
+  return log_->GetReferralRecord(referral_id, out);
+}
+
+Status Broker::LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const {
+  if (const std::string* staged = StagedState(eventlog::EventLog::CaseStateKey(referral_id, destination))) {
+    return ParseStaged(*staged, out);
+  }
+  return log_->GetCaseRecord(referral_id, destination, out);
 }
 
 Status Broker::LoadSubmission(const std::string& referral_id, v1::Referral* out) {
@@ -63,33 +102,44 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   const v1::AppendRequest& request = frame.append();
   std::string key;
   if (!request.idempotency_key().empty()) {
-    key = eventlog::DedupeKey(actor.id(), "append:" + request.idempotency_key());
-    if (auto it = building_->keys.find(key); it != building_->keys.end()) {
+    key = eventlog::EventLog::AppendKey(actor.id(), request.idempotency_key());
+    // A repeat of an append in the batch being built or written waits for
+    // that one; a different event under the same key is refused.
+    for (GroupCommit* batch : {building_.get(), in_flight_.get()}) {
+      auto it = batch->keys.find(key);
+      if (it == batch->keys.end()) continue;
+      const v1::Event& first = batch->events[it->second].event;
+      if (!SameAppend(first, request.event())) return ReplyError(waiter, AppendConflictWith(first.seq()));
       waiter.pending_index = it->second;
       waiter.duplicate = true;
-      building_->waiters.push_back(std::move(waiter));
-      return;
-    }
-    if (auto it = in_flight_->keys.find(key); it != in_flight_->keys.end()) {
-      waiter.pending_index = it->second;
-      waiter.duplicate = true;
-      in_flight_->waiters.push_back(std::move(waiter));
+      batch->waiters.push_back(std::move(waiter));
       return;
     }
     uint64_t original = 0;
-    if (log_->FindDuplicate(key, &original)) {
-      ++metrics_.duplicates;
+    Status found = log_->FindDuplicate(key, &original);
+    if (found.ok()) {
       eventlog::StoredEvent stored;
       v1::Event first;
+      Status read = log_->Get(original, &stored);
+      if (read.ok() && !first.ParseFromString(stored.bytes)) read = Status::Corruption("stored event does not parse");
+      if (!read.ok()) {
+        spdlog::error("broker: cannot read seq {}, the original of a repeated append: {}", original, read.ToString());
+        return ReplyError(waiter, Status::Internal("cannot read the original of a repeated append; retry"));
+      }
+      if (!SameAppend(first, request.event())) return ReplyError(waiter, AppendConflictWith(original));
+      ++metrics_.duplicates;
       v1::Frame reply;
       reply.set_correlation_id(waiter.correlation_id);
-      if (log_->Get(original, &stored).ok() && first.ParseFromString(stored.bytes)) {
-        reply.mutable_ack()->set_referral_id(ReferralIdOf(first));
-      }
+      reply.mutable_ack()->set_referral_id(ReferralIdOf(first));
       reply.mutable_ack()->set_seq(original);
       reply.mutable_ack()->set_duplicate(true);
       Reply(waiter, reply);
       return;
+    }
+    if (found.code() != Status::Code::kNotFound) {
+      // Never "new" on an error: that could write the event twice.
+      spdlog::error("broker: idempotency index unreadable for an append by {}: {}", actor.id(), found.ToString());
+      return ReplyError(waiter, Status::Internal("cannot read the idempotency index; nothing was written — retry"));
     }
   }
 
@@ -105,8 +155,23 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   v1::ReferralRecord referral, referral_next;
   v1::CaseRecord current, next;
   LifecycleContext ctx;
-  if (!referral_id.empty() && LoadReferral(referral_id, &referral)) ctx.referral = &referral;
-  if (!destination.empty() && ctx.referral && LoadCase(referral_id, destination, &current)) ctx.current = &current;
+  // Absent state is for CheckTransition to judge; an unreadable one refuses.
+  if (!referral_id.empty()) {
+    Status s = LoadReferral(referral_id, &referral);
+    if (s.ok()) {
+      ctx.referral = &referral;
+    } else if (s.code() != Status::Code::kNotFound) {
+      return ReplyStateError(waiter, s);
+    }
+  }
+  if (!destination.empty() && ctx.referral) {
+    Status s = LoadCase(referral_id, destination, &current);
+    if (s.ok()) {
+      ctx.current = &current;
+    } else if (s.code() != Status::Code::kNotFound) {
+      return ReplyStateError(waiter, s);
+    }
+  }
   bool referral_changed = false;
   Status s = CheckTransition(event, actor, *config_, ctx, &next, &referral_next, &referral_changed);
   if (!s.ok()) return ReplyError(waiter, s);
@@ -134,21 +199,24 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
     *delivered->mutable_view() = NeedToKnowView(submitted, groups);
   }
 
-  if (!destination.empty()) StageState(&pending, eventlog::CaseKey(referral_id, destination), next);
-  if (referral_changed) {
-    StageState(&pending, eventlog::CaseKey(referral_id, ""), referral_next);
-    if (event.has_referral_withdrawn()) {
-      // Every open case of the referral is withdrawn with it.
-      for (const std::string& d : referral_next.destinations()) {
-        v1::CaseRecord c;
-        if (!LoadCase(referral_id, d, &c)) continue;
-        if (c.state() == v1::CLOSED || c.state() == v1::DECLINED || c.state() == v1::UNDELIVERABLE) continue;
-        c.set_state(v1::WITHDRAWN);
-        c.set_version(event.seq());
-        StageState(&pending, eventlog::CaseKey(referral_id, d), c);
-      }
+  // Every open case of a withdrawn referral is withdrawn with it. All are
+  // read before anything is staged, so a read error leaves no trace.
+  std::vector<std::pair<std::string, v1::CaseRecord>> withdrawn;
+  if (referral_changed && event.has_referral_withdrawn()) {
+    for (const std::string& d : referral_next.destinations()) {
+      v1::CaseRecord c;
+      Status loaded = LoadCase(referral_id, d, &c);
+      if (loaded.code() == Status::Code::kNotFound) continue;
+      if (!loaded.ok()) return ReplyStateError(waiter, loaded);
+      if (c.state() == v1::CLOSED || c.state() == v1::DECLINED || c.state() == v1::UNDELIVERABLE) continue;
+      c.set_state(v1::WITHDRAWN);
+      c.set_version(event.seq());
+      withdrawn.emplace_back(d, std::move(c));
     }
   }
+  if (!destination.empty()) StageState(&pending, eventlog::EventLog::CaseStateKey(referral_id, destination), next);
+  if (referral_changed) StageState(&pending, eventlog::EventLog::ReferralStateKey(referral_id), referral_next);
+  for (const auto& [d, c] : withdrawn) StageState(&pending, eventlog::EventLog::CaseStateKey(referral_id, d), c);
   spdlog::debug("broker: {} {}/{} by {} as seq {}", EventTypeName(event), referral_id, destination, actor.id(),
                 event.seq());
   if (!key.empty()) {
@@ -169,22 +237,22 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
   v1::Frame reply;
   reply.set_correlation_id(waiter.correlation_id);
   v1::QueryResult* result = reply.mutable_query_result();
-  auto add_case = [&](const std::string& value) {
-    v1::CaseRecord c;
-    if (c.ParseFromString(value) && (all || owned.count(c.destination()))) *result->add_cases() = c;
-  };
   if (!q.referral_id().empty()) {
     v1::ReferralRecord referral;
-    if (!LoadReferral(q.referral_id(), &referral)) {
-      return ReplyError(waiter, Status::NotFound("no referral " + q.referral_id()));
+    Status s = LoadReferral(q.referral_id(), &referral);
+    if (s.code() == Status::Code::kNotFound) {
+      // Only those who may see every referral learn that one does not
+      // exist; to others an unknown referral looks like one with no case
+      // they may see (an empty result), as a read of it does.
+      if (all) return ReplyError(waiter, Status::NotFound("no referral " + q.referral_id()));
+    } else if (!s.ok()) {
+      return ReplyStateError(waiter, s);
     }
     const bool submitter = referral.submitter() == actor.id();
-    Status s = log_->ScanState(eventlog::CaseKey(q.referral_id(), ""), [&](const std::string& key, const std::string& value) {
-      if (key.size() == q.referral_id().size() + 1) return;  // the referral record itself
-      v1::CaseRecord c;
-      if (c.ParseFromString(value) && (all || submitter || owned.count(c.destination()))) *result->add_cases() = c;
+    s = log_->ScanCaseRecords(q.referral_id(), [&](const v1::CaseRecord& c) {
+      if (all || submitter || owned.count(c.destination())) *result->add_cases() = c;
     });
-    if (!s.ok()) return ReplyError(waiter, s);
+    if (!s.ok()) return ReplyStateError(waiter, s);
   } else if (!q.destination().empty()) {
     if (!config_->DestinationByCode(q.destination())) {
       return ReplyError(waiter, Status::UnknownAgency("destination \"" + q.destination() + "\" is not configured",
@@ -195,15 +263,20 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     }
     std::vector<uint64_t> seqs;
     Status s = log_->SeqsForDestination(q.destination(), &seqs);
-    if (!s.ok()) return ReplyError(waiter, s);
+    if (!s.ok()) return ReplyStateError(waiter, s);
     std::set<std::string> seen;
     for (uint64_t seq : seqs) {
       eventlog::StoredEvent stored;
       v1::Event e;
-      if (!log_->Get(seq, &stored).ok() || !e.ParseFromString(stored.bytes)) continue;
+      s = log_->Get(seq, &stored);
+      if (s.ok() && !e.ParseFromString(stored.bytes)) s = Status::Corruption("event " + std::to_string(seq) + " does not parse");
+      if (!s.ok()) return ReplyStateError(waiter, s);
       if (!seen.insert(ReferralIdOf(e)).second) continue;
-      std::string value;
-      if (log_->GetState(eventlog::CaseKey(ReferralIdOf(e), q.destination()), &value).ok()) add_case(value);
+      v1::CaseRecord c;
+      s = log_->GetCaseRecord(ReferralIdOf(e), q.destination(), &c);
+      if (s.code() == Status::Code::kNotFound) continue;
+      if (!s.ok()) return ReplyStateError(waiter, s);
+      *result->add_cases() = std::move(c);
     }
   } else {
     return ReplyError(waiter, Status::InvalidArgument("give a referral_id or a destination", "query"));

@@ -8,7 +8,6 @@
 #include "broker/broker.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
-#include "eventlog/keys.h"
 
 namespace refx::broker {
 
@@ -31,7 +30,14 @@ bool Broker::Visible(const v1::Agency& agency, const v1::Event& event) {
   if (!destination.empty()) return owned.count(destination) > 0;
   if (event.has_referral_withdrawn()) {
     v1::ReferralRecord referral;
-    if (!LoadReferral(event.referral_withdrawn().referral_id(), &referral)) return false;
+    Status s = LoadReferral(event.referral_withdrawn().referral_id(), &referral);
+    if (!s.ok()) {
+      // Not shown when its referral cannot be read: never disclose on doubt.
+      if (s.code() != Status::Code::kNotFound) {
+        spdlog::error("broker: withdrawal at seq {} withheld from {}: {}", event.seq(), agency.id(), s.ToString());
+      }
+      return false;
+    }
     return std::any_of(referral.destinations().begin(), referral.destinations().end(),
                        [&](const std::string& d) { return owned.count(d) > 0; });
   }
@@ -92,6 +98,7 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     building_->deferred_sessions.push_back(std::move(session));
     return;
   }
+  ended_reads_.erase(waiter.routing_id);
   sessions_[waiter.routing_id] = std::move(session);
   metrics_.read_sessions = sessions_.size();
   spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
@@ -99,7 +106,13 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
 
 void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
   auto it = sessions_.find(waiter.routing_id);
-  if (it == sessions_.end()) return ReplyError(waiter, Status::NotFound("no read in progress on this connection"));
+  if (it == sessions_.end()) {
+    if (ended_reads_.count(waiter.routing_id)) {
+      spdlog::debug("broker: credit after the end of a read (request {}); nothing to do", waiter.correlation_id);
+      return;
+    }
+    return ReplyError(waiter, Status::NotFound("no read in progress on this connection"));
+  }
   it->second.credit = std::min<uint64_t>(it->second.credit + frame.credit().events(), kMaxCredit);
 }
 
@@ -108,6 +121,8 @@ bool Broker::ServeReads() {
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     const bool alive = ServeSession(it->second);
     if (!alive) {
+      if (ended_reads_.size() >= kMaxEndedReads) ended_reads_.clear();
+      ended_reads_.insert(it->first);
       it = sessions_.erase(it);
       continue;
     }
@@ -161,7 +176,12 @@ bool Broker::ServeSession(ReadSession& s) {
       if (seq > limit) break;
       ++s.index_pos;
       eventlog::StoredEvent ev;
-      if (!log_->Get(seq, &ev).ok()) continue;
+      Status st = log_->Get(seq, &ev);
+      if (!st.ok()) {
+        // The index names it, so it must be there: a gap is an error.
+        ReplyError(s.waiter, st);
+        return false;
+      }
       v1::Event parsed;
       if (!s.destination.empty() && !s.referral_id.empty() &&
           (!parsed.ParseFromString(ev.bytes) || ReferralIdOf(parsed) != s.referral_id)) {

@@ -10,7 +10,6 @@
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/referral_validation.h"
-#include "eventlog/keys.h"
 
 namespace refx::broker {
 
@@ -67,7 +66,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
     return taken;
   }
 
-  std::string key = eventlog::DedupeKey(identity, referral->referrer_reference());
+  std::string key = eventlog::EventLog::SubmissionKey(identity, referral->referrer_reference());
   // A repeat of a referral in the batch being built or written waits for
   // that one (a different referral under the same reference is refused).
   for (GroupCommit* batch : {building_.get(), in_flight_.get()}) {
@@ -86,12 +85,22 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
     return taken;
   }
   uint64_t original = 0;
-  if (log_->FindDuplicate(key, &original)) {
+  Status found = log_->FindDuplicate(key, &original);
+  if (!found.ok() && found.code() != Status::Code::kNotFound) {
+    // Never "new" on an error: that could write the referral twice.
+    spdlog::error("broker: idempotency index unreadable for a referral from {}: {}", identity, found.ToString());
+    taken.status = Status::Internal("cannot read the idempotency index; nothing was written — retry");
+    return taken;
+  }
+  if (found.ok()) {
     // The same reference must mean the same referral: a different one under
     // a reused reference is refused, never silently dropped as a "duplicate".
     eventlog::StoredEvent stored;
     v1::Event first;
-    if (!log_->Get(original, &stored).ok() || !first.ParseFromString(stored.bytes)) {
+    Status read = log_->Get(original, &stored);
+    if (read.ok() && !first.ParseFromString(stored.bytes)) read = Status::Corruption("stored event does not parse");
+    if (!read.ok()) {
+      spdlog::error("broker: cannot read seq {}, the original of a repeated referral: {}", original, read.ToString());
       taken.status = Status::Internal("cannot read the original of a repeated referral; retry");
       return taken;
     }
@@ -126,7 +135,7 @@ Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* re
   v1::ReferralRecord record;
   record.set_referral_id(submitted->referral_id());
   record.set_submitter(identity);
-  StageState(&pending, eventlog::CaseKey(record.referral_id(), ""), record);
+  StageState(&pending, eventlog::EventLog::ReferralStateKey(record.referral_id()), record);
   building_->keys.emplace(std::move(key), building_->events.size());
   taken.referral_id = submitted->referral_id();
   taken.seq = seq;
@@ -182,7 +191,8 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
       ++refused;
       const Status refusal = Rebased(taken.status, "submit_batch.referrals[" + std::to_string(i) + "]");
       FillError(refusal, result->mutable_error());
-      spdlog::info("broker: batch request {} item {} refused: {}", waiter.correlation_id, i, refusal.ToString());
+      spdlog::info("broker: refused request {} item {} from {}: {}", waiter.correlation_id, i, submitter.id(),
+                   refusal.ToString());
       continue;
     }
     v1::Ack* ack = result->mutable_ack();

@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // UTC with its zone written out, so a line means one instant wherever it is read.
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
 
   std::unique_ptr<refx::PartnershipConfig> config;
   refx::Status s = refx::PartnershipConfig::Load(config_path, &config);

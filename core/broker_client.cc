@@ -22,6 +22,18 @@ int64_t MillisLeft(Clock::time_point deadline) {
 // Replies are small; anything bigger than this is not from a broker.
 constexpr size_t kMaxReplyBytes = 64 * 1024 * 1024;
 
+// Whether sending `request` a second time cannot do anything twice: every
+// request but an append without an idempotency key.
+bool SafeToResend(const v1::Frame& request) {
+  return !request.has_append() || !request.append().idempotency_key().empty();
+}
+
+// An error the protocol says to retry (proto/README.md §9.1): the broker
+// wrote nothing of the request and may succeed later.
+bool RetryableError(const v1::Frame& reply) {
+  return reply.has_error() && (reply.error().code() == v1::INTERNAL || reply.error().code() == v1::UNAVAILABLE);
+}
+
 }  // namespace
 
 BrokerClient::BrokerClient(ClientOptions options)
@@ -144,24 +156,38 @@ Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
 Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
   request.set_correlation_id(next_correlation_id_++);
   const std::string bytes = EncodeFrame(request);
+  const bool resendable = SafeToResend(request);
   int backoff = options_.initial_backoff_ms;
   Status last;
   for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
     REFX_RETURN_IF_ERROR(Connect());
     last = SendWhenReady(bytes, options_.request_timeout_ms);
-    if (last.ok()) {
+    const bool sent = last.ok();
+    if (sent) {
       const auto deadline = Clock::now() + std::chrono::milliseconds(options_.request_timeout_ms);
       while (true) {
         last = Receive(static_cast<int>(MillisLeft(deadline)), reply);
         if (!last.ok()) break;
-        if (reply->correlation_id() == request.correlation_id()) return Status::OK();
         // An error for a request the broker could not decode carries id 0;
         // with one request outstanding it can only be ours.
-        if (reply->correlation_id() == 0 && reply->has_error()) return Status::OK();
-        // A late reply to an earlier request: ignore it.
+        const bool ours = reply->correlation_id() == request.correlation_id() ||
+                          (reply->correlation_id() == 0 && reply->has_error());
+        if (!ours) continue;  // a late reply to an earlier request
+        // INTERNAL and UNAVAILABLE: nothing was written; try again (the
+        // last such reply is returned if every attempt gets one).
+        if (!RetryableError(*reply) || attempt == options_.max_attempts) return Status::OK();
+        last = StatusFromError(reply->error());
+        break;
       }
     }
     if (last.code() == Status::Code::kPermissionDenied) return last;
+    if (sent && !resendable && last.code() == Status::Code::kTimeout) {
+      // Sent and unanswered: it may have been written, and a second copy
+      // would be written again.
+      return Status::Unavailable("broker at " + options_.endpoint + " did not answer an append that has no " +
+                                 "idempotency key; it may or may not have been written, so it was not sent again " +
+                                 "(query the case before trying again)" + HandshakeHint());
+    }
     // Lazy Pirate: the old socket may hold a broken connection; start afresh.
     Disconnect();
     if (attempt < options_.max_attempts) {
@@ -177,7 +203,8 @@ Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
 std::string BrokerClient::HandshakeHint() const {
   if (handshakes_cut_short_ == 0) return "";
   return "; " + std::to_string(handshakes_cut_short_) +
-         " CURVE handshakes were cut short — if the broker is up, check the broker public key this client uses";
+         " CURVE handshakes were cut short — if the broker is up, check the broker public key this client uses "
+         "and this client's key pair (its secret key must match the public key the partnership lists)";
 }
 
 Status BrokerClient::Submit(const v1::Referral& referral, v1::Ack* ack) {
@@ -381,6 +408,7 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
   const uint64_t base = next_correlation_id_;
   next_correlation_id_ += count;
   std::map<uint64_t, std::string> in_flight;  // correlation id -> encoded request
+  std::map<uint64_t, int> refusals;            // correlation id -> INTERNAL/UNAVAILABLE replies so far
   size_t next = 0, done = 0;
   int attempt = 1, backoff = options_.initial_backoff_ms;
   REFX_RETURN_IF_ERROR(Connect());
@@ -390,6 +418,10 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
     while (next < count && in_flight.size() < window) {
       v1::Frame request;
       fill(next, &request);
+      if (!SafeToResend(request)) {
+        return Status::InvalidArgument("request " + std::to_string(next) +
+                                       " is an append without an idempotency key: not safe to send in a window");
+      }
       request.set_correlation_id(base + next);
       std::string bytes = EncodeFrame(request);
       Status s = SendWhenReady(bytes, options_.request_timeout_ms);
@@ -405,6 +437,17 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
     if (s.ok()) {
       auto it = in_flight.find(reply.correlation_id());
       if (it == in_flight.end()) continue;  // duplicate reply after a resend
+      if (RetryableError(reply) && ++refusals[it->first] < options_.max_attempts) {
+        // Nothing of it was written: send it again after a back-off.
+        const int wait_ms = std::min(options_.initial_backoff_ms << std::min(refusals[it->first] - 1, 16),
+                                     options_.max_backoff_ms);
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+        Status resent = SendWhenReady(it->second, options_.request_timeout_ms);
+        if (resent.code() == Status::Code::kPermissionDenied) return resent;
+        last_progress = Clock::now();
+        continue;  // if the send failed, the timeout below resends it
+      }
+      refusals.erase(it->first);
       in_flight.erase(it);
       ++done;
       last_progress = Clock::now();

@@ -4,10 +4,13 @@
 // Every request carries a fresh correlation id; the reply with that id is
 // the answer. When no reply arrives within the timeout the client closes the
 // socket, opens a new one and sends the same request again (the "Lazy
-// Pirate" pattern), backing off exponentially, up to max_attempts times.
-// Submissions are idempotent on (identity, referrer_reference), so a retry
-// after a lost acknowledgement is answered with the original seq and never
-// written twice.
+// Pirate" pattern), backing off exponentially, up to max_attempts times; an
+// INTERNAL or UNAVAILABLE reply (nothing was written) is retried the same
+// way. Submissions are idempotent on (identity, referrer_reference), and
+// appends on their idempotency key, so a retry after a lost acknowledgement
+// is answered with the original seq and never written twice. An append
+// WITHOUT an idempotency key is never sent twice once it may have reached
+// the broker.
 //
 // Thread-safety: not thread-safe. Use one BrokerClient per thread.
 #pragma once
@@ -55,9 +58,11 @@ class BrokerClient {
 
   // Sends `request` (its correlation_id is replaced) and waits for the
   // matching reply, retrying as described above. Returns OK with *reply set
-  // (which may be an Error frame); PermissionDenied if the broker refused
-  // this client's key during the CURVE handshake; Unavailable if no reply
-  // came after max_attempts.
+  // (which may be an Error frame, INTERNAL or UNAVAILABLE only after
+  // max_attempts such replies); PermissionDenied if the broker refused this
+  // client's key during the CURVE handshake; Unavailable if no reply came
+  // after max_attempts, or at once when an append without an idempotency
+  // key went unanswered (it may or may not have been written).
   Status Call(v1::Frame request, v1::Frame* reply);
 
   // Submits one referral. OK with *ack once the broker has made it durable
@@ -66,8 +71,10 @@ class BrokerClient {
   Status Submit(const v1::Referral& referral, v1::Ack* ack);
 
   // Appends one lifecycle event (seq, time and actor are set by the broker).
-  // With an idempotency key a retry is answered with the original seq.
-  // OK with *ack once durable; the broker's refusal as its Status.
+  // With an idempotency key a retry is answered with the original seq (the
+  // same key with a different event is refused IDEMPOTENCY_CONFLICT);
+  // without one a request that went unanswered is not sent again (see
+  // Call). OK with *ack once durable; the broker's refusal as its Status.
   Status Append(const v1::Event& event, const std::string& idempotency_key, v1::Ack* ack);
 
   // Asks for case records (of a referral, or of a destination).
@@ -105,7 +112,10 @@ class BrokerClient {
   using FillFn = std::function<void(size_t index, v1::Frame* request)>;
   // The same for any `count` requests that are safe to send twice (submits;
   // appends WITH an idempotency key): fill(i) builds request i, on_result
-  // gets each reply (an Error reply as its Status) in completion order.
+  // gets each reply (an Error reply as its Status) in completion order. A
+  // request answered INTERNAL or UNAVAILABLE is sent again after a back-off,
+  // up to max_attempts times. InvalidArgument, having sent nothing more,
+  // for an append without an idempotency key.
   Status CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result);
 
   // Called with each whole reply frame (Ack, Error, SubmitBatchResult...).

@@ -13,7 +13,7 @@
 
 namespace refx {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   // Kept in step with refx.v1.ErrorCode (same numbers).
   enum class Code {

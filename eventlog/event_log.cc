@@ -240,12 +240,32 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   return Status::OK();
 }
 
-bool EventLog::FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const {
+std::string EventLog::SubmissionKey(std::string_view identity, std::string_view referrer_reference) {
+  return DedupeKey(identity, referrer_reference);
+}
+
+std::string EventLog::AppendKey(std::string_view identity, std::string_view idempotency_key) {
+  std::string key = DedupeKey(identity, kAppendDedupePrefix);
+  key.append(idempotency_key);
+  return key;
+}
+
+std::string EventLog::ReferralStateKey(std::string_view referral_id) { return CaseKey(referral_id, ""); }
+
+std::string EventLog::CaseStateKey(std::string_view referral_id, std::string_view destination) {
+  return CaseKey(referral_id, destination);
+}
+
+Status EventLog::FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), dedupe_, dedupe_key, &value);
-  if (!s.ok() || value.size() != 8) return false;
+  if (s.IsNotFound()) return Status::NotFound("no such idempotency key");
+  REFX_RETURN_IF_ERROR(FromRocks(s, "reading the idempotency index"));
+  if (value.size() != 8) {
+    return Status::Corruption("idempotency index value is " + std::to_string(value.size()) + " bytes, not 8");
+  }
   *seq = DecodeSeq(value);
-  return true;
+  return Status::OK();
 }
 
 Status EventLog::Get(uint64_t seq, StoredEvent* out) const {
@@ -297,26 +317,55 @@ Status EventLog::SeqsForDestination(const std::string& destination, std::vector<
   return SeqsForIndex(by_destination_, destination, out);
 }
 
-Status EventLog::GetState(const std::string& key, std::string* value) const {
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), case_state_, key, value);
-  if (s.IsNotFound()) return Status::NotFound("no state for key");
-  return FromRocks(s, "reading case state");
+Status EventLog::GetStateRecord(const std::string& key, google::protobuf::Message* out) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), case_state_, key, &value);
+  if (s.IsNotFound()) return Status::NotFound("no state record");
+  REFX_RETURN_IF_ERROR(FromRocks(s, "reading case state"));
+  if (!out->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return Status::Corruption("case state record does not parse as " + out->GetTypeName());
+  }
+  return Status::OK();
 }
 
-Status EventLog::ScanState(const std::string& prefix,
-                           const std::function<void(const std::string&, const std::string&)>& fn) const {
+Status EventLog::GetReferralRecord(const std::string& referral_id, v1::ReferralRecord* out) const {
+  Status s = GetStateRecord(ReferralStateKey(referral_id), out);
+  if (s.code() == Status::Code::kNotFound) return Status::NotFound("no referral " + referral_id);
+  return s;
+}
+
+Status EventLog::GetCaseRecord(const std::string& referral_id, const std::string& destination,
+                               v1::CaseRecord* out) const {
+  Status s = GetStateRecord(CaseStateKey(referral_id, destination), out);
+  if (s.code() == Status::Code::kNotFound) return Status::NotFound("no case " + referral_id + "/" + destination);
+  return s;
+}
+
+Status EventLog::ScanCaseRecords(const std::string& referral_id,
+                                 const std::function<void(const v1::CaseRecord&)>& fn) const {
+  const std::string prefix = ReferralStateKey(referral_id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), case_state_));
+  v1::CaseRecord record;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    fn(it->key().ToString(), it->value().ToString());
+    if (it->key().size() == prefix.size()) continue;  // the referral's own record
+    if (!record.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Status::Corruption("case state record of " + referral_id + " does not parse");
+    }
+    fn(record);
   }
   return FromRocks(it->status(), "scanning case state");
 }
 
-uint64_t EventLog::GetCursor(const std::string& consumer) const {
+Status EventLog::GetCursor(const std::string& consumer, uint64_t* seq) const {
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cursors_, consumer, &value);
-  if (!s.ok() || value.size() != 8) return 0;
-  return DecodeSeq(value);
+  if (s.IsNotFound()) return Status::NotFound("no cursor for " + consumer);
+  REFX_RETURN_IF_ERROR(FromRocks(s, "reading a cursor"));
+  if (value.size() != 8) {
+    return Status::Corruption("cursor of " + consumer + " is " + std::to_string(value.size()) + " bytes, not 8");
+  }
+  *seq = DecodeSeq(value);
+  return Status::OK();
 }
 
 Status EventLog::PutCursor(const std::string& consumer, uint64_t seq) {

@@ -4,10 +4,13 @@
 //
 // Layout (column families):
 //   events         8-byte big-endian seq -> stored Event bytes || 32-byte chain hash
-//   dedupe         identity NUL idempotency key -> 8-byte seq
+//   dedupe         identity NUL referrer reference -> 8-byte seq (SubmissionKey)
+//                  identity NUL "append:" idempotency key -> 8-byte seq (AppendKey)
 //   by_referral    referral id NUL seq -> ""
 //   by_destination destination code NUL seq -> ""
-//   by_subject     keyed subject hash NUL seq -> ""      (filled by later features)
+//   by_subject     always empty: the subject key needs the router's secret,
+//                  which the broker never holds (docs/ARCHITECTURE.md); kept
+//                  because RocksDB will not open a log without its families
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
@@ -58,9 +61,10 @@ struct PendingEvent {
   // Must have seq == head_seq() + 1 + its index in the batch; time, actor
   // and body set by the caller. The log does not change it.
   v1::Event event;
-  // Identity NUL idempotency key (see DedupeKey), or empty for none.
+  // EventLog::SubmissionKey or AppendKey, or empty for none.
   std::string dedupe_key;
-  // case_state entries (key -> value) written in the same batch.
+  // case_state entries (EventLog::ReferralStateKey / CaseStateKey ->
+  // serialised record) written in the same batch.
   std::vector<std::pair<std::string, std::string>> state_puts;
 };
 
@@ -111,8 +115,23 @@ class EventLog {
   uint64_t head_seq() const { return head_seq_.load(std::memory_order_acquire); }
   std::string head_hash() const;
 
-  // Looks up an idempotency key. Returns true and sets *seq if present.
-  bool FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const;
+  // Idempotency keys as the log stores them: opaque to callers, who use
+  // them as map keys and in PendingEvent::dedupe_key. A submission's key is
+  // (identity, referrer_reference); an append's is (identity, the client's
+  // idempotency key), kept apart from submissions. Identities cannot hold
+  // NUL (config validation), so keys of different identities never collide.
+  static std::string SubmissionKey(std::string_view identity, std::string_view referrer_reference);
+  static std::string AppendKey(std::string_view identity, std::string_view idempotency_key);
+  // case_state keys (opaque, for PendingEvent::state_puts): the referral's
+  // own record, and the record of its case at `destination`.
+  static std::string ReferralStateKey(std::string_view referral_id);
+  static std::string CaseStateKey(std::string_view referral_id, std::string_view destination);
+
+  // Looks up an idempotency key (SubmissionKey / AppendKey). OK and *seq
+  // set when present; NotFound (and *seq untouched) when absent; Corruption
+  // when the stored value is malformed; IoError when RocksDB cannot read. A
+  // caller must not treat an error as "absent": that would write twice.
+  Status FindDuplicate(const std::string& dedupe_key, uint64_t* seq) const;
 
   // Reads one event. NotFound if seq is not in the log; Corruption if the
   // stored value is malformed.
@@ -127,14 +146,21 @@ class EventLog {
   Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
   Status SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const;
 
-  // Reads one case_state entry. NotFound if absent.
-  Status GetState(const std::string& key, std::string* value) const;
-  // Calls fn(key, value) for every case_state entry whose key starts with prefix.
-  Status ScanState(const std::string& prefix,
-                   const std::function<void(const std::string&, const std::string&)>& fn) const;
+  // Reads the state record of a referral, or of its case at `destination`.
+  // OK with *out set; NotFound if there is none; Corruption if the stored
+  // record does not parse; IoError when RocksDB cannot read.
+  Status GetReferralRecord(const std::string& referral_id, v1::ReferralRecord* out) const;
+  Status GetCaseRecord(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const;
+  // Calls fn for the record of every case of `referral_id` (not the
+  // referral's own record), in destination order. OK also when there are
+  // none; Corruption (having stopped) at a record that does not parse.
+  Status ScanCaseRecords(const std::string& referral_id, const std::function<void(const v1::CaseRecord&)>& fn) const;
 
-  // A consumer's last processed seq (0 if none) and its update (synced).
-  uint64_t GetCursor(const std::string& consumer) const;
+  // A consumer's last processed seq: OK with *seq set; NotFound (*seq
+  // untouched) if the consumer has none; Corruption if the stored value is
+  // malformed; IoError when RocksDB cannot read.
+  Status GetCursor(const std::string& consumer, uint64_t* seq) const;
+  // Stores a consumer's seq (synced). IoError if the write failed.
   Status PutCursor(const std::string& consumer, uint64_t seq);
 
   // Stores a signed checkpoint (serialised refx.v1.Checkpoint) under its seq
@@ -164,6 +190,8 @@ class EventLog {
   friend Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* report);  // backup.h
   EventLog() = default;
   Status LoadAndCheckHead();
+  // Reads and parses one case_state record; NotFound, Corruption, IoError.
+  Status GetStateRecord(const std::string& key, google::protobuf::Message* out) const;
   Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;
 
   std::unique_ptr<rocksdb::DB> db_;

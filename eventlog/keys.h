@@ -17,6 +17,9 @@ uint64_t DecodeSeq(std::string_view bytes);
 // cannot contain NUL (config validation), so keys of different identities
 // never collide.
 std::string DedupeKey(std::string_view identity, std::string_view idempotency_key);
+// An append's client key is stored after this prefix, apart from the
+// referrer references of submissions (EventLog::AppendKey).
+inline constexpr char kAppendDedupePrefix[] = "append:";
 
 // Secondary index key: the indexed value, a NUL, then the 8-byte seq.
 std::string IndexKey(std::string_view value, uint64_t seq);

@@ -28,7 +28,8 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
 bool LoadServiceSetup(const char* program, const ServiceFlags& flags, std::unique_ptr<PartnershipConfig>* config,
                       ClientOptions* client) {
   spdlog::set_level(spdlog::level::from_str(flags.log_level));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  // UTC with its zone written out, so a line means one instant wherever it is read.
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
   Status s = PartnershipConfig::Load(flags.config_path, config);
   if (!s.ok()) {
     std::fprintf(stderr, "%s: bad configuration: %s\n", program, s.message().c_str());

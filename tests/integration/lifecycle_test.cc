@@ -8,7 +8,9 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <atomic>
+#include <fstream>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include "core/event_util.h"
@@ -188,6 +190,87 @@ TEST_F(LifecycleTest, DeclineNeedsAReasonAndRefusedAppendsWriteNothing) {
   EXPECT_EQ(CaseOf(lead_a_.get(), "DEST_A").version(), head + 1) << "refused appends wrote nothing";
 }
 
+// An idempotency key names one event: a repeat of it is a duplicate (the
+// fields the broker fills in do not count), a different event under it is
+// refused IDEMPOTENCY_CONFLICT and writes nothing, as for submissions.
+TEST_F(LifecycleTest, RepeatedAppendKeyWithADifferentEventIsAConflict) {
+  v1::Ack first, again;
+  ASSERT_TRUE(service_->Append(Routed("DEST_A"), "route:1", &first).ok());
+  ASSERT_TRUE(service_->Append(Routed("DEST_A"), "route:1", &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(again.seq(), first.seq());
+  ASSERT_TRUE(service_->Append(Delivered("DEST_A"), "deliver:1", &first).ok());
+  ASSERT_TRUE(service_->Append(Delivered("DEST_A"), "deliver:1", &again).ok());
+  EXPECT_TRUE(again.duplicate()) << "the view, purpose and attempt the broker filled in are not the client's";
+  const size_t events = ReadAll(service_.get()).size();
+
+  v1::Ack ack;
+  Status s = service_->Append(Routed("DEST_B"), "route:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  EXPECT_EQ(s.field_path(), "append.idempotency_key");
+  v1::Event other_reason = Routed("DEST_A");
+  other_reason.mutable_case_routed()->set_reason("another reason");
+  s = service_->Append(other_reason, "route:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  s = service_->Append(Routed("DEST_B"), "deliver:1", &ack);
+  EXPECT_EQ(s.code(), Status::Code::kIdempotencyConflict) << s.ToString();
+  EXPECT_EQ(ReadAll(service_.get()).size(), events) << "a conflict writes nothing";
+  EXPECT_EQ(CaseOf(service_.get(), "DEST_B").state(), v1::CASE_STATE_UNSPECIFIED) << "DEST_B was never routed";
+}
+
+// A reader grants credit as it consumes events and cannot know that the
+// broker has meanwhile sent the last batch: a credit after the end of its
+// read is expected, taken quietly (no reply, as for any credit) and not
+// logged as a refusal. A credit on a connection that never read is still
+// NOT_FOUND.
+TEST_F(LifecycleTest, CreditAfterTheEndOfAReadIsNotARefusal) {
+  auto reader = stack_.ClientFor("router", 3000, 1);
+  v1::Frame read, credit, reply;
+  read.mutable_read();
+  ASSERT_TRUE(reader->Call(read, &reply).ok());
+  ASSERT_TRUE(reply.has_events()) << reply.DebugString();
+  ASSERT_TRUE(reply.events().end_of_log());
+  credit.mutable_credit()->set_events(100);
+  EXPECT_EQ(reader->Call(credit, &reply).code(), Status::Code::kUnavailable) << "no reply: " << reply.DebugString();
+
+  auto stranger = stack_.ClientFor("router", 10000, 1);
+  ASSERT_TRUE(stranger->Call(credit, &reply).ok());
+  ASSERT_TRUE(reply.has_error());
+  EXPECT_EQ(reply.error().code(), v1::NOT_FOUND);
+  // Only the stranger's credit was refused; the line names the agency (not
+  // the payload) and its time carries its zone.
+  std::ifstream log(stack_.broker_log());
+  std::string line;
+  int refusals = 0;
+  while (std::getline(log, line)) {
+    if (line.find("no read in progress") == std::string::npos) continue;
+    ++refusals;
+    EXPECT_NE(line.find("refused request " + std::to_string(reply.correlation_id()) + " from router:"), std::string::npos)
+        << line;
+    EXPECT_TRUE(std::regex_search(line, std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z )"))) << line;
+  }
+  EXPECT_EQ(refusals, 1);
+}
+
+// A lead must not learn which referral ids exist: a query for an unknown
+// referral and for one with no case at its destinations get the same empty
+// answer (as a read of either sends no event). Identities that may see
+// everything are told the referral does not exist.
+TEST_F(LifecycleTest, QueryDoesNotTellALeadWhichReferralsExist) {
+  for (const std::string& id : {referral_, std::string("R-0000009999")}) {
+    v1::QueryRequest q;
+    q.set_referral_id(id);
+    v1::QueryResult result;
+    Status s = lead_a_->Query(q, &result);
+    EXPECT_TRUE(s.ok()) << id << ": " << s.ToString();
+    EXPECT_EQ(result.cases_size(), 0) << id;
+  }
+  v1::QueryRequest q;
+  q.set_referral_id("R-0000009999");
+  v1::QueryResult result;
+  EXPECT_EQ(service_->Query(q, &result).code(), Status::Code::kNotFound);
+}
+
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_B")).ok());
@@ -256,11 +339,12 @@ TEST_F(LifecycleTest, FollowingReadReceivesNewEventsLiveAndResumesAfterRestart) 
     auto client = stack_.ClientFor("lead-a", 500, 200);
     v1::ReadRequest r;
     r.set_follow(true);
-    client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+    Status s = client->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
       std::lock_guard<std::mutex> lock(mu);
       seen.push_back(e.seq());
       return seen.size() < 3;
     }, [&] { return stop.load(); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
   });
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

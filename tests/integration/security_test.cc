@@ -68,6 +68,24 @@ TEST_F(SecurityTest, UnknownKeyIsRefusedAtHandshake) {
   ExpectStillServing(1);
 }
 
+// A listed public key used with some other secret key: the handshake cannot
+// complete (the client cannot prove it holds the key), nothing is served,
+// and the broker goes on serving. What the reference client reports is
+// documented in proto/README.md §3.3.
+TEST_F(SecurityTest, ListedPublicKeyWithTheWrongSecretIsRefused) {
+  CurveKeyPair other;
+  ASSERT_TRUE(GenerateCurveKeyPair(&other).ok());
+  ClientOptions options = stack_.ClientOptionsFor("agency-a", 1000, 2);
+  options.client_keys.secret_key = other.secret_key;  // public key still agency-a's
+  BrokerClient client(options);
+  v1::Ack ack;
+  Status s = client.Submit(SampleReferral("agency-a", "X-WRONG-SECRET"), &ack);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Status::Code::kUnavailable) << s.ToString();
+  EXPECT_NE(s.message().find("this client's key pair"), std::string::npos) << s.ToString();
+  ExpectStillServing(1);
+}
+
 TEST_F(SecurityTest, ClientWithoutCurveGetsNothing) {
   zmq::socket_t plain = Dealer(nullptr);
   v1::Frame f;

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <rocksdb/db.h>
+
 #include "core/event_util.h"
 #include "log_reader.h"
 #include "test_stack.h"
@@ -17,6 +19,35 @@ class SubmitTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(stack_.StartBroker()); }
   TestStack stack_;
 };
+
+// A dedupe entry the broker cannot read must refuse the repeat (INTERNAL,
+// retryable), never take it for a new referral and write it twice.
+TEST_F(SubmitTest, UnreadableDedupeEntryRefusesTheRepeatAndWritesNothing) {
+  const v1::Referral sent = SampleReferral("agency-a", "A-DEDUPE");
+  v1::Ack ack;
+  ASSERT_TRUE(stack_.ClientFor("agency-a")->Submit(sent, &ack).ok());
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  {
+    // Damage the entry: a value that is not an 8-byte seq.
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : eventlog::ColumnFamilyNames()) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), stack_.data_dir(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    const std::string key = eventlog::EventLog::SubmissionKey("agency-a", "A-DEDUPE");
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), handles[2], key, &value).ok()) << "family 2 is dedupe";
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[2], key, "bad").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  ASSERT_TRUE(stack_.StartBroker());
+  Status s = stack_.ClientFor("agency-a", 10000, 2)->Submit(sent, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kInternal) << s.ToString();
+  EXPECT_NE(s.message().find("idempotency index"), std::string::npos) << s.ToString();
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  EXPECT_EQ(ReadLog(stack_.data_dir()).head_seq, 1u) << "the repeat must not be written";
+}
 
 TEST_F(SubmitTest, AcknowledgesDurablyAndReadsBack) {
   auto client = stack_.ClientFor("agency-a");

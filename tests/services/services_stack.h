@@ -98,7 +98,7 @@ class ServiceProcess {
 class HostedService {
  public:
   HostedService() = default;
-  ~HostedService() { Stop(); }
+  ~HostedService() { (void)Stop(); }  // a test that checks the result calls Stop() itself
   // Starts `run` (e.g. [&](auto stop) { return service->Run(stop); }).
   void Start(std::function<Status(const std::function<bool()>&)> run);
   // Asks it to stop, waits, and returns what Run returned.

@@ -299,7 +299,8 @@ TEST_P(EventLogBadSeqTest, WrongSeqIsRefusedAndNothingChanges) {
     StoredEvent ev;
     EXPECT_EQ(log->Get(seq, &ev).code(), Status::Code::kNotFound) << "seq " << seq;
     uint64_t dup = 0;
-    EXPECT_FALSE(log->FindDuplicate(DedupeKey("kent-police", "BAD-" + std::to_string(seq)), &dup));
+    EXPECT_EQ(log->FindDuplicate(DedupeKey("kent-police", "BAD-" + std::to_string(seq)), &dup).code(),
+              Status::Code::kNotFound);
     std::vector<uint64_t> seqs;
     ASSERT_TRUE(log->SeqsForReferral(ReferralIdForSeq(seq), &seqs).ok());
     EXPECT_TRUE(seqs.empty()) << "seq " << seq;
@@ -347,22 +348,102 @@ TEST_F(EventLogTest, EventWithoutBodyIsRefused) {
 TEST_F(EventLogTest, DedupeIndexFindsAppendedKeysOnly) {
   auto log = MustOpen();
   ASSERT_NE(log, nullptr);
-  const std::string key1 = DedupeKey("kent-police", "KP-2026-0001");
-  const std::string key2 = DedupeKey("sevenoaks-csu", "KP-2026-0001");  // same reference, other identity
+  const std::string key1 = EventLog::SubmissionKey("kent-police", "KP-2026-0001");
+  const std::string key2 = EventLog::SubmissionKey("sevenoaks-csu", "KP-2026-0001");  // same reference, other identity
+  const std::string append_key = EventLog::AppendKey("kent-police", "KP-2026-0001");   // same text, an append's key
   uint64_t seq = 12345;
-  EXPECT_FALSE(log->FindDuplicate(key1, &seq));
+  EXPECT_EQ(log->FindDuplicate(key1, &seq).code(), Status::Code::kNotFound);
   EXPECT_EQ(seq, 12345u) << "FindDuplicate must not write *seq when absent";
 
   ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, "R-0000000001"), key1),
-                                Pending(RoutedEvent(2, "R-0000000001", "DA_MARAC")),
+                                Pending(RoutedEvent(2, "R-0000000001", "DA_MARAC"), append_key),
                                 Pending(SubmittedEvent(3, "R-0000000003"), key2)})
                   .ok());
-  ASSERT_TRUE(log->FindDuplicate(key1, &seq));
+  ASSERT_TRUE(log->FindDuplicate(key1, &seq).ok());
   EXPECT_EQ(seq, 1u);
-  ASSERT_TRUE(log->FindDuplicate(key2, &seq));
+  ASSERT_TRUE(log->FindDuplicate(append_key, &seq).ok());
+  EXPECT_EQ(seq, 2u);
+  ASSERT_TRUE(log->FindDuplicate(key2, &seq).ok());
   EXPECT_EQ(seq, 3u);
-  EXPECT_FALSE(log->FindDuplicate(DedupeKey("kent-police", "KP-2026-0002"), &seq));
-  EXPECT_FALSE(log->FindDuplicate(DedupeKey("kent-police", "KP-2026-000"), &seq));
+  EXPECT_EQ(log->FindDuplicate(EventLog::SubmissionKey("kent-police", "KP-2026-0002"), &seq).code(),
+            Status::Code::kNotFound);
+  EXPECT_EQ(log->FindDuplicate(EventLog::SubmissionKey("kent-police", "KP-2026-000"), &seq).code(),
+            Status::Code::kNotFound);
+}
+
+// A malformed dedupe value must not read as "absent": the broker would take
+// the repeat for a new referral and write it twice.
+TEST_F(EventLogTest, MalformedDedupeValueIsCorruptionNotAbsent) {
+  const std::string key = EventLog::SubmissionKey("kent-police", "KP-2026-0001");
+  {
+    auto log = MustOpen();
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, "R-0000000001"), key)}).ok());
+  }
+  {
+    RawDb raw(DbPath());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("dedupe"), key, "\x01\x02\x03").ok());
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("cursors"), "refx-router", "short").ok());
+  }
+  auto log = MustOpen();
+  ASSERT_NE(log, nullptr);
+  uint64_t seq = 12345;
+  Status s = log->FindDuplicate(key, &seq);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_EQ(seq, 12345u);
+  s = log->GetCursor("refx-router", &seq);
+  EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.ToString();
+  EXPECT_EQ(seq, 12345u);
+}
+
+TEST_F(EventLogTest, StateRecordsAreTypedAndMalformedOnesAreCorruption) {
+  auto log = MustOpen();
+  ASSERT_NE(log, nullptr);
+  v1::ReferralRecord referral;
+  referral.set_referral_id("R-1");
+  referral.set_submitter("kent-police");
+  v1::CaseRecord marac, idva;
+  marac.set_referral_id("R-1");
+  marac.set_destination("DA_MARAC");
+  idva.set_referral_id("R-1");
+  idva.set_destination("IDVA");
+  v1::CaseRecord other = marac;
+  other.set_referral_id("R-10");  // "R-1" is a prefix of "R-10": not one of R-1's cases
+  PendingEvent p = Pending(SubmittedEvent(1, "R-1"));
+  p.state_puts = {{EventLog::ReferralStateKey("R-1"), referral.SerializeAsString()},
+                  {EventLog::CaseStateKey("R-1", "IDVA"), idva.SerializeAsString()},
+                  {EventLog::CaseStateKey("R-1", "DA_MARAC"), marac.SerializeAsString()},
+                  {EventLog::CaseStateKey("R-10", "DA_MARAC"), other.SerializeAsString()}};
+  ASSERT_TRUE(log->AppendBatch({std::move(p)}).ok());
+
+  v1::ReferralRecord got_referral;
+  ASSERT_TRUE(log->GetReferralRecord("R-1", &got_referral).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(got_referral, referral));
+  EXPECT_EQ(log->GetReferralRecord("R-2", &got_referral).code(), Status::Code::kNotFound);
+  v1::CaseRecord got_case;
+  ASSERT_TRUE(log->GetCaseRecord("R-1", "IDVA", &got_case).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(got_case, idva));
+  EXPECT_EQ(log->GetCaseRecord("R-1", "CHILDRENS_FRONT_DOOR", &got_case).code(), Status::Code::kNotFound);
+  std::vector<std::string> destinations;
+  ASSERT_TRUE(log->ScanCaseRecords("R-1", [&](const v1::CaseRecord& c) {
+                   EXPECT_EQ(c.referral_id(), "R-1");
+                   destinations.push_back(c.destination());
+                 }).ok());
+  EXPECT_EQ(destinations, (std::vector<std::string>{"DA_MARAC", "IDVA"}));
+
+  log.reset();
+  {
+    RawDb raw(DbPath());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("case_state"), EventLog::CaseStateKey("R-1", "IDVA"),
+                              "\xff\xff\xff").ok());
+  }
+  log = MustOpen();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->GetCaseRecord("R-1", "IDVA", &got_case).code(), Status::Code::kCorruption);
+  EXPECT_EQ(log->ScanCaseRecords("R-1", [](const v1::CaseRecord&) {}).code(), Status::Code::kCorruption);
+  EXPECT_TRUE(log->GetReferralRecord("R-1", &got_referral).ok()) << "the damage is only where it is";
 }
 
 TEST_F(EventLogTest, ByReferralIndexListsEachReferralsSeqsInOrder) {
@@ -407,7 +488,7 @@ TEST_F(EventLogTest, ReopenKeepsHeadAndData) {
     auto log = MustOpen();
     ASSERT_NE(log, nullptr);
     ASSERT_TRUE(log->AppendBatch(MixedBatch(1, 4)).ok());
-    ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(5, "R-0000000005"), DedupeKey("kent-police", "KP-5"))}).ok());
+    ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(5, "R-0000000005"), EventLog::SubmissionKey("kent-police", "KP-5"))}).ok());
     hash = log->head_hash();
     ASSERT_TRUE(log->Scan(1, 0, [&](const StoredEvent& ev) {
                       bytes.push_back(ev.bytes);
@@ -425,7 +506,7 @@ TEST_F(EventLogTest, ReopenKeepsHeadAndData) {
     EXPECT_EQ(ev.bytes, bytes[seq - 1]);
   }
   uint64_t dup = 0;
-  ASSERT_TRUE(log->FindDuplicate(DedupeKey("kent-police", "KP-5"), &dup));
+  ASSERT_TRUE(log->FindDuplicate(EventLog::SubmissionKey("kent-police", "KP-5"), &dup).ok());
   EXPECT_EQ(dup, 5u);
   std::vector<uint64_t> seqs;
   ASSERT_TRUE(log->SeqsForReferral(ReferralIdForSeq(1), &seqs).ok());
@@ -439,24 +520,35 @@ TEST_F(EventLogTest, ReopenKeepsHeadAndData) {
 }
 
 TEST_F(EventLogTest, CursorsArePersisted) {
+  auto cursor = [](const EventLog& log, const std::string& consumer) {
+    uint64_t seq = 0;
+    Status s = log.GetCursor(consumer, &seq);
+    EXPECT_TRUE(s.ok()) << consumer << ": " << s.ToString();
+    return seq;
+  };
   {
     auto log = MustOpen();
     ASSERT_NE(log, nullptr);
-    EXPECT_EQ(log->GetCursor("refx-router"), 0u);
+    uint64_t seq = 12345;
+    EXPECT_EQ(log->GetCursor("refx-router", &seq).code(), Status::Code::kNotFound);
+    EXPECT_EQ(seq, 12345u);
     ASSERT_TRUE(log->PutCursor("refx-router", 17).ok());
     ASSERT_TRUE(log->PutCursor("refx-delivery", 4).ok());
     ASSERT_TRUE(log->PutCursor("refx-delivery", 9).ok());  // overwrite
-    EXPECT_EQ(log->GetCursor("refx-router"), 17u);
-    EXPECT_EQ(log->GetCursor("refx-delivery"), 9u);
+    EXPECT_EQ(cursor(*log, "refx-router"), 17u);
+    EXPECT_EQ(cursor(*log, "refx-delivery"), 9u);
   }
   auto log = MustOpen();
   ASSERT_NE(log, nullptr);
-  EXPECT_EQ(log->GetCursor("refx-router"), 17u);
-  EXPECT_EQ(log->GetCursor("refx-delivery"), 9u);
-  EXPECT_EQ(log->GetCursor("refx-outcomes"), 0u);
+  EXPECT_EQ(cursor(*log, "refx-router"), 17u);
+  EXPECT_EQ(cursor(*log, "refx-delivery"), 9u);
+  uint64_t seq = 0;
+  EXPECT_EQ(log->GetCursor("refx-outcomes", &seq).code(), Status::Code::kNotFound);
+  ASSERT_TRUE(log->PutCursor("refx-outcomes", 0).ok());
+  EXPECT_TRUE(log->GetCursor("refx-outcomes", &seq).ok()) << "a stored 0 is not \"none\"";
   const uint64_t big = std::numeric_limits<uint64_t>::max() - 1;
   ASSERT_TRUE(log->PutCursor("refx-outcomes", big).ok());
-  EXPECT_EQ(log->GetCursor("refx-outcomes"), big);
+  EXPECT_EQ(cursor(*log, "refx-outcomes"), big);
 }
 
 // ---------------------------------------------------------------------------
