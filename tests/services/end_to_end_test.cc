@@ -28,15 +28,22 @@
 namespace refx::testing {
 namespace {
 
-TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
-  ServicesStack s;
-  ASSERT_TRUE(s.stack().StartBroker());
+// refx-router, refx-delivery and refx-outcomes as child processes, in that
+// order, against `s`'s broker.
+std::vector<std::unique_ptr<ServiceProcess>> StartServices(ServicesStack* s) {
   std::vector<std::unique_ptr<ServiceProcess>> services;
   for (const auto& [binary, name] : std::vector<std::pair<std::string, std::string>>{
            {REFX_ROUTER_BIN, "refx-router"}, {REFX_DELIVERY_BIN, "refx-delivery"}, {REFX_OUTCOMES_BIN, "refx-outcomes"}}) {
-    services.push_back(std::make_unique<ServiceProcess>(s.ServiceArgs(binary, name), s.LogPath(name)));
+    services.push_back(std::make_unique<ServiceProcess>(s->ServiceArgs(binary, name), s->LogPath(name)));
     services.back()->Start();
   }
+  return services;
+}
+
+TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  std::vector<std::unique_ptr<ServiceProcess>> services = StartServices(&s);
   const v1::Destination* marac = s.config().DestinationByCode("DA_MARAC");
   ASSERT_NE(marac, nullptr);
   const std::string lead = marac->agency_id();
@@ -164,12 +171,7 @@ v1::Referral SampleReferral(const std::string& file) {
 TEST(EndToEndTest, NewPathwaysAreRoutedAndDeliveredThroughTheRealProcesses) {
   ServicesStack s;
   ASSERT_TRUE(s.stack().StartBroker());
-  std::vector<std::unique_ptr<ServiceProcess>> services;
-  for (const auto& [binary, name] : std::vector<std::pair<std::string, std::string>>{
-           {REFX_ROUTER_BIN, "refx-router"}, {REFX_DELIVERY_BIN, "refx-delivery"}, {REFX_OUTCOMES_BIN, "refx-outcomes"}}) {
-    services.push_back(std::make_unique<ServiceProcess>(s.ServiceArgs(binary, name), s.LogPath(name)));
-    services.back()->Start();
-  }
+  std::vector<std::unique_ptr<ServiceProcess>> services = StartServices(&s);
   const std::map<std::string, std::set<std::string>> want = {
       {"26-business-crime-repeat-offender.json", {"CMARAC"}},
       {"27-modern-slavery-adult-duty-to-notify.json", {"MODERN_SLAVERY_DTN"}},
