@@ -212,6 +212,24 @@ TEST_F(SampleReferralsTest, DutyToNotifyViewHoldsNoIdentifyingField) {
   EXPECT_EQ(NeedToKnowView(referral, nrm).person().given_name(), referral.person().given_name());
 }
 
+// Action plan 6.2/6.5 and 7.6: the Safer Towns Business Crime Partnership
+// submits business crime only (member businesses are not agencies); the
+// Violence Reduction Unit refers young people to the CMARAC and the DCSM.
+TEST_F(SampleReferralsTest, NewAgenciesMaySubmitOnlyTheirPathways) {
+  const v1::Agency* bcp = config_->AgencyById("safer-towns-bcp");
+  const v1::Agency* vru = config_->AgencyById("kent-vru");
+  ASSERT_NE(bcp, nullptr);
+  ASSERT_NE(vru, nullptr);
+  for (int c = v1::Category_MIN + 1; c <= v1::Category_MAX; ++c) {
+    if (!v1::Category_IsValid(c)) continue;
+    const auto category = static_cast<v1::Category>(c);
+    SCOPED_TRACE(v1::Category_Name(category));
+    EXPECT_EQ(PartnershipConfig::MaySubmit(*bcp, category), category == v1::BUSINESS_CRIME);
+    EXPECT_EQ(PartnershipConfig::MaySubmit(*vru, category),
+              category == v1::ANTISOCIAL_BEHAVIOUR || category == v1::EXTRA_FAMILIAL_HARM);
+  }
+}
+
 TEST_F(SampleReferralsTest, LaterCasesAreOpenedByAnOutcome) {
   int checked = 0;
   for (const SampleRow& row : ReadmeRows()) {
