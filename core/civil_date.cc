@@ -1,49 +1,29 @@
 #include "core/civil_date.h"
 
+#include <date/date.h>
+
 #include <chrono>
 #include <cstdio>
 
 namespace refx {
 
 namespace {
-// Howard Hinnant's days_from_civil / civil_from_days algorithms.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int y, int m) {
-  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+// Howard Hinnant's date library (libhowardhinnant-date-dev) does the
+// calendar arithmetic; CivilDate keeps the plain struct the rest of refx uses.
+date::sys_days SysDays(const CivilDate& d) {
+  return date::sys_days(date::year{d.year} / static_cast<unsigned>(d.month) / static_cast<unsigned>(d.day));
 }
 }  // namespace
 
-int64_t CivilDate::ToDays() const { return DaysFromCivil(year, month, day); }
+int64_t CivilDate::ToDays() const { return SysDays(*this).time_since_epoch().count(); }
 
 CivilDate CivilDate::FromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return CivilDate{static_cast<int>(y + (m <= 2)), static_cast<int>(m), static_cast<int>(d)};
+  const date::year_month_day ymd{date::sys_days{date::days{z}}};
+  return CivilDate{static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+                   static_cast<int>(static_cast<unsigned>(ymd.day()))};
 }
 
-int CivilDate::Weekday() const {
-  // 1970-01-01 was a Thursday (3 when Monday is 0).
-  int64_t w = (ToDays() + 3) % 7;
-  return static_cast<int>(w < 0 ? w + 7 : w);
-}
+int CivilDate::Weekday() const { return static_cast<int>(date::weekday{SysDays(*this)}.iso_encoding()) - 1; }
 
 std::string CivilDate::ToString() const {
   char buf[16];
@@ -63,16 +43,16 @@ bool ParseCivilDate(std::string_view t, CivilDate* out) {
   };
   CivilDate d;
   if (!digits(0, 4, &d.year) || !digits(5, 2, &d.month) || !digits(8, 2, &d.day)) return false;
-  if (d.year < 1900 || d.year > 2999 || d.month < 1 || d.month > 12) return false;
-  if (d.day < 1 || d.day > DaysInMonth(d.year, d.month)) return false;
+  if (d.year < 1900 || d.year > 2999) return false;
+  const date::year_month_day ymd{date::year{d.year}, date::month{static_cast<unsigned>(d.month)},
+                                 date::day{static_cast<unsigned>(d.day)}};
+  if (!ymd.ok()) return false;  // 2026-02-30, month 13...
   *out = d;
   return true;
 }
 
 CivilDate TodayUtc() {
-  using namespace std::chrono;
-  const auto days = duration_cast<hours>(system_clock::now().time_since_epoch()).count() / 24;
-  return CivilDate::FromDays(days);
+  return CivilDate::FromDays(date::floor<date::days>(std::chrono::system_clock::now()).time_since_epoch().count());
 }
 
 int AgeOn(const CivilDate& dob, const CivilDate& on) {

@@ -32,6 +32,7 @@ class Checker {
 
   Status Run() {
     REFX_RETURN_IF_ERROR(CheckMeetings());
+    REFX_RETURN_IF_ERROR(CheckDestinations());
     REFX_RETURN_IF_ERROR(CheckRules());
     REFX_RETURN_IF_ERROR(CheckFallback());
     REFX_RETURN_IF_ERROR(CheckCalendar());
@@ -72,13 +73,70 @@ class Checker {
   static Status Bad(const std::string& where, const std::string& why) { return Status::InvalidArgument(where + why); }
 
   bool Known(const std::string& code) const { return destinations_.count(code) > 0; }
+  const v1::Destination* ConfigDestination(const std::string& code) const {
+    for (const v1::Destination& d : c_.destinations()) {
+      if (d.code() == code) return &d;
+    }
+    return nullptr;
+  }
 
-  // Every value of an enum list is specified (not 0).
+  // Every value of an enum list is specified (not 0) and exists (a number
+  // no value has, e.g. `category_in: 99`, is refused).
   template <typename List>
   Status CheckEnumList(const List& list, const Tree* tree, const Descriptor* d, const char* field,
                        const std::string& outer, const std::string& what) const {
+    const google::protobuf::EnumDescriptor* e = d->FindFieldByName(field)->enum_type();
     for (int i = 0; i < list.size(); ++i) {
       if (list.Get(i) == 0) return Bad(At(tree, d, field, i, outer), what + "." + field + " lists an unspecified value");
+      if (e != nullptr && e->FindValueByNumber(list.Get(i)) == nullptr) {
+        return Bad(At(tree, d, field, i, outer), what + "." + field + " names " + std::to_string(list.Get(i)) +
+                                                     ", which is not a " + e->name());
+      }
+    }
+    return Status::OK();
+  }
+
+  // Field groups of `type` (recursively) that hold a field marked
+  // PERSONAL_DATA: an anonymous view may list none of them.
+  static void IdentifyingGroups(const Descriptor* type, std::set<int>* out, std::set<const Descriptor*>* seen) {
+    if (!seen->insert(type).second) return;
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* f = type->field(i);
+      const int group = f->options().GetExtension(v1::field_group);
+      for (int m = 0; m < f->options().ExtensionSize(v1::marking); ++m) {
+        if (f->options().GetExtension(v1::marking, m) == v1::PERSONAL_DATA) out->insert(group);
+      }
+      if (f->message_type() != nullptr) IdentifyingGroups(f->message_type(), out, seen);
+    }
+  }
+
+  // Clock-hour deadlines and anonymous (Duty to Notify) views.
+  Status CheckDestinations() {
+    const Descriptor* cd = c_.GetDescriptor();
+    std::set<int> identifying = {v1::SUBJECT_IDENTITY};
+    std::set<const Descriptor*> seen;
+    IdentifyingGroups(v1::Referral::descriptor(), &identifying, &seen);
+    for (int i = 0; i < c_.destinations_size(); ++i) {
+      const v1::Destination& d = c_.destinations(i);
+      const Tree* dt = Sub(root_, cd, "destinations", i);
+      const std::string outer = At(root_, cd, "destinations", i, top_);
+      if (d.deadline_from() != v1::Destination::SUBMISSION && d.deadline_clock_hours() == 0) {
+        return Bad(At(dt, d.GetDescriptor(), "deadline_from", -1, outer),
+                   "destination " + d.code() + " sets deadline_from but no deadline_clock_hours");
+      }
+      if (d.deadline_clock_hours() > 0 && d.has_meetings()) {
+        return Bad(At(dt, d.GetDescriptor(), "deadline_clock_hours", -1, outer),
+                   "destination " + d.code() + " has both meetings and deadline_clock_hours: choose one");
+      }
+      if (!d.anonymous()) continue;
+      for (int j = 0; j < d.need_to_know_size(); ++j) {
+        if (identifying.count(d.need_to_know(j))) {
+          return Bad(At(dt, d.GetDescriptor(), "need_to_know", j, outer),
+                     "destination " + d.code() + " is anonymous but its need_to_know lists " +
+                         v1::FieldGroup_Name(static_cast<v1::FieldGroup>(d.need_to_know(j))) +
+                         ", which holds identifying fields");
+        }
+      }
     }
     return Status::OK();
   }
@@ -153,6 +211,8 @@ class Checker {
     }
     REFX_RETURN_IF_ERROR(CheckEnumList(cond.exploitation_any_of(), tree, d, "exploitation_any_of", outer, what));
     REFX_RETURN_IF_ERROR(CheckEnumList(cond.complex_asb_any_of(), tree, d, "complex_asb_any_of", outer, what));
+    REFX_RETURN_IF_ERROR(
+        CheckEnumList(cond.harmful_practice_any_of(), tree, d, "harmful_practice_any_of", outer, what));
     REFX_RETURN_IF_ERROR(CheckEnumList(cond.complex_asb_all_of(), tree, d, "complex_asb_all_of", outer, what));
     if (cond.has_community_trigger()) {
       const v1::CommunityTrigger& t = cond.community_trigger();
@@ -215,6 +275,11 @@ class Checker {
         if (!Known(t.destination())) {
           return Bad(At(tt, td, "destination", -1, twhere),
                      what + " targets unknown destination \"" + t.destination() + "\"");
+        }
+        if (t.has_deadline_working_days() && ConfigDestination(t.destination())->deadline_clock_hours() > 0) {
+          return Bad(At(tt, td, "deadline_working_days", -1, twhere),
+                     what + " sets deadline_working_days for " + t.destination() +
+                         ", whose deadline is in clock hours");
         }
         if (!seen.insert(t.destination()).second) {
           return Bad(At(tt, td, "destination", -1, twhere), what + " targets " + t.destination() + " twice");

@@ -1,28 +1,44 @@
 #include "core/working_calendar.h"
 
+#include <date/tz.h>
+
 #include <algorithm>
+#include <chrono>
 
 namespace refx {
 
 namespace {
 
-bool IsLeap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-int DaysInMonth(int y, int m) {
-  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+date::zoned_seconds InLondon(int64_t unix_seconds) {
+  // locate_zone throws only when the system has no tzdata; refx's packages
+  // include it (tzdata is required by libdate-tz).
+  static const date::time_zone* london = date::locate_zone("Europe/London");
+  return date::zoned_seconds(london, date::sys_seconds(std::chrono::seconds(unix_seconds)));
 }
 
 }  // namespace
 
-CivilDate AddMonths(const CivilDate& date, int months) {
-  // Months counted from year 0 so that negative offsets divide cleanly.
-  int64_t index = static_cast<int64_t>(date.year) * 12 + (date.month - 1) + months;
-  CivilDate out;
-  out.year = static_cast<int>(index >= 0 ? index / 12 : (index - 11) / 12);
-  out.month = static_cast<int>(index - static_cast<int64_t>(out.year) * 12) + 1;
-  out.day = std::min(date.day, DaysInMonth(out.year, out.month));
-  return out;
+CivilDate LondonDateOf(int64_t unix_seconds) {
+  const auto local = InLondon(unix_seconds).get_local_time();
+  return CivilDate::FromDays(date::floor<date::days>(local).time_since_epoch().count());
+}
+
+std::string LondonTimeText(int64_t unix_seconds) {
+  return date::format("%F %H:%M %Z", InLondon(unix_seconds));
+}
+
+int64_t WorkingCalendar::AddClockHours(int64_t start_unix_seconds, uint32_t hours) {
+  return start_unix_seconds + static_cast<int64_t>(hours) * 3600;
+}
+
+CivilDate AddMonths(const CivilDate& d, int months) {
+  const date::year_month ym =
+      date::year_month{date::year{d.year}, date::month{static_cast<unsigned>(d.month)}} + date::months{months};
+  // Keep the day, or the month's last day when it is shorter.
+  const date::day last = date::year_month_day_last{ym.year(), date::month_day_last{ym.month()}}.day();
+  const date::day day = std::min(date::day{static_cast<unsigned>(d.day)}, last);
+  return CivilDate{static_cast<int>(ym.year()), static_cast<int>(static_cast<unsigned>(ym.month())),
+                   static_cast<int>(static_cast<unsigned>(day))};
 }
 
 WorkingCalendar::WorkingCalendar() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <string>
 
 #include "core/civil_date.h"
 #include "core/status.h"
@@ -20,6 +21,14 @@ namespace refx {
 // day of the month, or the month's last day when it is shorter
 // (2026-08-31 + 6 months = 2027-02-28). Pure function.
 CivilDate AddMonths(const CivilDate& date, int months);
+
+// The Europe/London calendar date of an instant (seconds since the Unix
+// epoch), from the system's time-zone data (BST in summer). Pure function.
+CivilDate LondonDateOf(int64_t unix_seconds);
+
+// An instant as Europe/London local time, "YYYY-MM-DD HH:MM BST" or "... GMT",
+// for people to read. Pure function.
+std::string LondonTimeText(int64_t unix_seconds);
 
 class WorkingCalendar {
  public:
@@ -52,6 +61,13 @@ class WorkingCalendar {
   // late enough - `ack_deadline_working_days` working days after
   // submission (see AddWorkingDays).
   CivilDate Deadline(const v1::Destination& destination, const CivilDate& submitted_on) const;
+
+  // A clock-hour deadline: `hours` elapsed hours after `start_unix_seconds`
+  // (seconds since the Unix epoch, UTC). Nights, weekends and bank holidays
+  // count like any other hour, and a clock change neither adds nor removes
+  // one: across the October change the deadline reads an hour earlier on
+  // the local clock than the start did. Pure function.
+  static int64_t AddClockHours(int64_t start_unix_seconds, uint32_t hours);
 
  private:
   bool weekend_[7];                // indexed by CivilDate::Weekday(), 0 = Monday

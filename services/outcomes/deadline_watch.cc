@@ -28,11 +28,7 @@ void DeadlineWatch::Update(const CaseView& c) {
     const bool escalated = std::find(c.escalated_by.begin(), c.escalated_by.end(), identity_) != c.escalated_by.end();
     entry.needs_escalation = !escalate_to_.empty() && !escalated && !escalation_done_.count(key);
   }
-  if (entry.needs_breach || entry.needs_escalation) {
-    Store(key, entry);
-  } else {
-    Forget(key);
-  }
+  StoreOrForget(key, entry);
 }
 
 std::vector<DeadlineAction> DeadlineWatch::Due(Micros now) const {
@@ -42,33 +38,33 @@ std::vector<DeadlineAction> DeadlineWatch::Due(Micros now) const {
     const Entry& entry = entries_.at(key);
     const std::string& ref = key.first;
     const std::string& dest = key.second;
-    if (entry.needs_breach) {
-      DeadlineAction a;
-      a.kind = DeadlineAction::Kind::kBreach;
+    // The breach and the escalation of one case differ only in their event
+    // and idempotency key.
+    auto action = [&](DeadlineAction::Kind kind) -> DeadlineAction& {
+      DeadlineAction& a = out.emplace_back();
+      a.kind = kind;
       a.referral_id = ref;
       a.destination = dest;
       a.deadline = deadline;
+      return a;
+    };
+    if (entry.needs_breach) {
+      DeadlineAction& a = action(DeadlineAction::Kind::kBreach);
       auto* b = a.event.mutable_deadline_breached();
       b->set_referral_id(ref);
       b->set_destination(dest);
       b->set_deadline_kind(kKind);
       *b->mutable_deadline() = TimeUtil::MicrosecondsToTimestamp(deadline);
       a.idempotency_key = "breach:" + ref + ":" + dest + ":" + kKind;
-      out.push_back(std::move(a));
     }
     if (entry.needs_escalation) {
-      DeadlineAction a;
-      a.kind = DeadlineAction::Kind::kEscalate;
-      a.referral_id = ref;
-      a.destination = dest;
-      a.deadline = deadline;
+      DeadlineAction& a = action(DeadlineAction::Kind::kEscalate);
       auto* e = a.event.mutable_case_escalated();
       e->set_referral_id(ref);
       e->set_destination(dest);
       e->set_escalated_to(escalate_to_);
       e->set_reason(dest + " did not acknowledge the case by its deadline " + FormatMicros(deadline));
       a.idempotency_key = "escalate-breach:" + ref + ":" + dest;
-      out.push_back(std::move(a));
     }
   }
   return out;
@@ -76,19 +72,15 @@ std::vector<DeadlineAction> DeadlineWatch::Due(Micros now) const {
 
 void DeadlineWatch::Done(const DeadlineAction& action) {
   const Key key{action.referral_id, action.destination};
-  if (action.kind == DeadlineAction::Kind::kBreach) {
-    breach_done_.insert(key);
-  } else {
-    escalation_done_.insert(key);
-  }
+  (action.kind == DeadlineAction::Kind::kBreach ? breach_done_ : escalation_done_).insert(key);
   auto it = entries_.find(key);
   if (it == entries_.end()) return;
   Entry entry = it->second;
-  if (action.kind == DeadlineAction::Kind::kBreach) {
-    entry.needs_breach = false;
-  } else {
-    entry.needs_escalation = false;
-  }
+  (action.kind == DeadlineAction::Kind::kBreach ? entry.needs_breach : entry.needs_escalation) = false;
+  StoreOrForget(key, entry);
+}
+
+void DeadlineWatch::StoreOrForget(const Key& key, const Entry& entry) {
   if (entry.needs_breach || entry.needs_escalation) {
     Store(key, entry);
   } else {

@@ -75,6 +75,8 @@ class DeadlineWatch {
     bool needs_breach = false;
     bool needs_escalation = false;
   };
+  // Store when the entry still needs an action, else Forget.
+  void StoreOrForget(const Key& key, const Entry& entry);
   void Store(const Key& key, const Entry& entry);
   void Forget(const Key& key);
 

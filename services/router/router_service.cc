@@ -28,9 +28,10 @@ CivilDate DateOf(const google::protobuf::Timestamp& time) {
   return CivilDate::FromDays(days);
 }
 
-// 23:59:59 UTC on `date`: a case deadline is the end of its deadline day.
-google::protobuf::Timestamp DeadlineTimestamp(const CivilDate& date) {
-  return TimeUtil::SecondsToTimestamp(date.ToDays() * 86400 + 86399);
+// The decision's deadline instant: the end of its deadline day (23:59:59
+// UTC) or, for a clock-hour destination, the exact hour.
+google::protobuf::Timestamp DeadlineTimestamp(const RoutingDecision& decision) {
+  return TimeUtil::SecondsToTimestamp(decision.deadline_unix);
 }
 
 bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
@@ -165,7 +166,8 @@ Status RouterService::RouteSubmitted(const v1::Event& event, bool* acted) {
   }
   const CivilDate on = DateOf(event.time());
   const RoutingHistoryBefore history(&state_, event.seq());
-  const std::vector<RoutingDecision> decisions = engine_->Route(event.referral_submitted().referral(), on, history);
+  const std::vector<RoutingDecision> decisions =
+      engine_->Route(event.referral_submitted().referral(), on, history, event.time().seconds());
   for (const RoutingDecision& decision : decisions) {
     if (state_.HasCase(referral_id, decision.destination)) continue;  // routed before a restart
     AppendRouted(referral_id, decision, on, acted);
@@ -203,7 +205,7 @@ Status RouterService::FlushQueued() {
         routed->set_destination(q.decision.destination);
         routed->set_rule_id(q.decision.rule_id);
         routed->set_reason(q.decision.reason);
-        *routed->mutable_deadline() = DeadlineTimestamp(q.decision.deadline);
+        *routed->mutable_deadline() = DeadlineTimestamp(q.decision);
         append->set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
       },
       [&](size_t i, const Status& st, const v1::Ack& ack) {

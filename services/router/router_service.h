@@ -24,8 +24,11 @@
 //     broker refuses as ILLEGAL_TRANSITION (already open, or the referral
 //     was withdrawn) counts as done.
 //
-// Deadlines: the engine gives a calendar date; the case_routed deadline is
-// 23:59:59 UTC on that date (the last second of the deadline day, in UTC).
+// Deadlines: the case_routed deadline is the engine's deadline_unix:
+// 23:59:59 UTC on the deadline date (the last second of the deadline day, in
+// UTC), or the exact instant for a clock-hour destination (a return-home
+// interview 72 hours after the child's return); clock hours without a
+// better start count from the referral_submitted event's broker time.
 //
 // History dates: a case counts in the routing history on the UTC date of its
 // case_routed event (broker clock); for a case the router has just appended

@@ -125,6 +125,28 @@ bool ExploitationFlagSet(const v1::ExploitationDetails& e, int flag) {
       return e.county_lines();
     case v1::Condition::SERIOUS_YOUTH_VIOLENCE:
       return e.serious_youth_violence();
+    case v1::Condition::LABOUR_EXPLOITATION:
+      return e.labour_exploitation();
+    case v1::Condition::DOMESTIC_SERVITUDE:
+      return e.domestic_servitude();
+    default:
+      return false;
+  }
+}
+
+std::string HarmfulPracticeName(int v) {
+  const auto p = static_cast<v1::Condition::HarmfulPractice>(v);
+  return p == v1::Condition::FGM ? "FGM" : Lower(v1::Condition::HarmfulPractice_Name(p));
+}
+
+bool HarmfulPracticeSet(const v1::HarmfulPracticeDetails& h, int practice) {
+  switch (practice) {
+    case v1::Condition::FGM:
+      return h.fgm();
+    case v1::Condition::FORCED_MARRIAGE:
+      return h.forced_marriage();
+    case v1::Condition::HONOUR_BASED_ABUSE:
+      return h.honour_based_abuse();
     default:
       return false;
   }
@@ -219,6 +241,22 @@ class Evaluator {
       parts.push_back(TestFlag(r_.exploitation().significant_harm(), c.significant_harm(),
                                "child at risk of significant harm", "no individual child at risk of significant harm"));
     }
+    if (!c.harmful_practice_any_of().empty()) {
+      std::vector<int> set;
+      for (int practice : c.harmful_practice_any_of()) {
+        if (HarmfulPracticeSet(r_.harmful_practice(), practice)) set.push_back(practice);
+      }
+      parts.push_back(set.empty() ? Fails("none of " + NameList(c.harmful_practice_any_of(), HarmfulPracticeName))
+                                  : Holds("harmful practice: " + NameList(set, HarmfulPracticeName)));
+    }
+    if (c.has_repeat_or_prolific_offender()) {
+      parts.push_back(TestFlag(r_.business_crime().repeat_or_prolific_offender(), c.repeat_or_prolific_offender(),
+                               "repeat or prolific offender", "no named repeat or prolific offender"));
+    }
+    if (c.has_retail_affecting()) {
+      parts.push_back(TestFlag(r_.business_crime().retail_affecting(), c.retail_affecting(), "affects retail premises",
+                               "does not affect retail premises"));
+    }
     if (!c.complex_asb_any_of().empty()) {
       std::vector<int> set;
       for (int flag : c.complex_asb_any_of()) {
@@ -301,7 +339,10 @@ class Evaluator {
     if (r_.has_context()) {
       // A context matches when its age span overlaps the range.
       uint32_t lo = r_.context().youngest_age(), hi = r_.context().oldest_age();
-      if (lo == 0 && hi == 0) return Unknown("ages of the young people in the context unknown");
+      if (lo == 0 && hi == 0) {
+        const char* why = "ages of the young people in the context unknown";
+        return a.unknown_age_fails() ? Fails(why) : Unknown(why);
+      }
       if (lo == 0) lo = hi;
       if (hi == 0) hi = lo;
       if (lo > hi) std::swap(lo, hi);
@@ -311,7 +352,7 @@ class Evaluator {
                       : Fails(text + " outside " + Span(a.has_at_least(), a.at_least(), a.has_at_most(), a.at_most()));
     }
     std::optional<int> age = PersonAge(f_);
-    if (!age) return Unknown("age unknown");
+    if (!age) return a.unknown_age_fails() ? Fails("age unknown") : Unknown("age unknown");
     const v1::Person& p = r_.person();
     bool has_max = a.has_at_most();
     uint32_t max = a.at_most();

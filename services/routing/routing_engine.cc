@@ -1,5 +1,7 @@
 #include "services/routing/routing_engine.h"
 
+#include <google/protobuf/util/time_util.h>
+
 #include <algorithm>
 #include <set>
 
@@ -15,7 +17,18 @@ struct Pick {
   std::string destination;
   std::string rule_id;
   std::string reason;
+  std::optional<uint32_t> deadline_working_days;
 };
+
+// The rule's `when` has a top-level category test that the referral's
+// category passes: a failure of the rest is a near miss worth naming.
+bool CategoryMatches(const v1::Condition& when, const v1::Referral& referral) {
+  return !when.category_in().empty() &&
+         std::find(when.category_in().begin(), when.category_in().end(), referral.category()) !=
+             when.category_in().end();
+}
+
+int64_t EndOfDayUtc(const CivilDate& date) { return date.ToDays() * 86400 + 86399; }
 
 std::string ConsentText(v1::ConsentPosition position) {
   switch (position) {
@@ -80,8 +93,46 @@ std::string RoutingEngine::SubjectKeyOf(const v1::Referral& referral) const {
   return secret_.empty() ? std::string() : SubjectKey(secret_, referral);
 }
 
+void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const {
+  const v1::Destination* dest = config_->DestinationByCode(d->destination);
+  if (dest == nullptr) {
+    d->deadline = calendar_.AddWorkingDays(timing.submitted_on, 0);
+    d->deadline_unix = EndOfDayUtc(d->deadline);
+    return;
+  }
+  if (dest->deadline_clock_hours() > 0) {
+    int64_t start = timing.submitted_at_unix;
+    std::string from = "submission";
+    if (dest->deadline_from() == v1::Destination::CHILD_RETURNED) {
+      google::protobuf::Timestamp returned;
+      const std::string& text = timing.referral ? timing.referral->missing().returned_at() : std::string();
+      if (!text.empty() && google::protobuf::util::TimeUtil::FromString(text, &returned)) {
+        start = returned.seconds();
+        from = "the return";
+      } else {
+        from = "submission (no return time given)";
+      }
+    }
+    d->deadline_unix = WorkingCalendar::AddClockHours(start, dest->deadline_clock_hours());
+    d->deadline = LondonDateOf(d->deadline_unix);
+    d->reason += " (due " + LondonTimeText(d->deadline_unix) + ": " + std::to_string(dest->deadline_clock_hours()) +
+                 " clock hours from " + from + ")";
+    return;
+  }
+  if (timing.deadline_working_days) {
+    d->deadline = calendar_.AddWorkingDays(timing.submitted_on, *timing.deadline_working_days);
+  } else {
+    d->deadline = calendar_.Deadline(*dest, timing.submitted_on);
+    if (dest->has_meetings() && dest->meetings().dates_size() > 0 &&
+        !WorkingCalendar::NextMeeting(dest->meetings(), timing.submitted_on)) {
+      d->reason += " (no " + d->destination + " meeting date late enough is configured: working-day deadline)";
+    }
+  }
+  d->deadline_unix = EndOfDayUtc(d->deadline);
+}
+
 void RoutingEngine::Add(std::vector<RoutingDecision>* out, const std::string& destination,
-                        const std::string& rule_id, const std::string& reason, const CivilDate& submitted_on) const {
+                        const std::string& rule_id, const std::string& reason, const Timing& timing) const {
   for (RoutingDecision& d : *out) {
     if (d.destination != destination) continue;
     // Listed already: the first rule to choose it is the one recorded, but
@@ -95,42 +146,40 @@ void RoutingEngine::Add(std::vector<RoutingDecision>* out, const std::string& de
   d.destination = destination;
   d.rule_id = rule_id;
   d.reason = reason;
-  const v1::Destination* dest = config_->DestinationByCode(destination);
-  if (dest != nullptr) {
-    d.deadline = calendar_.Deadline(*dest, submitted_on);
-    if (dest->has_meetings() && dest->meetings().dates_size() > 0 &&
-        !WorkingCalendar::NextMeeting(dest->meetings(), submitted_on)) {
-      d.reason += " (no " + destination + " meeting date late enough is configured: working-day deadline)";
-    }
-  } else {
-    d.deadline = calendar_.AddWorkingDays(submitted_on, 0);
-  }
+  SetDeadline(&d, timing);
   out->push_back(std::move(d));
 }
 
 std::vector<RoutingDecision> RoutingEngine::Route(const v1::Referral& referral, const CivilDate& submitted_on,
-                                                  const RoutingHistory& history) const {
+                                                  const RoutingHistory& history,
+                                                  std::optional<int64_t> submitted_at_unix) const {
   const v1::PartnershipConfig& cfg = config_->proto();
   const std::string& fallback = cfg.fallback_destination();
   const ReferralFacts facts = MakeReferralFacts(referral, submitted_on, &history, SubjectKeyOf(referral));
 
   std::vector<Pick> picks;
   std::vector<std::string> excluded;    // notes on rules an exclusion stopped
+  std::vector<Pick> near_misses;        // rules of the referral's category that failed
   std::set<std::string> settled_groups;  // exclusive groups already decided
   for (const v1::RoutingRule& rule : cfg.rules()) {
     const std::string& group = rule.exclusive_group();
     if (!group.empty() && settled_groups.count(group)) continue;
     const Verdict when = EvaluateCondition(rule.when(), facts);
-    if (when.fails()) continue;
+    if (when.fails()) {
+      if (CategoryMatches(rule.when(), referral)) {
+        near_misses.push_back({fallback, rule.id(), rule.id() + " not met, missing: " + when.reason, std::nullopt});
+      }
+      continue;
+    }
     if (!group.empty()) settled_groups.insert(group);
     if (when.unknown()) {
-      picks.push_back({fallback, rule.id(), rule.id() + " cannot be applied: " + when.reason});
+      picks.push_back({fallback, rule.id(), rule.id() + " cannot be applied: " + when.reason, std::nullopt});
       continue;
     }
     if (rule.has_exclude()) {
       const Verdict exclude = EvaluateCondition(rule.exclude(), facts);
       if (exclude.unknown()) {
-        picks.push_back({fallback, rule.id(), rule.id() + " cannot be applied: " + exclude.reason});
+        picks.push_back({fallback, rule.id(), rule.id() + " cannot be applied: " + exclude.reason, std::nullopt});
         continue;
       }
       if (exclude.holds()) {
@@ -147,26 +196,42 @@ std::vector<RoutingDecision> RoutingEngine::Route(const v1::Referral& referral, 
         if (only_if.fails()) continue;
         if (only_if.unknown()) {
           picks.push_back({fallback, rule.id(),
-                           rule.id() + " cannot decide on " + target.destination() + ": " + only_if.reason});
+                           rule.id() + " cannot decide on " + target.destination() + ": " + only_if.reason,
+                           std::nullopt});
           continue;
         }
         reason = MergeReasons(reason, only_if.reason);
       }
-      picks.push_back({target.destination(), rule.id(), reason});
+      std::optional<uint32_t> days;
+      if (target.has_deadline_working_days()) days = target.deadline_working_days();
+      if (!target.deadline_note().empty()) reason = JoinNonEmpty(reason, target.deadline_note());
+      picks.push_back({target.destination(), rule.id(), reason, days});
     }
     if (rule.after_match() == v1::RoutingRule::STOP) break;
   }
 
+  Timing timing;
+  timing.referral = &referral;
+  timing.submitted_on = submitted_on;
+  timing.submitted_at_unix = submitted_at_unix ? *submitted_at_unix : submitted_on.ToDays() * 86400;
   std::vector<RoutingDecision> out;
   for (const Pick& p : picks) {
+    Timing t = timing;
+    t.deadline_working_days = p.deadline_working_days;
     const v1::Destination* dest = config_->DestinationByCode(p.destination);
     if (p.destination != fallback && dest != nullptr && dest->consent_required() &&
         referral.consent().position() != v1::CONSENT_GIVEN) {
       Add(&out, fallback, p.rule_id,
-          "consent required by " + p.destination + ": " + ConsentText(referral.consent().position()), submitted_on);
+          "consent required by " + p.destination + ": " + ConsentText(referral.consent().position()), timing);
       continue;
     }
-    Add(&out, p.destination, p.rule_id, p.reason, submitted_on);
+    Add(&out, p.destination, p.rule_id, p.reason, t);
+  }
+  if (out.empty() && !near_misses.empty()) {
+    // A near miss names the rule and what it lacks instead of "no rule
+    // matched" (ROUTING.md rule 7: partly met Community MARAC criteria).
+    for (const Pick& p : near_misses) Add(&out, fallback, p.rule_id, p.reason, timing);
+    for (const std::string& e : excluded) Add(&out, fallback, near_misses.front().rule_id, e, timing);
   }
   if (out.empty()) {
     std::string reason = "no rule matched";
@@ -175,7 +240,7 @@ std::vector<RoutingDecision> RoutingEngine::Route(const v1::Referral& referral, 
       for (const std::string& e : excluded) notes = JoinNonEmpty(notes, e);
       reason += " (" + notes + ")";
     }
-    Add(&out, fallback, kNoRuleId, reason, submitted_on);
+    Add(&out, fallback, kNoRuleId, reason, timing);
   }
   return out;
 }
@@ -200,7 +265,10 @@ std::optional<RoutingDecision> RoutingEngine::RouteOnOutcome(const std::string& 
   std::optional<std::string> next = RouteOnOutcome(destination, outcome_code);
   if (!next) return std::nullopt;
   std::vector<RoutingDecision> out;
-  Add(&out, *next, "OUTCOME:" + outcome_code, destination + " recorded outcome " + outcome_code, recorded_on);
+  Timing timing;
+  timing.submitted_on = recorded_on;
+  timing.submitted_at_unix = recorded_on.ToDays() * 86400;
+  Add(&out, *next, "OUTCOME:" + outcome_code, destination + " recorded outcome " + outcome_code, timing);
   return out.front();
 }
 

@@ -40,8 +40,13 @@ struct RoutingDecision {
   // referral.
   std::string reason;
   // When the destination must act: the next meeting for a meeting-based
-  // destination, otherwise its acknowledgement deadline in working days.
+  // destination, the rule's or the destination's working days, or (for a
+  // clock-hour destination) the Europe/London date of deadline_unix.
   CivilDate deadline;
+  // The deadline as an instant, seconds since the Unix epoch (UTC): exact
+  // for a clock-hour destination (e.g. 72 hours from a missing child's
+  // return); for day deadlines the last second of `deadline` in UTC.
+  int64_t deadline_unix = 0;
 };
 
 class RoutingEngine {
@@ -60,10 +65,16 @@ class RoutingEngine {
 
   // The destinations of `referral` submitted on `submitted_on`, in rule
   // order, each destination once. Never empty: when nothing else applies,
-  // the fallback destination with the reason. `history` answers "when was
-  // this subject last routed to X" for repeat rules.
+  // the fallback destination with the reason - naming, for a near miss
+  // (a rule of the referral's category whose other criteria fail), the
+  // rule and what is missing. `history` answers "when was this subject
+  // last routed to X" for repeat rules. `submitted_at_unix` (seconds since
+  // the Unix epoch) is the submission instant clock-hour deadlines count
+  // from when the referral gives no better start; without it they count
+  // from 00:00 UTC on `submitted_on`.
   std::vector<RoutingDecision> Route(const v1::Referral& referral, const CivilDate& submitted_on,
-                                     const RoutingHistory& history) const;
+                                     const RoutingHistory& history,
+                                     std::optional<int64_t> submitted_at_unix = std::nullopt) const;
 
   // The second step of two-step pathways: the destination a case at
   // `destination` moves on to when its lead records `outcome_code` (per
@@ -87,10 +98,22 @@ class RoutingEngine {
  private:
   RoutingEngine() = default;
 
+  // When a case must be acted on; see RoutingDecision. `deadline_working_days`
+  // overrides the destination's working days; `referral` may be null (no
+  // clock-hour start is then read from it). Appends to *reason what a reader
+  // needs to know about the deadline.
+  struct Timing {
+    const v1::Referral* referral = nullptr;
+    CivilDate submitted_on;
+    int64_t submitted_at_unix = 0;
+    std::optional<uint32_t> deadline_working_days;
+  };
+  void SetDeadline(RoutingDecision* d, const Timing& timing) const;
+
   // Appends a decision for `destination`, or, when it is already listed,
   // adds `reason` to that decision if it is the fallback destination.
   void Add(std::vector<RoutingDecision>* out, const std::string& destination, const std::string& rule_id,
-           const std::string& reason, const CivilDate& submitted_on) const;
+           const std::string& reason, const Timing& timing) const;
 
   const PartnershipConfig* config_ = nullptr;
   WorkingCalendar calendar_;

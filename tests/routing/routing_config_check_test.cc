@@ -219,6 +219,61 @@ TEST_F(RoutingConfigCheckTest, UnspecifiedCategory) {
   ExpectErrorAt(text, LineOf(text, "CATEGORY_UNSPECIFIED"), "unspecified");
 }
 
+TEST_F(RoutingConfigCheckTest, CategoryNumberWithNoValue) {
+  const std::string text = Replace(Good(), "category_in: [ASB_CASE_REVIEW]", "category_in: [ASB_CASE_REVIEW, 99]");
+  const Status s = Parse(text);
+  // Either the text parser or the checker refuses it; never loaded.
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find(kName), std::string::npos) << s.message();
+}
+
+TEST_F(RoutingConfigCheckTest, RuleNamingAMissingNewDestination) {
+  const std::string text = Replace(Good(), "targets { destination: \"TRIAGE\" }",
+                                   "targets { destination: \"MODERN_SLAVERY\" }");
+  ExpectErrorAt(text, LineOf(text, "MODERN_SLAVERY"), "unknown destination \"MODERN_SLAVERY\"");
+}
+
+TEST_F(RoutingConfigCheckTest, RuleNamingAMissingCategory) {
+  const std::string text = Replace(Good(), "category_in: [ASB_CASE_REVIEW]", "category_in: [MODERN_SLAVERYY]");
+  const Status s = Parse(text);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("MODERN_SLAVERYY"), std::string::npos) << s.message();
+}
+
+TEST_F(RoutingConfigCheckTest, AnonymousDestinationMayNotListIdentifyingGroups) {
+  const std::string ok = Replace(Good(), "destinations { code: \"VOLUNTARY\"",
+                                 "destinations { code: \"DTN\" agency_id: \"csu\" anonymous: true\n"
+                                 "  need_to_know: [ENVELOPE, PATHWAY, ASSESSMENT] }\n"
+                                 "destinations { code: \"VOLUNTARY\"");
+  EXPECT_TRUE(Parse(ok).ok()) << Parse(ok).ToString();
+  for (const char* group : {"SUBJECT_IDENTITY", "SUBJECT_CONTACT", "REFERRER", "NARRATIVE", "CRIMINAL_OFFENCE"}) {
+    SCOPED_TRACE(group);
+    const std::string text = Replace(ok, "need_to_know: [ENVELOPE, PATHWAY, ASSESSMENT]",
+                                     std::string("need_to_know: [ENVELOPE, PATHWAY,\n  ") + group + "]");
+    ExpectErrorAt(text, LineOf(text, "need_to_know: [ENVELOPE, PATHWAY,"),
+                  std::string("DTN is anonymous but its need_to_know lists ") + group);
+  }
+}
+
+TEST_F(RoutingConfigCheckTest, ClockHourDeadlines) {
+  const std::string base = Replace(Good(), "destinations { code: \"VOLUNTARY\"",
+                                   "destinations { code: \"RHI\" agency_id: \"csu\"\n"
+                                   "  deadline_clock_hours: 72 deadline_from: CHILD_RETURNED }\n"
+                                   "destinations { code: \"VOLUNTARY\"");
+  EXPECT_TRUE(Parse(base).ok()) << Parse(base).ToString();
+  const std::string no_hours = Replace(base, "deadline_clock_hours: 72 ", "");
+  ExpectErrorAt(no_hours, LineOf(no_hours, "deadline_from"), "sets deadline_from but no deadline_clock_hours");
+  const std::string meetings =
+      Replace(Good(), "  code: \"PANEL\"\n", "  code: \"PANEL\"\n  deadline_clock_hours: 72\n");
+  ExpectErrorAt(meetings, LineOf(meetings, "deadline_clock_hours"), "both meetings and deadline_clock_hours");
+  const std::string override_days =
+      Replace(base, "targets { destination: \"TRIAGE\" }",
+              "targets { destination: \"TRIAGE\" }\n  targets {\n    destination: \"RHI\"\n"
+              "    deadline_working_days: 1\n  }");
+  ExpectErrorAt(override_days, LineOf(override_days, "    deadline_working_days: 1"),
+                "sets deadline_working_days for RHI");
+}
+
 TEST_F(RoutingConfigCheckTest, BankHolidayNotADate) {
   const std::string text = Replace(Good(), "bank_holidays: \"2026-12-28\"", "bank_holidays: \"2026-12-32\"");
   ExpectErrorAt(text, LineOf(text, "2026-12-32"), "bank holiday \"2026-12-32\"");

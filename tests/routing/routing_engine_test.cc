@@ -145,6 +145,37 @@ v1::Referral With(v1::Referral r, F change) {
   return r;
 }
 
+v1::Referral BusinessCrime(bool repeat_offender, bool retail) {
+  v1::Referral r = Person(v1::BUSINESS_CRIME, DobForAge(34));
+  r.mutable_referrer()->set_agency_id("safer-towns-bcp");
+  r.mutable_business_crime()->set_member_business("Example Pharmacy Ltd");
+  r.mutable_business_crime()->set_repeat_or_prolific_offender(repeat_offender);
+  r.mutable_business_crime()->set_retail_affecting(retail);
+  return r;
+}
+
+// A modern-slavery referral (labour exploitation) about someone `age`.
+v1::Referral Slavery(int age, bool day_after = false) {
+  v1::Referral r = Person(v1::MODERN_SLAVERY, DobForAge(age, day_after));
+  r.mutable_exploitation()->set_labour_exploitation(true);
+  return r;
+}
+
+template <typename F>
+v1::Referral Harmful(int age, bool day_after, F set) {
+  v1::Referral r = Person(v1::HARMFUL_PRACTICES, DobForAge(age, day_after));
+  set(r.mutable_harmful_practice());
+  return r;
+}
+
+// A child who went missing and returned the evening before kToday.
+v1::Referral Missing(int age, bool day_after = false) {
+  v1::Referral r = Person(v1::MISSING_CHILD, DobForAge(age, day_after));
+  r.mutable_missing()->set_went_missing_at("2026-11-23T16:00:00Z");
+  r.mutable_missing()->set_returned_at("2026-11-25T21:30:00Z");
+  return r;
+}
+
 // --- The table -----------------------------------------------------------
 
 struct Row {
@@ -280,10 +311,11 @@ std::vector<Row> Rows() {
   add({"PreventConsentRefusedStillGoes", With(Person(v1::RADICALISATION, DobForAge(30)), refused), {"PREVENT"}, {}, ""});
 
   // Rule 6: DCSM, ages 11-17, or to 25 for a care leaver or SEND.
-  add({"EfhAged10NotDcsm", Efh(11, true), {"CSU_TRIAGE"}, {RoutingEngine::kNoRuleId}, "no rule matched"});
+  add({"EfhAged10NotDcsm", Efh(11, true), {"CSU_TRIAGE"}, {"R6_EXTRA_FAMILIAL_HARM"},
+       "R6_EXTRA_FAMILIAL_HARM not met, missing: age not 11..17"});
   add({"EfhAged11", Efh(11), {"DCSM"}, {"R6_EXTRA_FAMILIAL_HARM"}, "age 11..17"});
   add({"EfhAged17", Efh(18, true), {"DCSM"}, {}, ""});
-  add({"EfhAged18NotDcsm", Efh(18), {"CSU_TRIAGE"}, {}, "no rule matched"});
+  add({"EfhAged18NotDcsm", Efh(18), {"CSU_TRIAGE"}, {}, "R6_EXTRA_FAMILIAL_HARM not met, missing: age not 11..17"});
   add({"EfhAged18CareLeaver", With(Efh(18), [](v1::Referral* r) { r->mutable_person()->set_care_leaver(true); }),
        {"DCSM"}, {}, "age 11..25 (care leaver)"});
   add({"EfhAged25Send", With(Efh(25), [](v1::Referral* r) { r->mutable_person()->set_send(true); }), {"DCSM"}, {},
@@ -306,7 +338,7 @@ std::vector<Row> Rows() {
        }),
        {"DCSM"}, {}, ""});
   add({"EfhWithoutExploitationFlag", With(Efh(15), [](v1::Referral* r) { r->clear_exploitation(); }),
-       {"CSU_TRIAGE"}, {}, "no rule matched"});
+       {"CSU_TRIAGE"}, {}, "R6_EXTRA_FAMILIAL_HARM not met, missing: no exploitation flag of the rule"});
   add({"EfhAgeUnknown", With(Efh(15), [](v1::Referral* r) { r->mutable_person()->clear_date_of_birth(); }),
        {"CSU_TRIAGE"}, {"R6_EXTRA_FAMILIAL_HARM"}, "age unknown"});
 
@@ -323,7 +355,16 @@ std::vector<Row> Rows() {
   add({"AsbWithoutPlanNotComplex", With(Person(v1::ANTISOCIAL_BEHAVIOUR), [](v1::Referral* r) {
          r->mutable_asb()->set_vulnerable_victim(true);
        }),
-       {"CSU_TRIAGE"}, {}, "no rule matched"});
+       {"CSU_TRIAGE"}, {"R7_COMPLEX_ASB"}, "R7_COMPLEX_ASB not met, missing: ASB: not needs multi agency plan"});
+  // Rule 7 near misses name what is missing, not "no rule matched".
+  add({"AsbPlanWithoutVulnerabilityOrRisk", With(Person(v1::ANTISOCIAL_BEHAVIOUR), [](v1::Referral* r) {
+         r->mutable_asb()->set_needs_multi_agency_plan(true);
+       }),
+       {"CSU_TRIAGE"}, {"R7_COMPLEX_ASB"},
+       "R7_COMPLEX_ASB not met, missing: none of the ASB flags vulnerable victim, vulnerable perpetrator, high risk "
+       "of harm"});
+  add({"AsbNoCriterion", Person(v1::ANTISOCIAL_BEHAVIOUR), {"CSU_TRIAGE"}, {"R7_COMPLEX_ASB"},
+       "none of the ASB flags repeat offender"});
   add({"AsbSolelyDomesticAbuseExcluded", With(Person(v1::ANTISOCIAL_BEHAVIOUR), [](v1::Referral* r) {
          r->mutable_asb()->set_high_risk_of_harm(true);
          r->mutable_asb()->set_needs_multi_agency_plan(true);
@@ -342,7 +383,8 @@ std::vector<Row> Rows() {
          AddIncident(r, "2026-08-22", "2026-08-29", "B");
          AddIncident(r, "2026-10-30", "2026-11-03", "C");
        }),
-       {"CSU_TRIAGE"}, {}, "no rule matched"});
+       {"CSU_TRIAGE"}, {"R8_ASB_CASE_REVIEW"},
+       "R8_ASB_CASE_REVIEW not met, missing: 2 separate incidents in 6 months reported within 1 month < 3"});
   add({"CommunityTriggerOneReportedAfterAMonth", With(CommunityTrigger(), [](v1::Referral* r) {
          AddIncident(r, "2026-06-13", "2026-07-20", "A");
          AddIncident(r, "2026-08-22", "2026-08-29", "B");
@@ -385,9 +427,11 @@ std::vector<Row> Rows() {
 
   // Rule 9: Care Act s42 needs all three conditions and 18 or over.
   add({"AdultAtRiskAllThreeConditions", Adult(3), {"ADULT_SOCIAL_CARE"}, {"R9_ADULT_AT_RISK"}, "Care Act s42"});
-  add({"AdultAtRiskTwoConditions", Adult(2), {"CSU_TRIAGE"}, {}, "no rule matched"});
+  add({"AdultAtRiskTwoConditions", Adult(2), {"CSU_TRIAGE"}, {"R9_ADULT_AT_RISK"},
+       "R9_ADULT_AT_RISK not met, missing: Care Act s42 criterion not met: unable to protect self"});
+  // Rule 10 (issue 9): a 17-year-old being abused is a child at risk.
   add({"AdultAtRiskAged17", With(Adult(3), [](v1::Referral* r) { r->mutable_person()->set_date_of_birth(DobForAge(18, true)); }),
-       {"CSU_TRIAGE"}, {}, ""});
+       {"CHILDRENS_FRONT_DOOR"}, {"R10_ADULT_AT_RISK_UNDER_18"}, "age 17 or under"});
   add({"AdultAtRiskAged18", With(Adult(3), [](v1::Referral* r) { r->mutable_person()->set_date_of_birth(DobForAge(18)); }),
        {"ADULT_SOCIAL_CARE"}, {}, ""});
 
@@ -411,6 +455,114 @@ std::vector<Row> Rows() {
        {"CSU_TRIAGE"}, {"R12_SUBSTANCE_ADULT"}, "consent required by SUBSTANCE_SERVICE: consent not sought"});
   add({"SubstanceAgeUnknown", Person(v1::SUBSTANCE_MISUSE, ""), {"CSU_TRIAGE"}, {"R11_SUBSTANCE_UNDER_18"},
        "R11_SUBSTANCE_UNDER_18 cannot be applied: age unknown"});
+
+  // Rule 14: business crime.
+  add({"BusinessCrimeRepeatOffender", BusinessCrime(true, true), {"CMARAC"}, {"R14_BUSINESS_CRIME_OFFENDER"},
+       "repeat or prolific offender"});
+  add({"BusinessCrimeRepeatOffenderNotRetail", BusinessCrime(true, false), {"CMARAC"}, {}, ""});
+  add({"BusinessCrimeRetailAsbWithoutOffender", BusinessCrime(false, true), {"CSU_TRIAGE"}, {"R14_RETAIL_ASB"},
+       "affects retail premises"});
+  add({"BusinessCrimeNeither", BusinessCrime(false, false), {"CSU_TRIAGE"},
+       {"R14_BUSINESS_CRIME_OFFENDER"},
+       "R14_BUSINESS_CRIME_OFFENDER not met, missing: no named repeat or prolific offender; R14_RETAIL_ASB not met, "
+       "missing: does not affect retail premises"});
+  add({"BusinessCrimeOffenderConsentRefusedStillGoes", With(BusinessCrime(true, true), refused), {"CMARAC"}, {}, ""});
+
+  // Rule 15: modern slavery; the consent branch for adults, ages 11-17.
+  add({"ModernSlaveryAdultConsents", Slavery(30), {"MODERN_SLAVERY"}, {"R15_MODERN_SLAVERY"},
+       "consent position CONSENT_GIVEN"});
+  add({"ModernSlaveryAdultRefusesDutyToNotify", With(Slavery(30), refused), {"MODERN_SLAVERY_DTN"},
+       {"R15_MODERN_SLAVERY"}, "Duty to Notify (MS1) with no identifying details"});
+  add({"ModernSlaveryAdultNotSoughtDutyToNotify", With(Slavery(30), not_sought), {"MODERN_SLAVERY_DTN"}, {}, ""});
+  add({"ModernSlaveryAged18RefusesDutyToNotify", With(Slavery(18), refused), {"MODERN_SLAVERY_DTN"}, {}, ""});
+  add({"ModernSlaveryAged17NoConsentNeeded", With(Slavery(18, true), refused),
+       {"MODERN_SLAVERY", "CHILDRENS_FRONT_DOOR"}, {}, "age 17 or under"});
+  add({"ModernSlaveryAged17CriminalAlsoDcsm", With(Slavery(18, true), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_criminal_exploitation(true);
+       }),
+       {"MODERN_SLAVERY", "CHILDRENS_FRONT_DOOR", "DCSM"}, {}, "exploitation: criminal exploitation"});
+  add({"ModernSlaveryAged11CountyLinesAlsoDcsm", With(Slavery(11), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_county_lines(true);
+       }),
+       {"MODERN_SLAVERY", "CHILDRENS_FRONT_DOOR", "DCSM"}, {}, "age 11..17"});
+  add({"ModernSlaveryAged10CriminalNoDcsm", With(Slavery(11, true), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_criminal_exploitation(true);
+       }),
+       {"MODERN_SLAVERY", "CHILDRENS_FRONT_DOOR"}, {}, ""});
+  add({"ModernSlaveryAged15LabourOnlyNoDcsm", Slavery(15), {"MODERN_SLAVERY", "CHILDRENS_FRONT_DOOR"}, {}, ""});
+  add({"ModernSlaveryAdultCriminalNoDcsm", With(Slavery(19), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_criminal_exploitation(true);
+       }),
+       {"MODERN_SLAVERY"}, {}, ""});
+  add({"ModernSlaveryWithoutIndicator", With(Slavery(30), [](v1::Referral* r) { r->clear_exploitation(); }),
+       {"CSU_TRIAGE"}, {"R15_MODERN_SLAVERY"}, "R15_MODERN_SLAVERY not met, missing: no exploitation flag"});
+  add({"ModernSlaveryAgeUnknownWithoutConsentAsksTriage", With(Slavery(30), [](v1::Referral* r) {
+         r->mutable_person()->clear_date_of_birth();
+         r->mutable_consent()->set_position(v1::CONSENT_REFUSED);
+       }),
+       {"CSU_TRIAGE"}, {"R15_MODERN_SLAVERY"}, "age unknown"});
+
+  // Rule 16: FGM, forced marriage, honour-based abuse.
+  add({"FgmGirlAged17", Harmful(18, true, [](v1::HarmfulPracticeDetails* h) { h->set_fgm(true); }),
+       {"POLICE_SAFEGUARDING", "CHILDRENS_FRONT_DOOR"}, {"R16_FGM_UNDER_18", "R16_FGM_UNDER_18"}, ""});
+  add({"FgmWomanAged18SameDayNoFrontDoor",
+       Harmful(18, false, [](v1::HarmfulPracticeDetails* h) { h->set_fgm(true); }), {"POLICE_SAFEGUARDING"},
+       {"R16_HARMFUL_PRACTICES"}, "harmful practice: FGM"});
+  add({"ForcedMarriageAged16", Harmful(16, false, [](v1::HarmfulPracticeDetails* h) { h->set_forced_marriage(true); }),
+       {"POLICE_SAFEGUARDING", "CHILDRENS_FRONT_DOOR"}, {"R16_HARMFUL_PRACTICES", "R16_HARMFUL_PRACTICES"},
+       "age 17 or under"});
+  add({"ForcedMarriageAdult", Harmful(24, false, [](v1::HarmfulPracticeDetails* h) { h->set_forced_marriage(true); }),
+       {"POLICE_SAFEGUARDING"}, {}, ""});
+  add({"HonourBasedAbuseAdultHighRiskAlsoMarac",
+       With(Harmful(29, false, [](v1::HarmfulPracticeDetails* h) { h->set_honour_based_abuse(true); }),
+            [](v1::Referral* r) { SetDash(r, 15); }),
+       {"DA_MARAC", "IDVA", "POLICE_SAFEGUARDING"}, {"R1_DA_HIGH_RISK", "R1_DA_HIGH_RISK", "R16_HARMFUL_PRACTICES"},
+       ""});
+  add({"HonourBasedAbuseAdultMediumRiskOutreach",
+       With(Harmful(29, false, [](v1::HarmfulPracticeDetails* h) { h->set_honour_based_abuse(true); }),
+            [](v1::Referral* r) { SetDash(r, 11); }),
+       {"DA_OUTREACH", "POLICE_SAFEGUARDING"}, {"R2_DA_MEDIUM_RISK", "R16_HARMFUL_PRACTICES"}, ""});
+  add({"HonourBasedAbuseAdultWithoutDashAsksTriage",
+       Harmful(29, false, [](v1::HarmfulPracticeDetails* h) { h->set_honour_based_abuse(true); }),
+       {"CSU_TRIAGE", "POLICE_SAFEGUARDING"}, {"R1_DA_HIGH_RISK", "R16_HARMFUL_PRACTICES"}, ""});
+  add({"HonourBasedAbuseAged17NotDaRules",
+       With(Harmful(18, true, [](v1::HarmfulPracticeDetails* h) { h->set_honour_based_abuse(true); }),
+            [](v1::Referral* r) { SetDash(r, 15); }),
+       {"POLICE_SAFEGUARDING", "CHILDRENS_FRONT_DOOR"}, {}, ""});
+  add({"ForcedMarriageNotDaRules",
+       With(Harmful(29, false, [](v1::HarmfulPracticeDetails* h) { h->set_forced_marriage(true); }),
+            [](v1::Referral* r) { SetDash(r, 15); }),
+       {"POLICE_SAFEGUARDING"}, {}, ""});
+  add({"HarmfulPracticeWithoutFlag", Harmful(30, false, [](v1::HarmfulPracticeDetails*) {}), {"CSU_TRIAGE"}, {},
+       "R16_HARMFUL_PRACTICES not met, missing: none of FGM, forced marriage, honour based abuse"});
+
+  // Rule 17: missing children; DCSM with exploitation indicators.
+  add({"MissingChildReturned", Missing(14), {"MISSING_RHI"}, {"R17_MISSING_CHILD"}, "72 clock hours from the return"});
+  add({"MissingChildAged17", Missing(18, true), {"MISSING_RHI"}, {}, ""});
+  add({"MissingAged18NotAChild", Missing(18), {"CSU_TRIAGE"}, {"R17_MISSING_CHILD"},
+       "R17_MISSING_CHILD not met, missing: age not 17 or under"});
+  add({"MissingChildExploitedAlsoDcsm", With(Missing(15), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_county_lines(true);
+       }),
+       {"MISSING_RHI", "DCSM"}, {"R17_MISSING_CHILD", "R17_MISSING_CHILD"}, "exploitation: county lines"});
+  add({"MissingChildSexuallyExploitedAlsoDcsm", With(Missing(13), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_sexual_exploitation(true);
+       }),
+       {"MISSING_RHI", "DCSM"}, {}, ""});
+  add({"MissingChildSignificantHarmAlsoFrontDoor", With(Missing(13), [](v1::Referral* r) {
+         r->mutable_exploitation()->set_significant_harm(true);
+       }),
+       {"CHILDRENS_FRONT_DOOR", "MISSING_RHI"}, {"R10_CHILD_SIGNIFICANT_HARM", "R17_MISSING_CHILD"}, ""});
+
+  // The Violence Reduction Unit refers young people to the CMARAC and DCSM.
+  add({"VruYoungPersonToDcsm", With(Efh(16), [](v1::Referral* r) { r->mutable_referrer()->set_agency_id("kent-vru"); }),
+       {"DCSM"}, {"R6_EXTRA_FAMILIAL_HARM"}, ""});
+  add({"VruYoungPersonToCmarac", With(Person(v1::ANTISOCIAL_BEHAVIOUR, DobForAge(17)), [](v1::Referral* r) {
+         r->mutable_referrer()->set_agency_id("kent-vru");
+         r->mutable_asb()->set_vulnerable_perpetrator(true);
+         r->mutable_asb()->set_needs_multi_agency_plan(true);
+       }),
+       {"CMARAC"}, {"R7_COMPLEX_ASB"}, ""});
 
   // Rule 13.
   add({"OtherGoesToTriage", Person(v1::OTHER), {"CSU_TRIAGE"}, {RoutingEngine::kNoRuleId}, "no rule matched"});
@@ -621,6 +773,131 @@ TEST_F(RoutingEngineTest, SafeToShareBetweenThreads) {
   }
   for (auto& th : threads) th.join();
   for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+
+// Rule 10 as a matrix: for each category, a referral about a person under
+// 18 who is being harmed goes to the Front Door; the same referral about
+// an 18-year-old, or about an unharmed child where the category's own
+// rules do not send children there, does not.
+TEST_F(RoutingEngineTest, ChildAtRiskOfSignificantHarmGoesToTheFrontDoorWhateverTheCategory) {
+  struct Cell {
+    v1::Category category;
+    std::function<void(v1::Referral*)> harmed;  // what makes the child "being harmed" here
+    bool unharmed_child_goes;                   // the category's own rules send any child
+  };
+  const auto flag = [](v1::Referral* r) { r->mutable_exploitation()->set_significant_harm(true); };
+  const std::vector<Cell> cells = {
+      {v1::CHILD_AT_RISK, [](v1::Referral*) {}, true},
+      {v1::ADULT_AT_RISK,
+       [](v1::Referral* r) {
+         r->mutable_adult_care()->set_care_and_support_needs(true);
+         r->mutable_adult_care()->set_experiencing_or_at_risk_of_abuse(true);
+       },
+       false},
+      {v1::DOMESTIC_ABUSE, [](v1::Referral* r) { SetDash(r, 6); }, true},
+      {v1::EXTRA_FAMILIAL_HARM,
+       [&](v1::Referral* r) {
+         r->mutable_exploitation()->set_county_lines(true);
+         flag(r);
+       },
+       false},
+      {v1::SUBSTANCE_MISUSE, flag, false},
+      {v1::ANTISOCIAL_BEHAVIOUR, flag, false},
+      {v1::STALKING, flag, false},
+      {v1::OTHER, flag, false},
+      {v1::MISSING_CHILD, flag, false},
+      {v1::BUSINESS_CRIME, flag, false},
+      {v1::RADICALISATION, flag, true},
+      {v1::MODERN_SLAVERY,
+       [&](v1::Referral* r) {
+         r->mutable_exploitation()->set_labour_exploitation(true);
+         flag(r);
+       },
+       true},
+      {v1::HARMFUL_PRACTICES,
+       [&](v1::Referral* r) {
+         r->mutable_harmful_practice()->set_forced_marriage(true);
+         flag(r);
+       },
+       true},
+  };
+  auto goes_to_front_door = [&](const v1::Referral& r) {
+    for (const RoutingDecision& d : engine_->Route(r, kToday, NoRoutingHistory())) {
+      if (d.destination == "CHILDRENS_FRONT_DOOR") return true;
+    }
+    return false;
+  };
+  for (const Cell& cell : cells) {
+    SCOPED_TRACE(v1::Category_Name(cell.category));
+    // 17 (the 18th birthday is tomorrow), being harmed.
+    v1::Referral child = Person(cell.category, DobForAge(18, true));
+    cell.harmed(&child);
+    EXPECT_TRUE(goes_to_front_door(child));
+    if (cell.category == v1::CHILD_AT_RISK) continue;  // any age: the category is the test
+    // 18 today, the same facts.
+    v1::Referral adult = child;
+    adult.mutable_person()->set_date_of_birth(DobForAge(18));
+    EXPECT_FALSE(goes_to_front_door(adult));
+    // A child not being harmed: only categories that send every child.
+    v1::Referral unharmed = Person(cell.category, DobForAge(15));
+    if (cell.category == v1::DOMESTIC_ABUSE) SetDash(&unharmed, 6);
+    if (cell.category == v1::MODERN_SLAVERY) unharmed.mutable_exploitation()->set_labour_exploitation(true);
+    if (cell.category == v1::HARMFUL_PRACTICES) unharmed.mutable_harmful_practice()->set_forced_marriage(true);
+    if (cell.category == v1::EXTRA_FAMILIAL_HARM) unharmed.mutable_exploitation()->set_county_lines(true);
+    EXPECT_EQ(goes_to_front_door(unharmed), cell.unharmed_child_goes);
+  }
+}
+
+TEST_F(RoutingEngineTest, FgmInAGirlIsDueByTheEndOfTheNextWorkingDay) {
+  // Friday 2026-12-18: the next working day is Monday 2026-12-21.
+  const v1::Referral fgm = Harmful(15, false, [](v1::HarmfulPracticeDetails* h) { h->set_fgm(true); });
+  const auto d = Deadlines(fgm, Date("2026-12-18"));
+  EXPECT_EQ(d.at("POLICE_SAFEGUARDING"), Date("2026-12-21"));
+  // Forced marriage: the same working day.
+  const v1::Referral fm = Harmful(15, false, [](v1::HarmfulPracticeDetails* h) { h->set_forced_marriage(true); });
+  EXPECT_EQ(Deadlines(fm, Date("2026-12-18")).at("POLICE_SAFEGUARDING"), Date("2026-12-18"));
+  for (const RoutingDecision& dec : engine_->Route(fgm, Date("2026-12-18"), NoRoutingHistory())) {
+    if (dec.destination == "POLICE_SAFEGUARDING") {
+      EXPECT_NE(dec.reason.find("FGM mandatory report: by the end of the next working day"), std::string::npos);
+    }
+  }
+}
+
+// The return-home interview deadline is 72 clock hours from the return,
+// whatever day the referral is submitted: through a weekend, and through
+// the end of British Summer Time (Sunday 2026-10-25, 02:00 BST -> 01:00 GMT).
+TEST_F(RoutingEngineTest, ReturnHomeInterviewIsDue72ClockHoursAfterTheReturn) {
+  v1::Referral r = Missing(14);
+  // Returned Friday 2026-10-23 at 18:30 BST (17:30 UTC); referred Saturday.
+  r.mutable_missing()->set_returned_at("2026-10-23T18:30:00+01:00");
+  const std::vector<RoutingDecision> got = engine_->Route(r, Date("2026-10-24"), NoRoutingHistory());
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].destination, "MISSING_RHI");
+  const int64_t returned = 1792776600;  // 2026-10-23T17:30:00Z
+  EXPECT_EQ(got[0].deadline_unix, returned + 72 * 3600);
+  // 72 elapsed hours later the clocks have gone back: 17:30 GMT on Monday,
+  // not 18:30, and not Wednesday (working days would skip the weekend).
+  EXPECT_EQ(got[0].deadline, Date("2026-10-26"));
+  EXPECT_NE(got[0].reason.find("due 2026-10-26 17:30 GMT: 72 clock hours from the return"), std::string::npos)
+      << got[0].reason;
+  // Into summer time: returned Friday 2027-03-26 (Good Friday) 20:00 GMT;
+  // BST starts Sunday 2027-03-28; due Monday 21:00 BST (a bank holiday).
+  r.mutable_missing()->set_returned_at("2027-03-26T20:00:00Z");
+  const std::vector<RoutingDecision> spring = engine_->Route(r, Date("2027-03-27"), NoRoutingHistory());
+  ASSERT_EQ(spring.size(), 1u);
+  EXPECT_EQ(spring[0].deadline, Date("2027-03-29"));
+  EXPECT_NE(spring[0].reason.find("2027-03-29 21:00 BST"), std::string::npos) << spring[0].reason;
+}
+
+TEST_F(RoutingEngineTest, ReturnHomeInterviewWithoutAReturnTimeCountsFromSubmission) {
+  v1::Referral r = Missing(14);
+  r.mutable_missing()->clear_returned_at();
+  const int64_t submitted = 1795684800;  // 2026-11-26T09:20:00Z
+  const std::vector<RoutingDecision> got = engine_->Route(r, kToday, NoRoutingHistory(), submitted);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].deadline_unix, submitted + 72 * 3600);
+  EXPECT_NE(got[0].reason.find("from submission (no return time given)"), std::string::npos) << got[0].reason;
 }
 
 TEST(RoutingEngineCreateTest, RefusesBadArguments) {

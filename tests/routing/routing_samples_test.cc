@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/need_to_know.h"
+#include "core/referral_validation.h"
 #include "services/routing/routing_engine.h"
 #include "tests/routing/sample_config.h"
 
@@ -124,7 +126,7 @@ TEST_F(SampleReferralsTest, ReadmeTableCoversEverySample) {
     if (entry.is_regular_file() && entry.path().extension() == ".json") on_disk.insert(entry.path().filename());
   }
   EXPECT_EQ(in_table, on_disk);
-  EXPECT_GE(rows.size(), 25u);
+  EXPECT_GE(rows.size(), 30u);
 }
 
 TEST_F(SampleReferralsTest, EachSampleRoutesAsTheReadmeSays) {
@@ -143,6 +145,104 @@ TEST_F(SampleReferralsTest, EachSampleRoutesAsTheReadmeSays) {
       explain += "  " + d.destination + " [" + d.rule_id + "] " + d.reason + " (by " + d.deadline.ToString() + ")\n";
     }
     EXPECT_EQ(dests, row.at_routing) << explain;
+  }
+}
+
+TEST_F(SampleReferralsTest, EachSampleIsValidAndItsAgencyMaySubmitIt) {
+  for (const SampleRow& row : ReadmeRows()) {
+    SCOPED_TRACE(row.file);
+    v1::Referral referral;
+    ASSERT_TRUE(MessageFromJson(refx::testing::ReadTextFile(SamplesDir() + "/" + row.file), &referral).ok());
+    const Status valid = ValidateReferral(referral, kSubmittedOn);
+    EXPECT_TRUE(valid.ok()) << valid.ToString();
+    const v1::Agency* agency = config_->AgencyById(referral.referrer().agency_id());
+    ASSERT_NE(agency, nullptr) << referral.referrer().agency_id();
+    EXPECT_TRUE(PartnershipConfig::HasRole(*agency, v1::SUBMITTER));
+    EXPECT_TRUE(PartnershipConfig::MaySubmit(*agency, referral.category()))
+        << agency->id() << " may not submit " << v1::Category_Name(referral.category());
+  }
+}
+
+// Every field set anywhere in `message` that identifies a person: marked
+// PERSONAL_DATA, or in the SUBJECT_IDENTITY / SUBJECT_CONTACT / REFERRER
+// groups. Returns their full names.
+void IdentifyingFields(const google::protobuf::Message& message, std::vector<std::string>* out) {
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  message.GetReflection()->ListFields(message, &fields);
+  for (const auto* f : fields) {
+    const auto group = f->options().GetExtension(v1::field_group);
+    bool personal = group == v1::SUBJECT_IDENTITY || group == v1::SUBJECT_CONTACT || group == v1::REFERRER;
+    for (int m = 0; m < f->options().ExtensionSize(v1::marking); ++m) {
+      if (f->options().GetExtension(v1::marking, m) == v1::PERSONAL_DATA) personal = true;
+    }
+    if (personal) out->push_back(f->full_name());
+    if (f->type() != google::protobuf::FieldDescriptor::TYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < message.GetReflection()->FieldSize(message, f); ++i) {
+        IdentifyingFields(message.GetReflection()->GetRepeatedMessage(message, f, i), out);
+      }
+    } else {
+      IdentifyingFields(message.GetReflection()->GetMessage(message, f), out);
+    }
+  }
+}
+
+// Rule 15: an adult who does not consent is notified under the Duty to
+// Notify with no identifying field at all; with consent the lead gets the
+// person.
+TEST_F(SampleReferralsTest, DutyToNotifyViewHoldsNoIdentifyingField) {
+  v1::Referral referral;
+  ASSERT_TRUE(MessageFromJson(
+                  refx::testing::ReadTextFile(SamplesDir() + "/27-modern-slavery-adult-duty-to-notify.json"), &referral)
+                  .ok());
+  std::vector<std::string> in_referral;
+  IdentifyingFields(referral, &in_referral);
+  ASSERT_FALSE(in_referral.empty());  // the sample has a name, address, referrer...
+
+  const std::vector<RoutingDecision> got = engine_->Route(referral, kSubmittedOn, NoRoutingHistory());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].destination, "MODERN_SLAVERY_DTN");
+  // The referral's routing record says the Duty to Notify was used.
+  EXPECT_NE(got[0].reason.find("Duty to Notify"), std::string::npos) << got[0].reason;
+
+  const v1::Destination* dtn = config_->DestinationByCode("MODERN_SLAVERY_DTN");
+  ASSERT_NE(dtn, nullptr);
+  EXPECT_TRUE(dtn->anonymous());
+  std::set<v1::FieldGroup> groups = {v1::ENVELOPE};
+  for (int g : dtn->need_to_know()) groups.insert(static_cast<v1::FieldGroup>(g));
+  const v1::Referral view = NeedToKnowView(referral, groups);
+  std::vector<std::string> identifying;
+  IdentifyingFields(view, &identifying);
+  EXPECT_TRUE(identifying.empty()) << identifying.front();
+  EXPECT_FALSE(view.has_person() && !view.person().given_name().empty());
+  EXPECT_TRUE(view.exploitation().labour_exploitation());  // what the MS1 needs
+  EXPECT_EQ(view.category(), v1::MODERN_SLAVERY);
+
+  // With consent, the NRM lead's own view carries the person.
+  referral.mutable_consent()->set_position(v1::CONSENT_GIVEN);
+  const std::vector<RoutingDecision> consented = engine_->Route(referral, kSubmittedOn, NoRoutingHistory());
+  ASSERT_EQ(consented.size(), 1u);
+  EXPECT_EQ(consented[0].destination, "MODERN_SLAVERY");
+  std::set<v1::FieldGroup> nrm = {v1::ENVELOPE};
+  for (int g : config_->DestinationByCode("MODERN_SLAVERY")->need_to_know()) nrm.insert(static_cast<v1::FieldGroup>(g));
+  EXPECT_EQ(NeedToKnowView(referral, nrm).person().given_name(), referral.person().given_name());
+}
+
+// Action plan 6.2/6.5 and 7.6: the Safer Towns Business Crime Partnership
+// submits business crime only (member businesses are not agencies); the
+// Violence Reduction Unit refers young people to the CMARAC and the DCSM.
+TEST_F(SampleReferralsTest, NewAgenciesMaySubmitOnlyTheirPathways) {
+  const v1::Agency* bcp = config_->AgencyById("safer-towns-bcp");
+  const v1::Agency* vru = config_->AgencyById("kent-vru");
+  ASSERT_NE(bcp, nullptr);
+  ASSERT_NE(vru, nullptr);
+  for (int c = v1::Category_MIN + 1; c <= v1::Category_MAX; ++c) {
+    if (!v1::Category_IsValid(c)) continue;
+    const auto category = static_cast<v1::Category>(c);
+    SCOPED_TRACE(v1::Category_Name(category));
+    EXPECT_EQ(PartnershipConfig::MaySubmit(*bcp, category), category == v1::BUSINESS_CRIME);
+    EXPECT_EQ(PartnershipConfig::MaySubmit(*vru, category),
+              category == v1::ANTISOCIAL_BEHAVIOUR || category == v1::EXTRA_FAMILIAL_HARM);
   }
 }
 

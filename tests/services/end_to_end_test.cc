@@ -9,26 +9,41 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <google/protobuf/util/time_util.h>
+
 #include <atomic>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "core/event_util.h"
+#include "core/json.h"
+#include "core/working_calendar.h"
 #include "services/outcomes/case_fold.h"
 #include "services_stack.h"
 
 namespace refx::testing {
 namespace {
 
-TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
-  ServicesStack s;
-  ASSERT_TRUE(s.stack().StartBroker());
+// refx-router, refx-delivery and refx-outcomes as child processes, in that
+// order, against `s`'s broker.
+std::vector<std::unique_ptr<ServiceProcess>> StartServices(ServicesStack* s) {
   std::vector<std::unique_ptr<ServiceProcess>> services;
   for (const auto& [binary, name] : std::vector<std::pair<std::string, std::string>>{
            {REFX_ROUTER_BIN, "refx-router"}, {REFX_DELIVERY_BIN, "refx-delivery"}, {REFX_OUTCOMES_BIN, "refx-outcomes"}}) {
-    services.push_back(std::make_unique<ServiceProcess>(s.ServiceArgs(binary, name), s.LogPath(name)));
+    services.push_back(std::make_unique<ServiceProcess>(s->ServiceArgs(binary, name), s->LogPath(name)));
     services.back()->Start();
   }
+  return services;
+}
+
+TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  std::vector<std::unique_ptr<ServiceProcess>> services = StartServices(&s);
   const v1::Destination* marac = s.config().DestinationByCode("DA_MARAC");
   ASSERT_NE(marac, nullptr);
   const std::string lead = marac->agency_id();
@@ -135,6 +150,100 @@ TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
     const outcomes::CaseView* replayed = fold.Find(referral, c.destination());
     ASSERT_NE(replayed, nullptr) << c.destination();
     EXPECT_EQ(replayed->state, c.state()) << c.destination();
+  }
+}
+
+
+v1::Referral SampleReferral(const std::string& file) {
+  std::ifstream in(std::string(REFX_SOURCE_DIR) + "/deploy/samples/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  v1::Referral referral;
+  const Status s = MessageFromJson(text.str(), &referral);
+  EXPECT_TRUE(s.ok()) << file << ": " << s.ToString();
+  return referral;
+}
+
+// One referral of each kind of ROUTING.md rules 14-17 and the Violence
+// Reduction Unit's, from deploy/samples/, through the real processes: each
+// is routed where its rules say, with the deadlines they set, and
+// delivered; the Duty-to-Notify delivery names nobody.
+TEST(EndToEndTest, NewPathwaysAreRoutedAndDeliveredThroughTheRealProcesses) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  std::vector<std::unique_ptr<ServiceProcess>> services = StartServices(&s);
+  const std::map<std::string, std::set<std::string>> want = {
+      {"26-business-crime-repeat-offender.json", {"CMARAC"}},
+      {"27-modern-slavery-adult-duty-to-notify.json", {"MODERN_SLAVERY_DTN"}},
+      {"28-fgm-girl-under-18.json", {"POLICE_SAFEGUARDING", "CHILDRENS_FRONT_DOOR"}},
+      {"29-missing-child-returned.json", {"MISSING_RHI", "DCSM"}},
+      {"30-vru-young-person-dcsm.json", {"DCSM"}},
+  };
+  std::map<std::string, std::string> ids;  // file -> referral id
+  std::map<std::string, v1::Referral> sent;
+  for (const auto& [file, dests] : want) {
+    sent[file] = SampleReferral(file);
+    ids[file] = s.Submit(sent[file]);
+    ASSERT_FALSE(ids[file].empty()) << file;
+  }
+  const auto events = s.WaitFor("every case routed and delivered", [&](const std::vector<v1::Event>& ev) {
+    for (const auto& [file, dests] : want) {
+      for (const std::string& dest : dests) {
+        if (EventsOf(ev, v1::Event::kCaseDelivered, ids[file], dest).empty()) return false;
+      }
+    }
+    return true;
+  });
+  for (auto& service : services) {
+    const int status = service->Stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << service->Log();
+  }
+
+  WorkingCalendar calendar;
+  ASSERT_TRUE(WorkingCalendar::FromProto(s.config().proto().calendar(), &calendar).ok());
+  for (const auto& [file, dests] : want) {
+    SCOPED_TRACE(file);
+    const std::string& id = ids[file];
+    const std::vector<std::string> routed = RoutedDestinations(events, id);
+    EXPECT_EQ(std::set<std::string>(routed.begin(), routed.end()), dests);
+    const auto submitted = EventsOf(events, v1::Event::kReferralSubmitted, id);
+    ASSERT_EQ(submitted.size(), 1u);
+    const CivilDate submitted_on = CivilDate::FromDays(submitted[0]->time().seconds() / 86400);
+    for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, id)) {
+      const v1::CaseRouted& c = e->case_routed();
+      if (c.destination() == "MISSING_RHI") {
+        // 72 clock hours from the child's return.
+        google::protobuf::Timestamp returned;
+        ASSERT_TRUE(google::protobuf::util::TimeUtil::FromString(sent[file].missing().returned_at(), &returned));
+        EXPECT_EQ(c.deadline().seconds(), returned.seconds() + 72 * 3600);
+      }
+      if (c.destination() == "POLICE_SAFEGUARDING") {
+        // FGM: the end of the next working day.
+        EXPECT_EQ(c.deadline().seconds(), calendar.AddWorkingDays(submitted_on, 1).ToDays() * 86400 + 86399);
+        EXPECT_EQ(c.rule_id(), "R16_FGM_UNDER_18");
+      }
+    }
+    for (const v1::Event* e : EventsOf(events, v1::Event::kCaseDelivered, id)) {
+      const v1::CaseDelivered& d = e->case_delivered();
+      EXPECT_EQ(d.recipient_agency(), s.config().DestinationByCode(d.destination())->agency_id());
+      if (d.destination() != "MODERN_SLAVERY_DTN") continue;
+      // The Duty to Notify: no name, address, contact, referrer or story;
+      // the exploitation type and the reason it is anonymous.
+      EXPECT_TRUE(d.view().person().given_name().empty());
+      EXPECT_TRUE(d.view().person().family_name().empty());
+      EXPECT_TRUE(d.view().person().date_of_birth().empty());
+      EXPECT_TRUE(d.view().person().address().empty());
+      EXPECT_TRUE(d.view().referrer().name().empty());
+      EXPECT_TRUE(d.view().narrative().empty());
+      EXPECT_TRUE(d.view().exploitation().labour_exploitation());
+      EXPECT_NE(d.reason().find("Duty to Notify"), std::string::npos) << d.reason();
+    }
+  }
+  // The business-crime referral reached the CMARAC with the member
+  // business recorded and the incidents as pathway data.
+  for (const v1::Event* e : EventsOf(events, v1::Event::kCaseDelivered, ids["26-business-crime-repeat-offender.json"])) {
+    EXPECT_FALSE(e->case_delivered().view().business_crime().member_business().empty());
+    EXPECT_EQ(e->case_delivered().view().business_crime().incidents_size(), 3);
   }
 }
 
