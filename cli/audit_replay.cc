@@ -69,7 +69,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
 
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   // The head now, for the progress bar (the read itself goes to the head it
   // meets, which includes the record of this read).

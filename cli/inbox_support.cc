@@ -52,7 +52,7 @@ Status ResolveCaller(const ConnectionFlags& flags, const std::string& who, bool 
 
 Status ConnectAs(const ConnectionFlags& flags, const Caller& caller, std::unique_ptr<BrokerClient>* out) {
   ClientOptions options;
-  REFX_RETURN_IF_ERROR(ClientOptionsFor(flags, caller.agency_id, &options));
+  REFX_RETURN_IF_ERROR(ConnectedClientOptions(flags, caller.agency_id, &options));
   *out = std::make_unique<BrokerClient>(options);
   return Status::OK();
 }
