@@ -39,13 +39,10 @@ Status Status::InvalidFields(std::vector<FieldViolation> violations) {
 }
 
 Status Status::WithFieldPaths(const std::function<std::string(const std::string&)>& rebase) const {
-  if (!violations_.empty() && code_ == Code::kInvalidArgument) {
-    std::vector<FieldViolation> moved = violations_;
-    for (FieldViolation& v : moved) v.field_path = rebase(v.field_path);
-    return InvalidFields(std::move(moved));
-  }
   std::vector<FieldViolation> moved = violations_;
   for (FieldViolation& v : moved) v.field_path = rebase(v.field_path);
+  // The message of InvalidFields names the paths: build it again.
+  if (!moved.empty() && code_ == Code::kInvalidArgument) return InvalidFields(std::move(moved));
   return Status(code_, message_, field_path_.empty() ? field_path_ : rebase(field_path_), std::move(moved));
 }
 
