@@ -38,7 +38,8 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
   TimeSpan span;
   if (!ParseTimeSpan(args.time, &span)) {
     return Fail(command,
-                Status::InvalidArgument("TIME must be " + std::string(kTimeArgumentHelp) + ", not \"" + args.time + "\""),
+                Status::InvalidArgument("TIME must be " + std::string(kTimeArgumentHelp) + ", not \"" + args.time +
+                                        "\""),
                 kExitRefused);
   }
   // The last instant TIME covers: events stamped within that second (or
@@ -143,7 +144,8 @@ void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code
       ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
   cmd->add_option("--purpose", args->purpose,
                   "Why you read this referral (required; the broker records it as a record_accessed event)");
-  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR)")->capture_default_str();
+  cmd->add_option("--as", args->as, "Identity to read as: an agency id or a destination code (role AUDITOR)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "One refx.v1.AuditAsOf JSON line");
   cmd->callback([args, flags, exit_code] { *exit_code = RunAsOf(*flags, *args); });
 }

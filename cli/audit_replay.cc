@@ -139,7 +139,8 @@ void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_co
   cmd->add_option("--destination", args->destination, "Only events of cases at this destination code");
   cmd->add_option("--purpose", args->purpose,
                   "Why you read the log (required; the broker records it as a record_accessed event)");
-  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR)")->capture_default_str();
+  cmd->add_option("--as", args->as, "Identity to read as: an agency id or a destination code (role AUDITOR)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "One refx.v1.Event JSON line per event: the FULL event, with personal data");
   cmd->callback([args, flags, exit_code] { *exit_code = RunReplay(*flags, *args); });
 }

@@ -116,7 +116,7 @@ bool ParseTimeSpan(const std::string& text, TimeSpan* out) {
     start.set_nanos(nanos);
   }
   out->start = start;
-  out->end = step_nanos == 0 ? start + TimeUtil::SecondsToDuration(60) : start + TimeUtil::NanosecondsToDuration(step_nanos);
+  out->end = start + (step_nanos == 0 ? TimeUtil::SecondsToDuration(60) : TimeUtil::NanosecondsToDuration(step_nanos));
   return true;
 }
 
