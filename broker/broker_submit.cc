@@ -31,10 +31,10 @@ Status ConflictWith(uint64_t original_seq) {
 // Built only for a refusal, not for every referral taken.
 Status Rebased(const Status& status, const std::string& where) {
   static const std::string kRoot = "referral";
-  const std::string& path = status.field_path();
-  if (path.empty()) return status;
-  return Status(status.code(), status.message(),
-                path.compare(0, kRoot.size(), kRoot) == 0 ? where + path.substr(kRoot.size()) : where + "." + path);
+  if (status.field_path().empty() && status.violations().empty()) return status;
+  return status.WithFieldPaths([&](const std::string& path) {
+    return path.compare(0, kRoot.size(), kRoot) == 0 ? where + path.substr(kRoot.size()) : where + "." + path;
+  });
 }
 
 Status NotASubmitter(const v1::Agency& agency) {

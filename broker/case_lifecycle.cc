@@ -136,7 +136,7 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
       const auto& codes = config.proto().outcome_codes();
       auto found = std::find_if(codes.begin(), codes.end(), [&](const v1::OutcomeCode& c) { return c.code() == code; });
       if (!codes.empty() && found == codes.end()) {
-        return Status::UnknownAgency("outcome code \"" + code + "\" is not configured", "append.event.outcome_recorded.code");
+        return Status::InvalidArgument("outcome code \"" + code + "\" is not configured", "append.event.outcome_recorded.code");
       }
       if (found != codes.end() && !found->destinations().empty() &&
           std::find(found->destinations().begin(), found->destinations().end(), destination) == found->destinations().end()) {

@@ -32,9 +32,10 @@ struct LifecycleContext {
 // by `actor` in `context`. On success returns OK and fills *next with the
 // case's new record (and *referral_next for referral-wide changes, when the
 // referral record changes). On failure returns, naming the event and state:
-//   InvalidArgument   a required field is missing (e.g. decline reason)
+//   InvalidArgument   a required field is missing (e.g. decline reason), or
+//                     the outcome code is not configured (for this destination)
 //   NotFound          the referral or case does not exist
-//   UnknownAgency     the destination or outcome code is not configured
+//   UnknownAgency     the destination is not configured
 //   PermissionDenied  the actor may not append this event here
 //   IllegalTransition the case's current state does not allow it
 Status CheckTransition(const v1::Event& event, const v1::Agency& actor, const PartnershipConfig& config,

@@ -32,8 +32,8 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
   const std::string dir = std::filesystem::absolute(args.dir, ec).lexically_normal().string();
   if (ec || args.dir.empty()) return Fail(command, Status::InvalidArgument("DIR is not a usable path"), kExitRefused);
   ClientOptions options;
-  Status s = ClientOptionsFor(flags, args.as, &options);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  Status s = ConnectedClientOptions(flags, args.as, &options);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   // Is the broker there? (A backup takes a while, so it is sent once with a
   // long wait rather than retried: a retry would take a second backup.)

@@ -1,8 +1,10 @@
 // `refx audit as-of TIME REFERRAL --purpose TEXT [--json]`: the state of
-// each case of a referral at a moment, folded from the referral's events
-// with time <= TIME (services/outcomes/case_fold.h), and what each agency
-// had been told by then (the case_delivered events to it). Ids, codes,
-// states, groups and times only.
+// each case of a referral at a moment, folded from the referral's events up
+// to the END of what TIME names (services/outcomes/case_fold.h): a time to
+// the second includes that second's events, a date alone the whole of that
+// day in Europe/London (cli/london_time.h). Also what each agency had been
+// told by then (the case_delivered events to it). Ids, codes, states, groups
+// and times only; times in Europe/London, UTC in --json.
 #include <google/protobuf/util/time_util.h>
 
 #include <cstdio>
@@ -14,6 +16,7 @@
 #include "cli/audit_subcommands.h"
 #include "cli/audit_support.h"
 #include "cli/inbox_support.h"
+#include "cli/london_time.h"
 #include "core/event_util.h"
 #include "core/json.h"
 #include "refx/v1/cli.pb.h"
@@ -32,13 +35,16 @@ struct AsOfArgs {
 
 int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
   const std::string command = "audit as-of";
-  google::protobuf::Timestamp as_of;
-  if (!audit::ParseTime(args.time, &as_of)) {
+  TimeSpan span;
+  if (!ParseTimeSpan(args.time, &span)) {
     return Fail(command,
-                       Status::InvalidArgument("TIME must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
-                                               "(2027-01-15, meaning 00:00 UTC), not \"" + args.time + "\""),
-                       kExitRefused);
+                Status::InvalidArgument("TIME must be " + std::string(kTimeArgumentHelp) + ", not \"" + args.time +
+                                        "\""),
+                kExitRefused);
   }
+  // The last instant TIME covers: events stamped within that second (or
+  // day) are part of the state "as of" it.
+  const google::protobuf::Timestamp as_of = span.end - google::protobuf::util::TimeUtil::NanosecondsToDuration(1);
   // All the referral's events (a handful), kept up to TIME here: events
   // after it still tell "not yet" from "nothing to see".
   std::vector<v1::Event> events;
@@ -79,7 +85,8 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
     std::printf("%s\n", ToJsonLine(result).c_str());
     return kExitOk;
   }
-  const std::string when = inbox::FormatTime(as_of);
+  const std::string when =
+      span.whole_day ? "the end of " + args.time + " (" + inbox::FormatTime(as_of) + ")" : inbox::FormatTime(as_of);
   if (events.empty()) {
     std::printf("%s as of %s: no event yet (its first is later)\n", args.referral.c_str(), when.c_str());
     return kExitOk;
@@ -127,14 +134,18 @@ void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code
       "as-of",
       "A referral's cases as they stood at TIME (state, rule, deadline, breached), and what each agency had been "
       "told by then (deliveries: seq, time, disclosed groups). No personal data");
-  cmd->add_option("time", args->time, "RFC 3339 time (2027-01-15T17:00:00Z) or date (2027-01-15 = 00:00 UTC)")
+  cmd->add_option("time", args->time,
+                  std::string(kTimeArgumentHelp) +
+                      ". The state includes every event within what TIME names: 17:00:05 includes that second's "
+                      "events, and a date alone means the END of that day in Europe/London (all its events)")
       ->required();
   cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
       ->required()
       ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
   cmd->add_option("--purpose", args->purpose,
                   "Why you read this referral (required; the broker records it as a record_accessed event)");
-  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR)")->capture_default_str();
+  cmd->add_option("--as", args->as, "Identity to read as: an agency id or a destination code (role AUDITOR)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "One refx.v1.AuditAsOf JSON line");
   cmd->callback([args, flags, exit_code] { *exit_code = RunAsOf(*flags, *args); });
 }

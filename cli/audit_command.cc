@@ -191,7 +191,9 @@ void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
   verify->add_option("--db", verify_args->db, "The event log folder (opened read-only); omit to verify online");
   verify->add_option("--purpose", verify_args->purpose,
                      "Online: why you read the log (recorded by the broker as a record_accessed event)");
-  verify->add_option("--as", verify_args->as, "Online: identity to read as (role AUDITOR)")->capture_default_str();
+  verify->add_option("--as", verify_args->as,
+                     "Online: identity to read as: an agency id or a destination code (role AUDITOR)")
+      ->capture_default_str();
   verify->add_option("--signing-pub", verify_args->signing_pubs,
                      "Checkpoint signing public key file NAME.sign.pub (repeatable)");
   verify->add_option("--checkpoint", verify_args->checkpoint_files,

@@ -89,7 +89,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   }
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   const auto start = Clock::now();
   // The checkpoints first: they and the head they came with were made

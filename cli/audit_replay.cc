@@ -13,6 +13,7 @@
 #include "cli/audit_command.h"
 #include "cli/audit_subcommands.h"
 #include "cli/audit_support.h"
+#include "cli/london_time.h"
 #include "core/json.h"
 
 namespace refx::cli {
@@ -39,17 +40,22 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   if (args.to_seq > 0 && args.from_seq > args.to_seq) {
     return Fail(command, Status::InvalidArgument("--from-seq is after --to-seq"), kExitRefused);
   }
-  if (!args.since.empty() && !audit::ParseTime(args.since, request.mutable_since())) {
-    return Fail(command,
-                       Status::InvalidArgument("--since must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
-                                               "(2027-01-15), not \"" + args.since + "\""),
-                       kExitRefused);
+  TimeSpan span;
+  if (!args.since.empty()) {
+    if (!ParseTimeSpan(args.since, &span)) {
+      return Fail(command, Status::InvalidArgument("--since must be " + std::string(kTimeArgumentHelp) + ", not \"" +
+                                                   args.since + "\""),
+                  kExitRefused);
+    }
+    *request.mutable_since() = span.start;
   }
-  if (!args.until.empty() && !audit::ParseTime(args.until, request.mutable_until())) {
-    return Fail(command,
-                       Status::InvalidArgument("--until must be an RFC 3339 time (2027-01-15T17:00:00Z) or a date "
-                                               "(2027-01-15), not \"" + args.until + "\""),
-                       kExitRefused);
+  if (!args.until.empty()) {
+    if (!ParseTimeSpan(args.until, &span)) {
+      return Fail(command, Status::InvalidArgument("--until must be " + std::string(kTimeArgumentHelp) + ", not \"" +
+                                                   args.until + "\""),
+                  kExitRefused);
+    }
+    *request.mutable_until() = span.start;
   }
   if (request.has_since() && request.has_until() && !(request.since() < request.until())) {
     return Fail(command, Status::InvalidArgument("--since is not before --until"), kExitRefused);
@@ -63,7 +69,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
 
   std::unique_ptr<BrokerClient> client;
   s = audit::ConnectAs(flags, args.as, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   // The head now, for the progress bar (the read itself goes to the head it
   // meets, which includes the record of this read).
@@ -123,13 +129,18 @@ void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_co
       "full events, which DO contain personal data). A summary line on stderr at the end");
   cmd->add_option("--from-seq", args->from_seq, "First seq (default: 1)");
   cmd->add_option("--to-seq", args->to_seq, "Last seq (default: the head)");
-  cmd->add_option("--since", args->since, "Only events at or after this time: RFC 3339 or YYYY-MM-DD (UTC midnight)");
-  cmd->add_option("--until", args->until, "Only events before this time: RFC 3339 or YYYY-MM-DD (UTC midnight)");
+  cmd->add_option("--since", args->since,
+                  "Only events at or after this time: " + std::string(kTimeArgumentHelp) +
+                      "; a date alone means 00:00 that day in Europe/London");
+  cmd->add_option("--until", args->until,
+                  "Only events before this time (same forms); a date alone means 00:00 that day in Europe/London, "
+                  "so that day is left out");
   cmd->add_option("--agency", args->agency, "Only events appended by this agency or at a destination it owns");
   cmd->add_option("--destination", args->destination, "Only events of cases at this destination code");
   cmd->add_option("--purpose", args->purpose,
                   "Why you read the log (required; the broker records it as a record_accessed event)");
-  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR)")->capture_default_str();
+  cmd->add_option("--as", args->as, "Identity to read as: an agency id or a destination code (role AUDITOR)")
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "One refx.v1.Event JSON line per event: the FULL event, with personal data");
   cmd->callback([args, flags, exit_code] { *exit_code = RunReplay(*flags, *args); });
 }

@@ -10,7 +10,6 @@
 
 #include "cli/audit_command.h"
 #include "cli/inbox_support.h"
-#include "core/civil_date.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
@@ -36,9 +35,15 @@ std::string FreeText(const std::string& label, const std::string& text, bool fre
 
 }  // namespace
 
-Status ConnectAs(const ConnectionFlags& flags, const std::string& agency, std::unique_ptr<BrokerClient>* out) {
+std::string AgencyFor(const ConnectionFlags& flags, const std::string& as) {
+  inbox::Caller caller;
+  if (inbox::ResolveCaller(flags, as, false, &caller).ok()) return caller.agency_id;
+  return as;  // no configuration to look it up in: the key pair's name
+}
+
+Status ConnectAs(const ConnectionFlags& flags, const std::string& as, std::unique_ptr<BrokerClient>* out) {
   ClientOptions options;
-  REFX_RETURN_IF_ERROR(ClientOptionsFor(flags, agency, &options));
+  REFX_RETURN_IF_ERROR(ConnectedClientOptions(flags, AgencyFor(flags, as), &options));
   *out = std::make_unique<BrokerClient>(options);
   return Status::OK();
 }
@@ -62,27 +67,41 @@ int ReadReferral(const std::string& command, const ConnectionFlags& flags, const
   if (!s.ok()) return Fail(command, s, kExitRefused);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, as, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
   v1::ReadRequest request;
   request.set_referral_id(referral);
   request.set_purpose(purpose);
-  uint64_t seen = 0;
+  // The broker streams the record of this very read (and of earlier reads)
+  // for any id, so the referral exists only if some other event names it.
+  // Nothing is printed for a referral that does not exist.
+  std::vector<std::pair<v1::Event, std::pair<std::string, std::string>>> reads;
+  bool exists = false;
+  uint64_t own_read_seq = 0;
   s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& hash) {
-    ++seen;
+    if (!exists && event.has_record_accessed()) {
+      own_read_seq = event.seq();
+      reads.push_back({event, {bytes, hash}});
+      return true;
+    }
+    if (!exists) {
+      exists = true;
+      for (const auto& [e, raw] : reads) {
+        if (!on_event(e, raw.first, raw.second)) return false;
+      }
+    }
     return on_event(event, bytes, hash);
   });
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  if (seen == 0) return Fail(command, Status::NotFound(referral + " has no event that " + as + " may see"), kExitRefused);
-  return kExitOk;
-}
-
-bool ParseTime(const std::string& text, google::protobuf::Timestamp* out) {
-  CivilDate date;
-  if (ParseCivilDate(text, &date)) {
-    *out = TimeUtil::SecondsToTimestamp(date.ToDays() * 86400);
-    return true;
+  if (!exists) {
+    return Fail(command,
+                Status::NotFound("no such referral: " + referral + " has no event that " + AgencyFor(flags, as) +
+                                 " may see" +
+                                 (own_read_seq ? " (this read is recorded all the same, as seq " +
+                                                     std::to_string(own_read_seq) + ")"
+                                               : "")),
+                kExitRefused);
   }
-  return TimeUtil::FromString(text, out);
+  return kExitOk;
 }
 
 Status ReadCheckpointFile(const std::string& path, std::vector<v1::Checkpoint>* out) {

@@ -28,9 +28,15 @@ inline constexpr char kDefaultAuditor[] = "ig-auditor";
 // Events a bulk read (replay, online verify) lets the broker send ahead.
 inline constexpr uint32_t kBulkReadCredit = 20000;
 
-// A client acting as `agency` (its key pair from the local stack's keys or
-// --key-dir). NotFound naming the missing file when not set up.
-Status ConnectAs(const ConnectionFlags& flags, const std::string& agency, std::unique_ptr<BrokerClient>* out);
+// The agency `as` names: an agency id, or the agency owning a destination
+// code (as `refx inbox --as` takes them; cli/inbox_support.h). `as` itself
+// when there is no local configuration to resolve it with.
+std::string AgencyFor(const ConnectionFlags& flags, const std::string& as);
+
+// A client acting as the agency `as` names (AgencyFor), with its key pair
+// from the local stack's keys or --key-dir. NotFound naming the missing
+// file when not set up.
+Status ConnectAs(const ConnectionFlags& flags, const std::string& as, std::unique_ptr<BrokerClient>* out);
 
 // OK if `purpose` holds more than white space; otherwise InvalidArgument
 // explaining that every audit read is recorded with its purpose.
@@ -40,14 +46,12 @@ Status CheckPurpose(const std::string& purpose);
 // is a referral id and `purpose` is given, connects as `as`, and reads every
 // event of the referral that `as` may see (the broker records the read with
 // its purpose), in seq order, passing each to on_event. Returns kExitOk, or
-// the exit code after printing why (as Fail); `as` seeing no event of the
-// referral is NotFound (kExitRefused).
+// the exit code after printing why (as Fail). A referral of which `as` sees
+// no event but records of reads (record_accessed, including this read's
+// own, which the broker still writes) is "no such referral": NotFound,
+// kExitRefused, and nothing is passed to on_event.
 int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
                  const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event);
-
-// Parses an RFC 3339 time ("2027-01-15T17:00:00Z", offsets allowed) or a
-// date "YYYY-MM-DD" (midnight UTC). False for anything else.
-bool ParseTime(const std::string& text, google::protobuf::Timestamp* out);
 
 // Appends the refx.v1.Checkpoint JSON lines of file `path` (blank lines
 // ignored) to *out. IoError if unreadable; InvalidArgument naming the line.

@@ -49,7 +49,9 @@ void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_
       ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
   cmd->add_option("--purpose", args->purpose,
                   "Why you read this referral (required; the broker records it as a record_accessed event)");
-  cmd->add_option("--as", args->as, "Identity to read as (role AUDITOR; a LEAD sees only its own cases)")
+  cmd->add_option("--as", args->as,
+                  "Identity to read as: an agency id or a destination code (its agency); role AUDITOR, a LEAD sees "
+                  "only its own cases")
       ->capture_default_str();
   cmd->add_flag("--json", args->json,
                 "One refx.v1.Event JSON line per event: the FULL event, including personal data (names, dates of "

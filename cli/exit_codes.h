@@ -13,7 +13,7 @@ namespace refx::cli {
 enum ExitCode {
   kExitOk = 0,           // the command did what was asked
   kExitSetupError = 1,   // no configuration, keys or data folder to work with
-  kExitRefused = 2,      // bad arguments or input, or the broker refused (its error is printed)
+  kExitRefused = 2,      // bad arguments or input (also every command-line parse error), or the broker refused
   kExitUnreachable = 3,  // no answer from the broker after retries
   kExitTampered = 4,     // `refx audit verify` found a problem in the log
 };
@@ -21,6 +21,13 @@ enum ExitCode {
 // The exit code for a failed broker call: kExitUnreachable when the broker
 // did not answer (Unavailable, Timeout), else kExitRefused.
 int ExitCodeFor(const Status& status);
+
+// The exit code for a failure to connect (ConnectedClientOptions, ConnectAs):
+// kExitUnreachable when no broker listens, else kExitSetupError.
+int ExitCodeForConnect(const Status& status);
+
+// What `refx --help` and the README say about exit codes.
+extern const char kExitCodesHelp[];
 
 // Prints "refx COMMAND: WHAT: STATUS" to stderr, where WHAT names the
 // exit code ("setup", "refused", "unreachable", "tampered"), and returns

@@ -91,9 +91,11 @@ Status BuildEvent(const std::string& action, const Args& args, const std::string
   return Status::OK();
 }
 
-// Adds the configured outcome codes to an "unknown outcome code" refusal.
+// Adds the configured outcome codes to a refusal of the outcome code
+// (INVALID_ARGUMENT; brokers before 2026-12 said UNKNOWN_AGENCY).
 Status WithOutcomeCodes(const Status& s, const Caller& caller, const std::string& destination) {
-  if (s.code() != Status::Code::kUnknownAgency || s.field_path().find("outcome_recorded.code") == std::string::npos) {
+  if ((s.code() != Status::Code::kInvalidArgument && s.code() != Status::Code::kUnknownAgency) ||
+      s.field_path().find("outcome_recorded.code") == std::string::npos) {
     return s;
   }
   std::string codes;
@@ -131,7 +133,7 @@ int RunAction(const ConnectionFlags& flags, const std::string& action, const Arg
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   std::string destination;
   s = PickDestination(caller, args, client.get(), &destination);
@@ -146,8 +148,11 @@ int RunAction(const ConnectionFlags& flags, const std::string& action, const Arg
   if (args.json) {
     std::printf("%s\n", ToJsonLine(ack).c_str());
   } else if (ack.duplicate()) {
-    std::printf("%s %s: %s (already, as seq %llu; nothing written)\n", args.referral.c_str(), destination.c_str(),
-                Done(action, args).c_str(), static_cast<unsigned long long>(ack.seq()));
+    // The same step repeated (same key: a retry, or the command run twice)
+    // is not an error: it was done, once, as seq N.
+    std::printf("%s %s: already %s as seq %llu; nothing written (a repeat of the same step is harmless)\n",
+                args.referral.c_str(), destination.c_str(), Done(action, args).c_str(),
+                static_cast<unsigned long long>(ack.seq()));
   } else {
     std::printf("%s %s: %s, seq %llu\n", args.referral.c_str(), destination.c_str(), Done(action, args).c_str(),
                 static_cast<unsigned long long>(ack.seq()));

@@ -49,7 +49,11 @@ void AddDestination(CLI::App* cmd, Args* args) {
 }  // namespace
 
 void AddInboxCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
-  CLI::App* inbox = app.add_subcommand("inbox", "The lead's inbox: cases at your destinations, and acting on them");
+  CLI::App* inbox = app.add_subcommand(
+      "inbox",
+      "The lead's inbox: cases at your destinations, and acting on them. ack/accept/decline/outcome are idempotent: "
+      "the same step again writes nothing and exits 0 (\"already ... as seq N\"); a step the case's state does not "
+      "allow (decline after accept, outcome before accept) is refused with ILLEGAL_TRANSITION, exit 2");
   inbox->require_subcommand(1);
 
   {

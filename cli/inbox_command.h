@@ -11,7 +11,12 @@
 //   show      one case: its record, the latest delivered view, its history
 //   ack, accept, decline, outcome
 //             append case_acknowledged / case_accepted / case_declined /
-//             outcome_recorded for one case (idempotent on retry)
+//             outcome_recorded for one case. Idempotent: the same step
+//             again (ack twice, accept twice, the same outcome and note)
+//             writes nothing and exits 0 saying "already ... as seq N". A
+//             step the case's state does not allow (accept before ack,
+//             decline after accept, an outcome before accept) is refused
+//             by the broker with ILLEGAL_TRANSITION, exit 2.
 //
 // --json prints protobuf JSON lines (refx.v1.CaseRecord, refx.v1.Event,
 // refx.v1.InboxCase, refx.v1.Ack); errors always go to stderr as text.
@@ -27,7 +32,8 @@ namespace refx::cli {
 // Exit codes (cli/exit_codes.h) of `refx inbox` (the same scheme as `refx submit`):
 //   0 kExitOk: done (for watch: stopped by a signal or --count)
 //   1 kExitSetupError: no configuration or keys, or WHO is unknown
-//   2 kExitRefused: the broker refused (code, field, message printed), or bad arguments
+//   2 kExitRefused: the broker refused (code, field, message printed; e.g.
+//     ILLEGAL_TRANSITION, an unknown outcome code as INVALID_ARGUMENT), or bad arguments
 //   3 kExitUnreachable: no answer from the broker after retries
 
 // Adds the `inbox` subcommand (and its subcommands) to `app`; running one

@@ -70,7 +70,7 @@ int RunList(const ConnectionFlags& flags, const Args& args) {
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   std::vector<v1::CaseRecord> cases;
   for (const std::string& destination : caller.destinations) {
@@ -118,7 +118,7 @@ int RunWatch(const ConnectionFlags& flags, const Args& args) {
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   uint64_t after = args.from_seq;
   if (!args.from_seq_given) {
@@ -174,7 +174,7 @@ int RunShow(const ConnectionFlags& flags, const Args& args) {
   }
   std::unique_ptr<BrokerClient> client;
   s = ConnectAs(flags, caller, &client);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   v1::QueryRequest query;
   query.set_referral_id(args.referral);

@@ -7,9 +7,12 @@
 #include <cstdio>
 
 #include "cli/inbox_command.h"
+#include "cli/london_time.h"
 #include "core/event_util.h"
 
 namespace refx::cli::inbox {
+
+using refx::cli::FormatLondon;
 
 bool Caller::Covers(const std::string& destination) const {
   return std::find(destinations.begin(), destinations.end(), destination) != destinations.end();
@@ -49,7 +52,7 @@ Status ResolveCaller(const ConnectionFlags& flags, const std::string& who, bool 
 
 Status ConnectAs(const ConnectionFlags& flags, const Caller& caller, std::unique_ptr<BrokerClient>* out) {
   ClientOptions options;
-  REFX_RETURN_IF_ERROR(ClientOptionsFor(flags, caller.agency_id, &options));
+  REFX_RETURN_IF_ERROR(ConnectedClientOptions(flags, caller.agency_id, &options));
   *out = std::make_unique<BrokerClient>(options);
   return Status::OK();
 }
@@ -62,10 +65,7 @@ std::string NormaliseReferralId(const std::string& text) {
   return text;
 }
 
-std::string FormatTime(const google::protobuf::Timestamp& time) {
-  if (time.seconds() == 0 && time.nanos() == 0) return "-";
-  return google::protobuf::util::TimeUtil::ToString(time);
-}
+std::string FormatTime(const google::protobuf::Timestamp& time) { return FormatLondon(time); }
 
 namespace {
 

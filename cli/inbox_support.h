@@ -58,7 +58,9 @@ Status ConnectAs(const ConnectionFlags& flags, const Caller& caller, std::unique
 // "R-0000000042" for "R-0000000042" or "42"; `text` unchanged otherwise.
 std::string NormaliseReferralId(const std::string& text);
 
-// RFC 3339 UTC ("2027-01-15T17:00:00Z"), or "-" when unset.
+// A time for people: Europe/London to the second with GMT or BST
+// ("2027-01-15 17:00:00 GMT"), or "-" when unset (cli/london_time.h).
+// Machine output (--json) keeps protobuf's UTC instead.
 std::string FormatTime(const google::protobuf::Timestamp& time);
 
 // Prints rows to stdout as left-aligned columns two spaces apart.

@@ -16,7 +16,10 @@ int main(int argc, char** argv) {
   CLI::App app{"refx: Referral Exchange command-line tool"};
   app.require_subcommand(1);
   refx::cli::ConnectionFlags flags;
-  app.add_option("--home", flags.home, "Local stack folder (default: $REFX_HOME, else var/ of this checkout)");
+  app.footer(refx::cli::kExitCodesHelp);
+  app.add_option("--home", flags.home,
+                 "Local stack folder (default: $REFX_HOME, else the var/ of the checkout this refx binary was built "
+                 "in; run from outside that checkout, refx names it on stderr)");
   app.add_option("--broker", flags.endpoint, "Broker endpoint, e.g. tcp://127.0.0.1:7400");
   app.add_option("--server-key", flags.server_key_file, "File with the broker's Z85 public key");
   app.add_option("--key-dir", flags.key_dir, "Folder with AGENCY.pub / AGENCY.key");
@@ -30,6 +33,14 @@ int main(int argc, char** argv) {
   refx::cli::AddReportCommand(app, &flags, &exit_code);
   refx::cli::AddAdminCommand(app, &flags, &exit_code);
   spdlog::set_level(spdlog::level::warn);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints the error (or the help) and gives its own code for each
+    // kind of parse error (105, 106, 109, ...): every one is "bad
+    // arguments", exit 2, as `refx --help` and the README say.
+    const int code = app.exit(e);
+    return code == 0 ? refx::cli::kExitOk : refx::cli::kExitRefused;
+  }
   return exit_code;
 }

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <regex>
 #include <sstream>
 
 #include "core/frame_codec.h"
@@ -37,6 +38,13 @@ void Print(const SubmitArgs& args, const v1::SubmitResult& result) {
                 static_cast<unsigned long long>(result.ack().seq()),
                 result.ack().duplicate() ? "duplicate: already accepted, nothing written" : "accepted, durable",
                 result.file().c_str());
+  } else if (result.error().violations_size() > 1) {
+    // Every bad field, one a line.
+    std::fprintf(stderr, "%s: %s: %s: %d fields are invalid:\n", result.file().c_str(), result.outcome().c_str(),
+                 v1::ErrorCode_Name(result.error().code()).c_str(), result.error().violations_size());
+    for (const v1::FieldViolation& v : result.error().violations()) {
+      std::fprintf(stderr, "  %s: %s\n", v.field_path().c_str(), v.message().c_str());
+    }
   } else {
     std::fprintf(stderr, "%s: %s: %s%s%s\n", result.file().c_str(), result.outcome().c_str(),
                  v1::ErrorCode_Name(result.error().code()).c_str(),
@@ -82,9 +90,10 @@ bool ReadReferral(const std::string& file, v1::Referral* referral, FileResult* f
 void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std::vector<v1::Referral>& referrals,
               const std::vector<size_t>& files, std::vector<FileResult>* results) {
   ClientOptions options;
-  Status s = ClientOptionsFor(flags, agency, &options);
+  Status s = ConnectedClientOptions(flags, agency, &options);
   if (!s.ok()) {
-    for (size_t f : files) MarkFailed(&(*results)[f], "setup", s, kExitSetupError);
+    const int code = ExitCodeForConnect(s);
+    for (size_t f : files) MarkFailed(&(*results)[f], code == kExitUnreachable ? "unreachable" : "setup", s, code);
     return;
   }
   BrokerClient client(options);
@@ -98,13 +107,12 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
       MarkFailed(&f, "unreachable", st, kExitUnreachable);
     } else {
       // The file is named already: a batch position means nothing to the
-      // reader, so name the field as a single submission would.
-      std::string path = st.field_path();
-      static const std::string kBatch = "submit_batch.referrals[";
-      if (path.compare(0, kBatch.size(), kBatch) == 0 && path.find(']') != std::string::npos) {
-        path = "submit.referral" + path.substr(path.find(']') + 1);
-      }
-      MarkFailed(&f, "refused", Status(st.code(), st.message(), path), kExitRefused);
+      // reader, so name the fields as a single submission would.
+      MarkFailed(&f, "refused", st.WithFieldPaths([](const std::string& path) {
+        static const std::string kBatch = "submit_batch.referrals[";
+        if (path.compare(0, kBatch.size(), kBatch) != 0 || path.find(']') == std::string::npos) return path;
+        return "submit.referral" + path.substr(path.find(']') + 1);
+      }), kExitRefused);
     }
   };
   if (referrals.size() == 1) {
@@ -113,10 +121,20 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
     return;
   }
   s = client.SubmitBatches(referrals, /*per_frame=*/64, /*window=*/4, record);
-  // Referrals without a result were not acknowledged.
+  // Referrals without a result were not acknowledged. The client counts
+  // frames ("N requests not answered"); people count referrals.
+  size_t unanswered = 0;
+  for (size_t f : files) unanswered += (*results)[f].done ? 0 : 1;
+  if (unanswered == 0) return;
+  std::string why = s.ok() ? "no reply" : s.message();
+  static const std::regex kFrames(";? ?[0-9]+ requests not answered");
+  why = std::regex_replace(why, kFrames, "");
+  const Status failed(s.ok() ? Status::Code::kUnavailable : s.code(),
+                      std::to_string(unanswered) + " of " + std::to_string(referrals.size()) + " referrals of " +
+                          agency + " not answered (" + why +
+                          "); they may or may not be written: submit them again (a repeat is safe)");
   for (size_t f : files) {
-    if (!(*results)[f].done) MarkFailed(&(*results)[f], "unreachable", s.ok() ? Status::Unavailable("no reply") : s,
-                                  kExitUnreachable);
+    if (!(*results)[f].done) MarkFailed(&(*results)[f], "unreachable", failed, kExitUnreachable);
   }
 }
 
@@ -124,7 +142,10 @@ void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std
 
 void AddSubmitCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
   auto args = std::make_shared<SubmitArgs>();
-  CLI::App* cmd = app.add_subcommand("submit", "Submit referrals (protobuf JSON mapping of refx.v1.Referral)");
+  CLI::App* cmd = app.add_subcommand(
+      "submit",
+      "Submit referrals (protobuf JSON mapping of refx.v1.Referral; strict JSON, errors name LINE:COLUMN). A refused "
+      "referral lists every invalid field at once");
   cmd->add_option("files", args->files, "Referral JSON files (an agency's referrals are sent in batch frames)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--as", args->as_agency, "Agency to submit as (default: each file's referrer.agencyId)");
   cmd->add_flag("--json", args->json, "One JSON line per file (refx.v1.SubmitResult)");

@@ -30,6 +30,11 @@ void FillError(const Status& status, v1::Error* error) {
   error->set_code(v1::ErrorCode_IsValid(code) ? static_cast<v1::ErrorCode>(code) : v1::INTERNAL);
   error->set_message(status.message());
   error->set_field_path(status.field_path());
+  for (const FieldViolation& v : status.violations()) {
+    v1::FieldViolation* out = error->add_violations();
+    out->set_field_path(v.field_path);
+    out->set_message(v.message);
+  }
 }
 
 Status StatusFromError(const v1::Error& error) {
@@ -37,8 +42,10 @@ Status StatusFromError(const v1::Error& error) {
   // version, or a local-only number) is INTERNAL.
   const int wire = static_cast<int>(error.code());
   const bool known = error.code() != v1::ERROR_CODE_UNSPECIFIED && v1::ErrorCode_IsValid(wire);
+  std::vector<FieldViolation> violations;
+  for (const v1::FieldViolation& v : error.violations()) violations.push_back({v.field_path(), v.message()});
   return Status(known ? static_cast<Status::Code>(wire) : Status::Code::kInternal, error.message(),
-                error.field_path());
+                error.field_path(), std::move(violations));
 }
 
 uint64_t PeekCorrelationId(const void* data, size_t size) {

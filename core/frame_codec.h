@@ -22,7 +22,8 @@ std::string EncodeFrame(const v1::Frame& frame);
 // message and field path.
 v1::Frame ErrorFrame(uint64_t correlation_id, const Status& status);
 
-// Sets *error to the status' wire code, message and field path (a status
+// Sets *error to the status' wire code, message, field path and field
+// violations (a status
 // code with no wire number becomes INTERNAL).
 void FillError(const Status& status, v1::Error* error);
 

@@ -10,8 +10,11 @@
 
 namespace refx {
 
-// Parses `json` into `out` (unknown fields are refused). InvalidArgument
-// saying where the JSON is wrong on failure; `out` may then be partly set.
+// Parses `json` into `out`. The text must be strict JSON (RFC 8259: quoted
+// keys, no trailing commas, no comments), checked with nlohmann::json before
+// protobuf's more lenient parser maps it; unknown fields are refused.
+// InvalidArgument on failure, saying where as LINE:COLUMN (from 1) when it
+// can tell; `out` may then be partly set.
 Status MessageFromJson(const std::string& json, google::protobuf::Message* out);
 
 // One-line JSON (lowerCamelCase names, enums as names).

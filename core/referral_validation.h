@@ -9,9 +9,10 @@
 namespace refx {
 
 // Returns OK if `referral` may be accepted on `today`; otherwise
-// InvalidArgument naming the first offending field with a dotted path that
-// starts with "referral." (e.g. "referral.assessment.dash_answers") and a
-// message saying what is wrong. The message never quotes personal data.
+// InvalidArgument (Status::InvalidFields) listing EVERY offending field in
+// violations(), each with a dotted path that starts with "referral." (e.g.
+// "referral.assessment.dash_answers") and a message saying what is wrong;
+// field_path() is the first of them. Messages never quote personal data.
 //
 // Required: referrer_reference (1..128 printable ASCII), a known category,
 // referrer.agency_id, consent.position (with a reason when refused or not

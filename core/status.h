@@ -8,10 +8,19 @@
 // distinct threads, a shared one only for reading.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace refx {
+
+// One offending field of an invalid input: its dotted path and what is
+// wrong with it (refx.v1.FieldViolation on the wire).
+struct FieldViolation {
+  std::string field_path;
+  std::string message;
+};
 
 class [[nodiscard]] Status {
  public:
@@ -54,17 +63,35 @@ class [[nodiscard]] Status {
   static Status IdempotencyConflict(std::string msg, std::string field_path = {}) {
     return Status(Code::kIdempotencyConflict, std::move(msg), std::move(field_path));
   }
+  // InvalidArgument for every offending field at once (`violations` must
+  // not be empty): field_path() and the start of message() are the first's,
+  // and the message goes on "(and N more: PATH: MESSAGE; ...)" so a reader
+  // of those two alone still sees every field. violations() lists each.
+  static Status InvalidFields(std::vector<FieldViolation> violations);
   static Status IoError(std::string msg) { return Status(Code::kIoError, std::move(msg)); }
   static Status Corruption(std::string msg) { return Status(Code::kCorruption, std::move(msg)); }
   static Status Timeout(std::string msg) { return Status(Code::kTimeout, std::move(msg)); }
 
   Status(Code code, std::string message, std::string field_path = {})
       : code_(code), message_(std::move(message)), field_path_(std::move(field_path)) {}
+  Status(Code code, std::string message, std::string field_path, std::vector<FieldViolation> violations)
+      : code_(code),
+        message_(std::move(message)),
+        field_path_(std::move(field_path)),
+        violations_(std::move(violations)) {}
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::string& field_path() const { return field_path_; }
+  // Every offending field (InvalidFields, or an Error that carried them);
+  // empty for any other status.
+  const std::vector<FieldViolation>& violations() const { return violations_; }
+
+  // The same status with field_path() and each violation's path passed
+  // through `rebase` (e.g. "referral.x" -> "submit.referral.x"); the message
+  // is rebuilt to match when there are violations.
+  Status WithFieldPaths(const std::function<std::string(const std::string&)>& rebase) const;
 
   // "INVALID_ARGUMENT: referral.assessment.dash_answers: must hold 24 answers, got 23"
   std::string ToString() const;
@@ -74,6 +101,7 @@ class [[nodiscard]] Status {
   Code code_ = Code::kOk;
   std::string message_;
   std::string field_path_;
+  std::vector<FieldViolation> violations_;
 };
 
 // Returns early from the enclosing function when `expr` is not OK.

@@ -21,6 +21,7 @@
 #include <thread>
 #include <sstream>
 
+#include "cli/london_time.h"
 #include "core/event_util.h"
 #include "core/json.h"
 #include "refx/v1/checkpoint.pb.h"
@@ -506,6 +507,100 @@ TEST_F(OnlineAuditCliTest, AsOfShowsTheStateBeforeAndAfterTheAck) {
   CliRun early = Audit({"as-of", "2000-01-01", referral, "--purpose", "complaint review"});
   ASSERT_EQ(early.exit_code, 0) << early.err;
   EXPECT_NE(early.out.find("no event yet"), std::string::npos) << early.out;
+}
+
+// A time to the second covers that second, and a date alone the whole
+// (London) day: the state then includes the events stamped within them.
+TEST_F(OnlineAuditCliTest, AsOfAWholeSecondOrADateIncludesItsEvents) {
+  const std::string referral = Submit("AUD-S");
+  Route(referral, "DA_MARAC");
+  Deliver(referral, "DA_MARAC");
+  const uint64_t acked = Ack(referral);
+  const google::protobuf::Timestamp acked_at = AllEvents(acked).at(acked - 1).time();
+  ASSERT_NE(acked_at.nanos(), 0) << "the ack landed on a whole second; the check below would prove nothing";
+
+  // As the demo writes it: `date -u +%FT%TZ`, the second of the ack.
+  google::protobuf::Timestamp second;
+  second.set_seconds(acked_at.seconds());
+  const std::string whole_second = TimeUtil::ToString(second);
+  ASSERT_EQ(whole_second.find('.'), std::string::npos) << whole_second;
+  // The date of the ack in London ("YYYY-MM-DD hh:mm:ss GMT" -> the date).
+  const std::string london_date = cli::FormatLondon(acked_at).substr(0, 10);
+
+  for (const std::string& time : {whole_second, london_date}) {
+    CliRun run = Audit({"as-of", time, referral, "--purpose", "demo", "--json"});
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    v1::AuditAsOf result;
+    ASSERT_TRUE(MessageFromJson(Lines(run.out).at(0), &result).ok()) << run.out;
+    EXPECT_EQ(result.as_of_seq(), acked) << time;
+    ASSERT_EQ(result.cases_size(), 1) << time;
+    EXPECT_EQ(result.cases(0).state(), v1::ACKNOWLEDGED) << time;
+  }
+  // The day before is over before the referral began.
+  google::protobuf::Timestamp day_before = acked_at;
+  day_before.set_seconds(acked_at.seconds() - 2 * 86400);
+  CliRun early = Audit({"as-of", cli::FormatLondon(day_before).substr(0, 10), referral, "--purpose", "demo"});
+  ASSERT_EQ(early.exit_code, 0) << early.err;
+  EXPECT_NE(early.out.find("no event yet"), std::string::npos) << early.out;
+
+  // --help says what a date alone means.
+  CliRun help = Audit({"as-of", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("a date alone means the END of that day in Europe/London"), std::string::npos) << help.out;
+}
+
+// Text output shows times in Europe/London with GMT or BST; --json keeps UTC.
+TEST_F(OnlineAuditCliTest, PeopleReadLondonTimesMachinesReadUtc) {
+  const std::string referral = Submit("AUD-Z");
+  Route(referral, "DA_MARAC");
+  CliRun text = Audit({"timeline", referral, "--purpose", "times"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  const std::regex london("^seq [0-9]+  [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} (GMT|BST)  ");
+  for (const auto& line : Lines(text.out)) EXPECT_TRUE(std::regex_search(line, london)) << line;
+  EXPECT_EQ(text.out.find("Z  "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("deadline 2027-01-15 08:00:00 GMT"), std::string::npos) << text.out;  // 1800000000
+
+  CliRun json = Audit({"timeline", referral, "--purpose", "times", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_NE(json.out.find("\"deadline\":\"2027-01-15T08:00:00Z\""), std::string::npos) << json.out;
+}
+
+// An id with no referral behind it: "no such referral", exit 2, nothing on
+// stdout, and the read is recorded all the same.
+TEST_F(OnlineAuditCliTest, AnUnknownReferralIsNoSuchReferral) {
+  Lifecycle("AUD-U");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"timeline", "R-0000000999"}, {"as-of", "2030-01-01", "999"},
+        {"timeline", "R-0000000999", "--json"}}) {
+    const uint64_t head = Head();
+    std::vector<std::string> all = args;
+    all.insert(all.end(), {"--purpose", "looking for a referral"});
+    CliRun run = Audit(all);
+    EXPECT_EQ(run.exit_code, 2) << args[0] << ": " << run.out;
+    EXPECT_TRUE(run.out.empty()) << run.out;
+    EXPECT_NE(run.err.find("no such referral"), std::string::npos) << run.err;
+    EXPECT_NE(run.err.find("R-0000000999"), std::string::npos) << run.err;
+    EXPECT_EQ(Head(), head + 1) << "the read is recorded";
+    EXPECT_NE(run.err.find("as seq " + std::to_string(head + 1)), std::string::npos) << run.err;
+  }
+  // Read before: the earlier reads' records do not make it exist.
+  CliRun again = Audit({"timeline", "R-0000000999", "--purpose", "again"});
+  EXPECT_EQ(again.exit_code, 2) << again.out;
+}
+
+// `--as` takes a destination code as `refx inbox` does: its owning agency reads.
+TEST_F(OnlineAuditCliTest, AsTakesADestinationCodeToo) {
+  const std::string referral = Submit("AUD-D");
+  Route(referral, "DA_MARAC");
+  Deliver(referral, "DA_MARAC");
+  CliRun by_code = Audit({"timeline", referral, "--purpose", "our case", "--as", "DA_MARAC"});
+  ASSERT_EQ(by_code.exit_code, 0) << by_code.err;
+  CliRun by_agency = Audit({"timeline", referral, "--purpose", "our case", "--as", "da-marac-coordinator"});
+  ASSERT_EQ(by_agency.exit_code, 0) << by_agency.err;
+  EXPECT_EQ(LineSeqs(by_code.out), LineSeqs(by_agency.out));
+  EXPECT_NE(by_code.out.find("case_delivered"), std::string::npos) << by_code.out;
+  CliRun lower = Audit({"timeline", referral, "--purpose", "our case", "--as", "da_marac"});
+  EXPECT_EQ(lower.exit_code, 0) << lower.err;
 }
 
 TEST_F(OnlineAuditCliTest, AdminBackupThenRestoreThenVerifyOffline) {

@@ -169,9 +169,12 @@ TEST_F(InboxCliTest, LeadMovesTheCaseAlong) {
   EXPECT_NE(accept.out.find("accepted"), std::string::npos) << accept.out;
   EXPECT_EQ(StateAt("DA_MARAC"), v1::ACCEPTED);
 
+  // An outcome code that is not configured is a bad argument, not an unknown agency.
   CliRun unknown = Inbox({"outcome", referral_, "NOT_A_CODE", "--as", "DA_MARAC"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("UNKNOWN_AGENCY"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("INVALID_ARGUMENT"), std::string::npos) << unknown.err;
+  EXPECT_EQ(unknown.err.find("UNKNOWN_AGENCY"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("outcome_recorded.code"), std::string::npos) << unknown.err;
   EXPECT_NE(unknown.err.find("SAFETY_PLAN"), std::string::npos) << unknown.err;
 
   CliRun outcome = Inbox({"outcome", referral_, "SAFETY_PLAN", "--as", "DA_MARAC", "--note", "plan agreed"});
@@ -224,6 +227,28 @@ TEST_F(InboxCliTest, BrokerRefusalsAreReportedWithExitCode2) {
   EXPECT_NE(early.err.find("ILLEGAL_TRANSITION"), std::string::npos) << early.err;
   EXPECT_EQ(Head(), head) << "nothing written";
   EXPECT_EQ(StateAt("DA_MARAC"), v1::DELIVERED);
+}
+
+// The same step twice is harmless and says so (exit 0, nothing written); a
+// step the case's state does not allow is refused (exit 2, nothing written).
+TEST_F(InboxCliTest, ARepeatIsHarmlessAndAnIllegalStepIsRefused) {
+  RouteAndDeliver("DA_MARAC");
+  ASSERT_EQ(Inbox({"ack", referral_, "--as", "DA_MARAC"}).exit_code, 0);
+  CliRun accept = Inbox({"accept", referral_, "--as", "DA_MARAC"});
+  ASSERT_EQ(accept.exit_code, 0) << accept.err;
+  const uint64_t head = Head();
+
+  CliRun again = Inbox({"accept", referral_, "--as", "DA_MARAC"});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already accepted as seq " + std::to_string(head)), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("nothing written"), std::string::npos) << again.out;
+
+  CliRun decline = Inbox({"decline", referral_, "--as", "DA_MARAC", "--reason", "changed our mind"});
+  EXPECT_EQ(decline.exit_code, 2) << decline.out;
+  EXPECT_NE(decline.err.find("ILLEGAL_TRANSITION"), std::string::npos) << decline.err;
+  EXPECT_NE(decline.err.find("refused"), std::string::npos) << decline.err;
+  EXPECT_EQ(Head(), head) << "nothing written";
+  EXPECT_EQ(StateAt("DA_MARAC"), v1::ACCEPTED);
 }
 
 TEST_F(InboxCliTest, AmbiguousCaseNeedsADestination) {
@@ -318,6 +343,18 @@ TEST_F(InboxCliTest, SetupAndReachabilityExitCodes) {
                     "inbox", "list", "--as", "DA_MARAC"})
                  .Finish();
   EXPECT_EQ(down.exit_code, 3) << down.err;
+  // With no broker listening, refx says so before any retry (whatever the
+  // retry settings) and says what to check.
+  for (const char* sub : {"list", "ack"}) {
+    std::vector<std::string> args = {"--home", home_.path(), "--broker", stack_.endpoint(), "--attempts", "20",
+                                     "--timeout-ms", "60000", "inbox", sub, "--as", "DA_MARAC"};
+    if (std::string(sub) == "ack") args.push_back(referral_);
+    CliRun stopped = Child(args).Finish();
+    EXPECT_EQ(stopped.exit_code, 3) << stopped.err;
+    EXPECT_NE(stopped.err.find("no broker listening at " + stack_.endpoint()), std::string::npos) << stopped.err;
+    EXPECT_NE(stopped.err.find("is the broker running? try `deploy/refx.sh status`"), std::string::npos)
+        << stopped.err;
+  }
 }
 
 }  // namespace

@@ -128,7 +128,7 @@ TEST_F(LifecycleTest, FullPathWithStateChecks) {
     e->mutable_outcome_recorded()->set_destination("DEST_A");
     e->mutable_outcome_recorded()->set_code("NOT_A_CODE");
   });
-  EXPECT_EQ(Append(lead_a_.get(), outcome).code(), Status::Code::kUnknownAgency);
+  EXPECT_EQ(Append(lead_a_.get(), outcome).code(), Status::Code::kInvalidArgument);  // an unconfigured outcome code
   outcome.mutable_outcome_recorded()->set_code("SAFETY_PLAN");
   ASSERT_TRUE(Append(lead_a_.get(), outcome).ok());
   v1::CaseRecord c = CaseOf(lead_a_.get(), "DEST_A");

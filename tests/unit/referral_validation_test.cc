@@ -452,5 +452,43 @@ TEST(ReferralValidationTest, SdashAnswersWithoutToolMustMatchSdashScore) {
   EXPECT_TRUE(ValidateReferral(r, kToday).ok());
 }
 
+// Every offending field is reported at once, in the order the checks run;
+// the first is also the status' field_path, and the message names the rest.
+TEST(ReferralValidationTest, ReportsEveryBadFieldAtOnce) {
+  v1::Referral r = MinimalPersonReferral();
+  r.clear_category();
+  r.mutable_consent()->set_position(v1::CONSENT_REFUSED);  // without a reason
+  r.mutable_person()->set_date_of_birth("2026-13-01");
+  r.mutable_assessment()->set_tool(v1::DASH);
+  SetDash(r.mutable_assessment(), 23, 0);
+  r.set_incident_date("2027-01-01");  // after kToday
+  Status s = ValidateReferral(r, kToday);
+  ASSERT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  std::vector<std::string> paths;
+  for (const FieldViolation& v : s.violations()) {
+    paths.push_back(v.field_path);
+    EXPECT_FALSE(v.message.empty()) << v.field_path;
+  }
+  const std::vector<std::string> expected = {"referral.category", "referral.consent.reason",
+                                             "referral.person.date_of_birth", "referral.assessment.dash_answers",
+                                             "referral.incident_date"};
+  EXPECT_EQ(paths, expected) << s.ToString();
+  EXPECT_EQ(s.field_path(), "referral.category");
+  for (size_t i = 1; i < expected.size(); ++i) {
+    EXPECT_NE(s.message().find(expected[i]), std::string::npos) << s.message();
+  }
+  EXPECT_NE(s.message().find("and 4 more"), std::string::npos) << s.message();
+}
+
+// A single bad field is reported exactly as before (message and path).
+TEST(ReferralValidationTest, OneBadFieldIsOneViolation) {
+  v1::Referral r = MinimalPersonReferral();
+  r.clear_lawful_basis();
+  Status s = ValidateReferral(r, kToday);
+  ASSERT_EQ(s.violations().size(), 1u) << s.ToString();
+  EXPECT_EQ(s.field_path(), "referral.lawful_basis");
+  EXPECT_EQ(s.message(), "is required");
+}
+
 }  // namespace
 }  // namespace refx
