@@ -153,7 +153,7 @@ TEST_F(SampleReferralsTest, EachSampleIsValidAndItsAgencyMaySubmitIt) {
     SCOPED_TRACE(row.file);
     v1::Referral referral;
     ASSERT_TRUE(MessageFromJson(refx::testing::ReadTextFile(SamplesDir() + "/" + row.file), &referral).ok());
-    const Status valid = ValidateReferral(referral, kSubmittedOn);
+    const Status valid = ValidateReferral(referral, SubmittedOn());
     EXPECT_TRUE(valid.ok()) << valid.ToString();
     const v1::Agency* agency = config_->AgencyById(referral.referrer().agency_id());
     ASSERT_NE(agency, nullptr) << referral.referrer().agency_id();
@@ -199,7 +199,7 @@ TEST_F(SampleReferralsTest, DutyToNotifyViewHoldsNoIdentifyingField) {
   IdentifyingFields(referral, &in_referral);
   ASSERT_FALSE(in_referral.empty());  // the sample has a name, address, referrer...
 
-  const std::vector<RoutingDecision> got = engine_->Route(referral, kSubmittedOn, NoRoutingHistory());
+  const std::vector<RoutingDecision> got = engine_->Route(referral, SubmittedOn(), NoRoutingHistory());
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].destination, "MODERN_SLAVERY_DTN");
   // The referral's routing record says the Duty to Notify was used.
@@ -220,7 +220,7 @@ TEST_F(SampleReferralsTest, DutyToNotifyViewHoldsNoIdentifyingField) {
 
   // With consent, the NRM lead's own view carries the person.
   referral.mutable_consent()->set_position(v1::CONSENT_GIVEN);
-  const std::vector<RoutingDecision> consented = engine_->Route(referral, kSubmittedOn, NoRoutingHistory());
+  const std::vector<RoutingDecision> consented = engine_->Route(referral, SubmittedOn(), NoRoutingHistory());
   ASSERT_EQ(consented.size(), 1u);
   EXPECT_EQ(consented[0].destination, "MODERN_SLAVERY");
   std::set<v1::FieldGroup> nrm = {v1::ENVELOPE};
