@@ -241,6 +241,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   zmq::message_t& payload = parts[payload_index];
   const char* user_id = payload.gets("User-Id");
   const std::string identity = user_id ? user_id : "";
+  if (config_->AgencyById(identity) != nullptr) waiter.agency = identity;
   v1::Frame& frame = *google::protobuf::Arena::CreateMessage<v1::Frame>(frame_arena_.get());
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
   if (!s.ok()) {
@@ -379,13 +380,14 @@ Status Broker::CompleteInFlight(bool wait) {
         ++metrics_.duplicates;
       } else if (event.has_referral_submitted()) {
         ++metrics_.submissions;
+        metrics_.agency_submissions.Add(event.actor());
       } else {
         ++metrics_.appends;
       }
       Reply(w, reply);
     }
     for (const auto& [waiter, reply] : done->deferred_replies) {
-      if (reply.has_submit_batch_result()) CountBatchAcks(reply.submit_batch_result());
+      if (reply.has_submit_batch_result()) CountBatchAcks(waiter.agency, reply.submit_batch_result());
       Reply(waiter, reply);
     }
     for (ReadSession& session : done->deferred_sessions) {
@@ -450,6 +452,7 @@ void Broker::StageState(eventlog::PendingEvent* pending, const std::string& key,
 
 void Broker::ReplyError(const Waiter& waiter, const Status& status) {
   ++metrics_.errors;
+  metrics_.agency_refusals.Add(waiter.agency);
   spdlog::info("broker: refused request {}: {}", waiter.correlation_id, status.ToString());
   Reply(waiter, ErrorFrame(waiter.correlation_id, status));
 }

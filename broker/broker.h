@@ -116,6 +116,7 @@ class Broker {
     // Index into the pending batch whose durability the reply waits for.
     size_t pending_index = 0;
     bool duplicate = false;
+    std::string agency;  // the authenticated agency id, for per-agency metrics ("" before it is known)
   };
 
   // A client's read of the log (one per connection, keyed by routing id).
@@ -172,7 +173,7 @@ class Broker {
   // begin with "referral": the caller names where it sits in its frame.
   Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
-  void CountBatchAcks(const v1::SubmitBatchResult& result);
+  void CountBatchAcks(const std::string& agency, const v1::SubmitBatchResult& result);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
