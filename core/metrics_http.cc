@@ -22,6 +22,14 @@ void AppendGauge(std::string* out, const std::string& name, const std::string& h
   AppendOne(out, name, help, "gauge", value);
 }
 
+void AppendReaderPosition(std::string* out, const std::string& prefix, const std::string& position_name,
+                          const std::string& position_help, uint64_t position, uint64_t head) {
+  AppendGauge(out, prefix + "_" + position_name, position_help, position);
+  AppendGauge(out, prefix + "_log_head_seq", "The highest log head the broker has reported to this service.", head);
+  AppendGauge(out, prefix + "_cursor_lag", "Events in the log this service has not yet taken in.",
+              head > position ? head - position : 0);
+}
+
 std::string PrometheusLabelValue(const std::string& value) {
   std::string out;
   out.reserve(value.size());

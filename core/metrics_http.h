@@ -32,6 +32,13 @@ namespace refx {
 void AppendCounter(std::string* out, const std::string& name, const std::string& help, uint64_t value);
 void AppendGauge(std::string* out, const std::string& name, const std::string& help, uint64_t value);
 
+// The three gauges of a service reading the log: PREFIX_POSITION (`position`,
+// the last seq it has taken in; described by position_help),
+// PREFIX_log_head_seq (the log head the broker last reported) and
+// PREFIX_cursor_lag (how far the position is behind that head).
+void AppendReaderPosition(std::string* out, const std::string& prefix, const std::string& position_name,
+                          const std::string& position_help, uint64_t position, uint64_t head);
+
 // `value` escaped for a label value (backslash, double quote, newline).
 std::string PrometheusLabelValue(const std::string& value);
 

@@ -265,13 +265,9 @@ void DeliveryService::Observe(const v1::Event& event) {
 }
 
 std::string DeliveryService::RenderMetrics() const {
-  const uint64_t seen = last_seq_.load(), head = head_seq_.load();
   std::string out;
-  AppendGauge(&out, "refx_delivery_last_seq", "The last seq the delivery service has taken into account.", seen);
-  AppendGauge(&out, "refx_delivery_log_head_seq", "The highest log head the broker has reported to the service.",
-              head);
-  AppendGauge(&out, "refx_delivery_cursor_lag", "Events in the log the delivery service has not yet read.",
-              head > seen ? head - seen : 0);
+  AppendReaderPosition(&out, "refx_delivery", "last_seq", "The last seq the delivery service has taken into account.",
+                       last_seq_.load(), head_seq_.load());
   AppendGauge(&out, "refx_delivery_open_cases",
               "Cases the service still tracks (routed, awaiting delivery or acknowledgement, or escalation).",
               open_cases_.load());

@@ -150,14 +150,10 @@ void OutcomesService::CountCases(Micros now) {
 }
 
 std::string OutcomesService::RenderMetrics() const {
-  const uint64_t applied = applied_seq_.load(), head = head_seq_.load();
   std::string out;
-  AppendGauge(&out, "refx_outcomes_applied_seq", "The last seq the outcomes service has taken into account.",
-              applied);
-  AppendGauge(&out, "refx_outcomes_log_head_seq", "The highest log head the broker has reported to the service.",
-              head);
-  AppendGauge(&out, "refx_outcomes_cursor_lag", "Events in the log the outcomes service has not yet read.",
-              head > applied ? head - applied : 0);
+  AppendReaderPosition(&out, "refx_outcomes", "applied_seq",
+                       "The last seq the outcomes service has taken into account.", applied_seq_.load(),
+                       head_seq_.load());
   AppendGauge(&out, "refx_outcomes_open_cases",
               "Cases not closed, declined, undeliverable or withdrawn, as of the last deadline check.",
               open_cases_.load());

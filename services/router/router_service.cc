@@ -230,12 +230,9 @@ Status RouterService::StoreCursor() {
 }
 
 std::string RouterService::RenderMetrics() const {
-  const uint64_t handled = handled_seq_.load(), head = head_seq_.load();
   std::string out;
-  AppendGauge(&out, "refx_router_handled_seq", "The last seq the router has fully handled (its cursor).", handled);
-  AppendGauge(&out, "refx_router_log_head_seq", "The highest log head the broker has reported to the router.", head);
-  AppendGauge(&out, "refx_router_cursor_lag", "Events in the log the router has not yet handled.",
-              head > handled ? head - handled : 0);
+  AppendReaderPosition(&out, "refx_router", "handled_seq", "The last seq the router has fully handled (its cursor).",
+                       handled_seq_.load(), head_seq_.load());
   AppendCounter(&out, "refx_router_cases_routed_total",
                 "case_routed events this process appended (repeats answered as duplicates not counted).",
                 routed_.load());
