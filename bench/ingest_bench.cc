@@ -518,8 +518,7 @@ class IngestBench {
 }  // namespace refx::bench
 
 int main(int argc, char** argv) {
-  using refx::bench::Settings;
-  Settings s;
+  refx::bench::Settings s;
   CLI::App app{"refx-bench-ingest: broker ingest throughput and latency against raw ceilings"};
   refx::bench::AddLoadFlags(app, &s, "referrals");
   app.add_option("--scenarios", s.scenarios,
