@@ -1,5 +1,5 @@
 // refx-bench-audit: what an audit of a large log costs (issue 4), on a real
-// synthetic log of N events (tests/audit/audit_log_builder.h: submissions,
+// synthetic log of N events (testsupport/audit_log_builder.h: submissions,
 // routings, acknowledgements, outcomes and access records, with dedupe keys,
 // destinations and a signed checkpoint every 1,000 events):
 //
@@ -59,7 +59,7 @@
 #include "eventlog/checkpoints.h"
 #include "eventlog/event_log.h"
 #include "eventlog/verifier.h"
-#include "tests/audit/audit_log_builder.h"
+#include "testsupport/audit_log_builder.h"
 
 namespace refx::bench {
 namespace {
@@ -949,13 +949,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "refx-bench-audit: --events must be >= 4; counts and durations must be positive\n");
     return 2;
   }
-  try {
+  return refx::bench::RunReportingFailure("refx-bench-audit", [&] {
     refx::bench::AuditBench bench(s);
     bench.Run();
-  } catch (const std::exception& e) {
-    refx::bench::Progress::Clear();
-    std::fprintf(stderr, "refx-bench-audit: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

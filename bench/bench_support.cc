@@ -511,4 +511,44 @@ void Progress::Clear() {
   std::cerr << "\r\033[K" << std::flush;
 }
 
+void AddLoadFlags(CLI::App& app, LoadSettings* s, const std::string& request) {
+  app.add_flag("--quick", s->quick, "Short runs, one repeat: a smoke run, not figures to quote");
+  app.add_option("--repeats", s->repeats, "Runs per figure (the median is reported)")->capture_default_str();
+  app.add_option("--duration-ms", s->duration_ms, "Measured interval per closed-loop run")->capture_default_str();
+  app.add_option("--warmup-ms", s->warmup_ms, "Load before each measured interval")->capture_default_str();
+  app.add_option("--window", s->window, "Requests (" + request + ") in flight per client")->capture_default_str();
+  app.add_option("--rate", s->rate, "Offered load of the latency run, " + request + "/s")->capture_default_str();
+  app.add_option("--latency-ms", s->latency_ms, "Duration of the latency run")->capture_default_str();
+  app.add_option("--referral-bytes", s->referral_bytes, "Serialized size of each referral (the payload)")
+      ->capture_default_str();
+  app.add_option("--tmp", s->tmp, "Base directory for temporary data (on the disk to measure); default: system temp");
+  app.add_flag("--keep-temp", s->keep, "Keep the temporary directory (keys, configs, logs, data)");
+}
+
+bool FinishLoadFlags(const CLI::App& app, const char* program, LoadSettings* s) {
+  if (s->quick) {
+    // Explicit flags still win over the quick defaults.
+    if (app.count("--repeats") == 0) s->repeats = 1;
+    if (app.count("--duration-ms") == 0) s->duration_ms = 300;
+    if (app.count("--warmup-ms") == 0) s->warmup_ms = 100;
+    if (app.count("--latency-ms") == 0) s->latency_ms = 1000;
+  }
+  if (s->repeats < 1 || s->duration_ms < 1 || s->warmup_ms < 0 || s->window < 1 || s->rate <= 0 ||
+      s->latency_ms < 1) {
+    std::fprintf(stderr, "%s: --repeats, --duration-ms, --latency-ms, --window and --rate must be positive\n", program);
+    return false;
+  }
+  return true;
+}
+
+int RunReportingFailure(const char* program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    Progress::Clear();
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return 1;
+  }
+}
+
 }  // namespace refx::bench

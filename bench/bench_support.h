@@ -11,9 +11,12 @@
 
 #include <sys/types.h>
 
+#include <CLI/CLI.hpp>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -257,5 +260,40 @@ class Progress {
   // Ends the transient line.
   static void Clear();
 };
+
+// ---------------------------------------------------------------------------
+// Flags
+
+// The settings refx-bench-ingest and refx-bench-redis share: closed-loop
+// runs, the open-loop latency run, the payload, and where temporary data
+// goes. Each program's Settings derives from it.
+struct LoadSettings {
+  bool quick = false;
+  int repeats = 3;
+  int duration_ms = 3000;  // measured interval of each closed-loop run
+  int warmup_ms = 500;     // load before each measured interval
+  size_t window = 64;      // requests in flight per client
+  double rate = 1000;      // open-loop offered load, per second
+  int latency_ms = 5000;   // open-loop duration
+  size_t referral_bytes = 1000;
+  std::string tmp;  // base of temporary directories ("" = system temp)
+  bool keep = false;  // keep the temporary directory
+};
+
+// Adds --quick, --repeats, --duration-ms, --warmup-ms, --window, --rate,
+// --latency-ms, --referral-bytes, --tmp and --keep-temp to `app`, storing
+// into *s (which must outlive parsing). `request` names what --window and
+// --rate count ("referrals", "XADDs").
+void AddLoadFlags(CLI::App& app, LoadSettings* s, const std::string& request);
+
+// After parsing: gives the flags not given their --quick values (one
+// repeat, short runs) when --quick is set, then checks that counts,
+// durations and the rate are positive. False, with "PROGRAM: ..." printed,
+// if not (main then exits 2).
+bool FinishLoadFlags(const CLI::App& app, const char* program, LoadSettings* s);
+
+// Runs a benchmark's body: its exit code, or 1 with "PROGRAM: what" printed
+// (after clearing the progress line) when it throws.
+int RunReportingFailure(const char* program, const std::function<int()>& body);
 
 }  // namespace refx::bench

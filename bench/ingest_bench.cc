@@ -36,24 +36,14 @@ namespace {
 
 using std::chrono::milliseconds;
 
-struct Settings {
-  bool quick = false;
+struct Settings : LoadSettings {
   std::vector<std::string> scenarios = {"all"};
-  int repeats = 3;
-  int duration_ms = 3000;   // measured interval of each closed-loop run
-  int warmup_ms = 500;      // load before each measured interval
   int ceiling_ms = 2000;    // each raw write / echo measurement
-  size_t window = 64;       // in flight per windowed client
   size_t per_frame = 64;    // referrals per SubmitBatchRequest (batched clients)
   size_t frame_window = 4;  // batch frames in flight per batched client
   int io_threads = 2;       // of the clients' shared zmq context
-  double rate = 1000;       // open-loop offered load, referrals/s
-  int latency_ms = 5000;    // open-loop duration
-  size_t referral_bytes = 1000;
   uint32_t max_batch = 1024;
-  std::string tmp;          // base of temporary directories ("" = system temp)
   std::string broker;       // refx-broker binary ("" = next to this one)
-  bool keep = false;        // keep the temporary directory
 };
 
 // One closed-loop broker scenario.
@@ -528,51 +518,31 @@ class IngestBench {
 }  // namespace refx::bench
 
 int main(int argc, char** argv) {
-  using refx::bench::Settings;
-  Settings s;
+  refx::bench::Settings s;
   CLI::App app{"refx-bench-ingest: broker ingest throughput and latency against raw ceilings"};
-  app.add_flag("--quick", s.quick, "Short runs, one repeat: a smoke run, not figures to quote");
+  refx::bench::AddLoadFlags(app, &s, "referrals");
   app.add_option("--scenarios", s.scenarios,
                  "Comma-separated: all, ceilings, windowed, batched, strict, disk, eventlog, rocksdb, echo, cpu, w1, w8, "
                  "w64, b1, b8, b64, s1, s8, s64, latency")
       ->delimiter(',')
       ->capture_default_str();
-  auto* repeats = app.add_option("--repeats", s.repeats, "Runs per figure (the median is reported)")->capture_default_str();
-  auto* duration = app.add_option("--duration-ms", s.duration_ms, "Measured interval per closed-loop run")->capture_default_str();
-  auto* warmup = app.add_option("--warmup-ms", s.warmup_ms, "Load before each measured interval")->capture_default_str();
-  auto* ceiling = app.add_option("--ceiling-ms", s.ceiling_ms, "Duration of each raw ceiling run")->capture_default_str();
-  app.add_option("--window", s.window, "Requests in flight per windowed client")->capture_default_str();
+  app.add_option("--ceiling-ms", s.ceiling_ms, "Duration of each raw ceiling run")->capture_default_str();
   app.add_option("--per-frame", s.per_frame, "Referrals per batch frame (b1, b8, b64)")->capture_default_str();
   app.add_option("--frame-window", s.frame_window, "Batch frames in flight per batched client")->capture_default_str();
   app.add_option("--io-threads", s.io_threads, "I/O threads of the clients' shared zmq context")->capture_default_str();
-  app.add_option("--rate", s.rate, "Offered load of the latency run, referrals/s")->capture_default_str();
-  auto* latency = app.add_option("--latency-ms", s.latency_ms, "Duration of the latency run")->capture_default_str();
-  app.add_option("--referral-bytes", s.referral_bytes, "Serialized size of each referral")->capture_default_str();
   app.add_option("--max-batch", s.max_batch, "Broker max_batch (configuration)")->capture_default_str();
-  app.add_option("--tmp", s.tmp, "Base directory for temporary data (on the disk to measure); default: system temp");
   app.add_option("--broker", s.broker, "refx-broker binary; default: next to this program");
-  app.add_flag("--keep-temp", s.keep, "Keep the temporary directory (keys, configs, broker logs, data)");
   CLI11_PARSE(app, argc, argv);
-  if (s.quick) {
-    // Explicit flags still win over the quick defaults.
-    if (repeats->count() == 0) s.repeats = 1;
-    if (duration->count() == 0) s.duration_ms = 300;
-    if (warmup->count() == 0) s.warmup_ms = 100;
-    if (ceiling->count() == 0) s.ceiling_ms = 200;
-    if (latency->count() == 0) s.latency_ms = 1000;
-  }
-  if (s.repeats < 1 || s.duration_ms < 1 || s.ceiling_ms < 1 || s.window < 1 || s.per_frame < 1 || s.frame_window < 1 || s.rate <= 0 || s.io_threads < 1) {
-    std::fprintf(stderr, "refx-bench-ingest: --repeats, durations, --window, --rate and --io-threads must be positive\n");
+  if (s.quick && app.count("--ceiling-ms") == 0) s.ceiling_ms = 200;
+  if (!refx::bench::FinishLoadFlags(app, "refx-bench-ingest", &s)) return 2;
+  if (s.ceiling_ms < 1 || s.per_frame < 1 || s.frame_window < 1 || s.io_threads < 1) {
+    std::fprintf(stderr, "refx-bench-ingest: --ceiling-ms, --per-frame, --frame-window and --io-threads must be positive\n");
     return 2;
   }
-  try {
+  return refx::bench::RunReportingFailure("refx-bench-ingest", [&] {
     const auto parts = refx::bench::Expand(s.scenarios);
     refx::bench::IngestBench bench(s);
     bench.Run(parts);
-  } catch (const std::exception& e) {
-    refx::bench::Progress::Clear();
-    std::fprintf(stderr, "refx-bench-ingest: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -33,19 +33,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-struct Settings {
-  bool quick = false;
+struct Settings : LoadSettings {
   std::string redis_server = "redis-server";
   int port = 6391;
-  int repeats = 3;
-  int duration_ms = 3000;
-  int warmup_ms = 500;
-  size_t window = 64;
-  double rate = 1000;
-  int latency_ms = 5000;
-  size_t referral_bytes = 1000;
-  std::string tmp;
-  bool keep = false;
 };
 
 // A redisContext that is freed on scope exit.
@@ -341,34 +331,10 @@ int Run(const Settings& s) {
 int main(int argc, char** argv) {
   refx::bench::Settings s;
   CLI::App app{"refx-bench-redis: Redis Streams (appendfsync always) as a peer for refx-bench-ingest"};
-  app.add_flag("--quick", s.quick, "Short runs, one repeat: a smoke run");
+  refx::bench::AddLoadFlags(app, &s, "XADDs");
   app.add_option("--redis-server", s.redis_server, "redis-server binary (looked up on PATH)")->capture_default_str();
   app.add_option("--port", s.port, "Port for the private redis-server on 127.0.0.1")->capture_default_str();
-  auto* repeats = app.add_option("--repeats", s.repeats, "Runs per figure (median reported)")->capture_default_str();
-  auto* duration = app.add_option("--duration-ms", s.duration_ms, "Measured interval per run")->capture_default_str();
-  auto* warmup = app.add_option("--warmup-ms", s.warmup_ms, "Load before each measured interval")->capture_default_str();
-  app.add_option("--window", s.window, "Pipelined XADDs in flight per client")->capture_default_str();
-  app.add_option("--rate", s.rate, "Offered load of the latency run, XADDs/s")->capture_default_str();
-  auto* latency = app.add_option("--latency-ms", s.latency_ms, "Duration of the latency run")->capture_default_str();
-  app.add_option("--referral-bytes", s.referral_bytes, "Payload size (a serialized referral)")->capture_default_str();
-  app.add_option("--tmp", s.tmp, "Base directory for temporary data; default: system temp");
-  app.add_flag("--keep-temp", s.keep, "Keep the temporary directory");
   CLI11_PARSE(app, argc, argv);
-  if (s.quick) {
-    if (repeats->count() == 0) s.repeats = 1;
-    if (duration->count() == 0) s.duration_ms = 300;
-    if (warmup->count() == 0) s.warmup_ms = 100;
-    if (latency->count() == 0) s.latency_ms = 1000;
-  }
-  if (s.repeats < 1 || s.duration_ms < 1 || s.window < 1 || s.rate <= 0) {
-    std::fprintf(stderr, "refx-bench-redis: --repeats, durations, --window and --rate must be positive\n");
-    return 2;
-  }
-  try {
-    return refx::bench::Run(s);
-  } catch (const std::exception& e) {
-    refx::bench::Progress::Clear();
-    std::fprintf(stderr, "refx-bench-redis: %s\n", e.what());
-    return 1;
-  }
+  if (!refx::bench::FinishLoadFlags(app, "refx-bench-redis", &s)) return 2;
+  return refx::bench::RunReportingFailure("refx-bench-redis", [&] { return refx::bench::Run(s); });
 }

@@ -378,13 +378,14 @@ Status Broker::CompleteInFlight(bool wait) {
         ++metrics_.duplicates;
       } else if (event.has_referral_submitted()) {
         ++metrics_.submissions;
+        metrics_.agency_submissions.Add(event.actor());
       } else {
         ++metrics_.appends;
       }
       Reply(w, reply);
     }
     for (const auto& [waiter, reply] : done->deferred_replies) {
-      if (reply.has_submit_batch_result()) CountBatchAcks(reply.submit_batch_result());
+      if (reply.has_submit_batch_result()) CountBatchAcks(AgencyIdOf(waiter), reply.submit_batch_result());
       Reply(waiter, reply);
     }
     for (ReadSession& session : done->deferred_sessions) {
@@ -455,6 +456,7 @@ void Broker::ReplyStateError(const Waiter& waiter, const Status& status) {
 
 void Broker::ReplyError(const Waiter& waiter, const Status& status) {
   ++metrics_.errors;
+  metrics_.agency_refusals.Add(AgencyIdOf(waiter));
   // Names the request and the authenticated agency, never payload data
   // (messages and field paths name fields and ids, not their contents).
   spdlog::info("broker: refused request {} from {}: {}", waiter.correlation_id,

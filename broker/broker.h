@@ -125,6 +125,10 @@ class Broker {
     size_t pending_index = 0;
     bool duplicate = false;
   };
+  // The waiter's authenticated agency id, or "" when the connection has none.
+  static std::string AgencyIdOf(const Waiter& waiter) {
+    return waiter.agency != nullptr ? waiter.agency->id() : std::string();
+  }
 
   // A client's read of the log (one per connection, keyed by routing id).
   struct ReadSession {
@@ -180,7 +184,7 @@ class Broker {
   // begin with "referral": the caller names where it sits in its frame.
   Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
-  void CountBatchAcks(const v1::SubmitBatchResult& result);
+  void CountBatchAcks(const std::string& agency, const v1::SubmitBatchResult& result);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);

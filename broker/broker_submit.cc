@@ -202,6 +202,7 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
     waits = waits || taken.wait_list != nullptr;
   }
   metrics_.errors += refused;
+  if (refused > 0) metrics_.agency_refusals.Add(submitter.id(), refused);
   // One reply for the frame, once everything it names is durable: the batch
   // being built is committed after the one being written, so waiting for it
   // covers duplicates of either.
@@ -209,17 +210,18 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
     building_->deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }
-  CountBatchAcks(*results);
+  CountBatchAcks(submitter.id(), *results);
   Reply(waiter, reply);
 }
 
-void Broker::CountBatchAcks(const v1::SubmitBatchResult& result) {
+void Broker::CountBatchAcks(const std::string& agency, const v1::SubmitBatchResult& result) {
   for (const v1::SubmitBatchItem& r : result.results()) {
     if (!r.has_ack()) continue;
     if (r.ack().duplicate()) {
       ++metrics_.duplicates;
     } else {
       ++metrics_.submissions;
+      metrics_.agency_submissions.Add(agency);
     }
   }
 }

@@ -1,8 +1,10 @@
 // Broker metrics, and the loopback HTTP endpoint that serves them in
-// Prometheus text format (/metrics) with a health check (/healthz).
+// Prometheus text format (/metrics) with a health check (/healthz); the
+// endpoint itself is core/metrics_http.h, shared with the services.
 //
-// Thread-safety: BrokerMetrics counters are atomics, updated by the broker
-// thread and read by the HTTP thread. MetricsServer owns its own thread.
+// Thread-safety: BrokerMetrics counters are atomics (the per-agency ones
+// LabelledCounters), updated by the broker thread and read by the HTTP
+// thread. MetricsServer owns its own thread.
 #pragma once
 
 #include <array>
@@ -13,11 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "core/metrics_http.h"
 #include "core/status.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace refx::broker {
 
@@ -50,6 +49,10 @@ struct BrokerMetrics {
   std::atomic<uint64_t> audit_reads{0};   // record_accessed events staged for audit reads
   std::atomic<uint64_t> checkpoints{0};   // signed checkpoints stored
   std::atomic<uint64_t> head_seq{0};
+  // Per agency id (label agency): referrals made durable for that
+  // submitter, and requests (or batch items) of its connection refused.
+  LabelledCounter agency_submissions;
+  LabelledCounter agency_refusals;
   Histogram batch_size{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}};
   Histogram fsync_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 1}};
 
@@ -60,20 +63,15 @@ class MetricsServer {
  public:
   // `healthy` is asked on each /healthz request.
   MetricsServer(const BrokerMetrics* metrics, std::function<bool()> healthy);
-  ~MetricsServer();
 
   // Listens on host:port ("127.0.0.1:7490"). InvalidArgument for a bad
   // address, Unavailable if the port cannot be bound.
-  Status Start(const std::string& address);
-  void Stop();
-  int port() const { return port_; }
+  Status Start(const std::string& address) { return http_.Start(address); }
+  void Stop() { http_.Stop(); }
+  int port() const { return http_.port(); }
 
  private:
-  const BrokerMetrics* metrics_;
-  std::function<bool()> healthy_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  int port_ = 0;
+  MetricsHttpServer http_;
 };
 
 }  // namespace refx::broker

@@ -1,6 +1,6 @@
 // `refx audit verify` without --db: verification through the running broker.
 // The chain is recomputed over the exact bytes the broker streams
-// (eventlog/fast_chain_hash.h), so a broker or database that altered an
+// (eventlog/chain_checker.h), so a broker or database that altered an
 // event, dropped one or reordered them is caught; the signed checkpoints
 // (CheckpointsRequest, and --checkpoint files kept elsewhere) catch a log
 // whose chain was recomputed after a rewrite. The indexes are not checked:
@@ -22,8 +22,8 @@
 #include "cli/audit_support.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
+#include "eventlog/chain_checker.h"
 #include "eventlog/checkpoints.h"
-#include "eventlog/fast_chain_hash.h"
 #include "eventlog/hash_chain.h"
 #include "eventlog/verifier.h"
 #include "refx/v1/cli.pb.h"
@@ -109,38 +109,39 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   // The stream: every event, recomputing the chain.
   const bool bar = ::isatty(STDERR_FILENO) == 1;
   auto drawn = start;
-  std::string prev = eventlog::GenesisHash();
-  unsigned char hash[eventlog::kHashBytes];
-  uint64_t expected = 1, checked = 0;
+  eventlog::ChainChecker chain;
+  uint64_t checked = 0;
   bool broken = false;
   v1::ReadRequest request;
   request.set_purpose(args.purpose);
   request.set_initial_credit(audit::kBulkReadCredit);  // the whole log: keep the broker streaming
   s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& stored_hash) {
     const uint64_t seq = event.seq();
-    if (seq != expected) {
-      found.Offer(expected, LogProblem::kMissingEvent,
-                  "seq " + Seq(expected) + " is missing: the broker sent seq " + Seq(seq) + " after seq " +
-                      Seq(expected - 1));
-      broken = true;
-      return false;
-    }
-    eventlog::ChainHashInto(prev, seq, bytes, hash);
-    prev.assign(reinterpret_cast<const char*>(hash), sizeof hash);
-    if (stored_hash != prev) {
-      found.Offer(seq, LogProblem::kAlteredBytes,
-                  stored_hash.size() == eventlog::kHashBytes
-                      ? "the bytes of seq " + Seq(seq) + " (or the stored hash of seq " + Seq(seq - 1) +
-                            ") do not chain: recomputed " + eventlog::ToHex(prev).substr(0, 16) + "..., stored " +
-                            eventlog::ToHex(stored_hash).substr(0, 16) + "..."
-                      : "the broker sent no 32-byte chain hash with seq " + Seq(seq));
-      broken = true;
-      return false;
+    const uint64_t expected = chain.expected();
+    switch (chain.Feed(seq, bytes, stored_hash)) {
+      case eventlog::ChainBreak::kNone: break;
+      case eventlog::ChainBreak::kMissing:
+      case eventlog::ChainBreak::kOutOfOrder:
+        found.Offer(expected, LogProblem::kMissingEvent,
+                    "seq " + Seq(expected) + " is missing: the broker sent seq " + Seq(seq) + " after seq " +
+                        Seq(expected - 1));
+        broken = true;
+        return false;
+      case eventlog::ChainBreak::kBadHashSize:
+        found.Offer(seq, LogProblem::kAlteredBytes, "the broker sent no 32-byte chain hash with seq " + Seq(seq));
+        broken = true;
+        return false;
+      default:
+        found.Offer(seq, LogProblem::kAlteredBytes,
+                    "the bytes of seq " + Seq(seq) + " (or the stored hash of seq " + Seq(seq - 1) +
+                        ") do not chain: recomputed " + eventlog::ToHex(chain.recomputed_hash()).substr(0, 16) +
+                        "..., stored " + eventlog::ToHex(stored_hash).substr(0, 16) + "...");
+        broken = true;
+        return false;
     }
     auto it = captured.find(seq);
-    if (it != captured.end()) it->second = prev;
+    if (it != captured.end()) it->second = std::string(chain.last_hash_bytes());
     ++checked;
-    ++expected;
     if (bar) {
       const auto now = Clock::now();
       if (now - drawn >= std::chrono::milliseconds(100)) {
@@ -155,7 +156,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   });
   if (bar) audit::ClearProgress();
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  const uint64_t last = expected - 1;  // last seq whose link verified
+  const uint64_t last = chain.last_seq();  // last seq whose link verified
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
 
   // The stream must reach the head the broker reported before it began.

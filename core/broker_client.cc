@@ -280,6 +280,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
     if (s.ok()) {
       if (reply.correlation_id() == read_id && reply.has_events()) {
         const v1::EventBatch& batch = reply.events();
+        NoteHead(batch.head_seq());
         for (int i = 0; i < batch.events_size(); ++i) {
           if (!event.ParseFromString(batch.events(i))) return Status::Corruption("the broker sent an unparseable event");
           if (event.seq() <= last_delivered) continue;  // already delivered before a restart
@@ -304,6 +305,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
         return StatusFromError(reply.error());
       } else if (reply.correlation_id() == heartbeat_id && reply.has_heartbeat()) {
         silent_heartbeats = 0;
+        NoteHead(reply.heartbeat().head_seq());
         // The broker has events past what we have seen, yet sent none since
         // the last heartbeat: our read is gone (e.g. the broker restarted and
         // ZeroMQ reconnected underneath). Ask again from where we are.

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -96,6 +97,12 @@ class BrokerClient {
   // answer for max_attempts heartbeats in a row.
   Status Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop = nullptr);
 
+  // The highest log head the broker has told this client's reads of (the
+  // head_seq of event batches and heartbeat replies); 0 before any. With
+  // the last seq handled it gives a reader's lag. The one method that may
+  // be called from any thread.
+  uint64_t head_seq_seen() const { return head_seq_seen_.load(std::memory_order_relaxed); }
+
   // Result of one request in SubmitWindowed / CallWindowed.
   using ResultFn = std::function<void(size_t index, const Status& status, const v1::Ack& ack)>;
 
@@ -149,6 +156,10 @@ class BrokerClient {
   Status DrainMonitor();
   // Advice appended to "unavailable" errors when handshakes kept failing.
   std::string HandshakeHint() const;
+  // Raises head_seq_seen_ to `head`.
+  void NoteHead(uint64_t head) {
+    if (head > head_seq_seen_.load(std::memory_order_relaxed)) head_seq_seen_.store(head, std::memory_order_relaxed);
+  }
 
   ClientOptions options_;
   std::unique_ptr<zmq::context_t> owned_context_;
@@ -159,6 +170,7 @@ class BrokerClient {
   bool auth_failed_ = false;
   bool handshake_failed_ = false;
   int handshakes_cut_short_ = 0;
+  std::atomic<uint64_t> head_seq_seen_{0};
 };
 
 }  // namespace refx

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/civil_date.h"
+#include "core/hex.h"
 
 namespace refx {
 
@@ -66,9 +67,7 @@ std::string SubjectKey(const std::string& secret, const v1::Referral& referral) 
   crypto_auth_hmacsha256_update(&state, reinterpret_cast<const unsigned char*>(identity.data()), identity.size());
   crypto_auth_hmacsha256_final(&state, mac);
   sodium_memzero(identity.data(), identity.size());
-  char hex[2 * sizeof mac + 1];
-  sodium_bin2hex(hex, sizeof hex, mac, sizeof mac);
-  return std::string(hex, 2 * sizeof mac);
+  return ToHex(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
 }
 
 Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {

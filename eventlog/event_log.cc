@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "core/event_util.h"
+#include "eventlog/chain_checker.h"
 #include "eventlog/fast_chain_hash.h"
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
@@ -422,47 +423,37 @@ Status EventLog::ScanFamily(const std::string& family, const std::string& from, 
 
 VerifyReport EventLog::VerifyChain() const {
   VerifyReport report;
-  std::string prev = GenesisHash();
-  uint64_t expected = 1;
+  ChainChecker chain;
   auto fail = [&report](uint64_t seq, std::string problem) {
     report.ok = false;
     report.first_bad_seq = seq;
     report.problem = std::move(problem);
+    return false;
   };
   Status s = Scan(1, 0, [&](const StoredEvent& ev) {
-    if (ev.seq != expected) {
-      fail(expected, ev.seq > expected ? "missing event (next stored seq is " + std::to_string(ev.seq) + ")"
-                                       : "out of order seq " + std::to_string(ev.seq));
-      return false;
+    const ChainBreak link = chain.Feed(ev.seq, ev.bytes, ev.hash);
+    if (link == ChainBreak::kMissing) {
+      return fail(chain.break_seq(), "missing event (next stored seq is " + std::to_string(ev.seq) + ")");
     }
+    if (link == ChainBreak::kOutOfOrder) return fail(ev.seq, "out of order seq " + std::to_string(ev.seq));
+    // What the event says first, so that an event that no longer parses is
+    // named as such rather than as a hash mismatch.
     v1::Event parsed;
-    if (!parsed.ParseFromString(ev.bytes)) {
-      fail(ev.seq, "stored bytes do not parse as an event");
-      return false;
-    }
+    if (!parsed.ParseFromString(ev.bytes)) return fail(ev.seq, "stored bytes do not parse as an event");
     if (parsed.seq() != ev.seq) {
-      fail(ev.seq, "event records seq " + std::to_string(parsed.seq()) + " but is stored at " +
-                       std::to_string(ev.seq));
-      return false;
+      return fail(ev.seq, "event records seq " + std::to_string(parsed.seq()) + " but is stored at " +
+                              std::to_string(ev.seq));
     }
-    std::string hash(kHashBytes, '\0');
-    ChainHashInto(prev, ev.seq, ev.bytes, reinterpret_cast<unsigned char*>(hash.data()));
-    if (hash != ev.hash) {
-      fail(ev.seq, "chain hash mismatch (stored bytes or hash altered)");
-      return false;
-    }
-    prev = std::move(hash);
-    ++expected;
+    if (link != ChainBreak::kNone) return fail(ev.seq, "chain hash mismatch (stored bytes or hash altered)");
     ++report.events_checked;
     return true;
   });
-  if (!s.ok() && report.ok) fail(expected, s.ToString());
+  if (!s.ok() && report.ok) fail(chain.expected(), s.ToString());
   if (report.ok) {
-    const uint64_t last = expected - 1;
+    const uint64_t last = chain.last_seq();
     if (last != head_seq()) {
-      fail(last + 1, "log ends at seq " + std::to_string(last) + " but the head is " +
-                         std::to_string(head_seq()));
-    } else if (prev != head_hash()) {
+      fail(last + 1, "log ends at seq " + std::to_string(last) + " but the head is " + std::to_string(head_seq()));
+    } else if (chain.last_hash_bytes() != head_hash()) {
       fail(last, "head hash does not match the last event's chain hash");
     }
   }

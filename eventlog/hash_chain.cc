@@ -28,15 +28,4 @@ std::string ChainHash(std::string_view prev_hash, uint64_t seq, std::string_view
   return out;
 }
 
-std::string ToHex(std::string_view bytes) {
-  static const char* kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
-  }
-  return out;
-}
-
 }  // namespace refx::eventlog

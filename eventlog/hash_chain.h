@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/hex.h"
+
 namespace refx::eventlog {
 
 inline constexpr size_t kHashBytes = 32;
@@ -23,7 +25,7 @@ const std::string& GenesisHash();
 // Returns the 32-byte chain hash of an event given its predecessor's hash.
 std::string ChainHash(std::string_view prev_hash, uint64_t seq, std::string_view stored_bytes);
 
-// Lower-case hex of `bytes`, for printing hashes.
-std::string ToHex(std::string_view bytes);
+// Lower-case hex of `bytes`, for printing hashes (core/hex.h).
+using refx::ToHex;
 
 }  // namespace refx::eventlog

@@ -14,8 +14,9 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "core/event_util.h"
+#include "eventlog/chain_checker.h"
 #include "eventlog/checkpoints.h"
-#include "eventlog/fast_chain_hash.h"
+#include "eventlog/fast_chain_hash.h"  // ChainHashAccelerated
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
 
@@ -267,78 +268,68 @@ struct LoadResult {
   Finding problem;
 };
 
-LoadResult LoadReferralIndex(const EventLog& log, uint64_t n, IndexTables* t) {
+// Reads the index family `family` (keys "value NUL seq"). Each well-formed
+// entry naming a seq of 1..n that taken(seq) does not report as already
+// named goes to add(value, seq); every other entry is offered to the
+// result's problem as INDEX_MISMATCH.
+template <typename Taken, typename Add>
+LoadResult LoadSeqIndex(const EventLog& log, const std::string& family, uint64_t n, Taken taken, Add add) {
   LoadResult result;
   Finding& c = result.problem;
-  t->referral.assign(n + 1, 0);
-  Status s = log.ScanFamily("by_referral", "", "", false, [&](std::string_view key, std::string_view) {
+  Status s = log.ScanFamily(family, "", "", false, [&](std::string_view key, std::string_view) {
     ++result.entries;
     std::string_view value;
     uint64_t seq = 0;
     if (!SplitIndexKey(key, &value, &seq)) {
-      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "by_referral holds a malformed key");
-      return true;
-    }
-    if (seq == 0 || seq > n) {
+      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, family + " holds a malformed key");
+    } else if (seq == 0 || seq > n) {
       REFX_OFFER(c, seq, LogProblem::kIndexMismatch,
-                 "by_referral names seq " + Seq(seq) + " under " + std::string(value) + ", which is not in the log");
-      return true;
-    }
-    if (t->referral[seq] != 0) {
-      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "by_referral names seq " + Seq(seq) + " twice");
-      return true;
-    }
-    const uint64_t number = CanonicalReferralNumber(value);
-    if (number != 0) {
-      t->referral[seq] = number;
+                 family + " names seq " + Seq(seq) + " under " + std::string(value) + ", which is not in the log");
+    } else if (taken(seq)) {
+      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, family + " names seq " + Seq(seq) + " twice");
     } else {
-      t->referral[seq] = IndexTables::kOtherReferral;
-      t->referral_other.emplace(seq, std::string(value));
+      add(value, seq);
     }
     return true;
   });
-  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read by_referral: " + s.ToString());
+  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read " + family + ": " + s.ToString());
   return result;
 }
 
+LoadResult LoadReferralIndex(const EventLog& log, uint64_t n, IndexTables* t) {
+  t->referral.assign(n + 1, 0);
+  return LoadSeqIndex(
+      log, "by_referral", n, [t](uint64_t seq) { return t->referral[seq] != 0; },
+      [t](std::string_view value, uint64_t seq) {
+        const uint64_t number = CanonicalReferralNumber(value);
+        if (number != 0) {
+          t->referral[seq] = number;
+        } else {
+          t->referral[seq] = IndexTables::kOtherReferral;
+          t->referral_other.emplace(seq, std::string(value));
+        }
+      });
+}
+
 LoadResult LoadDestinationIndex(const EventLog& log, uint64_t n, IndexTables* t) {
-  LoadResult result;
-  Finding& c = result.problem;
   t->destination.assign(n + 1, 0);
   std::string last_code;
   uint32_t last_id = 0;
-  Status s = log.ScanFamily("by_destination", "", "", false, [&](std::string_view key, std::string_view) {
-    ++result.entries;
-    std::string_view value;
-    uint64_t seq = 0;
-    if (!SplitIndexKey(key, &value, &seq)) {
-      REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "by_destination holds a malformed key");
-      return true;
-    }
-    if (seq == 0 || seq > n) {
-      REFX_OFFER(c, seq, LogProblem::kIndexMismatch,
-                 "by_destination names seq " + Seq(seq) + " under " + std::string(value) + ", which is not in the log");
-      return true;
-    }
-    if (t->destination[seq] != 0) {
-      REFX_OFFER(c, seq, LogProblem::kIndexMismatch, "by_destination names seq " + Seq(seq) + " twice");
-      return true;
-    }
-    // Keys come grouped by destination: look the code up once per group.
-    if (last_id == 0 || value != last_code) {
-      last_code.assign(value);
-      auto it = t->destination_ids.find(last_code);
-      if (it == t->destination_ids.end()) {
-        t->destination_names.push_back(last_code);
-        it = t->destination_ids.emplace(last_code, static_cast<uint32_t>(t->destination_names.size())).first;
-      }
-      last_id = it->second;
-    }
-    t->destination[seq] = last_id;
-    return true;
-  });
-  if (!s.ok()) REFX_OFFER(c, 0, LogProblem::kIndexMismatch, "cannot read by_destination: " + s.ToString());
-  return result;
+  return LoadSeqIndex(
+      log, "by_destination", n, [t](uint64_t seq) { return t->destination[seq] != 0; },
+      [&](std::string_view value, uint64_t seq) {
+        // Keys come grouped by destination: look the code up once per group.
+        if (last_id == 0 || value != last_code) {
+          last_code.assign(value);
+          auto it = t->destination_ids.find(last_code);
+          if (it == t->destination_ids.end()) {
+            t->destination_names.push_back(last_code);
+            it = t->destination_ids.emplace(last_code, static_cast<uint32_t>(t->destination_names.size())).first;
+          }
+          last_id = it->second;
+        }
+        t->destination[seq] = last_id;
+      });
 }
 
 LoadResult LoadDedupeIndex(const EventLog& log, uint64_t n, IndexTables* t) {
@@ -489,18 +480,16 @@ bool Displaced(const EventLog& log, uint64_t seq, uint64_t n) {
 RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
   RangeResult r;
   const EventLog& log = *shared->log;
-  std::array<unsigned char, kHashBytes> prev{};
-  bool prev_known = true;
+  std::string before_hash = GenesisHash();
   if (lo > 1) {
     StoredEvent before;
-    prev_known = log.Get(lo - 1, &before).ok() && before.hash.size() == kHashBytes;
-    if (prev_known) std::memcpy(prev.data(), before.hash.data(), kHashBytes);
+    before_hash = log.Get(lo - 1, &before).ok() ? before.hash : std::string();  // empty: unknown, not checked
   }
+  ChainChecker chain(lo, before_hash);
   const CheckpointCapture& cap = *shared->capture;
   size_t ci = std::lower_bound(cap.seqs.begin(), cap.seqs.end(), lo) - cap.seqs.begin();
   v1::Event scratch;
   EventFields f;
-  uint64_t expected = lo;
   uint64_t pending_progress = 0;
   bool halted = false;  // stopped because of a problem (here or earlier elsewhere)
   auto chain_problem = [&](uint64_t seq, LogProblem p, std::string detail) {
@@ -513,6 +502,7 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
   Status s = log.ScanFamily(
       "events", lo == 1 ? std::string() : EncodeSeq(lo), EncodeSeq(hi + 1), false,
       [&](std::string_view key, std::string_view value) {
+        const uint64_t expected = chain.expected();
         if (expected > shared->stop.load(std::memory_order_relaxed)) {
           halted = true;
           return false;
@@ -522,19 +512,23 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
                                "a malformed key is stored among the events after seq " + Seq(expected - 1));
         }
         const uint64_t seq = DecodeSeq(key);
-        if (seq < expected) {
-          return chain_problem(seq, LogProblem::kAlteredBytes, "an event is stored under seq " + Seq(seq));
-        }
-        if (seq > expected) {
-          return chain_problem(expected, LogProblem::kMissingEvent,
-                               "seq " + Seq(expected) + " is missing (the next stored event is seq " + Seq(seq) + ")");
-        }
         if (value.size() < kHashBytes) {
           return chain_problem(seq, LogProblem::kAlteredBytes,
                                "the stored value of seq " + Seq(seq) + " is shorter than its hash");
         }
         const std::string_view bytes = value.substr(0, value.size() - kHashBytes);
-        const auto* stored = reinterpret_cast<const unsigned char*>(value.data() + bytes.size());
+        const std::string_view stored = value.substr(bytes.size());
+        const ChainBreak link = chain.Feed(seq, bytes, stored);
+        if (link == ChainBreak::kOutOfOrder) {
+          return chain_problem(seq, LogProblem::kAlteredBytes, "an event is stored under seq " + Seq(seq));
+        }
+        if (link == ChainBreak::kMissing) {
+          return chain_problem(expected, LogProblem::kMissingEvent,
+                               "seq " + Seq(expected) + " is missing (the next stored event is seq " + Seq(seq) + ")");
+        }
+        // What the event says is checked before a broken link is reported:
+        // an event that does not parse, or one moved from elsewhere, is
+        // named as such rather than as a hash mismatch.
         if (!ReadEventFields(bytes, &scratch, &f)) {
           return chain_problem(seq, LogProblem::kAlteredBytes,
                                "the stored bytes of seq " + Seq(seq) + " do not parse as an event");
@@ -548,25 +542,19 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
           return chain_problem(seq, LogProblem::kAlteredBytes,
                                "the event stored at seq " + Seq(seq) + " records seq " + Seq(f.seq));
         }
-        if (prev_known) {
-          unsigned char hash[kHashBytes];
-          ChainHashInto(std::string_view(reinterpret_cast<const char*>(prev.data()), kHashBytes), seq, bytes, hash);
-          if (std::memcmp(hash, stored, kHashBytes) != 0) {
-            return chain_problem(seq, LogProblem::kAlteredBytes,
-                                 "chain hash mismatch at seq " + Seq(seq) + ": its stored bytes (or the stored hash of seq " +
-                                     Seq(seq - 1) + ") were altered");
-          }
+        if (link == ChainBreak::kHashMismatch) {
+          return chain_problem(seq, LogProblem::kAlteredBytes,
+                               "chain hash mismatch at seq " + Seq(seq) + ": its stored bytes (or the stored hash of seq " +
+                                   Seq(seq - 1) + ") were altered");
         }
         if (shared->indexes != nullptr) {
           shared->indexes->PrefetchDedupeKey(seq + 8);
           CheckEventIndexes(*shared->indexes, seq, f, &r.index);
         }
-        std::memcpy(prev.data(), stored, kHashBytes);
-        prev_known = true;
         while (ci < cap.seqs.size() && cap.seqs[ci] < seq) ++ci;
         if (ci < cap.seqs.size() && cap.seqs[ci] == seq) {
           auto* capture = shared->capture;
-          std::memcpy(capture->hashes[ci].data(), stored, kHashBytes);
+          std::memcpy(capture->hashes[ci].data(), stored.data(), kHashBytes);
           capture->captured[ci] = 1;
         }
         ++r.checked;
@@ -575,17 +563,17 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
           shared->checked.fetch_add(pending_progress, std::memory_order_relaxed);
           pending_progress = 0;
         }
-        ++expected;
         return true;
       });
   shared->checked.fetch_add(pending_progress, std::memory_order_relaxed);
+  const uint64_t expected = chain.expected();
   if (!s.ok() && !halted) {
     chain_problem(expected, LogProblem::kAlteredBytes, "RocksDB cannot read seq " + Seq(expected) + ": " + s.ToString());
   } else if (!halted && expected <= hi) {
     chain_problem(expected, LogProblem::kMissingEvent,
                   "seq " + Seq(expected) + " is missing (no event is stored from it to seq " + Seq(hi) + ")");
   }
-  r.last_hash = prev;
+  std::memcpy(r.last_hash.data(), chain.last_hash(), kHashBytes);
   return r;
 }
 

@@ -23,4 +23,24 @@ Status RunWithRestarts(const char* name, int retry_delay_ms, const std::function
   }
 }
 
+bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
+
+Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::function<void(const v1::Event&)>& apply,
+                 const std::function<bool()>& should_stop, uint64_t* replayed_to) {
+  *replayed_to = 0;
+  v1::ReadRequest replay;
+  replay.set_after_seq(0);
+  replay.set_follow(false);
+  replay.set_purpose(purpose);
+  replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
+  return reader->Read(
+      replay,
+      [&](const v1::Event& event, const std::string&, const std::string&) {
+        apply(event);
+        *replayed_to = event.seq();
+        return true;
+      },
+      should_stop);
+}
+
 }  // namespace refx

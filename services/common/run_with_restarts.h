@@ -1,9 +1,13 @@
 // The outer loop of a service that reads the log through the broker: when
-// the broker stops answering, wait and start again with a fresh replay.
+// the broker stops answering, wait and start again with a fresh replay; and
+// that replay.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <string>
 
+#include "core/broker_client.h"
 #include "core/status.h"
 
 namespace refx {
@@ -15,5 +19,16 @@ namespace refx {
 // was stopped ended Unavailable), otherwise what run_once returned.
 Status RunWithRestarts(const char* name, int retry_delay_ms, const std::function<bool()>& should_stop,
                        const std::function<Status(const std::function<bool()>&)>& run_once);
+
+// True when should_stop is set and says stop.
+bool StopRequested(const std::function<bool()>& should_stop);
+
+// Reads the whole log once through `reader`, not following, as `purpose`
+// (one bulk read: the broker keeps streaming), calling apply(event) for
+// each event in seq order; *replayed_to is the last seq read (0 for an
+// empty log). Returns the read's Status: OK also when should_stop stopped
+// it (the caller checks StopRequested).
+Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::function<void(const v1::Event&)>& apply,
+                 const std::function<bool()>& should_stop, uint64_t* replayed_to);
 
 }  // namespace refx

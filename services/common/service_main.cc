@@ -23,6 +23,32 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--key-dir", flags->key_dir, "Folder holding the service's key pair NAME.pub / NAME.key")->required();
   app.add_option("--key-name", flags->key_name, "Name of the service's key pair and identity")->capture_default_str();
   app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option_function<std::string>(
+         "--metrics",
+         [flags](const std::string& address) {
+           flags->metrics_address = address;
+           flags->metrics_given = true;
+         },
+         "host:port on loopback for /metrics and /healthz, or 'off' (default " + flags->metrics_address + ")");
+}
+
+bool StartServiceMetrics(const char* program, const ServiceFlags& flags, std::function<std::string()> render,
+                         std::function<bool(std::string* fields)> healthy, std::unique_ptr<MetricsHttpServer>* server) {
+  server->reset();
+  if (flags.metrics_address.empty() || flags.metrics_address == "off") return true;
+  auto http = std::make_unique<MetricsHttpServer>(std::move(render), std::move(healthy));
+  Status s = http->Start(flags.metrics_address);
+  if (!s.ok()) {
+    if (flags.metrics_given || s.code() != Status::Code::kUnavailable) {
+      std::fprintf(stderr, "%s: --metrics: %s\n", program, s.message().c_str());
+      return false;
+    }
+    spdlog::warn("{}: no metrics: {} (pass --metrics HOST:PORT or --metrics off)", program, s.message());
+    return true;
+  }
+  spdlog::info("{}: metrics at http://{}/metrics", program, flags.metrics_address);
+  *server = std::move(http);
+  return true;
 }
 
 bool LoadServiceSetup(const char* program, const ServiceFlags& flags, std::unique_ptr<PartnershipConfig>* config,

@@ -14,8 +14,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
-
 // Appends in flight at once when many cases move together.
 constexpr size_t kAppendWindow = 256;
 
@@ -84,26 +82,22 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   BrokerClient reader(options_.client);
   appender_ = std::make_unique<BrokerClient>(options_.client);
 
+  following_ = false;
+  redeliveries_ = 0;
+  undeliverable_ = 0;
+
   // 1. Rebuild the open cases and their timers from the whole log.
   uint64_t replayed_to = 0;
-  v1::ReadRequest replay;
-  replay.set_after_seq(0);
-  replay.set_follow(false);
-  replay.set_purpose("refx-delivery: rebuild open cases");
-  replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
-  Status s = reader.Read(
-      replay,
-      [&](const v1::Event& event, const std::string&, const std::string&) {
-        tracker_.Apply(event);
-        replayed_to = event.seq();
-        last_seq_ = event.seq();
-        return true;
-      },
-      should_stop);
+  Status s = ReplayLog(
+      &reader, "refx-delivery: rebuild open cases", [this](const v1::Event& event) { Observe(event); }, should_stop,
+      &replayed_to);
   REFX_RETURN_IF_ERROR(s);
+  head_seq_ = reader.head_seq_seen();
+  open_cases_ = tracker_.open_count();
   if (StopRequested(should_stop)) return Status::OK();
   spdlog::info("delivery: replayed the log to seq {}; {} open cases", replayed_to, tracker_.open_count());
   REFX_RETURN_IF_ERROR(AdvanceAll());
+  following_ = true;
 
   // 2. Follow the log: act on each case as its events arrive, and on the
   // timers between them.
@@ -116,14 +110,14 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   s = reader.Read(
       follow,
       [&](const v1::Event& event, const std::string&, const std::string&) {
-        tracker_.Apply(event);
-        last_seq_ = event.seq();
+        Observe(event);
         const std::string& destination = DestinationOf(event);
         if (!destination.empty()) touched.emplace(ReferralIdOf(event), destination);
         return true;
       },
       [&]() {
         // After each batch of the read: act on the cases it touched, then on timers.
+        head_seq_ = reader.head_seq_seen();
         failure = Advance(touched);
         touched.clear();
         if (!failure.ok()) return true;
@@ -141,6 +135,7 @@ Status DeliveryService::AdvanceAll() {
   std::set<CaseKey> due;
   for (const DeliveryStep& step : tracker_.DueSteps(Now())) due.emplace(step.referral_id, step.destination);
   REFX_RETURN_IF_ERROR(Advance(due));
+  open_cases_ = tracker_.open_count();
   ++timer_passes_;
   return Status::OK();
 }
@@ -260,6 +255,34 @@ Status DeliveryService::Took(const DeliveryStep& step, TimePoint now, v1::Event 
   if (step.kind == DeliveryStep::Kind::kRouteEscalation) tracker_.MarkEscalationRouted(ref, dest);
   *progressed = true;
   return Status::OK();
+}
+
+void DeliveryService::Observe(const v1::Event& event) {
+  tracker_.Apply(event);
+  last_seq_ = event.seq();
+  if (event.has_case_delivered() && event.case_delivered().attempt() > 1) ++redeliveries_;
+  if (event.has_case_undeliverable()) ++undeliverable_;
+}
+
+std::string DeliveryService::RenderMetrics() const {
+  std::string out;
+  AppendReaderPosition(&out, "refx_delivery", "last_seq", "The last seq the delivery service has taken into account.",
+                       last_seq_.load(), head_seq_.load());
+  AppendGauge(&out, "refx_delivery_open_cases",
+              "Cases the service still tracks (routed, awaiting delivery or acknowledgement, or escalation).",
+              open_cases_.load());
+  AppendCounter(&out, "refx_delivery_redeliveries_total",
+                "case_delivered events in the log with attempt 2 or more (redeliveries of unacknowledged cases).",
+                redeliveries_.load());
+  AppendGauge(&out, "refx_delivery_undeliverable_cases", "case_undeliverable events in the log.",
+              undeliverable_.load());
+  return out;
+}
+
+bool DeliveryService::Healthy(std::string* fields) const {
+  *fields = "\"last_seq\":" + std::to_string(last_seq_.load()) +
+            ",\"following\":" + (following_.load() ? "true" : "false");
+  return following_.load();
 }
 
 }  // namespace refx

@@ -47,6 +47,7 @@
 #include <string>
 
 #include "core/broker_client.h"
+#include "core/metrics_http.h"
 #include "services/common/state_dir_lock.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
@@ -89,6 +90,15 @@ class DeliveryService {
   // passes after moving the clock mean the new time has been seen).
   uint64_t timer_passes() const { return timer_passes_.load(); }
 
+  // The service's figures in Prometheus text format (core/metrics_http.h):
+  // refx_delivery_last_seq, _log_head_seq, _cursor_lag, _open_cases and
+  // _undeliverable_cases (gauges) and refx_delivery_redeliveries_total
+  // (case_delivered with attempt >= 2 in the log). Any thread.
+  std::string RenderMetrics() const;
+  // For /healthz: true once the replay is done and the service follows the
+  // log; appends "last_seq" and "following" to *fields. Any thread.
+  bool Healthy(std::string* fields) const;
+
  private:
   explicit DeliveryService(DeliveryOptions options);
 
@@ -108,6 +118,9 @@ class DeliveryService {
   Status Took(const DeliveryStep& step, TimePoint now, v1::Event event, const Status& status, const v1::Ack& ack,
               bool* progressed);
   TimePoint Now() const;
+  // Takes one event of the log (replay or live) into the tracker and the
+  // figures.
+  void Observe(const v1::Event& event);
 
   DeliveryOptions options_;
   WorkingCalendar calendar_;
@@ -116,6 +129,11 @@ class DeliveryService {
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> last_seq_{0};
   std::atomic<uint64_t> timer_passes_{0};
+  std::atomic<uint64_t> head_seq_{0};       // the log head last reported by the broker
+  std::atomic<uint64_t> open_cases_{0};     // tracker_.open_count() as of the last pass
+  std::atomic<uint64_t> redeliveries_{0};   // case_delivered attempt >= 2 seen in the log
+  std::atomic<uint64_t> undeliverable_{0};  // case_undeliverable seen in the log
+  std::atomic<bool> following_{false};
 };
 
 }  // namespace refx

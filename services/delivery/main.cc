@@ -4,8 +4,13 @@
 // escalates undeliverable ones (see delivery_service.h), until SIGTERM or
 // SIGINT.
 //
+// Metrics (refx_delivery_*: log position and lag, open and undeliverable
+// cases, redeliveries) and a health check at http://127.0.0.1:7492/metrics
+// and /healthz (--metrics).
+//
 // Exit codes: 0 after SIGTERM/SIGINT; 1 when the broker refused the
-// service; 2 for a bad configuration, missing keys or a state folder in use.
+// service; 2 for a bad configuration, missing keys, a state folder in use
+// or a --metrics address that cannot be served.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -23,6 +28,7 @@ int main(int argc, char** argv) {
   CLI::App app{"refx-delivery: releases each routed case to its destination, redelivers and escalates"};
   refx::ServiceFlags flags;
   flags.key_name = "refx-delivery";
+  flags.metrics_address = "127.0.0.1:7492";
   std::string state_dir;
   refx::AddServiceFlags(app, &flags);
   app.add_option("--state-dir", state_dir, "Folder for the service's lock; created if missing")->required();
@@ -42,12 +48,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "refx-delivery: %s\n", s.ToString().c_str());
     return 2;
   }
-  spdlog::info("delivery: started as {} against {}", flags.key_name, broker_endpoint);
-  s = delivery->Run([] { return g_stop.load(); });
-  if (!s.ok()) {
-    std::fprintf(stderr, "refx-delivery: stopped: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  spdlog::info("delivery: stopped at seq {}", delivery->last_seq());
-  return 0;
+  return refx::ServeAndRun("refx-delivery", "delivery", flags, broker_endpoint, *delivery, g_stop,
+                           [&delivery] { return delivery->last_seq(); });
 }

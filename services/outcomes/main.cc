@@ -1,5 +1,8 @@
 // refx-outcomes: watches case deadlines and records breaches and
-// escalations (see outcomes_service.h) until SIGTERM or SIGINT.
+// escalations (see outcomes_service.h) until SIGTERM or SIGINT. Metrics
+// (refx_outcomes_*: log position and lag, open / overdue / undeliverable
+// cases, breaches, escalations) and a health check at
+// http://127.0.0.1:7493/metrics and /healthz (--metrics).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -19,6 +22,7 @@ int main(int argc, char** argv) {
   CLI::App app{"refx-outcomes: records deadline breaches and escalates cases nobody acknowledged"};
   refx::ServiceFlags flags;
   flags.key_name = "refx-outcomes";
+  flags.metrics_address = "127.0.0.1:7493";
   std::string state_dir;
   int check_ms = 1000;
   refx::AddServiceFlags(app, &flags);
@@ -61,6 +65,12 @@ int main(int argc, char** argv) {
   spdlog::info("refx-outcomes: {} watching deadlines via {}; escalations go to {}", self->id(),
                broker_endpoint,
                service.escalate_to().empty() ? "(none)" : service.escalate_to());
+  std::unique_ptr<refx::MetricsHttpServer> metrics;  // stopped before the service goes
+  if (!refx::StartServiceMetrics(
+          "refx-outcomes", flags, [&service] { return service.RenderMetrics(); },
+          [&service](std::string* fields) { return service.Healthy(fields); }, &metrics)) {
+    return 2;
+  }
   g_service = &service;
   if (g_stop) service.RequestStop();  // a signal that came before g_service was set
   refx::Status s = service.Run();

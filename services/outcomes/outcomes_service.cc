@@ -40,6 +40,7 @@ bool OutcomesService::OnEvent(const v1::Event& event) {
     for (const CaseView* c : fold_.CasesOf(event.referral_withdrawn().referral_id())) watch_.Update(*c);
   }
   applied_seq_.store(event.seq());
+  head_seq_.store(reader_->head_seq_seen());
   return !stop_.load();
 }
 
@@ -131,8 +132,47 @@ Status OutcomesService::CheckDeadlines() {
         break;
     }
   }
+  CountCases(now);
   checks_.fetch_add(1);
   return Status::OK();
+}
+
+void OutcomesService::CountCases(Micros now) {
+  uint64_t open = 0, overdue = 0, undeliverable = 0;
+  fold_.ForEach([&](const CaseView& c) {
+    if (IsOpenState(c.state)) ++open;
+    if (AwaitsAcknowledgement(c.state) && c.deadline != 0 && c.deadline < now) ++overdue;
+    if (c.state == v1::UNDELIVERABLE) ++undeliverable;
+  });
+  open_cases_.store(open);
+  overdue_cases_.store(overdue);
+  undeliverable_cases_.store(undeliverable);
+}
+
+std::string OutcomesService::RenderMetrics() const {
+  std::string out;
+  AppendReaderPosition(&out, "refx_outcomes", "applied_seq",
+                       "The last seq the outcomes service has taken into account.", applied_seq_.load(),
+                       head_seq_.load());
+  AppendGauge(&out, "refx_outcomes_open_cases",
+              "Cases not closed, declined, undeliverable or withdrawn, as of the last deadline check.",
+              open_cases_.load());
+  AppendGauge(&out, "refx_outcomes_overdue_cases",
+              "Cases awaiting acknowledgement past their deadline, as of the last deadline check.",
+              overdue_cases_.load());
+  AppendGauge(&out, "refx_outcomes_undeliverable_cases", "Cases marked undeliverable, as of the last deadline check.",
+              undeliverable_cases_.load());
+  AppendCounter(&out, "refx_outcomes_breaches_total", "deadline_breached events this process appended.",
+                breaches_.load());
+  AppendCounter(&out, "refx_outcomes_escalations_total", "case_escalated events this process appended.",
+                escalations_.load());
+  return out;
+}
+
+bool OutcomesService::Healthy(std::string* fields) const {
+  *fields = "\"applied_seq\":" + std::to_string(applied_seq_.load()) +
+            ",\"caught_up\":" + (caught_up_.load() ? "true" : "false");
+  return caught_up_.load();
 }
 
 Status OutcomesService::Run() {
@@ -169,6 +209,7 @@ Status OutcomesService::Run() {
   Status fatal;
   auto should_stop = [&] {
     if (stop_.load()) return true;
+    head_seq_.store(reader_->head_seq_seen());
     if (std::chrono::steady_clock::now() - last_check >= options_.check_interval) {
       fatal = CheckDeadlines();
       last_check = std::chrono::steady_clock::now();

@@ -30,6 +30,7 @@
 #include <string>
 
 #include "core/broker_client.h"
+#include "core/metrics_http.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "services/outcomes/case_fold.h"
@@ -85,6 +86,16 @@ class OutcomesService {
   uint64_t breaches_appended() const { return breaches_.load(); }
   uint64_t escalations_appended() const { return escalations_.load(); }
 
+  // The service's figures in Prometheus text format (core/metrics_http.h):
+  // refx_outcomes_applied_seq, _log_head_seq, _cursor_lag, and the open,
+  // overdue (awaiting acknowledgement past the deadline) and undeliverable
+  // cases as of the last deadline check (gauges); breaches and escalations
+  // this process appended (counters). Any thread.
+  std::string RenderMetrics() const;
+  // For /healthz: true once caught up with the log; appends "applied_seq"
+  // and "caught_up" to *fields. Any thread.
+  bool Healthy(std::string* fields) const;
+
  private:
   bool OnEvent(const v1::Event& event);
   // Appends what is due now. Returns PermissionDenied when the broker
@@ -95,6 +106,8 @@ class OutcomesService {
   bool StillAwaiting(const DeadlineAction& action, bool* breached);
   void SleepUnlessStopped(std::chrono::milliseconds d) const;
   void WriteReadyFile() const;
+  // Counts the open, overdue and undeliverable cases of the fold at `now`.
+  void CountCases(Micros now);
 
   const PartnershipConfig* config_;
   OutcomesOptions options_;
@@ -109,6 +122,10 @@ class OutcomesService {
   std::atomic<uint64_t> checks_{0};
   std::atomic<uint64_t> breaches_{0};
   std::atomic<uint64_t> escalations_{0};
+  std::atomic<uint64_t> head_seq_{0};  // the log head last reported by the broker
+  std::atomic<uint64_t> open_cases_{0};
+  std::atomic<uint64_t> overdue_cases_{0};
+  std::atomic<uint64_t> undeliverable_cases_{0};
 };
 
 }  // namespace refx::outcomes

@@ -3,9 +3,13 @@
 // every new referral and the route_to of recorded outcomes, and appends
 // case_routed events (see router_service.h), until SIGTERM or SIGINT.
 //
+// Metrics (refx_router_*: cursor, log head, lag, cases routed) and a health
+// check at http://127.0.0.1:7491/metrics and /healthz (--metrics).
+//
 // Exit codes: 0 after SIGTERM/SIGINT; 1 when the broker refused the router
 // or the state folder could not be written; 2 for a bad configuration,
-// missing keys or subject key file, or a state folder in use.
+// missing keys or subject key file, a state folder in use, or a --metrics
+// address that cannot be served.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -26,6 +30,7 @@ int main(int argc, char** argv) {
   CLI::App app{"refx-router: applies the routing rules to new referrals and opens their cases"};
   refx::ServiceFlags flags;
   flags.key_name = "refx-router";
+  flags.metrics_address = "127.0.0.1:7491";
   std::string state_dir;
   refx::AddServiceFlags(app, &flags);
   app.add_option("--state-dir", state_dir, "Folder for the router's cursor and lock; created if missing")
@@ -71,12 +76,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "refx-router: %s\n", s.ToString().c_str());
     return 2;
   }
-  spdlog::info("router: started as {} against {}", flags.key_name, broker_endpoint);
-  s = router->Run([] { return g_stop.load(); });
-  if (!s.ok()) {
-    std::fprintf(stderr, "refx-router: stopped: %s\n", s.ToString().c_str());
-    return 1;
-  }
-  spdlog::info("router: stopped at seq {}", router->handled_seq());
-  return 0;
+  return refx::ServeAndRun("refx-router", "router", flags, broker_endpoint, *router, g_stop,
+                           [&router] { return router->handled_seq(); });
 }

@@ -34,8 +34,6 @@ google::protobuf::Timestamp DeadlineTimestamp(const RoutingDecision& decision) {
   return TimeUtil::SecondsToTimestamp(decision.deadline_unix);
 }
 
-bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
-
 }  // namespace
 
 RouterService::RouterService(RouterOptions options)
@@ -66,22 +64,15 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   BrokerClient reader(options_.client);
   appender_ = std::make_unique<BrokerClient>(options_.client);
 
+  following_ = false;
+
   // 1. Rebuild what the router knows from the whole log.
   uint64_t replayed_to = 0;
-  v1::ReadRequest replay;
-  replay.set_after_seq(0);
-  replay.set_follow(false);
-  replay.set_purpose("refx-router: rebuild routing history");
-  replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
-  Status s = reader.Read(
-      replay,
-      [&](const v1::Event& event, const std::string&, const std::string&) {
-        Apply(event);
-        replayed_to = event.seq();
-        return true;
-      },
-      should_stop);
+  Status s = ReplayLog(
+      &reader, "refx-router: rebuild routing history", [this](const v1::Event& event) { Apply(event); }, should_stop,
+      &replayed_to);
   REFX_RETURN_IF_ERROR(s);
+  head_seq_ = reader.head_seq_seen();
   if (StopRequested(should_stop)) return Status::OK();
   if (cursor > replayed_to) {
     return Status::Corruption(cursor_.path() + " says seq " + std::to_string(cursor) +
@@ -90,6 +81,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   }
   spdlog::info("router: replayed the log to seq {} ({} cases); routing events after seq {}", replayed_to,
                state_.case_count(), cursor);
+  following_ = true;
 
   // 2. Follow the log from the cursor, acting on each event.
   Status failure;
@@ -102,6 +94,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
       follow,
       [&](const v1::Event& event, const std::string&, const std::string&) {
         if (event.seq() > replayed_to) Apply(event);
+        head_seq_ = reader.head_seq_seen();
         bool acted = false;
         failure = Handle(event, &acted);
         if (!failure.ok()) return false;
@@ -117,6 +110,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
       },
       [&]() {
         // Called after each batch of the read: append what it queued.
+        head_seq_ = reader.head_seq_seen();
         if (!queued_.empty()) {
           failure = FlushQueued();
           if (failure.ok()) failure = StoreCursor();
@@ -216,6 +210,7 @@ Status RouterService::FlushQueued() {
           spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination, st.ToString());
           if (failure.ok()) failure = st;
         } else {
+          if (!ack.duplicate()) ++routed_;
           spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", q.referral_id, q.decision.destination,
                        q.decision.rule_id, q.decision.deadline.ToString(), ack.seq(),
                        ack.duplicate() ? " (appended before)" : "");
@@ -234,6 +229,22 @@ Status RouterService::StoreCursor() {
   REFX_RETURN_IF_ERROR(cursor_.Store(seq));
   stored_seq_ = seq;
   return Status::OK();
+}
+
+std::string RouterService::RenderMetrics() const {
+  std::string out;
+  AppendReaderPosition(&out, "refx_router", "handled_seq", "The last seq the router has fully handled (its cursor).",
+                       handled_seq_.load(), head_seq_.load());
+  AppendCounter(&out, "refx_router_cases_routed_total",
+                "case_routed events this process appended (repeats answered as duplicates not counted).",
+                routed_.load());
+  return out;
+}
+
+bool RouterService::Healthy(std::string* fields) const {
+  *fields = "\"handled_seq\":" + std::to_string(handled_seq_.load()) +
+            ",\"following\":" + (following_.load() ? "true" : "false");
+  return following_.load();
 }
 
 }  // namespace refx

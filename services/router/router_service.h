@@ -51,6 +51,7 @@
 #include <string>
 
 #include "core/broker_client.h"
+#include "core/metrics_http.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "services/router/cursor_file.h"
@@ -92,6 +93,17 @@ class RouterService {
   // The last seq fully handled (what the cursor says or is about to say).
   uint64_t handled_seq() const { return handled_seq_.load(); }
 
+  // The router's figures in Prometheus text format (core/metrics_http.h):
+  // refx_router_handled_seq, _log_head_seq and _cursor_lag (gauges: the
+  // cursor, the log head the broker last reported, and how far behind it
+  // the cursor is) and refx_router_cases_routed_total (case_routed events
+  // this process appended). Any thread.
+  std::string RenderMetrics() const;
+  // For /healthz: true once the replay is done and the router follows the
+  // log (false while replaying or waiting for the broker); appends
+  // "handled_seq" and "following" to *fields. Any thread.
+  bool Healthy(std::string* fields) const;
+
  private:
   explicit RouterService(RouterOptions options);
 
@@ -124,6 +136,9 @@ class RouterService {
   RouterState state_;
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> handled_seq_{0};
+  std::atomic<uint64_t> head_seq_{0};   // the log head last reported by the broker
+  std::atomic<uint64_t> routed_{0};     // case_routed appended by this process
+  std::atomic<bool> following_{false};  // replay done, following the log
   uint64_t stored_seq_ = 0;
   std::vector<QueuedRoute> queued_;
   uint64_t read_seq_ = 0;  // the last event handled (its routes may still be queued)

@@ -19,7 +19,7 @@
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
 #include "refx/v1/cli.pb.h"
-#include "tests/audit/audit_log_builder.h"
+#include "testsupport/audit_log_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace refx::eventlog {

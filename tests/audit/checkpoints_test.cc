@@ -14,7 +14,7 @@
 #include "eventlog/fast_chain_hash.h"
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
-#include "tests/audit/audit_log_builder.h"
+#include "testsupport/audit_log_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace refx::eventlog {

@@ -19,7 +19,7 @@
 #include "eventlog/checkpoints.h"
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
-#include "tests/audit/audit_log_builder.h"
+#include "testsupport/audit_log_builder.h"
 #include "tests/unit/test_util.h"
 
 namespace refx::eventlog {

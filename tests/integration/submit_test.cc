@@ -233,5 +233,39 @@ TEST_F(SubmitTest, MetricsAndHealthEndpoints) {
   EXPECT_NE(health->body.find("\"head_seq\":1"), std::string::npos);
 }
 
+// Submissions and refusals are also counted per agency (issue 9 item 13):
+// each agency's series says only what that agency's connections did.
+TEST_F(SubmitTest, MetricsCountSubmissionsAndRefusalsPerAgency) {
+  v1::Ack ack;
+  auto a = stack_.ClientFor("agency-a");
+  auto b = stack_.ClientFor("agency-b");
+  ASSERT_TRUE(a->Submit(SampleReferral("agency-a", "PA-1"), &ack).ok());
+  ASSERT_TRUE(a->Submit(SampleReferral("agency-a", "PA-2"), &ack).ok());
+  ASSERT_TRUE(a->Submit(SampleReferral("agency-a", "PA-2"), &ack).ok());  // a duplicate is no new submission
+  ASSERT_TRUE(b->Submit(SampleReferral("agency-b", "PB-1"), &ack).ok());
+  v1::Referral bad = SampleReferral("agency-b", "PB-2");
+  bad.clear_consent();
+  EXPECT_FALSE(b->Submit(bad, &ack).ok());
+  EXPECT_FALSE(b->Submit(bad, &ack).ok());
+  // A batch: one good referral, one refused item.
+  v1::Frame batch, reply;
+  *batch.mutable_submit_batch()->add_referrals() = SampleReferral("agency-b", "PB-3");
+  *batch.mutable_submit_batch()->add_referrals() = bad;
+  ASSERT_TRUE(b->Call(batch, &reply).ok());
+  ASSERT_TRUE(reply.has_submit_batch_result()) << reply.DebugString();
+
+  httplib::Client http("127.0.0.1", stack_.metrics_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string& body = metrics->body;
+  EXPECT_NE(body.find("# TYPE refx_agency_submissions_total counter\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("refx_agency_submissions_total{agency=\"agency-a\"} 2\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("refx_agency_submissions_total{agency=\"agency-b\"} 2\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("refx_agency_refusals_total{agency=\"agency-b\"} 3\n"), std::string::npos) << body;
+  EXPECT_EQ(body.find("refx_agency_refusals_total{agency=\"agency-a\"}"), std::string::npos) << body;
+  EXPECT_NE(body.find("refx_submissions_total 4\n"), std::string::npos) << body;
+  EXPECT_NE(body.find("refx_errors_total 3\n"), std::string::npos) << body;
+}
+
 }  // namespace
 }  // namespace refx::testing

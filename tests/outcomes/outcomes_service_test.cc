@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <google/protobuf/util/time_util.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "core/civil_date.h"
 #include "core/curve_keys.h"
 #include "core/event_util.h"
+#include "core/metrics_http.h"
 #include "core/subject_key.h"
 #include "child_process.h"
 #include "test_stack.h"
@@ -301,6 +303,47 @@ TEST_F(OutcomesServiceTest, BreachesAndEscalatesAnOverdueCaseOnceAcrossRestarts)
       EXPECT_FALSE(e.case_escalated().reason().empty());
     }
   }
+}
+
+// The service's own figures over real HTTP (issue 9 item 13): the log
+// position and lag, and the open / overdue / undeliverable cases, before
+// and after the clock passes the deadlines. The scenario's cases: r1 and r3
+// delivered (deadlines in 1 h and 30 h), r2 with an outcome recorded (open),
+// r4 declined (not open).
+TEST_F(OutcomesServiceTest, ExportsItsFiguresOverHttp) {
+  BuildScenario();
+  HostedService hosted(stack_, config_.get(), &clock_);
+  MetricsHttpServer http([&] { return hosted.service().RenderMetrics(); },
+                         [&](std::string* fields) { return hosted.service().Healthy(fields); });
+  ASSERT_TRUE(http.Start("127.0.0.1:0").ok());
+  httplib::Client client("127.0.0.1", http.port());
+  ASSERT_TRUE(hosted.SettleFor(2));
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  const uint64_t applied = hosted.service().applied_seq();
+  ASSERT_GT(applied, 0u);
+  EXPECT_NE(metrics->body.find("refx_outcomes_applied_seq " + std::to_string(applied) + "\n"), std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_cursor_lag 0\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_open_cases 3\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_overdue_cases 0\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_undeliverable_cases 0\n"), std::string::npos) << metrics->body;
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_NE(health->body.find("\"caught_up\":true"), std::string::npos) << health->body;
+
+  clock_.store(now_ + 2 * kHour);  // past r1's deadline, not r3's
+  ASSERT_TRUE(WaitFor([&] { return hosted.service().escalations_appended() >= 1; }));
+  ASSERT_TRUE(hosted.SettleFor(2));
+  metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  // r1 stays overdue until its lead acknowledges it, breach or not.
+  EXPECT_NE(metrics->body.find("refx_outcomes_overdue_cases 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_breaches_total 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_outcomes_escalations_total 1\n"), std::string::npos) << metrics->body;
+  EXPECT_TRUE(hosted.Stop().ok());
 }
 
 TEST_F(OutcomesServiceTest, FinishesAnEscalationACrashInterrupted) {

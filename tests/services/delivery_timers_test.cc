@@ -8,6 +8,9 @@
 #include <atomic>
 #include <chrono>
 
+#include <httplib.h>
+
+#include "core/metrics_http.h"
 #include "services/delivery/delivery_service.h"
 #include "services_stack.h"
 
@@ -131,6 +134,29 @@ TEST_F(DeliveryTimersTest, RedeliversThenEscalatesUnacknowledgedCases) {
   EXPECT_EQ(routed[0]->case_routed().deadline().seconds() % 86400, 86399);
   EXPECT_EQ(Count(events, v1::Event::kCaseDelivered, b, "IDVA"), 2u) << "no redelivery once undeliverable";
   EXPECT_EQ(Count(events, v1::Event::kCaseUndeliverable, a, "IDVA"), 0u);
+
+  // The service's figures over real HTTP (issue 9 item 13): one
+  // redelivery (B's attempt 2), one undeliverable case, and no lag once it
+  // has read the log to the head.
+  MetricsHttpServer http([&] { return delivery->RenderMetrics(); },
+                         [&](std::string* fields) { return delivery->Healthy(fields); });
+  ASSERT_TRUE(http.Start("127.0.0.1:0").ok());
+  WaitPasses(*delivery, 2);
+  httplib::Client client("127.0.0.1", http.port());
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_NE(metrics->body.find("refx_delivery_redeliveries_total 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_delivery_undeliverable_cases 1\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_delivery_last_seq " + std::to_string(delivery->last_seq()) + "\n"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("# TYPE refx_delivery_cursor_lag gauge\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("refx_delivery_open_cases "), std::string::npos) << metrics->body;
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_NE(health->body.find("\"following\":true"), std::string::npos) << health->body;
   ASSERT_TRUE(d.Stop().ok());
 }
 

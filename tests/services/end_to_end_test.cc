@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include <httplib.h>
+
 #include "core/event_util.h"
 #include "core/json.h"
 #include "core/working_calendar.h"
@@ -130,6 +132,22 @@ TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
   EXPECT_EQ(result.cases(0).destination(), "DA_MARAC");
   EXPECT_EQ(result.cases(0).state(), v1::OUTCOME_RECORDED);
   EXPECT_EQ(result.cases(0).last_outcome(), "LISTED_AT_MEETING");
+
+  // Each process serves its own figures over HTTP (issue 9 item 13).
+  const std::map<std::string, std::vector<std::string>> expected_series = {
+      {"refx-router", {"refx_router_cases_routed_total 2\n", "# TYPE refx_router_cursor_lag gauge\n"}},
+      {"refx-delivery", {"refx_delivery_redeliveries_total 0\n", "refx_delivery_undeliverable_cases 0\n"}},
+      {"refx-outcomes", {"refx_outcomes_overdue_cases ", "refx_outcomes_open_cases "}},
+  };
+  for (const auto& [name, series] : expected_series) {
+    httplib::Client http("127.0.0.1", s.metrics_port(name));
+    auto health = http.Get("/healthz");
+    ASSERT_TRUE(health) << name;
+    EXPECT_EQ(health->status, 200) << name << ": " << health->body;
+    auto metrics = http.Get("/metrics");
+    ASSERT_TRUE(metrics) << name;
+    for (const std::string& line : series) EXPECT_NE(metrics->body.find(line), std::string::npos) << name << metrics->body;
+  }
 
   // The services stop first, so nothing is appended between the replay
   // and the broker's answer below.

@@ -1,10 +1,13 @@
 #include "services_stack.h"
 #include "child_process.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -214,13 +217,36 @@ std::string ServiceProcess::Log() const {
   return ss.str();
 }
 
+namespace {
+
+// A loopback TCP port free at the time of the call (the kernel's choice).
+int FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  if (fd >= 0) ::close(fd);
+  if (port == 0) ADD_FAILURE() << "no free loopback port";
+  return port;
+}
+
+}  // namespace
+
 std::vector<std::string> ServicesStack::ServiceArgs(const std::string& binary, const std::string& name) {
   const std::string key_dir = (fs::path(stack_->config_path()).parent_path() / (name + "-keys")).string();
   if (!SaveCurveKeyPair(key_dir, name, stack_->agency_keys(name)).ok()) ADD_FAILURE() << "cannot save keys of " << name;
   std::ofstream(key_dir + "/broker.pub") << stack_->broker_keys().public_key << "\n";
+  const int port = FreeLoopbackPort();
+  metrics_ports_[name] = port;
   return {binary,       "--config",    stack_->config_path(), "--broker", stack_->endpoint(), "--server-key",
           key_dir + "/broker.pub", "--key-dir", key_dir, "--key-name", name, "--state-dir", StateDir(name),
-          "--log-level", "debug"};
+          "--log-level", "debug", "--metrics", "127.0.0.1:" + std::to_string(port)};
 }
 
 std::string ServicesStack::LogPath(const std::string& name) const {

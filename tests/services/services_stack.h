@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,7 +58,13 @@ class ServicesStack {
   // identity `name` against this stack's broker: saves that identity's key
   // pair and the broker's public key into a key folder of its own, and
   // gives it a state folder.
+  // It serves its metrics on a free loopback port (metrics_port(name)).
   std::vector<std::string> ServiceArgs(const std::string& binary, const std::string& name);
+  // The metrics port ServiceArgs gave the child `name` (0 if none).
+  int metrics_port(const std::string& name) const {
+    auto it = metrics_ports_.find(name);
+    return it == metrics_ports_.end() ? 0 : it->second;
+  }
   // A log file path for a child process called `name`.
   std::string LogPath(const std::string& name) const;
 
@@ -66,6 +73,7 @@ class ServicesStack {
   std::unique_ptr<PartnershipConfig> config_;
   std::string subject_secret_;
   std::unique_ptr<BrokerClient> reader_;
+  std::map<std::string, int> metrics_ports_;
 };
 
 // A service binary (refx-router, refx-delivery, ...) run as a child process

@@ -1,8 +1,11 @@
-// Synthetic event logs for the audit tests and the verification benchmark:
-// real logs written with EventLog::AppendBatch (synthetic referrals and
-// lifecycle events, with dedupe keys and destinations), signed checkpoints
-// stored every N events, and direct RocksDB access for tampering.
-// Not thread-safe; test code.
+// Synthetic event logs for the audit tests (tests/audit) and the audit
+// benchmark (bench/audit_bench.cc): real logs written with
+// EventLog::AppendBatch (synthetic referrals and lifecycle events, with
+// dedupe keys and destinations), signed checkpoints stored every N events,
+// and direct RocksDB access for tampering (as an attacker with the files
+// would: the one place besides eventlog/ and the benchmarks' raw ceiling
+// that opens RocksDB, see eventlog/CMakeLists.txt).
+// Not thread-safe; test and benchmark code, never linked into a product.
 #pragma once
 
 #include <rocksdb/db.h>

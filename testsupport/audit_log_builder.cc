@@ -1,4 +1,4 @@
-#include "tests/audit/audit_log_builder.h"
+#include "testsupport/audit_log_builder.h"
 
 #include <rocksdb/options.h>
 

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Checks that the #includes follow the dependency chain CMakeLists.txt
+# declares:
+#   executables (cli/, */main.cc) -> broker/ and services/ libraries
+#     -> eventlog/ -> core/ -> proto (refx/v1/*.pb.h)
+# Each rule below is "FOLDER;FORBIDDEN INCLUDE (extended regex);why": no file
+# under FOLDER (*.h, *.cc) may include a path matching the pattern. Run by
+# CTest as `dependency_chain` (so by CI); by hand: tests/check_deps.sh [ROOT].
+# Exit 0 when every rule holds, 1 with each violation listed otherwise.
+set -euo pipefail
+root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$root"
+
+rules=(
+  # The bottom floors know nothing of the floors above them.
+  'core;^(eventlog|broker|services|cli|tests|testsupport|bench)/;core is beneath everything but proto'
+  'eventlog;^(broker|services|cli|tests|testsupport|bench)/;eventlog is beneath the broker, services and cli'
+  # The broker and the services are siblings, both beneath the executables.
+  'broker;^(services|cli|tests|testsupport|bench)/;the broker uses eventlog and core only'
+  'services;^(broker|cli|tests|testsupport|bench)/;the services use core only (and each other)'
+  # Services are clients of the broker: they never open the log.
+  'services;^eventlog/;services never link RocksDB (refx_eventlog); they read the log through the broker'
+  'cli;^(broker|tests|testsupport|bench)/;the CLI talks to the broker over the wire'
+  # The event log owns its key layout (issue 10 item 2).
+  'broker;^eventlog/keys\.h$;the storage key layout is private to eventlog/'
+  'services;^eventlog/keys\.h$;the storage key layout is private to eventlog/'
+  'cli;^eventlog/keys\.h$;the storage key layout is private to eventlog/'
+  # RocksDB: eventlog/ is the only product code that opens it (see
+  # eventlog/CMakeLists.txt for the tests and benchmarks that do, and why).
+  'core;^rocksdb/;only eventlog/ opens RocksDB'
+  'broker;^rocksdb/;only eventlog/ opens RocksDB'
+  'services;^rocksdb/;only eventlog/ opens RocksDB'
+  'cli;^rocksdb/;only eventlog/ opens RocksDB'
+)
+
+# Known exceptions, one line each: "FOLDER;PATTERN" of a rule above that is
+# reported but does not fail the check.
+known=(
+)
+
+failed=0
+for rule in "${rules[@]}"; do
+  IFS=';' read -r folder pattern why <<<"$rule"
+  [[ -d "$folder" ]] || { echo "check_deps: no folder $folder (rule: $rule)" >&2; exit 2; }
+  exception=0
+  for k in "${known[@]}"; do [[ "$k" == "$folder;$pattern" ]] && exception=1; done
+  while read -r where path; do
+    [[ -n "$path" && "$path" =~ $pattern ]] || continue
+    if ((exception)); then
+      echo "known exception: $where includes $path ($why)"
+    else
+      echo "violation: $where includes $path ($why)"
+      failed=1
+    fi
+  done < <(grep -rnE --include='*.h' --include='*.cc' '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]' "$folder" |
+           sed -E 's/^([^:]+:[0-9]+):[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]([^">]+)[">].*/\1 \2/')
+done
+if ((failed)); then
+  echo "dependency chain broken: see the violations above (rules in $0)" >&2
+  exit 1
+fi
+echo "dependency chain holds (${#rules[@]} rules)"
