@@ -1,4 +1,7 @@
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -64,7 +67,7 @@ void DetachArenaReferrals(std::vector<eventlog::PendingEvent>& events) {
 
 }  // namespace
 
-Broker::GroupCommit::~GroupCommit() { DetachArenaReferrals(events); }
+GroupCommit::~GroupCommit() { DetachArenaReferrals(events); }
 
 google::protobuf::Timestamp EventTimeNow() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -77,6 +80,9 @@ Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::uniq
       config_(config),
       log_(std::move(log)),
       context_(std::make_unique<zmq::context_t>(1)),
+      building_(std::make_unique<GroupCommit>()),
+      in_flight_(std::make_unique<GroupCommit>()),
+      reads_(std::make_unique<ReadSessions>()),
       checkpoint_schedule_(options_.checkpoint_every_events, options_.checkpoint_every) {
   metrics_.head_seq = log_->head_seq();
   committed_head_ = log_->head_seq();
@@ -389,10 +395,10 @@ Status Broker::CompleteInFlight(bool wait) {
     }
     for (ReadSession& session : done->deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
-      ended_reads_.erase(routing_id);
-      sessions_[routing_id] = std::move(session);
+      reads_->ended.erase(routing_id);
+      reads_->open[routing_id] = std::move(session);
     }
-    metrics_.read_sessions = sessions_.size();
+    metrics_.read_sessions = reads_->open.size();
     if (!done->events.empty()) {
       spdlog::debug("broker: committed seq {}..{} ({} events)", done->events.front().event.seq(),
                     done->events.back().event.seq(), done->events.size());
@@ -415,6 +421,10 @@ Status Broker::CompleteInFlight(bool wait) {
   // An I/O failure of the log is not something to serve on through.
   return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
                                                                                                   : Status::OK();
+}
+
+uint64_t Broker::NextSeq() const {
+  return committed_head_ + in_flight_->events.size() + building_->events.size() + 1;
 }
 
 Status Broker::Flush() {

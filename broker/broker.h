@@ -65,6 +65,13 @@ class message_t;
 
 namespace refx::broker {
 
+// Private parts of the broker (waiter.h, read_session.h, group_commit.h).
+struct Waiter;
+struct BackupJob;
+struct ReadSession;
+struct ReadSessions;
+struct GroupCommit;
+
 // The time the broker stamps on events: the system clock to the nanosecond
 // (protobuf's TimeUtil::GetCurrentTime may round), so events of the same
 // second keep their order in time filters and as-of views.
@@ -113,50 +120,6 @@ class Broker {
   eventlog::EventLog* log() { return log_.get(); }
 
  private:
-  // One client request waiting for its reply.
-  struct Waiter {
-    std::string routing_id;
-    bool req_envelope = false;  // the client sent an empty delimiter (REQ socket)
-    uint64_t correlation_id = 0;
-    // The authenticated agency (from the configuration, which outlives the
-    // broker); null when the connection has none. Logged with refusals.
-    const v1::Agency* agency = nullptr;
-    // Index into the pending batch whose durability the reply waits for.
-    size_t pending_index = 0;
-    bool duplicate = false;
-  };
-
-  // A client's read of the log (one per connection, keyed by routing id).
-  struct ReadSession {
-    Waiter waiter;              // where EventBatch frames go (correlation id of the read)
-    std::string identity;
-    uint64_t next_seq = 1;      // next seq to look at
-    uint64_t to_seq = 0;        // 0 = no limit
-    uint64_t credit = 0;        // events the client will still accept
-    bool follow = false;
-    std::string referral_id;    // optional filters
-    std::string destination;
-    std::vector<uint64_t> index_seqs;  // for filtered reads: the seqs to send
-    size_t index_pos = 0;
-    bool indexed = false;
-    // Event-time window [since, until) in Unix nanoseconds (0 = unbounded)
-    // and the agency whose events are wanted (empty = any).
-    int64_t since_nanos = 0;
-    int64_t until_nanos = 0;
-    std::string agency;
-  };
-
-  // A backup running on its own thread; its reply is sent by the loop.
-  struct BackupJob {
-    Waiter waiter;
-    std::thread thread;
-    std::mutex mu;
-    bool done = false;              // guarded by mu
-    Status status;                  // guarded by mu
-    eventlog::BackupReport report;  // guarded by mu
-    double seconds = 0;             // guarded by mu
-  };
-
   void HandleMessage(std::vector<zmq::message_t>& parts);
   // Submissions (broker_submit.cc). Each takes the referrals it stages out
   // of `frame`.
@@ -241,7 +204,7 @@ class Broker {
   Status Flush();
   void WriterLoop();
   // The seq the next staged event gets.
-  uint64_t NextSeq() const { return committed_head_ + in_flight_->events.size() + building_->events.size() + 1; }
+  uint64_t NextSeq() const;
 
   BrokerOptions options_;
   const PartnershipConfig* config_;
@@ -254,38 +217,9 @@ class Broker {
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
 
-  // One group commit: events staged together for one AppendBatch, and
-  // everyone waiting on them. The loop builds one (building_) while the
-  // writer thread may be writing the one before (in_flight_; the loop only
-  // reads it while in_flight_active_, the writer touches only `events`).
-  // Not copyable or movable: the two are handed over as pointers.
-  struct GroupCommit {
-    GroupCommit() = default;
-    GroupCommit(const GroupCommit&) = delete;
-    GroupCommit& operator=(const GroupCommit&) = delete;
-    ~GroupCommit();  // detaches the referrals that live in `arenas` from `events` first
-    // Nothing to write and nobody to answer.
-    bool empty() const {
-      return events.empty() && waiters.empty() && deferred_replies.empty() && deferred_sessions.empty();
-    }
-    std::vector<eventlog::PendingEvent> events;
-    // Everyone answered with an ack once `events` are durable.
-    std::vector<Waiter> waiters;
-    // Dedupe keys of `events` -> index, so a repeat waits for the first.
-    std::unordered_map<std::string, size_t> keys;
-    // case_state writes of `events` (key -> serialised record).
-    std::unordered_map<std::string, std::string> state;
-    // Replies and read sessions that must wait until `events` are durable
-    // (a batch frame's result; the record_accessed event of an audit
-    // read): sent/started once it is, answered with an error if not.
-    std::vector<std::pair<Waiter, v1::Frame>> deferred_replies;
-    std::vector<ReadSession> deferred_sessions;
-    // The arenas the frames were decoded into: submitted referrals in
-    // `events` point into them (TakeReferral attaches, not copies).
-    std::vector<std::unique_ptr<google::protobuf::Arena>> arenas;
-  };
-  std::unique_ptr<GroupCommit> building_ = std::make_unique<GroupCommit>();
-  std::unique_ptr<GroupCommit> in_flight_ = std::make_unique<GroupCommit>();
+  // The batch being built and the one being written (group_commit.h).
+  std::unique_ptr<GroupCommit> building_;
+  std::unique_ptr<GroupCommit> in_flight_;
   bool in_flight_active_ = false;
   // The log's head as the loop last saw it committed (the writer advances
   // the log's own head before the loop has answered the batch).
@@ -306,14 +240,7 @@ class Broker {
   // time with batch frames.
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
 
-  std::map<std::string, ReadSession> sessions_;
-  // Connections (routing ids) whose read has ended. A client grants credit
-  // as it consumes events and cannot know the broker has meanwhile sent the
-  // last batch, so a credit arriving after the end is expected and is
-  // dropped quietly; only a credit on a connection that never read is
-  // refused. Bounded: cleared when it grows past kMaxEndedReads.
-  std::set<std::string> ended_reads_;
-  static constexpr size_t kMaxEndedReads = 4096;
+  std::unique_ptr<ReadSessions> reads_;  // read_session.h
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;

@@ -6,6 +6,9 @@
 #include <set>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "broker/case_lifecycle.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"

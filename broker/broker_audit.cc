@@ -8,6 +8,9 @@
 #include <cctype>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/frame_codec.h"
 
 namespace refx::broker {

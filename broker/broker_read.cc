@@ -6,6 +6,9 @@
 #include <algorithm>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 
@@ -98,16 +101,16 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     building_->deferred_sessions.push_back(std::move(session));
     return;
   }
-  ended_reads_.erase(waiter.routing_id);
-  sessions_[waiter.routing_id] = std::move(session);
-  metrics_.read_sessions = sessions_.size();
+  reads_->ended.erase(waiter.routing_id);
+  reads_->open[waiter.routing_id] = std::move(session);
+  metrics_.read_sessions = reads_->open.size();
   spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
 }
 
 void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
-  auto it = sessions_.find(waiter.routing_id);
-  if (it == sessions_.end()) {
-    if (ended_reads_.count(waiter.routing_id)) {
+  auto it = reads_->open.find(waiter.routing_id);
+  if (it == reads_->open.end()) {
+    if (reads_->ended.count(waiter.routing_id)) {
       spdlog::debug("broker: credit after the end of a read (request {}); nothing to do", waiter.correlation_id);
       return;
     }
@@ -118,12 +121,12 @@ void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
 
 bool Broker::ServeReads() {
   bool more = false;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
+  for (auto it = reads_->open.begin(); it != reads_->open.end();) {
     const bool alive = ServeSession(it->second);
     if (!alive) {
-      if (ended_reads_.size() >= kMaxEndedReads) ended_reads_.clear();
-      ended_reads_.insert(it->first);
-      it = sessions_.erase(it);
+      if (reads_->ended.size() >= ReadSessions::kMaxEnded) reads_->ended.clear();
+      reads_->ended.insert(it->first);
+      it = reads_->open.erase(it);
       continue;
     }
     const ReadSession& s = it->second;
@@ -131,7 +134,7 @@ bool Broker::ServeReads() {
     if (s.credit > 0 && (s.next_seq <= limit || (s.indexed && s.index_pos < s.index_seqs.size()))) more = true;
     ++it;
   }
-  metrics_.read_sessions = sessions_.size();
+  metrics_.read_sessions = reads_->open.size();
   return more;
 }
 

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/referral_validation.h"
