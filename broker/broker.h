@@ -71,11 +71,8 @@ struct BackupJob;
 struct ReadSession;
 struct ReadSessions;
 struct GroupCommit;
-
-// The time the broker stamps on events: the system clock to the nanosecond
-// (protobuf's TimeUtil::GetCurrentTime may round), so events of the same
-// second keep their order in time filters and as-of views.
-google::protobuf::Timestamp EventTimeNow();
+struct Staged;
+class Ledger;
 
 struct BrokerOptions {
   // The broker's own CURVE key pair (clients are given its public key).
@@ -125,23 +122,9 @@ class Broker {
   // of `frame`.
   void HandleSubmit(const v1::Agency& submitter, v1::Frame& frame, Waiter waiter);
   void HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, const Waiter& waiter);
-  // Where one referral stands once TakeReferral has looked at it.
-  struct Taken {
-    Status status;  // not OK: refused, nothing staged
-    std::string referral_id;
-    uint64_t seq = 0;
-    bool duplicate = false;  // repeats an earlier submission; nothing new staged
-    // The batch whose commit makes it durable, and its index there; null
-    // when it is durable already (a duplicate of a committed referral).
-    std::vector<Waiter>* wait_list = nullptr;
-    size_t pending_index = 0;
-  };
-  // Checks one referral from `submitter` (which must have the SUBMITTER
-  // role), de-duplicates it against the log and the batches being built and
-  // written, and stages it as a referral_submitted event when it is new
-  // (attaching *referral to the event, without a copy). Error field paths
-  // begin with "referral": the caller names where it sits in its frame.
-  Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral);
+  // Answers a request the ledger accepted: adds `waiter` to the batch it
+  // waits for, or acks a duplicate of a logged event at once.
+  void WaitOrAck(const Staged& staged, Waiter waiter);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
   void CountBatchAcks(const v1::SubmitBatchResult& result);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
@@ -169,23 +152,9 @@ class Broker {
   // are not held up. Returns true if some session still has work now.
   bool ServeReads();
   bool ServeSession(ReadSession& session);
-  // May `identity` see this event? (Parses nothing for SERVICE/AUDITOR.)
-  bool MaySeeAll(const v1::Agency& agency) const;
-  bool Visible(const v1::Agency& agency, const v1::Event& event);
-
-  // State as of the batch being built: the batch being built, the batch
-  // being written, then the log. OK with *out set; NotFound if there is
-  // none; any other error when it cannot be read (never read as "none").
-  Status LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) const;
-  Status LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const;
-  // The serialised record staged under a case_state key, or null.
-  const std::string* StagedState(const std::string& key) const;
   // Refuses a request whose state could not be read: logs `status` as an
   // error and answers INTERNAL (retryable; nothing was staged).
   void ReplyStateError(const Waiter& waiter, const Status& status);
-  void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
-  // Reads the submitted referral of `referral_id`.
-  Status LoadSubmission(const std::string& referral_id, v1::Referral* out);
   // Sends a reply; false if the client has gone (the reply is dropped).
   bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
@@ -193,7 +162,7 @@ class Broker {
   // something to write; replies come from CompleteInFlight. A small batch is
   // written and answered here at once. Returns CompleteInFlight's error then.
   Status StartCommit();
-  // Writes in_flight_->events (AppendBatch) and records the metrics; run by
+  // Writes the in-flight batch's events (AppendBatch) and records the metrics; run by
   // the writer thread, or by the loop for a small batch.
   Status WriteInFlight();
   // Once the writer has finished (waits for it when `wait`): answers
@@ -203,8 +172,6 @@ class Broker {
   // Writes whatever is pending or in flight and answers it (at stop).
   Status Flush();
   void WriterLoop();
-  // The seq the next staged event gets.
-  uint64_t NextSeq() const;
 
   BrokerOptions options_;
   const PartnershipConfig* config_;
@@ -217,13 +184,8 @@ class Broker {
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
 
-  // The batch being built and the one being written (group_commit.h).
-  std::unique_ptr<GroupCommit> building_;
-  std::unique_ptr<GroupCommit> in_flight_;
-  bool in_flight_active_ = false;
-  // The log's head as the loop last saw it committed (the writer advances
-  // the log's own head before the loop has answered the batch).
-  uint64_t committed_head_ = 0;
+  // The decisions and the batches being built and written (ledger.h).
+  std::unique_ptr<Ledger> ledger_;
   std::thread writer_;
   std::mutex writer_mu_;
   std::condition_variable writer_cv_;
@@ -234,7 +196,7 @@ class Broker {
   int writer_wake_fd_ = -1;       // eventfd: the writer finished a batch
 
   // Frames are decoded into this arena, one per drain of the socket; it
-  // joins building_->arenas if a referral of it was staged, else is reset.
+  // joins the building batch's arenas if a referral of it was staged, else is reset.
   // Decoding into an arena and freeing it whole, instead of allocating and
   // freeing every string and sub-message, saves a large part of the loop's
   // time with batch frames.
@@ -244,8 +206,6 @@ class Broker {
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;
-  // Destination codes each agency owns (for LEAD visibility).
-  std::map<std::string, std::set<std::string>> owned_destinations_;
   CivilDate today_;
 };
 
