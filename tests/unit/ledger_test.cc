@@ -17,11 +17,12 @@
 #include "core/event_util.h"
 #include "core/partnership_config.h"
 #include "eventlog/event_log.h"
-#include "tests/unit/test_util.h"
+#include "test_stack.h"  // SampleReferral (nothing of the stack is started)
 
 namespace refx::broker {
 namespace {
 
+using refx::testing::SampleReferral;
 using refx::testing::TempDir;
 
 constexpr char kDestinations[] = R"(
@@ -49,36 +50,13 @@ std::unique_ptr<PartnershipConfig> TestConfig() {
   return config;
 }
 
-v1::Referral SampleReferral(const std::string& agency, const std::string& reference) {
-  v1::Referral r;
-  r.set_referrer_reference(reference);
-  r.set_category(v1::DOMESTIC_ABUSE);
-  r.set_urgency(v1::URGENT);
-  r.set_lawful_basis(v1::PUBLIC_TASK);
-  r.mutable_referrer()->set_agency_id(agency);
-  r.mutable_referrer()->set_name("Sam Tester");
-  r.mutable_consent()->set_position(v1::CONSENT_GIVEN);
-  auto* p = r.mutable_person();
-  p->set_given_name("Alex");
-  p->set_family_name("Example");
-  p->set_date_of_birth("1990-04-01");
-  p->set_address("1 Example Road, Testtown");
-  auto* a = r.mutable_assessment();
-  a->set_tool(v1::DASH);
-  for (int i = 0; i < 24; ++i) a->add_dash_answers(i < 15);
-  a->set_score(15);
-  a->set_risk_level(v1::HIGH);
-  r.set_narrative("Synthetic test narrative.");
-  return r;
-}
-
 class LedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     config_ = TestConfig();
     ASSERT_NE(config_, nullptr);
     eventlog::OpenOptions options;
-    options.path = dir_.Sub("log");
+    options.path = dir_.path() + "/log";
     Status s = eventlog::EventLog::Open(options, &log_);
     ASSERT_TRUE(s.ok()) << s.ToString();
     ledger_ = std::make_unique<Ledger>(config_.get(), log_.get());
