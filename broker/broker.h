@@ -6,10 +6,13 @@
 // flow control, filtered to what each identity may see, and case queries.
 //
 // Files: broker.cc (loop, dispatch, group commit and the writer thread,
-// replies), broker_submit.cc (submit and submit_batch: TakeReferral),
-// broker_append.cc (lifecycle appends, state lookups, queries),
-// broker_read.cc (read sessions, visibility, credit), broker_audit.cc
-// (audit purposes and record_accessed, checkpoints, backups);
+// replies), broker_submit.cc (submit and submit_batch), broker_append.cc
+// (lifecycle appends, queries), broker_read.cc (read sessions, credit),
+// broker_audit.cc (audit purposes and record_accessed, checkpoints,
+// backups). The decisions are the Ledger's, which has no sockets:
+// ledger.{h,cc} (taking referrals, append checks, disclosure, visibility,
+// lookups across the batch being built, the batch in flight and the log).
+// Private headers: group_commit.h (a batch), read_session.h, waiter.h.
 // case_lifecycle.{h,cc} (the transition rules), metrics.{h,cc} (/metrics,
 // /healthz), zap_handler.{h,cc} (CURVE key -> identity), main.cc.
 //
@@ -65,7 +68,8 @@ class message_t;
 
 namespace refx::broker {
 
-// Private parts of the broker (waiter.h, read_session.h, group_commit.h).
+// Private parts of the broker (waiter.h, read_session.h, group_commit.h,
+// ledger.h).
 struct Waiter;
 struct BackupJob;
 struct ReadSession;
