@@ -1,4 +1,8 @@
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/ledger.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -49,38 +53,17 @@ std::unique_ptr<google::protobuf::Arena> NewFrameArena() {
   return std::make_unique<google::protobuf::Arena>(options);
 }
 
-// Submitted referrals stay in the arena they were decoded into and are
-// attached to their event without a copy (TakeReferral). The arena owns
-// them, so each event must let go of its referral before it is destroyed.
-void DetachArenaReferrals(std::vector<eventlog::PendingEvent>& events) {
-  for (eventlog::PendingEvent& pending : events) {
-    if (!pending.event.has_referral_submitted()) continue;
-    v1::ReferralSubmitted* submitted = pending.event.mutable_referral_submitted();
-    if (submitted->has_referral() && submitted->referral().GetArena() != nullptr) {
-      (void)submitted->unsafe_arena_release_referral();
-    }
-  }
-}
-
 }  // namespace
-
-Broker::GroupCommit::~GroupCommit() { DetachArenaReferrals(events); }
-
-google::protobuf::Timestamp EventTimeNow() {
-  const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now).count());
-}
 
 Broker::Broker(BrokerOptions options, const PartnershipConfig* config, std::unique_ptr<eventlog::EventLog> log)
     : options_(std::move(options)),
       config_(config),
       log_(std::move(log)),
       context_(std::make_unique<zmq::context_t>(1)),
+      ledger_(std::make_unique<Ledger>(config, log_.get())),
+      reads_(std::make_unique<ReadSessions>()),
       checkpoint_schedule_(options_.checkpoint_every_events, options_.checkpoint_every) {
   metrics_.head_seq = log_->head_seq();
-  committed_head_ = log_->head_seq();
-  for (const auto& d : config_->proto().destinations()) owned_destinations_[d.agency_id()].insert(d.code());
 }
 
 Broker::~Broker() {
@@ -162,14 +145,14 @@ Status Broker::Run() {
   while (!stop_.load()) {
     // While the writer is busy and a full batch is already waiting, stop
     // taking requests (they queue in ZeroMQ): back-pressure, bounded memory.
-    const bool full = in_flight_active_ && building_->events.size() >= max_batch;
+    const bool full = ledger_->in_flight_active() && ledger_->building().events.size() >= max_batch;
     zmq::pollitem_t items[2] = {{frontend_->handle(), 0, static_cast<short>(full ? 0 : ZMQ_POLLIN), 0},
                                 {nullptr, writer_wake_fd_, ZMQ_POLLIN, 0}};
     // Reads owed to clients are served between batches; while any remain
     // the loop only peeks for requests instead of sleeping.
     const bool reads_pending = ServeReads();
     if (backup_) FinishBackup(/*wait=*/false);
-    if (!in_flight_active_) MaybeCheckpoint(/*force=*/false);
+    if (!ledger_->in_flight_active()) MaybeCheckpoint(/*force=*/false);
     try {
       if (zmq::poll(items, 2, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
     } catch (const zmq::error_t& e) {
@@ -183,10 +166,10 @@ Status Broker::Run() {
     if (items[0].revents & ZMQ_POLLIN) {
       today_ = options_.today();
       if (!frame_arena_) frame_arena_ = NewFrameArena();
-      const size_t staged_before = building_->events.size();
+      const size_t staged_before = ledger_->building().events.size();
       // Drain what is ready, up to max_batch requests (or, with batch frames,
       // max_batch staged events), into the pending batch.
-      for (size_t n = 0; n < max_batch && building_->events.size() < max_batch; ++n) {
+      for (size_t n = 0; n < max_batch && ledger_->building().events.size() < max_batch; ++n) {
         parts.clear();
         zmq::message_t part;
         if (!RecvNoThrow(*frontend_, part)) break;
@@ -199,8 +182,8 @@ Status Broker::Run() {
         HandleMessage(parts);
       }
       // The batch keeps the arena while any event staged from it lives.
-      if (building_->events.size() > staged_before) {
-        building_->arenas.push_back(std::move(frame_arena_));
+      if (ledger_->building().events.size() > staged_before) {
+        ledger_->building().arenas.push_back(std::move(frame_arena_));
       } else {
         frame_arena_->Reset();
       }
@@ -302,7 +285,7 @@ void Broker::WriterLoop() {
     writer_cv_.wait(lock, [this] { return writer_has_work_ || writer_stop_; });
     if (!writer_has_work_) return;  // stopping with nothing to write
     lock.unlock();
-    // The loop does not touch in_flight_->events while the writer has work.
+    // The loop does not touch the in-flight events while the writer has work.
     Status written = WriteInFlight();
     lock.lock();
     writer_result_ = std::move(written);
@@ -316,18 +299,15 @@ void Broker::WriterLoop() {
 
 Status Broker::WriteInFlight() {
   const auto start = Clock::now();
-  Status written = log_->AppendBatch(in_flight_->events);
+  Status written = log_->AppendBatch(ledger_->in_flight().events);
   metrics_.fsync_seconds.Observe(std::chrono::duration<double>(Clock::now() - start).count());
-  metrics_.batch_size.Observe(static_cast<double>(in_flight_->events.size()));
+  metrics_.batch_size.Observe(static_cast<double>(ledger_->in_flight().events.size()));
   return written;
 }
 
 Status Broker::StartCommit() {
-  if (in_flight_active_) return Status::OK();
-  if (building_->empty()) return Status::OK();
-  in_flight_ = std::exchange(building_, std::make_unique<GroupCommit>());
-  in_flight_active_ = true;
-  if (in_flight_->events.size() <= kInlineCommitMax) {
+  if (!ledger_->BeginCommit()) return Status::OK();
+  if (ledger_->in_flight().events.size() <= kInlineCommitMax) {
     // Small batch, idle writer: write it here. Handing it to the writer and
     // back costs two thread wake-ups, which at low load are a large part of
     // an acknowledgement's latency, while the loop would have little to do
@@ -351,7 +331,7 @@ Status Broker::StartCommit() {
 }
 
 Status Broker::CompleteInFlight(bool wait) {
-  if (!in_flight_active_) return Status::OK();
+  if (!ledger_->in_flight_active()) return Status::OK();
   Status written;
   {
     std::unique_lock<std::mutex> lock(writer_mu_);
@@ -362,11 +342,9 @@ Status Broker::CompleteInFlight(bool wait) {
     writer_done_ = false;
     written = writer_result_;
   }
-  in_flight_active_ = false;
-  const std::unique_ptr<GroupCommit> done = std::exchange(in_flight_, std::make_unique<GroupCommit>());
   if (written.ok()) {
-    committed_head_ += done->events.size();
-    metrics_.head_seq = committed_head_;
+    const std::unique_ptr<GroupCommit> done = ledger_->CommitSucceeded();
+    metrics_.head_seq = ledger_->committed_head();
     for (const Waiter& w : done->waiters) {
       const v1::Event& event = done->events[w.pending_index].event;
       v1::Frame reply;
@@ -390,10 +368,10 @@ Status Broker::CompleteInFlight(bool wait) {
     }
     for (ReadSession& session : done->deferred_sessions) {
       std::string routing_id = session.waiter.routing_id;
-      ended_reads_.erase(routing_id);
-      sessions_[routing_id] = std::move(session);
+      reads_->ended.erase(routing_id);
+      reads_->open[routing_id] = std::move(session);
     }
-    metrics_.read_sessions = sessions_.size();
+    metrics_.read_sessions = reads_->open.size();
     if (!done->events.empty()) {
       spdlog::debug("broker: committed seq {}..{} ({} events)", done->events.front().event.seq(),
                     done->events.back().event.seq(), done->events.size());
@@ -402,17 +380,16 @@ Status Broker::CompleteInFlight(bool wait) {
   }
   // Nothing of the batch is in the log, and the batch built on top of it
   // assumed its seqs and state: tell every client of both so they retry.
+  const auto [done, built_on] = ledger_->CommitFailed();
   ++metrics_.write_failures;
   spdlog::error("broker: group commit of {} events failed: {}", done->events.size(), written.ToString());
   const Status retry = Status::Internal("the event log could not be written; retry");
   for (const Waiter& w : done->waiters) ReplyError(w, retry);
   for (const auto& deferred : done->deferred_replies) ReplyError(deferred.first, retry);
   for (const ReadSession& session : done->deferred_sessions) ReplyError(session.waiter, retry);
-  for (const Waiter& w : building_->waiters) ReplyError(w, retry);
-  for (const auto& deferred : building_->deferred_replies) ReplyError(deferred.first, retry);
-  for (const ReadSession& session : building_->deferred_sessions) ReplyError(session.waiter, retry);
-  building_ = std::make_unique<GroupCommit>();
-  committed_head_ = log_->head_seq();
+  for (const Waiter& w : built_on->waiters) ReplyError(w, retry);
+  for (const auto& deferred : built_on->deferred_replies) ReplyError(deferred.first, retry);
+  for (const ReadSession& session : built_on->deferred_sessions) ReplyError(session.waiter, retry);
   // An I/O failure of the log is not something to serve on through.
   return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
                                                                                                   : Status::OK();
@@ -440,13 +417,6 @@ bool Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
     ++metrics_.unroutable_replies;
     return false;
   }
-}
-
-void Broker::StageState(eventlog::PendingEvent* pending, const std::string& key,
-                        const google::protobuf::Message& value) {
-  std::string bytes = value.SerializeAsString();
-  building_->state[key] = bytes;
-  pending->state_puts.emplace_back(key, std::move(bytes));
 }
 
 void Broker::ReplyStateError(const Waiter& waiter, const Status& status) {

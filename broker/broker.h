@@ -6,10 +6,13 @@
 // flow control, filtered to what each identity may see, and case queries.
 //
 // Files: broker.cc (loop, dispatch, group commit and the writer thread,
-// replies), broker_submit.cc (submit and submit_batch: TakeReferral),
-// broker_append.cc (lifecycle appends, state lookups, queries),
-// broker_read.cc (read sessions, visibility, credit), broker_audit.cc
-// (audit purposes and record_accessed, checkpoints, backups);
+// replies), broker_submit.cc (submit and submit_batch), broker_append.cc
+// (lifecycle appends, queries), broker_read.cc (read sessions, credit),
+// broker_audit.cc (audit purposes and record_accessed, checkpoints,
+// backups). The decisions are the Ledger's, which has no sockets:
+// ledger.{h,cc} (taking referrals, append checks, disclosure, visibility,
+// lookups across the batch being built, the batch in flight and the log).
+// Private headers: group_commit.h (a batch), read_session.h, waiter.h.
 // case_lifecycle.{h,cc} (the transition rules), metrics.{h,cc} (/metrics,
 // /healthz), zap_handler.{h,cc} (CURVE key -> identity), main.cc.
 //
@@ -65,10 +68,15 @@ class message_t;
 
 namespace refx::broker {
 
-// The time the broker stamps on events: the system clock to the nanosecond
-// (protobuf's TimeUtil::GetCurrentTime may round), so events of the same
-// second keep their order in time filters and as-of views.
-google::protobuf::Timestamp EventTimeNow();
+// Private parts of the broker (waiter.h, read_session.h, group_commit.h,
+// ledger.h).
+struct Waiter;
+struct BackupJob;
+struct ReadSession;
+struct ReadSessions;
+struct GroupCommit;
+struct Staged;
+class Ledger;
 
 struct BrokerOptions {
   // The broker's own CURVE key pair (clients are given its public key).
@@ -113,76 +121,14 @@ class Broker {
   eventlog::EventLog* log() { return log_.get(); }
 
  private:
-  // One client request waiting for its reply.
-  struct Waiter {
-    std::string routing_id;
-    bool req_envelope = false;  // the client sent an empty delimiter (REQ socket)
-    uint64_t correlation_id = 0;
-    // The authenticated agency (from the configuration, which outlives the
-    // broker); null when the connection has none. Logged with refusals.
-    const v1::Agency* agency = nullptr;
-    // Index into the pending batch whose durability the reply waits for.
-    size_t pending_index = 0;
-    bool duplicate = false;
-  };
-  // The waiter's authenticated agency id, or "" when the connection has none.
-  static std::string AgencyIdOf(const Waiter& waiter) {
-    return waiter.agency != nullptr ? waiter.agency->id() : std::string();
-  }
-
-  // A client's read of the log (one per connection, keyed by routing id).
-  struct ReadSession {
-    Waiter waiter;              // where EventBatch frames go (correlation id of the read)
-    std::string identity;
-    uint64_t next_seq = 1;      // next seq to look at
-    uint64_t to_seq = 0;        // 0 = no limit
-    uint64_t credit = 0;        // events the client will still accept
-    bool follow = false;
-    std::string referral_id;    // optional filters
-    std::string destination;
-    std::vector<uint64_t> index_seqs;  // for filtered reads: the seqs to send
-    size_t index_pos = 0;
-    bool indexed = false;
-    // Event-time window [since, until) in Unix nanoseconds (0 = unbounded)
-    // and the agency whose events are wanted (empty = any).
-    int64_t since_nanos = 0;
-    int64_t until_nanos = 0;
-    std::string agency;
-  };
-
-  // A backup running on its own thread; its reply is sent by the loop.
-  struct BackupJob {
-    Waiter waiter;
-    std::thread thread;
-    std::mutex mu;
-    bool done = false;              // guarded by mu
-    Status status;                  // guarded by mu
-    eventlog::BackupReport report;  // guarded by mu
-    double seconds = 0;             // guarded by mu
-  };
-
   void HandleMessage(std::vector<zmq::message_t>& parts);
   // Submissions (broker_submit.cc). Each takes the referrals it stages out
   // of `frame`.
   void HandleSubmit(const v1::Agency& submitter, v1::Frame& frame, Waiter waiter);
   void HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, const Waiter& waiter);
-  // Where one referral stands once TakeReferral has looked at it.
-  struct Taken {
-    Status status;  // not OK: refused, nothing staged
-    std::string referral_id;
-    uint64_t seq = 0;
-    bool duplicate = false;  // repeats an earlier submission; nothing new staged
-    // The batch whose commit makes it durable, and its index there; null
-    // when it is durable already (a duplicate of a committed referral).
-    std::vector<Waiter>* wait_list = nullptr;
-    size_t pending_index = 0;
-  };
-  // Checks one referral from `submitter` (which must have the SUBMITTER
-  // role), de-duplicates it against the log and the batches being built and
-  // written, and stages it as a referral_submitted event when it is new
-  // (attaching *referral to the event, without a copy). Error field paths
-  // begin with "referral": the caller names where it sits in its frame.
-  Taken TakeReferral(const v1::Agency& submitter, v1::Referral* referral);
+  // Answers a request the ledger accepted: adds `waiter` to the batch it
+  // waits for, or acks a duplicate of a logged event at once.
+  void WaitOrAck(const Staged& staged, Waiter waiter);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
   void CountBatchAcks(const std::string& agency, const v1::SubmitBatchResult& result);
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
@@ -210,23 +156,9 @@ class Broker {
   // are not held up. Returns true if some session still has work now.
   bool ServeReads();
   bool ServeSession(ReadSession& session);
-  // May `identity` see this event? (Parses nothing for SERVICE/AUDITOR.)
-  bool MaySeeAll(const v1::Agency& agency) const;
-  bool Visible(const v1::Agency& agency, const v1::Event& event);
-
-  // State as of the batch being built: the batch being built, the batch
-  // being written, then the log. OK with *out set; NotFound if there is
-  // none; any other error when it cannot be read (never read as "none").
-  Status LoadReferral(const std::string& referral_id, v1::ReferralRecord* out) const;
-  Status LoadCase(const std::string& referral_id, const std::string& destination, v1::CaseRecord* out) const;
-  // The serialised record staged under a case_state key, or null.
-  const std::string* StagedState(const std::string& key) const;
   // Refuses a request whose state could not be read: logs `status` as an
   // error and answers INTERNAL (retryable; nothing was staged).
   void ReplyStateError(const Waiter& waiter, const Status& status);
-  void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
-  // Reads the submitted referral of `referral_id`.
-  Status LoadSubmission(const std::string& referral_id, v1::Referral* out);
   // Sends a reply; false if the client has gone (the reply is dropped).
   bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
@@ -234,7 +166,7 @@ class Broker {
   // something to write; replies come from CompleteInFlight. A small batch is
   // written and answered here at once. Returns CompleteInFlight's error then.
   Status StartCommit();
-  // Writes in_flight_->events (AppendBatch) and records the metrics; run by
+  // Writes the in-flight batch's events (AppendBatch) and records the metrics; run by
   // the writer thread, or by the loop for a small batch.
   Status WriteInFlight();
   // Once the writer has finished (waits for it when `wait`): answers
@@ -244,8 +176,6 @@ class Broker {
   // Writes whatever is pending or in flight and answers it (at stop).
   Status Flush();
   void WriterLoop();
-  // The seq the next staged event gets.
-  uint64_t NextSeq() const { return committed_head_ + in_flight_->events.size() + building_->events.size() + 1; }
 
   BrokerOptions options_;
   const PartnershipConfig* config_;
@@ -258,42 +188,8 @@ class Broker {
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
 
-  // One group commit: events staged together for one AppendBatch, and
-  // everyone waiting on them. The loop builds one (building_) while the
-  // writer thread may be writing the one before (in_flight_; the loop only
-  // reads it while in_flight_active_, the writer touches only `events`).
-  // Not copyable or movable: the two are handed over as pointers.
-  struct GroupCommit {
-    GroupCommit() = default;
-    GroupCommit(const GroupCommit&) = delete;
-    GroupCommit& operator=(const GroupCommit&) = delete;
-    ~GroupCommit();  // detaches the referrals that live in `arenas` from `events` first
-    // Nothing to write and nobody to answer.
-    bool empty() const {
-      return events.empty() && waiters.empty() && deferred_replies.empty() && deferred_sessions.empty();
-    }
-    std::vector<eventlog::PendingEvent> events;
-    // Everyone answered with an ack once `events` are durable.
-    std::vector<Waiter> waiters;
-    // Dedupe keys of `events` -> index, so a repeat waits for the first.
-    std::unordered_map<std::string, size_t> keys;
-    // case_state writes of `events` (key -> serialised record).
-    std::unordered_map<std::string, std::string> state;
-    // Replies and read sessions that must wait until `events` are durable
-    // (a batch frame's result; the record_accessed event of an audit
-    // read): sent/started once it is, answered with an error if not.
-    std::vector<std::pair<Waiter, v1::Frame>> deferred_replies;
-    std::vector<ReadSession> deferred_sessions;
-    // The arenas the frames were decoded into: submitted referrals in
-    // `events` point into them (TakeReferral attaches, not copies).
-    std::vector<std::unique_ptr<google::protobuf::Arena>> arenas;
-  };
-  std::unique_ptr<GroupCommit> building_ = std::make_unique<GroupCommit>();
-  std::unique_ptr<GroupCommit> in_flight_ = std::make_unique<GroupCommit>();
-  bool in_flight_active_ = false;
-  // The log's head as the loop last saw it committed (the writer advances
-  // the log's own head before the loop has answered the batch).
-  uint64_t committed_head_ = 0;
+  // The decisions and the batches being built and written (ledger.h).
+  std::unique_ptr<Ledger> ledger_;
   std::thread writer_;
   std::mutex writer_mu_;
   std::condition_variable writer_cv_;
@@ -304,25 +200,16 @@ class Broker {
   int writer_wake_fd_ = -1;       // eventfd: the writer finished a batch
 
   // Frames are decoded into this arena, one per drain of the socket; it
-  // joins building_->arenas if a referral of it was staged, else is reset.
+  // joins the building batch's arenas if a referral of it was staged, else is reset.
   // Decoding into an arena and freeing it whole, instead of allocating and
   // freeing every string and sub-message, saves a large part of the loop's
   // time with batch frames.
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
 
-  std::map<std::string, ReadSession> sessions_;
-  // Connections (routing ids) whose read has ended. A client grants credit
-  // as it consumes events and cannot know the broker has meanwhile sent the
-  // last batch, so a credit arriving after the end is expected and is
-  // dropped quietly; only a credit on a connection that never read is
-  // refused. Bounded: cleared when it grows past kMaxEndedReads.
-  std::set<std::string> ended_reads_;
-  static constexpr size_t kMaxEndedReads = 4096;
+  std::unique_ptr<ReadSessions> reads_;  // read_session.h
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;
-  // Destination codes each agency owns (for LEAD visibility).
-  std::map<std::string, std::set<std::string>> owned_destinations_;
   CivilDate today_;
 };
 

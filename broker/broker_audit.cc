@@ -8,6 +8,10 @@
 #include <cctype>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/ledger.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/frame_codec.h"
 
 namespace refx::broker {
@@ -41,21 +45,13 @@ bool Broker::CheckAuditPurpose(const std::string& purpose, const Waiter& waiter)
 
 void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                          const std::string& referral_id) {
-  eventlog::PendingEvent pending;
-  pending.event.set_seq(NextSeq());
-  *pending.event.mutable_time() = EventTimeNow();
-  pending.event.set_actor(actor.id());
-  v1::RecordAccessed* accessed = pending.event.mutable_record_accessed();
-  accessed->set_what(what);
-  accessed->set_purpose(purpose);
-  if (!referral_id.empty()) accessed->add_referral_ids(referral_id);
-  spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), pending.event.seq(), what);
-  building_->events.push_back(std::move(pending));
+  const uint64_t seq = ledger_->StageAccess(actor, what, purpose, referral_id);
+  spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), seq, what);
   ++metrics_.audit_reads;
 }
 
 void Broker::HandleCheckpoints(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
-  if (!MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::ADMIN)) {
+  if (!Ledger::MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::ADMIN)) {
     return ReplyError(waiter, Status::PermissionDenied("agency \"" + actor.id() +
                                                        "\" may not read checkpoints (needs SERVICE, AUDITOR or ADMIN)"));
   }

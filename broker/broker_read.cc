@@ -6,6 +6,10 @@
 #include <algorithm>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/ledger.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 
@@ -20,30 +24,6 @@ constexpr uint64_t kDefaultCredit = 1000;
 constexpr uint64_t kMaxCredit = 1'000'000;
 }  // namespace
 
-bool Broker::MaySeeAll(const v1::Agency& agency) const {
-  return PartnershipConfig::HasRole(agency, v1::SERVICE) || PartnershipConfig::HasRole(agency, v1::AUDITOR);
-}
-
-bool Broker::Visible(const v1::Agency& agency, const v1::Event& event) {
-  const auto& owned = owned_destinations_[agency.id()];
-  const std::string& destination = DestinationOf(event);
-  if (!destination.empty()) return owned.count(destination) > 0;
-  if (event.has_referral_withdrawn()) {
-    v1::ReferralRecord referral;
-    Status s = LoadReferral(event.referral_withdrawn().referral_id(), &referral);
-    if (!s.ok()) {
-      // Not shown when its referral cannot be read: never disclose on doubt.
-      if (s.code() != Status::Code::kNotFound) {
-        spdlog::error("broker: withdrawal at seq {} withheld from {}: {}", event.seq(), agency.id(), s.ToString());
-      }
-      return false;
-    }
-    return std::any_of(referral.destinations().begin(), referral.destinations().end(),
-                       [&](const std::string& d) { return owned.count(d) > 0; });
-  }
-  return false;  // raw submissions and other referral-wide events: services and auditors only
-}
-
 bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
   if (s.since_nanos != 0 || s.until_nanos != 0) {
     const int64_t t = google::protobuf::util::TimeUtil::TimestampToNanoseconds(event.time());
@@ -51,7 +31,7 @@ bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
     if (s.until_nanos != 0 && t >= s.until_nanos) return false;
   }
   if (!s.agency.empty() && event.actor() != s.agency) {
-    const auto& owned = owned_destinations_[s.agency];
+    const auto& owned = ledger_->OwnedBy(s.agency);
     if (!owned.count(DestinationOf(event))) return false;
   }
   return true;
@@ -59,7 +39,7 @@ bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
 
 void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
   const v1::ReadRequest& r = frame.read();
-  if (!MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::LEAD)) {
+  if (!Ledger::MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::LEAD)) {
     return ReplyError(waiter, Status::PermissionDenied("agency \"" + actor.id() +
                                                        "\" may not read the log (needs SERVICE, AUDITOR or LEAD)"));
   }
@@ -95,19 +75,19 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     if (r.has_since()) what += " since " + google::protobuf::util::TimeUtil::ToString(r.since());
     if (r.has_until()) what += " until " + google::protobuf::util::TimeUtil::ToString(r.until());
     StageAccess(actor, what, r.purpose(), r.referral_id());
-    building_->deferred_sessions.push_back(std::move(session));
+    ledger_->building().deferred_sessions.push_back(std::move(session));
     return;
   }
-  ended_reads_.erase(waiter.routing_id);
-  sessions_[waiter.routing_id] = std::move(session);
-  metrics_.read_sessions = sessions_.size();
+  reads_->ended.erase(waiter.routing_id);
+  reads_->open[waiter.routing_id] = std::move(session);
+  metrics_.read_sessions = reads_->open.size();
   spdlog::debug("broker: read by {} from seq {} (follow {})", actor.id(), r.after_seq() + 1, r.follow());
 }
 
 void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
-  auto it = sessions_.find(waiter.routing_id);
-  if (it == sessions_.end()) {
-    if (ended_reads_.count(waiter.routing_id)) {
+  auto it = reads_->open.find(waiter.routing_id);
+  if (it == reads_->open.end()) {
+    if (reads_->ended.count(waiter.routing_id)) {
       spdlog::debug("broker: credit after the end of a read (request {}); nothing to do", waiter.correlation_id);
       return;
     }
@@ -118,12 +98,12 @@ void Broker::HandleCredit(const v1::Frame& frame, const Waiter& waiter) {
 
 bool Broker::ServeReads() {
   bool more = false;
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
+  for (auto it = reads_->open.begin(); it != reads_->open.end();) {
     const bool alive = ServeSession(it->second);
     if (!alive) {
-      if (ended_reads_.size() >= kMaxEndedReads) ended_reads_.clear();
-      ended_reads_.insert(it->first);
-      it = sessions_.erase(it);
+      if (reads_->ended.size() >= ReadSessions::kMaxEnded) reads_->ended.clear();
+      reads_->ended.insert(it->first);
+      it = reads_->open.erase(it);
       continue;
     }
     const ReadSession& s = it->second;
@@ -131,7 +111,7 @@ bool Broker::ServeReads() {
     if (s.credit > 0 && (s.next_seq <= limit || (s.indexed && s.index_pos < s.index_seqs.size()))) more = true;
     ++it;
   }
-  metrics_.read_sessions = sessions_.size();
+  metrics_.read_sessions = reads_->open.size();
   return more;
 }
 
@@ -142,7 +122,7 @@ bool Broker::ServeSession(ReadSession& s) {
   const uint64_t limit = s.to_seq ? std::min(s.to_seq, head) : head;
   if (s.credit == 0) return true;
   const v1::Agency& agency = *config_->AgencyById(s.identity);
-  const bool all = MaySeeAll(agency);
+  const bool all = Ledger::MaySeeAll(agency);
 
   v1::Frame frame;
   frame.set_correlation_id(s.waiter.correlation_id);
@@ -153,7 +133,7 @@ bool Broker::ServeSession(ReadSession& s) {
     if (!all || filtered) {
       v1::Event parsed;
       if (!parsed.ParseFromString(ev.bytes)) return;
-      if (!all && !Visible(agency, parsed)) return;
+      if (!all && !ledger_->Visible(agency, parsed)) return;
       if (filtered && !PassesFilters(s, parsed)) return;
     }
     batch->add_events(ev.bytes);

@@ -1,30 +1,22 @@
 // Submissions: one referral per SubmitRequest, or many per SubmitBatchRequest.
-// Both take each referral in the same way (TakeReferral), so a referral is
-// checked, de-duplicated and written identically whichever frame carried it.
-#include <google/protobuf/util/message_differencer.h>
+// Both take each referral in the same way (Ledger::TakeReferral), so a
+// referral is checked, de-duplicated and written identically whichever frame
+// carried it.
 #include <spdlog/spdlog.h>
 
 #include <string>
 
 #include "broker/broker.h"
+#include "broker/group_commit.h"
+#include "broker/ledger.h"
+#include "broker/read_session.h"
+#include "broker/waiter.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
-#include "core/referral_validation.h"
 
 namespace refx::broker {
 
 namespace {
-
-bool SameReferral(const v1::Referral& a, const v1::Referral& b) {
-  return google::protobuf::util::MessageDifferencer::Equals(a, b);
-}
-
-Status ConflictWith(uint64_t original_seq) {
-  return Status::IdempotencyConflict("referrer_reference was already used by this agency for a different referral (" +
-                                         ReferralIdForSeq(original_seq) + ", seq " + std::to_string(original_seq) +
-                                         "); nothing was written — use a new reference",
-                                     "referral.referrer_reference");
-}
 
 // TakeReferral names fields from "referral"; the reply names them from
 // where the referral sits in its frame (`where`, e.g. "submit.referral").
@@ -43,124 +35,26 @@ Status NotASubmitter(const v1::Agency& agency) {
 
 }  // namespace
 
-Broker::Taken Broker::TakeReferral(const v1::Agency& submitter, v1::Referral* referral) {
-  const std::string& identity = submitter.id();
-  Taken taken;
-  Status s = ValidateReferral(*referral, today_);
-  if (!s.ok()) {
-    taken.status = std::move(s);
-    return taken;
-  }
-  if (referral->referrer().agency_id() != identity) {
-    const std::string& named = referral->referrer().agency_id();
-    taken.status = config_->AgencyById(named) != nullptr
-                       ? Status::PermissionDenied("referrer.agency_id \"" + named +
-                                                  "\" is not the authenticated agency \"" + identity + "\"")
-                       : Status::UnknownAgency("referrer.agency_id \"" + named + "\" is not an agency of this partnership",
-                                               "referral.referrer.agency_id");
-    return taken;
-  }
-  if (!PartnershipConfig::MaySubmit(submitter, referral->category())) {
-    taken.status = Status::PermissionDenied("agency \"" + identity + "\" may not submit " +
-                                            v1::Category_Name(referral->category()) + " referrals");
-    return taken;
-  }
-
-  std::string key = eventlog::EventLog::SubmissionKey(identity, referral->referrer_reference());
-  // A repeat of a referral in the batch being built or written waits for
-  // that one (a different referral under the same reference is refused).
-  for (GroupCommit* batch : {building_.get(), in_flight_.get()}) {
-    auto it = batch->keys.find(key);
-    if (it == batch->keys.end()) continue;
-    const v1::Event& first = batch->events[it->second].event;
-    if (!SameReferral(first.referral_submitted().referral(), *referral)) {
-      taken.status = ConflictWith(first.seq());
-      return taken;
-    }
-    taken.referral_id = first.referral_submitted().referral_id();
-    taken.seq = first.seq();
-    taken.duplicate = true;
-    taken.wait_list = &batch->waiters;
-    taken.pending_index = it->second;
-    return taken;
-  }
-  uint64_t original = 0;
-  Status found = log_->FindDuplicate(key, &original);
-  if (!found.ok() && found.code() != Status::Code::kNotFound) {
-    // Never "new" on an error: that could write the referral twice.
-    spdlog::error("broker: idempotency index unreadable for a referral from {}: {}", identity, found.ToString());
-    taken.status = Status::Internal("cannot read the idempotency index; nothing was written — retry");
-    return taken;
-  }
-  if (found.ok()) {
-    // The same reference must mean the same referral: a different one under
-    // a reused reference is refused, never silently dropped as a "duplicate".
-    eventlog::StoredEvent stored;
-    v1::Event first;
-    Status read = log_->Get(original, &stored);
-    if (read.ok() && !first.ParseFromString(stored.bytes)) read = Status::Corruption("stored event does not parse");
-    if (!read.ok()) {
-      spdlog::error("broker: cannot read seq {}, the original of a repeated referral: {}", original, read.ToString());
-      taken.status = Status::Internal("cannot read the original of a repeated referral; retry");
-      return taken;
-    }
-    if (!SameReferral(first.referral_submitted().referral(), *referral)) {
-      taken.status = ConflictWith(original);
-      return taken;
-    }
-    taken.referral_id = ReferralIdForSeq(original);
-    taken.seq = original;
-    taken.duplicate = true;
-    spdlog::debug("broker: duplicate of {} from {}", taken.referral_id, identity);
-    return taken;
-  }
-
-  eventlog::PendingEvent pending;
-  const uint64_t seq = NextSeq();
-  pending.event.set_seq(seq);
-  *pending.event.mutable_time() = EventTimeNow();
-  pending.event.set_actor(identity);
-  auto* submitted = pending.event.mutable_referral_submitted();
-  submitted->set_referral_id(ReferralIdForSeq(seq));
-  // The frame is done with: take its referral instead of copying it. A
-  // referral decoded into the loop's frame arena is attached as it is (the
-  // batch keeps the arena and detaches it before the event is destroyed:
-  // DetachArenaReferrals in broker.cc).
-  if (referral->GetArena() != nullptr) {
-    submitted->unsafe_arena_set_allocated_referral(referral);
-  } else {
-    submitted->mutable_referral()->Swap(referral);
-  }
-  pending.dedupe_key = key;
-  v1::ReferralRecord record;
-  record.set_referral_id(submitted->referral_id());
-  record.set_submitter(identity);
-  StageState(&pending, eventlog::EventLog::ReferralStateKey(record.referral_id()), record);
-  building_->keys.emplace(std::move(key), building_->events.size());
-  taken.referral_id = submitted->referral_id();
-  taken.seq = seq;
-  taken.wait_list = &building_->waiters;
-  taken.pending_index = building_->events.size();
-  building_->events.push_back(std::move(pending));
-  return taken;
-}
-
 void Broker::HandleSubmit(const v1::Agency& submitter, v1::Frame& frame, Waiter waiter) {
   if (!PartnershipConfig::HasRole(submitter, v1::SUBMITTER)) return ReplyError(waiter, NotASubmitter(submitter));
-  Taken taken = TakeReferral(submitter, frame.mutable_submit()->mutable_referral());
+  Staged taken = ledger_->TakeReferral(submitter, frame.mutable_submit()->mutable_referral(), today_);
   if (!taken.status.ok()) return ReplyError(waiter, Rebased(taken.status, "submit.referral"));
-  if (taken.wait_list != nullptr) {
+  WaitOrAck(taken, std::move(waiter));
+}
+
+void Broker::WaitOrAck(const Staged& staged, Waiter waiter) {
+  if (staged.wait_list != nullptr) {
     // Answered when that batch is durable (CompleteInFlight).
-    waiter.pending_index = taken.pending_index;
-    waiter.duplicate = taken.duplicate;
-    taken.wait_list->push_back(std::move(waiter));
+    waiter.pending_index = staged.pending_index;
+    waiter.duplicate = staged.duplicate;
+    staged.wait_list->push_back(std::move(waiter));
     return;
   }
   ++metrics_.duplicates;
   v1::Frame reply;
   reply.set_correlation_id(waiter.correlation_id);
-  reply.mutable_ack()->set_referral_id(taken.referral_id);
-  reply.mutable_ack()->set_seq(taken.seq);
+  reply.mutable_ack()->set_referral_id(staged.referral_id);
+  reply.mutable_ack()->set_seq(staged.seq);
   reply.mutable_ack()->set_duplicate(true);
   Reply(waiter, reply);
 }
@@ -185,7 +79,7 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
   bool waits = false;
   int refused = 0;
   for (int i = 0; i < referrals->size(); ++i) {
-    Taken taken = TakeReferral(submitter, referrals->Mutable(i));
+    Staged taken = ledger_->TakeReferral(submitter, referrals->Mutable(i), today_);
     v1::SubmitBatchItem* result = results->add_results();
     if (!taken.status.ok()) {
       ++refused;
@@ -207,7 +101,7 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
   // being built is committed after the one being written, so waiting for it
   // covers duplicates of either.
   if (waits) {
-    building_->deferred_replies.emplace_back(waiter, std::move(reply));
+    ledger_->building().deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }
   CountBatchAcks(submitter.id(), *results);
