@@ -13,7 +13,9 @@ cd "$root"
 
 rules=(
   # The bottom floors know nothing of the floors above them.
-  'core;^(eventlog|broker|services|cli|tests|testsupport|bench)/;core is beneath everything but proto'
+  'core;^(client|eventlog|broker|services|cli|tests|testsupport|bench)/;core is beneath everything but proto'
+  'core;^zmq(\.h|\.hpp|_addon\.hpp)$;refx_core has no sockets: the ZeroMQ client is client/'
+  'client;^(eventlog|broker|services|cli|tests|testsupport|bench)/;the broker client uses core only'
   'eventlog;^(broker|services|cli|tests|testsupport|bench)/;eventlog is beneath the broker, services and cli'
   # The broker and the services are siblings, both beneath the executables.
   'broker;^(services|cli|tests|testsupport|bench)/;the broker uses eventlog and core only'

@@ -6,6 +6,7 @@
 // each reported within a month, Care Act s42, consent for voluntary
 // services), then deadlines, outcomes and engine properties.
 
+#include "client/curve_keygen.h"
 #include "services/routing/routing_engine.h"
 
 #include <gtest/gtest.h>

@@ -15,6 +15,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/partnership_config.h"
 #include "services/routing/condition.h"
