@@ -7,7 +7,7 @@
 // services), then deadlines, outcomes and engine properties.
 
 #include "client/curve_keygen.h"
-#include "services/routing/routing_engine.h"
+#include "domain/routing/routing_engine.h"
 
 #include <gtest/gtest.h>
 

@@ -18,7 +18,7 @@
 #include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/partnership_config.h"
-#include "services/routing/condition.h"
+#include "domain/routing/condition.h"
 #include "tests/unit/test_util.h"
 
 namespace refx {
