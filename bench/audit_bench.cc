@@ -51,7 +51,8 @@
 
 #include "bench/bench_support.h"
 #include "bench/ceilings.h"
-#include "core/broker_client.h"
+#include "client/broker_client.h"
+#include "client/curve_keygen.h"
 #include "core/civil_date.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "client/curve_keygen.h"
 #include "core/event_util.h"
 
 namespace refx::bench {

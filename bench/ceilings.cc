@@ -15,6 +15,7 @@
 #include <zmq.hpp>
 
 #include "bench/bench_support.h"
+#include "client/curve_keygen.h"
 #include "core/civil_date.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"

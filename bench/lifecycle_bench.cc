@@ -27,7 +27,8 @@
 #include <thread>
 
 #include "bench/bench_support.h"
-#include "core/broker_client.h"
+#include "client/broker_client.h"
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/subject_key.h"
 #include "eventlog/checkpoints.h"

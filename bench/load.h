@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "bench/bench_support.h"
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 
 namespace zmq {
 class context_t;

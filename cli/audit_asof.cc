@@ -1,6 +1,6 @@
 // `refx audit as-of TIME REFERRAL --purpose TEXT [--json]`: the state of
 // each case of a referral at a moment, folded from the referral's events up
-// to the END of what TIME names (services/outcomes/case_fold.h): a time to
+// to the END of what TIME names (domain/monitoring/case_fold.h): a time to
 // the second includes that second's events, a date alone the whole of that
 // day in Europe/London (cli/london_time.h). Also what each agency had been
 // told by then (the case_delivered events to it). Ids, codes, states, groups

@@ -13,7 +13,7 @@
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 
 namespace refx::cli::audit {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cli/local_stack.h"
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/status.h"
 #include "refx/v1/checkpoint.pb.h"
 #include "refx/v1/event.pb.h"
@@ -87,7 +87,7 @@ std::string EventsDetail(uint64_t done, uint64_t total, double rate);
 // Clears the progress line.
 void ClearProgress();
 
-// One referral's events folded (services/outcomes/case_fold.h) into the
+// One referral's events folded (domain/monitoring/case_fold.h) into the
 // broker's case records.
 struct FoldedReferral {
   std::string submitter;  // agency that submitted it ("" if not seen)

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "cli/local_stack.h"
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "refx/v1/event.pb.h"

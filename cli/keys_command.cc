@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/subject_key.h"
 

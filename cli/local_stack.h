@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 

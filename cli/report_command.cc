@@ -9,8 +9,8 @@
 
 #include "core/civil_date.h"
 #include "core/subject_key.h"
-#include "services/outcomes/monitoring_report.h"
-#include "services/outcomes/report_render.h"
+#include "domain/monitoring/monitoring_report.h"
+#include "domain/monitoring/report_render.h"
 
 namespace refx::cli {
 

@@ -2,7 +2,7 @@
 // [--out FILE] [--config FILE]`: replays the event log through the broker
 // as an identity that may see all of it (AUDITOR; default ig-auditor) and
 // prints the partnership's monitoring figures for referrals submitted in
-// [from, to] (services/outcomes/monitoring_report.h). Progress goes to
+// [from, to] (domain/monitoring/monitoring_report.h). Progress goes to
 // stderr when it is a terminal.
 #pragma once
 

@@ -1,8 +1,9 @@
 #include "core/curve_keys.h"
 
 #include <sys/stat.h>
-#include <zmq.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,20 +12,23 @@ namespace refx {
 
 namespace fs = std::filesystem;
 
-Status GenerateCurveKeyPair(CurveKeyPair* out) {
-  char pub[41], sec[41];
-  if (zmq_curve_keypair(pub, sec) != 0) {
-    return Status::Internal(std::string("zmq_curve_keypair failed (libzmq without CURVE?): ") + zmq_strerror(zmq_errno()));
-  }
-  out->public_key = pub;
-  out->secret_key = sec;
-  return Status::OK();
-}
-
+// The rules of libzmq's zmq_z85_decode for a 40-character key: every
+// character from the Z85 alphabet, and each group of five a base-85 number
+// that fits 32 bits.
 bool IsZ85Key(const std::string& z85) {
+  static constexpr char kAlphabet[] =
+      "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
   if (z85.size() != 40) return false;
-  uint8_t raw[32];
-  return zmq_z85_decode(raw, z85.c_str()) != nullptr;
+  for (size_t group = 0; group < z85.size(); group += 5) {
+    uint64_t value = 0;
+    for (size_t i = group; i < group + 5; ++i) {
+      const char* digit = z85[i] == '\0' ? nullptr : std::strchr(kAlphabet, z85[i]);
+      if (digit == nullptr) return false;
+      value = value * 85 + static_cast<uint64_t>(digit - kAlphabet);
+    }
+    if (value > UINT32_MAX) return false;
+  }
+  return true;
 }
 
 Status ReadCurveKeyFile(const std::string& path, std::string* z85) {

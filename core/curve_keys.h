@@ -3,7 +3,10 @@
 // On disk a key pair named N in folder D is two files:
 //   D/N.pub   the public key, one line   (may be shared freely)
 //   D/N.key   the secret key, one line   (mode 0600; never leaves the host)
-// Pure functions and file I/O; thread-safe.
+// Pure functions and file I/O; thread-safe. No libzmq here: the Z85 check
+// follows ZeroMQ RFC 32 as zmq_z85_decode does, so that configuration and
+// key files can be checked without the client library. Generating a pair
+// needs libzmq: client/curve_keygen.h.
 #pragma once
 
 #include <string>
@@ -16,9 +19,6 @@ struct CurveKeyPair {
   std::string public_key;  // Z85, 40 characters
   std::string secret_key;  // Z85, 40 characters; empty when only the public key is known
 };
-
-// Generates a fresh key pair. Internal error if libzmq was built without CURVE.
-Status GenerateCurveKeyPair(CurveKeyPair* out);
 
 // True if `z85` is a well-formed 40-character Z85 key.
 bool IsZ85Key(const std::string& z85);

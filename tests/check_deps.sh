@@ -2,7 +2,7 @@
 # Checks that the #includes follow the dependency chain CMakeLists.txt
 # declares:
 #   executables (cli/, */main.cc) -> broker/ and services/ libraries
-#     -> eventlog/ -> core/ -> proto (refx/v1/*.pb.h)
+#     -> domain/, eventlog/, client/ -> render/ -> core/ -> proto (refx/v1/*.pb.h)
 # Each rule below is "FOLDER;FORBIDDEN INCLUDE (extended regex);why": no file
 # under FOLDER (*.h, *.cc) may include a path matching the pattern. Run by
 # CTest as `dependency_chain` (so by CI); by hand: tests/check_deps.sh [ROOT].
@@ -13,7 +13,12 @@ cd "$root"
 
 rules=(
   # The bottom floors know nothing of the floors above them.
-  'core;^(eventlog|broker|services|cli|tests|testsupport|bench)/;core is beneath everything but proto'
+  'core;^(client|domain|render|eventlog|broker|services|cli|tests|testsupport|bench)/;core is beneath everything but proto'
+  'core;^zmq(\.h|\.hpp|_addon\.hpp)$;refx_core has no sockets: the ZeroMQ client is client/'
+  'client;^(domain|render|eventlog|broker|services|cli|tests|testsupport|bench)/;the broker client uses core only'
+  # The domain libraries are pure: beneath the processes, no sockets, no log.
+  'domain;^(client|eventlog|broker|services|cli|tests|testsupport|bench)/;domain/ is pure: no client, no event log, nothing above it'
+  'domain;^(zmq(\.h|\.hpp|_addon\.hpp)|rocksdb/.*)$;domain/ is pure: no sockets, no RocksDB'
   'eventlog;^(broker|services|cli|tests|testsupport|bench)/;eventlog is beneath the broker, services and cli'
   # The broker and the services are siblings, both beneath the executables.
   'broker;^(services|cli|tests|testsupport|bench)/;the broker uses eventlog and core only'

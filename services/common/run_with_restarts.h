@@ -7,7 +7,7 @@
 #include <functional>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/status.h"
 
 namespace refx {

@@ -14,7 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
 

@@ -46,7 +46,7 @@
 #include <utility>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "services/common/state_dir_lock.h"
 #include "core/partnership_config.h"

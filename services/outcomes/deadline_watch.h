@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "refx/v1/event.pb.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 
 namespace refx::outcomes {
 

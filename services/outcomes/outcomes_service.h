@@ -29,11 +29,11 @@
 #include <memory>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 #include "services/outcomes/deadline_watch.h"
 
 namespace refx::outcomes {

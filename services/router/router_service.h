@@ -1,6 +1,6 @@
 // RouterService: the refx-router process as a library. It reads the event
 // log through the broker and opens cases: for each referral_submitted it
-// applies the partnership's routing rules (services/routing) and appends
+// applies the partnership's routing rules (domain/routing) and appends
 // one case_routed per destination; for each outcome_recorded whose code has
 // a route_to (e.g. PREVENT ADOPTED_TO_CHANNEL -> CHANNEL) it appends a
 // case_routed for the next destination. Nothing is dropped: the engine
@@ -50,14 +50,14 @@
 #include <memory>
 #include <string>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "services/router/cursor_file.h"
 #include "services/router/router_state.h"
 #include "services/common/state_dir_lock.h"
-#include "services/routing/routing_engine.h"
+#include "domain/routing/routing_engine.h"
 
 namespace refx {
 

@@ -24,7 +24,7 @@
 #include <unordered_set>
 
 #include "core/civil_date.h"
-#include "services/routing/condition.h"
+#include "domain/routing/condition.h"
 
 namespace refx {
 

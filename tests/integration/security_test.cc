@@ -10,6 +10,7 @@
 
 #include <zmq.hpp>
 
+#include "client/curve_keygen.h"
 #include "core/frame_codec.h"
 #include "log_reader.h"
 #include "test_stack.h"

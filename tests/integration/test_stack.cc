@@ -1,6 +1,7 @@
 #include "test_stack.h"
 
 #include "child_process.h"
+#include "client/curve_keygen.h"
 #include "eventlog/checkpoints.h"
 
 #include <gtest/gtest.h>

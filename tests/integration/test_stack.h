@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 #include "core/curve_keys.h"
 #include "refx/v1/referral.pb.h"
 

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "event_builder.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 
 namespace refx::outcomes {
 namespace {

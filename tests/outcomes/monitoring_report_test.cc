@@ -1,7 +1,7 @@
 // The monitoring figures over a hand-built event sequence: the date
 // window, counts per pathway and agency, the repeat rate, medians,
 // breaches, declines, outcomes and open cases.
-#include "services/outcomes/monitoring_report.h"
+#include "domain/monitoring/monitoring_report.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // self-contained HTML page; the previous period beside this one,
 // destinations by configured name, times in hours and minutes, free text
 // escaped for each format.
-#include "services/outcomes/report_render.h"
+#include "domain/monitoring/report_render.h"
 
 #include <gtest/gtest.h>
 

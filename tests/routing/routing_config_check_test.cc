@@ -10,6 +10,7 @@
 #include <regex>
 #include <string>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/partnership_config.h"
 #include "tests/routing/sample_config.h"

@@ -6,7 +6,8 @@
 // each reported within a month, Care Act s42, consent for voluntary
 // services), then deadlines, outcomes and engine properties.
 
-#include "services/routing/routing_engine.h"
+#include "client/curve_keygen.h"
+#include "domain/routing/routing_engine.h"
 
 #include <gtest/gtest.h>
 

@@ -19,7 +19,7 @@
 #include "core/json.h"
 #include "core/need_to_know.h"
 #include "core/referral_validation.h"
-#include "services/routing/routing_engine.h"
+#include "domain/routing/routing_engine.h"
 #include "tests/routing/sample_config.h"
 
 namespace refx {

@@ -15,9 +15,10 @@
 
 #include <google/protobuf/text_format.h>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/partnership_config.h"
-#include "services/routing/condition.h"
+#include "domain/routing/condition.h"
 #include "tests/unit/test_util.h"
 
 namespace refx {

@@ -24,7 +24,7 @@
 #include "core/event_util.h"
 #include "core/json.h"
 #include "core/working_calendar.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 #include "services_stack.h"
 
 namespace refx::testing {

@@ -1,8 +1,8 @@
-// Unit tests for BrokerClient's retry rules (core/broker_client.h): what it
+// Unit tests for BrokerClient's retry rules (client/broker_client.h): what it
 // sends again and what it never sends twice. The broker is replaced, at the
 // edge, by a CURVE ROUTER socket in the test that counts the requests it
 // gets and answers them as each test says.
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 
 #include <gtest/gtest.h>
 
@@ -14,6 +14,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/frame_codec.h"
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "tests/unit/test_util.h"
 

@@ -1,12 +1,16 @@
 // Unit tests for CURVE key pairs (core/curve_keys.h).
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <zmq.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 
@@ -61,6 +65,37 @@ TEST(CurveKeysTest, IsZ85Key) {
   EXPECT_FALSE(IsZ85Key(good.substr(0, 39) + "~"));  // '~' is not Z85
   EXPECT_FALSE(IsZ85Key(good.substr(0, 39) + "\""));  // nor '"'
   EXPECT_FALSE(IsZ85Key(good.substr(0, 39) + "\n"));
+}
+
+// core/ checks Z85 without libzmq; it must accept exactly what libzmq's
+// decoder accepts: generated keys, one-character changes of them (every
+// printable character and a few others at each place) and each five-character
+// group at the 32-bit bound.
+TEST(CurveKeysTest, IsZ85KeyAgreesWithLibzmq) {
+  auto zmq_accepts = [](const std::string& z85) {
+    uint8_t raw[32];
+    return z85.size() == 40 && zmq_z85_decode(raw, z85.c_str()) != nullptr;
+  };
+  CurveKeyPair pair;
+  ASSERT_TRUE(GenerateCurveKeyPair(&pair).ok());
+  std::mt19937 random(20261204);
+  int accepted = 0, refused = 0;
+  for (int c = 1; c < 256; ++c) {
+    std::string key = pair.public_key;
+    key[random() % 40] = static_cast<char>(c);
+    EXPECT_EQ(IsZ85Key(key), zmq_accepts(key)) << "character " << c;
+    (IsZ85Key(key) ? accepted : refused)++;
+  }
+  EXPECT_GT(accepted, 0);
+  EXPECT_GT(refused, 0);
+  // "%nSc0" is 0xFFFFFFFF, the largest group; "%nSc1" is one more.
+  for (const std::string group : {"%nSc0", "%nSc1", "#####", "00000"}) {
+    std::string key = pair.secret_key;
+    key.replace(35, 5, group);
+    EXPECT_EQ(IsZ85Key(key), zmq_accepts(key)) << group;
+  }
+  EXPECT_TRUE(IsZ85Key(std::string(pair.public_key).replace(0, 5, "%nSc0")));
+  EXPECT_FALSE(IsZ85Key(std::string(pair.public_key).replace(0, 5, "%nSc1")));
 }
 
 TEST(CurveKeysTest, SaveThenLoadRoundTrips) {

@@ -1,4 +1,4 @@
-#include "services/outcomes/report_render.h"
+#include "domain/monitoring/report_render.h"
 
 #include <cmath>
 #include <cstdio>

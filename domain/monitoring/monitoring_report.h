@@ -51,7 +51,7 @@
 #include "core/status.h"
 #include "refx/v1/cli.pb.h"
 #include "refx/v1/event.pb.h"
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 
 namespace refx::outcomes {
 

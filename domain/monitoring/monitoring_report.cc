@@ -1,4 +1,4 @@
-#include "services/outcomes/monitoring_report.h"
+#include "domain/monitoring/monitoring_report.h"
 
 #include <algorithm>
 #include <cctype>

@@ -22,7 +22,7 @@
 #include "core/status.h"
 #include "core/working_calendar.h"
 #include "refx/v1/referral.pb.h"
-#include "services/routing/condition.h"
+#include "domain/routing/condition.h"
 
 namespace refx {
 

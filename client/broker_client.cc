@@ -1,4 +1,4 @@
-#include "core/broker_client.h"
+#include "client/broker_client.h"
 
 #include <atomic>
 #include <chrono>

@@ -1,4 +1,4 @@
-#include "services/outcomes/case_fold.h"
+#include "domain/monitoring/case_fold.h"
 
 #include <google/protobuf/util/time_util.h>
 

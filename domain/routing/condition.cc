@@ -1,4 +1,4 @@
-#include "services/routing/condition.h"
+#include "domain/routing/condition.h"
 
 #include <algorithm>
 #include <map>

@@ -1,4 +1,4 @@
-#include "services/routing/routing_engine.h"
+#include "domain/routing/routing_engine.h"
 
 #include <google/protobuf/util/time_util.h>
 
