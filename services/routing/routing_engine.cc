@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/london_time.h"
 #include "core/subject_key.h"
 
 namespace refx {
@@ -115,7 +116,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
     }
     d->deadline_unix = WorkingCalendar::AddClockHours(start, dest->deadline_clock_hours());
     d->deadline = LondonDateOf(d->deadline_unix);
-    d->reason += " (due " + LondonTimeText(d->deadline_unix) + ": " + std::to_string(dest->deadline_clock_hours()) +
+    d->reason += " (due " + LondonTimeMinutes(d->deadline_unix) + ": " + std::to_string(dest->deadline_clock_hours()) +
                  " clock hours from " + from + ")";
     return;
   }
