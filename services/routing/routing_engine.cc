@@ -29,8 +29,6 @@ bool CategoryMatches(const v1::Condition& when, const v1::Referral& referral) {
              when.category_in().end();
 }
 
-int64_t EndOfDayUtc(const CivilDate& date) { return date.ToDays() * 86400 + 86399; }
-
 std::string ConsentText(v1::ConsentPosition position) {
   switch (position) {
     case v1::CONSENT_GIVEN:
@@ -98,7 +96,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
   const v1::Destination* dest = config_->DestinationByCode(d->destination);
   if (dest == nullptr) {
     d->deadline = calendar_.AddWorkingDays(timing.submitted_on, 0);
-    d->deadline_unix = EndOfDayUtc(d->deadline);
+    d->deadline_unix = EndOfLondonDay(d->deadline);
     return;
   }
   if (dest->deadline_clock_hours() > 0) {
@@ -129,7 +127,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
       d->reason += " (no " + d->destination + " meeting date late enough is configured: working-day deadline)";
     }
   }
-  d->deadline_unix = EndOfDayUtc(d->deadline);
+  d->deadline_unix = EndOfLondonDay(d->deadline);
 }
 
 void RoutingEngine::Add(std::vector<RoutingDecision>* out, const std::string& destination,
