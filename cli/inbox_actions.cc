@@ -5,6 +5,7 @@
 
 #include "cli/inbox_command.h"
 #include "cli/inbox_support.h"
+#include "core/hex.h"
 #include "core/json.h"
 
 namespace refx::cli::inbox {
@@ -17,13 +18,7 @@ std::string ShortHash(const std::string& text) {
   unsigned char digest[8];
   crypto_generichash(digest, sizeof digest, reinterpret_cast<const unsigned char*>(text.data()), text.size(), nullptr,
                      0);
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
+  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
 // The destination to act for: --destination, else the one case the

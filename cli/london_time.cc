@@ -2,34 +2,14 @@
 
 #include <google/protobuf/util/time_util.h>
 
-#include <cstdio>
-
 #include "core/civil_date.h"
+#include "core/london_time.h"
 
 namespace refx::cli {
 
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-constexpr int64_t kDay = 86400;
-
-// 01:00 UTC on the last Sunday of `month` in `year`.
-int64_t LastSundayOneAm(int year, int month) {
-  const CivilDate last{year, month, 31};  // March and October both have 31 days
-  const int back = (last.Weekday() + 1) % 7;
-  return (last.ToDays() - back) * kDay + 3600;
-}
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// Seconds since the epoch of a wall-clock time in London.
-int64_t FromLondonWall(int64_t wall) {
-  // Try summer time first: in the autumn hour that happens twice this picks
-  // the first (BST) one; in the spring hour that never happens, GMT.
-  if (UkOffsetSeconds(wall - 3600) == 3600) return wall - 3600;
-  return wall;
-}
 
 bool Digits(const std::string& s, size_t at, size_t n, int* out) {
   if (at + n > s.size()) return false;
@@ -44,22 +24,9 @@ bool Digits(const std::string& s, size_t at, size_t n, int* out) {
 
 }  // namespace
 
-int UkOffsetSeconds(int64_t t) {
-  const CivilDate date = CivilDate::FromDays(FloorDiv(t, kDay));
-  if (date.month < 3 || date.month > 10) return 0;
-  return t >= LastSundayOneAm(date.year, 3) && t < LastSundayOneAm(date.year, 10) ? 3600 : 0;
-}
-
 std::string FormatLondon(const google::protobuf::Timestamp& time) {
   if (time.seconds() == 0 && time.nanos() == 0) return "-";
-  const int offset = UkOffsetSeconds(time.seconds());
-  const int64_t wall = time.seconds() + offset;
-  const CivilDate date = CivilDate::FromDays(FloorDiv(wall, kDay));
-  const int64_t second = wall - FloorDiv(wall, kDay) * kDay;
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%s %02d:%02d:%02d %s", date.ToString().c_str(), static_cast<int>(second / 3600),
-                static_cast<int>(second / 60 % 60), static_cast<int>(second % 60), offset ? "BST" : "GMT");
-  return buf;
+  return LondonTimeSeconds(time.seconds());
 }
 
 bool ParseTimeSpan(const std::string& text, TimeSpan* out) {
@@ -67,8 +34,8 @@ bool ParseTimeSpan(const std::string& text, TimeSpan* out) {
   if (text.size() < 10 || !ParseCivilDate(text.substr(0, 10), &date)) return false;
   if (text.size() == 10) {
     out->whole_day = true;
-    out->start = TimeUtil::SecondsToTimestamp(FromLondonWall(date.ToDays() * kDay));
-    out->end = TimeUtil::SecondsToTimestamp(FromLondonWall((date.ToDays() + 1) * kDay));
+    out->start = TimeUtil::SecondsToTimestamp(FromLondonWallTime(date, 0));
+    out->end = TimeUtil::SecondsToTimestamp(FromLondonWallTime(date, 86400));
     return true;
   }
   out->whole_day = false;
@@ -112,7 +79,7 @@ bool ParseTimeSpan(const std::string& text, TimeSpan* out) {
       nanos = std::stoi(fraction);
     }
     if (hh > 23 || mm > 59 || ss > 59) return false;
-    start = TimeUtil::SecondsToTimestamp(FromLondonWall(date.ToDays() * kDay + hh * 3600 + mm * 60 + ss));
+    start = TimeUtil::SecondsToTimestamp(FromLondonWallTime(date, hh * 3600 + mm * 60 + ss));
     start.set_nanos(nanos);
   }
   out->start = start;

@@ -1,6 +1,7 @@
-// Times as people in the partnership read and write them: UK civil time
-// (Europe/London, GMT in winter and BST in summer), while the log, the wire
-// and every --json output stay in UTC. Pure functions; thread-safe.
+// Times as people in the partnership read and write them on the command
+// line: UK civil time (Europe/London, GMT in winter and BST in summer, from
+// core/london_time.h), while the log, the wire and every --json output stay
+// in UTC. Pure functions; thread-safe.
 #pragma once
 
 #include <google/protobuf/timestamp.pb.h>
@@ -9,11 +10,6 @@
 #include <string>
 
 namespace refx::cli {
-
-// The UK's offset from UTC at `unix_seconds`: 3600 during British Summer
-// Time (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
-// Sunday of October, the rule since 1996), else 0.
-int UkOffsetSeconds(int64_t unix_seconds);
 
 // "2027-01-15 17:00:05 GMT" / "2027-07-15 18:00:05 BST" (whole seconds), or
 // "-" when `time` is unset.

@@ -109,8 +109,8 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
   options.subject_secret = SubjectSecret(*config, config_path, &options.repeat_unavailable);
 
   ClientOptions client_options;
-  s = ClientOptionsFor(flags, args.as_agency, &client_options);
-  if (!s.ok()) return ReportError(kExitSetupError, s.message());
+  s = ConnectedClientOptions(flags, args.as_agency, &client_options);
+  if (!s.ok()) return ReportError(ExitCodeForConnect(s), s.message());
   BrokerClient client(client_options);
 
   const bool progress = isatty(STDERR_FILENO);

@@ -68,10 +68,6 @@ const std::regex& IdPattern() {
   static const std::regex re("[a-z0-9][a-z0-9-]{1,63}");
   return re;
 }
-const std::regex& CodePattern() {
-  static const std::regex re("[A-Z][A-Z0-9_]{1,63}");
-  return re;
-}
 
 }  // namespace
 
@@ -154,7 +150,7 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
   for (int i = 0; i < c.destinations_size(); ++i) {
     const v1::Destination& d = c.destinations(i);
     const auto* at = loc.Nested(&tree, "refx.v1.PartnershipConfig", "destinations", i);
-    if (!std::regex_match(d.code(), CodePattern())) {
+    if (!IsUpperCaseCode(d.code())) {
       return bad(loc.At(at, "refx.v1.Destination", "code", -1),
                  "destination code \"" + d.code() + "\" must be upper case letters, digits and '_'");
     }

@@ -16,11 +16,6 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using Tree = google::protobuf::TextFormat::ParseInfoTree;
 
-const std::regex& CodePattern() {
-  static const std::regex re("[A-Z][A-Z0-9_]{1,63}");
-  return re;
-}
-
 constexpr uint32_t kDashQuestions = 24;
 
 class Checker {
@@ -250,7 +245,7 @@ class Checker {
       const v1::RoutingRule& r = c_.rules(i);
       const Tree* rt = Sub(root_, cd, "rules", i);
       const std::string where = At(root_, cd, "rules", i, top_);
-      if (!std::regex_match(r.id(), CodePattern())) {
+      if (!IsUpperCaseCode(r.id())) {
         return Bad(At(rt, rd, "id", -1, where),
                    "rule id \"" + r.id() + "\" must be 2-64 upper-case letters, digits and '_', starting with a letter");
       }
@@ -408,7 +403,7 @@ class Checker {
       const v1::OutcomeCode& o = c_.outcome_codes(i);
       const Tree* ot = Sub(root_, cd, "outcome_codes", i);
       const std::string where = At(root_, cd, "outcome_codes", i, top_);
-      if (!std::regex_match(o.code(), CodePattern())) {
+      if (!IsUpperCaseCode(o.code())) {
         return Bad(At(ot, od, "code", -1, where),
                    "outcome code \"" + o.code() + "\" must be upper-case letters, digits and '_'");
       }
@@ -457,6 +452,11 @@ class Checker {
 };
 
 }  // namespace
+
+bool IsUpperCaseCode(const std::string& text) {
+  static const std::regex re("[A-Z][A-Z0-9_]{1,63}");
+  return std::regex_match(text, re);
+}
 
 Status ValidateRoutingConfig(const v1::PartnershipConfig& config, const std::string& name, const Tree* tree) {
   return Checker(config, name, tree).Run();

@@ -26,6 +26,11 @@ namespace refx {
 // or routing history kept for less time than a repeat rule looks back; a
 // duplicated or malformed outcome code; a fallback destination that needs
 // consent. `tree` may be null (positions are then "NAME:1:1").
+// True when `text` has the form of a destination code, rule id or outcome
+// code: 2-64 characters, upper-case letters, digits and '_', starting with a
+// letter ("IDVA", "HIGH_RISK_MARAC"). Pure function.
+bool IsUpperCaseCode(const std::string& text);
+
 Status ValidateRoutingConfig(const v1::PartnershipConfig& config, const std::string& name,
                              const google::protobuf::TextFormat::ParseInfoTree* tree);
 

@@ -1,31 +1,10 @@
 #include "core/working_calendar.h"
 
-#include <date/tz.h>
+#include <date/date.h>
 
 #include <algorithm>
-#include <chrono>
 
 namespace refx {
-
-namespace {
-
-date::zoned_seconds InLondon(int64_t unix_seconds) {
-  // locate_zone throws only when the system has no tzdata; refx's packages
-  // include it (tzdata is required by libdate-tz).
-  static const date::time_zone* london = date::locate_zone("Europe/London");
-  return date::zoned_seconds(london, date::sys_seconds(std::chrono::seconds(unix_seconds)));
-}
-
-}  // namespace
-
-CivilDate LondonDateOf(int64_t unix_seconds) {
-  const auto local = InLondon(unix_seconds).get_local_time();
-  return CivilDate::FromDays(date::floor<date::days>(local).time_since_epoch().count());
-}
-
-std::string LondonTimeText(int64_t unix_seconds) {
-  return date::format("%F %H:%M %Z", InLondon(unix_seconds));
-}
 
 int64_t WorkingCalendar::AddClockHours(int64_t start_unix_seconds, uint32_t hours) {
   return start_unix_seconds + static_cast<int64_t>(hours) * 3600;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/civil_date.h"
+#include "core/london_time.h"  // LondonDateOf, EndOfLondonDay: a deadline day ends in London
 #include "core/status.h"
 #include "refx/v1/config.pb.h"
 
@@ -21,14 +22,6 @@ namespace refx {
 // day of the month, or the month's last day when it is shorter
 // (2026-08-31 + 6 months = 2027-02-28). Pure function.
 CivilDate AddMonths(const CivilDate& date, int months);
-
-// The Europe/London calendar date of an instant (seconds since the Unix
-// epoch), from the system's time-zone data (BST in summer). Pure function.
-CivilDate LondonDateOf(int64_t unix_seconds);
-
-// An instant as Europe/London local time, "YYYY-MM-DD HH:MM BST" or "... GMT",
-// for people to read. Pure function.
-std::string LondonTimeText(int64_t unix_seconds);
 
 class WorkingCalendar {
  public:

@@ -17,7 +17,8 @@
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
 # moves every port of a new state folder's configuration (default 7400: broker 7400,
-# metrics 7490). JOBS sets build parallelism.
+# metrics 7490; the services' metrics and health follow at base+91..93: router 7491,
+# delivery 7492, outcomes 7493). JOBS sets build parallelism.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -168,11 +169,24 @@ start_broker() {
   wait_healthy
 }
 
+# SERVICE: the loopback address of its /metrics and /healthz. The ports sit
+# beside the broker's metrics port (base+90 in the configuration): router
+# base+91, delivery base+92, outcomes base+93; so the demo's stack (base 7410:
+# 7501..7503) and an `up` stack (base 7400: 7491..7493) do not collide.
+service_metrics_address() {
+  local broker_metrics i
+  broker_metrics=$(config_value metrics_address)
+  for i in "${!SERVICES[@]}"; do
+    [[ ${SERVICES[$i]} == "$1" ]] && { echo "127.0.0.1:$((${broker_metrics##*:} + i + 1))"; return; }
+  done
+}
+
 start_services() {
   local svc
   for svc in "${SERVICES[@]}"; do
     start_component "$svc" "$BUILD/bin/refx-$svc" --config "$REFX_HOME/config.textproto" \
-      --key-dir "$REFX_HOME/keys" --key-name "refx-$svc" --state-dir "$REFX_HOME/state/$svc"
+      --key-dir "$REFX_HOME/keys" --key-name "refx-$svc" --state-dir "$REFX_HOME/state/$svc" \
+      --metrics "$(service_metrics_address "$svc")"
   done
   sleep 0.3
   for svc in "${SERVICES[@]}"; do
@@ -204,14 +218,23 @@ cmd_down() {
 }
 
 # Exit codes of `status` (those of an LSB init script's status action):
-#   0  the stack is fully running: the broker answers /healthz and every service runs
-#   1  partly running: a component has stopped (its pid file is left) or the broker is unhealthy
+#   0  the stack is fully running: the broker and every service answer /healthz
+#   1  partly running: a component has stopped (its pid file is left) or one does not answer /healthz
 #   3  not running: no component runs
 cmd_status() {
-  local name up=0 down=0
+  local name up=0 down=0 unhealthy=0 addr health
   for name in broker "${SERVICES[@]}"; do
     if running "$name"; then
-      echo "$name: running (pid $(cat "$REFX_HOME/run/$name.pid"))"; up=$((up + 1))
+      if [[ $name == broker ]]; then
+        echo "$name: running (pid $(cat "$REFX_HOME/run/$name.pid"))"
+      else
+        addr=$(service_metrics_address "$name")
+        # A 503 still has a body that says why; no answer at all is "unreachable".
+        health=$(curl -s --max-time 2 "http://$addr/healthz") || health=""
+        [[ $health == *'"status":"ok"'* ]] || unhealthy=$((unhealthy + 1))
+        echo "$name: running (pid $(cat "$REFX_HOME/run/$name.pid"))   health (http://$addr/healthz): ${health:-unreachable}"
+      fi
+      up=$((up + 1))
     else
       echo "$name: NOT running"; down=$((down + 1))
     fi
@@ -220,11 +243,10 @@ cmd_status() {
     echo "stack: not running (state folder $REFX_HOME; start it with deploy/refx.sh up)"
     return 3
   fi
-  local addr health
   addr=$(config_value metrics_address)
   health=$(curl -sf --max-time 2 "http://$addr/healthz") || health=""
   echo "broker endpoint: $(config_value frontend_endpoint)   health (http://$addr/healthz): ${health:-unreachable}"
-  if ((down > 0)) || [[ -z $health ]]; then
+  if ((down > 0 || unhealthy > 0)) || [[ -z $health ]]; then
     echo "stack: partly running (logs in $REFX_HOME/log/; deploy/refx.sh up starts what is missing)"
     return 1
   fi

@@ -4,19 +4,13 @@
 #include <cstdio>
 
 #include "core/civil_date.h"
+#include "core/london_time.h"
 
 namespace refx::render {
 
 namespace {
 
 constexpr int64_t kSecondsPerDay = 86400;
-
-// Seconds since the epoch of 01:00 UTC on the last Sunday of `month`.
-int64_t LastSundayOneAm(int year, int month) {
-  const CivilDate last{year, month, 31};  // March and October have 31 days
-  const int64_t days = last.ToDays() - (last.Weekday() + 1) % 7;
-  return days * kSecondsPerDay + 3600;
-}
 
 std::string Clock(int64_t seconds, const char* date_time_separator, const char* zone) {
   int64_t days = seconds / kSecondsPerDay;
@@ -44,17 +38,9 @@ std::string HoursMinutes(double hours) {
   return buf;
 }
 
-bool IsBritishSummerTime(int64_t utc_seconds) {
-  int64_t days = utc_seconds / kSecondsPerDay;
-  if (utc_seconds % kSecondsPerDay < 0) --days;
-  const int year = CivilDate::FromDays(days).year;
-  return utc_seconds >= LastSundayOneAm(year, 3) && utc_seconds < LastSundayOneAm(year, 10);
-}
-
 std::string LondonTime(int64_t utc_seconds) {
   if (utc_seconds == 0) return "-";
-  const bool bst = IsBritishSummerTime(utc_seconds);
-  return Clock(utc_seconds + (bst ? 3600 : 0), " ", bst ? " BST" : " GMT");
+  return LondonTimeSeconds(utc_seconds);
 }
 
 std::string UtcTime(int64_t utc_seconds) {

@@ -12,13 +12,9 @@ namespace refx::render {
 // rounds to 0, "0 min" for 0. Negative durations are shown as 0.
 std::string HoursMinutes(double hours);
 
-// True when `utc_seconds` (since the epoch) falls in British Summer Time
-// (from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
-// Sunday of October).
-bool IsBritishSummerTime(int64_t utc_seconds);
-
 // The wall-clock time in Europe/London to the second, with its zone:
 // "2026-07-01 15:04:05 BST", "2026-12-04 14:26:40 GMT". "-" for 0 (unset).
+// From core/london_time.h.
 std::string LondonTime(int64_t utc_seconds);
 
 // UTC to the second, RFC 3339: "2026-12-04T14:26:40Z"; "" for 0 (unset).

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/london_time.h"
 #include "core/subject_key.h"
 
 namespace refx {
@@ -27,8 +28,6 @@ bool CategoryMatches(const v1::Condition& when, const v1::Referral& referral) {
          std::find(when.category_in().begin(), when.category_in().end(), referral.category()) !=
              when.category_in().end();
 }
-
-int64_t EndOfDayUtc(const CivilDate& date) { return date.ToDays() * 86400 + 86399; }
 
 std::string ConsentText(v1::ConsentPosition position) {
   switch (position) {
@@ -97,7 +96,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
   const v1::Destination* dest = config_->DestinationByCode(d->destination);
   if (dest == nullptr) {
     d->deadline = calendar_.AddWorkingDays(timing.submitted_on, 0);
-    d->deadline_unix = EndOfDayUtc(d->deadline);
+    d->deadline_unix = EndOfLondonDay(d->deadline);
     return;
   }
   if (dest->deadline_clock_hours() > 0) {
@@ -115,7 +114,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
     }
     d->deadline_unix = WorkingCalendar::AddClockHours(start, dest->deadline_clock_hours());
     d->deadline = LondonDateOf(d->deadline_unix);
-    d->reason += " (due " + LondonTimeText(d->deadline_unix) + ": " + std::to_string(dest->deadline_clock_hours()) +
+    d->reason += " (due " + LondonTimeMinutes(d->deadline_unix) + ": " + std::to_string(dest->deadline_clock_hours()) +
                  " clock hours from " + from + ")";
     return;
   }
@@ -128,7 +127,7 @@ void RoutingEngine::SetDeadline(RoutingDecision* d, const Timing& timing) const 
       d->reason += " (no " + d->destination + " meeting date late enough is configured: working-day deadline)";
     }
   }
-  d->deadline_unix = EndOfDayUtc(d->deadline);
+  d->deadline_unix = EndOfLondonDay(d->deadline);
 }
 
 void RoutingEngine::Add(std::vector<RoutingDecision>* out, const std::string& destination,

@@ -45,7 +45,8 @@ struct RoutingDecision {
   CivilDate deadline;
   // The deadline as an instant, seconds since the Unix epoch (UTC): exact
   // for a clock-hour destination (e.g. 72 hours from a missing child's
-  // return); for day deadlines the last second of `deadline` in UTC.
+  // return); for day deadlines the last second of `deadline` in London
+  // (23:59:59 local time, core/london_time.h EndOfLondonDay).
   int64_t deadline_unix = 0;
 };
 

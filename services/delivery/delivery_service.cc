@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/event_util.h"
+#include "core/london_time.h"
 #include "services/common/run_with_restarts.h"
 
 namespace refx {
@@ -28,12 +29,6 @@ CivilDate DateOf(TimePoint t) {
   int64_t days = seconds / 86400;
   if (seconds % 86400 < 0) --days;
   return CivilDate::FromDays(days);
-}
-
-// 23:59:59 UTC on `date`: a case deadline is the end of its deadline day
-// (as the router sets it).
-google::protobuf::Timestamp DeadlineTimestamp(const CivilDate& date) {
-  return TimeUtil::SecondsToTimestamp(date.ToDays() * 86400 + 86399);
 }
 
 const char* StepName(DeliveryStep::Kind kind) {
@@ -216,7 +211,7 @@ void DeliveryService::BuildStep(const DeliveryStep& step, TimePoint now, v1::Eve
       r->set_destination(to.code());
       r->set_rule_id("ESCALATED_UNDELIVERABLE");
       r->set_reason("the case at " + dest + " is undeliverable: " + late);
-      *r->mutable_deadline() = DeadlineTimestamp(calendar_.Deadline(to, DateOf(now)));
+      *r->mutable_deadline() = TimeUtil::SecondsToTimestamp(EndOfLondonDay(calendar_.Deadline(to, DateOf(now))));
       *key = "route:" + ref + ":" + to.code();
       break;
     }

@@ -28,8 +28,8 @@ CivilDate DateOf(const google::protobuf::Timestamp& time) {
   return CivilDate::FromDays(days);
 }
 
-// The decision's deadline instant: the end of its deadline day (23:59:59
-// UTC) or, for a clock-hour destination, the exact hour.
+// The decision's deadline instant: the end of its deadline day in London
+// (EndOfLondonDay) or, for a clock-hour destination, the exact hour.
 google::protobuf::Timestamp DeadlineTimestamp(const RoutingDecision& decision) {
   return TimeUtil::SecondsToTimestamp(decision.deadline_unix);
 }

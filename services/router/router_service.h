@@ -25,8 +25,9 @@
 //     was withdrawn) counts as done.
 //
 // Deadlines: the case_routed deadline is the engine's deadline_unix:
-// 23:59:59 UTC on the deadline date (the last second of the deadline day, in
-// UTC), or the exact instant for a clock-hour destination (a return-home
+// 23:59:59 Europe/London time on the deadline date (the last second of the
+// deadline day in London: 22:59:59 UTC during BST; core/london_time.h
+// EndOfLondonDay), or the exact instant for a clock-hour destination (a return-home
 // interview 72 hours after the child's return); clock hours without a
 // better start count from the referral_submitted event's broker time.
 //

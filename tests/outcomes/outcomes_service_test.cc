@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -463,6 +465,19 @@ TEST_F(OutcomesServiceTest, ReportFromTheCommandLine) {
                           "2026-03-01"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--from"), std::string::npos) << bad.err;
+}
+
+// With no broker listening, `refx report` says so before any retry (whatever
+// the retry settings), with the exit code for an unreachable broker, as the
+// other commands do.
+TEST_F(OutcomesServiceTest, ReportAgainstAStoppedBrokerSaysSoAtOnce) {
+  ASSERT_TRUE(SaveCurveKeyPair(home_ + "/keys", "ig-auditor", stack_.agency_keys("ig-auditor")).ok());
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  std::vector<std::string> args = ReportArgs("csv");
+  args.insert(args.begin(), {"--attempts", "20", "--timeout-ms", "60000"});
+  CliResult stopped = RunCli(args);
+  EXPECT_EQ(stopped.exit_code, 3) << stopped.err;
+  EXPECT_NE(stopped.err.find("no broker listening at " + stack_.endpoint()), std::string::npos) << stopped.err;
 }
 
 }  // namespace

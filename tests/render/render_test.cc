@@ -5,6 +5,7 @@
 
 #include <regex>
 
+#include "core/london_time.h"
 #include "refx/v1/referral.pb.h"
 #include "render/chart.h"
 #include "render/csv.h"

@@ -676,6 +676,20 @@ TEST_F(RoutingEngineTest, AdultSafeguardingStartsTheSameWorkingDay) {
   EXPECT_EQ(Deadlines(Adult(3), Date("2027-01-09")).at("ADULT_SOCIAL_CARE"), Date("2027-01-11"));  // Saturday
 }
 
+// A day deadline ends at 23:59:59 on London's clock: 22:59:59 UTC during
+// British Summer Time, 23:59:59 UTC in winter.
+TEST_F(RoutingEngineTest, ADayDeadlineEndsAtMidnightInLondon) {
+  const auto due = [&](const CivilDate& on) -> int64_t {
+    for (const RoutingDecision& d : engine_->Route(Adult(3), on, NoRoutingHistory())) {
+      if (d.destination == "ADULT_SOCIAL_CARE") return d.deadline_unix;
+    }
+    ADD_FAILURE() << "no ADULT_SOCIAL_CARE decision on " << on.ToString();
+    return 0;
+  };
+  EXPECT_EQ(due(Date("2027-07-09")), 1815173999);  // Friday 2027-07-09T22:59:59Z = 23:59:59 BST
+  EXPECT_EQ(due(Date("2027-01-08")), 1799452799);  // Friday 2027-01-08T23:59:59Z = 23:59:59 GMT
+}
+
 TEST_F(RoutingEngineTest, AsbCaseReviewAcknowledgedWithinTenWorkingDays) {
   v1::Referral r = CommunityTrigger();
   AddIncident(&r, "2026-06-13", "2026-06-14", "A");

@@ -147,14 +147,14 @@ TEST(WorkingCalendarTest, DeadlineByWorkingDaysOrMeeting) {
 // shows an hour less than at the start.
 TEST(WorkingCalendarTest, ClockHoursAcrossAWeekendAndTheClockChanges) {
   const int64_t friday_1830_bst = 1792776600;  // 2026-10-23T17:30:00Z
-  EXPECT_EQ(LondonTimeText(friday_1830_bst), "2026-10-23 18:30 BST");
+  EXPECT_EQ(LondonTimeMinutes(friday_1830_bst), "2026-10-23 18:30 BST");
   const int64_t due = WorkingCalendar::AddClockHours(friday_1830_bst, 72);
   EXPECT_EQ(due - friday_1830_bst, 72 * 3600);
-  EXPECT_EQ(LondonTimeText(due), "2026-10-26 17:30 GMT");
+  EXPECT_EQ(LondonTimeMinutes(due), "2026-10-26 17:30 GMT");
   EXPECT_EQ(LondonDateOf(due), Date("2026-10-26"));
   // Into BST (Sunday 2027-03-28 01:00 GMT -> 02:00 BST).
   const int64_t friday_2000_gmt = 1806091200;  // 2027-03-26T20:00:00Z
-  EXPECT_EQ(LondonTimeText(WorkingCalendar::AddClockHours(friday_2000_gmt, 72)), "2027-03-29 21:00 BST");
+  EXPECT_EQ(LondonTimeMinutes(WorkingCalendar::AddClockHours(friday_2000_gmt, 72)), "2027-03-29 21:00 BST");
   // The London date differs from the UTC date late on a summer evening.
   EXPECT_EQ(LondonDateOf(1782948600), Date("2026-07-02"));  // 2026-07-01T23:30:00Z = 00:30 BST
 }

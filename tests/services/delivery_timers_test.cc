@@ -10,6 +10,7 @@
 
 #include <httplib.h>
 
+#include "core/london_time.h"
 #include "core/metrics_http.h"
 #include "services/delivery/delivery_service.h"
 #include "services_stack.h"
@@ -131,7 +132,8 @@ TEST_F(DeliveryTimersTest, RedeliversThenEscalatesUnacknowledgedCases) {
   ASSERT_EQ(routed.size(), 1u);
   EXPECT_EQ(routed[0]->actor(), "refx-delivery");
   EXPECT_EQ(routed[0]->case_routed().rule_id(), "ESCALATED_UNDELIVERABLE");
-  EXPECT_EQ(routed[0]->case_routed().deadline().seconds() % 86400, 86399);
+  const int64_t deadline = routed[0]->case_routed().deadline().seconds();
+  EXPECT_EQ(deadline, EndOfLondonDay(LondonDateOf(deadline))) << "the end of a day in London";
   EXPECT_EQ(Count(events, v1::Event::kCaseDelivered, b, "IDVA"), 2u) << "no redelivery once undeliverable";
   EXPECT_EQ(Count(events, v1::Event::kCaseUndeliverable, a, "IDVA"), 0u);
 

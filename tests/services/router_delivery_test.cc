@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/london_time.h"
 #include "core/working_calendar.h"
 #include "services/delivery/delivery_service.h"
 #include "services/router/router_service.h"
@@ -91,10 +92,10 @@ TEST(RouterDeliveryTest, RoutesByTheRulesAndDeliversNeedToKnowViews) {
     EXPECT_EQ(e->actor(), "refx-router");
     EXPECT_EQ(e->case_routed().rule_id(), "R1_DA_HIGH_RISK");
     EXPECT_THAT(e->case_routed().reason(), HasSubstr("DASH score 15"));
-    // The deadline is the last second (UTC) of the engine's deadline date.
+    // The deadline is the last second, in London, of the engine's deadline date.
     const CivilDate expected = calendar.Deadline(*s.config().DestinationByCode(e->case_routed().destination()), submitted_on);
-    EXPECT_EQ(e->case_routed().deadline().seconds(), expected.ToDays() * 86400 + 86399)
-        << e->case_routed().destination() << " deadline should be " << expected.ToString() << "T23:59:59Z";
+    EXPECT_EQ(e->case_routed().deadline().seconds(), EndOfLondonDay(expected))
+        << e->case_routed().destination() << " deadline should be " << expected.ToString() << " 23:59:59 London time";
   }
   const auto other_routed = EventsOf(events, v1::Event::kCaseRouted, other);
   ASSERT_EQ(other_routed.size(), 1u);
