@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "client/curve_keygen.h"
 #include "core/curve_keys.h"
 #include "core/event_util.h"
 #include "core/partnership_config.h"
