@@ -43,6 +43,10 @@ const std::string& ReferralIdOf(const v1::Event& e) {
     case B::kSubjectErased: return e.subject_erased().referral_id();
     case B::kRecordAccessed:  // indexed under the one referral read, if it names one
       return e.record_accessed().referral_ids_size() > 0 ? e.record_accessed().referral_ids(0) : kEmpty;
+    case B::kCaseReceivedBySystem: return e.case_received_by_system().referral_id();
+    case B::kCaseTransferFailed: return e.case_transfer_failed().referral_id();
+    case B::kCaseAssigned: return e.case_assigned().referral_id();
+    case B::kAccountActivity: return kEmpty;
     case B::BODY_NOT_SET: return kEmpty;
   }
   return kEmpty;
@@ -61,6 +65,9 @@ const std::string& DestinationOf(const v1::Event& e) {
     case B::kCaseUndeliverable: return e.case_undeliverable().destination();
     case B::kDeadlineBreached: return e.deadline_breached().destination();
     case B::kCaseEscalated: return e.case_escalated().destination();
+    case B::kCaseReceivedBySystem: return e.case_received_by_system().destination();
+    case B::kCaseTransferFailed: return e.case_transfer_failed().destination();
+    case B::kCaseAssigned: return e.case_assigned().destination();
     default: return kEmpty;
   }
 }
@@ -82,6 +89,10 @@ const char* EventTypeName(const v1::Event& e) {
     case B::kCaseEscalated: return "case_escalated";
     case B::kSubjectErased: return "subject_erased";
     case B::kRecordAccessed: return "record_accessed";
+    case B::kCaseReceivedBySystem: return "case_received_by_system";
+    case B::kCaseTransferFailed: return "case_transfer_failed";
+    case B::kCaseAssigned: return "case_assigned";
+    case B::kAccountActivity: return "account_activity";
     case B::BODY_NOT_SET: return "none";
   }
   return "none";
