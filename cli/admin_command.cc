@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "cli/audit_support.h"
+#include "cli/connect.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
 #include "eventlog/backup.h"
@@ -31,25 +31,25 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
   std::error_code ec;
   const std::string dir = std::filesystem::absolute(args.dir, ec).lexically_normal().string();
   if (ec || args.dir.empty()) return Fail(command, Status::InvalidArgument("DIR is not a usable path"), kExitRefused);
-  ClientOptions options;
-  Status s = ConnectedClientOptions(flags, args.as, &options);
-  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
-
   // Is the broker there? (A backup takes a while, so it is sent once with a
   // long wait rather than retried: a retry would take a second backup.)
-  {
-    BrokerClient probe(options);
-    uint64_t head = 0;
-    s = audit::HeadSeq(&probe, &head);
-    if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-  }
-  options.request_timeout_ms = args.wait_s * 1000;
-  options.max_attempts = 1;
-  BrokerClient client(options);
+  std::unique_ptr<BrokerClient> probe;
+  Status s = ConnectAs(flags, args.as, &probe);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
+  uint64_t head = 0;
+  s = HeadSeq(probe.get(), &head);
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
+  probe.reset();
+  ConnectionFlags once = flags;
+  once.timeout_ms = args.wait_s * 1000;
+  once.attempts = 1;
+  std::unique_ptr<BrokerClient> client;
+  s = ConnectAs(once, args.as, &client);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
   v1::Frame request, reply;
   request.mutable_backup()->set_dir(dir);
   if (!args.json) std::fprintf(stderr, "refx admin backup: backing up the broker's log into %s ...\n", dir.c_str());
-  s = client.Call(request, &reply);
+  s = client->Call(request, &reply);
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kExitRefused);
   if (!reply.has_backup_result()) return Fail(command, Status::Internal("unexpected reply to a BackupRequest"), kExitRefused);

@@ -5,8 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/admin_command.h"
-#include "cli/audit_command.h"
-#include "cli/inbox_command.h"
+#include "cli/audit/audit_command.h"
+#include "cli/inbox/inbox_command.h"
 #include "cli/keys_command.h"
 #include "cli/local_stack.h"
 #include "cli/report_command.h"

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 
+#include "cli/connect.h"
 #include "core/civil_date.h"
 #include "core/subject_key.h"
 #include "domain/monitoring/monitoring_report.h"
@@ -47,14 +48,6 @@ std::string SubjectSecret(const PartnershipConfig& config, const std::string& co
     return "";
   }
   return secret;
-}
-
-// The broker's head seq (a heartbeat answer), for progress; 0 if unknown.
-uint64_t HeadSeq(BrokerClient* client, Status* status) {
-  v1::Frame request, reply;
-  request.mutable_heartbeat();
-  *status = client->Call(request, &reply);
-  return status->ok() && reply.has_heartbeat() ? reply.heartbeat().head_seq() : 0;
 }
 
 int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
@@ -108,13 +101,14 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
   for (const v1::Agency& a : config->proto().agencies()) options.agency_names[a.id()] = a.name();
   options.subject_secret = SubjectSecret(*config, config_path, &options.repeat_unavailable);
 
-  ClientOptions client_options;
-  s = ConnectedClientOptions(flags, args.as_agency, &client_options);
+  std::unique_ptr<BrokerClient> connected;
+  s = ConnectAs(flags, args.as_agency, &connected);
   if (!s.ok()) return ReportError(ExitCodeForConnect(s), s.message());
-  BrokerClient client(client_options);
+  BrokerClient& client = *connected;
 
   const bool progress = isatty(STDERR_FILENO);
-  const uint64_t head = HeadSeq(&client, &s);
+  uint64_t head = 0;
+  s = HeadSeq(&client, &head);
   if (!s.ok()) return ReportError(ExitCodeFor(s), s.ToString());
 
   outcomes::MonitoringReport report(options);

@@ -8,6 +8,7 @@
 #include <regex>
 #include <sstream>
 
+#include "cli/connect.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
 #include "refx/v1/cli.pb.h"
@@ -89,14 +90,14 @@ bool ReadReferral(const std::string& file, v1::Referral* referral, FileResult* f
 // in SubmitBatchRequest frames (one group commit for up to 64 of them).
 void SubmitAs(const ConnectionFlags& flags, const std::string& agency, const std::vector<v1::Referral>& referrals,
               const std::vector<size_t>& files, std::vector<FileResult>* results) {
-  ClientOptions options;
-  Status s = ConnectedClientOptions(flags, agency, &options);
+  std::unique_ptr<BrokerClient> connected;
+  Status s = ConnectAs(flags, agency, &connected);
   if (!s.ok()) {
     const int code = ExitCodeForConnect(s);
     for (size_t f : files) MarkFailed(&(*results)[f], code == kExitUnreachable ? "unreachable" : "setup", s, code);
     return;
   }
-  BrokerClient client(options);
+  BrokerClient& client = *connected;
   auto record = [&](size_t i, const Status& st, const v1::Ack& ack) {
     FileResult& f = (*results)[files[i]];
     if (st.ok()) {

@@ -17,9 +17,13 @@
 #include <string>
 #include <vector>
 
-#include "cli/audit_command.h"
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/audit/subcommands.h"
+#include "cli/caller.h"
+#include "cli/checkpoint_file.h"
+#include "cli/connect.h"
+#include "cli/progress_bar.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
 #include "eventlog/chain_checker.h"
@@ -83,12 +87,12 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   std::vector<CheckpointRef> checkpoints;
   for (const std::string& path : args.checkpoint_files) {
     std::vector<v1::Checkpoint> trusted;
-    s = audit::ReadCheckpointFile(path, &trusted);
+    s = ReadCheckpointFile(path, &trusted);
     if (!s.ok()) return Fail(command, s, kExitSetupError);
     for (auto& cp : trusted) checkpoints.push_back({std::move(cp), true});
   }
   std::unique_ptr<BrokerClient> client;
-  s = audit::ConnectAs(flags, args.as, &client);
+  s = ConnectAs(flags, AgencyFor(flags, args.as), &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   const auto start = Clock::now();
@@ -148,13 +152,13 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
         drawn = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
         const uint64_t total = std::max(head_before, checked);
-        audit::DrawProgress("verifying", checked, total,
-                            audit::EventsDetail(checked, total, elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0));
+        DrawProgress("verifying", checked, total,
+                            EventsDetail(checked, total, elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0));
       }
     }
     return true;
   });
-  if (bar) audit::ClearProgress();
+  if (bar) ClearProgress();
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   const uint64_t last = chain.last_seq();  // last seq whose link verified
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();

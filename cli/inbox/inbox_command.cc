@@ -1,9 +1,10 @@
-#include "cli/inbox_command.h"
+#include "cli/inbox/inbox_command.h"
 
 #include <cctype>
 #include <memory>
 
-#include "cli/inbox_support.h"
+#include "cli/inbox/inbox.h"
+#include "cli/referral_arg.h"
 #include "refx/v1/event.pb.h"
 
 namespace refx::cli {
@@ -36,9 +37,7 @@ CLI::App* Leaf(CLI::App* inbox, const std::string& name, const std::string& desc
 }
 
 void AddReferral(CLI::App* cmd, Args* args) {
-  cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
-      ->required()
-      ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
+  AddReferralArgument(cmd, &args->referral);
 }
 
 void AddDestination(CLI::App* cmd, Args* args) {

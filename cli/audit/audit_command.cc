@@ -1,4 +1,7 @@
-#include "cli/audit_command.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/checkpoint_file.h"
+#include "cli/progress_bar.h"
 
 #include <unistd.h>
 
@@ -10,8 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
+#include "cli/audit/subcommands.h"
 #include "core/json.h"
 #include "eventlog/checkpoints.h"
 #include "eventlog/event_log.h"
@@ -50,7 +52,7 @@ Status OpenForAudit(const std::string& db, std::unique_ptr<eventlog::EventLog>* 
 }
 
 void DrawVerifyProgress(uint64_t checked, uint64_t total) {
-  audit::DrawProgress("verifying", checked, total, audit::EventsDetail(checked, total, -1));
+  DrawProgress("verifying", checked, total, EventsDetail(checked, total, -1));
 }
 
 int RunVerify(const VerifyArgs& args) {
@@ -66,7 +68,7 @@ int RunVerify(const VerifyArgs& args) {
     options.signing_public_keys.push_back(std::move(key));
   }
   for (const std::string& path : args.checkpoint_files) {
-    Status s = audit::ReadCheckpointFile(path, &options.trusted_checkpoints);
+    Status s = ReadCheckpointFile(path, &options.trusted_checkpoints);
     if (!s.ok()) {
       std::fprintf(stderr, "refx audit verify: %s\n", s.ToString().c_str());
       return kExitSetupError;
@@ -83,7 +85,7 @@ int RunVerify(const VerifyArgs& args) {
   const auto start = std::chrono::steady_clock::now();
   const eventlog::LogVerifyReport report = eventlog::VerifyLog(*log, options);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (bar) audit::ClearProgress();
+  if (bar) ClearProgress();
 
   if (args.json) {
     v1::VerifyResult result;

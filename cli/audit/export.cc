@@ -17,12 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "cli/audit_command.h"
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
-#include "cli/inbox_support.h"
-#include "core/event_util.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/audit/event_lines.h"
+#include "cli/audit/referral_fold.h"
+#include "cli/audit/subcommands.h"
 #include "cli/local_stack.h"
+#include "cli/referral_arg.h"
+#include "core/event_util.h"
 #include "core/json.h"
 #include "core/partnership_config.h"
 #include "eventlog/hash_chain.h"
@@ -206,9 +208,7 @@ void AddAuditExportCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_co
       "refx.v1.AuditExport document with the full events), csv (one row per event) or html (one page, no external "
       "links). THE EXPORT IS PERSONAL DATA about the subject: json and html include the referral's details "
       "(names, dates of birth, addresses, narrative) and csv/html the notes and reasons people wrote");
-  cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
-      ->required()
-      ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
+  AddReferralArgument(cmd, &args->referral);
   cmd->add_option("--format", args->format, "json, csv or html")->capture_default_str();
   cmd->add_option("--purpose", args->purpose,
                   "Why you export this referral (required; the broker records it as a record_accessed event)");

@@ -10,10 +10,14 @@
 #include <memory>
 #include <string>
 
-#include "cli/audit_command.h"
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/audit/event_lines.h"
+#include "cli/audit/subcommands.h"
+#include "cli/caller.h"
+#include "cli/connect.h"
 #include "cli/london_time.h"
+#include "cli/progress_bar.h"
 #include "core/json.h"
 
 namespace refx::cli {
@@ -68,7 +72,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   request.set_initial_credit(audit::kBulkReadCredit);  // a long replay: keep the broker streaming
 
   std::unique_ptr<BrokerClient> client;
-  s = audit::ConnectAs(flags, args.as, &client);
+  s = ConnectAs(flags, AgencyFor(flags, args.as), &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   // The head now, for the progress bar (the read itself goes to the head it
@@ -76,7 +80,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   const bool progress = ::isatty(STDERR_FILENO) == 1;
   uint64_t head = 0;
   if (progress) {
-    s = audit::HeadSeq(client.get(), &head);
+    s = HeadSeq(client.get(), &head);
     if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   }
   const uint64_t last = args.to_seq > 0 && args.to_seq < head ? args.to_seq : head;
@@ -95,7 +99,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
         drawn = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
         const uint64_t total = std::max(last, event.seq());
-        audit::DrawProgress("replaying", event.seq(), total,
+        DrawProgress("replaying", event.seq(), total,
                             "seq " + std::to_string(event.seq()) + " / " + std::to_string(total) + "  " +
                                 std::to_string(shown) + " events  " +
                                 std::to_string(static_cast<uint64_t>(elapsed > 0 ? shown / elapsed : 0.0)) +
@@ -106,7 +110,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   });
   std::fflush(stdout);
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (progress) audit::ClearProgress();
+  if (progress) ClearProgress();
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   if (shown == 0) {
     std::fprintf(stderr, "refx audit replay: 0 events, %.2f s\n", seconds);

@@ -11,8 +11,13 @@
 #include <set>
 #include <thread>
 
-#include "cli/inbox_command.h"
-#include "cli/inbox_support.h"
+#include "cli/caller.h"
+#include "cli/connect.h"
+#include "cli/exit_codes.h"
+#include "cli/inbox/case_lines.h"
+#include "cli/inbox/inbox.h"
+#include "cli/london_time.h"
+#include "cli/text_table.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
@@ -69,7 +74,7 @@ int RunList(const ConnectionFlags& flags, const Args& args) {
   Status s = ResolveCaller(flags, args.who, true, &caller);
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
-  s = ConnectAs(flags, caller, &client);
+  s = ConnectAs(flags, caller.agency_id, &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   std::vector<v1::CaseRecord> cases;
@@ -102,7 +107,7 @@ int RunList(const ConnectionFlags& flags, const Args& args) {
   std::vector<std::vector<std::string>> rows = {
       {"REFERRAL", "DESTINATION", "STATE", "DEADLINE", "RULE", "DELIVERIES", "BREACHED"}};
   for (const auto& c : cases) {
-    rows.push_back({c.referral_id(), c.destination(), v1::CaseState_Name(c.state()), FormatTime(c.deadline()),
+    rows.push_back({c.referral_id(), c.destination(), v1::CaseState_Name(c.state()), FormatLondon(c.deadline()),
                     c.rule_id().empty() ? "-" : c.rule_id(), std::to_string(c.deliveries()),
                     c.deadline_breached() ? "yes" : "no"});
   }
@@ -117,19 +122,14 @@ int RunWatch(const ConnectionFlags& flags, const Args& args) {
   Status s = ResolveCaller(flags, args.who, true, &caller);
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
-  s = ConnectAs(flags, caller, &client);
+  s = ConnectAs(flags, caller.agency_id, &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   uint64_t after = args.from_seq;
   if (!args.from_seq_given) {
-    // Start at the current head: a heartbeat answer carries it.
-    v1::Frame request, reply;
-    request.mutable_heartbeat();
-    s = client->Call(request, &reply);
-    if (s.ok() && reply.has_error()) s = StatusFromError(reply.error());
-    if (s.ok() && !reply.has_heartbeat()) s = Status::Internal("unexpected reply to a heartbeat");
+    // Start at the current head.
+    s = HeadSeq(client.get(), &after);
     if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
-    after = reply.heartbeat().head_seq();
   }
   std::fprintf(stderr, "refx inbox watch: watching %s as %s after seq %llu (Ctrl-C to stop)\n",
                Join(caller.destinations, ", ").c_str(), caller.agency_id.c_str(),
@@ -173,7 +173,7 @@ int RunShow(const ConnectionFlags& flags, const Args& args) {
                 kExitRefused);
   }
   std::unique_ptr<BrokerClient> client;
-  s = ConnectAs(flags, caller, &client);
+  s = ConnectAs(flags, caller.agency_id, &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   v1::QueryRequest query;
@@ -218,8 +218,8 @@ int RunShow(const ConnectionFlags& flags, const Args& args) {
     std::printf("%s at %s: %s\n", r.referral_id().c_str(), destination.c_str(), v1::CaseState_Name(r.state()).c_str());
     std::printf("  rule        %s\n", r.rule_id().empty() ? "-" : r.rule_id().c_str());
     if (!r.reason().empty()) std::printf("  reason      %s\n", r.reason().c_str());
-    std::printf("  routed      %s\n", FormatTime(r.routed_at()).c_str());
-    std::printf("  deadline    %s%s\n", FormatTime(r.deadline()).c_str(), r.deadline_breached() ? " (breached)" : "");
+    std::printf("  routed      %s\n", FormatLondon(r.routed_at()).c_str());
+    std::printf("  deadline    %s%s\n", FormatLondon(r.deadline()).c_str(), r.deadline_breached() ? " (breached)" : "");
     std::printf("  deliveries  %u\n", r.deliveries());
     if (!r.last_outcome().empty()) std::printf("  outcome     %s\n", r.last_outcome().c_str());
     if (c.has_delivery()) {

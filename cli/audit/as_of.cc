@@ -12,11 +12,14 @@
 #include <string>
 #include <vector>
 
-#include "cli/audit_command.h"
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
-#include "cli/inbox_support.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/audit/event_lines.h"
+#include "cli/audit/referral_fold.h"
+#include "cli/audit/subcommands.h"
 #include "cli/london_time.h"
+#include "cli/referral_arg.h"
+#include "cli/text_table.h"
 #include "core/event_util.h"
 #include "core/json.h"
 #include "refx/v1/cli.pb.h"
@@ -86,7 +89,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
     return kExitOk;
   }
   const std::string when =
-      span.whole_day ? "the end of " + args.time + " (" + inbox::FormatTime(as_of) + ")" : inbox::FormatTime(as_of);
+      span.whole_day ? "the end of " + args.time + " (" + FormatLondon(as_of) + ")" : FormatLondon(as_of);
   if (events.empty()) {
     std::printf("%s as of %s: no event yet (its first is later)\n", args.referral.c_str(), when.c_str());
     return kExitOk;
@@ -103,11 +106,11 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
         {"  DESTINATION", "STATE", "RULE", "DEADLINE", "BREACHED", "DELIVERIES", "OUTCOME", "SINCE SEQ"}};
     for (const auto& c : result.cases()) {
       rows.push_back({"  " + c.destination(), v1::CaseState_Name(c.state()), c.rule_id().empty() ? "-" : c.rule_id(),
-                      inbox::FormatTime(c.deadline()), c.deadline_breached() ? "yes" : "no",
+                      FormatLondon(c.deadline()), c.deadline_breached() ? "yes" : "no",
                       std::to_string(c.deliveries()), c.last_outcome().empty() ? "-" : c.last_outcome(),
                       std::to_string(c.version())});
     }
-    inbox::PrintTable(rows);
+    PrintTable(rows);
   }
   if (result.disclosures().empty()) {
     std::printf("told by then: nobody (no delivery yet)\n");
@@ -118,10 +121,10 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
     for (const v1::Event& e : events) {
       if (!e.has_case_delivered()) continue;
       const v1::CaseDelivered& d = e.case_delivered();
-      rows.push_back({"  " + d.recipient_agency(), d.destination(), std::to_string(e.seq()), inbox::FormatTime(e.time()),
+      rows.push_back({"  " + d.recipient_agency(), d.destination(), std::to_string(e.seq()), FormatLondon(e.time()),
                       std::to_string(d.attempt()), d.rule_id().empty() ? "-" : d.rule_id(), audit::GroupsText(d)});
     }
-    inbox::PrintTable(rows);
+    PrintTable(rows);
   }
   return kExitOk;
 }
@@ -139,9 +142,7 @@ void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code
                       ". The state includes every event within what TIME names: 17:00:05 includes that second's "
                       "events, and a date alone means the END of that day in Europe/London (all its events)")
       ->required();
-  cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
-      ->required()
-      ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
+  AddReferralArgument(cmd, &args->referral);
   cmd->add_option("--purpose", args->purpose,
                   "Why you read this referral (required; the broker records it as a record_accessed event)");
   cmd->add_option("--as", args->as, "Identity to read as: an agency id or a destination code (role AUDITOR)")

@@ -3,8 +3,10 @@
 
 #include <cstdio>
 
-#include "cli/inbox_command.h"
-#include "cli/inbox_support.h"
+#include "cli/caller.h"
+#include "cli/connect.h"
+#include "cli/exit_codes.h"
+#include "cli/inbox/inbox.h"
 #include "core/hex.h"
 #include "core/json.h"
 
@@ -127,7 +129,7 @@ int RunAction(const ConnectionFlags& flags, const std::string& action, const Arg
   Status s = ResolveCaller(flags, args.who, false, &caller);
   if (!s.ok()) return Fail(command, s, kExitSetupError);
   std::unique_ptr<BrokerClient> client;
-  s = ConnectAs(flags, caller, &client);
+  s = ConnectAs(flags, caller.agency_id, &client);
   if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
 
   std::string destination;

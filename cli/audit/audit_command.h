@@ -12,7 +12,7 @@
 //                     [--checkpoint FILE]... [--json]
 //     Without --db: the same check through the running broker (chain, seqs,
 //     checkpoints; not the indexes, which need --db). See
-//     cli/audit_subcommands.h, which also lists timeline, replay, as-of and
+//     cli/audit/subcommands.h, which also lists timeline, replay, as-of and
 //     export.
 //   refx audit checkpoint --db DIR [--all]
 //     Prints the latest (or every) stored signed checkpoint as a

@@ -5,10 +5,11 @@
 #include <memory>
 #include <string>
 
-#include "cli/audit_command.h"
-#include "cli/audit_subcommands.h"
-#include "cli/audit_support.h"
-#include "cli/inbox_support.h"
+#include "cli/audit/audit_command.h"
+#include "cli/audit/audited_read.h"
+#include "cli/audit/event_lines.h"
+#include "cli/audit/subcommands.h"
+#include "cli/referral_arg.h"
 #include "core/event_util.h"
 #include "core/json.h"
 
@@ -44,9 +45,7 @@ void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_
       "Every event of one referral in seq order: submission, routing (rule, reason), deliveries (what groups were "
       "disclosed to whom), acks, accepts/declines, outcomes, breaches, escalations, erasures, record accesses. The "
       "text form has no personal data; --json prints the full events, which DO contain personal data");
-  cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or 42)")
-      ->required()
-      ->transform([](std::string value) { return inbox::NormaliseReferralId(value); });
+  AddReferralArgument(cmd, &args->referral);
   cmd->add_option("--purpose", args->purpose,
                   "Why you read this referral (required; the broker records it as a record_accessed event)");
   cmd->add_option("--as", args->as,
