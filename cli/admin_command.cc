@@ -8,7 +8,8 @@
 #include "cli/connect.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
-#include "eventlog/backup.h"
+#include "cli/offline/arguments.h"
+#include "cli/offline/handover.h"
 
 namespace refx::cli {
 
@@ -19,11 +20,6 @@ struct BackupArgs {
   std::string as = "refx-admin";
   int wait_s = 3600;
   bool json = false;
-};
-
-struct RestoreArgs {
-  std::string backup_dir;
-  std::string data_dir;
 };
 
 int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
@@ -66,18 +62,6 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
   return r.verified() ? kExitOk : kExitRefused;
 }
 
-int RunRestore(const RestoreArgs& args) {
-  const std::string command = "admin restore";
-  eventlog::BackupReport report;
-  Status s = eventlog::RestoreLatestBackup(args.backup_dir, args.data_dir, &report);
-  if (!s.ok()) return Fail(command, s, kExitSetupError);
-  std::printf("restored backup %u from %s into %s: head seq %llu, %llu bytes in %u files\n", report.backup_id,
-              args.backup_dir.c_str(), args.data_dir.c_str(), static_cast<unsigned long long>(report.head_seq),
-              static_cast<unsigned long long>(report.size_bytes), report.file_count);
-  std::printf("now check it: refx audit verify --db %s\n", args.data_dir.c_str());
-  return kExitOk;
-}
-
 }  // namespace
 
 void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
@@ -98,14 +82,10 @@ void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
     cmd->callback([args, flags, exit_code] { *exit_code = RunBackup(*flags, *args); });
   }
   {
-    auto args = std::make_shared<RestoreArgs>();
-    CLI::App* cmd = admin->add_subcommand(
-        "restore",
-        "Restore the latest backup in BACKUP_DIR into DATA_DIR (must be new or empty; checksums checked while "
-        "copying), here on this host. Then run `refx audit verify --db DATA_DIR`. Exit 0 done, 1 failed");
-    cmd->add_option("backup_dir", args->backup_dir, "Backup folder (made by `refx admin backup`)")->required();
-    cmd->add_option("--to", args->data_dir, "New event log folder to restore into")->required();
-    cmd->callback([args, exit_code] { *exit_code = RunRestore(*args); });
+    auto args = std::make_shared<offline::RestoreArgs>();
+    offline::AddRestoreCommand(admin, args.get())->callback([args, exit_code] {
+      *exit_code = offline::RunOfflineTool("admin restore");
+    });
   }
 }
 

@@ -9,7 +9,8 @@
 //   refx admin restore BACKUP_DIR --to DATA_DIR
 //     Local: restores the latest backup in BACKUP_DIR into DATA_DIR (new or
 //     empty; eventlog/backup.h), then tells you to check it with
-//     `refx audit verify --db DATA_DIR`.
+//     `refx audit verify --db DATA_DIR`. Run by refx-audit-offline
+//     (cli/offline/), which refx hands the command line to.
 //
 // Thread-safety: called from main's thread only.
 #pragma once

@@ -23,11 +23,9 @@ namespace {
 // The checkout a refx binary at CHECKOUT/build/bin/refx belongs to, and so
 // the stack it uses by default (CHECKOUT/var); "" if unknown.
 std::string CheckoutOfBinary() {
-  char exe[PATH_MAX];
-  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return "";
-  exe[n] = '\0';
-  return (fs::path(exe).parent_path() / ".." / "..").lexically_normal().string();
+  const std::string folder = BinaryFolder();
+  if (folder.empty()) return "";
+  return (fs::path(folder) / ".." / "..").lexically_normal().string();
 }
 
 // True if the current directory is `dir` or below it.
@@ -67,6 +65,14 @@ int ConnectWithin(const sockaddr* address, socklen_t length, int family, int tim
 }
 
 }  // namespace
+
+std::string BinaryFolder() {
+  char exe[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return "";
+  exe[n] = '\0';
+  return fs::path(exe).parent_path().string();
+}
 
 std::string ResolveHome(const std::string& flag) {
   if (!flag.empty()) return flag;

@@ -12,24 +12,18 @@
 #include <memory>
 #include <string>
 
+#include "cli/command_line.h"
 #include "client/broker_client.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 
 namespace refx::cli {
 
-// Connection flags every command accepts; empty means "from the home folder".
-struct ConnectionFlags {
-  std::string home;
-  std::string endpoint;
-  std::string server_key_file;  // broker public key (Z85 file)
-  std::string key_dir;          // folder with AGENCY.pub / AGENCY.key
-  int timeout_ms = 2500;
-  int attempts = 5;
-};
-
 // Resolves the home folder (see above). Never fails; the folder may not exist.
 std::string ResolveHome(const std::string& flag);
+
+// The folder this running binary is in (from /proc/self/exe); "" if unknown.
+std::string BinaryFolder();
 
 // Builds client options to act as `agency_id`. NotFound naming the missing
 // file when the stack is not set up (e.g. `deploy/refx.sh up` not run).

@@ -1,11 +1,15 @@
 // refx: the command-line tool for people — submit referrals, manage keys,
 // the lead's inbox, reports, audit (verify, timeline, replay, as-of, export)
-// and admin (backup, restore).
+// and admin (backup, restore). The subcommands that open a log folder
+// (audit verify --db, audit checkpoint, admin restore) run in
+// refx-audit-offline next to this binary (cli/offline/), so refx itself
+// does not link RocksDB.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/admin_command.h"
 #include "cli/audit/audit_command.h"
+#include "cli/command_line.h"
 #include "cli/inbox/inbox_command.h"
 #include "cli/keys_command.h"
 #include "cli/local_stack.h"
@@ -16,15 +20,7 @@ int main(int argc, char** argv) {
   CLI::App app{"refx: Referral Exchange command-line tool"};
   app.require_subcommand(1);
   refx::cli::ConnectionFlags flags;
-  app.footer(refx::cli::kExitCodesHelp);
-  app.add_option("--home", flags.home,
-                 "Local stack folder (default: $REFX_HOME, else the var/ of the checkout this refx binary was built "
-                 "in; run from outside that checkout, refx names it on stderr)");
-  app.add_option("--broker", flags.endpoint, "Broker endpoint, e.g. tcp://127.0.0.1:7400");
-  app.add_option("--server-key", flags.server_key_file, "File with the broker's Z85 public key");
-  app.add_option("--key-dir", flags.key_dir, "Folder with AGENCY.pub / AGENCY.key");
-  app.add_option("--timeout-ms", flags.timeout_ms, "Reply timeout per attempt")->capture_default_str();
-  app.add_option("--attempts", flags.attempts, "Attempts before giving up")->capture_default_str();
+  refx::cli::AddConnectionFlags(app, &flags);
   int exit_code = 0;
   refx::cli::AddSubmitCommand(app, &flags, &exit_code);
   refx::cli::AddKeysCommand(app, &exit_code);
@@ -36,11 +32,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    // CLI11 prints the error (or the help) and gives its own code for each
-    // kind of parse error (105, 106, 109, ...): every one is "bad
-    // arguments", exit 2, as `refx --help` and the README say.
-    const int code = app.exit(e);
-    return code == 0 ? refx::cli::kExitOk : refx::cli::kExitRefused;
+    return refx::cli::ExitForParseError(app, e);
   }
   return exit_code;
 }

@@ -7,7 +7,8 @@
 //     the recorded head, the indexes and the signed checkpoints. Prints
 //     "intact: ..." or "first bad seq N: PROBLEM: detail" (or one
 //     refx.v1.VerifyResult JSON line with --json); a progress bar on stderr
-//     when it is a terminal.
+//     when it is a terminal. Run by refx-audit-offline (cli/offline/),
+//     which refx hands the command line to.
 //   refx audit verify --purpose TEXT [--as AUDITOR] [--signing-pub FILE]...
 //                     [--checkpoint FILE]... [--json]
 //     Without --db: the same check through the running broker (chain, seqs,
@@ -17,10 +18,11 @@
 //   refx audit checkpoint --db DIR [--all]
 //     Prints the latest (or every) stored signed checkpoint as a
 //     refx.v1.Checkpoint JSON line, to keep OFF the broker's host and pass
-//     back with `verify --checkpoint FILE` (a file of such lines).
+//     back with `verify --checkpoint FILE` (a file of such lines). Run by
+//     refx-audit-offline too.
 //   refx keys gen-signing-key NAME --dir DIR
 //     Creates the broker's checkpoint signing key pair DIR/NAME.sign.key
-//     (0600) and DIR/NAME.sign.pub (eventlog/checkpoints.h); existing keys
+//     (0600) and DIR/NAME.sign.pub (eventlog/checkpoint_signing.h); existing keys
 //     are kept. (Registered on `refx keys` when that command exists,
 //     otherwise as `refx audit keygen`.)
 #pragma once

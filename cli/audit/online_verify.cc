@@ -27,9 +27,9 @@
 #include "core/frame_codec.h"
 #include "core/json.h"
 #include "eventlog/chain_checker.h"
-#include "eventlog/checkpoints.h"
+#include "eventlog/checkpoint_signing.h"
+#include "eventlog/findings.h"
 #include "eventlog/hash_chain.h"
-#include "eventlog/verifier.h"
 #include "refx/v1/cli.pb.h"
 
 namespace refx::cli {

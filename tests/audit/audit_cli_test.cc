@@ -36,9 +36,9 @@ struct CliRun {
 
 std::string Quote(const std::string& arg) { return "'" + arg + "'"; }
 
-// Runs the refx binary with `args`; stdin is /dev/null.
-CliRun RunRefx(const std::vector<std::string>& args, const std::string& err_file) {
-  std::string command = Quote(REFX_CLI_BIN);
+// Runs `binary` with `args`; stdin is /dev/null.
+CliRun RunBinary(const std::string& binary, const std::vector<std::string>& args, const std::string& err_file) {
+  std::string command = Quote(binary);
   for (const std::string& a : args) command += " " + Quote(a);
   command += " </dev/null 2>" + Quote(err_file);
   CliRun run;
@@ -75,7 +75,7 @@ class AuditCliTest : public ::testing::Test {
     ASSERT_TRUE(audit_testing::AppendSynthetic(log.get(), 120, signer.get(), 40).ok());
   }
 
-  CliRun Refx(const std::vector<std::string>& args) { return RunRefx(args, dir_.Sub("stderr.txt")); }
+  CliRun Refx(const std::vector<std::string>& args) { return RunBinary(REFX_CLI_BIN, args, dir_.Sub("stderr.txt")); }
 
   void FlipActorByte(uint64_t seq) {
     RawDb raw(db_);
@@ -165,6 +165,42 @@ TEST_F(AuditCliTest, SetupErrorsExitOne) {
 
   run = Refx({"audit", "verify", "--db", db_, "--checkpoint", dir_.Sub("missing.jsonl")});
   EXPECT_EQ(run.code, 1) << run.out << run.err;
+}
+
+// refx hands the subcommands that open a log folder to refx-audit-offline
+// in its own folder; a refx without it says so and changes nothing.
+TEST_F(AuditCliTest, ARefxWithoutTheOfflineToolSaysItIsMissing) {
+  const std::string alone = dir_.Sub("alone");
+  std::filesystem::create_directories(alone);
+  const std::string refx = alone + "/refx";
+  std::filesystem::copy_file(REFX_CLI_BIN, refx);
+  const std::string err = dir_.Sub("alone-stderr.txt");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"audit", "verify", "--db", db_}, {"audit", "checkpoint", "--db", db_},
+        {"admin", "restore", dir_.Sub("backup"), "--to", dir_.Sub("restored")}}) {
+    CliRun run = RunBinary(refx, args, err);
+    EXPECT_EQ(run.code, 1) << args[1] << "\n" << run.out << run.err;
+    EXPECT_NE(run.err.find(alone + "/refx-audit-offline, which is missing"), std::string::npos) << run.err;
+    EXPECT_TRUE(run.out.empty()) << run.out;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("restored")));
+  // What needs no log folder still works from the lone refx.
+  CliRun gen = RunBinary(refx, {"keys", "gen-signing-key", "other", "--dir", keys_}, err);
+  EXPECT_EQ(gen.code, 0) << gen.out << gen.err;
+  // Bad arguments are refused by refx itself, before any hand-over.
+  CliRun bad = RunBinary(refx, {"audit", "checkpoint"}, err);
+  EXPECT_EQ(bad.code, 2) << bad.out << bad.err;
+}
+
+// The offline tool verifies log folders only: online verification is refx's.
+TEST_F(AuditCliTest, TheOfflineToolRefusesAnOnlineVerify) {
+  const std::string tool = (std::filesystem::path(REFX_CLI_BIN).parent_path() / "refx-audit-offline").string();
+  CliRun run = RunBinary(tool, {"audit", "verify", "--purpose", "test"}, dir_.Sub("stderr.txt"));
+  EXPECT_EQ(run.code, 2) << run.out << run.err;
+  EXPECT_NE(run.err.find("refx audit verify --purpose"), std::string::npos) << run.err;
+  run = RunBinary(tool, {"--home", dir_.Sub("nowhere"), "audit", "verify", "--db", db_}, dir_.Sub("stderr.txt"));
+  EXPECT_EQ(run.code, 0) << run.out << run.err;
+  EXPECT_EQ(run.out.rfind("intact: 120 events", 0), 0u) << run.out;
 }
 
 // The latest checkpoint, saved off the host, catches a rewrite whose
