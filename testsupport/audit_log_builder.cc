@@ -33,33 +33,43 @@ std::string SyntheticDestinationOf(uint64_t seq) {
   return phase == 0 || phase == 4 ? std::string() : std::string(DestinationFor(seq));
 }
 
+v1::Event SyntheticSubmission(uint64_t seq, const std::string& referral_id) {
+  v1::Event e = Base(seq, "kent-police");
+  auto* body = e.mutable_referral_submitted();
+  body->set_referral_id(referral_id);
+  v1::Referral* r = body->mutable_referral();
+  r->set_referrer_reference("KP-AUDIT-" + std::to_string(seq));
+  r->set_category(v1::DOMESTIC_ABUSE);
+  r->mutable_referrer()->set_agency_id("kent-police");
+  r->mutable_consent()->set_position(v1::CONSENT_GIVEN);
+  r->set_lawful_basis(v1::PUBLIC_TASK);
+  r->mutable_person()->set_given_name("Alex");
+  r->mutable_person()->set_family_name("Example");
+  return e;
+}
+
+v1::Event SyntheticRouting(uint64_t seq, const std::string& referral_id, const std::string& destination) {
+  v1::Event e = Base(seq, "refx-router");
+  auto* body = e.mutable_case_routed();
+  body->set_referral_id(referral_id);
+  body->set_destination(destination);
+  body->set_rule_id("da-high-risk");
+  body->set_reason("synthetic routing");
+  return e;
+}
+
 v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key) {
   dedupe_key->clear();
   const uint64_t phase = (seq - 1) % 5;
   const std::string referral = SyntheticReferralOf(seq);
   switch (phase) {
     case 0: {
-      v1::Event e = Base(seq, "kent-police");
-      auto* body = e.mutable_referral_submitted();
-      body->set_referral_id(referral);
-      v1::Referral* r = body->mutable_referral();
-      r->set_referrer_reference("KP-AUDIT-" + std::to_string(seq));
-      r->set_category(v1::DOMESTIC_ABUSE);
-      r->mutable_referrer()->set_agency_id("kent-police");
-      r->mutable_consent()->set_position(v1::CONSENT_GIVEN);
-      r->set_lawful_basis(v1::PUBLIC_TASK);
-      r->mutable_person()->set_given_name("Alex");
-      r->mutable_person()->set_family_name("Example");
-      *dedupe_key = eventlog::DedupeKey("kent-police", r->referrer_reference());
+      v1::Event e = SyntheticSubmission(seq, referral);
+      *dedupe_key = eventlog::DedupeKey("kent-police", e.referral_submitted().referral().referrer_reference());
       return e;
     }
     case 1: {
-      v1::Event e = Base(seq, "refx-router");
-      auto* body = e.mutable_case_routed();
-      body->set_referral_id(referral);
-      body->set_destination(DestinationFor(seq));
-      body->set_rule_id("da-high-risk");
-      body->set_reason("synthetic routing");
+      v1::Event e = SyntheticRouting(seq, referral, DestinationFor(seq));
       *dedupe_key = eventlog::DedupeKey("refx-router", "append:route-" + std::to_string(seq));
       return e;
     }

@@ -1,5 +1,6 @@
-// Synthetic event logs for the audit tests (tests/audit) and the audit
-// benchmark (bench/audit_bench.cc): real logs written with
+// Synthetic event logs for the audit tests (tests/audit), the event log's
+// unit tests (tests/unit/event_log_test.cc) and the audit benchmark
+// (bench/audit_bench.cc): synthetic events, real logs written with
 // EventLog::AppendBatch (synthetic referrals and lifecycle events, with
 // dedupe keys and destinations), signed checkpoints stored every N events,
 // and direct RocksDB access for tampering (as an attacker with the files
@@ -20,6 +21,14 @@
 #include "eventlog/event_log.h"
 
 namespace refx::audit_testing {
+
+// A referral_submitted event at `seq` (time 1795000000 + seq) by
+// kent-police for `referral_id`: reference KP-AUDIT-<seq>, a synthetic
+// person, no dedupe key of its own.
+v1::Event SyntheticSubmission(uint64_t seq, const std::string& referral_id);
+// A case_routed event at `seq` by refx-router sending `referral_id` to
+// `destination` (rule da-high-risk).
+v1::Event SyntheticRouting(uint64_t seq, const std::string& referral_id, const std::string& destination);
 
 // The synthetic event at `seq`, in a cycle of five:
 //   1 referral_submitted by kent-police (dedupe: agency + reference)

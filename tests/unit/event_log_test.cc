@@ -21,47 +21,19 @@
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
 #include "tests/unit/test_util.h"
+#include "testsupport/audit_log_builder.h"
 
 namespace refx::eventlog {
 namespace {
 
+using audit_testing::RawDb;  // direct RocksDB access, for tampering
+using audit_testing::SyntheticRouting;
+using audit_testing::SyntheticSubmission;
 using google::protobuf::util::MessageDifferencer;
 using refx::testing::TempDir;
 
 // ---------------------------------------------------------------------------
-// Synthetic events.
-
-v1::Event SubmittedEvent(uint64_t seq, const std::string& referral_id) {
-  v1::Event e;
-  e.set_seq(seq);
-  e.mutable_time()->set_seconds(1795000000 + static_cast<int64_t>(seq));
-  e.set_actor("kent-police");
-  auto* body = e.mutable_referral_submitted();
-  body->set_referral_id(referral_id);
-  v1::Referral* r = body->mutable_referral();
-  r->set_referrer_reference("KP-TEST-" + std::to_string(seq));
-  r->set_category(v1::DOMESTIC_ABUSE);
-  r->mutable_referrer()->set_agency_id("kent-police");
-  r->mutable_consent()->set_position(v1::CONSENT_GIVEN);
-  r->set_lawful_basis(v1::PUBLIC_TASK);
-  r->mutable_person()->set_given_name("Alex");
-  r->mutable_person()->set_family_name("Example");
-  r->mutable_person()->set_age_years(34);
-  return e;
-}
-
-v1::Event RoutedEvent(uint64_t seq, const std::string& referral_id, const std::string& destination) {
-  v1::Event e;
-  e.set_seq(seq);
-  e.mutable_time()->set_seconds(1795000000 + static_cast<int64_t>(seq));
-  e.set_actor("refx-router");
-  auto* body = e.mutable_case_routed();
-  body->set_referral_id(referral_id);
-  body->set_destination(destination);
-  body->set_rule_id("rule-test");
-  body->set_reason("synthetic test routing");
-  return e;
-}
+// Synthetic events (testsupport/audit_log_builder.h).
 
 PendingEvent Pending(v1::Event e, std::string dedupe_key = {}) {
   PendingEvent p;
@@ -75,9 +47,9 @@ std::vector<PendingEvent> MixedBatch(uint64_t first, uint64_t n) {
   std::vector<PendingEvent> batch;
   for (uint64_t seq = first; seq < first + n; ++seq) {
     if (seq % 2 == 1) {
-      batch.push_back(Pending(SubmittedEvent(seq, ReferralIdForSeq(seq))));
+      batch.push_back(Pending(SyntheticSubmission(seq, ReferralIdForSeq(seq))));
     } else {
-      batch.push_back(Pending(RoutedEvent(seq, ReferralIdForSeq(seq - 1), "DA_MARAC")));
+      batch.push_back(Pending(SyntheticRouting(seq, ReferralIdForSeq(seq - 1), "DA_MARAC")));
     }
   }
   return batch;
@@ -114,41 +86,6 @@ class EventLogTest : public ::testing::Test {
   }
 
   TempDir dir_;
-};
-
-// Direct RocksDB access to the log's database, for tampering.
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    rocksdb::DBOptions options;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : ColumnFamilyNames()) {
-      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    rocksdb::DB* raw = nullptr;
-    status_ = rocksdb::DB::Open(options, path, descriptors, &handles_, &raw);
-    db_.reset(raw);
-  }
-  ~RawDb() {
-    if (db_) {
-      for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
-      db_->Close();
-    }
-  }
-  const rocksdb::Status& status() const { return status_; }
-  rocksdb::DB* db() const { return db_.get(); }
-  rocksdb::ColumnFamilyHandle* cf(const std::string& name) const {
-    const auto& names = ColumnFamilyNames();
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == name) return handles_[i];
-    }
-    return nullptr;
-  }
-
- private:
-  rocksdb::Status status_;
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 
 // ---------------------------------------------------------------------------
@@ -286,7 +223,7 @@ TEST_P(EventLogBadSeqTest, WrongSeqIsRefusedAndNothingChanges) {
 
   std::vector<PendingEvent> batch;
   for (uint64_t seq : GetParam().seqs) {
-    batch.push_back(Pending(SubmittedEvent(seq, ReferralIdForSeq(seq)),
+    batch.push_back(Pending(SyntheticSubmission(seq, ReferralIdForSeq(seq)),
                             DedupeKey("kent-police", "BAD-" + std::to_string(seq))));
   }
   Status s = log->AppendBatch(batch);
@@ -333,8 +270,8 @@ TEST_F(EventLogTest, EventWithoutBodyIsRefused) {
 
   // A body-less event in the middle of a batch spoils the whole batch.
   no_body.set_seq(2);
-  s = log->AppendBatch({Pending(SubmittedEvent(1, "R-0000000001")), Pending(no_body),
-                        Pending(SubmittedEvent(3, "R-0000000003"))});
+  s = log->AppendBatch({Pending(SyntheticSubmission(1, "R-0000000001")), Pending(no_body),
+                        Pending(SyntheticSubmission(3, "R-0000000003"))});
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(log->head_seq(), 0u);
   EXPECT_EQ(log->head_hash(), GenesisHash());
@@ -355,9 +292,9 @@ TEST_F(EventLogTest, DedupeIndexFindsAppendedKeysOnly) {
   EXPECT_EQ(log->FindDuplicate(key1, &seq).code(), Status::Code::kNotFound);
   EXPECT_EQ(seq, 12345u) << "FindDuplicate must not write *seq when absent";
 
-  ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, "R-0000000001"), key1),
-                                Pending(RoutedEvent(2, "R-0000000001", "DA_MARAC"), append_key),
-                                Pending(SubmittedEvent(3, "R-0000000003"), key2)})
+  ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(1, "R-0000000001"), key1),
+                                Pending(SyntheticRouting(2, "R-0000000001", "DA_MARAC"), append_key),
+                                Pending(SyntheticSubmission(3, "R-0000000003"), key2)})
                   .ok());
   ASSERT_TRUE(log->FindDuplicate(key1, &seq).ok());
   EXPECT_EQ(seq, 1u);
@@ -378,7 +315,7 @@ TEST_F(EventLogTest, MalformedDedupeValueIsCorruptionNotAbsent) {
   {
     auto log = MustOpen();
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, "R-0000000001"), key)}).ok());
+    ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(1, "R-0000000001"), key)}).ok());
   }
   {
     RawDb raw(DbPath());
@@ -410,7 +347,7 @@ TEST_F(EventLogTest, StateRecordsAreTypedAndMalformedOnesAreCorruption) {
   idva.set_destination("IDVA");
   v1::CaseRecord other = marac;
   other.set_referral_id("R-10");  // "R-1" is a prefix of "R-10": not one of R-1's cases
-  PendingEvent p = Pending(SubmittedEvent(1, "R-1"));
+  PendingEvent p = Pending(SyntheticSubmission(1, "R-1"));
   p.state_puts = {{EventLog::ReferralStateKey("R-1"), referral.SerializeAsString()},
                   {EventLog::CaseStateKey("R-1", "IDVA"), idva.SerializeAsString()},
                   {EventLog::CaseStateKey("R-1", "DA_MARAC"), marac.SerializeAsString()},
@@ -450,10 +387,10 @@ TEST_F(EventLogTest, ByReferralIndexListsEachReferralsSeqsInOrder) {
   auto log = MustOpen();
   ASSERT_NE(log, nullptr);
   // "R-1" is a prefix of "R-10": the NUL separator must keep them apart.
-  ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, "R-1")), Pending(SubmittedEvent(2, "R-10")),
-                                Pending(RoutedEvent(3, "R-1", "DA_MARAC")),
-                                Pending(RoutedEvent(4, "R-10", "IDVA")),
-                                Pending(RoutedEvent(5, "R-1", "IDVA"))})
+  ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(1, "R-1")), Pending(SyntheticSubmission(2, "R-10")),
+                                Pending(SyntheticRouting(3, "R-1", "DA_MARAC")),
+                                Pending(SyntheticRouting(4, "R-10", "IDVA")),
+                                Pending(SyntheticRouting(5, "R-1", "IDVA"))})
                   .ok());
   std::vector<uint64_t> seqs;
   ASSERT_TRUE(log->SeqsForReferral("R-1", &seqs).ok());
@@ -470,9 +407,9 @@ TEST_F(EventLogTest, ByReferralIndexListsEachReferralsSeqsInOrder) {
 TEST_F(EventLogTest, ByReferralIndexSpansBatches) {
   auto log = MustOpen();
   ASSERT_NE(log, nullptr);
-  ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(1, ReferralIdForSeq(1)))}).ok());
-  ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(2, ReferralIdForSeq(2)))}).ok());
-  ASSERT_TRUE(log->AppendBatch({Pending(RoutedEvent(3, ReferralIdForSeq(1), "DA_MARAC"))}).ok());
+  ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(1, ReferralIdForSeq(1)))}).ok());
+  ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(2, ReferralIdForSeq(2)))}).ok());
+  ASSERT_TRUE(log->AppendBatch({Pending(SyntheticRouting(3, ReferralIdForSeq(1), "DA_MARAC"))}).ok());
   std::vector<uint64_t> seqs;
   ASSERT_TRUE(log->SeqsForReferral(ReferralIdForSeq(1), &seqs).ok());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 3}));
@@ -488,7 +425,7 @@ TEST_F(EventLogTest, ReopenKeepsHeadAndData) {
     auto log = MustOpen();
     ASSERT_NE(log, nullptr);
     ASSERT_TRUE(log->AppendBatch(MixedBatch(1, 4)).ok());
-    ASSERT_TRUE(log->AppendBatch({Pending(SubmittedEvent(5, "R-0000000005"), EventLog::SubmissionKey("kent-police", "KP-5"))}).ok());
+    ASSERT_TRUE(log->AppendBatch({Pending(SyntheticSubmission(5, "R-0000000005"), EventLog::SubmissionKey("kent-police", "KP-5"))}).ok());
     hash = log->head_hash();
     ASSERT_TRUE(log->Scan(1, 0, [&](const StoredEvent& ev) {
                       bytes.push_back(ev.bytes);
@@ -674,7 +611,7 @@ TEST_F(EventLogTest, OpenRefusesAnEventAppendedBehindTheHead) {
     // An extra event 4 with a correct chain hash, but meta not updated.
     std::string prev;
     ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), raw.cf("meta"), "head_hash", &prev).ok());
-    std::string bytes = SubmittedEvent(4, "R-0000000004").SerializeAsString();
+    std::string bytes = SyntheticSubmission(4, "R-0000000004").SerializeAsString();
     value = bytes + ChainHash(prev, 4, bytes);
     ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("events"), EncodeSeq(4), value).ok());
   }
@@ -778,7 +715,7 @@ TEST_F(EventLogTest, VerifyChainDetectsARewrittenEventWithRecomputedHash) {
     std::string prev_value;
     ASSERT_TRUE(raw.db()->Get(rocksdb::ReadOptions(), raw.cf("events"), EncodeSeq(1), &prev_value).ok());
     const std::string prev_hash = prev_value.substr(prev_value.size() - kHashBytes);
-    v1::Event forged = RoutedEvent(2, ReferralIdForSeq(1), "FORGED_DEST");
+    v1::Event forged = SyntheticRouting(2, ReferralIdForSeq(1), "FORGED_DEST");
     const std::string bytes = forged.SerializeAsString();
     ASSERT_TRUE(raw.db()
                     ->Put(rocksdb::WriteOptions(), raw.cf("events"), EncodeSeq(2),
