@@ -86,6 +86,12 @@ OutcomeIndex::~OutcomeIndex() {
 
 void OutcomeIndex::Apply(ForwardOutcome outcome) {
   ForwardOutcome& slot = latest_[outcome.referrer_reference];
+  if (!outcome.accepted && slot.accepted) {
+    // A refused resubmission does not undo the acceptance in the log.
+    slot.refusal = std::move(outcome.refusal);
+    ++slot.version;
+    return;
+  }
   outcome.version = slot.version + 1;
   slot = std::move(outcome);
 }

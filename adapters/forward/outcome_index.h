@@ -29,7 +29,10 @@ struct ForwardOutcome {
   bool accepted = false;
   std::string referral_id;  // when accepted
   uint64_t seq = 0;         // when accepted
-  Status refusal;           // when refused: the broker's code and message
+  // When refused: the broker's code and message. When accepted and a later
+  // resubmission of the reference was refused (e.g. IDEMPOTENCY_CONFLICT:
+  // different content), that refusal; the acceptance is kept.
+  Status refusal;
   uint64_t version = 0;     // set by the index
 };
 

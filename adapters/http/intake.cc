@@ -276,7 +276,7 @@ void HttpIntake::Routes() {
     if (req.get_param_value("wait") == "durable") {
       ForwardOutcome outcome;
       s = deps_.outcomes->WaitNewer(reference, version, std::chrono::steady_clock::now() + deps_.durable_wait, &outcome);
-      if (s.ok() && outcome.accepted) {
+      if (s.ok() && outcome.accepted && outcome.refusal.ok()) {
         body["state"] = "accepted";
         body["referralId"] = outcome.referral_id;
         body["seq"] = outcome.seq;
@@ -318,6 +318,10 @@ void HttpIntake::Routes() {
       body["state"] = "accepted";
       body["referralId"] = outcome.referral_id;
       body["seq"] = outcome.seq;
+      if (!outcome.refusal.ok()) {
+        body["resubmissionRefused"] = {{"code", Status::CodeName(outcome.refusal.code())},
+                                       {"detail", outcome.refusal.message()}};
+      }
       v1::QueryResult result;
       Status q = deps_.query ? deps_.query(outcome.referral_id, &result) : Status::Unavailable("no broker");
       if (q.ok()) {

@@ -387,13 +387,15 @@ class DiskSpool : public Spool {
   }
 
   Status RemoveUnit(const std::string& name) {
+    // Neither removal is fsynced: a unit that comes back after a crash
+    // (with its cursor, or without it: then from its start) is forwarded
+    // again, and the broker answers each of its referrals as a duplicate
+    // with the original id and seq. A cursor left without its unit is
+    // removed by Open.
     std::string unit_path = new_ + "/" + name;
     if (::unlink(unit_path.c_str()) != 0 && errno != ENOENT) return Status::IoError(Errno("cannot remove", unit_path));
-    REFX_RETURN_IF_ERROR(FsyncDir(new_));
-    // The cursor goes after the unit: a crash between leaves a stray
-    // cursor, which Open removes, never a unit without its cursor.
     std::string cursor_path = cursor_ + "/" + name;
-    if (::unlink(cursor_path.c_str()) == 0) (void)FsyncDir(cursor_);
+    (void)::unlink(cursor_path.c_str());
     std::lock_guard<std::mutex> lock(mu_);
     auto it = units_.find(name);
     if (it != units_.end()) {

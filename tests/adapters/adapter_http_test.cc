@@ -93,6 +93,10 @@ TEST(AdapterHttpTest, OpenApiStatusCodesAreProduced) {
   r = c->Post("/v1/referrals?wait=durable", ToJsonLine(changed), "application/json");
   produced.insert({post, r->status});
   EXPECT_EQ(r->status, 409) << r->body;
+  // The conflicting resend does not undo the acceptance.
+  json after = json::parse(c->Get("/v1/referrals/OA-2")->body);
+  EXPECT_EQ(after["seq"], accepted["seq"]) << after.dump();
+  EXPECT_EQ(after["resubmissionRefused"]["code"], "IDEMPOTENCY_CONFLICT") << after.dump();
 
   r = c->Post("/v1/referrals", std::string(70000, ' '), "application/json");
   produced.insert({post, r->status});

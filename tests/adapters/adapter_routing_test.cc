@@ -44,30 +44,24 @@ TEST(AdapterRoutingTest, StatusShowsDestinationsAndOutcomesWithoutNotes) {
   std::set<std::string> destinations(st["destinations"].begin(), st["destinations"].end());
   EXPECT_EQ(destinations, (std::set<std::string>{"DA_MARAC", "IDVA"}));
 
-  // The DA MARAC's lead accepts and records an outcome, with notes.
+  // The DA MARAC's lead acknowledges, accepts and records an outcome, the
+  // last two with notes.
   const std::string lead = s.config().DestinationByCode("DA_MARAC")->agency_id();
-  auto client = s.stack().ClientFor(lead);
-  auto append = [&](const std::function<void(v1::Event*)>& set) {
-    v1::Event e;
-    set(&e);
+  auto lead_client = s.stack().ClientFor(lead);
+  std::vector<v1::Event> steps(3);
+  steps[0].mutable_case_acknowledged()->set_referral_id(referral);
+  steps[0].mutable_case_acknowledged()->set_destination("DA_MARAC");
+  steps[1].mutable_case_accepted()->set_referral_id(referral);
+  steps[1].mutable_case_accepted()->set_destination("DA_MARAC");
+  steps[1].mutable_case_accepted()->set_note("MARAC-PRIVATE-NOTE-1");
+  steps[2].mutable_outcome_recorded()->set_referral_id(referral);
+  steps[2].mutable_outcome_recorded()->set_destination("DA_MARAC");
+  steps[2].mutable_outcome_recorded()->set_code("LISTED_AT_MEETING");
+  steps[2].mutable_outcome_recorded()->set_note("MARAC-PRIVATE-NOTE-2");
+  for (const v1::Event& step : steps) {
     v1::Ack ack;
-    return client->Append(e, "", &ack);
-  };
-  ASSERT_TRUE(append([&](v1::Event* e) {
-                e->mutable_case_acknowledged()->set_referral_id(referral);
-                e->mutable_case_acknowledged()->set_destination("DA_MARAC");
-              }).ok());
-  ASSERT_TRUE(append([&](v1::Event* e) {
-                e->mutable_case_accepted()->set_referral_id(referral);
-                e->mutable_case_accepted()->set_destination("DA_MARAC");
-                e->mutable_case_accepted()->set_note("MARAC-PRIVATE-NOTE-1");
-              }).ok());
-  ASSERT_TRUE(append([&](v1::Event* e) {
-                e->mutable_outcome_recorded()->set_referral_id(referral);
-                e->mutable_outcome_recorded()->set_destination("DA_MARAC");
-                e->mutable_outcome_recorded()->set_code("LISTED_AT_MEETING");
-                e->mutable_outcome_recorded()->set_note("MARAC-PRIVATE-NOTE-2");
-              }).ok());
+    ASSERT_TRUE(lead_client->Append(step, "", &ack).ok()) << step.ShortDebugString();
+  }
   std::string body;
   bool outcome_seen = false;
   for (int i = 0; i < 300 && !outcome_seen; ++i) {
