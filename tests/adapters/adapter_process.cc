@@ -25,8 +25,6 @@ AdapterProcess::AdapterProcess(const TestStack& stack, const std::string& agency
   const std::string keys = dir_.path() + "/keys";
   ::mkdir(keys.c_str(), 0700);
   if (!SaveCurveKeyPair(keys, agency, stack.agency_keys(agency)).ok()) std::abort();
-  CurveKeyPair broker;
-  broker.public_key = stack.broker_keys().public_key;
   std::ofstream(keys + "/broker.pub") << stack.broker_keys().public_key << "\n";
   config_path_ = dir_.path() + "/adapter.textproto";
   ready_path_ = dir_.path() + "/ready";
