@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "adapters/forward/outcome_index.h"
 #include "adapters/spool/spool.h"
@@ -63,9 +64,10 @@ class Forwarder {
 
  private:
   void Run();
-  // Forwards what remains of `unit`. Returns false when it stopped on a
-  // failure (the caller backs off) or Stop.
-  bool ForwardUnit(SpoolUnit* unit);
+  // Forwards what remains of `units` (consecutive spool units, oldest
+  // first). Returns false when it stopped on a failure (the caller backs
+  // off) or Stop.
+  bool ForwardUnits(std::vector<SpoolUnit>* units);
   void Sleep(std::chrono::milliseconds how_long);
 
   const ForwarderOptions options_;

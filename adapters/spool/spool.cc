@@ -276,14 +276,20 @@ class DiskSpool : public Spool {
     return request.status;
   }
 
-  Status Oldest(SpoolUnit* unit) override {
+  Status Oldest(SpoolUnit* unit) override { return ReadUnit(nullptr, unit); }
+
+  Status Next(const std::string& after, SpoolUnit* unit) override { return ReadUnit(&after, unit); }
+
+  // The first unit (after `*after`, when given) read from new/.
+  Status ReadUnit(const std::string* after, SpoolUnit* unit) {
     std::string name;
     size_t acked = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (units_.empty()) return Status::NotFound("the spool is empty");
-      name = units_.begin()->first;
-      acked = units_.begin()->second.acknowledged;
+      auto it = after == nullptr ? units_.begin() : units_.upper_bound(*after);
+      if (it == units_.end()) return Status::NotFound(after == nullptr ? "the spool is empty" : "no later unit");
+      name = it->first;
+      acked = it->second.acknowledged;
     }
     std::string data;
     REFX_RETURN_IF_ERROR(ReadFile(new_ + "/" + name, &data));

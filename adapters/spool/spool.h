@@ -66,6 +66,10 @@ class Spool {
   // NotFound when the spool is empty.
   virtual Status Oldest(SpoolUnit* unit) = 0;
 
+  // The first unit after `after` (by name) with referrals still
+  // unacknowledged; NotFound when there is none.
+  virtual Status Next(const std::string& after, SpoolUnit* unit) = 0;
+
   // Durably records that referrals [0, acknowledged) of `unit_name` are in
   // the broker's log; removes the unit (and its cursor) once all are. The
   // removal itself is not fsynced: after a crash the unit may be offered

@@ -48,6 +48,11 @@ TEST(SpoolTest, AppendThenOldestGivesTheUnitBack) {
   EXPECT_EQ(unit.referrals[2].referrer_reference(), "A-2");
   EXPECT_EQ(unit.referrals[2].narrative(), "synthetic narrative 2");
   EXPECT_EQ(unit.acknowledged, 0u);
+  SpoolUnit next;
+  ASSERT_TRUE(spool->Next(unit.name, &next).ok());
+  EXPECT_EQ(next.source, "file:b.csv");
+  EXPECT_EQ(next.referrals.size(), 2u);
+  EXPECT_EQ(spool->Next(next.name, &next).code(), Status::Code::kNotFound);
   SpoolFigures f = spool->Figures();
   EXPECT_EQ(f.units, 2u);
   EXPECT_EQ(f.referrals, 5u);
