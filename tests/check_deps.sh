@@ -43,6 +43,9 @@ rules=(
   'cli;^(eventlog/(event_log|checkpoints|verifier|backup)\.h|rocksdb/.*)$;refx does not link RocksDB: what opens a log folder is refx-audit-offline (cli/offline/);cli/offline'
   # refx_chain (eventlog/CMakeLists.txt) is the chain without the database.
   'eventlog/hash_chain.* eventlog/fast_chain_hash.* eventlog/chain_checker.* eventlog/checkpoint_signing.* eventlog/findings.* eventlog/keys.*;^(eventlog/(event_log|checkpoints|verifier|backup)\.h|rocksdb/.*)$;refx_chain has no RocksDB: refx links it for online verification'
+  # Adapters are clients of the broker like the services (issue 11 item 1).
+  'adapters;^(eventlog|broker|services|cli|tests|testsupport|bench)/;adapters never link RocksDB (refx_eventlog): they talk to the broker'
+  'adapters;^rocksdb/;only eventlog/ opens RocksDB'
 )
 
 # Known exceptions, one line each: "FOLDER;PATTERN" of a rule above that is

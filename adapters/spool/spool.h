@@ -66,8 +66,15 @@ class Spool {
   // NotFound when the spool is empty.
   virtual Status Oldest(SpoolUnit* unit) = 0;
 
+  // The first unit after `after` (by name) with referrals still
+  // unacknowledged; NotFound when there is none.
+  virtual Status Next(const std::string& after, SpoolUnit* unit) = 0;
+
   // Durably records that referrals [0, acknowledged) of `unit_name` are in
-  // the broker's log; removes the unit (and its cursor) once all are.
+  // the broker's log; removes the unit (and its cursor) once all are. The
+  // removal itself is not fsynced: after a crash the unit may be offered
+  // again, which is safe because the broker answers a resent referral as a
+  // duplicate (the caller records the broker's answers before calling).
   virtual Status MarkAcknowledged(const std::string& unit_name,
                                   size_t acknowledged) = 0;
 

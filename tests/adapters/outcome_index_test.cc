@@ -1,0 +1,93 @@
+// OutcomeIndex: outcomes survive reopening, a torn last line is ignored and
+// cut off, a refused resend keeps the acceptance, WaitNewer wakes on a newer
+// outcome and times out without one.
+#include "adapters/forward/outcome_index.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/unit/test_util.h"
+
+namespace refx::adapters {
+namespace {
+
+ForwardOutcome Accepted(const std::string& ref, const std::string& id, uint64_t seq) {
+  ForwardOutcome o;
+  o.referrer_reference = ref;
+  o.accepted = true;
+  o.referral_id = id;
+  o.seq = seq;
+  return o;
+}
+
+ForwardOutcome Refused(const std::string& ref, Status why) {
+  ForwardOutcome o;
+  o.referrer_reference = ref;
+  o.refusal = std::move(why);
+  return o;
+}
+
+TEST(OutcomeIndexTest, OutcomesSurviveReopenAndATornLineIsIgnored) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  {
+    std::unique_ptr<OutcomeIndex> index;
+    ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+    ASSERT_TRUE(index->Record({Accepted("A-1", "R-0000000001", 1),
+                               Refused("A-2", Status::PermissionDenied("may not\tsubmit\nthis"))})
+                    .ok());
+  }
+  std::ofstream(path, std::ios::app) << "A\tA-3\tR-00000";  // a crash mid-append
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+  ForwardOutcome o;
+  ASSERT_TRUE(index->Find("A-1", &o).ok());
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.referral_id, "R-0000000001");
+  EXPECT_EQ(o.seq, 1u);
+  ASSERT_TRUE(index->Find("A-2", &o).ok());
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.refusal.code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(o.refusal.message(), "may not submit this");
+  EXPECT_EQ(index->Find("A-3", &o).code(), Status::Code::kNotFound);
+  // The next record starts a line of its own.
+  ASSERT_TRUE(index->Record({Accepted("A-4", "R-0000000004", 4)}).ok());
+  index.reset();
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+  ASSERT_TRUE(index->Find("A-4", &o).ok());
+  EXPECT_EQ(o.seq, 4u);
+}
+
+TEST(OutcomeIndexTest, ARefusedResendKeepsTheAcceptance) {
+  testing::TempDir tmp;
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(tmp.Sub("outcomes.log"), &index).ok());
+  ASSERT_TRUE(index->Record({Accepted("A-1", "R-0000000001", 1)}).ok());
+  const uint64_t v = index->Version("A-1");
+  ASSERT_TRUE(index->Record({Refused("A-1", Status::IdempotencyConflict("different referral"))}).ok());
+  EXPECT_GT(index->Version("A-1"), v);
+  ForwardOutcome o;
+  ASSERT_TRUE(index->Find("A-1", &o).ok());
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.seq, 1u);
+  EXPECT_EQ(o.refusal.code(), Status::Code::kIdempotencyConflict);
+}
+
+TEST(OutcomeIndexTest, WaitNewerWakesOnANewerOutcome) {
+  testing::TempDir tmp;
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(tmp.Sub("outcomes.log"), &index).ok());
+  ForwardOutcome o;
+  EXPECT_EQ(index->WaitNewer("A-1", 0, std::chrono::steady_clock::now() + std::chrono::milliseconds(10), &o).code(),
+            Status::Code::kTimeout);
+  std::thread recorder([&] { ASSERT_TRUE(index->Record({Accepted("A-1", "R-0000000001", 1)}).ok()); });
+  Status s = index->WaitNewer("A-1", 0, std::chrono::steady_clock::now() + std::chrono::seconds(60), &o);
+  recorder.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(o.referral_id, "R-0000000001");
+}
+
+}  // namespace
+}  // namespace refx::adapters
