@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/adapter_command.h"
 #include "cli/admin_command.h"
 #include "cli/audit_command.h"
 #include "cli/inbox_command.h"
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   refx::cli::AddInboxCommand(app, &flags, &exit_code);
   refx::cli::AddReportCommand(app, &flags, &exit_code);
   refx::cli::AddAdminCommand(app, &flags, &exit_code);
+  refx::cli::AddAdapterCommand(app, &exit_code);
   spdlog::set_level(spdlog::level::warn);
   try {
     app.parse(argc, argv);
