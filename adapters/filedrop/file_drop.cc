@@ -144,6 +144,10 @@ Status FileDrop::Open(FileDropOptions options, Spool* spool, std::unique_ptr<Fil
   if (options.drop.stable_seconds() == 0) options.drop.set_stable_seconds(2);
   if (options.drop.done_retention_days() == 0) options.drop.set_done_retention_days(30);
   if (options.chunk_rows == 0) options.chunk_rows = 4096;
+  if (options.csv_format) {
+    std::unique_ptr<CsvMapping> mapping;
+    REFX_RETURN_IF_ERROR(CsvMapping::Create(*options.csv_format, &mapping));
+  }
   std::unique_ptr<FileDrop> d(new FileDrop(std::move(options), spool));
   const std::string& folder = d->options_.drop.folder();
   REFX_RETURN_IF_ERROR(MakeDir(folder));
@@ -262,7 +266,10 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
   ChunkSink sink = [this, &source](std::vector<v1::Referral>* chunk) {
     const size_t n = chunk->size();
     Status s = spool_->Append(std::move(*chunk), source);
-    if (s.ok()) rows_spooled_ += n;
+    if (s.ok()) {
+      rows_spooled_ += n;
+      if (options_.on_spooled) options_.on_spooled();
+    }
     return s;
   };
   DropReadResult result;

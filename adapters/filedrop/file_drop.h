@@ -62,6 +62,9 @@ struct FileDropOptions {
   std::function<std::chrono::system_clock::time_point()> now;
   // How often the watcher's thread scans when no inotify event wakes it.
   std::chrono::milliseconds poll_interval{1000};
+  // Called after each successful Spool::Append (the adapter wakes its
+  // forwarder); may be empty.
+  std::function<void()> on_spooled;
 };
 
 // What became of one file, as ScanOnce reports it.
@@ -88,7 +91,8 @@ class FileDrop {
  public:
   // Creates the folder, done/ and rejected/ if missing and starts watching
   // for renames into the folder. `spool` must outlive the FileDrop.
-  // IOError when a folder cannot be made or watched.
+  // InvalidArgument when the csv_format is wrong (CsvMapping::Create says
+  // every mistake); IOError when a folder cannot be made or watched.
   static Status Open(FileDropOptions options, Spool* spool, std::unique_ptr<FileDrop>* drop);
 
   ~FileDrop();  // stops the thread if started
