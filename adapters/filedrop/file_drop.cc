@@ -272,23 +272,48 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
     }
     return s;
   };
+  const std::string path = folder + "/" + name;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Errno("stat " + path);
+  const int64_t mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
   DropReadResult result;
-  Status read_status = ReadDropFile(folder + "/" + name, read, sink, &result);
-  if (!read_status.ok()) {
-    ++spool_failures_;
-    spdlog::warn("file drop {}: {} stays for the next pass: the spool failed: {}", folder, name,
-                 read_status.ToString());
-    return read_status;
+  Clock::time_point taken = now;
+  auto pending = read_not_moved_.find(name);
+  if (pending != read_not_moved_.end() && pending->second.size == st.st_size &&
+      pending->second.mtime_ns == mtime_ns && pending->second.inode == st.st_ino) {
+    // Read and spooled on an earlier pass that could not move it: only the
+    // move is left to do (reading it again would spool it again, each pass).
+    result = pending->second.result;
+    taken = pending->second.taken;
+  } else {
+    read_not_moved_.erase(name);
+    Status read_status = ReadDropFile(path, read, sink, &result);
+    if (!read_status.ok()) {
+      ++spool_failures_;
+      spdlog::warn("file drop {}: {} stays for the next pass: the spool failed: {}", folder, name,
+                   read_status.ToString());
+      return read_status;
+    }
   }
   const bool rejected = result.rows_bad > 0 || !result.unreadable.empty();
   const std::string dest_dir = folder + (rejected ? "/rejected" : "/done");
   const std::string stored_as = FreeName(dest_dir, name);
-  if (rejected) {
-    REFX_RETURN_IF_ERROR(
-        WriteFileDurably(dest_dir, ReportName(stored_as), ReportText(name, stored_as, options_, result, now)));
-  }
   const std::string dest = dest_dir + "/" + stored_as;
-  if (::rename((folder + "/" + name).c_str(), dest.c_str()) != 0) return Errno("rename " + name + " to " + dest);
+  Status moved = [&]() -> Status {
+    if (rejected) {
+      REFX_RETURN_IF_ERROR(
+          WriteFileDurably(dest_dir, ReportName(stored_as), ReportText(name, stored_as, options_, result, taken)));
+    }
+    if (::rename(path.c_str(), dest.c_str()) != 0) return Errno("rename " + name + " to " + dest);
+    return Status::OK();
+  }();
+  if (!moved.ok()) {
+    read_not_moved_[name] = ReadNotMoved{st.st_size, mtime_ns, st.st_ino, result, taken};
+    spdlog::warn("file drop {}: {} was spooled but cannot be moved; trying the move again next pass: {}", folder,
+                 name, moved.ToString());
+    return moved;
+  }
+  read_not_moved_.erase(name);
   if (!rejected) {
     // done/ keeps a file for done_retention_days from now, not from its own mtime.
     const auto since_epoch = now.time_since_epoch();

@@ -24,7 +24,10 @@
 //     the reason in its report (and the good rows before a CSV parse error
 //     spooled);
 //   * the spool fails (disk full): the file stays where it is and is tried
-//     again on a later scan; rows already spooled land once.
+//     again on a later scan; rows already spooled land once;
+//   * spooled but the move fails: the next pass retries only the move
+//     (while the file is unchanged), so a stuck file is not spooled again
+//     and again.
 // A name already used in done/ or rejected/ gets "~2", "~3", ... before the
 // extension. A crash at any point loses nothing: a file not yet moved is
 // read again and its rows re-spooled, which the idempotency key makes safe.
@@ -46,6 +49,7 @@
 #include <thread>
 #include <vector>
 
+#include "adapters/filedrop/drop_file.h"
 #include "adapters/spool/spool.h"
 #include "core/status.h"
 #include "refx/v1/adapter.pb.h"
@@ -121,6 +125,16 @@ class FileDrop {
     std::chrono::system_clock::time_point since;  // when first seen like this
   };
 
+  // A file read and spooled whose move failed (the folder full, done/
+  // gone): the next pass only moves it, while it stays the same file.
+  struct ReadNotMoved {
+    int64_t size;
+    int64_t mtime_ns;
+    uint64_t inode;
+    DropReadResult result;
+    std::chrono::system_clock::time_point taken;
+  };
+
   FileDrop(FileDropOptions options, Spool* spool);
   void DrainEvents();
   Status Take(const std::string& name, FileOutcome* outcome);
@@ -133,6 +147,7 @@ class FileDrop {
   int wake_fd_ = -1;  // eventfd: Stop wakes the thread
   std::set<std::string> renamed_in_;           // names moved into the folder, not written since
   std::map<std::string, Sighting> sightings_;  // names seen, for the stability check
+  std::map<std::string, ReadNotMoved> read_not_moved_;
   std::chrono::system_clock::time_point last_expiry_{};
   std::thread thread_;
   std::atomic<bool> stop_{false};

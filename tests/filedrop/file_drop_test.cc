@@ -164,6 +164,25 @@ TEST_F(FileDropTest, TheSpoolFailingKeepsTheFileForTheNextPass) {
   EXPECT_EQ(spool_.references(), std::vector<std::string>{"KP-1"});
 }
 
+TEST_F(FileDropTest, AFileThatCannotBeMovedIsNotSpooledAgainEachPass) {
+  // done/ replaced by a plain file: the move into it fails (ENOTDIR), as
+  // permissions cannot make it fail for root.
+  ASSERT_EQ(::rmdir((folder_ + "/done").c_str()), 0);
+  WriteFile(folder_ + "/done", "in the way");
+  DropByRename("stuck.csv", std::string(testing::kPoliceHeader) + PoliceRow("KP-1"));
+  std::vector<FileOutcome> outcomes;
+  EXPECT_EQ(drop_->ScanOnce(&outcomes).code(), Status::Code::kIoError);
+  EXPECT_EQ(drop_->ScanOnce(&outcomes).code(), Status::Code::kIoError);
+  EXPECT_EQ(spool_.units().size(), 1u) << "read and spooled once, not once per pass";
+  ASSERT_EQ(::unlink((folder_ + "/done").c_str()), 0);
+  ASSERT_EQ(::mkdir((folder_ + "/done").c_str(), 0750), 0);
+  outcomes = Scan();
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_EQ(outcomes[0].moved_to, "done/stuck.csv");
+  EXPECT_EQ(outcomes[0].rows_spooled, 1);
+  EXPECT_EQ(spool_.units().size(), 1u);
+}
+
 TEST_F(FileDropTest, TheSameNameTwiceIsKeptTwiceAndDoneIsEmptiedAfterRetention) {
   DropByRename("daily.csv", std::string(testing::kPoliceHeader) + PoliceRow("KP-1"));
   ASSERT_EQ(Scan().size(), 1u);
