@@ -12,6 +12,7 @@
 
 #include "adapters/adapter.h"
 #include "adapters/adapter_config.h"
+#include "adapters/filedrop/component.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"refx-adapter: takes an agency's referrals over HTTP and file drops, spools them, forwards them"};
@@ -44,6 +45,13 @@ int main(int argc, char** argv) {
   }
   // Inputs and outputs beyond HTTP (file drop, webhooks) are added here:
   //   adapter->AddComponent(...);
+  std::unique_ptr<refx::adapters::FileDropComponent> drops;
+  s = refx::adapters::FileDropComponent::Create(adapter.get(), &drops);
+  if (!s.ok()) {
+    std::fprintf(stderr, "refx-adapter: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  adapter->AddComponent(std::move(drops));
   s = adapter->Start();
   if (!s.ok()) {
     std::fprintf(stderr, "refx-adapter: %s\n", s.ToString().c_str());

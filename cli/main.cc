@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/adapter_command.h"
 #include "cli/admin_command.h"
 #include "cli/audit/audit_command.h"
 #include "cli/command_line.h"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   refx::cli::AddReportCommand(app, &flags, &exit_code);
   refx::cli::AddAdminCommand(app, &flags, &exit_code);
   refx::cli::AddTokensCommand(app, &exit_code);
+  refx::cli::AddAdapterCommand(app, &exit_code);
   spdlog::set_level(spdlog::level::warn);
   try {
     app.parse(argc, argv);

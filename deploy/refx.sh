@@ -32,7 +32,8 @@ PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-          libssl-dev jq)
+          libssl-dev jq
+          libcsv-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
@@ -478,12 +479,37 @@ cmd_demo() {
   echo "    its status, as Kent Police may see it (GET /v1/referrals/KP-HTTP-0001):"
   show sh -c "curl -s -H 'Authorization: Bearer $token' '$intake/v1/referrals/KP-HTTP-0001' | jq -c '{state, referralId, seq, destinations}'"
 
+  chapter "13. Kent Police's records system drops its DA incident export (CSV) into the adapter's folder"
+  demo_file_drop
+
   if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
   local rc=0
   cmd_status >>"$DEMO_LOG" || rc=$?
   ((rc == 3)) || die "deploy/refx.sh status exits $rc, not 3, with the stack stopped"
   chapter "Done: the stack is stopped; its state is kept in $REFX_HOME."
   echo "Your own stack: deploy/refx.sh up, then build/bin/refx --help (README.md has the rest)."
+}
+
+# The demo's file drop (adapters/filedrop/README.md): the sample police
+# export renamed into kent-police's drop folder, taken whole; then a copy
+# with one impossible date, whose good rows go through while the file goes
+# to rejected/ with a report.
+demo_file_drop() {
+  local inbox=$REFX_HOME/inbox/kent-police name i
+  name=da-incidents-$(date -u +%Y%m%dT%H%M%S).csv
+  cp "$ROOT/deploy/samples/kent-police-da-incidents.csv" "$inbox/.$name.part"
+  echo "    mv da-incidents.csv $inbox/   (6 rows, written elsewhere then renamed in: taken at once)"
+  mv "$inbox/.$name.part" "$inbox/$name"
+  for i in $(seq 1 100); do [[ -f $inbox/done/$name ]] && break; sleep 0.1; done
+  [[ -f $inbox/done/$name ]] || die "demo: the adapter did not take $name from its drop folder"
+  show ls "$inbox/done/"
+  sed -e '3s#,19/11/2026,#,31/11/2026,#' "$ROOT/deploy/samples/kent-police-da-incidents.csv" >"$inbox/.bad-$name.part"
+  mv "$inbox/.bad-$name.part" "$inbox/bad-$name"
+  for i in $(seq 1 100); do [[ -f $inbox/rejected/bad-$name.report.txt ]] && break; sleep 0.1; done
+  [[ -f $inbox/rejected/bad-$name.report.txt ]] || die "demo: the adapter did not reject bad-$name"
+  echo "    the same export with one impossible date: the good rows go through, the file to rejected/ with a report:"
+  show sed -n -e '/^rows /p' -e '/^bad-/p' "$inbox/rejected/bad-$name.report.txt"
+  detail sh -c "curl -sf 'http://$(adapter_value kent-police metrics_address)/metrics' | grep -E '^refx_adapter_drop_'"
 }
 
 case ${1:-} in
