@@ -1,6 +1,6 @@
 // refx: the command-line tool for people — submit referrals, manage keys,
 // the lead's inbox, reports, audit (verify, timeline, replay, as-of, export)
-// and admin (backup, restore).
+// and admin (backup, reload, restore).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
