@@ -9,7 +9,9 @@
 // replies), broker_submit.cc (submit and submit_batch), broker_append.cc
 // (lifecycle appends, queries), broker_read.cc (read sessions, credit),
 // broker_audit.cc (audit purposes and record_accessed, checkpoints,
-// backups). The decisions are the Ledger's, which has no sockets:
+// backups), broker_reload.cc (reloading the configuration). Requests a
+// CONSOLE identity makes on behalf of a person (Frame.on_behalf_of) are
+// checked as that person (Ledger::ActingFor) in HandleMessage. The decisions are the Ledger's, which has no sockets:
 // ledger.{h,cc} (taking referrals, append checks, disclosure, visibility,
 // lookups across the batch being built, the batch in flight and the log).
 // Private headers: group_commit.h (a batch), read_session.h, waiter.h.
