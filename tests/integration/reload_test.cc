@@ -153,6 +153,35 @@ TEST_F(ReloadTest, AReloadAddsAPersonWhoCanActAtOnceWithoutARestart) {
   StopAndCheckLog(stack_, 8);
 }
 
+TEST_F(ReloadTest, DisablingAPersonEndsTheirFollowReadInProgress) {
+  DeliveredCase("R-1");
+  ClientOptions options = stack_.ClientOptionsFor("console");
+  options.on_behalf_of = "ann";
+  BrokerClient ann(options);
+  std::atomic<int> seen{0};
+  Status read_status;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // a hang guard
+  std::thread reader([&] {
+    v1::ReadRequest r;
+    r.set_follow(true);
+    read_status = ann.Read(
+        r,
+        [&](const v1::Event&, const std::string&, const std::string&) {
+          ++seen;
+          return true;
+        },
+        [&] { return std::chrono::steady_clock::now() > give_up; });
+  });
+  ASSERT_TRUE(Eventually([&] { return seen.load() > 0; }));
+  std::string disabled = original_;
+  disabled.replace(disabled.find("destinations: \"DEST_A\" }"), 24, "destinations: \"DEST_A\" disabled: true }");
+  WriteText(stack_.config_path(), disabled);
+  ASSERT_EQ(kill(stack_.broker_pid(), SIGHUP), 0);
+  reader.join();
+  EXPECT_EQ(read_status.code(), Status::Code::kPermissionDenied) << read_status.ToString();
+  EXPECT_NE(read_status.message().find("disabled"), std::string::npos) << read_status.ToString();
+}
+
 TEST_F(ReloadTest, ABadFileKeepsTheRunningConfigurationAndNamesFileLineColumn) {
   // An unknown field on the last line, and a person of an unknown agency:
   // each refused with FILE:LINE:COLUMN, in the reply and in the log.
