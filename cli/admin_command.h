@@ -1,4 +1,4 @@
-// `refx admin`: operating the broker's log.
+// `refx admin`: operating the broker and its log.
 //
 //   refx admin backup DIR [--as refx-admin] [--wait-s N] [--json]
 //     Asks the running broker for a consistent backup of its live log into
@@ -6,6 +6,11 @@
 //     serving) and for its verification; prints the backup id, head seq,
 //     size, files, verified and seconds. Needs an identity with role ADMIN.
 //     A relative DIR is made absolute here (right for a local stack).
+//   refx admin reload [--as refx-admin] [--json]
+//     Asks the running broker to reload its configuration file (as SIGHUP
+//     does); prints the counts and what changed, or the broker's refusal
+//     (FILE:LINE:COLUMN of the first error; the running configuration
+//     stays). Needs an identity with role ADMIN.
 //   refx admin restore BACKUP_DIR --to DATA_DIR
 //     Local: restores the latest backup in BACKUP_DIR into DATA_DIR (new or
 //     empty; eventlog/backup.h), then tells you to check it with
@@ -28,7 +33,7 @@ namespace refx::cli {
 //   2 kExitRefused: the broker refused (its error is printed), or bad arguments
 //   3 kExitUnreachable: no answer from the broker
 
-// Adds `admin backup` and `admin restore` to `app`; running one sets
+// Adds `admin backup`, `admin reload` and `admin restore` to `app`; running one sets
 // *exit_code. `flags` and `exit_code` must outlive parsing.
 void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code);
 

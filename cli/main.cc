@@ -1,6 +1,6 @@
 // refx: the command-line tool for people — submit referrals, manage keys,
 // the lead's inbox, reports, audit (verify, timeline, replay, as-of, export)
-// and admin (backup, restore). The subcommands that open a log folder
+// and admin (backup, reload, restore). The subcommands that open a log folder
 // (audit verify --db, audit checkpoint, admin restore) run in
 // refx-audit-offline next to this binary (cli/offline/), so refx itself
 // does not link RocksDB.
