@@ -155,7 +155,6 @@ Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
 
 Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
   request.set_correlation_id(next_correlation_id_++);
-  request.set_on_behalf_of(options_.on_behalf_of);
   const std::string bytes = EncodeFrame(request);
   const bool resendable = SafeToResend(request);
   int backoff = options_.initial_backoff_ms;
@@ -265,7 +264,6 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
     v1::Frame f;
     read_id = next_correlation_id_++;
     f.set_correlation_id(read_id);
-    f.set_on_behalf_of(options_.on_behalf_of);
     *f.mutable_read() = request;
     credit_left = window;
     return SendWhenReady(EncodeFrame(f), options_.request_timeout_ms);
@@ -297,7 +295,6 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
         if (credit_left < window / 2) {
           v1::Frame credit;
           credit.set_correlation_id(read_id);
-          credit.set_on_behalf_of(options_.on_behalf_of);
           credit.mutable_credit()->set_events(window - static_cast<uint32_t>(credit_left));
           credit_left = window;
           (void)SendWhenReady(EncodeFrame(credit), options_.request_timeout_ms);
@@ -428,7 +425,6 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
                                        " is an append without an idempotency key: not safe to send in a window");
       }
       request.set_correlation_id(base + next);
-      request.set_on_behalf_of(options_.on_behalf_of);
       std::string bytes = EncodeFrame(request);
       Status s = SendWhenReady(bytes, options_.request_timeout_ms);
       if (s.code() == Status::Code::kPermissionDenied) return s;

@@ -44,9 +44,6 @@ struct ClientOptions {
   // SubmitBatches puts at most this many bytes of referrals in one frame, so
   // a frame stays under the broker's max_frame_bytes (default 262144).
   size_t batch_frame_bytes = 192 * 1024;
-  // Set only by a CONSOLE identity: the person (an id in the configuration's
-  // `people`) every frame of this client is sent for (Frame.on_behalf_of).
-  std::string on_behalf_of;
 };
 
 class BrokerClient {
