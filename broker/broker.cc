@@ -143,6 +143,7 @@ Status Broker::Run() {
   std::vector<zmq::message_t> parts;
   Status failed = Status::OK();
   while (!stop_.load()) {
+    if (reload_requested_.exchange(false)) (void)Reload(nullptr);  // SIGHUP; a bad file is logged
     // While the writer is busy and a full batch is already waiting, stop
     // taking requests (they queue in ZeroMQ): back-pressure, bounded memory.
     const bool full = ledger_->in_flight_active() && ledger_->building().events.size() >= max_batch;
@@ -223,6 +224,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   zmq::message_t& payload = parts[payload_index];
   const char* user_id = payload.gets("User-Id");
   if (user_id != nullptr) waiter.agency = config_->AgencyById(user_id);
+  // A connection whose agency a reload removed has no identity any more.
   v1::Frame& frame = *google::protobuf::Arena::CreateMessage<v1::Frame>(frame_arena_.get());
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
   if (!s.ok()) {
@@ -236,11 +238,33 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   }
   waiter.correlation_id = frame.correlation_id();
   if (waiter.agency == nullptr) {
-    // Cannot happen with ZAP in place; refuse rather than trust the payload.
-    ReplyError(waiter, Status::PermissionDenied("connection has no authenticated identity"));
+    // With ZAP in place: the agency was removed by a reload. Never trust
+    // the payload instead.
+    ReplyError(waiter, Status::PermissionDenied(user_id != nullptr
+                                                    ? "agency \"" + std::string(user_id) + "\" is no longer configured"
+                                                    : std::string("connection has no authenticated identity")));
     return;
   }
-  const v1::Agency& agency = *waiter.agency;
+  const v1::Agency* acting = waiter.agency;
+  const v1::StaffMember* person = nullptr;
+  if (!frame.on_behalf_of().empty()) {
+    // Checked against the person's rights, not the console's (ledger.h).
+    Status s = ledger_->ActingFor(*waiter.agency, frame.on_behalf_of(), &acting_, &person);
+    if (!s.ok()) return ReplyError(waiter, s);
+    switch (frame.body_case()) {
+      case v1::Frame::kAppend:
+      case v1::Frame::kQuery:
+      case v1::Frame::kRead:
+      case v1::Frame::kCredit:
+      case v1::Frame::kCheckpoints:
+      case v1::Frame::kHeartbeat:
+        break;
+      default:
+        return ReplyError(waiter, Status::PermissionDenied("this request cannot be made on behalf of a person"));
+    }
+    acting = &acting_;
+  }
+  const v1::Agency& agency = *acting;
   switch (frame.body_case()) {
     case v1::Frame::kSubmit:
       HandleSubmit(agency, frame, std::move(waiter));
@@ -249,13 +273,16 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
       HandleSubmitBatch(agency, frame, waiter);
       return;
     case v1::Frame::kAppend:
-      HandleAppend(agency, frame, std::move(waiter));
+      HandleAppend(agency, frame, std::move(waiter), person);
       return;
     case v1::Frame::kQuery:
-      HandleQuery(agency, frame, waiter);
+      HandleQuery(agency, frame, waiter, person);
       return;
     case v1::Frame::kRead:
-      HandleRead(agency, frame, waiter);
+      HandleRead(agency, frame, waiter, person);
+      return;
+    case v1::Frame::kReload:
+      HandleReload(agency, waiter);
       return;
     case v1::Frame::kCredit:
       HandleCredit(frame, waiter);

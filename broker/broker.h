@@ -94,11 +94,16 @@ struct BrokerOptions {
   std::shared_ptr<const eventlog::CheckpointSigner> signer;
   uint64_t checkpoint_every_events = 10000;
   std::chrono::seconds checkpoint_every{60};
+  // The configuration file Reload reads (SIGHUP, `refx admin reload`);
+  // empty: reloads are refused.
+  std::string config_path;
 };
 
 class Broker {
  public:
-  // `config` must outlive the broker; the broker owns `log`.
+  // `config` must outlive the broker; the broker owns `log`. Configurations
+  // loaded by Reload are owned by the broker and kept for its life (waiters
+  // and sessions hold pointers into them).
   Broker(BrokerOptions options, const PartnershipConfig* config, std::unique_ptr<eventlog::EventLog> log);
   ~Broker();
   Broker(const Broker&) = delete;
@@ -113,6 +118,16 @@ class Broker {
   Status Run();
 
   void RequestStop() { stop_.store(true); }
+  // Asks the loop to reload the configuration (Reload) at its next turn;
+  // safe from a signal handler (SIGHUP).
+  void RequestReload() { reload_requested_.store(true); }
+
+  // Reads and checks options.config_path and, if it is good, uses it from
+  // the next request on (the ledger, the ZAP handler for new connections,
+  // reads in progress); *result (may be null) says what changed. A bad
+  // file changes nothing: InvalidArgument "FILE:LINE:COLUMN: ...", also
+  // logged. Loop thread only.
+  Status Reload(v1::ReloadResult* result);
 
   // The bound frontend endpoint, e.g. "tcp://127.0.0.1:41234".
   const std::string& frontend_endpoint() const { return bound_endpoint_; }
@@ -131,9 +146,16 @@ class Broker {
   void WaitOrAck(const Staged& staged, Waiter waiter);
   // Adds a SubmitBatchResult's acks to the submission and duplicate counters.
   void CountBatchAcks(const std::string& agency, const v1::SubmitBatchResult& result);
-  void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter);
-  void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
-  void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  // `actor` holds the rights checked; `person` is set for a request a
+  // CONSOLE identity made on behalf of that person (actor is then
+  // Ledger::ActingFor's agency).
+  void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter, const v1::StaffMember* person);
+  void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                   const v1::StaffMember* person);
+  void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                  const v1::StaffMember* person);
+  // ReloadRequest (ADMIN): Reload, answered with ReloadResult or the error.
+  void HandleReload(const v1::Agency& actor, const Waiter& waiter);
   void HandleCredit(const v1::Frame& frame, const Waiter& waiter);
   void HandleCheckpoints(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
@@ -142,12 +164,14 @@ class Broker {
   // Audit reads: an AUDITOR (not SERVICE) must give a purpose, and the read
   // is recorded as a record_accessed event staged in the pending batch; its
   // reply or read session waits in deferred_* until the batch is durable.
-  bool IsAuditedReader(const v1::Agency& actor) const;
+  // A read on behalf of a person that gives a purpose is recorded too (the
+  // console opening a case).
+  bool IsAuditedReader(const v1::Agency& actor, const v1::StaffMember* person, const std::string& purpose) const;
   // False (having replied with the error) when the purpose is blank or too long.
   bool CheckAuditPurpose(const std::string& purpose, const Waiter& waiter);
   // `what` names what was read with ids and seqs only (no personal data).
   void StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
-                   const std::string& referral_id);
+                   const std::string& referral_id, const v1::StaffMember* person = nullptr);
   // Whether an event passes a read's time and agency filters.
   bool PassesFilters(const ReadSession& session, const v1::Event& event);
   // Signs the head when the schedule says so (or `force` and it moved).
@@ -178,7 +202,12 @@ class Broker {
   void WriterLoop();
 
   BrokerOptions options_;
-  const PartnershipConfig* config_;
+  const PartnershipConfig* config_;  // the configuration in use
+  std::vector<std::unique_ptr<PartnershipConfig>> reloaded_;
+  std::atomic<bool> reload_requested_{false};
+  // The rights of the request being handled on behalf of a person
+  // (Ledger::ActingFor); valid while it is handled.
+  v1::Agency acting_;
   std::unique_ptr<eventlog::EventLog> log_;
   std::unique_ptr<zmq::context_t> context_;
   std::unique_ptr<ZapHandler> zap_;

@@ -13,19 +13,21 @@
 
 namespace refx::broker {
 
-void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter) {
-  Staged staged = ledger_->Append(actor, frame.append());
+void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter,
+                          const v1::StaffMember* person) {
+  Staged staged = ledger_->Append(actor, frame.append(), person);
   if (staged.state_unreadable) return ReplyStateError(waiter, staged.status);
   if (!staged.status.ok()) return ReplyError(waiter, staged.status);
   WaitOrAck(staged, std::move(waiter));
 }
 
-void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
+void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                         const v1::StaffMember* person) {
   const v1::QueryRequest& q = frame.query();
-  const bool audited = IsAuditedReader(actor);
+  const bool audited = IsAuditedReader(actor, person, q.purpose());
   if (audited && !CheckAuditPurpose(q.purpose(), waiter)) return;
   const bool all = Ledger::MaySeeAll(actor);
-  const auto& owned = ledger_->OwnedBy(actor.id());
+  const auto& owned = ledger_->Worked(actor, person);
   v1::Frame reply;
   reply.set_correlation_id(waiter.correlation_id);
   v1::QueryResult* result = reply.mutable_query_result();
@@ -40,7 +42,9 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     } else if (!s.ok()) {
       return ReplyStateError(waiter, s);
     }
-    const bool submitter = referral.submitter() == actor.id();
+    // The submitting agency sees every case of its referral; a person only
+    // the cases at destinations they work.
+    const bool submitter = person == nullptr && referral.submitter() == actor.id();
     s = log_->ScanCaseRecords(q.referral_id(), [&](const v1::CaseRecord& c) {
       if (all || submitter || owned.count(c.destination())) *result->add_cases() = c;
     });
@@ -51,7 +55,9 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
                                                       "query.destination"));
     }
     if (!all && !owned.count(q.destination())) {
-      return ReplyError(waiter, Status::PermissionDenied("agency \"" + actor.id() + "\" does not own " + q.destination()));
+      return ReplyError(waiter, Status::PermissionDenied(
+                                    person ? "person \"" + person->id() + "\" does not work " + q.destination()
+                                           : "agency \"" + actor.id() + "\" does not own " + q.destination()));
     }
     std::vector<uint64_t> seqs;
     Status s = log_->SeqsForDestination(q.destination(), &seqs);
@@ -76,7 +82,7 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
   if (audited) {
     // Answered once the record of this query is durable.
     StageAccess(actor, q.referral_id().empty() ? "query destination " + q.destination() : "query referral " + q.referral_id(),
-                q.purpose(), q.referral_id());
+                q.purpose(), q.referral_id(), person);
     ledger_->building().deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }

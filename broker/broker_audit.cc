@@ -21,7 +21,8 @@ constexpr size_t kMaxPurposeBytes = 500;
 using Clock = std::chrono::steady_clock;
 }  // namespace
 
-bool Broker::IsAuditedReader(const v1::Agency& actor) const {
+bool Broker::IsAuditedReader(const v1::Agency& actor, const v1::StaffMember* person, const std::string& purpose) const {
+  if (person != nullptr && !purpose.empty()) return true;
   return PartnershipConfig::HasRole(actor, v1::AUDITOR) && !PartnershipConfig::HasRole(actor, v1::SERVICE);
 }
 
@@ -44,9 +45,10 @@ bool Broker::CheckAuditPurpose(const std::string& purpose, const Waiter& waiter)
 }
 
 void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
-                         const std::string& referral_id) {
-  const uint64_t seq = ledger_->StageAccess(actor, what, purpose, referral_id);
-  spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), seq, what);
+                         const std::string& referral_id, const v1::StaffMember* person) {
+  const uint64_t seq = ledger_->StageAccess(actor, what, purpose, referral_id, person);
+  spdlog::info("broker: audit read by {}{}{} recorded at seq {} ({})", actor.id(), person ? " for " : "",
+               person ? person->id() : std::string(), seq, what);
   ++metrics_.audit_reads;
 }
 

@@ -37,7 +37,8 @@ bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
   return true;
 }
 
-void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
+void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                        const v1::StaffMember* person) {
   const v1::ReadRequest& r = frame.read();
   if (!Ledger::MaySeeAll(actor) && !PartnershipConfig::HasRole(actor, v1::LEAD)) {
     return ReplyError(waiter, Status::PermissionDenied("agency \"" + actor.id() +
@@ -50,11 +51,12 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
   if (!r.agency().empty() && !config_->AgencyById(r.agency())) {
     return ReplyError(waiter, Status::UnknownAgency("agency \"" + r.agency() + "\" is not configured", "read.agency"));
   }
-  const bool audited = IsAuditedReader(actor);
+  const bool audited = IsAuditedReader(actor, person, r.purpose());
   if (audited && !CheckAuditPurpose(r.purpose(), waiter)) return;
   ReadSession session;
   session.waiter = waiter;
-  session.identity = actor.id();
+  session.identity = waiter.agency->id();
+  if (person != nullptr) session.person = person->id();
   session.next_seq = r.after_seq() + 1;
   session.to_seq = r.to_seq();
   session.credit = r.initial_credit() == 0 ? kDefaultCredit : std::min<uint64_t>(r.initial_credit(), kMaxCredit);
@@ -74,7 +76,7 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
     if (!r.agency().empty()) what += " agency " + r.agency();
     if (r.has_since()) what += " since " + google::protobuf::util::TimeUtil::ToString(r.since());
     if (r.has_until()) what += " until " + google::protobuf::util::TimeUtil::ToString(r.until());
-    StageAccess(actor, what, r.purpose(), r.referral_id());
+    StageAccess(actor, what, r.purpose(), r.referral_id(), person);
     ledger_->building().deferred_sessions.push_back(std::move(session));
     return;
   }
@@ -121,7 +123,25 @@ bool Broker::ServeSession(ReadSession& s) {
   const uint64_t head = log_->head_seq();
   const uint64_t limit = s.to_seq ? std::min(s.to_seq, head) : head;
   if (s.credit == 0) return true;
-  const v1::Agency& agency = *config_->AgencyById(s.identity);
+  // Rights are looked up again on every turn, so a reload that removes the
+  // agency or disables the person ends the read.
+  const v1::Agency* identity = config_->AgencyById(s.identity);
+  if (identity == nullptr) {
+    ReplyError(s.waiter, Status::PermissionDenied("agency \"" + s.identity + "\" is no longer configured"));
+    return false;
+  }
+  const v1::Agency* acting = identity;
+  const v1::StaffMember* person = nullptr;
+  v1::Agency acting_for;
+  if (!s.person.empty()) {
+    Status st = ledger_->ActingFor(*identity, s.person, &acting_for, &person);
+    if (!st.ok()) {
+      ReplyError(s.waiter, st);
+      return false;
+    }
+    acting = &acting_for;
+  }
+  const v1::Agency& agency = *acting;
   const bool all = Ledger::MaySeeAll(agency);
 
   v1::Frame frame;
@@ -133,7 +153,7 @@ bool Broker::ServeSession(ReadSession& s) {
     if (!all || filtered) {
       v1::Event parsed;
       if (!parsed.ParseFromString(ev.bytes)) return;
-      if (!all && !ledger_->Visible(agency, parsed)) return;
+      if (!all && !ledger_->Visible(agency, parsed, person)) return;
       if (filtered && !PassesFilters(s, parsed)) return;
     }
     batch->add_events(ev.bytes);

@@ -153,6 +153,35 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
       if (!In(from, {v1::OUTCOME_RECORDED, v1::DECLINED, v1::UNDELIVERABLE, v1::WITHDRAWN})) return Illegal(e, from);
       next->set_state(v1::CLOSED);
       return Status::OK();
+    case B::kCaseAssigned: {
+      if (!is_owner) return Status::PermissionDenied("only " + dest->agency_id() + " may assign " + destination + " cases");
+      const v1::CaseAssigned& a = e.case_assigned();
+      if (a.assignee().empty()) return Status::InvalidArgument("is required", "append.event.case_assigned.assignee");
+      const v1::StaffMember* assignee = config.PersonById(a.assignee());
+      if (assignee == nullptr || assignee->disabled() ||
+          !PartnershipConfig::PersonHasRole(*assignee, v1::StaffMember::LEAD) ||
+          std::find(assignee->destinations().begin(), assignee->destinations().end(), destination) ==
+              assignee->destinations().end()) {
+        return Status::InvalidArgument("\"" + a.assignee() + "\" is not an enabled lead who works " + destination,
+                                       "append.event.case_assigned.assignee");
+      }
+      if (!In(from, {v1::DELIVERED, v1::ACKNOWLEDGED, v1::ACCEPTED, v1::OUTCOME_RECORDED})) return Illegal(e, from);
+      // A hand-over names whom it takes the case from, so two people handing
+      // the same case over at once cannot both succeed.
+      if (a.previous_assignee() != ctx.current->assignee()) {
+        return Status::IllegalTransition(
+            ctx.current->assignee().empty()
+                ? "case " + referral_id + "/" + destination + " is not assigned yet: previous_assignee must be empty"
+                : "case " + referral_id + "/" + destination + " is assigned to \"" + ctx.current->assignee() +
+                      "\": a hand-over must name them as previous_assignee");
+      }
+      if (a.assignee() == ctx.current->assignee()) {
+        return Status::InvalidArgument("the case is already assigned to \"" + a.assignee() + "\"",
+                                       "append.event.case_assigned.assignee");
+      }
+      next->set_assignee(a.assignee());
+      return Status::OK();
+    }
     case B::kDeadlineBreached:
       if (!is_service) return Status::PermissionDenied("only a SERVICE identity may record a breach");
       if (!IsOpen(from)) return Illegal(e, from);

@@ -7,10 +7,13 @@
 //   ROUTED | DELIVERED --undeliverable--> UNDELIVERABLE;  DELIVERED --delivered--> DELIVERED (redelivery)
 //   deadline_breached and escalated leave the state as it is (open cases only);
 //   referral_withdrawn marks the referral and every open case WITHDRAWN.
+//   case_assigned (DELIVERED..OUTCOME_RECORDED) sets the case's assignee, a
+//   configured enabled lead who works the destination; a hand-over names the
+//   current assignee as previous_assignee. The state is left as it is.
 //
 // Services (role SERVICE) route, deliver, redeliver, mark undeliverable,
 // breach, escalate and close; only the destination's own agency (role LEAD)
-// acknowledges, accepts, declines, records outcomes and closes; only the
+// acknowledges, accepts, declines, records outcomes, assigns and closes; only the
 // submitting agency withdraws. Pure functions; thread-safe.
 #pragma once
 

@@ -39,6 +39,7 @@ bool SameAppend(const v1::Event& first, const v1::Event& repeat) {
     e->clear_seq();
     e->clear_time();
     e->clear_actor();
+    e->clear_person();
     if (e->has_case_delivered()) {
       v1::CaseDelivered kept;
       kept.set_referral_id(e->case_delivered().referral_id());
@@ -105,7 +106,52 @@ Ledger::Ledger(const PartnershipConfig* config, const eventlog::EventLog* log)
       building_(std::make_unique<GroupCommit>()),
       in_flight_(std::make_unique<GroupCommit>()),
       committed_head_(log->head_seq()) {
+  SetConfig(config);
+}
+
+void Ledger::SetConfig(const PartnershipConfig* config) {
+  config_ = config;
+  owned_destinations_.clear();
+  person_destinations_.clear();
   for (const auto& d : config_->proto().destinations()) owned_destinations_[d.agency_id()].insert(d.code());
+  for (const auto& p : config_->proto().people()) {
+    person_destinations_[p.id()].insert(p.destinations().begin(), p.destinations().end());
+  }
+}
+
+Status Ledger::ActingFor(const v1::Agency& identity, const std::string& person_id, v1::Agency* acting,
+                         const v1::StaffMember** person) const {
+  if (!PartnershipConfig::HasRole(identity, v1::CONSOLE)) {
+    return Status::PermissionDenied("on_behalf_of is accepted only from a CONSOLE identity; agency \"" + identity.id() +
+                                    "\" is not one");
+  }
+  const v1::StaffMember* p = config_->PersonById(person_id);
+  // The id comes from the client: named only when it is a configured person.
+  if (p == nullptr) return Status::PermissionDenied("on_behalf_of names no configured person");
+  if (p->disabled()) return Status::PermissionDenied("person \"" + p->id() + "\" is disabled and may not act");
+  const v1::Agency* agency = config_->AgencyById(p->agency_id());
+  if (agency == nullptr) return Status::PermissionDenied("person \"" + p->id() + "\" has no configured agency");
+  acting->Clear();
+  acting->set_id(agency->id());
+  acting->set_name(agency->name());
+  // Only the roles the person holds, and only where the agency holds them
+  // too (the configuration checks that it does).
+  if (PartnershipConfig::PersonHasRole(*p, v1::StaffMember::LEAD) && PartnershipConfig::HasRole(*agency, v1::LEAD)) {
+    acting->add_roles(v1::LEAD);
+  }
+  if (PartnershipConfig::PersonHasRole(*p, v1::StaffMember::AUDITOR) &&
+      PartnershipConfig::HasRole(*agency, v1::AUDITOR)) {
+    acting->add_roles(v1::AUDITOR);
+  }
+  *person = p;
+  return Status::OK();
+}
+
+const std::set<std::string>& Ledger::Worked(const v1::Agency& agency, const v1::StaffMember* person) const {
+  static const std::set<std::string> kNone;
+  if (person == nullptr) return OwnedBy(agency.id());
+  auto it = person_destinations_.find(person->id());
+  return it == person_destinations_.end() ? kNone : it->second;
 }
 
 Ledger::~Ledger() = default;
@@ -242,11 +288,77 @@ Staged Ledger::TakeReferral(const v1::Agency& submitter, v1::Referral* referral,
   return taken;
 }
 
-Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request) {
+Status Ledger::CheckPersonAppend(const v1::StaffMember& person, const v1::Agency& actor,
+                                 const v1::Event& event) const {
+  switch (event.body_case()) {
+    case v1::Event::kCaseAcknowledged:
+    case v1::Event::kCaseAccepted:
+    case v1::Event::kCaseDeclined:
+    case v1::Event::kOutcomeRecorded:
+    case v1::Event::kCaseClosed:
+    case v1::Event::kCaseAssigned:
+      break;
+    case v1::Event::kAccountActivity:
+      return Status::OK();
+    default:
+      return Status::PermissionDenied("a person may not append " + std::string(EventTypeName(event)) +
+                                      " through the console");
+  }
+  if (!PartnershipConfig::PersonHasRole(person, v1::StaffMember::LEAD)) {
+    return Status::PermissionDenied("person \"" + person.id() + "\" is not a LEAD and may not act on cases");
+  }
+  const std::string& destination = DestinationOf(event);
+  if (!Worked(actor, &person).count(destination)) {
+    return Status::PermissionDenied("person \"" + person.id() + "\" does not work destination \"" + destination +
+                                    "\"");
+  }
+  return Status::OK();
+}
+
+Staged Ledger::StageAccountActivity(const v1::Agency& actor, const v1::StaffMember* person, v1::Event event,
+                                    std::string key) {
+  const bool console = person != nullptr || PartnershipConfig::HasRole(actor, v1::CONSOLE);
+  if (!console) return Refused(Status::PermissionDenied("account_activity events come only from a CONSOLE identity"));
+  const v1::AccountActivity& activity = event.account_activity();
+  if (activity.kind() == v1::AccountActivity::KIND_UNSPECIFIED) {
+    return Refused(Status::InvalidArgument("is required", "append.event.account_activity.kind"));
+  }
+  // Never a free-typed user name (it could be a password typed in the wrong
+  // field): a configured person or "unknown".
+  if (activity.account() != "unknown" && config_->PersonById(activity.account()) == nullptr) {
+    return Refused(Status::InvalidArgument("must be a configured person id or \"unknown\"",
+                                           "append.event.account_activity.account"));
+  }
+  eventlog::PendingEvent pending;
+  pending.event = std::move(event);
+  return StagePending(std::move(pending), std::move(key));
+}
+
+Staged Ledger::StagePending(eventlog::PendingEvent pending, std::string key) {
   Staged staged;
+  staged.referral_id = ReferralIdOf(pending.event);
+  staged.seq = pending.event.seq();
+  if (!key.empty()) {
+    pending.dedupe_key = key;
+    building_->keys.emplace(std::move(key), building_->events.size());
+  }
+  staged.wait_list = &building_->waiters;
+  staged.pending_index = building_->events.size();
+  building_->events.push_back(std::move(pending));
+  return staged;
+}
+
+Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request, const v1::StaffMember* person) {
+  Staged staged;
+  if (person != nullptr) {
+    Status allowed = CheckPersonAppend(*person, actor, request.event());
+    if (!allowed.ok()) return Refused(std::move(allowed));
+  }
   std::string key;
   if (!request.idempotency_key().empty()) {
-    key = eventlog::EventLog::AppendKey(actor.id(), request.idempotency_key());
+    // A person's keys are their own: (agency/person, key).
+    key = eventlog::EventLog::AppendKey(person ? actor.id() + "/" + person->id() : actor.id(),
+                                        request.idempotency_key());
     // A repeat waits for (or is answered from) the first; a different event
     // under the same key is refused.
     const auto same = [&request](const v1::Event& first) { return SameAppend(first, request.event()); };
@@ -259,6 +371,9 @@ Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request)
   event.set_seq(NextSeq());
   *event.mutable_time() = EventTimeNow();
   event.set_actor(actor.id());
+  // Never taken from the client's event: only a checked on_behalf_of.
+  event.set_person(person ? person->id() : std::string());
+  if (event.has_account_activity()) return StageAccountActivity(actor, person, std::move(event), std::move(key));
 
   const std::string& referral_id = ReferralIdOf(event);
   const std::string& destination = DestinationOf(event);
@@ -314,16 +429,7 @@ Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request)
   for (const auto& [d, c] : withdrawn) StageState(&pending, eventlog::EventLog::CaseStateKey(referral_id, d), c);
   spdlog::debug("broker: {} {}/{} by {} as seq {}", EventTypeName(event), referral_id, destination, actor.id(),
                 event.seq());
-  staged.referral_id = referral_id;
-  staged.seq = event.seq();
-  if (!key.empty()) {
-    pending.dedupe_key = key;
-    building_->keys.emplace(std::move(key), building_->events.size());
-  }
-  staged.wait_list = &building_->waiters;
-  staged.pending_index = building_->events.size();
-  building_->events.push_back(std::move(pending));
-  return staged;
+  return StagePending(std::move(pending), std::move(key));
 }
 
 Status Ledger::Disclose(const v1::CaseRecord& current, const v1::CaseRecord& next, v1::Event* event) const {
@@ -347,12 +453,13 @@ Status Ledger::Disclose(const v1::CaseRecord& current, const v1::CaseRecord& nex
 }
 
 uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
-                             const std::string& referral_id) {
+                             const std::string& referral_id, const v1::StaffMember* person) {
   eventlog::PendingEvent pending;
   const uint64_t seq = NextSeq();
   pending.event.set_seq(seq);
   *pending.event.mutable_time() = EventTimeNow();
   pending.event.set_actor(actor.id());
+  if (person != nullptr) pending.event.set_person(person->id());
   v1::RecordAccessed* accessed = pending.event.mutable_record_accessed();
   accessed->set_what(what);
   accessed->set_purpose(purpose);
@@ -428,8 +535,8 @@ const std::set<std::string>& Ledger::OwnedBy(const std::string& agency_id) const
   return it == owned_destinations_.end() ? kNone : it->second;
 }
 
-bool Ledger::Visible(const v1::Agency& agency, const v1::Event& event) const {
-  const std::set<std::string>& owned = OwnedBy(agency.id());
+bool Ledger::Visible(const v1::Agency& agency, const v1::Event& event, const v1::StaffMember* person) const {
+  const std::set<std::string>& owned = Worked(agency, person);
   const std::string& destination = DestinationOf(event);
   if (!destination.empty()) return owned.count(destination) > 0;
   if (event.has_referral_withdrawn()) {

@@ -89,12 +89,39 @@ class Ledger {
   // case and referral state; a delivery gets the destination's disclosed
   // view of the submitted referral, which the broker, not the client, fills.
   // A withdrawal withdraws every open case of its referral.
-  Staged Append(const v1::Agency& actor, const v1::AppendRequest& request);
+  //
+  // With `person` (a request a CONSOLE identity made on behalf of that
+  // person; `actor` is then ActingFor's agency), only the lead actions
+  // (acknowledge, accept, decline, outcome, close, assign) on cases at the
+  // destinations the person works, and account_activity, are taken; the
+  // event records the person, and the idempotency key is the person's own.
+  // account_activity (no referral) is taken only from a CONSOLE identity or
+  // on behalf of a person; its account must be a configured person or
+  // "unknown".
+  Staged Append(const v1::Agency& actor, const v1::AppendRequest& request, const v1::StaffMember* person = nullptr);
 
   // Stages a record_accessed event (an audit read by `actor`: `what` names
   // what was read with ids and seqs only) and returns its seq.
+  // `person`, when set, is recorded on the event.
   uint64_t StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
-                       const std::string& referral_id);
+                       const std::string& referral_id, const v1::StaffMember* person = nullptr);
+
+  // Uses `config` (which must outlive its use) from the next request on: a
+  // reloaded configuration. Batches already staged are unaffected.
+  void SetConfig(const PartnershipConfig* config);
+  const PartnershipConfig& config() const { return *config_; }
+
+  // The rights a request `identity` makes on behalf of `person_id` is
+  // checked against. OK with *acting set to the person's agency holding only
+  // the roles the person holds (LEAD, AUDITOR; an ADMIN person holds none of
+  // the agency roles) and *person to the configured person (owned by the
+  // configuration). PermissionDenied, naming the reason, when `identity`
+  // lacks the CONSOLE role or the person is unknown or disabled.
+  Status ActingFor(const v1::Agency& identity, const std::string& person_id, v1::Agency* acting,
+                   const v1::StaffMember** person) const;
+  // The destinations whose cases `agency` may see and work: those it owns,
+  // or with `person`, only those the person works.
+  const std::set<std::string>& Worked(const v1::Agency& agency, const v1::StaffMember* person) const;
 
   // State as of the batch being built: OK with *out set; NotFound if there
   // is none; any other error when it cannot be read.
@@ -108,7 +135,8 @@ class Ledger {
   // Whether `agency`, which may not see everything, may see `event`: events
   // of the destinations it owns, and withdrawals of referrals sent to one.
   // False when the referral cannot be read (never disclose on doubt).
-  bool Visible(const v1::Agency& agency, const v1::Event& event) const;
+  // With `person`, only the destinations that person works count.
+  bool Visible(const v1::Agency& agency, const v1::Event& event, const v1::StaffMember* person = nullptr) const;
   // The destination codes `agency_id` owns (empty for an unknown agency).
   const std::set<std::string>& OwnedBy(const std::string& agency_id) const;
 
@@ -147,6 +175,16 @@ class Ledger {
   // The serialised record staged under a case_state key, or null.
   const std::string* StagedState(const std::string& key) const;
   void StageState(eventlog::PendingEvent* pending, const std::string& key, const google::protobuf::Message& value);
+  // Whether `person` may append `event` (acting as `actor`): the lead
+  // actions at a destination the person works, or account_activity.
+  Status CheckPersonAppend(const v1::StaffMember& person, const v1::Agency& actor, const v1::Event& event) const;
+  // Checks and stages an account_activity event (seq, time, actor and
+  // person already set), under dedupe key `key` if not empty.
+  Staged StageAccountActivity(const v1::Agency& actor, const v1::StaffMember* person, v1::Event event,
+                              std::string key);
+  // Stages `pending` in the batch being built (under dedupe key `key` if
+  // not empty) and returns where it waits.
+  Staged StagePending(eventlog::PendingEvent pending, std::string key);
   // Fills a case_delivered event: recipient, disclosed groups and view.
   Status Disclose(const v1::CaseRecord& current, const v1::CaseRecord& next, v1::Event* event) const;
 
@@ -160,6 +198,8 @@ class Ledger {
   uint64_t committed_head_ = 0;
   // Destination codes each agency owns (for LEAD visibility).
   std::map<std::string, std::set<std::string>> owned_destinations_;
+  // Destination codes each person works (for a person's visibility).
+  std::map<std::string, std::set<std::string>> person_destinations_;
 };
 
 }  // namespace refx::broker

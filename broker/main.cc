@@ -1,5 +1,6 @@
 // refx-broker: runs the broker over a partnership configuration and an
-// event-log directory until SIGTERM or SIGINT.
+// event-log directory until SIGTERM or SIGINT. SIGHUP reloads the
+// configuration file (a bad one is logged and the running one stays).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -13,6 +14,9 @@ namespace {
 refx::broker::Broker* g_broker = nullptr;
 void OnSignal(int) {
   if (g_broker) g_broker->RequestStop();
+}
+void OnHangUp(int) {
+  if (g_broker) g_broker->RequestReload();
 }
 }  // namespace
 
@@ -57,6 +61,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.frontend_endpoint = endpoint;
+  options.config_path = config_path;
   options.metrics_address = metrics;
   // A signing key named on the command line must load; the default one is
   // used when present (the broker warns when it runs without).
@@ -100,6 +105,7 @@ int main(int argc, char** argv) {
   g_broker = &broker;
   std::signal(SIGTERM, OnSignal);
   std::signal(SIGINT, OnSignal);
+  std::signal(SIGHUP, OnHangUp);
   s = broker.Run();
   g_broker = nullptr;
   if (!s.ok()) {

@@ -16,7 +16,8 @@ namespace refx::broker {
 // A client's read of the log (one per connection, keyed by routing id).
 struct ReadSession {
   Waiter waiter;              // where EventBatch frames go (correlation id of the read)
-  std::string identity;
+  std::string identity;        // the connection's agency id
+  std::string person;          // on_behalf_of (rights re-checked each turn), or empty
   uint64_t next_seq = 1;      // next seq to look at
   uint64_t to_seq = 0;        // 0 = no limit
   uint64_t credit = 0;        // events the client will still accept

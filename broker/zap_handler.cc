@@ -64,7 +64,7 @@ void ZapHandler::Run(void* raw) {
     } else {
       char z85[41];
       zmq_z85_encode(z85, static_cast<const uint8_t*>(request[6].data()), 32);
-      if (const v1::Agency* agency = config_->AgencyByPublicKey(z85)) {
+      if (const v1::Agency* agency = config_.load()->AgencyByPublicKey(z85)) {
         status_code = "200";
         status_text = "OK";
         user_id = agency->id();

@@ -10,7 +10,8 @@
 // server key, so Start() must succeed before the broker binds its frontend.
 //
 // Thread-safety: Start and Stop are called from the owning thread; the
-// handler answers on its own thread. The configuration must outlive it.
+// handler answers on its own thread. The configuration must outlive it;
+// SetConfig swaps it from any thread.
 #pragma once
 
 #include <atomic>
@@ -42,6 +43,10 @@ class ZapHandler {
   // Stops answering and closes the socket; idempotent.
   void Stop();
 
+  // New connections are checked against `config` from now on (a reload);
+  // it must outlive the handler. Safe from any thread.
+  void SetConfig(const PartnershipConfig* config) { config_.store(config); }
+
   uint64_t accepted() const { return accepted_.load(); }
   uint64_t refused() const { return refused_.load(); }
 
@@ -49,7 +54,7 @@ class ZapHandler {
   void Run(void* socket);
 
   zmq::context_t* context_;
-  const PartnershipConfig* config_;
+  std::atomic<const PartnershipConfig*> config_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> accepted_{0};

@@ -155,6 +155,7 @@ Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
 
 Status BrokerClient::Call(v1::Frame request, v1::Frame* reply) {
   request.set_correlation_id(next_correlation_id_++);
+  if (request.on_behalf_of().empty()) request.set_on_behalf_of(options_.on_behalf_of);
   const std::string bytes = EncodeFrame(request);
   const bool resendable = SafeToResend(request);
   int backoff = options_.initial_backoff_ms;
@@ -264,6 +265,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
     v1::Frame f;
     read_id = next_correlation_id_++;
     f.set_correlation_id(read_id);
+    f.set_on_behalf_of(options_.on_behalf_of);
     *f.mutable_read() = request;
     credit_left = window;
     return SendWhenReady(EncodeFrame(f), options_.request_timeout_ms);
@@ -295,6 +297,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
         if (credit_left < window / 2) {
           v1::Frame credit;
           credit.set_correlation_id(read_id);
+          credit.set_on_behalf_of(options_.on_behalf_of);
           credit.mutable_credit()->set_events(window - static_cast<uint32_t>(credit_left));
           credit_left = window;
           (void)SendWhenReady(EncodeFrame(credit), options_.request_timeout_ms);
@@ -333,6 +336,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
     v1::Frame hb;
     heartbeat_id = next_correlation_id_++;
     hb.set_correlation_id(heartbeat_id);
+    hb.set_on_behalf_of(options_.on_behalf_of);
     hb.mutable_heartbeat();
     got_events_since_heartbeat = false;
     (void)SendWhenReady(EncodeFrame(hb), kTickMs);
@@ -425,6 +429,7 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
                                        " is an append without an idempotency key: not safe to send in a window");
       }
       request.set_correlation_id(base + next);
+      if (request.on_behalf_of().empty()) request.set_on_behalf_of(options_.on_behalf_of);
       std::string bytes = EncodeFrame(request);
       Status s = SendWhenReady(bytes, options_.request_timeout_ms);
       if (s.code() == Status::Code::kPermissionDenied) return s;

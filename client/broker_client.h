@@ -44,6 +44,10 @@ struct ClientOptions {
   // SubmitBatches puts at most this many bytes of referrals in one frame, so
   // a frame stays under the broker's max_frame_bytes (default 262144).
   size_t batch_frame_bytes = 192 * 1024;
+  // For a CONSOLE identity: the person (configured id) every frame this
+  // client sends is made for (Frame.on_behalf_of), unless the frame names
+  // one itself. Empty: the client acts as its own agency.
+  std::string on_behalf_of;
 };
 
 class BrokerClient {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "core/curve_keys.h"
@@ -67,6 +68,85 @@ class Locator {
 const std::regex& IdPattern() {
   static const std::regex re("[a-z0-9][a-z0-9-]{1,63}");
   return re;
+}
+
+// Person ids: letters (either case, so "lead-DA_MARAC" reads as the
+// destination it works), digits, '.', '_' and '-'; 2-64 characters starting
+// with a letter or digit.
+const std::regex& PersonIdPattern() {
+  static const std::regex re("[A-Za-z0-9][A-Za-z0-9._-]{1,63}");
+  return re;
+}
+
+// Checks `people` (unique well-formed ids, a name, a known agency, roles,
+// a LEAD's destinations owned by its agency, an AUDITOR's agency has the
+// AUDITOR role) and fills *person_by_id. InvalidArgument "FILE:LINE:COL: ...".
+Status ValidatePeople(const v1::PartnershipConfig& c, const PartnershipConfig& cfg, const Locator& loc,
+                      std::map<std::string, int>* person_by_id) {
+  auto bad = [](const std::string& where, const std::string& why) { return Status::InvalidArgument(where + why); };
+  for (int i = 0; i < c.people_size(); ++i) {
+    const v1::StaffMember& p = c.people(i);
+    const auto* at = loc.Nested(loc.root(), "refx.v1.PartnershipConfig", "people", i);
+    const std::string where = loc.At(loc.root(), "refx.v1.PartnershipConfig", "people", i);
+    auto field = [&](const char* name) { return loc.At(at, "refx.v1.StaffMember", name, -1); };
+    if (!std::regex_match(p.id(), PersonIdPattern())) {
+      return bad(field("id"), "person id \"" + p.id() +
+                                  "\" must be 2-64 characters of letters, digits, '.', '_' and '-', starting with a "
+                                  "letter or digit");
+    }
+    if (!person_by_id->emplace(p.id(), i).second) {
+      return bad(field("id"), "person id \"" + p.id() + "\" is used twice");
+    }
+    if (p.name().empty()) return bad(where, "person \"" + p.id() + "\" needs a name");
+    const v1::Agency* agency = cfg.AgencyById(p.agency_id());
+    if (agency == nullptr) {
+      return bad(p.agency_id().empty() ? where : field("agency_id"),
+                 "person \"" + p.id() + "\" names unknown agency \"" + p.agency_id() + "\"");
+    }
+    if (p.roles().empty()) return bad(where, "person \"" + p.id() + "\" has no roles (LEAD, AUDITOR or ADMIN)");
+    std::set<int> roles;
+    for (int r : p.roles()) {
+      if (r == v1::StaffMember::PERSON_ROLE_UNSPECIFIED) {
+        return bad(loc.At(at, "refx.v1.StaffMember", "roles", 0), "person \"" + p.id() + "\" has an unspecified role");
+      }
+      if (!roles.insert(r).second) {
+        return bad(loc.At(at, "refx.v1.StaffMember", "roles", 0), "person \"" + p.id() + "\" lists " +
+                                       v1::StaffMember::PersonRole_Name(static_cast<v1::StaffMember::PersonRole>(r)) +
+                                       " twice");
+      }
+    }
+    const bool lead = roles.count(v1::StaffMember::LEAD) > 0;
+    if (lead && !PartnershipConfig::HasRole(*agency, v1::LEAD)) {
+      return bad(loc.At(at, "refx.v1.StaffMember", "roles", 0), "person \"" + p.id() + "\" is a LEAD but agency \"" + agency->id() +
+                                     "\" does not have the LEAD role");
+    }
+    if (roles.count(v1::StaffMember::AUDITOR) && !PartnershipConfig::HasRole(*agency, v1::AUDITOR)) {
+      return bad(loc.At(at, "refx.v1.StaffMember", "roles", 0), "person \"" + p.id() + "\" is an AUDITOR but agency \"" + agency->id() +
+                                     "\" does not have the AUDITOR role");
+    }
+    if (lead && p.destinations().empty()) {
+      return bad(where, "person \"" + p.id() + "\" is a LEAD and needs at least one destination");
+    }
+    if (!lead && !p.destinations().empty()) {
+      return bad(loc.At(at, "refx.v1.StaffMember", "destinations", 0),
+                 "person \"" + p.id() + "\" lists destinations but is not a LEAD");
+    }
+    std::set<std::string> seen;
+    for (int d = 0; d < p.destinations_size(); ++d) {
+      const std::string& code = p.destinations(d);
+      const std::string at_d = loc.At(at, "refx.v1.StaffMember", "destinations", d);
+      const v1::Destination* dest = cfg.DestinationByCode(code);
+      if (dest == nullptr) {
+        return bad(at_d, "person \"" + p.id() + "\" works unknown destination \"" + code + "\"");
+      }
+      if (dest->agency_id() != p.agency_id()) {
+        return bad(at_d, "person \"" + p.id() + "\" of agency \"" + p.agency_id() + "\" cannot work " + code +
+                             ", which agency \"" + dest->agency_id() + "\" owns");
+      }
+      if (!seen.insert(code).second) return bad(at_d, "person \"" + p.id() + "\" lists " + code + " twice");
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -162,9 +242,19 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
                  "destination " + d.code() + " names unknown agency \"" + d.agency_id() + "\"");
     }
   }
+  REFX_RETURN_IF_ERROR(ValidatePeople(c, *cfg, loc, &cfg->person_by_id_));
   REFX_RETURN_IF_ERROR(ValidateRoutingConfig(c, name, &tree));
   *out = std::move(cfg);
   return Status::OK();
+}
+
+const v1::StaffMember* PartnershipConfig::PersonById(const std::string& id) const {
+  auto it = person_by_id_.find(id);
+  return it == person_by_id_.end() ? nullptr : &config_.people(it->second);
+}
+
+bool PartnershipConfig::PersonHasRole(const v1::StaffMember& person, v1::StaffMember::PersonRole role) {
+  return std::find(person.roles().begin(), person.roles().end(), role) != person.roles().end();
 }
 
 const v1::Agency* PartnershipConfig::AgencyById(const std::string& id) const {

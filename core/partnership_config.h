@@ -1,6 +1,7 @@
 // The partnership configuration loaded from a protobuf text-format file and
 // checked: who takes part (agencies with CURVE keys and roles), where cases
-// go (destinations) and broker settings.
+// go (destinations), the named people who use the console (people) and
+// broker settings.
 //
 // Thread-safety: immutable after Load; safe to share between threads.
 #pragma once
@@ -36,16 +37,20 @@ class PartnershipConfig {
   const v1::Agency* AgencyById(const std::string& id) const;
   const v1::Agency* AgencyByPublicKey(const std::string& z85) const;
   const v1::Destination* DestinationByCode(const std::string& code) const;
+  // The named person (a console user) with this id; nullptr when unknown.
+  const v1::StaffMember* PersonById(const std::string& id) const;
 
   static bool HasRole(const v1::Agency& agency, v1::Role role);
   // True if the agency may submit referrals of this category.
   static bool MaySubmit(const v1::Agency& agency, v1::Category category);
+  static bool PersonHasRole(const v1::StaffMember& person, v1::StaffMember::PersonRole role);
 
  private:
   v1::PartnershipConfig config_;
   std::map<std::string, int> agency_by_id_;
   std::map<std::string, int> agency_by_key_;
   std::map<std::string, int> destination_by_code_;
+  std::map<std::string, int> person_by_id_;
 };
 
 }  // namespace refx

@@ -392,6 +392,118 @@ TEST_F(ConfigTest, NoAgenciesNamesALine) {
 }
 
 // ---------------------------------------------------------------------------
+// People (console users).
+
+class PeopleConfigTest : public ConfigTest {
+ protected:
+  // GoodText plus an auditing agency and three people: a lead of DA_MARAC,
+  // an auditor and an admin.
+  std::string WithPeople() const {
+    return GoodText() +
+           "agencies {\n"
+           "  id: \"ig-auditor\"\n"
+           "  roles: AUDITOR\n"
+           "  public_key: \"" + auditor_.public_key + "\"\n"
+           "}\n"
+           "people {\n"
+           "  id: \"lead-DA_MARAC\"\n"
+           "  name: \"Lead, DA MARAC\"\n"
+           "  agency_id: \"da-marac-coordinator\"\n"
+           "  roles: LEAD\n"
+           "  destinations: \"DA_MARAC\"\n"
+           "}\n"
+           "people {\n"
+           "  id: \"auditor\"\n"
+           "  name: \"IG auditor\"\n"
+           "  agency_id: \"ig-auditor\"\n"
+           "  roles: AUDITOR\n"
+           "}\n"
+           "people {\n"
+           "  id: \"admin\"\n"
+           "  name: \"Console admin\"\n"
+           "  agency_id: \"sevenoaks-csu\"\n"
+           "  roles: ADMIN\n"
+           "}\n";
+  }
+  void ExpectRefused(const std::string& text, const std::string& marker, const std::string& what,
+                     int occurrence = 1) {
+    std::unique_ptr<PartnershipConfig> cfg;
+    Status s = Parse(text, &cfg);
+    ExpectErrorAtLine(s, LineOf(text, marker, occurrence), what);
+    EXPECT_EQ(cfg, nullptr);
+  }
+  CurveKeyPair auditor_ = NewKey();
+};
+
+TEST_F(PeopleConfigTest, PeopleLoadAndAreFoundById) {
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(WithPeople(), &cfg);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const v1::StaffMember* lead = cfg->PersonById("lead-DA_MARAC");
+  ASSERT_NE(lead, nullptr);
+  EXPECT_EQ(lead->agency_id(), "da-marac-coordinator");
+  EXPECT_TRUE(PartnershipConfig::PersonHasRole(*lead, v1::StaffMember::LEAD));
+  EXPECT_FALSE(PartnershipConfig::PersonHasRole(*lead, v1::StaffMember::AUDITOR));
+  ASSERT_NE(cfg->PersonById("auditor"), nullptr);
+  ASSERT_NE(cfg->PersonById("admin"), nullptr);
+  EXPECT_EQ(cfg->PersonById("nobody"), nullptr);
+}
+
+TEST_F(PeopleConfigTest, DuplicatePersonIdNamesTheSecondOne) {
+  const std::string text = Replace(WithPeople(), "id: \"admin\"", "id: \"auditor\"");
+  ExpectRefused(text, "id: \"auditor\"", "used twice", 2);
+}
+
+TEST_F(PeopleConfigTest, MalformedPersonIdNamesTheLine) {
+  ExpectRefused(Replace(WithPeople(), "id: \"admin\"", "id: \"a b\""), "id: \"a b\"", "person id");
+  ExpectRefused(Replace(WithPeople(), "id: \"admin\"", "id: \"-admin\""), "id: \"-admin\"", "person id");
+}
+
+TEST_F(PeopleConfigTest, UnknownAgencyNamesTheLine) {
+  const std::string text = Replace(WithPeople(), "agency_id: \"ig-auditor\"", "agency_id: \"nobody-at-all\"");
+  ExpectRefused(text, "nobody-at-all", "unknown agency");
+}
+
+TEST_F(PeopleConfigTest, LeadOfADestinationAnotherAgencyOwnsIsRefused) {
+  const std::string text = Replace(WithPeople(), "destinations: \"DA_MARAC\"", "destinations: \"CSU_TRIAGE\"");
+  ExpectRefused(text, "destinations: \"CSU_TRIAGE\"", "sevenoaks-csu");
+}
+
+TEST_F(PeopleConfigTest, LeadOfAnUnknownDestinationIsRefused) {
+  const std::string text = Replace(WithPeople(), "destinations: \"DA_MARAC\"", "destinations: \"NOWHERE\"");
+  ExpectRefused(text, "NOWHERE", "unknown destination");
+}
+
+TEST_F(PeopleConfigTest, LeadWithoutDestinationsIsRefused) {
+  const std::string text = Replace(WithPeople(), "  destinations: \"DA_MARAC\"\n", "");
+  ExpectRefused(text, "people {", "needs at least one destination");
+}
+
+TEST_F(PeopleConfigTest, DestinationsOfANonLeadAreRefused) {
+  const std::string text =
+      Replace(WithPeople(), "  roles: ADMIN\n", "  roles: ADMIN\n  destinations: \"CSU_TRIAGE\"\n");
+  ExpectRefused(text, "destinations: \"CSU_TRIAGE\"", "not a LEAD");
+}
+
+TEST_F(PeopleConfigTest, AuditorOfAnAgencyWithoutTheAuditorRoleIsRefused) {
+  const std::string text = Replace(WithPeople(), "  agency_id: \"ig-auditor\"\n  roles: AUDITOR",
+                                   "  agency_id: \"kent-police\"\n  roles: AUDITOR");
+  ExpectRefused(text, "roles: AUDITOR\n}\npeople", "AUDITOR role");
+}
+
+TEST_F(PeopleConfigTest, LeadOfAnAgencyWithoutTheLeadRoleIsRefused) {
+  // sevenoaks-csu is SUBMITTER only in GoodText.
+  const std::string text =
+      Replace(WithPeople(), "  roles: ADMIN\n", "  roles: [ADMIN, LEAD]\n  destinations: \"CSU_TRIAGE\"\n");
+  ExpectRefused(text, "roles: [ADMIN, LEAD]", "LEAD role");
+}
+
+TEST_F(PeopleConfigTest, PersonWithoutRolesOrNameIsRefused) {
+  ExpectRefused(Replace(WithPeople(), "  roles: ADMIN\n", ""), "people {", "no roles", 3);
+  ExpectRefused(Replace(WithPeople(), "  name: \"Console admin\"\n", ""), "people {", "needs a name", 3);
+}
+
+// ---------------------------------------------------------------------------
 // The Sevenoaks sample, with generated keys.
 
 TEST(SampleConfigTest, SevenoaksSampleLoadsWithGeneratedKeys) {
@@ -438,6 +550,17 @@ TEST(SampleConfigTest, SevenoaksSampleLoadsWithGeneratedKeys) {
     ASSERT_NE(got, nullptr) << d.code();
     EXPECT_NE(cfg->AgencyById(got->agency_id()), nullptr) << d.code();
   }
+  // The development people: a lead per destination, an auditor, an admin,
+  // and the console's own identity.
+  for (const v1::Destination& d : raw.destinations()) {
+    const v1::StaffMember* lead = cfg->PersonById("lead-" + d.code());
+    ASSERT_NE(lead, nullptr) << d.code();
+    EXPECT_EQ(lead->agency_id(), d.agency_id()) << d.code();
+  }
+  ASSERT_NE(cfg->PersonById("auditor"), nullptr);
+  ASSERT_NE(cfg->PersonById("admin"), nullptr);
+  ASSERT_NE(cfg->AgencyById("refx-console"), nullptr);
+  EXPECT_TRUE(PartnershipConfig::HasRole(*cfg->AgencyById("refx-console"), v1::CONSOLE));
   EXPECT_GE(cfg->broker().max_frame_bytes(), 1024u);
   EXPECT_GT(cfg->broker().max_batch(), 0u);
   EXPECT_FALSE(cfg->broker().frontend_endpoint().empty());
