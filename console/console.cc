@@ -50,7 +50,27 @@ std::string CookieValue(const httplib::Request& req, const std::string& name) {
 }
 
 std::string Param(const httplib::Request& req, const std::string& name) {
-  return req.has_param(name.c_str()) ? req.get_param_value(name.c_str()) : "";
+  // Parsed here rather than from req.params: this cpp-httplib (0.11) keeps
+  // a '+' of a form as '+', where browsers mean a space.
+  std::string text;
+  if (req.method == "POST" &&
+      req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+    text = req.body;
+  } else if (size_t q = req.target.find('?'); q != std::string::npos) {
+    text = req.target.substr(q + 1);
+  }
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('&', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string pair = text.substr(pos, end - pos);
+    const size_t eq = pair.find('=');
+    if (httplib::detail::decode_url(pair.substr(0, eq), true) == name) {
+      return eq == std::string::npos ? "" : httplib::detail::decode_url(pair.substr(eq + 1), true);
+    }
+    pos = end + 1;
+  }
+  return "";
 }
 
 bool SameToken(const std::string& a, const std::string& b) {

@@ -336,8 +336,12 @@ void Console::Impl::AddLeadRoutes() {
       return;
     }
     auto client = BrokerFor(caller.person.id());
+    // Opening a case is recorded: a person's query with a purpose is
+    // written as record_accessed (who viewed what, when) before the answer.
     v1::QueryRequest q;
     q.set_referral_id(referral);
+    q.set_destination(dest);
+    q.set_purpose("opening case " + referral + " at " + dest + " in the console");
     v1::QueryResult result;
     Status st = client->Query(q, &result);
     const v1::CaseRecord* record = nullptr;
@@ -349,15 +353,6 @@ void Console::Impl::AddLeadRoutes() {
       Message(res, &caller, HttpStatusFor(st), "Case not available", st.message());
       return;
     }
-    // Opening a case is recorded: who viewed what, when.
-    v1::Event viewed;
-    viewed.mutable_record_accessed()->set_what("console case view " + referral + " at " + dest);
-    viewed.mutable_record_accessed()->set_purpose("working the case as a lead of " + dest);
-    viewed.mutable_record_accessed()->add_referral_ids(referral);
-    v1::Ack ack;
-    Status recorded = client->Append(viewed, "view:" + SessionTable::RandomToken(), &ack);
-    if (!recorded.ok()) spdlog::warn("console: case view of {} not recorded: {}", referral, recorded.ToString());
-
     v1::ReadRequest r;
     r.set_referral_id(referral);
     r.set_destination(dest);
@@ -387,6 +382,7 @@ void Console::Impl::AddLeadRoutes() {
     d.set("rule", record->rule_id());
     d.set("reason", record->reason());
     d.set("last_outcome", record->last_outcome());
+    if (!record->assignee().empty()) assignee = record->assignee();
     d.set("assignee", assignee.empty() ? "nobody yet" : assignee);
     d.set("previous", assignee);
     Urgency(*record, Now(), &d);

@@ -238,7 +238,7 @@ start_console() {
   fi
   (umask 077 && touch "$logins")
   chmod 600 "$logins"
-  for id in $(grep -oP '^people \{ id: "\K[^"]+' "$REFX_HOME/config.textproto"); do
+  for id in $(perl -0 -ne 'print "$1\n" while /^people \{\s*id: "([^"]+)"/mg' "$REFX_HOME/config.textproto"); do
     grep -q "^$id " "$logins" && continue
     "$BUILD/bin/refx" users add "$id" --store "$REFX_HOME/console/accounts" >>"$logins" 2>/dev/null ||
       "$BUILD/bin/refx" users reset "$id" --store "$REFX_HOME/console/accounts" >>"$logins"

@@ -36,6 +36,9 @@ rules=(
   'broker;^rocksdb/;only eventlog/ opens RocksDB'
   'services;^rocksdb/;only eventlog/ opens RocksDB'
   'cli;^rocksdb/;only eventlog/ opens RocksDB'
+  # The web console is a client of the broker, like the CLI.
+  'console;^(broker|eventlog|cli|tests|testsupport|bench)/;the console talks to the broker over the wire'
+  'console;^rocksdb/;only eventlog/ opens RocksDB'
 )
 
 # Known exceptions, one line each: "FOLDER;PATTERN" of a rule above that is

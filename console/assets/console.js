@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   function refreshRows(table, status, note) {
-    fetch(table.getAttribute('data-live-rows'), { credentials: 'same-origin', headers: { 'Accept': 'text/html-fragment' } })
+    fetch(table.getAttribute('data-live-rows'), { credentials: 'same-origin', headers: { 'Accept': 'application/octet-stream' } })
       .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.text(); })
       .then(function (html) {
         table.tBodies[0].innerHTML = html;
