@@ -37,6 +37,8 @@ void Urgency(const v1::CaseRecord& c, int64_t now, render::Data* row) {
     cls = hours < 4 ? "due-soon" : hours < 24 ? "due-today" : "due-later";
   } else if (!open) {
     words = "Finished";
+  } else if (deadline > 0) {
+    words = "Acknowledged in time";
   }
   row->set("urgency", cls);
   row->set("time_left", words);
@@ -381,7 +383,7 @@ void Console::Impl::AddLeadRoutes() {
     d.set("state", StateWords(record->state()));
     d.set("rule", record->rule_id());
     d.set("reason", record->reason());
-    d.set("last_outcome", record->last_outcome());
+    if (!record->last_outcome().empty()) d.set("last_outcome", record->last_outcome());
     if (!record->assignee().empty()) assignee = record->assignee();
     d.set("assignee", assignee.empty() ? "nobody yet" : assignee);
     d.set("previous", assignee);
