@@ -312,8 +312,7 @@ void Console::Impl::AddLeadRoutes() {
                 if (broken || stopping() || !sink.is_writable()) return true;
                 if (std::chrono::steady_clock::now() - last_ping > std::chrono::seconds(15)) {
                   last_ping = std::chrono::steady_clock::now();
-                  Session session;
-                  if (!sessions_.Touch(session_id, Now(), &session).ok()) return true;  // signed out or expired
+                  if (!sessions_.Check(session_id, Now()).ok()) return true;  // signed out or expired
                   static const char kPing[] = ": ping\n\n";
                   if (!sink.write(kPing, sizeof kPing - 1)) return true;
                 }

@@ -51,6 +51,15 @@ Status SessionTable::Touch(const std::string& id, int64_t now, Session* out) {
   return Status::OK();
 }
 
+Status SessionTable::Check(const std::string& id, int64_t now) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) return Status::NotFound("no such session");
+  if (now - it->second.last_seen > idle_timeout_s_) return Status::Timeout("the session was idle too long");
+  if (now - it->second.created > absolute_timeout_s_) return Status::Timeout("the session reached its time limit");
+  return Status::OK();
+}
+
 void SessionTable::Remove(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   sessions_.erase(id);

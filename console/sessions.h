@@ -40,6 +40,11 @@ class SessionTable {
   // whose session it was.
   Status Touch(const std::string& id, int64_t now, Session* out);
 
+  // As Touch, but does not mark the session used: a live-update stream
+  // checks its session with this, so an open inbox does not keep a session
+  // from idling out.
+  Status Check(const std::string& id, int64_t now) const;
+
   // Ends session `id` (nothing when unknown).
   void Remove(const std::string& id);
 

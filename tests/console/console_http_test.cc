@@ -407,5 +407,20 @@ TEST_F(ConsoleHttpTest, LiveUpdatesArriveAndStreamsAreCappedPerPerson) {
   EXPECT_TRUE(got);
 }
 
+TEST(SessionTableTest, TimeoutsEndSessionsAndACheckDoesNotKeepOneAlive) {
+  SessionTable table(/*idle=*/100, /*absolute=*/250);
+  Session s = table.Create("ann", 1000);
+  Session seen;
+  EXPECT_NE(s.csrf_token, s.id);
+  EXPECT_TRUE(table.Check(s.id, 1090).ok());
+  // Check did not count as use: 101 s after the last real use it is over.
+  EXPECT_EQ(table.Check(s.id, 1101).code(), Status::Code::kTimeout);
+  Session t = table.Create("bob", 2000);
+  for (int64_t now = 2090; now <= 2240; now += 90) EXPECT_TRUE(table.Touch(t.id, now, &seen).ok()) << now;
+  EXPECT_EQ(table.Touch(t.id, 2251, &seen).code(), Status::Code::kTimeout);  // older than the absolute limit
+  EXPECT_EQ(seen.person, "bob");
+  EXPECT_EQ(table.Touch(t.id, 2252, &seen).code(), Status::Code::kNotFound);  // removed on expiry
+}
+
 }  // namespace
 }  // namespace refx::console
