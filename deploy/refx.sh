@@ -32,7 +32,7 @@ PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
-          libssl-dev jq
+          libssl-dev jq liboath-dev openssl chromium chromium-driver python3-selenium
           libcsv-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -99,6 +99,7 @@ prepare_home() {
         "$REFX_HOME/config.textproto"
     fi
   fi
+  add_console_people
   # Development keys: the broker's and one pair per agency in the configuration.
   local ids
   ids=$(grep -oP 'public_key_file:\s*"keys/\K[^".]+' "$REFX_HOME/config.textproto" | sort -u)
@@ -239,11 +240,69 @@ start_services() {
   done
 }
 
+# The web console's identity (role CONSOLE) and development people: one lead
+# per destination (lead-<DESTINATION>, of the destination's agency), an
+# auditor (of the first AUDITOR agency) and an admin (of the first ADMIN
+# agency), added to the stack's own copy of the configuration when it has
+# none (never to deploy/config/).
+add_console_people() {
+  local conf=$REFX_HOME/config.textproto
+  if ! grep -q '"refx-console"' "$conf"; then
+    printf '\n# --- The web console (added by deploy/refx.sh) ---\nagencies {\n  id: "refx-console"\n  name: "refx web console: acts for the named people below"\n  roles: [CONSOLE]\n  public_key_file: "keys/refx-console.pub"\n}\n' >>"$conf"
+  fi
+  grep -q '^people {' "$conf" && return 0
+  perl -0 -ne '
+    my ($auditor) = /agencies \{\s*id: "([^"]+)"[^}]*?roles: \[[^\]]*AUDITOR/s;
+    my ($admin) = /agencies \{\s*id: "([^"]+)"[^}]*?roles: \[[^\]]*ADMIN/s;
+    print "\n# --- Development people of the web console (added by deploy/refx.sh) ---\n";
+    while (/^destinations \{(.*?)^\}/msg) {
+      my $b = $1; my ($code) = $b =~ /code: "([^"]+)"/; my ($agency) = $b =~ /agency_id: "([^"]+)"/;
+      print "people { id: \"lead-$code\" name: \"Lead for $code (development)\" agency_id: \"$agency\" roles: [LEAD] destinations: [\"$code\"] }\n";
+    }
+    print "people { id: \"auditor\" name: \"Auditor (development)\" agency_id: \"$auditor\" roles: [AUDITOR] }\n" if $auditor;
+    print "people { id: \"admin\" name: \"Console admin (development)\" agency_id: \"$admin\" roles: [ADMIN] }\n" if $admin;
+  ' "$conf" >>"$conf.people"
+  cat "$conf.people" >>"$conf" && rm -f "$conf.people"
+}
+
+# The console listens on the broker's port + 43: 7443 for `up`, 7453 for the demo.
+console_address() {
+  local broker; broker=$(config_value frontend_endpoint)
+  echo "127.0.0.1:$((${broker##*:} + 43))"
+}
+
+# A self-signed development certificate and one account per configured
+# person, whose generated passwords stay in keys/console-dev-logins.txt.
+start_console() {
+  local keys=$REFX_HOME/keys logins=$REFX_HOME/keys/console-dev-logins.txt id
+  if [[ ! -f $keys/console.crt ]]; then
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
+       -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+       -keyout "$keys/console.key" -out "$keys/console.crt" 2>/dev/null) || die "openssl could not make var/keys/console.crt"
+  fi
+  (umask 077 && touch "$logins")
+  chmod 600 "$logins"
+  for id in $(perl -0 -ne 'print "$1\n" while /^people \{\s*id: "([^"]+)"/mg' "$REFX_HOME/config.textproto"); do
+    grep -q "^$id " "$logins" && continue
+    "$BUILD/bin/refx" users add "$id" --store "$REFX_HOME/console/accounts" >>"$logins" 2>/dev/null ||
+      "$BUILD/bin/refx" users reset "$id" --store "$REFX_HOME/console/accounts" >>"$logins"
+  done
+  start_component console "$BUILD/bin/refx-console" --config "$REFX_HOME/config.textproto" \
+    --key-dir "$REFX_HOME/keys" --state-dir "$REFX_HOME/console" --cert "$keys/console.crt" \
+    --cert-key "$keys/console.key" --listen "$(console_address)"
+  for _ in $(seq 1 50); do
+    curl -sk --max-time 1 "https://$(console_address)/" >/dev/null 2>&1 && return 0
+    running console || { tail -n 20 "$REFX_HOME/log/console.log" >&2; die "refx-console exited at start (log above)"; }
+    sleep 0.1
+  done
+}
+
 cmd_up() {
   prepare_home
   start_broker
   start_services
   start_adapters
+  start_console
   say "up: stack running (state in $REFX_HOME)"
   cmd_status || true
 }
@@ -301,6 +360,11 @@ cmd_status() {
   if ((up == 0)); then
     echo "stack: not running (state folder $REFX_HOME; start it with deploy/refx.sh up)"
     return 3
+  fi
+  if running console; then
+    echo "console: running (pid $(cat "$REFX_HOME/run/console.pid"))   https://$(console_address)/   (development sign-ins: $REFX_HOME/keys/console-dev-logins.txt)"
+  elif [[ -f $REFX_HOME/run/console.pid ]]; then
+    echo "console: NOT running (https://$(console_address)/)"; down=$((down + 1))
   fi
   addr=$(config_value metrics_address)
   health=$(curl -sf --max-time 2 "http://$addr/healthz") || health=""

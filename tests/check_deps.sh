@@ -46,6 +46,9 @@ rules=(
   # Adapters are clients of the broker like the services (issue 11 item 1).
   'adapters;^(eventlog|broker|services|cli|tests|testsupport|bench)/;adapters never link RocksDB (refx_eventlog): they talk to the broker'
   'adapters;^rocksdb/;only eventlog/ opens RocksDB'
+  # The web console is a client of the broker, like the CLI.
+  'console;^(broker|eventlog|cli|tests|testsupport|bench)/;the console talks to the broker over the wire'
+  'console;^rocksdb/;only eventlog/ opens RocksDB'
 )
 
 # Known exceptions, one line each: "FOLDER;PATTERN" of a rule above that is
