@@ -7,6 +7,8 @@
 //   ROUTED | DELIVERED --undeliverable--> UNDELIVERABLE;  DELIVERED --delivered--> DELIVERED (redelivery)
 //   deadline_breached and escalated leave the state as it is (open cases only);
 //   referral_withdrawn marks the referral and every open case WITHDRAWN.
+//   case_received_by_system and case_transfer_failed (the destination's
+//   agency, for an attempt already delivered, in any state) change nothing.
 //
 // Services (role SERVICE) route, deliver, redeliver, mark undeliverable,
 // breach, escalate and close; only the destination's own agency (role LEAD)

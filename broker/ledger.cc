@@ -245,6 +245,14 @@ Staged Ledger::TakeReferral(const v1::Agency& submitter, v1::Referral* referral,
 Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request) {
   Staged staged;
   std::string key;
+  const v1::Event::BodyCase body = request.event().body_case();
+  if (request.idempotency_key().empty() &&
+      (body == v1::Event::kCaseReceivedBySystem || body == v1::Event::kCaseTransferFailed)) {
+    // A receipt is recorded once per attempt and receiver, so its sender
+    // must be able to repeat it safely after a lost answer.
+    return Refused(Status::InvalidArgument(std::string("is required for ") + EventTypeName(request.event()),
+                                           "append.idempotency_key"));
+  }
   if (!request.idempotency_key().empty()) {
     key = eventlog::EventLog::AppendKey(actor.id(), request.idempotency_key());
     // A repeat waits for (or is answered from) the first; a different event
