@@ -17,8 +17,8 @@
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
 # moves every port of a new state folder's configuration (default 7400: broker 7400,
-# metrics 7490; the services' metrics and health follow at base+91..93: router 7491,
-# delivery 7492, outcomes 7493). JOBS sets build parallelism.
+# metrics 7490; the services' metrics and health follow at base+91..94: router 7491,
+# delivery 7492, outcomes 7493, notifier 7494). JOBS sets build parallelism.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +30,8 @@ export REFX_HOME=${REFX_HOME:-$ROOT/var}
 PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
-          libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev)
+          libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+          libcurl4-openssl-dev python3-aiosmtpd)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
@@ -139,7 +140,7 @@ cmd_samples() {  # [--today YYYY-MM-DD] OUT
   echo "samples: deploy/samples/ dated for $today (moved by $days days) in $out"
 }
 
-SERVICES=(router delivery outcomes)
+SERVICES=(router delivery outcomes notifier)
 
 running() {  # NAME: is the component's recorded pid alive?
   local pidfile=$REFX_HOME/run/$1.pid
@@ -171,8 +172,8 @@ start_broker() {
 
 # SERVICE: the loopback address of its /metrics and /healthz. The ports sit
 # beside the broker's metrics port (base+90 in the configuration): router
-# base+91, delivery base+92, outcomes base+93; so the demo's stack (base 7410:
-# 7501..7503) and an `up` stack (base 7400: 7491..7493) do not collide.
+# base+91, delivery base+92, outcomes base+93, notifier base+94; so the demo's stack
+# (base 7410: 7501..7504) and an `up` stack (base 7400: 7491..7494) do not collide.
 service_metrics_address() {
   local broker_metrics i
   broker_metrics=$(config_value metrics_address)
@@ -282,6 +283,30 @@ refused() {
   printf '%s\n(exit code %d: refused, nothing written)\n' "$out" "$rc" | indent
 }
 
+# The demo's stand-in for the partnership's SMTP relay: Debian's aiosmtpd on
+# the configuration's alerts.smtp_url port, writing each alert it takes into
+# the maildir $REFX_HOME/mail (stopped by `down` like the rest).
+start_mail_capture() {
+  local port; port=$(config_value smtp_url); port=${port##*:}
+  start_component mail /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$REFX_HOME/mail"
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
+  die "the demo's SMTP server did not start on 127.0.0.1:$port (see $REFX_HOME/log/mail.log)"
+}
+
+show_alerts() {  # REFERRAL: the subjects of the alerts captured about it (10 s at most)
+  local n
+  for _ in $(seq 1 100); do
+    n=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | wc -l)
+    ((n >= 2)) && break
+    sleep 0.1
+  done
+  grep -h "^\(To\|Subject\): " $(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null) </dev/null | indent
+  local first; first=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | head -n 1)
+  [[ -n $first ]] || die "no alert about $1 reached the demo's SMTP server"
+  detail echo "--- one alert, whole"
+  detail cat "$first"
+}
+
 wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STATE (10 s at most)
   for _ in $(seq 1 100); do
     "${REFX[@]}" inbox list --as "$1" --json 2>/dev/null | grep -F "\"$3\"" | grep -q "\"$2\"" && return 0
@@ -344,7 +369,8 @@ cmd_demo() {
   chapter "4. Bad referrals are refused with the reason, and nothing is written"
   (cd "$samples" && refused "${REFX[@]}" submit invalid/*.json)
 
-  chapter "5. The router, delivery and outcomes services start, read the log and route each referral"
+  chapter "5. The router, delivery, outcomes and notifier services start, read the log and route each referral"
+  start_mail_capture
   if ((VERBOSE)); then start_services; else start_services >>"$DEMO_LOG"; fi
   # `status` is checked here and after the stop, so CI (which runs the demo)
   # notices when its exit code goes wrong.
@@ -354,6 +380,8 @@ cmd_demo() {
   wait_for_case PREVENT DELIVERED "$prevent"
   wait_for_case DA_OUTREACH DELIVERED "$outreach"
   show "${REFX[@]}" inbox list --as DA_MARAC
+  echo "    the leads are told by e-mail (ids, destination, deadline and where to look; no personal data):"
+  show_alerts "$da"
   local who
   for who in IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
     detail echo "--- $who"

@@ -20,10 +20,7 @@
 
 #include "adapters/webhook/webhook_sender.h"
 #include "adapters/webhook/webhook_signature.h"
-#include "services/delivery/delivery_service.h"
-#include "services/router/cursor_file.h"
-#include "services/router/router_service.h"
-#include "services_stack.h"
+#include "hosted_services.h"
 
 namespace refx::testing {
 namespace {
@@ -120,21 +117,9 @@ TEST(WebhookTest, FailingHangingThenRecoveringEndpointGetsEachCaseSignedAndTheLo
   ASSERT_TRUE(s.stack().StartBroker());
   CaseSystem system(/*hang_ms=*/1500);
 
-  RouterOptions ro;
-  ro.config = &s.config();
-  ro.subject_secret = s.subject_secret();
-  ro.client = s.stack().ClientOptionsFor("refx-router");
-  ro.state_dir = s.StateDir("router");
-  ro.retry_delay_ms = 200;
-  std::unique_ptr<RouterService> router;
-  ASSERT_TRUE(RouterService::Create(std::move(ro), &router).ok());
-  DeliveryOptions dopt;
-  dopt.config = &s.config();
-  dopt.client = s.stack().ClientOptionsFor("refx-delivery");
-  dopt.state_dir = s.StateDir("delivery");
-  dopt.retry_delay_ms = 200;
-  std::unique_ptr<DeliveryService> delivery;
-  ASSERT_TRUE(DeliveryService::Create(std::move(dopt), &delivery).ok());
+  auto router = MakeHostedRouter(s);
+  auto delivery = MakeHostedDelivery(s);
+  ASSERT_TRUE(router && delivery);
   auto sender = MakeSender(s, system.url());
   ASSERT_TRUE(sender);
 
