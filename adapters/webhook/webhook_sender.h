@@ -86,6 +86,7 @@ class WebhookSender {
   // on" (e.g. PermissionDenied: the agency does not own the destination).
   Status Run(const std::function<bool()>& should_stop);
 
+  const std::string& name() const { return options_.webhook.name(); }
   // The stored cursor (seq).
   uint64_t cursor() const { return cursor_.load(); }
   // Figures in Prometheus text format, labelled with the webhook's name:

@@ -14,10 +14,15 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include <signal.h>
+#include <sys/stat.h>
+
+#include "adapter_process.h"
 #include "adapters/webhook/webhook_sender.h"
 #include "adapters/webhook/webhook_signature.h"
 #include "hosted_services.h"
@@ -216,6 +221,70 @@ TEST(WebhookTest, FailingHangingThenRecoveringEndpointGetsEachCaseSignedAndTheLo
   size_t receipts = 0;
   for (const v1::Event& e : after) receipts += e.has_case_received_by_system() ? 1 : 0;
   EXPECT_EQ(receipts, 2u);
+}
+
+// The same through the real refx-adapter process (its configuration's
+// webhooks block), SIGKILLed and restarted between cases: each case arrives,
+// validly signed, and no attempt recorded as received is POSTed again.
+TEST(WebhookTest, RefxAdapterProcessPassesCasesOnAndResumesAfterSigkill) {
+  ServicesStack s([](v1::PartnershipConfig* c) {
+    c->mutable_delivery()->set_redelivery_interval_seconds(3600);
+    c->mutable_delivery()->set_undeliverable_after_seconds(0);
+  });
+  ASSERT_TRUE(s.stack().StartBroker());
+  CaseSystem system(/*hang_ms=*/1500);
+  const std::string secret_file = s.StateDir("secrets") + "/marac.secret";
+  std::ofstream(secret_file) << kSecret << "\n";
+  ASSERT_EQ(::chmod(secret_file.c_str(), 0600), 0);
+  AdapterProcess adapter(s.stack(), "da-marac-coordinator", "",
+                         "webhooks { name: \"marac-case-system\" destination: \"DA_MARAC\" url: \"" + system.url() +
+                             "\" secret_file: \"" + secret_file + "\" timeout_ms: 500 max_tries: 2 }\n");
+  auto router = MakeHostedRouter(s);
+  auto delivery = MakeHostedDelivery(s);
+  ASSERT_TRUE(router && delivery);
+  HostedService r, d;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+  ASSERT_TRUE(adapter.Start());
+
+  auto received = [&](const std::string& ref) {
+    s.WaitFor("the case system received " + ref, [&](const std::vector<v1::Event>& ev) {
+      return !EventsOf(ev, v1::Event::kCaseReceivedBySystem, ref, "DA_MARAC").empty();
+    });
+  };
+  const std::string first = s.Submit(DaHighRiskReferral("kent-police", "T-WHP-1", "Alex"));
+  const std::string second = s.Submit(DaHighRiskReferral("kent-police", "T-WHP-2", "Sam"));
+  received(first);
+  received(second);
+  adapter.Stop(SIGKILL);
+  const std::string third = s.Submit(DaHighRiskReferral("kent-police", "T-WHP-3", "Kim"));
+  s.WaitFor("the third case delivered", [&](const std::vector<v1::Event>& ev) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, third, "DA_MARAC");
+  });
+  ASSERT_TRUE(adapter.Start());
+  received(third);
+  adapter.Stop(SIGTERM);
+  EXPECT_TRUE(r.Stop().ok());
+  EXPECT_TRUE(d.Stop().ok());
+
+  const auto events = s.ReadLog();
+  std::map<std::string, int> receipts, successes;
+  for (const v1::Event& e : events) {
+    if (!e.has_case_received_by_system()) continue;
+    const auto& x = e.case_received_by_system();
+    EXPECT_EQ(e.actor(), "da-marac-coordinator");
+    ++receipts[Attempt(x.referral_id(), x.attempt())];
+  }
+  for (const auto& [attempt, n] : receipts) EXPECT_EQ(n, 1) << attempt << " recorded once";
+  for (const Received& got : system.requests()) {
+    EXPECT_TRUE(got.signature.ok()) << got.delivery << ": " << got.signature.ToString();
+    if (got.answered == 201) ++successes[got.delivery];
+  }
+  for (const auto& [attempt, n] : successes) EXPECT_EQ(n, 1) << attempt << " taken once, not re-POSTed";
+  EXPECT_EQ(successes.size(), receipts.size());
+  for (const std::string& ref : {first, second, third}) {
+    EXPECT_FALSE(EventsOf(events, v1::Event::kCaseReceivedBySystem, ref, "DA_MARAC").empty()) << ref;
+  }
 }
 
 }  // namespace
