@@ -350,6 +350,36 @@ start_mail_capture() {
   die "the demo's SMTP server did not start on 127.0.0.1:$port (see $REFX_HOME/log/mail.log)"
 }
 
+# The demo's stand-in for Kent Police's case system: deploy/webhook_receiver.py
+# on base+27 (7427 for `up`'s base, 7437 in the demo), and a webhooks block
+# in the kent-police adapter's configuration sending it every PREVENT case.
+setup_demo_webhook() {
+  local base=${REFX_PORT_BASE:-7400} cfg=$REFX_HOME/kent-police.adapter.textproto
+  (umask 077; /usr/bin/python3 -c 'import secrets; print(secrets.token_hex(32))' >"$REFX_HOME/keys/kent-police-webhook.secret")
+  cat >>"$cfg" <<EOT
+# The demo's webhook: every PREVENT case to the stand-in case system.
+webhooks {
+  name: "kent-police-case-system"
+  destination: "PREVENT"
+  url: "http://127.0.0.1:$((base + 27))/cases"
+  secret_file: "keys/kent-police-webhook.secret"
+}
+EOT
+  start_component webhook-receiver "$ROOT/deploy/webhook_receiver.py" --listen "127.0.0.1:$((base + 27))" \
+    --secret-file "$REFX_HOME/keys/kent-police-webhook.secret" --out "$REFX_HOME/case-system"
+}
+
+show_webhook() {  # REFERRAL: what the stand-in case system took of it (10 s at most)
+  for _ in $(seq 1 100); do
+    grep -q "^$1/PREVENT/" "$REFX_HOME/case-system/received.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep "^$1/PREVENT/" "$REFX_HOME/case-system/received.log" 2>/dev/null | indent \
+    || die "the stand-in case system did not receive $1 (see $REFX_HOME/log/adapter-kent-police.log)"
+  detail echo "--- what it was sent (the PREVENT need-to-know view, protobuf JSON)"
+  detail cat "$REFX_HOME/case-system/$1-PREVENT-1.json"
+}
+
 show_alerts() {  # REFERRAL: the subjects of the alerts captured about it (10 s at most)
   local n
   for _ in $(seq 1 100); do
@@ -428,6 +458,7 @@ cmd_demo() {
 
   chapter "5. The router, delivery, outcomes and notifier services start, read the log and route each referral"
   start_mail_capture
+  setup_demo_webhook
   if ((VERBOSE)); then start_services; start_adapters; else start_services >>"$DEMO_LOG"; start_adapters >>"$DEMO_LOG"; fi
   # `status` is checked here and after the stop, so CI (which runs the demo)
   # notices when its exit code goes wrong.
@@ -439,6 +470,8 @@ cmd_demo() {
   show "${REFX[@]}" inbox list --as DA_MARAC
   echo "    the leads are told by e-mail (ids, destination, deadline and where to look; no personal data):"
   show_alerts "$da"
+  echo "    Kent Police's own case system gets each PREVENT case from its adapter (signed webhook), e.g.:"
+  show_webhook "$prevent"
   local who
   for who in IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
     detail echo "--- $who"
