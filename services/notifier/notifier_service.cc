@@ -168,9 +168,12 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
   head_seq_ = reader.head_seq_seen();
   spdlog::info("notifier: replayed the log to seq {}; {} cases awaiting acknowledgement; {} alerts to send",
                replayed_to, watched_.size(), queue_.size());
+  // Healthy from here: the view is rebuilt; what is queued goes out while
+  // following (a slow relay does not make the notifier look down).
+  following_ = true;
   CheckDeadlines(Now());
   REFX_RETURN_IF_ERROR(SendQueued(Now()));
-  following_ = true;
+  ++passes_;
 
   Status failure;
   auto last_check = std::chrono::steady_clock::now();
@@ -188,6 +191,7 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
           CheckDeadlines(Now());
         }
         failure = SendQueued(Now());
+        ++passes_;
         return !failure.ok() || StopRequested(should_stop);
       });
   REFX_RETURN_IF_ERROR(failure);

@@ -81,6 +81,9 @@ class NotifierService {
   uint64_t sent() const { return sent_.load(); }
   // Alerts waiting for the relay.
   uint64_t waiting() const { return waiting_.load(); }
+  // Completed passes of checking deadlines and sending what is queued (for
+  // tests: one more pass after a change means the change has been acted on).
+  uint64_t passes() const { return passes_.load(); }
 
   // refx_notifier_last_seq, _log_head_seq, _cursor_lag (gauges),
   // refx_notifier_alerts_sent_total, refx_notifier_alerts_waiting,
@@ -117,6 +120,7 @@ class NotifierService {
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> passes_{0};
   std::atomic<bool> following_{false};
 };
 

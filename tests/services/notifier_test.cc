@@ -206,8 +206,9 @@ TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) 
   notifier = make_notifier();
   ASSERT_TRUE(notifier);
   n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
-  for (int i = 0; i < 600 && !notifier->Healthy(&fields); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(notifier->Healthy(&fields)) << fields;
+  // Two passes: the deadlines checked and the queue sent at least once since the replay.
+  for (int i = 0; i < 600 && notifier->passes() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(notifier->passes(), 2u);
   EXPECT_TRUE(n.Stop().ok());
   EXPECT_TRUE(r.Stop().ok());
   EXPECT_TRUE(d.Stop().ok());
