@@ -30,6 +30,12 @@ TEST(WebhookSignatureTest, AValidSignatureVerifies) {
   EXPECT_NE(WebhookSignature(kSecret, std::to_string(kNow + 1), kBody), sig);
 }
 
+TEST(WebhookSignatureTest, MatchesAnIndependentHmacSha256) {
+  // Python: hmac.new(secret, b"1800000000." + body, hashlib.sha256).hexdigest()
+  EXPECT_EQ(WebhookSignature(kSecret, "1800000000", kBody),
+            "v1=fd39e59a7cc245bb7d1f311f9a5c201ac10649dc252d89b7f17bfae3a636e240");
+}
+
 TEST(WebhookSignatureTest, ChangedBodyWrongSecretOrOtherTimestampIsRefused) {
   const std::string ts = std::to_string(kNow);
   const std::string sig = WebhookSignature(kSecret, ts, kBody);
