@@ -13,6 +13,7 @@
 #include "adapters/adapter.h"
 #include "adapters/adapter_config.h"
 #include "adapters/filedrop/component.h"
+#include "adapters/webhook/webhook_component.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"refx-adapter: takes an agency's referrals over HTTP and file drops, spools them, forwards them"};
@@ -47,11 +48,14 @@ int main(int argc, char** argv) {
   //   adapter->AddComponent(...);
   std::unique_ptr<refx::adapters::FileDropComponent> drops;
   s = refx::adapters::FileDropComponent::Create(adapter.get(), &drops);
+  if (s.ok()) {
+    adapter->AddComponent(std::move(drops));
+    s = refx::adapters::AddWebhooks(adapter.get());
+  }
   if (!s.ok()) {
     std::fprintf(stderr, "refx-adapter: %s\n", s.ToString().c_str());
     return 2;
   }
-  adapter->AddComponent(std::move(drops));
   s = adapter->Start();
   if (!s.ok()) {
     std::fprintf(stderr, "refx-adapter: %s\n", s.ToString().c_str());

@@ -24,6 +24,31 @@ Status Illegal(const v1::Event& e, v1::CaseState from) {
                                    "/" + DestinationOf(e) + " in state " + v1::CaseState_Name(from));
 }
 
+// case_received_by_system / case_transfer_failed: only the destination's
+// own agency (its adapter), only for an attempt that was delivered.
+Status CheckSystemReceipt(const v1::Event& e, bool is_owner, const v1::Destination& dest,
+                          const v1::CaseRecord& current) {
+  const bool received = e.has_case_received_by_system();
+  const std::string field = received ? "append.event.case_received_by_system" : "append.event.case_transfer_failed";
+  const uint32_t attempt = received ? e.case_received_by_system().attempt() : e.case_transfer_failed().attempt();
+  const std::string& receiver = received ? e.case_received_by_system().receiver() : e.case_transfer_failed().receiver();
+  if (!is_owner) {
+    return Status::PermissionDenied("only " + dest.agency_id() + " may record what its systems received of " +
+                                    dest.code() + " cases");
+  }
+  if (attempt == 0) return Status::InvalidArgument("is required (the delivery attempt passed on)", field + ".attempt");
+  if (receiver.empty()) return Status::InvalidArgument("is required (the receiving system's name)", field + ".receiver");
+  if (!received && e.case_transfer_failed().reason().empty()) {
+    return Status::InvalidArgument("is required (what went wrong, without personal data)", field + ".reason");
+  }
+  if (attempt > current.deliveries()) {
+    return Status::IllegalTransition(std::string(EventTypeName(e)) + " for attempt " + std::to_string(attempt) +
+                                     " of case " + ReferralIdOf(e) + "/" + DestinationOf(e) + ", which has had " +
+                                     std::to_string(current.deliveries()) + " deliveries");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const PartnershipConfig& config,
@@ -94,6 +119,12 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
   if (ctx.current == nullptr) return Status::NotFound("no case " + referral_id + "/" + destination);
   const v1::CaseState from = ctx.current->state();
   *next = *ctx.current;
+  if (e.has_case_received_by_system() || e.has_case_transfer_failed()) {
+    // Machine receipts change nothing about the case (its record, version
+    // included, stays as it is), and are facts about a delivery already
+    // made, so they are taken in any state, withdrawn referrals included.
+    return CheckSystemReceipt(e, is_owner, *dest, *ctx.current);
+  }
   next->set_version(e.seq());
   if (ctx.referral->withdrawn() && !e.has_case_closed()) {
     return Status::IllegalTransition("referral " + referral_id + " was withdrawn");

@@ -10,6 +10,8 @@
 //   case_assigned (DELIVERED..OUTCOME_RECORDED) sets the case's assignee, a
 //   configured enabled lead who works the destination; a hand-over names the
 //   current assignee as previous_assignee. The state is left as it is.
+//   case_received_by_system and case_transfer_failed (the destination's
+//   agency, for an attempt already delivered, in any state) change nothing.
 //
 // Services (role SERVICE) route, deliver, redeliver, mark undeliverable,
 // breach, escalate and close; only the destination's own agency (role LEAD)

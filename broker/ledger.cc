@@ -355,6 +355,14 @@ Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request,
     if (!allowed.ok()) return Refused(std::move(allowed));
   }
   std::string key;
+  const v1::Event::BodyCase body = request.event().body_case();
+  if (request.idempotency_key().empty() &&
+      (body == v1::Event::kCaseReceivedBySystem || body == v1::Event::kCaseTransferFailed)) {
+    // A receipt is recorded once per attempt and receiver, so its sender
+    // must be able to repeat it safely after a lost answer.
+    return Refused(Status::InvalidArgument(std::string("is required for ") + EventTypeName(request.event()),
+                                           "append.idempotency_key"));
+  }
   if (!request.idempotency_key().empty()) {
     // A person's keys are their own: (agency/person, key).
     key = eventlog::EventLog::AppendKey(person ? actor.id() + "/" + person->id() : actor.id(),

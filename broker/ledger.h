@@ -88,7 +88,9 @@ class Ledger {
   // case's current state (case_lifecycle.h). A new event is staged with its
   // case and referral state; a delivery gets the destination's disclosed
   // view of the submitted referral, which the broker, not the client, fills.
-  // A withdrawal withdraws every open case of its referral.
+  // A withdrawal withdraws every open case of its referral. A
+  // case_received_by_system or case_transfer_failed needs an idempotency
+  // key (InvalidArgument, append.idempotency_key, without one).
   //
   // With `person` (a request a CONSOLE identity made on behalf of that
   // person; `actor` is then ActingFor's agency), only the lead actions

@@ -17,8 +17,8 @@
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
 # moves every port of a new state folder's configuration (default 7400: broker 7400,
-# metrics 7490; the services' metrics and health follow at base+91..93: router 7491,
-# delivery 7492, outcomes 7493; the kent-police adapter's HTTP intake base+80 (7480)
+# metrics 7490; the services' metrics and health follow at base+91..94: router 7491,
+# delivery 7492, outcomes 7493, notifier 7494; the kent-police adapter's HTTP intake base+80 (7480)
 # and its metrics base+85 (7485)). JOBS sets build parallelism.
 set -euo pipefail
 
@@ -33,7 +33,7 @@ PACKAGES=(build-essential cmake pkg-config curl
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
           libssl-dev jq liboath-dev openssl chromium chromium-driver python3-selenium
-          libcsv-dev)
+          libcsv-dev libcurl4-openssl-dev python3-aiosmtpd)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
@@ -185,7 +185,7 @@ cmd_samples() {  # [--today YYYY-MM-DD] OUT
   echo "samples: deploy/samples/ dated for $today (moved by $days days) in $out"
 }
 
-SERVICES=(router delivery outcomes)
+SERVICES=(router delivery outcomes notifier)
 
 running() {  # NAME: is the component's recorded pid alive?
   local pidfile=$REFX_HOME/run/$1.pid
@@ -217,8 +217,8 @@ start_broker() {
 
 # SERVICE: the loopback address of its /metrics and /healthz. The ports sit
 # beside the broker's metrics port (base+90 in the configuration): router
-# base+91, delivery base+92, outcomes base+93; so the demo's stack (base 7410:
-# 7501..7503) and an `up` stack (base 7400: 7491..7493) do not collide.
+# base+91, delivery base+92, outcomes base+93, notifier base+94; so the demo's stack
+# (base 7410: 7501..7504) and an `up` stack (base 7400: 7491..7494) do not collide.
 service_metrics_address() {
   local broker_metrics i
   broker_metrics=$(config_value metrics_address)
@@ -405,6 +405,60 @@ refused() {
   printf '%s\n(exit code %d: refused, nothing written)\n' "$out" "$rc" | indent
 }
 
+# The demo's stand-in for the partnership's SMTP relay: Debian's aiosmtpd on
+# the configuration's alerts.smtp_url port, writing each alert it takes into
+# the maildir $REFX_HOME/mail (stopped by `down` like the rest).
+start_mail_capture() {
+  local port; port=$(config_value smtp_url); port=${port##*:}
+  start_component mail /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$port" -c aiosmtpd.handlers.Mailbox "$REFX_HOME/mail"
+  for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0; sleep 0.1; done
+  die "the demo's SMTP server did not start on 127.0.0.1:$port (see $REFX_HOME/log/mail.log)"
+}
+
+# The demo's stand-in for Kent Police's case system: deploy/webhook_receiver.py
+# on base+27 (7427 for `up`'s base, 7437 in the demo), and a webhooks block
+# in the kent-police adapter's configuration sending it every PREVENT case.
+setup_demo_webhook() {
+  local base=${REFX_PORT_BASE:-7400} cfg=$REFX_HOME/kent-police.adapter.textproto
+  (umask 077; /usr/bin/python3 -c 'import secrets; print(secrets.token_hex(32))' >"$REFX_HOME/keys/kent-police-webhook.secret")
+  cat >>"$cfg" <<EOT
+# The demo's webhook: every PREVENT case to the stand-in case system.
+webhooks {
+  name: "kent-police-case-system"
+  destination: "PREVENT"
+  url: "http://127.0.0.1:$((base + 27))/cases"
+  secret_file: "keys/kent-police-webhook.secret"
+}
+EOT
+  start_component webhook-receiver "$ROOT/deploy/webhook_receiver.py" --listen "127.0.0.1:$((base + 27))" \
+    --secret-file "$REFX_HOME/keys/kent-police-webhook.secret" --out "$REFX_HOME/case-system"
+}
+
+show_webhook() {  # REFERRAL: what the stand-in case system took of it (10 s at most)
+  for _ in $(seq 1 100); do
+    grep -q "^$1/PREVENT/" "$REFX_HOME/case-system/received.log" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep "^$1/PREVENT/" "$REFX_HOME/case-system/received.log" 2>/dev/null | indent \
+    || die "the stand-in case system did not receive $1 (see $REFX_HOME/log/adapter-kent-police.log)"
+  detail echo "--- what it was sent (the PREVENT need-to-know view, protobuf JSON)"
+  detail cat "$REFX_HOME/case-system/$1-PREVENT-1.json"
+}
+
+show_alerts() {  # REFERRAL: the subjects of the alerts captured about it (10 s at most)
+  local n
+  for _ in $(seq 1 100); do
+    n=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | wc -l)
+    ((n >= 2)) && break
+    sleep 0.1
+  done
+  grep -h "^\(To\|Subject\): " $(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null) </dev/null | indent
+  local first; first=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | head -n 1)
+  [[ -n $first ]] || die "no alert about $1 reached the demo's SMTP server"
+  detail echo "--- one alert, whole"
+  detail cat "$first"
+}
+
 wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STATE (10 s at most)
   for _ in $(seq 1 100); do
     "${REFX[@]}" inbox list --as "$1" --json 2>/dev/null | grep -F "\"$3\"" | grep -q "\"$2\"" && return 0
@@ -467,7 +521,9 @@ cmd_demo() {
   chapter "4. Bad referrals are refused with the reason, and nothing is written"
   (cd "$samples" && refused "${REFX[@]}" submit invalid/*.json)
 
-  chapter "5. The router, delivery and outcomes services start, read the log and route each referral"
+  chapter "5. The router, delivery, outcomes and notifier services start, read the log and route each referral"
+  start_mail_capture
+  setup_demo_webhook
   if ((VERBOSE)); then start_services; start_adapters; else start_services >>"$DEMO_LOG"; start_adapters >>"$DEMO_LOG"; fi
   # `status` is checked here and after the stop, so CI (which runs the demo)
   # notices when its exit code goes wrong.
@@ -477,6 +533,10 @@ cmd_demo() {
   wait_for_case PREVENT DELIVERED "$prevent"
   wait_for_case DA_OUTREACH DELIVERED "$outreach"
   show "${REFX[@]}" inbox list --as DA_MARAC
+  echo "    the leads are told by e-mail (ids, destination, deadline and where to look; no personal data):"
+  show_alerts "$da"
+  echo "    Kent Police's own case system gets each PREVENT case from its adapter (signed webhook), e.g.:"
+  show_webhook "$prevent"
   local who
   for who in IDVA DA_OUTREACH STALKING PREVENT DCSM CMARAC CSU_TRIAGE; do
     detail echo "--- $who"

@@ -174,8 +174,13 @@ void DeliveryService::BuildStep(const DeliveryStep& step, TimePoint now, v1::Eve
   const v1::DeliverySettings& settings = options_.config->proto().delivery();
   const std::string& ref = step.referral_id;
   const std::string& dest = step.destination;
-  const std::string late = "not acknowledged within " + std::to_string(settings.undeliverable_after_seconds()) +
-                           " s of the first delivery (" + std::to_string(step.deliveries) + " deliveries)";
+  std::string late = "not acknowledged within " + std::to_string(settings.undeliverable_after_seconds()) +
+                     " s of the first delivery (" + std::to_string(step.deliveries) + " deliveries";
+  if (step.transfer_failures > 0) {
+    late += ", " + std::to_string(step.transfer_failures) + " not taken by the agency's case system, last: " +
+            step.last_transfer_failure;
+  }
+  late += ")";
   switch (step.kind) {
     case DeliveryStep::Kind::kDeliver: {
       // Referral, destination and attempt only: the broker fills the view,

@@ -7,6 +7,8 @@
 // without acknowledgement it appends case_undeliverable, case_escalated
 // {escalated_to: delivery.escalate_to} and a case_routed opening the case at
 // escalate_to with rule_id "ESCALATED_UNDELIVERABLE" (see DeliveryTracker).
+// An agency adapter's case_transfer_failed for the latest attempt brings the
+// redelivery forward; its case_received_by_system is not an acknowledgement.
 //
 // What "delivered" means: case_delivered is the disclosure record, and the
 // broker fills it - recipient agency, need-to-know field groups, purpose,

@@ -69,6 +69,14 @@ void DeliveryTracker::Apply(const v1::Event& event) {
     case v1::Event::kCaseEscalated:
       c.escalated = true;
       break;
+    case v1::Event::kCaseReceivedBySystem:  // not an acknowledgement
+      c.received_attempt = std::max(c.received_attempt, event.case_received_by_system().attempt());
+      break;
+    case v1::Event::kCaseTransferFailed:
+      c.failed_attempt = std::max(c.failed_attempt, event.case_transfer_failed().attempt());
+      ++c.transfer_failures;
+      c.last_transfer_failure = event.case_transfer_failed().reason();
+      break;
     default:
       break;
   }
@@ -91,6 +99,8 @@ std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const 
   step.referral_id = key.substr(0, cut);
   step.destination = key.substr(cut + 1);
   step.deliveries = c.deliveries;
+  step.transfer_failures = c.transfer_failures;
+  step.last_transfer_failure = c.last_transfer_failure;
   if (c.undeliverable) {
     if (settings_.escalate_to().empty()) return std::nullopt;
     if (!c.escalated) {
@@ -115,7 +125,10 @@ std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const 
     step.kind = DeliveryStep::Kind::kUndeliverable;
     return step;
   }
-  if (interval.count() > 0 && now - c.last_delivered >= interval) {
+  // The latest delivery did not reach the agency's case system (no system
+  // took it): known lost, so no point waiting for the interval.
+  const bool latest_failed = c.failed_attempt >= c.deliveries && c.received_attempt < c.deliveries;
+  if (interval.count() > 0 && (latest_failed || now - c.last_delivered >= interval)) {
     step.kind = DeliveryStep::Kind::kDeliver;
     step.attempt = c.deliveries + 1;
     return step;

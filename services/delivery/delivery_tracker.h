@@ -7,6 +7,10 @@
 //   delivered, not acknowledged:
 //     undeliverable_after_seconds since the first delivery -> mark undeliverable
 //     redelivery_interval_seconds since the last delivery  -> deliver again (attempt n+1)
+//     the agency's case system failed to take the latest delivery
+//     (case_transfer_failed for it, and no case_received_by_system)
+//                                               -> deliver again now, without
+//                                                  waiting for the interval
 //   undeliverable, not escalated                -> escalate to delivery.escalate_to
 //   escalated, no case at escalate_to yet       -> route the referral there
 //
@@ -16,8 +20,14 @@
 // both are known the later one counts, so a clock running ahead (a test's
 // fake clock) never makes the service redeliver in a loop. Acknowledged,
 // accepted, declined, outcome-recorded and closed cases are not delivered
-// again (an undeliverable one is still escalated); a withdrawn referral's
-// cases need nothing more.
+// again (a case_received_by_system is a machine's receipt, not an
+// acknowledgement: the case is still redelivered until a person
+// acknowledges it, and still becomes undeliverable on time). This tracker is
+// the one place that decides what follows a transfer failure: the adapter
+// that records it only reports. A case system that keeps failing is
+// redelivered at the pace of the adapter's own retries until
+// undeliverable_after_seconds, as before. An undeliverable case is still
+// escalated; a withdrawn referral's cases need nothing more.
 //
 // Thread-safety: not thread-safe; owned by the delivery service's thread.
 // No I/O; pure bookkeeping.
@@ -48,6 +58,10 @@ struct DeliveryStep {
   uint32_t attempt = 0;
   // Deliveries made so far (for reasons).
   uint32_t deliveries = 0;
+  // Deliveries the agency's case system failed to take (case_transfer_failed),
+  // and the last failure's reason (no personal data), for reasons.
+  uint32_t transfer_failures = 0;
+  std::string last_transfer_failure;
 };
 
 class DeliveryTracker {
@@ -90,6 +104,11 @@ class DeliveryTracker {
     bool escalated = false;
     bool escalation_routed = false;
     bool held = false;
+    // Machine receipts (the highest attempt each names).
+    uint32_t received_attempt = 0;
+    uint32_t failed_attempt = 0;
+    uint32_t transfer_failures = 0;
+    std::string last_transfer_failure;
   };
 
   static std::string Key(const std::string& referral_id, const std::string& destination) {

@@ -67,6 +67,77 @@ TEST(DeliveryTrackerTest, DeliversARoutedCaseThenRedeliversEachInterval) {
   EXPECT_EQ(t.DueSteps(kT0 + seconds(600)).size(), 1u);
 }
 
+v1::Event Received(uint32_t attempt, TimePoint t, const std::string& dest = "IDVA") {
+  v1::Event e = At(t);
+  e.mutable_case_received_by_system()->set_referral_id("R-0000000001");
+  e.mutable_case_received_by_system()->set_destination(dest);
+  e.mutable_case_received_by_system()->set_attempt(attempt);
+  e.mutable_case_received_by_system()->set_receiver("case-system");
+  return e;
+}
+
+v1::Event TransferFailed(uint32_t attempt, TimePoint t, const std::string& reason = "HTTP 500") {
+  v1::Event e = At(t);
+  e.mutable_case_transfer_failed()->set_referral_id("R-0000000001");
+  e.mutable_case_transfer_failed()->set_destination("IDVA");
+  e.mutable_case_transfer_failed()->set_attempt(attempt);
+  e.mutable_case_transfer_failed()->set_receiver("case-system");
+  e.mutable_case_transfer_failed()->set_reason(reason);
+  return e;
+}
+
+TEST(DeliveryTrackerTest, ASystemReceiptIsNotAnAcknowledgement) {
+  DeliveryTracker t(Settings(300, 3600));
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  t.Apply(Received(1, kT0 + seconds(1)));
+  EXPECT_EQ(t.open_count(), 1u);
+  EXPECT_FALSE(Next(t, kT0 + seconds(299)));
+  auto step = Next(t, kT0 + seconds(300));
+  ASSERT_TRUE(step) << "still redelivered: nobody acknowledged";
+  EXPECT_EQ(step->kind, Kind::kDeliver);
+  EXPECT_EQ(step->attempt, 2u);
+  EXPECT_EQ(Next(t, kT0 + seconds(3600))->kind, Kind::kUndeliverable);
+}
+
+TEST(DeliveryTrackerTest, AFailedTransferOfTheLatestDeliveryBringsTheRedeliveryForward) {
+  DeliveryTracker t(Settings(300, 3600));
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  t.Apply(TransferFailed(1, kT0 + seconds(40)));
+  auto step = Next(t, kT0 + seconds(40));
+  ASSERT_TRUE(step) << "due at once, not after the 300 s interval";
+  EXPECT_EQ(step->kind, Kind::kDeliver);
+  EXPECT_EQ(step->attempt, 2u);
+  t.Apply(Delivered(2, kT0 + seconds(40)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(41))) << "attempt 2 has not failed";
+  // A late failure of the earlier attempt changes nothing.
+  t.Apply(TransferFailed(1, kT0 + seconds(50)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(51)));
+  // Attempt 2 fails at one receiver but another took it: not lost.
+  t.Apply(Received(2, kT0 + seconds(60)));
+  t.Apply(TransferFailed(2, kT0 + seconds(61)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(62)));
+  EXPECT_EQ(Next(t, kT0 + seconds(340))->attempt, 3u) << "the interval still runs";
+  // The undeliverable step tells how many the case system did not take.
+  t.Apply(Delivered(3, kT0 + seconds(340)));
+  t.Apply(TransferFailed(3, kT0 + seconds(380), "timeout after 10 s"));
+  step = Next(t, kT0 + seconds(3600));
+  ASSERT_TRUE(step);
+  EXPECT_EQ(step->kind, Kind::kUndeliverable) << "undeliverable still on time";
+  EXPECT_EQ(step->transfer_failures, 4u);
+  EXPECT_EQ(step->last_transfer_failure, "timeout after 10 s");
+}
+
+TEST(DeliveryTrackerTest, AFailedTransferDoesNotRedeliverWhenRedeliveryIsOff) {
+  DeliveryTracker t(Settings(0, 3600));
+  t.Apply(Routed("IDVA"));
+  t.Apply(Delivered(1, kT0));
+  t.Apply(TransferFailed(1, kT0 + seconds(40)));
+  EXPECT_FALSE(Next(t, kT0 + seconds(41)));
+  EXPECT_EQ(Next(t, kT0 + seconds(3600))->kind, Kind::kUndeliverable);
+}
+
 TEST(DeliveryTrackerTest, TheLaterOfTheLocalAndBrokerTimesCounts) {
   DeliveryTracker t(Settings());
   t.Apply(Routed("IDVA"));

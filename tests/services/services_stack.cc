@@ -217,9 +217,6 @@ std::string ServiceProcess::Log() const {
   return ss.str();
 }
 
-namespace {
-
-// A loopback TCP port free at the time of the call (the kernel's choice).
 int FreeLoopbackPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -235,8 +232,6 @@ int FreeLoopbackPort() {
   if (port == 0) ADD_FAILURE() << "no free loopback port";
   return port;
 }
-
-}  // namespace
 
 std::vector<std::string> ServicesStack::ServiceArgs(const std::string& binary, const std::string& name) {
   const std::string key_dir = (fs::path(stack_->config_path()).parent_path() / (name + "-keys")).string();

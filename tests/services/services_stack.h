@@ -132,6 +132,9 @@ v1::Referral DaReferralWithScore(const std::string& agency, const std::string& r
 v1::Referral CategoryReferral(const std::string& agency, const std::string& reference, v1::Category category,
                               const std::string& given_name = "Jordan");
 
+// A loopback TCP port free at the time of the call (the kernel's choice).
+int FreeLoopbackPort();
+
 // Helpers over a list of events.
 std::vector<const v1::Event*> EventsOf(const std::vector<v1::Event>& events, v1::Event::BodyCase kind,
                                        const std::string& referral_id, const std::string& destination = "");

@@ -208,6 +208,75 @@ TEST_F(LedgerTest, IllegalTransitionsAreRefusedAndStageNothing) {
   EXPECT_EQ(ledger_->NextSeq(), 3u);
 }
 
+TEST_F(LedgerTest, SystemReceiptsOnlyFromTheOwnerForADeliveredAttemptAndChangeNothing) {
+  const std::string id = Submit("agency-a", "REF-1").referral_id;
+  ASSERT_TRUE(Append("router", Routed(id, "DEST_A")).status.ok());
+  v1::Event received;
+  auto* r = received.mutable_case_received_by_system();
+  r->set_referral_id(id);
+  r->set_destination("DEST_A");
+  r->set_attempt(1);
+  r->set_receiver("case-system");
+  r->set_http_status(200);
+  v1::Event failed;
+  auto* f = failed.mutable_case_transfer_failed();
+  f->set_referral_id(id);
+  f->set_destination("DEST_A");
+  f->set_attempt(1);
+  f->set_receiver("case-system");
+  f->set_reason("HTTP 500");
+  f->set_tries(5);
+  // Not yet delivered: attempt 1 does not exist.
+  EXPECT_EQ(Append("lead-a", received, "rx-1").status.code(), Status::Code::kIllegalTransition);
+  EXPECT_EQ(Append("lead-a", failed, "tf-1").status.code(), Status::Code::kIllegalTransition);
+  ASSERT_TRUE(Append("router", Delivered(id, "DEST_A")).status.ok());
+  v1::CaseRecord before;
+  ASSERT_TRUE(ledger_->LoadCase(id, "DEST_A", &before).ok());
+  const size_t staged_before = ledger_->building().events.size();
+
+  // Another agency, a service, no key, no receiver, no reason, a later attempt.
+  EXPECT_EQ(Append("lead-b", received, "rx-1").status.code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(Append("router", received, "rx-1").status.code(), Status::Code::kPermissionDenied);
+  Staged no_key = Append("lead-a", received);
+  EXPECT_EQ(no_key.status.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(no_key.status.field_path(), "append.idempotency_key");
+  v1::Event nameless = received;
+  nameless.mutable_case_received_by_system()->clear_receiver();
+  EXPECT_EQ(Append("lead-a", nameless, "rx-x").status.field_path(), "append.event.case_received_by_system.receiver");
+  v1::Event unexplained = failed;
+  unexplained.mutable_case_transfer_failed()->clear_reason();
+  EXPECT_EQ(Append("lead-a", unexplained, "tf-x").status.field_path(), "append.event.case_transfer_failed.reason");
+  v1::Event later = received;
+  later.mutable_case_received_by_system()->set_attempt(2);
+  EXPECT_EQ(Append("lead-a", later, "rx-2").status.code(), Status::Code::kIllegalTransition);
+  EXPECT_EQ(ledger_->building().events.size(), staged_before) << "refusals stage nothing";
+
+  Staged ok = Append("lead-a", failed, "tf-1");
+  ASSERT_TRUE(ok.status.ok()) << ok.status.ToString();
+  ok = Append("lead-a", received, "rx-1");
+  ASSERT_TRUE(ok.status.ok()) << ok.status.ToString();
+  CommitBuilt();
+  Staged again = Append("lead-a", received, "rx-1");
+  ASSERT_TRUE(again.status.ok());
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.seq, ok.seq);
+  v1::CaseRecord after;
+  ASSERT_TRUE(ledger_->LoadCase(id, "DEST_A", &after).ok());
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString()) << "state and version unchanged";
+  EXPECT_EQ(after.state(), v1::DELIVERED);
+
+  // A fact about a delivery made: still recorded after the lead acknowledged.
+  v1::Event ack;
+  ack.mutable_case_acknowledged()->set_referral_id(id);
+  ack.mutable_case_acknowledged()->set_destination("DEST_A");
+  ASSERT_TRUE(Append("lead-a", ack).status.ok());
+  v1::Event second = received;
+  second.mutable_case_received_by_system()->set_receiver("second-system");
+  EXPECT_TRUE(Append("lead-a", second, "rx-1-second").status.ok());
+  ASSERT_TRUE(ledger_->LoadCase(id, "DEST_A", &after).ok());
+  EXPECT_EQ(after.state(), v1::ACKNOWLEDGED);
+}
+
 TEST_F(LedgerTest, AppendIdempotencyKeyDedupesAndRefusesADifferentEvent) {
   const std::string id = Submit("agency-a", "REF-1").referral_id;
   Staged first = Append("router", Routed(id, "DEST_A"), "route-1");

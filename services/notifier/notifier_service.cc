@@ -1,0 +1,221 @@
+#include "services/notifier/notifier_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "core/event_util.h"
+#include "core/metrics_http.h"
+#include "services/common/run_with_restarts.h"
+
+namespace refx::notifier {
+
+namespace {
+constexpr std::chrono::milliseconds kMaxBackoff{5 * 60 * 1000};
+constexpr std::chrono::hours kFirstRunLookBack{1};
+}  // namespace
+
+NotifierService::NotifierService(NotifierOptions options)
+    : options_(std::move(options)), mailer_(options_.config->proto().alerts(), options_.smtp_timeout_ms) {}
+
+NotifierService::~NotifierService() = default;
+
+Status NotifierService::Create(NotifierOptions options, std::unique_ptr<NotifierService>* out) {
+  if (options.config == nullptr) return Status::InvalidArgument("the notifier needs a partnership configuration");
+  if (options.state_dir.empty()) return Status::InvalidArgument("the notifier needs a state folder");
+  const v1::AlertSettings& alerts = options.config->proto().alerts();
+  if (alerts.smtp_url().empty()) {
+    return Status::InvalidArgument("alerts.smtp_url is empty: there is no relay to send alerts through",
+                                   "alerts.smtp_url");
+  }
+  if (alerts.from_address().empty()) {
+    return Status::InvalidArgument("alerts.from_address is empty", "alerts.from_address");
+  }
+  std::unique_ptr<NotifierService> service(new NotifierService(std::move(options)));
+  REFX_RETURN_IF_ERROR(service->lock_.Acquire(service->options_.state_dir, "refx-notifier"));
+  REFX_RETURN_IF_ERROR(service->journal_.Open(service->options_.state_dir + "/alerts.journal"));
+  *out = std::move(service);
+  return Status::OK();
+}
+
+TimePoint NotifierService::Now() const { return options_.clock ? options_.clock() : std::chrono::system_clock::now(); }
+
+Status NotifierService::Run(const std::function<bool()>& should_stop) {
+  return RunWithRestarts("notifier", options_.retry_delay_ms, should_stop,
+                         [this](const std::function<bool()>& stop) { return RunOnce(stop); });
+}
+
+void NotifierService::Queue(Alert alert) {
+  const std::string key = alert.Key();
+  if (journal_.Contains(key) || queued_.count(key)) return;
+  queued_.insert(key);
+  queue_.push_back(std::move(alert));
+  waiting_ = queue_.size();
+}
+
+void NotifierService::Observe(const v1::Event& event) {
+  last_seq_ = event.seq();
+  const outcomes::CaseView* c = fold_.Apply(event);
+  if (c == nullptr) return;
+  const auto key = std::make_pair(c->referral_id, c->destination);
+  if (outcomes::AwaitsAcknowledgement(c->state) && c->deadline > 0) {
+    watched_.insert(key);
+  } else {
+    watched_.erase(key);
+  }
+  // Events before the notifier first ran raise no alerts of their own.
+  if (event.seq() <= journal_.from_seq()) return;
+  Alert alert;
+  alert.referral_id = c->referral_id;
+  alert.destination = c->destination;
+  alert.deadline = c->deadline / 1'000'000;
+  alert.seq = event.seq();
+  if (event.has_case_delivered() && event.case_delivered().attempt() <= 1) {
+    alert.kind = Alert::Kind::kNewCase;
+    Queue(std::move(alert));
+  } else if (event.has_case_escalated()) {
+    alert.kind = Alert::Kind::kEscalated;
+    alert.escalated_to = event.case_escalated().escalated_to();
+    Queue(std::move(alert));
+  }
+}
+
+void NotifierService::CheckDeadlines(TimePoint now) {
+  const uint32_t hours = options_.config->proto().alerts().deadline_warning_hours();
+  const auto warning = std::chrono::hours(hours == 0 ? 24 : hours);
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const int64_t warning_s = std::chrono::duration_cast<std::chrono::seconds>(warning).count();
+  for (const auto& [ref, dest] : watched_) {
+    const outcomes::CaseView* c = fold_.Find(ref, dest);
+    if (c == nullptr) continue;
+    const int64_t deadline = c->deadline / 1'000'000;
+    if (now_s < deadline - warning_s || now_s >= deadline) continue;
+    Alert alert;
+    alert.kind = Alert::Kind::kDeadlineNear;
+    alert.referral_id = ref;
+    alert.destination = dest;
+    alert.deadline = deadline;
+    Queue(std::move(alert));
+  }
+}
+
+Status NotifierService::SendQueued(TimePoint now) {
+  if (now < next_send_) return Status::OK();
+  while (!queue_.empty()) {
+    const Alert& alert = queue_.front();
+    const std::string key = alert.Key();
+    const MailMessage message = ComposeAlert(alert, *options_.config, options_.config->proto().alerts());
+    if (!message.to.empty()) {
+      Status s = mailer_.Send(message);
+      if (!s.ok()) {
+        ++failures_;
+        spdlog::warn("notifier: alert {} waits for the relay ({} queued); again in {} ms: {}", key, queue_.size(),
+                     backoff_.count(), s.message());
+        next_send_ = now + backoff_;
+        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+        return Status::OK();
+      }
+      REFX_RETURN_IF_ERROR(journal_.Add(key));
+      ++sent_;
+      spdlog::info("notifier: alert {} sent to {} address(es)", key, message.to.size());
+    }
+    backoff_ = std::chrono::milliseconds(1000);
+    queued_.erase(key);
+    queue_.pop_front();
+    waiting_ = queue_.size();
+  }
+  return Status::OK();
+}
+
+Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
+  fold_ = outcomes::CaseFold();
+  watched_.clear();
+  queue_.clear();
+  queued_.clear();
+  following_ = false;
+  BrokerClient reader(options_.client);
+  uint64_t replayed_to = 0;
+  // On the very first run nothing is known yet about which alerts were
+  // sent: the replay only builds the view, and the journal starts at its end.
+  const bool first_run = !journal_.exists();
+  // On the first run, events older than kFirstRunLookBack raise no alerts:
+  // a notifier added to a running partnership does not mail about old
+  // cases, while the cases of a stack started together with it are told.
+  const int64_t old_before = std::chrono::duration_cast<std::chrono::microseconds>(
+                                 (Now() - kFirstRunLookBack).time_since_epoch()).count();
+  uint64_t last_old_seq = 0;
+  REFX_RETURN_IF_ERROR(ReplayLog(
+      &reader, "refx-notifier: rebuild the cases",
+      [&](const v1::Event& e) {
+        if (outcomes::EventMicros(e) < old_before) last_old_seq = e.seq();
+        Observe(e);
+      },
+      should_stop, &replayed_to));
+  if (StopRequested(should_stop)) return Status::OK();
+  if (first_run) {
+    REFX_RETURN_IF_ERROR(journal_.Create(last_old_seq));
+    std::deque<Alert> kept;
+    for (Alert& a : queue_) {
+      if (a.seq > last_old_seq) {
+        kept.push_back(std::move(a));
+      } else {
+        queued_.erase(a.Key());
+      }
+    }
+    queue_ = std::move(kept);
+    waiting_ = queue_.size();
+  }
+  head_seq_ = reader.head_seq_seen();
+  spdlog::info("notifier: replayed the log to seq {}; {} cases awaiting acknowledgement; {} alerts to send",
+               replayed_to, watched_.size(), queue_.size());
+  // Healthy from here: the view is rebuilt; what is queued goes out while
+  // following (a slow relay does not make the notifier look down).
+  following_ = true;
+  CheckDeadlines(Now());
+  REFX_RETURN_IF_ERROR(SendQueued(Now()));
+  ++passes_;
+
+  Status failure;
+  auto last_check = std::chrono::steady_clock::now();
+  v1::ReadRequest follow;
+  follow.set_after_seq(replayed_to);
+  follow.set_follow(true);
+  follow.set_purpose("refx-notifier: alerts");
+  Status s = reader.Read(
+      follow, [&](const v1::Event& e, const std::string&, const std::string&) { Observe(e); return true; },
+      [&]() {
+        head_seq_ = reader.head_seq_seen();
+        const auto tick = std::chrono::steady_clock::now();
+        if (tick - last_check >= options_.check_interval) {
+          last_check = tick;
+          CheckDeadlines(Now());
+        }
+        failure = SendQueued(Now());
+        ++passes_;
+        return !failure.ok() || StopRequested(should_stop);
+      });
+  REFX_RETURN_IF_ERROR(failure);
+  REFX_RETURN_IF_ERROR(s);
+  if (StopRequested(should_stop)) return Status::OK();
+  return Status::Unavailable("the broker ended the notifier's read");
+}
+
+std::string NotifierService::RenderMetrics() const {
+  std::string out;
+  AppendReaderPosition(&out, "refx_notifier", "last_seq", "The last seq the notifier has taken into account.",
+                       last_seq_.load(), head_seq_.load());
+  AppendCounter(&out, "refx_notifier_alerts_sent_total", "Alerts the SMTP relay accepted since start.", sent_.load());
+  AppendGauge(&out, "refx_notifier_alerts_waiting", "Alerts waiting for the SMTP relay.", waiting_.load());
+  AppendCounter(&out, "refx_notifier_send_failures_total", "Attempts to send an alert that the relay did not take.",
+                failures_.load());
+  return out;
+}
+
+bool NotifierService::Healthy(std::string* fields) const {
+  *fields = "\"last_seq\":" + std::to_string(last_seq_.load()) +
+            ",\"following\":" + (following_.load() ? "true" : "false") +
+            ",\"waiting\":" + std::to_string(waiting_.load());
+  return following_.load();
+}
+
+}  // namespace refx::notifier

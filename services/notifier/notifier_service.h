@@ -1,0 +1,127 @@
+// NotifierService: the refx-notifier process as a library. It reads the
+// event log through the broker as a SERVICE identity and e-mails each
+// destination's leads (the configuration's Destination.alert_emails)
+// through the partnership's SMTP relay (alerts.smtp_url):
+//   a new case        the case's first case_delivered
+//   deadline near     a case still awaiting acknowledgement (ROUTED or
+//                     DELIVERED) within alerts.deadline_warning_hours
+//                     (default 24) of its deadline, and not past it
+//   an escalation     case_escalated: to the destination's and the
+//                     escalation destination's addresses
+// Every destination gets them, whether its agency runs an adapter or not.
+// No personal data in any alert (alert_mail.h): referral id, destination,
+// deadline and where to look.
+//
+// Each alert once: the alerts the relay accepted are recorded in
+// STATE_DIR/alerts.journal (sent_alerts.h), and the view of the cases is
+// rebuilt from the whole log on each start. On its very first start, events
+// more than an hour old raise no new-case or escalation alerts. A relay
+// that refuses or is
+// down is tried again after 1 s, doubling to 5 minutes; nothing is
+// dropped.
+//
+// Logs referral ids, destination codes and seqs only.
+//
+// Thread-safety: Run blocks the calling thread; the const accessors may be
+// called from any thread while it runs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "client/broker_client.h"
+#include "core/partnership_config.h"
+#include "core/status.h"
+#include "domain/monitoring/case_fold.h"
+#include "services/common/state_dir_lock.h"
+#include "services/notifier/alert_mail.h"
+#include "services/notifier/sent_alerts.h"
+
+namespace refx::notifier {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct NotifierOptions {
+  // Destinations, their alert_emails and the alert settings. Not owned.
+  const PartnershipConfig* config = nullptr;
+  // How to reach the broker as the notifier (a SERVICE agency).
+  ClientOptions client;
+  // Folder for the lock and the journal; created when missing.
+  std::string state_dir;
+  // The time deadlines are compared with; null = the system clock.
+  std::function<TimePoint()> clock;
+  // How often deadlines are checked while following (real time).
+  std::chrono::milliseconds check_interval{1000};
+  // Wait before starting again after the broker stopped answering.
+  int retry_delay_ms = 1000;
+  int smtp_timeout_ms = 10000;
+};
+
+class NotifierService {
+ public:
+  // InvalidArgument when alerts.smtp_url or alerts.from_address is empty;
+  // IoError/Unavailable from the state folder (lock, journal).
+  static Status Create(NotifierOptions options, std::unique_ptr<NotifierService>* out);
+  ~NotifierService();
+
+  // Replays, then follows the log and sends alerts until should_stop
+  // returns true: then OK. A broker that stops answering is waited for;
+  // any other failure (the journal cannot be written) ends Run with it.
+  Status Run(const std::function<bool()>& should_stop);
+
+  uint64_t last_seq() const { return last_seq_.load(); }
+  // Alerts the relay accepted since start.
+  uint64_t sent() const { return sent_.load(); }
+  // Alerts waiting for the relay.
+  uint64_t waiting() const { return waiting_.load(); }
+  // Completed passes of checking deadlines and sending what is queued (for
+  // tests: one more pass after a change means the change has been acted on).
+  uint64_t passes() const { return passes_.load(); }
+
+  // refx_notifier_last_seq, _log_head_seq, _cursor_lag (gauges),
+  // refx_notifier_alerts_sent_total, refx_notifier_alerts_waiting,
+  // refx_notifier_send_failures_total. Any thread.
+  std::string RenderMetrics() const;
+  // true once following the log; "last_seq", "following", "waiting".
+  bool Healthy(std::string* fields) const;
+
+ private:
+  explicit NotifierService(NotifierOptions options);
+  Status RunOnce(const std::function<bool()>& should_stop);
+  // Takes one event into the view; queues the alerts it raises.
+  void Observe(const v1::Event& event);
+  // Queues the deadline alerts due at `now`.
+  void CheckDeadlines(TimePoint now);
+  void Queue(Alert alert);
+  // Sends what is queued (unless the relay is backing off). Error only when
+  // the journal cannot be written.
+  Status SendQueued(TimePoint now);
+  TimePoint Now() const;
+
+  NotifierOptions options_;
+  StateDirLock lock_;
+  SentAlerts journal_;
+  SmtpMailer mailer_;
+  outcomes::CaseFold fold_;
+  std::set<std::pair<std::string, std::string>> watched_;  // cases awaiting acknowledgement with a deadline
+  std::deque<Alert> queue_;
+  std::set<std::string> queued_;  // keys in queue_
+  TimePoint next_send_{};
+  std::chrono::milliseconds backoff_{1000};
+  std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> head_seq_{0};
+  std::atomic<uint64_t> sent_{0};
+  std::atomic<uint64_t> waiting_{0};
+  std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> passes_{0};
+  std::atomic<bool> following_{false};
+};
+
+}  // namespace refx::notifier

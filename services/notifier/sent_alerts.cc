@@ -1,0 +1,84 @@
+#include "services/notifier/sent_alerts.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace refx::notifier {
+
+Status SentAlerts::Open(const std::string& path) {
+  path_ = path;
+  keys_.clear();
+  exists_ = false;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (ec) return Status::IoError("cannot look for " + path + ": " + ec.message());
+    return Status::OK();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IoError("cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string text = ss.str();
+  size_t pos = 0;
+  bool first = true;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;  // torn last line: not recorded
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (first) {
+      first = false;
+      const std::string digits = line.rfind("from ", 0) == 0 ? line.substr(5) : "";
+      if (digits.empty() || digits.size() > 20 || digits.find_first_not_of("0123456789") != std::string::npos) {
+        return Status::Corruption(path + " does not start with \"from <seq>\"");
+      }
+      from_seq_ = std::stoull(digits);
+      continue;
+    }
+    if (!line.empty()) keys_.insert(line);
+  }
+  if (first) return Status::Corruption(path + " does not start with \"from <seq>\"");
+  exists_ = true;
+  return Status::OK();
+}
+
+Status SentAlerts::AppendLine(const std::string& line) {
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot open " + path_ + ": " + std::strerror(errno));
+  const std::string data = line + "\n";
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
+  const std::string why = ok ? "" : std::strerror(errno);
+  ::close(fd);
+  if (!ok) return Status::IoError("cannot write " + path_ + ": " + why);
+  return Status::OK();
+}
+
+Status SentAlerts::Create(uint64_t from_seq) {
+  REFX_RETURN_IF_ERROR(AppendLine("from " + std::to_string(from_seq)));
+  // The new file's name is durable once its folder is synced.
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    if (dfd >= 0) ::close(dfd);
+    return Status::IoError("cannot sync " + dir + ": " + std::strerror(errno));
+  }
+  ::close(dfd);
+  from_seq_ = from_seq;
+  exists_ = true;
+  return Status::OK();
+}
+
+Status SentAlerts::Add(const std::string& key) {
+  REFX_RETURN_IF_ERROR(AppendLine(key));
+  keys_.insert(key);
+  return Status::OK();
+}
+
+}  // namespace refx::notifier

@@ -1,0 +1,50 @@
+// SentAlerts: the notifier's durable memory of the alerts it has sent, so
+// each alert goes out once across restarts. One file in the state folder:
+//   from <seq>      first line: the last event more than an hour old when
+//                   the notifier first ran; events up to it raise no
+//                   new-case or escalation alerts (a notifier added to a
+//                   running partnership does not mail about every old case)
+//   <alert key>     one line per alert the relay accepted (Alert::Key)
+// Each line is appended and fsynced before Add returns; a torn last line
+// (a crash mid-write) is ignored on Open. The alert is sent before it is
+// recorded, so a crash in between sends that one alert twice: never none.
+//
+// Thread-safety: not thread-safe; one per process (the state folder lock
+// keeps a second process out).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "core/status.h"
+
+namespace refx::notifier {
+
+class SentAlerts {
+ public:
+  // Reads `path`. OK with exists() false when there is no such file yet;
+  // Corruption naming the file when its first line is not "from <seq>";
+  // IoError when it cannot be read.
+  Status Open(const std::string& path);
+  // Creates the file with its "from" line (durably). IoError on failure.
+  Status Create(uint64_t from_seq);
+  // Durably records `key`. IoError on failure (the key is then not
+  // recorded and the alert will be sent again).
+  Status Add(const std::string& key);
+
+  bool exists() const { return exists_; }
+  uint64_t from_seq() const { return from_seq_; }
+  bool Contains(const std::string& key) const { return keys_.count(key) > 0; }
+  size_t size() const { return keys_.size(); }
+
+ private:
+  Status AppendLine(const std::string& line);
+
+  std::string path_;
+  bool exists_ = false;
+  uint64_t from_seq_ = 0;
+  std::set<std::string> keys_;
+};
+
+}  // namespace refx::notifier

@@ -1,0 +1,41 @@
+// The router and the delivery service made for a ServicesStack, to be hosted
+// in-process (HostedService) by tests that need cases routed and delivered
+// around what they test. Fails the test (EXPECT) when one cannot be made.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "services/delivery/delivery_service.h"
+#include "services/router/router_service.h"
+#include "services_stack.h"
+
+namespace refx::testing {
+
+inline std::unique_ptr<RouterService> MakeHostedRouter(ServicesStack& s, int retry_delay_ms = 200) {
+  RouterOptions o;
+  o.config = &s.config();
+  o.subject_secret = s.subject_secret();
+  o.client = s.stack().ClientOptionsFor("refx-router");
+  o.state_dir = s.StateDir("router");
+  o.retry_delay_ms = retry_delay_ms;
+  std::unique_ptr<RouterService> router;
+  Status st = RouterService::Create(std::move(o), &router);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return router;
+}
+
+inline std::unique_ptr<DeliveryService> MakeHostedDelivery(ServicesStack& s, int retry_delay_ms = 200) {
+  DeliveryOptions o;
+  o.config = &s.config();
+  o.client = s.stack().ClientOptionsFor("refx-delivery");
+  o.state_dir = s.StateDir("delivery");
+  o.retry_delay_ms = retry_delay_ms;
+  std::unique_ptr<DeliveryService> delivery;
+  Status st = DeliveryService::Create(std::move(o), &delivery);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return delivery;
+}
+
+}  // namespace refx::testing

@@ -1,0 +1,246 @@
+// refx-notifier's e-mail alerts against a real local SMTP server (Debian's
+// python3-aiosmtpd, writing each message it takes into a maildir), with the
+// real refx-broker, the router, delivery and outcomes services and the
+// notifier hosted in-process. A new case, a deadline about to pass (the
+// notifier's clock moved) and an escalation (the outcomes service's clock
+// moved past the deadline) each reach the destination's alert addresses
+// once, also across a restart; no captured mail holds any of the sample's
+// personal data.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "core/london_time.h"
+#include "services/notifier/notifier_service.h"
+#include "services/outcomes/outcomes_service.h"
+#include "hosted_services.h"
+
+namespace refx::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::system_clock;
+
+bool CanConnect(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (fd >= 0) ::close(fd);
+  return ok;
+}
+
+// Every mail the SMTP server wrote (maildir new/), as text.
+std::vector<std::string> Mails(const std::string& maildir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& f : fs::directory_iterator(maildir + "/new", ec)) {
+    std::ifstream in(f.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    out.push_back(ss.str());
+  }
+  return out;
+}
+
+std::string Header(const std::string& mail, const std::string& name) {
+  const size_t at = mail.find("\n" + name + ": ");
+  if (at == std::string::npos) return "";
+  const size_t from = at + name.size() + 3;
+  return mail.substr(from, mail.find('\n', from) - from);
+}
+
+// Every string value in `m` and its sub-messages.
+void Strings(const google::protobuf::Message& m, std::vector<std::string>* out) {
+  const auto* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    if (f->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) out->push_back(r->GetRepeatedString(m, f, i));
+      } else {
+        out->push_back(r->GetString(m, f));
+      }
+    } else if (f->type() == google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      if (f->is_repeated()) {
+        for (int i = 0; i < r->FieldSize(m, f); ++i) Strings(r->GetRepeatedMessage(m, f, i), out);
+      } else {
+        Strings(r->GetMessage(m, f), out);
+      }
+    }
+  }
+}
+
+// A clock `offset` seconds from the system's.
+std::function<Clock::time_point()> Shifted(const std::atomic<int64_t>* offset) {
+  return [offset] { return Clock::now() + std::chrono::seconds(offset->load()); };
+}
+
+TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) {
+  const int smtp_port = FreeLoopbackPort();
+  ServicesStack s([&](v1::PartnershipConfig* c) {
+    c->mutable_alerts()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp_port));
+    c->mutable_alerts()->set_console_url("https://refx.example.org/");
+    // Neither redelivered nor undeliverable within the test: the escalation
+    // comes from the outcomes service's deadline breach.
+    c->mutable_delivery()->set_redelivery_interval_seconds(0);
+    c->mutable_delivery()->set_undeliverable_after_seconds(0);
+  });
+  const std::string maildir = s.StateDir("smtp") + "/maildir";
+  ServiceProcess smtp({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(smtp_port), "-c",
+                       "aiosmtpd.handlers.Mailbox", maildir},
+                      s.LogPath("smtp"));
+  smtp.Start();
+  for (int i = 0; i < 200 && !CanConnect(smtp_port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(CanConnect(smtp_port)) << "aiosmtpd did not start: " << smtp.Log();
+  ASSERT_TRUE(s.stack().StartBroker());
+
+  auto router = MakeHostedRouter(s);
+  auto delivery = MakeHostedDelivery(s);
+  ASSERT_TRUE(router && delivery);
+  std::atomic<int64_t> notifier_offset{0};
+  auto make_notifier = [&] {
+    notifier::NotifierOptions o;
+    o.config = &s.config();
+    o.client = s.stack().ClientOptionsFor("refx-notifier");
+    o.state_dir = s.StateDir("notifier");
+    o.clock = Shifted(&notifier_offset);
+    o.check_interval = std::chrono::milliseconds(100);
+    o.retry_delay_ms = 200;
+    std::unique_ptr<notifier::NotifierService> n;
+    Status st = notifier::NotifierService::Create(std::move(o), &n);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return n;
+  };
+  auto notifier = make_notifier();
+  ASSERT_TRUE(notifier);
+
+  HostedService r, d, n;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
+  std::string fields;
+  for (int i = 0; i < 600 && !notifier->Healthy(&fields); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(notifier->Healthy(&fields)) << fields;
+
+  v1::Referral referral = DaHighRiskReferral("kent-police", "T-NOTIFY-1", "Zephyrine");
+  v1::Person* p = referral.mutable_person();
+  p->set_family_name("Quillfeather");
+  p->set_date_of_birth("1987-03-14");
+  p->set_address("42 Lantern Mews, Brackwood");
+  p->set_postcode("TN13 9ZZ");
+  p->set_phone("07700 900123");
+  referral.set_narrative("Synthetic narrative about Zephyrine at Lantern Mews.");
+  const std::string id = s.Submit(referral);
+  auto events = s.WaitFor("cases delivered", [&](const std::vector<v1::Event>& ev) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, id, "DA_MARAC") && HasEvent(ev, v1::Event::kCaseDelivered, id, "IDVA");
+  });
+  std::map<std::string, int64_t> deadlines;  // destination -> deadline (Unix s)
+  for (const v1::Event* e : EventsOf(events, v1::Event::kCaseRouted, id)) {
+    deadlines[e->case_routed().destination()] = e->case_routed().deadline().seconds();
+  }
+  ASSERT_GE(deadlines.size(), 2u);
+
+  auto wait_for_subjects = [&](const std::string& what, const std::set<std::string>& wanted) {
+    for (int i = 0; i < 600; ++i) {
+      std::set<std::string> subjects;
+      for (const std::string& m : Mails(maildir)) subjects.insert(Header(m, "Subject"));
+      bool all = true;
+      for (const std::string& w : wanted) all = all && subjects.count(w);
+      if (all) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "no mails for " << what << "; notifier " << notifier->RenderMetrics();
+  };
+  std::set<std::string> expected;
+  for (const auto& [dest, deadline] : deadlines) expected.insert("[refx] New case " + id + " for " + dest);
+  wait_for_subjects("the new cases", expected);
+
+  // Each case's deadline an hour away on the notifier's clock.
+  for (const auto& [dest, deadline] : deadlines) {
+    ASSERT_GT(deadline, 0) << dest;
+    notifier_offset = deadline - 3600 - std::chrono::duration_cast<std::chrono::seconds>(
+                                            Clock::now().time_since_epoch()).count();
+    const std::string subject = "[refx] Deadline near: " + id + " for " + dest + " due " + LondonTimeMinutes(deadline);
+    expected.insert(subject);
+    wait_for_subjects("the deadline of " + dest, {subject});
+  }
+
+  // The outcomes service, its clock past every deadline, breaches and escalates.
+  std::atomic<int64_t> outcomes_offset{0};
+  int64_t latest = 0;
+  for (const auto& [dest, deadline] : deadlines) latest = std::max(latest, deadline);
+  outcomes_offset = latest + 60 - std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  outcomes::OutcomesOptions oo;
+  oo.client = s.stack().ClientOptionsFor("refx-outcomes");
+  oo.clock = Shifted(&outcomes_offset);
+  oo.check_interval = std::chrono::milliseconds(100);
+  outcomes::OutcomesService outcomes(&s.config(), oo);
+  std::thread outcomes_thread([&] { (void)outcomes.Run(); });
+  const std::string escalate_to = outcomes.escalate_to();
+  ASSERT_FALSE(escalate_to.empty());
+  for (const auto& [dest, deadline] : deadlines) {
+    expected.insert("[refx] Escalated: " + id + " at " + dest + " to " + escalate_to);
+  }
+  wait_for_subjects("the escalations", expected);
+  outcomes.RequestStop();
+  outcomes_thread.join();
+
+  // A restart of the notifier sends nothing again.
+  EXPECT_TRUE(n.Stop().ok());
+  const size_t before_restart = Mails(maildir).size();
+  notifier.reset();
+  notifier = make_notifier();
+  ASSERT_TRUE(notifier);
+  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
+  // Two passes: the deadlines checked and the queue sent at least once since the replay.
+  for (int i = 0; i < 600 && notifier->passes() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(notifier->passes(), 2u);
+  EXPECT_TRUE(n.Stop().ok());
+  EXPECT_TRUE(r.Stop().ok());
+  EXPECT_TRUE(d.Stop().ok());
+
+  const std::vector<std::string> mails = Mails(maildir);
+  EXPECT_EQ(mails.size(), before_restart) << "the restart sent nothing again";
+  std::multiset<std::string> subjects;
+  for (const std::string& m : mails) subjects.insert(Header(m, "Subject"));
+  EXPECT_EQ(std::set<std::string>(subjects.begin(), subjects.end()), expected);
+  EXPECT_EQ(subjects.size(), expected.size()) << "each alert once";
+
+  // Addressed to the destination's team mailboxes; no personal data anywhere.
+  std::vector<std::string> personal;
+  Strings(referral, &personal);
+  personal.push_back("14/03/1987");
+  for (const std::string& m : mails) {
+    const std::string subject = Header(m, "Subject");
+    for (const auto& [dest, deadline] : deadlines) {
+      if (subject.find(" " + dest) == std::string::npos) continue;
+      for (const std::string& a : s.config().DestinationByCode(dest)->alert_emails()) {
+        EXPECT_NE(Header(m, "To").find(a), std::string::npos) << subject;
+      }
+    }
+    EXPECT_NE(m.find(id), std::string::npos);
+    EXPECT_NE(m.find("https://refx.example.org/"), std::string::npos) << "where to look";
+    for (const std::string& value : personal) {
+      if (value.size() < 5 || value == referral.referrer().agency_id()) continue;
+      EXPECT_EQ(m.find(value), std::string::npos) << "personal data \"" << value << "\" in: " << subject;
+    }
+  }
+  EXPECT_GE(personal.size(), 6u);
+}
+
+}  // namespace
+}  // namespace refx::testing
