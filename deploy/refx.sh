@@ -30,7 +30,8 @@ export REFX_HOME=${REFX_HOME:-$ROOT/var}
 PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
-          libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev)
+          libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+          libfuse3-dev fuse3 faketime python3)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
