@@ -13,6 +13,11 @@
 #                           through their lifecycle, audit, stop (--verbose: every output)
 #   deploy/refx.sh samples [--today YYYY-MM-DD] DIR
 #                           copy deploy/samples/ into DIR, dated for today (or that day)
+#   deploy/refx.sh faults [--short] [--seed N]
+#                           fault trials against the real processes (SIGKILL, power loss on
+#                           refx-faultfs, full file system, SIGSTOP, stepped clock): one table
+#   deploy/refx.sh soak --minutes N [--kill-every S]
+#                           steady load with periodic kills; RSS, fds, disk use: var/faults/soak.html
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
@@ -414,6 +419,14 @@ cmd_demo() {
   echo "Your own stack: deploy/refx.sh up, then build/bin/refx --help (README.md has the rest)."
 }
 
+# --- fault trials and soak (tests/faults/faults.py; docs/RELIABILITY.md) -----
+
+cmd_faults() {  # faults|soak [ARGS...]
+  cmd_build
+  [[ $(id -u) == 0 ]] || echo "refx.sh: not root: the power-loss and full-disk trials need FUSE mounts (and tmpfs without FUSE)" >&2
+  python3 "$ROOT/tests/faults/faults.py" "$@" --build "$BUILD" --work "$ROOT/var/faults"
+}
+
 case ${1:-} in
   deps) cmd_deps ;;
   build) cmd_build ;;
@@ -423,5 +436,6 @@ case ${1:-} in
   status) cmd_status ;;
   demo) shift; cmd_demo "$@" ;;
   samples) shift; cmd_samples "$@" ;;
+  faults | soak) cmd_faults "$@" ;;
   *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
