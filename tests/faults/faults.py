@@ -34,6 +34,7 @@ import random
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,14 +45,11 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = ["router", "delivery", "outcomes"]
 
-# Hook for the agency adapter (refx-adapter, adapters/): not in these trials
-# yet. To add it: start it in Stack.start (spool folder under self.state, so
-# that it lands on refx-faultfs in the power-loss trial), append "adapter" to
-# the SIGKILL rows in cmd_faults and to the soak's victims, let Load POST some
-# referrals to its HTTP intake and record each "accepted" answer in
-# Ledger.acked under (agency, referrerReference) like a `refx submit` ack;
-# audit() then counts it lost or duplicated like any other.
-ADAPTER = None
+# The agency adapter (refx-adapter, adapters/README.md), when built: one for
+# kent-police with its spool beside the services' state (on refx-faultfs in
+# the power-loss trial); the load POSTs some referrals to its HTTP intake and
+# every 202 ("accepted": durable in the spool) must reach the log once.
+ADAPTER_AGENCY = "kent-police"
 # Destinations whose delivered cases the load acknowledges (inbox appends).
 ACK_AS = ["DA_MARAC", "DCSM", "PREVENT", "CSU_TRIAGE"]
 
@@ -101,6 +99,41 @@ class Stack:
         self.refx_quiet("keys", "gen", "broker", *ids, "--dir", keys)
         self.refx_quiet("keys", "gen-subject-key", os.path.join(keys, "subject.hmac"))
         self.refx_quiet("keys", "gen-signing-key", "broker", "--dir", keys)
+        if self.has_adapter():
+            self.prepare_adapter()
+
+    def has_adapter(self):
+        return os.path.exists(os.path.join(self.bin, "refx-adapter"))
+
+    def prepare_adapter(self):
+        keys = os.path.join(self.work, "keys")
+        self.adapter_http = self.port_base + 80
+        self.adapter_config = os.path.join(self.work, ADAPTER_AGENCY + ".adapter.textproto")
+        with open(self.adapter_config, "w") as f:
+            f.write("""agency_id: "%s"
+broker { endpoint: "tcp://127.0.0.1:%d" broker_public_key_file: "keys/broker.pub" key_dir: "keys" }
+spool_dir: "%s"
+forward { batch_max: 64 backoff_initial_ms: 100 backoff_max_ms: 1000 }
+http { listen: "127.0.0.1:%d" token_file: "keys/%s.tokens" worker_threads: 4 max_body_bytes: 262144
+       rate_limit_per_minute: 1000000 }
+metrics_address: "127.0.0.1:%d"
+""" % (ADAPTER_AGENCY, self.port_base, os.path.join(self.state, "adapter-spool"), self.adapter_http,
+       ADAPTER_AGENCY, self.port_base + 85))
+        r = subprocess.run([os.path.join(self.bin, "refx"), "tokens", "issue", "faults", "--file",
+                            os.path.join(keys, ADAPTER_AGENCY + ".tokens")], capture_output=True, text=True, check=True)
+        self.adapter_token = r.stdout.strip()
+
+    def start_adapter(self):
+        ready = os.path.join(self.work, "run", "adapter.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self._spawn("adapter", [os.path.join(self.bin, "refx-adapter"), "--config", self.adapter_config,
+                                "--ready-file", ready])
+        for _ in range(300):
+            if os.path.exists(ready) or self.procs["adapter"].poll() is not None:
+                break
+            time.sleep(0.05)
+        return os.path.exists(ready)
 
     def refx_quiet(self, *args):
         subprocess.run([os.path.join(self.bin, "refx"), "--home", self.work, *args], check=True,
@@ -143,6 +176,19 @@ class Stack:
             raise RuntimeError("the broker did not start (see %s/log/broker.log)" % self.work)
         for svc in SERVICES:
             self.start_service(svc)
+        if self.has_adapter():
+            self.start_adapter()
+
+    def components(self):
+        return ["broker"] + SERVICES + (["adapter"] if self.has_adapter() else [])
+
+    def restart(self, name):
+        if name == "broker":
+            return self.start_broker()
+        if name == "adapter":
+            return self.start_adapter()
+        self.start_service(name)
+        return True
 
     def alive(self, name):
         p = self.procs.get(name)
@@ -174,7 +220,7 @@ class Stack:
             p.wait()
 
     def stop_all(self):
-        for svc in SERVICES:
+        for svc in ["adapter"] + SERVICES:
             self.stop(svc)
         self.stop("broker")
 
@@ -214,6 +260,25 @@ class Stack:
         return [json.loads(line) for line in r.stdout.splitlines() if line]
 
 
+def free_port_base(start):
+    """The first base from `start` on (steps of 100) whose ports base,
+    base+80, +85 and +90..+93 (broker, adapter, metrics) are all free."""
+    base = start
+    while base < 60000:
+        ok = True
+        for off in (0, 80, 85, 90, 91, 92, 93):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", base + off))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+        base += 100
+    raise RuntimeError("no free ports from %d on" % start)
+
+
 class Ledger:
     """What the stack acknowledged, and what is still to send."""
 
@@ -225,6 +290,8 @@ class Ledger:
         self.ids_changed = 0
         self.lost = 0          # acknowledged, later answered as new (accepted under another id)
         self.delivered = {}    # destination -> set of referral ids seen DELIVERED
+        self.adapter_accepted = set()  # (agency, reference) the adapter answered 202
+        self.adapter_pending = {}      # (agency, reference) -> JSON body not yet answered 202
 
     def record(self, key, rid, seq, outcome):
         with self.mu:
@@ -243,7 +310,7 @@ class Load:
     `refx inbox ack` of delivered cases. Each child it runs can be killed or
     paused from outside (current())."""
 
-    def __init__(self, stack, ledger, templates, tag, batch=6):
+    def __init__(self, stack, ledger, templates, tag, batch=12):
         self.stack, self.ledger, self.templates, self.tag, self.batch = stack, ledger, templates, tag, batch
         self.n = 0
         self.stopping = threading.Event()
@@ -253,6 +320,7 @@ class Load:
         self.child_mu = threading.Lock()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.rng = random.Random(hash(tag) & 0xffff)
+        self.adapter_templates = [t for t in templates if t["agency"] == ADAPTER_AGENCY] or templates[:1]
         LOADS.append(self)
 
     def new_file(self):
@@ -309,6 +377,38 @@ class Load:
                 with self.ledger.mu:
                     self.ledger.steps.setdefault((rid, dest), int(m.group(1)))
 
+    def post_adapter(self, count=2):
+        """POSTs `count` referrals (re-sends first) to the adapter's intake."""
+        if not self.stack.has_adapter():
+            return
+        with self.ledger.mu:
+            todo = list(self.ledger.adapter_pending.items())[:count]
+        while len(todo) < count:
+            self.n += 1
+            t = self.adapter_templates[self.n % len(self.adapter_templates)]
+            body = dict(t["body"])
+            body["referrerReference"] = "FA-%s-%06d" % (self.tag, self.n)
+            key = (ADAPTER_AGENCY, body["referrerReference"])
+            data = json.dumps(body).encode()
+            with self.ledger.mu:
+                self.ledger.adapter_pending[key] = data
+            todo.append((key, data))
+        for key, data in todo:
+            req = urllib.request.Request("http://127.0.0.1:%d/v1/referrals" % self.stack.adapter_http, data=data,
+                                         method="POST", headers={"Content-Type": "application/json",
+                                                                 "Authorization": "Bearer " + self.stack.adapter_token})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    code = r.status
+            except urllib.error.HTTPError as e:
+                code = e.code
+            except Exception:
+                code = 0
+            if code in (200, 201, 202):
+                with self.ledger.mu:
+                    self.ledger.adapter_pending.pop(key, None)
+                    self.ledger.adapter_accepted.add(key)
+
     def run(self):
         while not self.stopping.is_set():
             if self.frozen.is_set():
@@ -326,6 +426,7 @@ class Load:
                 with self.ledger.mu:
                     self.ledger.pending[key] = path
             self.submit(files)
+            self.post_adapter()
             if self.n % 4 < self.batch:
                 self.ack_some()
         self.idle.set()
@@ -360,6 +461,15 @@ class Load:
             items = list(files.items())
             for i in range(0, len(items), 200):
                 self.submit(dict(items[i:i + 200]))
+        for _ in range(rounds):
+            with self.ledger.mu:
+                left = len(self.ledger.adapter_pending)
+            if not left:
+                break
+            self.post_adapter(left)
+            with self.ledger.mu:
+                if len(self.ledger.adapter_pending) == left:
+                    time.sleep(0.5)
         with self.ledger.mu:
             all_files = {k: os.path.join(stack.work, "load", k[1] + ".json") for k in self.ledger.acked}
         items = list(all_files.items())
@@ -408,7 +518,12 @@ def audit(stack, ledger, events, final=True):
         steps = dict(ledger.steps)
         r["lost"] += ledger.lost
         r["ids_changed"] += ledger.ids_changed
-    r["acknowledged"] = len(acked) + len(steps)
+    adapter_accepted = set(ledger.adapter_accepted) if final else set()
+    r["acknowledged"] = len(acked) + len(steps) + len(adapter_accepted)
+    # A 202 from the adapter: durable in its spool, so in the log once it has forwarded.
+    for key in adapter_accepted:
+        if key not in submitted:
+            r["lost"] += 1
     for key, (rid, seq) in acked.items():
         got = submitted.get(key, [])
         if not got:
@@ -439,10 +554,11 @@ class Trial:
         self.work = os.path.join(args.work, safe)
         shutil.rmtree(self.work, ignore_errors=True)
         os.makedirs(self.work)
-        # Each trial its own ports: a process a trial failed to stop cannot disturb the next.
+        # Each trial its own free ports: a process a trial failed to stop (or
+        # another stack on this machine) cannot disturb it.
         args.trial_index = getattr(args, "trial_index", 0) + 1
-        self.stack = Stack(args.build, self.work, args.port_base + 20 * args.trial_index, data=data, state=state,
-                           env=env)
+        self.stack = Stack(args.build, self.work, free_port_base(args.port_base + 100 * args.trial_index), data=data,
+                           state=state, env=env)
         self.ledger = Ledger()
         self.load = Load(self.stack, self.ledger, args.templates, safe[:12] + str(args.seed))
         self.chain_ok = True
@@ -462,9 +578,9 @@ class Trial:
 
     def finish(self):
         self.load.freeze()
-        for name in ["broker"] + SERVICES:
+        for name in self.stack.components():
             if not self.stack.alive(name):
-                (self.stack.start_broker if name == "broker" else lambda n=name: self.stack.start_service(n))()
+                self.stack.restart(name)
         self.load.thaw()
         self.load.stop()
         self.load.drain(self.stack)
@@ -485,11 +601,8 @@ def trial_kill(args, target, times):
         t.pause()
         t.stack.kill(target)
         time.sleep(0.2)
-        if target == "broker":
-            if not t.stack.start_broker():
-                t.notes.append("broker did not restart")
-        else:
-            t.stack.start_service(target)
+        if not t.stack.restart(target):
+            t.notes.append(target + " did not restart")
     return t.finish()
 
 
@@ -716,6 +829,8 @@ def cmd_faults(args):
     has_fuse = has_faultfs(args)
     plan = [("SIGKILL broker", lambda: trial_kill(args, "broker", n))]
     plan += [("SIGKILL " + s, lambda s=s: trial_kill(args, s, n)) for s in SERVICES]
+    if os.path.exists(os.path.join(args.build, "bin", "refx-adapter")):
+        plan.append(("SIGKILL adapter", lambda: trial_kill(args, "adapter", n)))
     if has_fuse:
         plan.append(("power loss", lambda: trial_power(args, cuts)))
     plan.append(("file system full", lambda: trial_disk_full(args, 1 if args.short else 4)))
@@ -819,7 +934,7 @@ def cmd_soak(args):
     t.load.start()
     start = time.time()
     end = start + args.minutes * 60
-    names = ["broker"] + SERVICES
+    names = t.stack.components()
     times, rss, fds = [], {n: [] for n in names}, {n: [] for n in names}
     disk = {"event log": [], "service state": []}
     kills = []
@@ -835,13 +950,10 @@ def cmd_soak(args):
         disk["event log"].append(du(t.stack.data))
         disk["service state"].append(du(t.stack.state))
         if now >= next_kill:
-            victim = t.rng.choice(names)
+            victim = t.rng.choice(t.stack.components())
             t.stack.kill(victim)
             time.sleep(0.2)
-            if victim == "broker":
-                t.stack.start_broker()
-            else:
-                t.stack.start_service(victim)
+            t.stack.restart(victim)
             kills.append((round(now - start, 1), victim))
             next_kill = now + args.kill_every
         time.sleep(args.sample_every)
@@ -880,7 +992,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--work", default=os.path.join(ROOT, "var", "faults"))
     ap.add_argument("--seed", type=int, default=int(time.time()) % 100000)
-    ap.add_argument("--port-base", type=int, default=7610)
+    ap.add_argument("--port-base", type=int, default=21000, help="first ports to try (each trial looks for free ones)")
     ap.add_argument("--cuts", type=int, help="faults: power cuts in the power-loss trial (default 25, --short 10)")
     ap.add_argument("--only", help="faults: run only the trials whose name matches this regex")
     ap.add_argument("--json", help="also write the rows as JSON here")
