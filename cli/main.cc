@@ -11,6 +11,7 @@
 #include "cli/local_stack.h"
 #include "cli/report_command.h"
 #include "cli/submit_command.h"
+#include "cli/tokens_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"refx: Referral Exchange command-line tool"};
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   refx::cli::AddInboxCommand(app, &flags, &exit_code);
   refx::cli::AddReportCommand(app, &flags, &exit_code);
   refx::cli::AddAdminCommand(app, &flags, &exit_code);
+  refx::cli::AddTokensCommand(app, &exit_code);
   spdlog::set_level(spdlog::level::warn);
   try {
     app.parse(argc, argv);

@@ -23,7 +23,8 @@
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
 # moves every port of a new state folder's configuration (default 7400: broker 7400,
 # metrics 7490; the services' metrics and health follow at base+91..93: router 7491,
-# delivery 7492, outcomes 7493). JOBS sets build parallelism.
+# delivery 7492, outcomes 7493; the kent-police adapter's HTTP intake base+80 (7480)
+# and its metrics base+85 (7485)). JOBS sets build parallelism.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +37,7 @@ PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
+          libssl-dev jq
           libfuse3-dev fuse3 faketime python3)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -110,6 +112,48 @@ prepare_home() {
   # The broker signs checkpoints of the log head with keys/broker.sign.key;
   # auditors check them with keys/broker.sign.pub.
   "$BUILD/bin/refx" keys gen-signing-key broker --dir "$REFX_HOME/keys" >/dev/null
+  prepare_adapters
+}
+
+# The agency adapters (refx-adapter, adapters/README.md): one for kent-police
+# from deploy/config/adapters/, its paths relative to the state folder, its
+# ports moved with REFX_PORT_BASE like the rest; a development bearer token in
+# keys/AGENCY.token (the token alone on one line; the adapter keeps its hash).
+ADAPTERS=(kent-police)
+
+prepare_adapters() {
+  local a cfg
+  for a in "${ADAPTERS[@]}"; do
+    cfg=$REFX_HOME/$a.adapter.textproto
+    mkdir -p "$REFX_HOME/inbox/$a" "$REFX_HOME/spool"
+    if [[ ! -f $cfg ]]; then
+      cp "$ROOT/deploy/config/adapters/$a.textproto" "$cfg"
+      if [[ -n ${REFX_PORT_BASE:-} ]]; then
+        perl -pi -e 's/127\.0\.0\.1:(\d+)/"127.0.0.1:" . ($1 - 7400 + $ENV{REFX_PORT_BASE})/ge' "$cfg"
+      fi
+    fi
+    if [[ ! -s $REFX_HOME/keys/$a.token ]]; then
+      (umask 077; "$BUILD/bin/refx" tokens issue "$a-dev" --file "$REFX_HOME/keys/$a.tokens" \
+        >"$REFX_HOME/keys/$a.token" 2>/dev/null)
+    fi
+  done
+}
+
+adapter_value() {  # AGENCY FIELD: first value of a "field: value" line in its adapter config
+  grep -oP "^\s*$2:\s*\"?\K[^\"#]+" "$REFX_HOME/$1.adapter.textproto" | head -n 1 | tr -d ' '
+}
+
+start_adapters() {
+  local a addr
+  for a in "${ADAPTERS[@]}"; do
+    start_component "adapter-$a" "$BUILD/bin/refx-adapter" --config "$REFX_HOME/$a.adapter.textproto"
+    addr=$(adapter_value "$a" metrics_address)
+    for _ in $(seq 1 100); do
+      curl -s --max-time 1 "http://$addr/healthz" >/dev/null 2>&1 && break
+      running "adapter-$a" || { tail -n 20 "$REFX_HOME/log/adapter-$a.log" >&2; die "refx-adapter for $a exited at start (log above)"; }
+      sleep 0.1
+    done
+  done
 }
 
 # --- samples dated relative to today ----------------------------------------
@@ -204,6 +248,7 @@ cmd_up() {
   prepare_home
   start_broker
   start_services
+  start_adapters
   say "up: stack running (state in $REFX_HOME)"
   cmd_status || true
 }
@@ -243,6 +288,19 @@ cmd_status() {
       up=$((up + 1))
     else
       echo "$name: NOT running"; down=$((down + 1))
+    fi
+  done
+  for name in "${ADAPTERS[@]}"; do
+    [[ -f $REFX_HOME/$name.adapter.textproto ]] || continue
+    if running "adapter-$name"; then
+      addr=$(adapter_value "$name" metrics_address)
+      health=$(curl -s --max-time 2 "http://$addr/healthz") || health=""
+      [[ $health == *'"status":"ok"'* ]] || unhealthy=$((unhealthy + 1))
+      echo "adapter-$name: running (pid $(cat "$REFX_HOME/run/adapter-$name.pid"))   health (http://$addr/healthz): ${health:-unreachable}"
+      echo "    HTTP intake: http://$(adapter_value "$name" listen)/v1/referrals   token: $REFX_HOME/keys/$name.token   drop folder: $REFX_HOME/inbox/$name/"
+      up=$((up + 1))
+    else
+      echo "adapter-$name: NOT running"; down=$((down + 1))
     fi
   done
   if ((up == 0)); then
@@ -351,7 +409,7 @@ cmd_demo() {
   (cd "$samples" && refused "${REFX[@]}" submit invalid/*.json)
 
   chapter "5. The router, delivery and outcomes services start, read the log and route each referral"
-  if ((VERBOSE)); then start_services; else start_services >>"$DEMO_LOG"; fi
+  if ((VERBOSE)); then start_services; start_adapters; else start_services >>"$DEMO_LOG"; start_adapters >>"$DEMO_LOG"; fi
   # `status` is checked here and after the stop, so CI (which runs the demo)
   # notices when its exit code goes wrong.
   detail cmd_status || die "deploy/refx.sh status says the stack is not fully running"
@@ -410,6 +468,21 @@ cmd_demo() {
   if ((VERBOSE)); then indent <"$REFX_HOME/report.md"; else echo "    written to $REFX_HOME/report.md"; fi
   detail echo "--- the broker's metrics"
   detail sh -c "curl -sf 'http://$(config_value metrics_address)/metrics' | grep -E '^refx_(submissions|appends|duplicates|errors|log_head|audit_reads|checkpoints)'"
+
+  chapter "12. Kent Police's own case system posts a referral over HTTP to its adapter"
+  local intake token body
+  intake=http://$(adapter_value kent-police listen)
+  token=$(cat "$REFX_HOME/keys/kent-police.token")
+  body=$REFX_HOME/kp-http-referral.json
+  jq '.referrerReference = "KP-HTTP-0001"' "$samples/01-da-high-risk.json" >"$body"
+  echo "    curl -H 'Authorization: Bearer ...' -H 'Content-Type: application/json' --data @referral.json $intake/v1/referrals?wait=durable"
+  show curl -s -H "Authorization: Bearer $token" -H 'Content-Type: application/json' --data "@$body" \
+    "$intake/v1/referrals?wait=durable"
+  echo "    without a token, the adapter refuses it (RFC 9457 problem):"
+  show curl -s -H 'Content-Type: application/json' --data "@$body" "$intake/v1/referrals"
+  wait_for_case DA_MARAC DELIVERED "$(curl -s -H "Authorization: Bearer $token" "$intake/v1/referrals/KP-HTTP-0001" | jq -r .referralId)"
+  echo "    its status, as Kent Police may see it (GET /v1/referrals/KP-HTTP-0001):"
+  show sh -c "curl -s -H 'Authorization: Bearer $token' '$intake/v1/referrals/KP-HTTP-0001' | jq -c '{state, referralId, seq, destinations}'"
 
   if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
   local rc=0

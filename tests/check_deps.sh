@@ -36,6 +36,9 @@ rules=(
   'broker;^rocksdb/;only eventlog/ opens RocksDB'
   'services;^rocksdb/;only eventlog/ opens RocksDB'
   'cli;^rocksdb/;only eventlog/ opens RocksDB'
+  # Adapters are clients of the broker like the services (issue 11 item 1).
+  'adapters;^(eventlog|broker|services|cli|tests|testsupport|bench)/;adapters never link RocksDB (refx_eventlog): they talk to the broker'
+  'adapters;^rocksdb/;only eventlog/ opens RocksDB'
 )
 
 # Known exceptions, one line each: "FOLDER;PATTERN" of a rule above that is

@@ -1,0 +1,477 @@
+// The spool (adapters/spool/spool.h): maildir-style units, grouped fsyncs.
+//
+// Unit file (new/NNNNNNNNNNNNNNNNNNNN.unit), written once, never changed:
+//   "RFXSPL01"                      magic
+//   varint32 len, bytes             source
+//   varint64                        spooled_at, microseconds since the epoch
+//   varint32                        number of referrals
+//   per referral: varint32 len, bytes (Referral, binary protobuf)
+//   32 bytes                        BLAKE2b (crypto_generichash) of all the above
+// Cursor file (cursor/NNN.unit): the decimal count of acknowledged
+// referrals, replaced by write-to-temporary, fsync, rename, fsync cursor/.
+//
+// Group commit: Append queues its request; the first caller with no writer
+// active becomes the writer, takes every queued request, writes one unit per
+// source (so concurrent HTTP requests share one file and one fsync), fsyncs
+// new/ once, and wakes the callers it served.
+#include "adapters/spool/spool.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+namespace refx::adapters {
+namespace {
+
+constexpr char kMagic[] = "RFXSPL01";
+constexpr size_t kMagicLen = 8;
+constexpr size_t kHashLen = crypto_generichash_BYTES;  // 32
+constexpr char kUnitSuffix[] = ".unit";
+
+std::string Errno(const std::string& what, const std::string& path) {
+  return what + " " + path + ": " + std::strerror(errno);
+}
+
+Status MakeDir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return Status::OK();
+  return Status::IoError(Errno("cannot create folder", path));
+}
+
+Status FsyncPath(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(Errno("cannot open", path));
+  int rc = ::fsync(fd);
+  int saved = errno;
+  ::close(fd);
+  if (rc != 0) {
+    errno = saved;
+    return Status::IoError(Errno("cannot fsync", path));
+  }
+  return Status::OK();
+}
+
+Status FsyncDir(const std::string& path) { return FsyncPath(path, O_RDONLY | O_DIRECTORY); }
+
+// Names of regular entries of `dir` (no dot files), sorted.
+Status ListDir(const std::string& dir, std::vector<std::string>* names) {
+  names->clear();
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::IoError(Errno("cannot read folder", dir));
+  while (struct dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    names->emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(names->begin(), names->end());
+  return Status::OK();
+}
+
+Status WriteAll(int fd, const std::string& path, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::IoError(Errno("cannot write", path));
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+// Writes `data` to `path` (created, truncated) and fsyncs it.
+Status WriteFileSynced(const std::string& path, const std::string& data) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError(Errno("cannot create", path));
+  Status s = WriteAll(fd, path, data.data(), data.size());
+  if (s.ok() && ::fdatasync(fd) != 0) s = Status::IoError(Errno("cannot fsync", path));
+  ::close(fd);
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
+}
+
+Status ReadFile(const std::string& path, std::string* data) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError(Errno("cannot open", path));
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return Status::IoError(Errno("cannot stat", path));
+  }
+  data->resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < data->size()) {
+    ssize_t n = ::read(fd, data->data() + done, data->size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IoError(Errno("cannot read", path));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return Status::OK();
+}
+
+int64_t ToMicros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+// The unit file's bytes for `referrals` from `source`.
+std::string EncodeUnit(const std::vector<const refx::v1::Referral*>& referrals, const std::string& source,
+                       std::chrono::system_clock::time_point spooled_at) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.WriteRaw(kMagic, kMagicLen);
+    coded.WriteVarint32(static_cast<uint32_t>(source.size()));
+    coded.WriteString(source);
+    coded.WriteVarint64(static_cast<uint64_t>(ToMicros(spooled_at)));
+    coded.WriteVarint32(static_cast<uint32_t>(referrals.size()));
+    std::string bytes;
+    for (const refx::v1::Referral* r : referrals) {
+      bytes.clear();
+      r->SerializeToString(&bytes);
+      coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
+      coded.WriteString(bytes);
+    }
+  }
+  unsigned char hash[kHashLen];
+  crypto_generichash(hash, kHashLen, reinterpret_cast<const unsigned char*>(out.data()), out.size(), nullptr, 0);
+  out.append(reinterpret_cast<const char*>(hash), kHashLen);
+  return out;
+}
+
+// Parses a unit file's bytes. With `referrals` null only the header is
+// kept (source, time, count) and the references go to `references`.
+Status DecodeUnit(const std::string& path, const std::string& data, SpoolUnit* unit, size_t* count,
+                  std::vector<std::string>* references) {
+  auto corrupt = [&path](const std::string& why) { return Status::Corruption("spool unit " + path + ": " + why); };
+  if (data.size() < kMagicLen + kHashLen || data.compare(0, kMagicLen, kMagic) != 0) return corrupt("not a unit file");
+  unsigned char hash[kHashLen];
+  size_t body = data.size() - kHashLen;
+  crypto_generichash(hash, kHashLen, reinterpret_cast<const unsigned char*>(data.data()), body, nullptr, 0);
+  if (sodium_memcmp(hash, data.data() + body, kHashLen) != 0) return corrupt("checksum mismatch");
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data.data()) + kMagicLen,
+                                            static_cast<int>(body - kMagicLen));
+  in.SetTotalBytesLimit(INT32_MAX);
+  uint32_t len = 0;
+  uint64_t micros = 0;
+  uint32_t n = 0;
+  std::string source;
+  if (!in.ReadVarint32(&len) || !in.ReadString(&source, static_cast<int>(len)) || !in.ReadVarint64(&micros) ||
+      !in.ReadVarint32(&n)) {
+    return corrupt("bad header");
+  }
+  *count = n;
+  if (unit != nullptr) {
+    unit->source = source;
+    unit->spooled_at = std::chrono::system_clock::time_point(std::chrono::microseconds(micros));
+    unit->referrals.clear();
+    unit->referrals.reserve(n);
+  }
+  std::string bytes;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!in.ReadVarint32(&len) || !in.ReadString(&bytes, static_cast<int>(len))) return corrupt("truncated");
+    refx::v1::Referral r;
+    if (!r.ParseFromString(bytes)) return corrupt("bad referral " + std::to_string(i));
+    if (references != nullptr) references->push_back(r.referrer_reference());
+    if (unit != nullptr) unit->referrals.push_back(std::move(r));
+  }
+  if (in.CurrentPosition() != static_cast<int>(body - kMagicLen)) {
+    return corrupt("trailing bytes");
+  }
+  return Status::OK();
+}
+
+class DiskSpool : public Spool {
+ public:
+  explicit DiskSpool(std::string dir)
+      : dir_(std::move(dir)), tmp_(dir_ + "/tmp"), new_(dir_ + "/new"), cursor_(dir_ + "/cursor") {}
+
+  Status Load() {
+    REFX_RETURN_IF_ERROR(MakeDir(dir_));
+    REFX_RETURN_IF_ERROR(MakeDir(tmp_));
+    REFX_RETURN_IF_ERROR(MakeDir(new_));
+    REFX_RETURN_IF_ERROR(MakeDir(cursor_));
+    std::vector<std::string> names;
+    // tmp/: never acknowledged to anyone.
+    REFX_RETURN_IF_ERROR(ListDir(tmp_, &names));
+    for (const std::string& name : names) ::unlink((tmp_ + "/" + name).c_str());
+    REFX_RETURN_IF_ERROR(ListDir(new_, &names));
+    for (const std::string& name : names) {
+      if (!IsUnitName(name)) continue;
+      std::string data;
+      REFX_RETURN_IF_ERROR(ReadFile(new_ + "/" + name, &data));
+      SpoolUnit header;
+      size_t count = 0;
+      std::vector<std::string> refs;
+      REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, &header, &count, &refs));
+      size_t acked = 0;
+      REFX_RETURN_IF_ERROR(ReadCursor(name, &acked));
+      acked = std::min(acked, count);
+      UnitInfo info{count, acked, header.spooled_at, {}};
+      info.references.assign(refs.begin() + static_cast<std::ptrdiff_t>(acked), refs.end());
+      for (const std::string& ref : info.references) ++waiting_[ref];
+      next_number_ = std::max<uint64_t>(next_number_, std::strtoull(name.c_str(), nullptr, 10) + 1);
+      units_.emplace(name, std::move(info));
+    }
+    // A cursor whose unit is gone: the unit was removed, the cursor not yet.
+    REFX_RETURN_IF_ERROR(ListDir(cursor_, &names));
+    for (const std::string& name : names) {
+      if (units_.count(name) == 0) ::unlink((cursor_ + "/" + name).c_str());
+    }
+    for (auto it = units_.begin(); it != units_.end();) {
+      // Fully acknowledged but not yet removed (crash between the two).
+      if (it->second.acknowledged >= it->second.count) {
+        std::string name = it->first;
+        ++it;
+        REFX_RETURN_IF_ERROR(RemoveUnit(name));
+      } else {
+        ++it;
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Append(std::vector<refx::v1::Referral> referrals, const std::string& source) override {
+    if (referrals.empty()) return Status::InvalidArgument("no referrals to spool");
+    for (size_t i = 0; i < referrals.size(); ++i) {
+      if (referrals[i].referrer_reference().empty()) {
+        return Status::InvalidArgument("referral " + std::to_string(i) + " has no referrer_reference",
+                                       "referrer_reference");
+      }
+    }
+    Request request{std::move(referrals), source, false, Status::OK()};
+    std::unique_lock<std::mutex> lock(append_mu_);
+    queue_.push_back(&request);
+    while (!request.done && writing_) append_cv_.wait(lock);
+    if (request.done) return request.status;
+    // Become the writer for everything queued so far.
+    writing_ = true;
+    std::vector<Request*> batch(queue_.begin(), queue_.end());
+    queue_.clear();
+    lock.unlock();
+    WriteBatch(batch);
+    lock.lock();
+    for (Request* r : batch) r->done = true;
+    writing_ = false;
+    append_cv_.notify_all();
+    return request.status;
+  }
+
+  Status Oldest(SpoolUnit* unit) override {
+    std::string name;
+    size_t acked = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (units_.empty()) return Status::NotFound("the spool is empty");
+      name = units_.begin()->first;
+      acked = units_.begin()->second.acknowledged;
+    }
+    std::string data;
+    REFX_RETURN_IF_ERROR(ReadFile(new_ + "/" + name, &data));
+    size_t count = 0;
+    REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, unit, &count, nullptr));
+    unit->name = name;
+    unit->acknowledged = acked;
+    return Status::OK();
+  }
+
+  Status MarkAcknowledged(const std::string& unit_name, size_t acknowledged) override {
+    size_t count = 0;
+    size_t before = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = units_.find(unit_name);
+      if (it == units_.end()) return Status::NotFound("no spool unit " + unit_name);
+      count = it->second.count;
+      before = it->second.acknowledged;
+    }
+    if (acknowledged > count) {
+      return Status::InvalidArgument("unit " + unit_name + " holds " + std::to_string(count) +
+                                     " referrals, not " + std::to_string(acknowledged));
+    }
+    if (acknowledged <= before) return Status::OK();
+    if (acknowledged == count) return RemoveUnit(unit_name);
+    std::string tmp = cursor_ + "/." + unit_name + ".tmp";
+    REFX_RETURN_IF_ERROR(WriteFileSynced(tmp, std::to_string(acknowledged) + "\n"));
+    if (::rename(tmp.c_str(), (cursor_ + "/" + unit_name).c_str()) != 0) {
+      Status s = Status::IoError(Errno("cannot rename", tmp));
+      ::unlink(tmp.c_str());
+      return s;
+    }
+    REFX_RETURN_IF_ERROR(FsyncDir(cursor_));
+    std::lock_guard<std::mutex> lock(mu_);
+    UnitInfo& info = units_[unit_name];
+    ForgetReferences(&info, acknowledged - info.acknowledged);
+    info.acknowledged = acknowledged;
+    return Status::OK();
+  }
+
+  Status FindWaiting(const std::string& referrer_reference) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_.count(referrer_reference) != 0) return Status::OK();
+    return Status::NotFound("not waiting in the spool");
+  }
+
+  SpoolFigures Figures() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    SpoolFigures f;
+    f.units = units_.size();
+    for (const auto& [name, info] : units_) f.referrals += info.count - info.acknowledged;
+    if (!units_.empty()) {
+      auto age = std::chrono::system_clock::now() - units_.begin()->second.spooled_at;
+      f.oldest_age_seconds = std::max(0.0, std::chrono::duration<double>(age).count());
+    }
+    return f;
+  }
+
+ private:
+  struct Request {
+    std::vector<refx::v1::Referral> referrals;
+    std::string source;
+    bool done;
+    Status status;
+  };
+
+  struct UnitInfo {
+    size_t count = 0;
+    size_t acknowledged = 0;
+    std::chrono::system_clock::time_point spooled_at;
+    // References of referrals [acknowledged, count), in order.
+    std::deque<std::string> references;
+  };
+
+  static bool IsUnitName(const std::string& name) {
+    size_t n = sizeof(kUnitSuffix) - 1;
+    return name.size() > n && name.compare(name.size() - n, n, kUnitSuffix) == 0;
+  }
+
+  Status ReadCursor(const std::string& name, size_t* acked) {
+    *acked = 0;
+    std::string path = cursor_ + "/" + name;
+    if (::access(path.c_str(), F_OK) != 0) return Status::OK();
+    std::string data;
+    REFX_RETURN_IF_ERROR(ReadFile(path, &data));
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(data.c_str(), &end, 10);
+    if (end == data.c_str()) return Status::Corruption("spool cursor " + path + " holds no number");
+    *acked = static_cast<size_t>(v);
+    return Status::OK();
+  }
+
+  // Under mu_.
+  void ForgetReferences(UnitInfo* info, size_t n) {
+    for (size_t i = 0; i < n && !info->references.empty(); ++i) {
+      auto it = waiting_.find(info->references.front());
+      if (it != waiting_.end() && --it->second == 0) waiting_.erase(it);
+      info->references.pop_front();
+    }
+  }
+
+  Status RemoveUnit(const std::string& name) {
+    std::string unit_path = new_ + "/" + name;
+    if (::unlink(unit_path.c_str()) != 0 && errno != ENOENT) return Status::IoError(Errno("cannot remove", unit_path));
+    REFX_RETURN_IF_ERROR(FsyncDir(new_));
+    // The cursor goes after the unit: a crash between leaves a stray
+    // cursor, which Open removes, never a unit without its cursor.
+    std::string cursor_path = cursor_ + "/" + name;
+    if (::unlink(cursor_path.c_str()) == 0) (void)FsyncDir(cursor_);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = units_.find(name);
+    if (it != units_.end()) {
+      ForgetReferences(&it->second, it->second.references.size());
+      units_.erase(it);
+    }
+    return Status::OK();
+  }
+
+  // Writes the requests of `batch` as one unit per source, fsyncs new/
+  // once, and sets each request's status.
+  void WriteBatch(const std::vector<Request*>& batch) {
+    std::map<std::string, std::vector<Request*>> by_source;
+    for (Request* r : batch) by_source[r->source].push_back(r);
+    auto now = std::chrono::system_clock::now();
+    struct Written {
+      std::string name;
+      UnitInfo info;
+      std::vector<Request*> requests;
+    };
+    std::vector<Written> written;
+    for (auto& [source, requests] : by_source) {
+      std::vector<const refx::v1::Referral*> all;
+      for (Request* r : requests) {
+        for (const auto& referral : r->referrals) all.push_back(&referral);
+      }
+      char name[40];
+      std::snprintf(name, sizeof(name), "%020" PRIu64 "%s", static_cast<uint64_t>(next_number_++), kUnitSuffix);
+      std::string tmp_path = tmp_ + "/" + name;
+      Status s = WriteFileSynced(tmp_path, EncodeUnit(all, source, now));
+      if (s.ok() && ::rename(tmp_path.c_str(), (new_ + "/" + name).c_str()) != 0) {
+        s = Status::IoError(Errno("cannot rename", tmp_path));
+        ::unlink(tmp_path.c_str());
+      }
+      if (!s.ok()) {
+        for (Request* r : requests) r->status = s;
+        continue;
+      }
+      Written w{name, UnitInfo{all.size(), 0, now, {}}, requests};
+      for (const auto* referral : all) w.info.references.push_back(referral->referrer_reference());
+      written.push_back(std::move(w));
+    }
+    if (written.empty()) return;
+    Status synced = FsyncDir(new_);
+    std::lock_guard<std::mutex> lock(mu_);
+    for (Written& w : written) {
+      for (Request* r : w.requests) r->status = synced;
+      // Even when the folder fsync failed the unit is in new/ and will be
+      // forwarded (harmless: the caller was told it failed and may resend;
+      // the broker keeps one per reference).
+      for (const std::string& ref : w.info.references) ++waiting_[ref];
+      units_.emplace(w.name, std::move(w.info));
+    }
+  }
+
+  const std::string dir_, tmp_, new_, cursor_;
+
+  // Append's group commit.
+  std::mutex append_mu_;
+  std::condition_variable append_cv_;
+  std::deque<Request*> queue_;
+  bool writing_ = false;
+  uint64_t next_number_ = 1;  // only the writer (or Load) touches it
+
+  // The index of new/: units, their cursors, waiting references.
+  std::mutex mu_;
+  std::map<std::string, UnitInfo> units_;
+  std::unordered_map<std::string, size_t> waiting_;
+};
+
+}  // namespace
+
+Status Spool::Open(const std::string& dir, std::unique_ptr<Spool>* spool) {
+  if (sodium_init() < 0) return Status::Internal("libsodium could not be initialised");
+  auto s = std::make_unique<DiskSpool>(dir);
+  REFX_RETURN_IF_ERROR(s->Load());
+  *spool = std::move(s);
+  return Status::OK();
+}
+
+}  // namespace refx::adapters
