@@ -21,7 +21,7 @@ Status SyncDir(const std::string& dir) {
   return Status::OK();
 }
 
-Status CreateDirDurably(const std::string& path) {
+Status CreateDirDurably(const std::string& path, mode_t mode) {
   namespace fs = std::filesystem;
   if (path.empty()) return Status::IoError("no folder named (empty path)");
   // The missing folders, outermost first.
@@ -34,7 +34,7 @@ Status CreateDirDurably(const std::string& path) {
     if (p == p.root_path()) break;
   }
   for (const fs::path& p : missing) {
-    if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
       return Status::IoError("cannot create the folder " + p.string() + ": " + std::strerror(errno));
     }
   }

@@ -6,6 +6,8 @@
 // was synced (found by the power-loss trials, tests/faults). Thread-safe.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "core/status.h"
@@ -18,7 +20,8 @@ namespace refx {
 // now or before) and its entry is durable; IoError naming the folder and the
 // reason otherwise (also when `path` exists but is not a folder). What was
 // created before a failure stays.
-Status CreateDirDurably(const std::string& path);
+// Folders it creates get `mode` (less the umask).
+Status CreateDirDurably(const std::string& path, mode_t mode = 0755);
 
 // fsyncs the folder `dir`, so that the entries created, renamed or removed in
 // it survive a power loss. OK, or IoError naming the folder.

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "adapters/spool/spool.h"
 #include "eventlog/event_log.h"
 #include "services/common/state_dir_lock.h"
 #include "services/router/cursor_file.h"
@@ -65,11 +66,13 @@ class PowerLossTest : public ::testing::Test {
   }
 
   // Drops every write, create, rename and unlink not yet made durable.
-  void Cut() {
+  void Cut() { Control("cut"); }
+
+  void Control(const std::string& command) {
     std::ofstream control(mnt_ / ".faultfs");
-    control << "cut";
+    control << command;
     control.close();
-    ASSERT_TRUE(control.good());
+    ASSERT_TRUE(control.good()) << command;
   }
 
   fs::path tmp_, mnt_;
@@ -124,6 +127,23 @@ TEST_F(PowerLossTest, AFolderAScriptMadeBeforehandIsMadeDurable) {
   }
   Cut();
   EXPECT_TRUE(fs::is_directory(dir));
+}
+
+TEST_F(PowerLossTest, AReferralTheAdapterSpooledInANewSpoolSurvives) {
+  const std::string dir = (mnt_ / "state" / "adapter-spool").string();
+  fs::create_directories(mnt_ / "state");
+  Control("sync");  // state/ itself is durable; the spool makes its own folders
+  {
+    std::unique_ptr<adapters::Spool> spool;
+    ASSERT_TRUE(adapters::Spool::Open(dir, &spool).ok());
+    v1::Referral referral;
+    referral.set_referrer_reference("SPOOLED-1");
+    ASSERT_TRUE(spool->Append({referral}, "http").ok());  // the intake would answer 202 now
+  }
+  Cut();
+  std::unique_ptr<adapters::Spool> spool;
+  ASSERT_TRUE(adapters::Spool::Open(dir, &spool).ok());
+  EXPECT_TRUE(spool->FindWaiting("SPOOLED-1").ok()) << "a referral answered 202 is gone";
 }
 
 }  // namespace

@@ -518,16 +518,19 @@ def audit(stack, ledger, events, final=True):
         steps = dict(ledger.steps)
         r["lost"] += ledger.lost
         r["ids_changed"] += ledger.ids_changed
+    r["lost_keys"] = []
     adapter_accepted = set(ledger.adapter_accepted) if final else set()
     r["acknowledged"] = len(acked) + len(steps) + len(adapter_accepted)
     # A 202 from the adapter: durable in its spool, so in the log once it has forwarded.
     for key in adapter_accepted:
         if key not in submitted:
             r["lost"] += 1
+            r["lost_keys"].append("adapter 202 " + key[1])
     for key, (rid, seq) in acked.items():
         got = submitted.get(key, [])
         if not got:
             r["lost"] += 1
+            r["lost_keys"].append("%s %s %s" % (key[1], rid, seq))
         elif got[0] != (rid, seq):
             r["ids_changed"] += 1
     for key, seq in steps.items():
@@ -815,6 +818,8 @@ def table(rows):
     for r in rows:
         if r.get("notes"):
             out.append("  %s: %s" % (r["trial"], r["notes"]))
+        if r.get("lost_keys"):
+            out.append("  %s: lost: %s" % (r["trial"], ", ".join(r["lost_keys"][:5])))
         if r.get("time_backsteps"):
             out.append("  %s: event time went back %d times (broker wall clock); seqs, chain and checkpoints held"
                        % (r["trial"], r["time_backsteps"]))
