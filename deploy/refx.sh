@@ -497,7 +497,7 @@ cmd_demo() {
 cmd_faults() {  # faults|soak [ARGS...]
   cmd_build
   [[ $(id -u) == 0 ]] || echo "refx.sh: not root: the power-loss and full-disk trials need FUSE mounts (and tmpfs without FUSE)" >&2
-  python3 "$ROOT/tests/faults/faults.py" "$@" --build "$BUILD" --work "$ROOT/var/faults"
+  python3 -B "$ROOT/tests/faults/faults.py" "$@" --build "$BUILD" --work "$ROOT/var/faults"
 }
 
 case ${1:-} in

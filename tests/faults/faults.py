@@ -5,15 +5,17 @@
     faults.py soak --minutes N [--kill-every S] [--out FILE.html] ...
 
 Every trial starts a fresh stack (refx-broker, refx-router, refx-delivery,
-refx-outcomes) in its own folder, puts a mixed load on it — `refx submit` of
-the sample referrals under fresh references (so they route and get delivered)
-and `refx inbox ack` of delivered cases — injects one kind of fault many
+refx-outcomes and, when built, refx-adapter) in its own folder and ports,
+puts a mixed load on it — `refx submit` of the sample referrals under fresh
+references (so they route and get delivered), `refx inbox ack` of delivered
+cases and POSTs to the adapter's HTTP intake — injects one kind of fault many
 times, lets the clients re-send what was not acknowledged, then stops the
 stack and reads what the log holds (refx-faults-dump, `refx audit verify
 --db` with the signing key). It counts:
 
   acknowledged  referrals and inbox steps the stack acknowledged
-  lost          acknowledged but not in the log (or re-accepted under a new id)
+  lost          acknowledged (or answered 202 by the adapter) but not in the
+                log, or re-accepted under a new id
   duplicated    a referral, a routing (referral, destination), a delivery
                 attempt or an inbox step in the log more than once
   ids changed   an acknowledged referral whose id or seq differs on a later
