@@ -13,6 +13,11 @@
 #                           through their lifecycle, audit, stop (--verbose: every output)
 #   deploy/refx.sh samples [--today YYYY-MM-DD] DIR
 #                           copy deploy/samples/ into DIR, dated for today (or that day)
+#   deploy/refx.sh faults [--short] [--seed N]
+#                           fault trials against the real processes (SIGKILL, power loss on
+#                           refx-faultfs, full file system, SIGSTOP, stepped clock): one table
+#   deploy/refx.sh soak --minutes N [--kill-every S]
+#                           steady load with periodic kills; RSS, fds, disk use: var/faults/soak.html
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
@@ -33,7 +38,8 @@ PACKAGES=(build-essential cmake pkg-config curl
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
           libssl-dev jq liboath-dev openssl chromium chromium-driver python3-selenium
-          libcsv-dev libcurl4-openssl-dev python3-aiosmtpd)
+          libcsv-dev libcurl4-openssl-dev python3-aiosmtpd
+          libfuse3-dev fuse3 faketime python3)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
@@ -636,6 +642,14 @@ demo_file_drop() {
   detail sh -c "curl -sf 'http://$(adapter_value kent-police metrics_address)/metrics' | grep -E '^refx_adapter_drop_'"
 }
 
+# --- fault trials and soak (tests/faults/faults.py; docs/RELIABILITY.md) -----
+
+cmd_faults() {  # faults|soak [ARGS...]
+  cmd_build
+  [[ $(id -u) == 0 ]] || echo "refx.sh: not root: the power-loss and full-disk trials need FUSE mounts (and tmpfs without FUSE)" >&2
+  python3 -B "$ROOT/tests/faults/faults.py" "$@" --build "$BUILD" --work "$ROOT/var/faults"
+}
+
 case ${1:-} in
   deps) cmd_deps ;;
   build) cmd_build ;;
@@ -645,5 +659,6 @@ case ${1:-} in
   status) cmd_status ;;
   demo) shift; cmd_demo "$@" ;;
   samples) shift; cmd_samples "$@" ;;
+  faults | soak) cmd_faults "$@" ;;
   *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

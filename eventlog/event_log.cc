@@ -8,6 +8,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "core/durable_dir.h"
 #include "core/event_util.h"
 #include "eventlog/chain_checker.h"
 #include "eventlog/fast_chain_hash.h"
@@ -53,6 +54,12 @@ const std::vector<std::string>& ColumnFamilyNames() {
 
 Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out) {
   if (!InitCrypto()) return Status::Internal("libsodium failed to initialise");
+  // RocksDB creates a missing folder without syncing its parent: a power
+  // loss could then take the whole log, acknowledged events and all.
+  if (!options.read_only && options.create_if_missing) {
+    Status made = CreateDirDurably(options.path);
+    if (!made.ok()) return made;
+  }
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = options.create_if_missing;

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/durable_dir.h"
+
 namespace refx {
 
 namespace {
@@ -19,9 +21,10 @@ StateDirLock::~StateDirLock() {
 }
 
 Status StateDirLock::Acquire(const std::string& dir, const std::string& name) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::IoError("cannot create the state folder " + dir + ": " + ec.message());
+  // Durably: a cursor synced into a folder whose own entry is lost in a
+  // power cut is lost with it.
+  Status made = CreateDirDurably(dir);
+  if (!made.ok()) return Status::IoError("cannot create the state folder " + dir + ": " + made.message());
   const std::string path = dir + "/" + name + ".lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot open " + path + ": " + LockErrno());

@@ -1,0 +1,55 @@
+#include "core/durable_dir.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+namespace refx {
+
+Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::IoError("cannot open the folder " + dir + ": " + std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const std::string error = synced ? "" : std::strerror(errno);
+  ::close(fd);
+  if (!synced) return Status::IoError("cannot sync the folder " + dir + ": " + error);
+  return Status::OK();
+}
+
+Status CreateDirDurably(const std::string& path, mode_t mode) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return Status::IoError("no folder named (empty path)");
+  // The missing folders, outermost first.
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = fs::absolute(path, ec).lexically_normal(); !p.empty(); p = p.parent_path()) {
+    if (p.filename().empty() && p.has_parent_path() && p != p.root_path()) continue;  // trailing slash
+    if (fs::exists(p, ec)) break;
+    missing.insert(missing.begin(), p);
+    if (p == p.root_path()) break;
+  }
+  for (const fs::path& p : missing) {
+    if (::mkdir(p.c_str(), mode) != 0 && errno != EEXIST) {
+      return Status::IoError("cannot create the folder " + p.string() + ": " + std::strerror(errno));
+    }
+  }
+  if (!fs::is_directory(path, ec)) return Status::IoError(path + " is not a folder");
+  REFX_RETURN_IF_ERROR(SyncDir(path));
+  for (const fs::path& p : missing) REFX_RETURN_IF_ERROR(SyncDir(p.parent_path().string()));
+  // Every folder further up as well, at best: one made earlier by a tool
+  // that did not sync (`mkdir -p` in a script) gets its entry made durable
+  // too. Some file systems refuse fsync on a folder (EINVAL); nothing to do
+  // about those. A handful of fsyncs, once per start.
+  for (fs::path p = fs::absolute(path, ec).lexically_normal(); p.has_parent_path() && p != p.root_path();
+       p = p.parent_path()) {
+    (void)SyncDir(p.parent_path().string());
+  }
+  return Status::OK();
+}
+
+}  // namespace refx
