@@ -13,6 +13,9 @@
 #                           through their lifecycle, audit, stop (--verbose: every output)
 #   deploy/refx.sh samples [--today YYYY-MM-DD] DIR
 #                           copy deploy/samples/ into DIR, dated for today (or that day)
+#   deploy/refx.sh bench [OUT_DIR]
+#                           refx beside Redis Streams and RabbitMQ in one run, plus the
+#                           lifecycle and audit figures: one table (bench/compare.sh)
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
@@ -32,6 +35,9 @@ PACKAGES=(build-essential cmake pkg-config curl
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev)
 
+# Only for `bench` (peers and their client libraries), installed by it, never by deps.
+BENCH_PACKAGES=(redis-server rabbitmq-server librabbitmq-dev libhiredis-dev)
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -50,6 +56,17 @@ cmd_deps() {
 
 # Unity builds (several sources per compiler run) halve the build on a
 # two-core machine; REFX_UNITY=OFF builds file by file.
+cmd_bench() {  # [OUT_DIR]
+  PACKAGES=("${BENCH_PACKAGES[@]}")  # the project's own come with build; bench adds only its peers
+  cmd_deps
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD="${REFX_UNITY:-ON}" "${launcher[@]}" >/dev/null
+  cmake --build "$BUILD" -j "$JOBS" --target refx-bench-ingest refx-bench-redis refx-bench-rabbitmq \
+    refx-bench-lifecycle refx-bench-audit
+  bash "$ROOT/bench/compare.sh" "$BUILD/bin" "$@"
+}
+
 configure_and_build() {  # DIR BUILD_TYPE [cmake args...]
   local dir=$1 type=$2; shift 2
   # ccache, where installed, makes rebuilds in other checkouts cheap.
@@ -422,5 +439,6 @@ case ${1:-} in
   status) cmd_status ;;
   demo) shift; cmd_demo "$@" ;;
   samples) shift; cmd_samples "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
   *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
