@@ -62,7 +62,12 @@ if [[ -x $BIN/refx-bench-rabbitmq ]] && command -v rabbitmq-server >/dev/null; t
   export RABBITMQ_ENABLED_PLUGINS_FILE=$rmq/enabled_plugins RABBITMQ_PID_FILE=$rmq/pid RABBITMQ_CONFIG_FILE=$rmq/rabbitmq
   export RABBITMQ_FEATURE_FLAGS_FILE=$rmq/feature_flags RABBITMQ_PLUGINS_EXPAND_DIR=$rmq/plugins-expand ERL_EPMD_ADDRESS=127.0.0.1
   rabbitmq-server >"$OUT/rabbitmq-server.log" 2>&1 &
-  if timeout 120 rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup >/dev/null 2>&1; then
+  up=0  # await_startup fails at once while the node is not there yet: ask again for up to 2 min
+  for ((i = 0; i < 60; i++)); do
+    timeout 30 rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup >/dev/null 2>&1 && { up=1; break; }
+    sleep 2
+  done
+  if ((up)); then
     runs=()
     for ((r = 0; r < REPEATS; r++)); do
       line=$("$BIN/refx-bench-rabbitmq" 127.0.0.1 "$port" 8 64 1000 "$DURATION" | tee -a "$OUT/rabbitmq.txt")
