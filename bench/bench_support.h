@@ -62,6 +62,11 @@ class TempDir {
 // Folder of the running executable (/proc/self/exe), e.g. ".../build/bin".
 std::string ExecutableDir();
 
+// A loopback TCP port free at the time of the call (the kernel's choice), so
+// that a benchmark's stack does not collide with another one on the machine.
+// Throws BenchError when none can be had.
+int FreeLoopbackPort();
+
 // What the report says about the machine: "2 x AMD EPYC", memory, and the
 // block device, file system and rotational flag under `dir`.
 struct MachineInfo {

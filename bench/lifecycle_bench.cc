@@ -74,8 +74,9 @@ class SampleStack {
     }
     // Its own ports, so a running stack is not disturbed.
     std::string config = text.str();
-    Replace(&config, "tcp://127.0.0.1:7400", "tcp://127.0.0.1:" + std::to_string(kPort));
-    Replace(&config, "127.0.0.1:7490", "127.0.0.1:" + std::to_string(kPort + 90));
+    port_ = FreeLoopbackPort();
+    Replace(&config, "tcp://127.0.0.1:7400", "tcp://127.0.0.1:" + std::to_string(port_));
+    Replace(&config, "127.0.0.1:7490", "127.0.0.1:" + std::to_string(FreeLoopbackPort()));
     WriteFile(dir + "/config.textproto", config);
   }
 
@@ -100,7 +101,7 @@ class SampleStack {
 
   std::unique_ptr<BrokerClient> ClientFor(const std::string& agency, int timeout_ms = 5000) const {
     ClientOptions o;
-    o.endpoint = "tcp://127.0.0.1:" + std::to_string(kPort);
+    o.endpoint = "tcp://127.0.0.1:" + std::to_string(port_);
     o.server_public_key = broker_keys_.public_key;
     o.client_keys = agency_keys_.at(agency);
     o.request_timeout_ms = timeout_ms;
@@ -124,7 +125,7 @@ class SampleStack {
   }
 
  private:
-  static constexpr int kPort = 7610;
+  int port_ = 0;  // a free loopback port, so runs side by side do not collide
   static void Replace(std::string* s, const std::string& from, const std::string& to) {
     const size_t at = s->find(from);
     if (at != std::string::npos) s->replace(at, from.size(), to);
@@ -141,12 +142,25 @@ v1::Referral Numbered(const v1::Referral& base, const std::string& tag, uint64_t
   return r;
 }
 
+int64_t WallNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t StampNanos(const v1::Event& e) {
+  return e.time().seconds() * 1'000'000'000 + e.time().nanos();
+}
+
 void EndToEndLatency(const Settings& s, SampleStack& stack) {
   const std::string lead = stack.AgencyOf("DA_MARAC");
   const uint64_t total = static_cast<uint64_t>(s.rate * s.seconds);
   std::mutex mu;
   std::map<std::string, Clock::time_point> delivered_at;  // referral id -> arrival at the lead
   std::map<std::string, Clock::time_point> scheduled_at;  // referral id -> scheduled send
+  // Where the time goes, on the wall clock the broker stamps events with:
+  // the submission's ack, the case_routed and case_delivered stamps, and the
+  // arrival of case_delivered at the lead (nanoseconds since the epoch).
+  std::map<std::string, int64_t> acked_wall, routed_stamp, delivered_stamp, seen_wall;
   std::atomic<bool> stop{false};
   std::thread watcher([&] {
     auto client = stack.ClientFor(lead);
@@ -160,10 +174,16 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
     (void)client->Read(
         follow,
         [&](const v1::Event& e, const std::string&, const std::string&) {
+          if (e.has_case_routed() && e.case_routed().destination() == "DA_MARAC") {
+            std::lock_guard<std::mutex> lock(mu);
+            routed_stamp[e.case_routed().referral_id()] = StampNanos(e);
+          }
           if (e.has_case_delivered() && e.case_delivered().destination() == "DA_MARAC" &&
               e.case_delivered().attempt() <= 1) {
             std::lock_guard<std::mutex> lock(mu);
             delivered_at.emplace(e.case_delivered().referral_id(), Clock::now());
+            delivered_stamp[e.case_delivered().referral_id()] = StampNanos(e);
+            seen_wall[e.case_delivered().referral_id()] = WallNanos();
           }
           return !stop.load();
         },
@@ -189,6 +209,7 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
         }
         std::lock_guard<std::mutex> lock(mu);
         scheduled_at[ack.referral_id()] = when;
+        acked_wall[ack.referral_id()] = WallNanos();
       }
     });
   }
@@ -223,12 +244,36 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
   std::printf("\nTarget p99 <= 5 ms: %s. Submit failures: %llu.\n",
               !ms.empty() && PercentileSorted(ms, 99) <= 5 ? "met" : "NOT met",
               static_cast<unsigned long long>(failures.load()));
+  // The stages, each from the one before (broker stamps are taken when an
+  // event is staged, just before its group commit).
+  std::vector<double> router_ms, delivery_ms, lead_ms;
+  for (const auto& [id, acked] : acked_wall) {
+    auto routed = routed_stamp.find(id);
+    auto delivered = delivered_stamp.find(id);
+    auto seen = seen_wall.find(id);
+    if (routed == routed_stamp.end() || delivered == delivered_stamp.end() || seen == seen_wall.end()) continue;
+    router_ms.push_back(static_cast<double>(routed->second - acked) / 1e6);
+    delivery_ms.push_back(static_cast<double>(delivered->second - routed->second) / 1e6);
+    lead_ms.push_back(static_cast<double>(seen->second - delivered->second) / 1e6);
+  }
+  std::printf("\nWhere the time goes (ms; broker stamps, taken when an event is staged):\n\n");
+  std::printf("| stage | p50 | p99 |\n|---|---:|---:|\n");
+  for (auto* stage : {&router_ms, &delivery_ms, &lead_ms}) std::sort(stage->begin(), stage->end());
+  const std::pair<const char*, const std::vector<double>*> stages[] = {
+      {"ack of the submission -> case_routed staged (router)", &router_ms},
+      {"case_routed -> case_delivered staged (delivery)", &delivery_ms},
+      {"case_delivered staged -> seen by the lead (commit + read)", &lead_ms}};
+  for (const auto& [name, v] : stages) {
+    std::printf("| %s | %.2f | %.2f |\n", name, v->empty() ? 0 : PercentileSorted(*v, 50),
+                v->empty() ? 0 : PercentileSorted(*v, 99));
+  }
   if (ms.size() != scheduled_at.size() || failures.load() != 0) {
     throw BenchError(std::to_string(scheduled_at.size() - ms.size()) + " referrals never reached the lead");
   }
 }
 
-void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<ChildProcess>& router) {
+void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<ChildProcess>& router,
+                    const ChildProcess& broker, const ChildProcess& delivery) {
   router->Stop();
   router.reset();
   const v1::Referral base = MakeReferral("kent-police");
@@ -247,6 +292,7 @@ void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<Child
   if (!submitted.ok() || failed.load() != 0) throw BenchError("backlog submission failed: " + submitted.ToString());
   Progress::Status("router catching up on " + Thousands(static_cast<double>(s.backlog)) + " referrals");
 
+  const double broker_cpu = ProcessCpuSeconds(broker.pid()), delivery_cpu = ProcessCpuSeconds(delivery.pid());
   const auto start = Clock::now();
   router = stack.Start("refx-router");
   uint64_t cursor = 0;
@@ -256,12 +302,20 @@ void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<Child
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // CPU per referral: a figure the machine's load does not move much.
+  const double per = 1e6 / static_cast<double>(s.backlog);
+  const double router_us = ProcessCpuSeconds(router->pid()) * per;
+  const double broker_us = (ProcessCpuSeconds(broker.pid()) - broker_cpu) * per;
+  const double delivery_us = (ProcessCpuSeconds(delivery.pid()) - delivery_cpu) * per;
   Progress::Clear();
   const double rate = static_cast<double>(s.backlog) / seconds;
   std::printf("\n## Routing catch-up: refx-router started on a backlog (start-up and log replay included)\n\n");
   std::printf("| backlog | seconds | referrals routed/s | target | |\n|---:|---:|---:|---:|---|\n");
   std::printf("| %s | %.2f | %s | 100,000 | %s |\n", Thousands(static_cast<double>(s.backlog)).c_str(), seconds,
               Thousands(rate).c_str(), rate >= 100000 ? "met" : "NOT met");
+  std::printf("\nCPU per referral during the catch-up: router %.1f us, broker %.1f us, delivery %.1f us (delivery "
+              "may still be catching up when the router's cursor passes the backlog).\n",
+              router_us, broker_us, delivery_us);
 }
 
 int Main(int argc, char** argv) {
@@ -288,7 +342,7 @@ int Main(int argc, char** argv) {
   auto router = stack.Start("refx-router");
   auto delivery = stack.Start("refx-delivery");
   EndToEndLatency(s, stack);
-  RoutingCatchUp(s, stack, router);
+  RoutingCatchUp(s, stack, router, *broker, *delivery);
   router->Stop();
   delivery->Stop();
   broker->Stop();

@@ -275,6 +275,9 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
     case v1::Frame::kAppend:
       HandleAppend(agency, frame, std::move(waiter), person);
       return;
+    case v1::Frame::kAppendBatch:
+      HandleAppendBatch(agency, frame, waiter);
+      return;
     case v1::Frame::kQuery:
       HandleQuery(agency, frame, waiter, person);
       return;
@@ -391,6 +394,7 @@ Status Broker::CompleteInFlight(bool wait) {
     }
     for (const auto& [waiter, reply] : done->deferred_replies) {
       if (reply.has_submit_batch_result()) CountBatchAcks(AgencyIdOf(waiter), reply.submit_batch_result());
+      if (reply.has_append_batch_result()) CountAppendBatchAcks(reply.append_batch_result());
       Reply(waiter, reply);
     }
     for (ReadSession& session : done->deferred_sessions) {

@@ -7,7 +7,7 @@
 //
 // Files: broker.cc (loop, dispatch, group commit and the writer thread,
 // replies), broker_submit.cc (submit and submit_batch), broker_append.cc
-// (lifecycle appends, queries), broker_read.cc (read sessions, credit),
+// (lifecycle appends one at a time or in an append_batch, queries), broker_read.cc (read sessions, credit),
 // broker_audit.cc (audit purposes and record_accessed, checkpoints,
 // backups), broker_reload.cc (reloading the configuration). Requests a
 // CONSOLE identity makes on behalf of a person (Frame.on_behalf_of) are
@@ -76,6 +76,12 @@ struct Waiter;
 struct BackupJob;
 struct ReadSession;
 struct ReadSessions;
+
+// A refusal's field paths as seen from where the item sits in its frame:
+// paths under `root` (e.g. "append") move under `where` (e.g.
+// "append_batch.appends[3]"), others are put beneath it. Built only for a
+// refusal, not for every item taken (broker_submit.cc).
+Status RebasedFieldPaths(const Status& status, const std::string& root, const std::string& where);
 struct GroupCommit;
 struct Staged;
 class Ledger;
@@ -158,6 +164,11 @@ class Broker {
                   const v1::StaffMember* person);
   // ReloadRequest (ADMIN): Reload, answered with ReloadResult or the error.
   void HandleReload(const v1::Agency& actor, const Waiter& waiter);
+  // Several appends in one frame (broker_append.cc): each taken as HandleAppend
+  // takes it, one AppendBatchResult once all it accepted are durable.
+  void HandleAppendBatch(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  // Adds an AppendBatchResult's acks to the append and duplicate counters.
+  void CountAppendBatchAcks(const v1::AppendBatchResult& result);
   void HandleCredit(const v1::Frame& frame, const Waiter& waiter);
   void HandleCheckpoints(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   void HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);

@@ -21,6 +21,78 @@ void Broker::HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waite
   WaitOrAck(staged, std::move(waiter));
 }
 
+void Broker::HandleAppendBatch(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
+  const auto& appends = frame.append_batch().appends();
+  const size_t limit = config_->broker().max_batch();
+  if (appends.empty()) {
+    return ReplyError(waiter, Status::InvalidArgument("a batch must hold at least one append", "append_batch.appends"));
+  }
+  if (static_cast<size_t>(appends.size()) > limit) {
+    return ReplyError(waiter, Status::InvalidArgument("a batch may hold at most " + std::to_string(limit) +
+                                                          " appends (the broker's max_batch); got " +
+                                                          std::to_string(appends.size()),
+                                                      "append_batch.appends"));
+  }
+  // Checked before anything is staged: without a key a retry of the frame
+  // could write an append twice.
+  for (int i = 0; i < appends.size(); ++i) {
+    if (appends[i].idempotency_key().empty()) {
+      return ReplyError(waiter, Status::InvalidArgument(
+                                    "every append of a batch needs an idempotency key (a retry of the frame must be safe)",
+                                    "append_batch.appends[" + std::to_string(i) + "].idempotency_key"));
+    }
+  }
+  v1::Frame reply;
+  reply.set_correlation_id(waiter.correlation_id);
+  v1::AppendBatchResult* results = reply.mutable_append_batch_result();
+  bool waits = false;
+  int refused = 0;
+  for (int i = 0; i < appends.size(); ++i) {
+    Staged staged = ledger_->Append(actor, appends[i]);
+    v1::AppendBatchItem* result = results->add_results();
+    if (!staged.status.ok()) {
+      ++refused;
+      Status refusal = staged.status;
+      if (staged.state_unreadable) {
+        spdlog::error("broker: request {} item {}: cannot read the log's state: {}", waiter.correlation_id, i,
+                      refusal.ToString());
+        refusal = Status::Internal("the event log's state could not be read; nothing was written — retry");
+      }
+      refusal = RebasedFieldPaths(refusal, "append", "append_batch.appends[" + std::to_string(i) + "]");
+      FillError(refusal, result->mutable_error());
+      spdlog::info("broker: refused request {} item {} from {}: {}", waiter.correlation_id, i, actor.id(),
+                   refusal.ToString());
+      continue;
+    }
+    v1::Ack* ack = result->mutable_ack();
+    ack->set_referral_id(std::move(staged.referral_id));
+    ack->set_seq(staged.seq);
+    ack->set_duplicate(staged.duplicate);
+    waits = waits || staged.wait_list != nullptr;
+  }
+  metrics_.errors += refused;
+  if (refused > 0) metrics_.agency_refusals.Add(actor.id(), refused);
+  // As for a submit batch: the batch being built is committed after the one
+  // being written, so waiting for it covers duplicates of either.
+  if (waits) {
+    ledger_->building().deferred_replies.emplace_back(waiter, std::move(reply));
+    return;
+  }
+  CountAppendBatchAcks(*results);
+  Reply(waiter, reply);
+}
+
+void Broker::CountAppendBatchAcks(const v1::AppendBatchResult& result) {
+  for (const v1::AppendBatchItem& r : result.results()) {
+    if (!r.has_ack()) continue;
+    if (r.ack().duplicate()) {
+      ++metrics_.duplicates;
+    } else {
+      ++metrics_.appends;
+    }
+  }
+}
+
 void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                          const v1::StaffMember* person) {
   const v1::QueryRequest& q = frame.query();

@@ -20,13 +20,8 @@ namespace {
 
 // TakeReferral names fields from "referral"; the reply names them from
 // where the referral sits in its frame (`where`, e.g. "submit.referral").
-// Built only for a refusal, not for every referral taken.
 Status Rebased(const Status& status, const std::string& where) {
-  static const std::string kRoot = "referral";
-  if (status.field_path().empty() && status.violations().empty()) return status;
-  return status.WithFieldPaths([&](const std::string& path) {
-    return path.compare(0, kRoot.size(), kRoot) == 0 ? where + path.substr(kRoot.size()) : where + "." + path;
-  });
+  return RebasedFieldPaths(status, "referral", where);
 }
 
 Status NotASubmitter(const v1::Agency& agency) {
@@ -34,6 +29,13 @@ Status NotASubmitter(const v1::Agency& agency) {
 }
 
 }  // namespace
+
+Status RebasedFieldPaths(const Status& status, const std::string& root, const std::string& where) {
+  if (status.field_path().empty() && status.violations().empty()) return status;
+  return status.WithFieldPaths([&](const std::string& path) {
+    return path.compare(0, root.size(), root) == 0 ? where + path.substr(root.size()) : where + "." + path;
+  });
+}
 
 void Broker::HandleSubmit(const v1::Agency& submitter, v1::Frame& frame, Waiter waiter) {
   if (!PartnershipConfig::HasRole(submitter, v1::SUBMITTER)) return ReplyError(waiter, NotASubmitter(submitter));

@@ -350,24 +350,59 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
       [&](size_t i, v1::Frame* request) { *request->mutable_submit()->mutable_referral() = referrals[i]; }, on_result);
 }
 
-Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
-                                   const ResultFn& on_result) {
+namespace {
+
+// Frame f of a batched send holds items [first[f], first[f + 1]): at most
+// per_frame of them and at most max_bytes (each item costs its size plus a
+// few bytes of tag and length in the frame; a larger item gets a frame of
+// its own).
+std::vector<size_t> FrameBounds(size_t count, size_t per_frame, size_t max_bytes,
+                                const std::function<size_t(size_t)>& size_of) {
   if (per_frame == 0) per_frame = 1;
-  // Frame f holds referrals [first[f], first[f + 1]): at most per_frame of
-  // them and at most batch_frame_bytes (each referral costs its size plus a
-  // few bytes of tag and length in the frame).
   std::vector<size_t> first = {0};
   size_t bytes = 0;
-  for (size_t i = 0; i < referrals.size(); ++i) {
-    const size_t size = referrals[i].ByteSizeLong() + 8;
+  for (size_t i = 0; i < count; ++i) {
+    const size_t size = size_of(i) + 8;
     const size_t in_frame = i - first.back();
-    if (in_frame > 0 && (in_frame == per_frame || bytes + size > options_.batch_frame_bytes)) {
+    if (in_frame > 0 && (in_frame == per_frame || bytes + size > max_bytes)) {
       first.push_back(i);
       bytes = 0;
     }
     bytes += size;
   }
-  first.push_back(referrals.size());
+  first.push_back(count);
+  return first;
+}
+
+// Hands each item of frame [begin, end) its result: its own ack or error
+// from the batch reply's items, or the whole frame's error.
+template <class Items>
+void DispatchBatchReply(const v1::Frame& reply, bool has_result, const Items& items, size_t begin, size_t end,
+                        const char* what, const BrokerClient::ResultFn& on_result) {
+  if (has_result && static_cast<size_t>(items.size()) == end - begin) {
+    for (size_t i = begin; i < end; ++i) {
+      const auto& item = items[static_cast<int>(i - begin)];
+      if (item.has_ack()) {
+        on_result(i, Status::OK(), item.ack());
+      } else {
+        on_result(i, item.has_error() ? StatusFromError(item.error()) : Status::Internal("empty batch result"),
+                  v1::Ack());
+      }
+    }
+    return;
+  }
+  const Status whole = reply.has_error() ? StatusFromError(reply.error())
+                                         : Status::Internal("unexpected reply to a batch of " +
+                                                            std::to_string(end - begin) + " " + what);
+  for (size_t i = begin; i < end; ++i) on_result(i, whole, v1::Ack());
+}
+
+}  // namespace
+
+Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
+                                   const ResultFn& on_result) {
+  const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
+                                                [&](size_t i) { return referrals[i].ByteSizeLong(); });
   const size_t frames = referrals.empty() ? 0 : first.size() - 1;
   return CallWindowedFrames(
       frames, window,
@@ -376,24 +411,31 @@ Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, s
         for (size_t i = first[f]; i < first[f + 1]; ++i) *batch->add_referrals() = referrals[i];
       },
       [&](size_t f, const v1::Frame& reply) {
-        const size_t begin = first[f], end = first[f + 1];
-        const v1::SubmitBatchResult& result = reply.submit_batch_result();
-        if (reply.has_submit_batch_result() && static_cast<size_t>(result.results_size()) == end - begin) {
-          for (size_t i = begin; i < end; ++i) {
-            const v1::SubmitBatchItem& item = result.results(static_cast<int>(i - begin));
-            if (item.has_ack()) {
-              on_result(i, Status::OK(), item.ack());
-            } else {
-              on_result(i, item.has_error() ? StatusFromError(item.error()) : Status::Internal("empty batch result"),
-                        v1::Ack());
-            }
-          }
-          return;
-        }
-        const Status whole = reply.has_error() ? StatusFromError(reply.error())
-                                               : Status::Internal("unexpected reply to a batch of " +
-                                                                  std::to_string(end - begin) + " referrals");
-        for (size_t i = begin; i < end; ++i) on_result(i, whole, v1::Ack());
+        DispatchBatchReply(reply, reply.has_submit_batch_result(), reply.submit_batch_result().results(), first[f],
+                           first[f + 1], "referrals", on_result);
+      });
+}
+
+Status BrokerClient::AppendBatches(const std::vector<v1::AppendRequest>& appends, size_t per_frame, size_t window,
+                                   const ResultFn& on_result) {
+  for (size_t i = 0; i < appends.size(); ++i) {
+    if (appends[i].idempotency_key().empty()) {
+      return Status::InvalidArgument("append " + std::to_string(i) +
+                                     " has no idempotency key: not safe to send in a batch");
+    }
+  }
+  const std::vector<size_t> first = FrameBounds(appends.size(), per_frame, options_.batch_frame_bytes,
+                                                [&](size_t i) { return appends[i].ByteSizeLong(); });
+  const size_t frames = appends.empty() ? 0 : first.size() - 1;
+  return CallWindowedFrames(
+      frames, window,
+      [&](size_t f, v1::Frame* request) {
+        auto* batch = request->mutable_append_batch();
+        for (size_t i = first[f]; i < first[f + 1]; ++i) *batch->add_appends() = appends[i];
+      },
+      [&](size_t f, const v1::Frame& reply) {
+        DispatchBatchReply(reply, reply.has_append_batch_result(), reply.append_batch_result().results(), first[f],
+                           first[f + 1], "appends", on_result);
       });
 }
 

@@ -149,6 +149,16 @@ class BrokerClient {
   Status SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
                        const ResultFn& on_result);
 
+  // Appends all `appends` in AppendBatchRequest frames, framed and windowed
+  // as SubmitBatches frames referrals: one request, one validation pass and
+  // one group commit for many appends. Every append must carry an
+  // idempotency key (InvalidArgument, nothing sent, otherwise), so frames
+  // without a reply are re-sent safely. on_result is called once per append
+  // (index into `appends`) with its own ack or refusal. Returns as
+  // SubmitWindowed.
+  Status AppendBatches(const std::vector<v1::AppendRequest>& appends, size_t per_frame, size_t window,
+                       const ResultFn& on_result);
+
  private:
   Status Connect();
   void Disconnect();

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/fast_json.h"
+
 namespace refx {
 
 namespace util = google::protobuf::util;
@@ -100,7 +102,11 @@ std::string Print(const google::protobuf::Message& m, bool pretty) {
 }
 }  // namespace
 
-std::string ToJsonLine(const google::protobuf::Message& m) { return Print(m, false); }
+std::string ToJsonLine(const google::protobuf::Message& m) {
+  std::string out;
+  if (AppendFastJson(m, &out)) return out;  // the same bytes, much sooner
+  return Print(m, false);
+}
 std::string ToJsonPretty(const google::protobuf::Message& m) { return Print(m, true); }
 
 }  // namespace refx

@@ -17,7 +17,9 @@ namespace refx {
 // can tell; `out` may then be partly set.
 Status MessageFromJson(const std::string& json, google::protobuf::Message* out);
 
-// One-line JSON (lowerCamelCase names, enums as names).
+// One-line JSON (lowerCamelCase names, enums as names): protobuf's mapping,
+// printed by core/fast_json.h where it can (the same bytes, for bulk output)
+// and by protobuf otherwise.
 std::string ToJsonLine(const google::protobuf::Message& message);
 
 // Indented JSON for people.

@@ -18,6 +18,9 @@
 #                           refx-faultfs, full file system, SIGSTOP, stepped clock): one table
 #   deploy/refx.sh soak --minutes N [--kill-every S]
 #                           steady load with periodic kills; RSS, fds, disk use: var/faults/soak.html
+#   deploy/refx.sh bench [OUT_DIR]
+#                           refx beside Redis Streams and RabbitMQ in one run, plus the
+#                           lifecycle and audit figures: one table (bench/compare.sh)
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
@@ -41,6 +44,9 @@ PACKAGES=(build-essential cmake pkg-config curl
           libcsv-dev libcurl4-openssl-dev python3-aiosmtpd
           libfuse3-dev fuse3 faketime python3)
 
+# Only for `bench` (peers and their client libraries), installed by it, never by deps.
+BENCH_PACKAGES=(redis-server rabbitmq-server librabbitmq-dev libhiredis-dev)
+
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf 'refx.sh: %s\n' "$*" >&2; exit 1; }
 
@@ -59,6 +65,17 @@ cmd_deps() {
 
 # Unity builds (several sources per compiler run) halve the build on a
 # two-core machine; REFX_UNITY=OFF builds file by file.
+cmd_bench() {  # [OUT_DIR]
+  PACKAGES=("${BENCH_PACKAGES[@]}")  # the project's own come with build; bench adds only its peers
+  cmd_deps
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD="${REFX_UNITY:-ON}" "${launcher[@]}" >/dev/null
+  cmake --build "$BUILD" -j "$JOBS" --target refx-bench-ingest refx-bench-redis refx-bench-rabbitmq \
+    refx-bench-lifecycle refx-bench-audit
+  bash "$ROOT/bench/compare.sh" "$BUILD/bin" "$@"
+}
+
 configure_and_build() {  # DIR BUILD_TYPE [cmake args...]
   local dir=$1 type=$2; shift 2
   # ccache, where installed, makes rebuilds in other checkouts cheap.
@@ -660,5 +677,6 @@ case ${1:-} in
   demo) shift; cmd_demo "$@" ;;
   samples) shift; cmd_samples "$@" ;;
   faults | soak) cmd_faults "$@" ;;
+  bench) shift; cmd_bench "$@" ;;
   *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

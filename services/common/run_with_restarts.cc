@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -41,6 +42,11 @@ Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::fu
         return true;
       },
       should_stop);
+}
+
+size_t AppendsPerFrame(const PartnershipConfig& config) {
+  const size_t max_batch = config.proto().broker().max_batch();
+  return max_batch == 0 ? 256 : std::min<size_t>(256, max_batch);
 }
 
 }  // namespace refx

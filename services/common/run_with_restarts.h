@@ -8,6 +8,7 @@
 #include <string>
 
 #include "client/broker_client.h"
+#include "core/partnership_config.h"
 #include "core/status.h"
 
 namespace refx {
@@ -30,5 +31,9 @@ bool StopRequested(const std::function<bool()>& should_stop);
 // it (the caller checks StopRequested).
 Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::function<void(const v1::Event&)>& apply,
                  const std::function<bool()>& should_stop, uint64_t* replayed_to);
+
+// Appends a service puts in one AppendBatchRequest: 256, or the broker's
+// max_batch when that is smaller (a larger frame would be refused whole).
+size_t AppendsPerFrame(const PartnershipConfig& config);
 
 }  // namespace refx

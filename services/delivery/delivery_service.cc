@@ -15,8 +15,8 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-// Appends in flight at once when many cases move together.
-constexpr size_t kAppendWindow = 256;
+// AppendBatchRequest frames in flight at once when many cases move together.
+constexpr size_t kFramesInFlight = 4;
 
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return TimeUtil::MicrosecondsToTimestamp(
@@ -150,16 +150,16 @@ Status DeliveryService::Advance(const std::set<CaseKey>& cases) {
     for (size_t i = 0; i < steps.size(); ++i) BuildStep(steps[i], now, &events[i], &keys[i]);
     std::vector<Status> results(steps.size());
     std::vector<v1::Ack> acks(steps.size());
-    REFX_RETURN_IF_ERROR(appender_->CallWindowed(
-        steps.size(), kAppendWindow,
-        [&](size_t i, v1::Frame* request) {
-          *request->mutable_append()->mutable_event() = events[i];
-          request->mutable_append()->set_idempotency_key(keys[i]);
-        },
-        [&](size_t i, const Status& st, const v1::Ack& ack) {
-          results[i] = st;
-          acks[i] = ack;
-        }));
+    std::vector<v1::AppendRequest> appends(steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) {
+      *appends[i].mutable_event() = events[i];
+      appends[i].set_idempotency_key(keys[i]);
+    }
+    REFX_RETURN_IF_ERROR(appender_->AppendBatches(appends, AppendsPerFrame(*options_.config), kFramesInFlight,
+                                                  [&](size_t i, const Status& st, const v1::Ack& ack) {
+                                                    results[i] = st;
+                                                    acks[i] = ack;
+                                                  }));
     moving.clear();
     for (size_t i = 0; i < steps.size(); ++i) {
       bool progressed = false;

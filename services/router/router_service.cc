@@ -16,9 +16,9 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 // Routes queued before they are appended even within one read batch, and
-// appends in flight at once: enough to fill the broker's group commits.
+// AppendBatchRequest frames in flight at once.
 constexpr size_t kMaxQueued = 1024;
-constexpr size_t kAppendWindow = 256;
+constexpr size_t kFramesInFlight = 4;
 
 // The UTC calendar date of a broker timestamp.
 CivilDate DateOf(const google::protobuf::Timestamp& time) {
@@ -188,21 +188,20 @@ void RouterService::AppendRouted(const std::string& referral_id, const RoutingDe
 
 Status RouterService::FlushQueued() {
   if (queued_.empty()) return Status::OK();
+  std::vector<v1::AppendRequest> appends(queued_.size());
+  for (size_t i = 0; i < queued_.size(); ++i) {
+    const QueuedRoute& q = queued_[i];
+    v1::CaseRouted* routed = appends[i].mutable_event()->mutable_case_routed();
+    routed->set_referral_id(q.referral_id);
+    routed->set_destination(q.decision.destination);
+    routed->set_rule_id(q.decision.rule_id);
+    routed->set_reason(q.decision.reason);
+    *routed->mutable_deadline() = DeadlineTimestamp(q.decision);
+    appends[i].set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
+  }
   Status failure;
-  Status s = appender_->CallWindowed(
-      queued_.size(), kAppendWindow,
-      [&](size_t i, v1::Frame* request) {
-        const QueuedRoute& q = queued_[i];
-        v1::AppendRequest* append = request->mutable_append();
-        v1::CaseRouted* routed = append->mutable_event()->mutable_case_routed();
-        routed->set_referral_id(q.referral_id);
-        routed->set_destination(q.decision.destination);
-        routed->set_rule_id(q.decision.rule_id);
-        routed->set_reason(q.decision.reason);
-        *routed->mutable_deadline() = DeadlineTimestamp(q.decision);
-        append->set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
-      },
-      [&](size_t i, const Status& st, const v1::Ack& ack) {
+  Status s = appender_->AppendBatches(
+      appends, AppendsPerFrame(*options_.config), kFramesInFlight, [&](size_t i, const Status& st, const v1::Ack& ack) {
         const QueuedRoute& q = queued_[i];
         if (st.code() == Status::Code::kIllegalTransition) {
           spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination, st.message());

@@ -21,7 +21,21 @@ void RouterState::AddCase(const std::string& referral_id, const std::string& des
   cases_.insert(CaseKey(referral_id, destination));
   auto it = subject_by_seq_.find(seq);
   if (it == subject_by_seq_.end()) return;
-  history_[it->second][destination][seq] = routed_on;
+  DestinationHistory& h = history_[it->second][destination];
+  auto [entry, added] = h.dates.emplace(seq, routed_on);
+  if (!added) {
+    const bool was_latest = entry->second == h.latest;
+    entry->second = routed_on;
+    if (was_latest && routed_on < h.latest) {
+      // The latest date moved back (recorded again with the broker's date): recompute.
+      h.latest = routed_on;
+      for (const auto& [s, on] : h.dates) {
+        if (h.latest < on) h.latest = on;
+      }
+      return;
+    }
+  }
+  if (h.dates.size() == 1 || h.latest < routed_on) h.latest = routed_on;
 }
 
 bool RouterState::HasCase(const std::string& referral_id, const std::string& destination) const {
@@ -39,8 +53,11 @@ std::optional<CivilDate> RouterState::LastRoutedOn(const std::string& subject_ke
   if (subject == history_.end()) return std::nullopt;
   auto dest = subject->second.find(destination);
   if (dest == subject->second.end()) return std::nullopt;
+  const DestinationHistory& h = dest->second;
+  if (h.dates.empty() || h.dates.begin()->first >= before_seq) return std::nullopt;
+  if (h.dates.rbegin()->first < before_seq) return h.latest;
   std::optional<CivilDate> last;
-  for (auto it = dest->second.begin(); it != dest->second.end() && it->first < before_seq; ++it) {
+  for (auto it = h.dates.begin(); it != h.dates.end() && it->first < before_seq; ++it) {
     if (!last || *last < it->second) last = it->second;
   }
   return last;

@@ -58,8 +58,16 @@ class RouterState {
  private:
   std::unordered_map<uint64_t, std::string> subject_by_seq_;
   std::unordered_set<std::string> cases_;  // referral id '\n' destination
-  // subject key -> destination -> referral seq -> routed on
-  std::unordered_map<std::string, std::map<std::string, std::map<uint64_t, CivilDate>>> history_;
+  // The routing history of one subject at one destination: referral seq ->
+  // routed on, and the latest of those dates. Live routing asks about
+  // everything before a seq past the last one, answered from `latest`
+  // without a walk; only a question about the past walks `dates`.
+  struct DestinationHistory {
+    std::map<uint64_t, CivilDate> dates;
+    CivilDate latest;
+  };
+  // subject key -> destination -> its history
+  std::unordered_map<std::string, std::map<std::string, DestinationHistory>> history_;
   std::set<std::string> withdrawn_;
 };
 

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# bench/compare.sh BIN_DIR [OUT_DIR]: refx beside Redis Streams and RabbitMQ in one run
+# (deploy/refx.sh bench calls it after building the benchmarks). Same payload (the ~1 KB
+# benchmark referral), 8 clients, window 64 everywhere:
+#   refx      refx-bench-ingest b8 (SubmitBatchRequest frames) and w8 (one referral per frame),
+#             ack latency at 1,000/s; refx-bench-lifecycle (submit -> lead, routing catch-up);
+#             refx-bench-audit --quick (verify, restart, replay, timeline)
+#   Redis     refx-bench-redis: a private redis-server, appendonly yes, appendfsync always
+#   RabbitMQ  refx-bench-rabbitmq: a private rabbitmq-server on 127.0.0.1 with a temporary
+#             data folder, one durable queue, persistent messages, publisher confirms
+# Peers are started on loopback with temporary data and stopped after. Prints one table of
+# figures and ratios with the load average beside each; full reports stay in OUT_DIR.
+# Environment: BENCH_REPEATS (3), BENCH_DURATION_MS (3000), BENCH_LIFECYCLE_SECONDS (5),
+# BENCH_BACKLOG (20000).
+set -euo pipefail
+BIN=${1:?usage: bench/compare.sh BIN_DIR [OUT_DIR]}
+OUT=${2:-$(mktemp -d -t refx-bench-XXXXXX)}
+mkdir -p "$OUT"
+REPEATS=${BENCH_REPEATS:-3} DURATION=${BENCH_DURATION_MS:-3000}
+LIFE_SECONDS=${BENCH_LIFECYCLE_SECONDS:-5} BACKLOG=${BENCH_BACKLOG:-20000}
+load() { cut -d' ' -f1 /proc/loadavg; }
+num() { tr -d ', ' <<<"${1:-0}"; }  # "114,581" -> 114581
+# Column COL (from 1, after the leading "|") of the table row whose first cell is KEY.
+cell() { awk -F'|' -v k="$2" -v c="$3" '{ gsub(/^ +| +$/, "", $2) } $2 == k { v = $(c + 1); gsub(/^ +| +$/, "", v); print v; exit }' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+
+declare -A FIG LOAD
+echo "refx bench: reports in $OUT" >&2
+
+# -- refx ingest ----------------------------------------------------------------------
+LOAD[ingest]=$(load)
+"$BIN/refx-bench-ingest" --scenarios b8,w8,latency --repeats "$REPEATS" --duration-ms "$DURATION" \
+  --window 64 --latency-ms 5000 >"$OUT/ingest.md"
+FIG[b8]=$(num "$(cell "$OUT/ingest.md" b8 4)")
+FIG[w8]=$(num "$(cell "$OUT/ingest.md" w8 4)")
+# The latency table's first row: | offered/s | ... | p50 | p99 ... (columns vary: take p50/p99 by header).
+lat_refx=$(awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/ingest.md")
+
+# -- Redis Streams ----------------------------------------------------------------------
+LOAD[redis]=$(load)
+if [[ -x $BIN/refx-bench-redis ]]; then
+  "$BIN/refx-bench-redis" --repeats "$REPEATS" --duration-ms "$DURATION" --window 64 >"$OUT/redis.md"
+  FIG[redis]=$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.md")")
+  lat_redis=$(awk -F'|' '/p50 ms/ { getline; getline; a = $4; b = $5; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/redis.md")
+else
+  FIG[redis]=0 lat_redis="(refx-bench-redis not built: libhiredis-dev missing)"
+fi
+
+# -- RabbitMQ ---------------------------------------------------------------------------
+LOAD[rabbit]=$(load)
+FIG[rabbit]=0
+if [[ -x $BIN/refx-bench-rabbitmq ]] && command -v rabbitmq-server >/dev/null; then
+  rmq=$(mktemp -d -t refx-bench-rabbitmq-XXXXXX)
+  port=$((20000 + RANDOM % 20000))
+  echo "[]." >"$rmq/enabled_plugins"
+  epmd_before=$(pgrep -x epmd || true)
+  # rabbitmq-server run as root drops to the rabbitmq user: it must own its folder.
+  id rabbitmq >/dev/null 2>&1 && chown -R rabbitmq "$rmq"
+  chmod 755 "$rmq"
+  export HOME=$rmq RABBITMQ_MNESIA_BASE=$rmq/mnesia RABBITMQ_LOG_BASE=$rmq/log RABBITMQ_NODENAME=refxbench$port@localhost
+  export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port RABBITMQ_DIST_PORT=$((port + 20000))
+  export RABBITMQ_ENABLED_PLUGINS_FILE=$rmq/enabled_plugins RABBITMQ_PID_FILE=$rmq/pid RABBITMQ_CONFIG_FILE=$rmq/rabbitmq
+  export RABBITMQ_FEATURE_FLAGS_FILE=$rmq/feature_flags RABBITMQ_PLUGINS_EXPAND_DIR=$rmq/plugins-expand ERL_EPMD_ADDRESS=127.0.0.1
+  rabbitmq-server >"$OUT/rabbitmq-server.log" 2>&1 &
+  up=0  # await_startup fails at once while the node is not there yet: ask again for up to 2 min
+  for ((i = 0; i < 60; i++)); do
+    timeout 30 rabbitmqctl -n "$RABBITMQ_NODENAME" await_startup >/dev/null 2>&1 && { up=1; break; }
+    sleep 2
+  done
+  if ((up)); then
+    runs=()
+    for ((r = 0; r < REPEATS; r++)); do
+      line=$("$BIN/refx-bench-rabbitmq" 127.0.0.1 "$port" 8 64 1000 "$DURATION" | tee -a "$OUT/rabbitmq.txt")
+      runs+=("$(sed 's/.*= \([0-9]*\) msg\/s/\1/' <<<"$line")")
+    done
+    FIG[rabbit]=$(printf '%s\n' "${runs[@]}" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+  else
+    echo "refx bench: rabbitmq-server did not start (see $OUT/rabbitmq-server.log)" >&2
+  fi
+  rabbitmqctl -n "$RABBITMQ_NODENAME" stop >/dev/null 2>&1 || true
+  # Stop the epmd this run started (none was running before).
+  [[ -z $epmd_before ]] && for p in $(pgrep -x epmd || true); do kill "$p" 2>/dev/null || true; done
+  rm -rf "$rmq"
+fi
+
+# -- refx lifecycle and audit -----------------------------------------------------------
+LOAD[life]=$(load)
+"$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.md" 2>/dev/null || true
+life=$(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/ /, ""); print $6 " / " $7; exit }' "$OUT/lifecycle.md")
+catchup=$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/ /, ""); print $4; exit }' "$OUT/lifecycle.md")
+LOAD[audit]=$(load)
+"$BIN/refx-bench-audit" --quick >"$OUT/audit.md" 2>/dev/null || true
+
+# -- The table --------------------------------------------------------------------------
+printf '\n| figure | value | vs Redis | vs RabbitMQ | load before |\n|---|---:|---:|---:|---:|\n'
+printf '| refx b8 (batch frames, CURVE), acks/s | %s | %s | %s | %s |\n' "${FIG[b8]}" \
+  "$(ratio "${FIG[b8]}" "${FIG[redis]}")" "$(ratio "${FIG[b8]}" "${FIG[rabbit]}")" "${LOAD[ingest]}"
+printf '| refx w8 (one referral per frame, CURVE), acks/s | %s | %s | %s | %s |\n' "${FIG[w8]}" \
+  "$(ratio "${FIG[w8]}" "${FIG[redis]}")" "$(ratio "${FIG[w8]}" "${FIG[rabbit]}")" "${LOAD[ingest]}"
+printf '| Redis Streams XADD/s (appendfsync always, 8 clients, window 64) | %s | | | %s |\n' "${FIG[redis]}" "${LOAD[redis]}"
+printf '| RabbitMQ confirmed msg/s (durable, persistent, confirms, 8 x 64) | %s | | | %s |\n' "${FIG[rabbit]}" "${LOAD[rabbit]}"
+printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[ingest]}"
+printf '| submit -> lead at 1,000/s p50 / p99 ms | %s | | | %s |\n' "${life:-?}" "${LOAD[life]}"
+printf '| routing catch-up, referrals/s (%s backlog) | %s | | | %s |\n' "$BACKLOG" "${catchup:-?}" "${LOAD[life]}"
+printf '| audit figures (verify, restart, replay, timeline) | see %s/audit.md | | | %s |\n' "$OUT" "${LOAD[audit]}"
+printf '\nload after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

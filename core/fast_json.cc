@@ -1,0 +1,237 @@
+#include "core/fast_json.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/timestamp.pb.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <unordered_map>
+#include <vector>
+
+namespace refx {
+
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range of
+// JSON timestamps.
+constexpr int64_t kMinSeconds = -62135596800;
+constexpr int64_t kMaxSeconds = 253402300799;
+
+bool IsTimestamp(const Descriptor* d) { return d->full_name() == "google.protobuf.Timestamp"; }
+
+// Whether every field of `d` (recursively) is of a kind this printer knows.
+bool Printable(const Descriptor* d, std::unordered_map<const Descriptor*, bool>* memo) {
+  auto it = memo->find(d);
+  if (it != memo->end()) return it->second;
+  (*memo)[d] = true;  // a recursive type is printable if the rest of it is
+  bool ok = !d->options().map_entry() && (IsTimestamp(d) || d->file()->package() != "google.protobuf");
+  for (int i = 0; ok && i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    switch (f->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT:
+        ok = false;
+        break;
+      case FieldDescriptor::CPPTYPE_STRING:
+        ok = f->type() == FieldDescriptor::TYPE_STRING;
+        break;
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        ok = !f->is_map() && f->type() == FieldDescriptor::TYPE_MESSAGE && Printable(f->message_type(), memo);
+        break;
+      default:
+        break;
+    }
+  }
+  (*memo)[d] = ok;
+  return ok;
+}
+
+// A JSON string of ASCII text, escaped as protobuf escapes it; false for a
+// byte above 0x7F.
+bool AppendString(const std::string& s, std::string* out) {
+  static const char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (unsigned char c : s) {
+    if (c >= 0x80) return false;
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        continue;
+      case '\\':
+        out->append("\\\\");
+        continue;
+      case '\b':
+        out->append("\\b");
+        continue;
+      case '\f':
+        out->append("\\f");
+        continue;
+      case '\n':
+        out->append("\\n");
+        continue;
+      case '\r':
+        out->append("\\r");
+        continue;
+      case '\t':
+        out->append("\\t");
+        continue;
+      case '<':
+      case '>':
+      case 0x7f:
+        break;
+      default:
+        if (c >= 0x20) {
+          out->push_back(static_cast<char>(c));
+          continue;
+        }
+    }
+    out->append("\\u00");
+    out->push_back(kHex[c >> 4]);
+    out->push_back(kHex[c & 0xf]);
+  }
+  out->push_back('"');
+  return true;
+}
+
+// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as protobuf prints a
+// Timestamp; false outside JSON's range.
+bool AppendTimestamp(const Message& m, std::string* out) {
+  const Reflection* r = m.GetReflection();
+  const Descriptor* d = m.GetDescriptor();
+  const int64_t seconds = r->GetInt64(m, d->FindFieldByNumber(1));
+  const int32_t nanos = r->GetInt32(m, d->FindFieldByNumber(2));
+  if (seconds < kMinSeconds || seconds > kMaxSeconds || nanos < 0 || nanos > 999999999) return false;
+  // Civil date from days since the epoch (H. Hinnant's algorithm).
+  int64_t days = seconds / 86400, rem = seconds % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+  char buf[48];
+  int n = std::snprintf(buf, sizeof buf, "\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
+                        ":%02" PRId64, year, month, day, rem / 3600, rem / 60 % 60, rem % 60);
+  if (nanos != 0) {
+    if (nanos % 1000000 == 0) {
+      n += std::snprintf(buf + n, sizeof buf - n, ".%03d", nanos / 1000000);
+    } else if (nanos % 1000 == 0) {
+      n += std::snprintf(buf + n, sizeof buf - n, ".%06d", nanos / 1000);
+    } else {
+      n += std::snprintf(buf + n, sizeof buf - n, ".%09d", nanos);
+    }
+  }
+  out->append(buf, static_cast<size_t>(n));
+  out->append("Z\"");
+  return true;
+}
+
+bool AppendMessage(const Message& m, std::string* out);
+
+// One value of field `f` (element `index` when repeated).
+bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::string* out) {
+  const Reflection* r = m.GetReflection();
+  const bool rep = f->is_repeated();
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      out->append(std::to_string(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f)));
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      out->append(std::to_string(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f)));
+      return true;
+    case FieldDescriptor::CPPTYPE_INT64:
+      out->push_back('"');
+      out->append(std::to_string(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f)));
+      out->push_back('"');
+      return true;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      out->push_back('"');
+      out->append(std::to_string(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f)));
+      out->push_back('"');
+      return true;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out->append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
+      return true;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
+      const auto* value = f->enum_type()->FindValueByNumber(number);
+      if (value == nullptr) {
+        out->append(std::to_string(number));  // an unknown value prints as its number
+      } else {
+        out->push_back('"');
+        out->append(value->name());
+        out->push_back('"');
+      }
+      return true;
+    }
+    case FieldDescriptor::CPPTYPE_STRING: {
+      std::string scratch;
+      const std::string& s =
+          rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
+      return AppendString(s, out);
+    }
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
+      return IsTimestamp(f->message_type()) ? AppendTimestamp(sub, out) : AppendMessage(sub, out);
+    }
+    default:
+      return false;
+  }
+}
+
+bool AppendMessage(const Message& m, std::string* out) {
+  const Reflection* r = m.GetReflection();
+  // The fields protobuf prints: those set (for proto3 scalars, non-default),
+  // in field-number order.
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  out->push_back('{');
+  bool first = true;
+  for (const FieldDescriptor* f : fields) {
+    if (!first) out->push_back(',');
+    first = false;
+    out->push_back('"');
+    out->append(f->json_name());
+    out->append("\":");
+    if (f->is_repeated()) {
+      out->push_back('[');
+      const int n = r->FieldSize(m, f);
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) out->push_back(',');
+        if (!AppendValue(m, f, i, out)) return false;
+      }
+      out->push_back(']');
+    } else if (!AppendValue(m, f, 0, out)) {
+      return false;
+    }
+  }
+  out->push_back('}');
+  return true;
+}
+
+}  // namespace
+
+bool AppendFastJson(const Message& message, std::string* out) {
+  thread_local std::unordered_map<const Descriptor*, bool> printable;
+  const Descriptor* d = message.GetDescriptor();
+  if (IsTimestamp(d) || !Printable(d, &printable)) return false;  // a bare Timestamp prints as a string
+  const size_t size = out->size();
+  if (AppendMessage(message, out)) return true;
+  out->resize(size);
+  return false;
+}
+
+}  // namespace refx
