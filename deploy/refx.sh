@@ -23,7 +23,7 @@
 #                           lifecycle and audit figures: one table (bench/compare.sh)
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
-# keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7410)
+# keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7610)
 # moves every port of a new state folder's configuration (default 7400: broker 7400,
 # metrics 7490; the services' metrics and health follow at base+91..94: router 7491,
 # delivery 7492, outcomes 7493, notifier 7494; the kent-police adapter's HTTP intake base+80 (7480)
@@ -241,7 +241,7 @@ start_broker() {
 # SERVICE: the loopback address of its /metrics and /healthz. The ports sit
 # beside the broker's metrics port (base+90 in the configuration): router
 # base+91, delivery base+92, outcomes base+93, notifier base+94; so the demo's stack
-# (base 7410: 7501..7504) and an `up` stack (base 7400: 7491..7494) do not collide.
+# (base 7610: 7701..7704) and an `up` stack (base 7400: 7491..7494) do not collide.
 service_metrics_address() {
   local broker_metrics i
   broker_metrics=$(config_value metrics_address)
@@ -288,7 +288,7 @@ add_console_people() {
   cat "$conf.people" >>"$conf" && rm -f "$conf.people"
 }
 
-# The console listens on the broker's port + 43: 7443 for `up`, 7453 for the demo.
+# The console listens on the broker's port + 43: 7443 for `up`, 7653 for the demo.
 console_address() {
   local broker; broker=$(config_value frontend_endpoint)
   echo "127.0.0.1:$((${broker##*:} + 43))"
@@ -439,7 +439,7 @@ start_mail_capture() {
 }
 
 # The demo's stand-in for Kent Police's case system: deploy/webhook_receiver.py
-# on base+27 (7427 for `up`'s base, 7437 in the demo), and a webhooks block
+# on base+27 (7427 for `up`'s base, 7637 in the demo), and a webhooks block
 # in the kent-police adapter's configuration sending it every PREVENT case.
 setup_demo_webhook() {
   local base=${REFX_PORT_BASE:-7400} cfg=$REFX_HOME/kent-police.adapter.textproto
@@ -496,7 +496,7 @@ cmd_demo() {
     "") ;;
     *) die "usage: deploy/refx.sh demo [--verbose]" ;;
   esac
-  export REFX_HOME=$ROOT/var/demo REFX_PORT_BASE=${REFX_PORT_BASE:-7410}
+  export REFX_HOME=$ROOT/var/demo REFX_PORT_BASE=${REFX_PORT_BASE:-7610}
   cmd_down >/dev/null 2>&1 || true
   rm -rf "$REFX_HOME"
   mkdir -p "$REFX_HOME"
