@@ -46,7 +46,7 @@ bool Broker::CheckAuditPurpose(const std::string& purpose, const Waiter& waiter)
 void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                          const std::string& referral_id) {
   const uint64_t seq = ledger_->StageAccess(actor, what, purpose, referral_id);
-  spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), seq, what);
+  spdlog::info("broker: audit read by {} recorded at seq {} ({})", actor.id(), seq, LogEscape(what));
   ++metrics_.audit_reads;
 }
 
@@ -84,7 +84,7 @@ void Broker::HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const
   backup_->waiter = waiter;
   BackupJob* job = backup_.get();
   eventlog::EventLog* log = log_.get();
-  spdlog::info("broker: backup into {} requested by {}", dir, actor.id());
+  spdlog::info("broker: backup into {} requested by {}", LogEscape(dir), actor.id());
   // BackupEngine copies the live files while this thread keeps appending.
   job->thread = std::thread([job, log, dir] {
     const auto start = Clock::now();

@@ -187,6 +187,43 @@ TEST_F(SecurityTest, ReqSocketClientsAreServedToo) {
   EXPECT_EQ(reply.ack().seq(), 1u);
 }
 
+// A configured agency cannot forge log lines: what it puts in a referral
+// reaches the broker's log (refusal messages quote referrer.agency_id)
+// only escaped, so no line of the log begins with the injected text.
+TEST_F(SecurityTest, ClientStringsCannotForgeLogLines) {
+  const std::string forged = "\n[error] forged";
+  auto client = stack_.ClientFor("agency-a");
+  v1::Ack ack;
+  v1::Referral by_agency = SampleReferral("agency-a", "FORGE-1");
+  by_agency.mutable_referrer()->set_agency_id("agency-a" + forged);
+  Status s = client->Submit(by_agency, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kUnknownAgency) << s.ToString();
+  v1::Referral by_reference = SampleReferral("agency-a", "FORGE-2" + forged);
+  s = client->Submit(by_reference, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  // The same through a batch frame (refusals logged per item).
+  std::vector<Status> results(2);
+  s = client->SubmitBatches({by_agency, by_reference}, 2, 1,
+                            [&](size_t i, const Status& st, const v1::Ack&) { results[i] = st; });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(results[0].code(), Status::Code::kUnknownAgency) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), Status::Code::kInvalidArgument) << results[1].ToString();
+  ExpectStillServing(1);
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+
+  std::ifstream in(stack_.broker_log());
+  ASSERT_TRUE(in.good()) << stack_.broker_log();
+  std::string line;
+  int refusals = 0, escaped = 0;
+  while (std::getline(in, line)) {
+    EXPECT_NE(line.rfind("[error] forged", 0), 0u) << "a forged line: " << line;
+    if (line.find("refused request") != std::string::npos) ++refusals;
+    if (line.find("agency-a\\x0a[error] forged") != std::string::npos) ++escaped;
+  }
+  EXPECT_EQ(refusals, 4) << "each refusal is logged once, on one line";
+  EXPECT_EQ(escaped, 2) << "the agency id is shown escaped in both refusals that quote it";
+}
+
 TEST(BrokerConfigTest, BadConfigurationIsRefusedWithFileAndLine) {
   TestStack stack;
   {
