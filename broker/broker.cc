@@ -451,18 +451,36 @@ bool Broker::Reply(const Waiter& waiter, const v1::Frame& frame) {
 }
 
 void Broker::ReplyStateError(const Waiter& waiter, const Status& status) {
-  spdlog::error("broker: request {}: cannot read the log's state: {}", waiter.correlation_id, status.ToString());
+  spdlog::error("broker: request {}: cannot read the log's state: {}", waiter.correlation_id,
+                LogEscape(status.ToString()));
   ReplyError(waiter, Status::Internal("the event log's state could not be read; nothing was written — retry"));
 }
 
 void Broker::ReplyError(const Waiter& waiter, const Status& status) {
   ++metrics_.errors;
   metrics_.agency_refusals.Add(AgencyIdOf(waiter));
-  // Names the request and the authenticated agency, never payload data
-  // (messages and field paths name fields and ids, not their contents).
-  spdlog::info("broker: refused request {} from {}: {}", waiter.correlation_id,
-               waiter.agency != nullptr ? waiter.agency->id() : std::string("(no identity)"), status.ToString());
+  LogRefusal(waiter.correlation_id, -1, waiter.agency != nullptr ? waiter.agency->id() : std::string("(no identity)"),
+             status);
   Reply(waiter, ErrorFrame(waiter.correlation_id, status));
+}
+
+void Broker::LogRefusal(uint64_t correlation_id, int item, const std::string& agency, const Status& status) {
+  uint64_t suppressed = 0;
+  if (!refusal_log_.Allow(agency, &suppressed)) return;
+  // Names the request and the authenticated agency, never payload data
+  // (messages and field paths name fields and ids, not their contents); the
+  // message can quote what the client sent (an agency id, a destination
+  // code), so it is escaped.
+  const std::string held_back =
+      suppressed == 0 ? "" : " (" + std::to_string(suppressed) + " earlier refusals of " + LogEscape(agency) +
+                                 " suppressed)";
+  if (item < 0) {
+    spdlog::info("broker: refused request {} from {}: {}{}", correlation_id, LogEscape(agency),
+                 LogEscape(status.ToString()), held_back);
+  } else {
+    spdlog::info("broker: refused request {} item {} from {}: {}{}", correlation_id, item, LogEscape(agency),
+                 LogEscape(status.ToString()), held_back);
+  }
 }
 
 }  // namespace refx::broker

@@ -55,6 +55,7 @@
 #include "broker/zap_handler.h"
 #include "core/civil_date.h"
 #include "core/curve_keys.h"
+#include "core/log_escape.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "eventlog/backup.h"
@@ -199,6 +200,9 @@ class Broker {
   // Sends a reply; false if the client has gone (the reply is dropped).
   bool Reply(const Waiter& waiter, const v1::Frame& frame);
   void ReplyError(const Waiter& waiter, const Status& status);
+  // Logs one refusal of `agency`'s request (escaped, rate-limited per
+  // agency by refusal_log_); `item` is the batch index or -1.
+  void LogRefusal(uint64_t correlation_id, int item, const std::string& agency, const Status& status);
   // Hands the pending batch to the writer thread if it is idle and there is
   // something to write; replies come from CompleteInFlight. A small batch is
   // written and answered here at once. Returns CompleteInFlight's error then.
@@ -229,6 +233,10 @@ class Broker {
   std::string bound_endpoint_;
   std::atomic<bool> stop_{false};
   BrokerMetrics metrics_;
+  // At most this many refusal lines per agency per second; the rest are
+  // counted in metrics_ and summarised in the agency's next refusal line.
+  static constexpr int kRefusalLinesPerSecond = 20;
+  LogRateLimiter refusal_log_{kRefusalLinesPerSecond};
 
   // The decisions and the batches being built and written (ledger.h).
   std::unique_ptr<Ledger> ledger_;

@@ -48,7 +48,7 @@ void Broker::StageAccess(const v1::Agency& actor, const std::string& what, const
                          const std::string& referral_id, const v1::StaffMember* person) {
   const uint64_t seq = ledger_->StageAccess(actor, what, purpose, referral_id, person);
   spdlog::info("broker: audit read by {}{}{} recorded at seq {} ({})", actor.id(), person ? " for " : "",
-               person ? person->id() : std::string(), seq, what);
+               person ? person->id() : std::string(), seq, LogEscape(what));
   ++metrics_.audit_reads;
 }
 
@@ -86,7 +86,7 @@ void Broker::HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const
   backup_->waiter = waiter;
   BackupJob* job = backup_.get();
   eventlog::EventLog* log = log_.get();
-  spdlog::info("broker: backup into {} requested by {}", dir, actor.id());
+  spdlog::info("broker: backup into {} requested by {}", LogEscape(dir), actor.id());
   // BackupEngine copies the live files while this thread keeps appending.
   job->thread = std::thread([job, log, dir] {
     const auto start = Clock::now();

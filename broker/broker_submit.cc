@@ -87,8 +87,7 @@ void Broker::HandleSubmitBatch(const v1::Agency& submitter, v1::Frame& frame, co
       ++refused;
       const Status refusal = Rebased(taken.status, "submit_batch.referrals[" + std::to_string(i) + "]");
       FillError(refusal, result->mutable_error());
-      spdlog::info("broker: refused request {} item {} from {}: {}", waiter.correlation_id, i, submitter.id(),
-                   refusal.ToString());
+      LogRefusal(waiter.correlation_id, i, submitter.id(), refusal);
       continue;
     }
     v1::Ack* ack = result->mutable_ack();

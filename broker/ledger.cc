@@ -12,6 +12,7 @@
 
 #include "broker/case_lifecycle.h"
 #include "core/event_util.h"
+#include "core/log_escape.h"
 #include "core/need_to_know.h"
 #include "core/referral_validation.h"
 
@@ -205,7 +206,7 @@ bool Ledger::FindRepeat(const std::string& key, const Same& same, Status (*confl
   if (found.code() == Status::Code::kNotFound) return false;
   if (!found.ok()) {
     // Never "new" on an error: that could write the request twice.
-    spdlog::error("broker: idempotency index unreadable for {} {}: {}", by, who, found.ToString());
+    spdlog::error("broker: idempotency index unreadable for {} {}: {}", by, LogEscape(who), found.ToString());
     *out = Refused(Status::Internal("cannot read the idempotency index; nothing was written — retry"));
     return true;
   }
@@ -253,7 +254,7 @@ Staged Ledger::TakeReferral(const v1::Agency& submitter, v1::Referral* referral,
   };
   if (FindRepeat(key, same, ConflictWith, "referral", "a referral from", identity, &taken)) {
     if (taken.status.ok() && taken.wait_list == nullptr) {
-      spdlog::debug("broker: duplicate of {} from {}", taken.referral_id, identity);
+      spdlog::debug("broker: duplicate of {} from {}", LogEscape(taken.referral_id), identity);
     }
     return taken;
   }
@@ -435,8 +436,8 @@ Staged Ledger::Append(const v1::Agency& actor, const v1::AppendRequest& request,
   if (!destination.empty()) StageState(&pending, eventlog::EventLog::CaseStateKey(referral_id, destination), next);
   if (referral_changed) StageState(&pending, eventlog::EventLog::ReferralStateKey(referral_id), referral_next);
   for (const auto& [d, c] : withdrawn) StageState(&pending, eventlog::EventLog::CaseStateKey(referral_id, d), c);
-  spdlog::debug("broker: {} {}/{} by {} as seq {}", EventTypeName(event), referral_id, destination, actor.id(),
-                event.seq());
+  spdlog::debug("broker: {} {}/{} by {} as seq {}", EventTypeName(event), LogEscape(referral_id),
+                LogEscape(destination), actor.id(), event.seq());
   return StagePending(std::move(pending), std::move(key));
 }
 

@@ -75,11 +75,15 @@ void ZapHandler::Run(void* raw) {
     // The peer address is not personal data; it helps trace refused keys.
     if (status_code == "200") {
       ++accepted_;
-      spdlog::debug("zap: accepted {} from {}", user_id, request.size() > 3 ? request[3].to_string() : "");
+      spdlog::debug("zap: accepted {} from {}", user_id, LogEscape(request.size() > 3 ? request[3].to_string() : ""));
     } else {
       ++refused_;
-      spdlog::warn("zap: refused a connection from {}: {}", request.size() > 3 ? request[3].to_string() : "?",
-                   status_text);
+      const std::string address = LogEscape(request.size() > 3 ? request[3].to_string() : "?");
+      uint64_t suppressed = 0;
+      if (refusal_log_.Allow(address, &suppressed)) {
+        spdlog::warn("zap: refused a connection from {}: {}{}", address, status_text,
+                     suppressed == 0 ? "" : " (" + std::to_string(suppressed) + " earlier refusals suppressed)");
+      }
     }
     const std::string reply[] = {"1.0", request_id, status_code, status_text, user_id, ""};
     for (size_t i = 0; i < 6; ++i) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "core/log_escape.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 
@@ -59,6 +60,9 @@ class ZapHandler {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> refused_{0};
+  // Refused handshakes name no agency (the key is unknown): at most this
+  // many lines per peer address per second; refused() counts them all.
+  LogRateLimiter refusal_log_{20};
 };
 
 }  // namespace refx::broker

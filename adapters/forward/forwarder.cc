@@ -1,4 +1,5 @@
 #include "adapters/forward/forwarder.h"
+#include "core/log_escape.h"
 
 #include <spdlog/spdlog.h>
 
@@ -104,7 +105,7 @@ void Forwarder::Run() {
     }
     if (!s.ok()) {
       ++failures_;
-      spdlog::error("forwarder: cannot read the spool: {}", s.ToString());
+      spdlog::error("forwarder: cannot read the spool: {}", LogEscape(s.ToString()));
     }
     Sleep(backoff);
     backoff = std::min(backoff * 2, backoff_max);
@@ -162,7 +163,7 @@ bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
       (results[i]->accepted ? accepted : refused)++;
       if (!results[i]->accepted) {
         spdlog::warn("forwarder: the broker refused a referral of unit {}: {}", (*units)[k].name,
-                     results[i]->refusal.ToString());
+                     LogEscape(results[i]->refusal.ToString()));
       }
       finals.push_back(std::move(*results[i]));
     }
@@ -173,7 +174,7 @@ bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
     }
     if (!s.ok()) {
       ++failures_;
-      spdlog::error("forwarder: cannot record the broker's answers: {}", s.ToString());
+      spdlog::error("forwarder: cannot record the broker's answers: {}", LogEscape(s.ToString()));
       return false;
     }
     forwarded_ += accepted;

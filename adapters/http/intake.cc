@@ -1,4 +1,5 @@
 #include "adapters/http/intake.h"
+#include "core/log_escape.h"
 
 #include <httplib.h>
 #include <openssl/ssl.h>
@@ -209,7 +210,7 @@ void HttpIntake::Routes() {
       if (tokens_ && auth.size() > 7 && strncasecmp(auth.c_str(), "Bearer ", 7) == 0) {
         Status s = tokens_->Verify(auth.substr(7), caller);
         if (!s.ok() && s.code() != Status::Code::kNotFound) {
-          spdlog::error("http: cannot read the token file: {}", s.ToString());
+          spdlog::error("http: cannot read the token file: {}", LogEscape(s.ToString()));
           Problem(res, 503, "unavailable", "Service unavailable", "the adapter cannot check tokens now");
           return false;
         }
@@ -268,7 +269,7 @@ void HttpIntake::Routes() {
     const uint64_t version = deps_.outcomes->Version(reference);
     s = deps_.spool->Append({referral}, "http");
     if (!s.ok()) {
-      spdlog::error("http: cannot spool a referral: {}", s.ToString());
+      spdlog::error("http: cannot spool a referral: {}", LogEscape(s.ToString()));
       return Problem(res, 503, "unavailable", "Service unavailable", "the referral could not be stored; send it again");
     }
     if (deps_.spooled) deps_.spooled();

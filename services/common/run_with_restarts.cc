@@ -1,4 +1,5 @@
 #include "services/common/run_with_restarts.h"
+#include "core/log_escape.h"
 
 #include <spdlog/spdlog.h>
 
@@ -15,7 +16,7 @@ Status RunWithRestarts(const char* name, int retry_delay_ms, const std::function
     Status s = run_once(should_stop);
     if (stopped()) return s.code() == Status::Code::kUnavailable ? Status::OK() : s;
     if (s.code() != Status::Code::kUnavailable) return s;
-    spdlog::warn("{}: {}; starting again in {} ms", name, s.ToString(), retry_delay_ms);
+    spdlog::warn("{}: {}; starting again in {} ms", name, LogEscape(s.ToString()), retry_delay_ms);
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_delay_ms);
     while (std::chrono::steady_clock::now() < until) {
       if (stopped()) return Status::OK();

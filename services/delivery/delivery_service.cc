@@ -1,4 +1,5 @@
 #include "services/delivery/delivery_service.h"
+#include "core/log_escape.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -228,7 +229,7 @@ Status DeliveryService::Took(const DeliveryStep& step, TimePoint now, v1::Event 
   const std::string& ref = step.referral_id;
   const std::string& dest = step.destination;
   if (status.code() == Status::Code::kIllegalTransition) {
-    spdlog::info("delivery: {} {}/{} not needed: {}", StepName(step.kind), ref, dest, status.message());
+    spdlog::info("delivery: {} {}/{} not needed: {}", StepName(step.kind), ref, dest, LogEscape(status.message()));
     if (step.kind == DeliveryStep::Kind::kRouteEscalation) {
       tracker_.MarkEscalationRouted(ref, dest);
     } else {
@@ -238,7 +239,7 @@ Status DeliveryService::Took(const DeliveryStep& step, TimePoint now, v1::Event 
     return Status::OK();
   }
   if (!status.ok()) {
-    spdlog::error("delivery: cannot {} {}/{}: {}", StepName(step.kind), ref, dest, status.ToString());
+    spdlog::error("delivery: cannot {} {}/{}: {}", StepName(step.kind), ref, dest, LogEscape(status.ToString()));
     return status;
   }
   if (step.kind == DeliveryStep::Kind::kDeliver) {

@@ -1,4 +1,5 @@
 #include "services/outcomes/outcomes_service.h"
+#include "core/log_escape.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -119,15 +120,16 @@ Status OutcomesService::CheckDeadlines() {
       case Status::Code::kUnavailable:
       case Status::Code::kTimeout:
       case Status::Code::kInternal:
-        spdlog::warn("outcomes: {} for {} not written yet (will retry): {}", what, case_id, s.ToString());
+        spdlog::warn("outcomes: {} for {} not written yet (will retry): {}", what, case_id, LogEscape(s.ToString()));
         break;
       case Status::Code::kPermissionDenied:
-        spdlog::error("outcomes: the broker refuses {} from {}: {}", what, options_.identity, s.ToString());
+        spdlog::error("outcomes: the broker refuses {} from {}: {}", what, options_.identity,
+                      LogEscape(s.ToString()));
         return s;
       default:
         // The case moved on (acknowledged, withdrawn, closed…) or the
         // configuration refuses it: retrying would not help.
-        spdlog::warn("outcomes: {} for {} refused: {}", what, case_id, s.ToString());
+        spdlog::warn("outcomes: {} for {} refused: {}", what, case_id, LogEscape(s.ToString()));
         watch_.Done(action);
         break;
     }
@@ -194,7 +196,8 @@ Status OutcomesService::Run() {
     }, [this] { return stop_.load(); });
     if (s.ok()) break;
     if (s.code() == Status::Code::kPermissionDenied) return s;
-    spdlog::warn("outcomes: reading the log failed at seq {} (will retry): {}", fold_.last_seq(), s.ToString());
+    spdlog::warn("outcomes: reading the log failed at seq {} (will retry): {}", fold_.last_seq(),
+                 LogEscape(s.ToString()));
     SleepUnlessStopped(options_.retry_interval);
   }
   if (stop_.load()) return Status::OK();
@@ -227,7 +230,8 @@ Status OutcomesService::Run() {
     if (stop_.load()) break;
     if (s.code() == Status::Code::kPermissionDenied) return s;
     if (!s.ok()) {
-      spdlog::warn("outcomes: following the log failed at seq {} (will retry): {}", fold_.last_seq(), s.ToString());
+      spdlog::warn("outcomes: following the log failed at seq {} (will retry): {}", fold_.last_seq(),
+                   LogEscape(s.ToString()));
       SleepUnlessStopped(options_.retry_interval);
       (void)should_stop();  // deadlines still pass while the broker is away
       if (!fatal.ok()) return fatal;

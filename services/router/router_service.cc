@@ -1,4 +1,5 @@
 #include "services/router/router_service.h"
+#include "core/log_escape.h"
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
@@ -204,9 +205,11 @@ Status RouterService::FlushQueued() {
       appends, AppendsPerFrame(*options_.config), kFramesInFlight, [&](size_t i, const Status& st, const v1::Ack& ack) {
         const QueuedRoute& q = queued_[i];
         if (st.code() == Status::Code::kIllegalTransition) {
-          spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination, st.message());
+          spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination,
+                       LogEscape(st.message()));
         } else if (!st.ok()) {
-          spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination, st.ToString());
+          spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination,
+                        LogEscape(st.ToString()));
           if (failure.ok()) failure = st;
         } else {
           if (!ack.duplicate()) ++routed_;

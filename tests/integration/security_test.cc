@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include <httplib.h>
 #include <zmq.hpp>
 
 #include "client/curve_keygen.h"
@@ -185,6 +186,85 @@ TEST_F(SecurityTest, ReqSocketClientsAreServedToo) {
   ASSERT_TRUE(Receive(s, &reply));
   ASSERT_TRUE(reply.has_ack()) << reply.DebugString();
   EXPECT_EQ(reply.ack().seq(), 1u);
+}
+
+// A configured agency cannot forge log lines: what it puts in a referral
+// reaches the broker's log (refusal messages quote referrer.agency_id)
+// only escaped, so no line of the log begins with the injected text.
+TEST_F(SecurityTest, ClientStringsCannotForgeLogLines) {
+  const std::string forged = "\n[error] forged";
+  auto client = stack_.ClientFor("agency-a");
+  v1::Ack ack;
+  v1::Referral by_agency = SampleReferral("agency-a", "FORGE-1");
+  by_agency.mutable_referrer()->set_agency_id("agency-a" + forged);
+  Status s = client->Submit(by_agency, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kUnknownAgency) << s.ToString();
+  v1::Referral by_reference = SampleReferral("agency-a", "FORGE-2" + forged);
+  s = client->Submit(by_reference, &ack);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  // The same through a batch frame (refusals logged per item).
+  std::vector<Status> results(2);
+  s = client->SubmitBatches({by_agency, by_reference}, 2, 1,
+                            [&](size_t i, const Status& st, const v1::Ack&) { results[i] = st; });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(results[0].code(), Status::Code::kUnknownAgency) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), Status::Code::kInvalidArgument) << results[1].ToString();
+  ExpectStillServing(1);
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+
+  std::ifstream in(stack_.broker_log());
+  ASSERT_TRUE(in.good()) << stack_.broker_log();
+  std::string line;
+  int refusals = 0, escaped = 0;
+  while (std::getline(in, line)) {
+    EXPECT_NE(line.rfind("[error] forged", 0), 0u) << "a forged line: " << line;
+    if (line.find("refused request") != std::string::npos) ++refusals;
+    if (line.find("agency-a\\x0a[error] forged") != std::string::npos) ++escaped;
+  }
+  EXPECT_EQ(refusals, 4) << "each refusal is logged once, on one line";
+  EXPECT_EQ(escaped, 2) << "the agency id is shown escaped in both refusals that quote it";
+}
+
+// A flood of refusals does not flood the log: refusal lines name the
+// agency, at most 20 per agency per second are written (the broker handles
+// these 200 in far less than the 10 s that would allow 200 lines), the
+// metric counts every one, and another agency's refusal is still logged.
+TEST_F(SecurityTest, RefusalLinesNameTheAgencyAndAreRateLimited) {
+  std::vector<v1::Referral> bad;
+  for (int i = 0; i < 200; ++i) bad.push_back(SampleReferral("agency-a", "BAD REF " + std::to_string(i)));
+  auto client = stack_.ClientFor("agency-a");
+  int refused = 0;
+  ASSERT_TRUE(client
+                  ->SubmitBatches(bad, 100, 2,
+                                  [&](size_t, const Status& st, const v1::Ack&) {
+                                    if (st.code() == Status::Code::kInvalidArgument) ++refused;
+                                  })
+                  .ok());
+  EXPECT_EQ(refused, 200);
+  v1::Ack ack;
+  EXPECT_EQ(stack_.ClientFor("agency-b")->Submit(SampleReferral("agency-b", "BAD REF b"), &ack).code(),
+            Status::Code::kInvalidArgument);
+  httplib::Client http("127.0.0.1", stack_.metrics_port());
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("refx_agency_refusals_total{agency=\"agency-a\"} 200\n"), std::string::npos)
+      << metrics->body;
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+
+  std::ifstream in(stack_.broker_log());
+  std::string line;
+  int lines_a = 0, lines_b = 0;
+  while (std::getline(in, line)) {
+    if (line.find("refused request") == std::string::npos) continue;
+    if (line.find(" from agency-a: ") != std::string::npos) ++lines_a;
+    if (line.find(" from agency-b: ") != std::string::npos) ++lines_b;
+    if (line.find(" suppressed)") != std::string::npos) {
+      EXPECT_NE(line.find("earlier refusals of agency-a suppressed)"), std::string::npos) << line;
+    }
+  }
+  EXPECT_GE(lines_a, 20);
+  EXPECT_LT(lines_a, 200) << "refusal lines are rate-limited per agency";
+  EXPECT_EQ(lines_b, 1) << "agency-b has its own allowance";
 }
 
 TEST(BrokerConfigTest, BadConfigurationIsRefusedWithFileAndLine) {
