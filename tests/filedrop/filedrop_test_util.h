@@ -66,6 +66,7 @@ class MemorySpool : public Spool {
     return Status::OK();
   }
   Status Oldest(SpoolUnit*) override { return Status::NotFound("memory spool"); }
+  Status Next(const std::string&, SpoolUnit*) override { return Status::NotFound("memory spool"); }
   Status MarkAcknowledged(const std::string&, size_t) override { return Status::OK(); }
   Status FindWaiting(const std::string&) override { return Status::NotFound("memory spool"); }
   SpoolFigures Figures() override { return {}; }
