@@ -9,25 +9,13 @@
 #include <set>
 #include <sstream>
 
+#include "core/text_format_errors.h"
+
 namespace refx::adapters {
 namespace {
 
 using google::protobuf::TextFormat;
-
-class CollectFirstError : public google::protobuf::io::ErrorCollector {
- public:
-  explicit CollectFirstError(std::string name) : name_(std::move(name)) {}
-  void AddError(int line, int column, const std::string& message) override {
-    if (error_.empty()) {
-      error_ = name_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string name_;
-  std::string error_;
-};
+using refx::CollectFirstError;
 
 // "FILE:LINE:COL: " of a field of `message` as parsed into `tree`.
 class Where {

@@ -12,27 +12,13 @@
 
 #include "core/curve_keys.h"
 #include "core/routing_config_check.h"
+#include "core/text_format_errors.h"
 
 namespace refx {
 
 namespace {
 
 using google::protobuf::TextFormat;
-
-class CollectFirstError : public google::protobuf::io::ErrorCollector {
- public:
-  explicit CollectFirstError(std::string name) : name_(std::move(name)) {}
-  void AddError(int line, int column, const std::string& message) override {
-    if (error_.empty()) {
-      error_ = name_ + ":" + std::to_string(line + 1) + ":" + std::to_string(column + 1) + ": " + message;
-    }
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  std::string name_;
-  std::string error_;
-};
 
 // Produces "FILE:LINE:COL: message" for a field of a message parsed with a
 // location tree.
