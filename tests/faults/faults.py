@@ -43,6 +43,8 @@ import threading
 import time
 import traceback
 import urllib.request
+import datetime
+import zoneinfo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = ["router", "delivery", "outcomes"]
@@ -392,6 +394,10 @@ class Load:
             body["referrerReference"] = "FA-%s-%06d" % (self.tag, self.n)
             key = (ADAPTER_AGENCY, body["referrerReference"])
             data = json.dumps(body).encode()
+            # Kept beside the submitted files: the clock trial reads each referral's
+            # missing.returnedAt (clock-hour deadlines) from them.
+            with open(os.path.join(self.stack.work, "load", key[1] + ".json"), "wb") as f:
+                f.write(data)
             with self.ledger.mu:
                 self.ledger.adapter_pending[key] = data
             todo.append((key, data))
@@ -593,7 +599,8 @@ class Trial:
         self.stack.stop_all()
         self.check_chain()
         self.stack.kill_all()
-        r = audit(self.stack, self.ledger, self.stack.dump())
+        self.events = self.stack.dump()
+        r = audit(self.stack, self.ledger, self.events)
         r.update(trial=self.name, times=self.times, chain=self.chain_ok, notes="; ".join(self.notes))
         return r
 
@@ -772,6 +779,214 @@ def self_rng_pause(t):
     return t.rng.uniform(1.0, 4.0)
 
 
+# --- deadlines under a stepped wall clock --------------------------------------
+
+def parse_textproto(text):
+    """A text-format protobuf message as {field: [values]}, nested messages
+    as dicts. Enough for the configuration's destinations, rules and
+    calendar (no extensions, Any or escapes beyond \\")."""
+    toks = re.findall(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,;<>]|[^\s{}\[\]:,;<>"#]+|#[^\n]*', text)
+    toks = [t for t in toks if not t.startswith("#")]
+    pos = 0
+
+    def value(t):
+        if t.startswith('"'):
+            return t[1:-1].replace('\\"', '"')
+        try:
+            return int(t)
+        except ValueError:
+            return t
+
+    def message(end):
+        nonlocal pos
+        out = {}
+        while pos < len(toks) and toks[pos] != end:
+            name = toks[pos]
+            pos += 1
+            if toks[pos] == ":":
+                pos += 1
+            if toks[pos] in ("{", "<"):
+                close = "}" if toks[pos] == "{" else ">"
+                pos += 1
+                out.setdefault(name, []).append(message(close))
+                pos += 1
+            elif toks[pos] == "[":
+                pos += 1
+                while toks[pos] != "]":
+                    if toks[pos] == "{":
+                        pos += 1
+                        out.setdefault(name, []).append(message("}"))
+                    elif toks[pos] != ",":
+                        out.setdefault(name, []).append(value(toks[pos]))
+                    pos += 1
+                pos += 1
+            else:
+                out.setdefault(name, []).append(value(toks[pos]))
+                pos += 1
+            if pos < len(toks) and toks[pos] in (",", ";"):
+                pos += 1
+        return out
+
+    return message(None)
+
+
+def rfc3339(text):
+    """Seconds since the epoch (float) of a protobuf JSON Timestamp."""
+    whole, _, frac = text.rstrip("Z").partition(".")
+    t = datetime.datetime.fromisoformat(whole).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return t + (float("0." + frac) if frac else 0.0)
+
+
+class DeadlineModel:
+    """The router's deadline rules (domain/routing/routing_engine.cc
+    SetDeadline, core/working_calendar.cc), restated from the configuration
+    so the trial can recompute each case_routed deadline from the broker's
+    stamp on the event it was routed from: the UTC date of that stamp is the
+    submission date; working days skip the weekend and the bank holidays;
+    a meeting destination is due at its first meeting on or after the date
+    plus cutoff_days_before (else working days); a day deadline is 23:59:59
+    London time; a clock-hour destination is due hours after the stamp (or
+    after the referral's missing.returnedAt for CHILD_RETURNED)."""
+
+    LONDON = zoneinfo.ZoneInfo("Europe/London")
+    DAYS = ["MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY"]
+
+    def __init__(self, config_text):
+        cfg = parse_textproto(config_text)
+        cal = (cfg.get("calendar") or [{}])[0]
+        weekend = cal.get("weekend_days") or ["SATURDAY", "SUNDAY"]
+        self.weekend = {self.DAYS.index(d) for d in weekend}
+        self.holidays = {datetime.date.fromisoformat(d) for d in cal.get("bank_holidays", [])}
+        self.dests = {d["code"][0]: d for d in cfg.get("destinations", [])}
+        self.fallback = cfg.get("fallback_destination", [""])[0]
+        # (rule id, destination) -> the target's deadline_working_days
+        self.overrides = {}
+        for rule in cfg.get("rules", []):
+            for tgt in rule.get("targets", []):
+                if "deadline_working_days" in tgt:
+                    self.overrides[(rule["id"][0], tgt["destination"][0])] = tgt["deadline_working_days"][0]
+
+    def working(self, d):
+        return d.weekday() not in self.weekend and d not in self.holidays
+
+    def add_working_days(self, d, n):
+        if n <= 0:
+            while not self.working(d):
+                d += datetime.timedelta(days=1)
+            return d
+        while n:
+            d += datetime.timedelta(days=1)
+            if self.working(d):
+                n -= 1
+        return d
+
+    def end_of_london_day(self, d):
+        return int(datetime.datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=self.LONDON).timestamp())
+
+    def expected(self, destination, rule_id, stamp, referral):
+        """The deadlines (unix seconds) the router may give: the rule
+        target's working days when it sets them, else the destination's."""
+        on = datetime.datetime.fromtimestamp(int(stamp // 1), datetime.timezone.utc).date()
+        dest = self.dests.get(destination)
+        if dest is None:
+            return {self.end_of_london_day(self.add_working_days(on, 0))}
+        hours = dest.get("deadline_clock_hours", [0])[0]
+        if hours > 0:
+            start = int(stamp // 1)
+            returned = ((referral or {}).get("missing") or {}).get("returnedAt")
+            if dest.get("deadline_from", [""])[0] == "CHILD_RETURNED" and returned:
+                start = int(rfc3339(returned) // 1)
+            return {start + hours * 3600}
+        out = set()
+        if (rule_id, destination) in self.overrides:
+            out.add(self.end_of_london_day(self.add_working_days(on, self.overrides[(rule_id, destination)])))
+        meetings = (dest.get("meetings") or [{}])[0]
+        due = None
+        if meetings.get("dates"):
+            earliest = on + datetime.timedelta(days=meetings.get("cutoff_days_before", [0])[0])
+            later = sorted(d for d in map(datetime.date.fromisoformat, meetings["dates"]) if d >= earliest)
+            due = later[0] if later else None
+        if due is None:
+            due = self.add_working_days(on, dest.get("ack_deadline_working_days", [0])[0])
+        out.add(self.end_of_london_day(due))
+        return out
+
+
+def check_deadlines(events, config_text, body_of):
+    """Recomputes every case_routed deadline from the broker's stamp on the
+    referral_submitted (or, for an outcome's second step, the
+    outcome_recorded) it was routed from, and checks every deadline_breached
+    names that deadline and is stamped after it. refx-delivery routes an
+    undeliverable case on (ESCALATED_UNDELIVERABLE) from its own clock's date
+    when it decides: that deadline may follow the stamp of the case_escalated
+    before it or of the case_routed itself. The log holds only a referral's
+    reference; body_of(reference) gives the referral sent (or None).
+    Returns (figures, problems)."""
+    model = DeadlineModel(config_text)
+    submitted, outcome_at, routed, escalated_at = {}, {}, {}, {}
+    figures = {"routed": 0, "breaches": 0, "dates": set()}
+    problems = []
+    for e in events:
+        stamp = rfc3339(e["time"]) if e.get("time") else None
+        if "referralSubmitted" in e:
+            rs = e["referralSubmitted"]
+            referral = rs.get("referral") or {}
+            if "missing" not in referral:  # refx-faults-dump keeps only the reference
+                referral = body_of(referral.get("referrerReference", "")) or referral
+            submitted[rs.get("referralId")] = (stamp, referral)
+        elif "outcomeRecorded" in e:
+            outcome_at[e["outcomeRecorded"].get("referralId")] = stamp
+        elif "caseEscalated" in e:
+            c = e["caseEscalated"]
+            escalated_at[(c.get("referralId"), c.get("escalatedTo"))] = stamp
+        elif "caseRouted" in e:
+            c = e["caseRouted"]
+            rid, dest, rule = c.get("referralId"), c.get("destination"), c.get("ruleId", "")
+            got = int(rfc3339(c["deadline"])) if c.get("deadline") else None
+            routed[(rid, dest)] = got
+            bases = None
+            if rule == "ESCALATED_UNDELIVERABLE":
+                bases = [b for b in (escalated_at.get((rid, dest)), stamp) if b is not None]
+                base, referral = bases[0], None
+            elif rule.startswith("OUTCOME:"):
+                if rid not in outcome_at:
+                    problems.append("%s -> %s: routed on an outcome the log does not hold before it" % (rid, dest))
+                    continue
+                # RouteOnOutcome counts from the date alone (00:00 UTC).
+                base, referral = outcome_at[rid] // 86400 * 86400, None
+            elif rid in submitted:
+                base, referral = submitted[rid]
+            else:
+                problems.append("%s -> %s (seq %s): no referral_submitted before it" % (rid, dest, e.get("seq")))
+                continue
+            figures["routed"] += 1
+            figures["dates"].add(int(base // 86400))
+            want = set()
+            for b in bases or [base]:
+                want |= model.expected(dest, rule, b, referral)
+            if got not in want:
+                problems.append("%s -> %s (seq %s): deadline %s, expected %s from the stamp %s" % (
+                    rid, dest, e.get("seq"), c.get("deadline"),
+                    " or ".join(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(w)) for w in sorted(want)),
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(base))))
+        elif "deadlineBreached" in e:
+            b = e["deadlineBreached"]
+            key = (b.get("referralId"), b.get("destination"))
+            figures["breaches"] += 1
+            deadline = rfc3339(b["deadline"]) if b.get("deadline") else None
+            if key not in routed:
+                problems.append("breach of %s -> %s (seq %s) before its case_routed" % (key[0], key[1], e.get("seq")))
+            elif routed[key] is not None and deadline is not None and int(deadline) != routed[key]:
+                problems.append("breach of %s -> %s (seq %s) names deadline %s, the case has %s" % (
+                    key[0], key[1], e.get("seq"), b.get("deadline"),
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(routed[key]))))
+            if deadline is not None and stamp is not None and stamp <= deadline:
+                problems.append("breach of %s -> %s (seq %s) stamped %s, not after its deadline %s" % (
+                    key[0], key[1], e.get("seq"), e.get("time"), b.get("deadline")))
+    figures["dates"] = len(figures["dates"])
+    return figures, problems
+
+
 def trial_clock(args, times):
     lib = None
     for cand in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"):
@@ -802,14 +1017,30 @@ def trial_clock(args, times):
             f.write("%+ds\n" % offset)
     with open(rc, "w") as f:
         f.write("+0\n")
-    return t.finish()
+    r = t.finish()
+    def body_of(reference):
+        try:
+            with open(os.path.join(t.work, "load", reference + ".json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+    figures, problems = check_deadlines(t.events, open(os.path.join(t.work, "config.textproto")).read(), body_of)
+    r["deadline_problems"] = len(problems)
+    r["notes"] = "; ".join(x for x in [r.get("notes"), "deadlines: %d case_routed recomputed from the stamped "
+                                       "submission (%d UTC dates), %d deadline_breached checked, %d wrong" % (
+                                           figures["routed"], figures["dates"], figures["breaches"], len(problems))]
+                           + problems[:5] if x)
+    if not figures["routed"]:
+        r["deadline_problems"] += 1  # nothing routed: the check did not run
+    return r
 
 
 def table(rows):
     head = ["trial", "times", "acknowledged", "lost", "duplicated", "ids changed", "chain intact", "events", "result"]
     lines = []
     for r in rows:
-        ok = r["chain"] and r["lost"] == 0 and r["duplicated"] == 0 and r["ids_changed"] == 0 and r["acknowledged"] > 0
+        ok = (r["chain"] and r["lost"] == 0 and r["duplicated"] == 0 and r["ids_changed"] == 0 and r["acknowledged"] > 0
+              and not r.get("deadline_problems"))
         r["ok"] = ok
         lines.append([r["trial"], str(r["times"]), str(r["acknowledged"]), str(r["lost"]), str(r["duplicated"]),
                       str(r["ids_changed"]), "yes" if r["chain"] else "NO", str(r["events"]), "pass" if ok else "FAIL"])
