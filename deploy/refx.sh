@@ -55,6 +55,10 @@ cmd_deps() {
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # The console's browser test installs axe-core with npm (into build/, at
+  # test time): a machine with its own Node.js keeps it; a bare Debian gets
+  # Debian's npm.
+  command -v npm >/dev/null || missing+=(npm)
   ((${#missing[@]})) || { say "deps: all ${#PACKAGES[@]} packages present"; return 0; }
   say "deps: installing ${missing[*]}"
   local sudo=()
