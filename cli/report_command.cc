@@ -75,14 +75,6 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
     if (to < from) return ReportError(kExitRefused, "--to is before --from");
     period = outcomes::DatesPeriod(from, to);
   }
-  outcomes::ReportOptions options;
-  options.from = period.from;
-  options.to = period.to;
-  options.period = period.id;
-  options.period_label = period.label;
-  options.has_previous = true;
-  options.previous = outcomes::PreviousPeriod(period);
-
   const std::string config_path = args.config.empty() ? ResolveHome(flags.home) + "/config.textproto" : args.config;
   std::unique_ptr<PartnershipConfig> config;
   Status s = PartnershipConfig::Load(config_path, &config);
@@ -96,9 +88,7 @@ int RunReport(const ReportArgs& args, const ConnectionFlags& flags) {
     return ReportError(kExitRefused, "agency \"" + args.as_agency +
                                     "\" may not see the whole log (needs role AUDITOR); the figures would be partial");
   }
-  options.partnership = config->proto().name();
-  for (const v1::Destination& d : config->proto().destinations()) options.destination_names[d.code()] = d.name();
-  for (const v1::Agency& a : config->proto().agencies()) options.agency_names[a.id()] = a.name();
+  outcomes::ReportOptions options = outcomes::ReportOptionsFor(period, config->proto());
   options.subject_secret = SubjectSecret(*config, config_path, &options.repeat_unavailable);
 
   std::unique_ptr<BrokerClient> connected;

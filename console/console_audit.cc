@@ -187,16 +187,7 @@ void Console::Impl::AddAuditRoutes() {
               st.ok() ? "Say why you read the report (at least 5 characters)." : st.message());
       return;
     }
-    outcomes::ReportOptions options;
-    options.from = period.from;
-    options.to = period.to;
-    options.period = period.id;
-    options.period_label = period.label;
-    options.has_previous = true;
-    options.previous = outcomes::PreviousPeriod(period);
-    options.partnership = caller.config->proto().name();
-    for (const auto& d : caller.config->proto().destinations()) options.destination_names[d.code()] = d.name();
-    for (const auto& a : caller.config->proto().agencies()) options.agency_names[a.id()] = a.name();
+    outcomes::ReportOptions options = outcomes::ReportOptionsFor(period, caller.config->proto());
     options.repeat_unavailable = "not computed by the console (no subject key here)";
     outcomes::MonitoringReport report(options);
     v1::ReadRequest r;

@@ -114,6 +114,20 @@ ReportPeriod DatesPeriod(const CivilDate& from, const CivilDate& to) {
   return p;
 }
 
+ReportOptions ReportOptionsFor(const ReportPeriod& period, const v1::PartnershipConfig& config) {
+  ReportOptions options;
+  options.from = period.from;
+  options.to = period.to;
+  options.period = period.id;
+  options.period_label = period.label;
+  options.has_previous = true;
+  options.previous = PreviousPeriod(period);
+  options.partnership = config.name();
+  for (const v1::Destination& d : config.destinations()) options.destination_names[d.code()] = d.name();
+  for (const v1::Agency& a : config.agencies()) options.agency_names[a.id()] = a.name();
+  return options;
+}
+
 ReportPeriod PreviousPeriod(const ReportPeriod& period) {
   const bool whole_months = period.from.day == 1 && period.to.day == DaysInMonth(period.to.year, period.to.month);
   const int months = MonthIndex(period.to) - MonthIndex(period.from) + 1;

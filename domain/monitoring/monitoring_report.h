@@ -50,6 +50,7 @@
 #include "core/civil_date.h"
 #include "core/status.h"
 #include "refx/v1/cli.pb.h"
+#include "refx/v1/config.pb.h"
 #include "refx/v1/event.pb.h"
 #include "domain/monitoring/case_fold.h"
 
@@ -89,6 +90,12 @@ struct ReportOptions {
   std::string subject_secret;
   std::string repeat_unavailable = "no subject key";
 };
+
+// The options for a report of `period` beside the period before it, with
+// the partnership's name and its destinations' and agencies' names from
+// `config`. The subject key is left for the caller (only a reader that holds
+// it can figure the repeat rate).
+ReportOptions ReportOptionsFor(const ReportPeriod& period, const v1::PartnershipConfig& config);
 
 class MonitoringReport {
  public:
