@@ -16,6 +16,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/log_escape.h"
 #include "adapters/filedrop/drop_file.h"
 #include "core/london_time.h"
 
@@ -290,8 +291,8 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
     Status read_status = ReadDropFile(path, read, sink, &result);
     if (!read_status.ok()) {
       ++spool_failures_;
-      spdlog::warn("file drop {}: {} stays for the next pass: the spool failed: {}", folder, name,
-                   read_status.ToString());
+      spdlog::warn("file drop {}: {} stays for the next pass: the spool failed: {}", folder, LogEscape(name),
+                   LogEscape(read_status.ToString()));
       return read_status;
     }
   }
@@ -310,7 +311,7 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
   if (!moved.ok()) {
     read_not_moved_[name] = ReadNotMoved{st.st_size, mtime_ns, st.st_ino, result, taken};
     spdlog::warn("file drop {}: {} was spooled but cannot be moved; trying the move again next pass: {}", folder,
-                 name, moved.ToString());
+                 LogEscape(name), LogEscape(moved.ToString()));
     return moved;
   }
   read_not_moved_.erase(name);
@@ -334,7 +335,7 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
   outcome->rows_spooled = result.rows_good;
   outcome->rows_rejected = result.rows_bad;
   outcome->unreadable = result.unreadable;
-  spdlog::info("file drop {}: {} -> {} ({} rows spooled, {} refused{})", folder, name, outcome->moved_to,
+  spdlog::info("file drop {}: {} -> {} ({} rows spooled, {} refused{})", folder, LogEscape(name), LogEscape(outcome->moved_to),
                result.rows_good, result.rows_bad, result.unreadable.empty() ? "" : ", unreadable");
   return Status::OK();
 }
@@ -365,7 +366,7 @@ void FileDrop::Start() {
   thread_ = std::thread([this] {
     while (!stop_) {
       Status s = ScanOnce(nullptr);
-      if (!s.ok()) spdlog::warn("file drop {}: {}", options_.drop.folder(), s.ToString());
+      if (!s.ok()) spdlog::warn("file drop {}: {}", options_.drop.folder(), LogEscape(s.ToString()));
       struct pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
       const int n = ::poll(fds, 2, static_cast<int>(options_.poll_interval.count()));
       if (n > 0 && (fds[0].revents & POLLIN) && !stop_) {
