@@ -190,6 +190,12 @@ bool Broker::ServeSession(ReadSession& s) {
       take(ev);
       s.next_seq = seq + 1;
     }
+    // Seqs past to_seq are never sent: once only those are left, the read is
+    // done (without this, a to_seq read of a referral with later events
+    // never ended).
+    if (s.to_seq != 0 && s.index_pos < s.index_seqs.size() && s.index_seqs[s.index_pos] > s.to_seq) {
+      s.index_pos = s.index_seqs.size();
+    }
     if (s.index_pos >= s.index_seqs.size()) s.next_seq = std::max(s.next_seq, limit + 1);
   } else if (s.next_seq <= limit) {
     const uint64_t scan_to = std::min(limit, s.next_seq + kMaxScanPerTurn - 1);

@@ -130,6 +130,27 @@ TEST_F(AuditBrokerTest, AuditReadIsRecordedDurablyAndShowsInLaterReadsOfTheRefer
   EXPECT_TRUE(lead_read.empty());
 }
 
+// A referral read with to_seq ends at to_seq even though the referral has
+// later events (its index lists seqs past to_seq): it used to wait forever.
+TEST_F(AuditBrokerTest, AReferralReadUpToASeqEndsThereThoughTheReferralHasLaterEvents) {
+  const std::string referral = Submit("P-4");
+  const uint64_t submitted = Head();
+  v1::ReadRequest request;
+  request.set_referral_id(referral);
+  request.set_purpose("case review 2026/15");
+  std::vector<v1::Event> all;
+  ASSERT_TRUE(Read("auditor", request, &all).ok());  // records a read: a later event of the referral
+  request.set_to_seq(submitted);
+  std::vector<v1::Event> upto;
+  ASSERT_TRUE(stack_.ClientFor("auditor", 10000, 1)
+                  ->Read(request, [&](const v1::Event& e, const std::string&, const std::string&) {
+                    upto.push_back(e);
+                    return true;
+                  }).ok());
+  ASSERT_EQ(upto.size(), 1u);
+  EXPECT_TRUE(upto[0].has_referral_submitted());
+}
+
 TEST_F(AuditBrokerTest, ReadsFilterByTimeAndAgency) {
   const std::string referral = Submit("P-4");
   v1::Event routed;
