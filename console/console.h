@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "client/broker_client.h"
 #include "core/status.h"
@@ -46,6 +47,9 @@ struct ConsoleOptions {
   int max_streams = 16;
   int64_t idle_timeout_s = 15 * 60;
   int64_t absolute_timeout_s = 8 * 3600;
+  // The broker's checkpoint signing public keys (NAME.sign.pub) the
+  // integrity page checks signatures with; none: signatures not checked.
+  std::vector<std::string> signing_pubs;
   // Unix seconds now; the wall clock when unset (tests move time).
   std::function<int64_t()> clock;
 };

@@ -1,20 +1,18 @@
-// The auditor's pages: a referral's timeline (and its cases as of a time),
-// exports, the signed checkpoints and the monitoring report. Every read
+// The auditor's pages: a referral's timeline (and its cases as of a time)
+// and the monitoring report (the integrity check and the exports are
+// console_records.cc). Every read
 // asks for a purpose, which the broker records (record_accessed) with the
 // person before it sends anything.
 #include <spdlog/spdlog.h>
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
 
 #include "console/console_impl.h"
 #include "core/civil_date.h"
 #include "core/event_util.h"
-#include "core/frame_codec.h"
 #include "domain/monitoring/case_fold.h"
 #include "domain/monitoring/monitoring_report.h"
 #include "domain/monitoring/report_render.h"
-#include "render/csv.h"
 #include "render/fields.h"
 #include "render/format.h"
 
@@ -83,7 +81,9 @@ void Console::Impl::AddAuditRoutes() {
     }
     std::vector<render::Data> rows;
     outcomes::CaseFold fold;
+    uint64_t last_seq = 0;
     Status st = BrokerFor(caller.person.id())->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
+      last_seq = e.seq();
       rows.push_back(AuditRow(e));
       fold.Apply(e);
       return true;
@@ -108,71 +108,9 @@ void Console::Impl::AddAuditRoutes() {
     d.set("rows", render::List(rows));
     d.set("cases", render::List(cases));
     d.set("export_query", "referral=" + httplib::detail::encode_query_param(referral) +
-                              "&purpose=" + httplib::detail::encode_query_param(purpose));
+                              "&purpose=" + httplib::detail::encode_query_param(purpose) +
+                              "&to_seq=" + std::to_string(last_seq));
     Page(res, "console_audit_referral", d);
-  });
-
-  // Downloads of a referral's events: CSV (one row per event, no personal
-  // data) or JSON (the events as the broker sent them, protobuf JSON).
-  s.Get("/audit/export", [this](const httplib::Request& req, httplib::Response& res) {
-    Caller caller;
-    if (!Authenticate(req, res, false, &caller) || !RequireRole(caller, v1::StaffMember::AUDITOR, res)) return;
-    const std::string referral = Param(req, "referral"), purpose = Param(req, "purpose"), format = Param(req, "format");
-    uint64_t seq = 0;
-    if (!SeqForReferralId(referral, &seq) || purpose.size() < 5 || (format != "csv" && format != "json")) {
-      Message(res, &caller, 400, "Export refused", "An export needs a referral id, a purpose and format csv or json.");
-      return;
-    }
-    v1::ReadRequest r;
-    r.set_referral_id(referral);
-    r.set_purpose(purpose + " (export " + format + ")");
-    render::CsvWriter csv;
-    csv.Row({"seq", "time_utc", "actor", "person", "event", "referral_id", "destination"});
-    std::string json = "[\n";
-    google::protobuf::util::JsonPrintOptions jo;
-    Status st = BrokerFor(caller.person.id())->Read(r, [&](const v1::Event& e, const std::string&, const std::string&) {
-      csv.Row({std::to_string(e.seq()), render::UtcTime(e.time().seconds()), e.actor(), e.person(), EventTypeName(e),
-               ReferralIdOf(e), DestinationOf(e)});
-      std::string one;
-      (void)google::protobuf::util::MessageToJsonString(e, &one, jo);
-      json += (json.size() > 2 ? ",\n" : "") + one;
-      return true;
-    });
-    if (!st.ok()) {
-      Message(res, &caller, HttpStatusFor(st), "Not read", st.message());
-      return;
-    }
-    res.set_header("Content-Disposition", "attachment; filename=\"" + referral + "." + format + "\"");
-    if (format == "csv") {
-      res.set_content(csv.str(), "text/csv; charset=utf-8");
-    } else {
-      res.set_content(json + "\n]\n", "application/json");
-    }
-  });
-
-  // The signed checkpoints the broker holds.
-  s.Get("/audit/checkpoints", [this](const httplib::Request& req, httplib::Response& res) {
-    Caller caller;
-    if (!Authenticate(req, res, false, &caller) || !RequireRole(caller, v1::StaffMember::AUDITOR, res)) return;
-    v1::Frame request, reply;
-    request.mutable_checkpoints();
-    Status st = BrokerFor(caller.person.id())->Call(request, &reply);
-    if (st.ok() && reply.has_error()) st = StatusFromError(reply.error());
-    if (!st.ok() || !reply.has_checkpoint_list()) {
-      Message(res, &caller, st.ok() ? 502 : HttpStatusFor(st), "Checkpoints not available", st.message());
-      return;
-    }
-    std::vector<render::Data> rows;
-    for (const auto& c : reply.checkpoint_list().checkpoints()) {
-      render::Data row;
-      row.set("text", c.ShortDebugString().substr(0, 300));
-      rows.push_back(row);
-    }
-    render::Data d = PageData(&caller, "Signed checkpoints");
-    d.set("head", std::to_string(reply.checkpoint_list().head_seq()));
-    d.set("count", std::to_string(rows.size()));
-    d.set("rows", render::List(rows));
-    Page(res, "console_audit_checkpoints", d);
   });
 
   // The monitoring report for a period, as `refx report` makes it.

@@ -80,10 +80,11 @@ class Console::Impl {
   void ReleaseStream(const std::string& person);
   bool stopping() const { return stopping_.load(); }
 
-  // --- pages (console.cc, console_lead.cc, console_audit.cc) ---
+  // --- pages (console.cc, console_lead.cc, console_audit.cc, console_records.cc) ---
   void AddRoutes();
   void AddLeadRoutes();
   void AddAuditRoutes();
+  void AddRecordRoutes();  // console_records.cc: integrity, exports
 
   ConsoleOptions options_;
   AccountStore accounts_;

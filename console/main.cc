@@ -2,6 +2,8 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -33,6 +35,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-streams", options.max_streams, "Live-update streams in all (must leave workers for pages)")
       ->capture_default_str();
+  app.add_option("--signing-pub", options.signing_pubs,
+                 "The broker's checkpoint signing public key(s) the integrity page checks signatures with "
+                 "(default KEY_DIR/broker.sign.pub when present)");
   app.add_option("--idle-timeout", options.idle_timeout_s, "Seconds a session may be idle")->capture_default_str();
   app.add_option("--absolute-timeout", options.absolute_timeout_s, "Seconds a session may last")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -59,6 +64,9 @@ int main(int argc, char** argv) {
   std::unique_ptr<refx::PartnershipConfig> config;
   if (!refx::LoadServiceSetup("refx-console", flags, &config, &options.broker)) return 2;
   options.config_path = flags.config_path;
+  if (options.signing_pubs.empty() && ::access((flags.key_dir + "/broker.sign.pub").c_str(), R_OK) == 0) {
+    options.signing_pubs.push_back(flags.key_dir + "/broker.sign.pub");
+  }
   refx::console::Console console(options);
   refx::Status s = console.Start();
   if (!s.ok()) {

@@ -48,6 +48,10 @@ rules=(
   # (services/common/) and the router's durable cursor file, nothing else of them.
   'adapters;^(eventlog/|broker/|services/(delivery|outcomes|notifier)/|services/router/router_|cli/|tests/|testsupport/|bench/);adapters never link RocksDB (refx_eventlog): they talk to the broker'
   'adapters;^rocksdb/;only eventlog/ opens RocksDB'
+  # The auditor's reads shared by refx and the console: a client of the
+  # broker with the chain (refx_chain), never the log's database.
+  'audit;^(broker|services|cli|console|adapters|tests|testsupport|bench)/;audit/ is beneath refx and the console, a client of the broker'
+  'audit;^(eventlog/(event_log|checkpoints|verifier|backup|keys)\.h|rocksdb/.*)$;audit/ verifies through the broker with refx_chain, never the database'
   # The web console is a client of the broker, like the CLI.
   'console;^(broker|eventlog|cli|tests|testsupport|bench)/;the console talks to the broker over the wire'
   'console;^rocksdb/;only eventlog/ opens RocksDB'

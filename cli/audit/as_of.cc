@@ -14,8 +14,8 @@
 
 #include "cli/audit/audit_command.h"
 #include "cli/audit/audited_read.h"
-#include "cli/audit/event_lines.h"
-#include "cli/audit/referral_fold.h"
+#include "audit/event_lines.h"
+#include "audit/referral_fold.h"
 #include "cli/audit/subcommands.h"
 #include "cli/london_time.h"
 #include "cli/referral_arg.h"
@@ -61,8 +61,8 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
                                        });
   if (exit != kExitOk) return exit;
 
-  audit::FoldedReferral folded;
-  audit::FoldReferral(events, &folded);
+  refx::audit::FoldedReferral folded;
+  refx::audit::FoldReferral(events, &folded);
   v1::AuditAsOf result;
   result.set_referral_id(args.referral);
   *result.mutable_as_of() = as_of;
@@ -122,7 +122,7 @@ int RunAsOf(const ConnectionFlags& flags, const AsOfArgs& args) {
       if (!e.has_case_delivered()) continue;
       const v1::CaseDelivered& d = e.case_delivered();
       rows.push_back({"  " + d.recipient_agency(), d.destination(), std::to_string(e.seq()), FormatLondon(e.time()),
-                      std::to_string(d.attempt()), d.rule_id().empty() ? "-" : d.rule_id(), audit::GroupsText(d)});
+                      std::to_string(d.attempt()), d.rule_id().empty() ? "-" : d.rule_id(), refx::audit::GroupsText(d)});
     }
     PrintTable(rows);
   }

@@ -20,7 +20,8 @@ Status CheckPurpose(const std::string& purpose) {
 }
 
 int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
-                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event) {
+                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event,
+                 uint64_t to_seq) {
   uint64_t submission_seq = 0;
   if (!SeqForReferralId(referral, &submission_seq)) {
     return Fail(command, Status::InvalidArgument("\"" + referral + "\" is not a referral id (R-0000000042 or 42)"),
@@ -34,6 +35,7 @@ int ReadReferral(const std::string& command, const ConnectionFlags& flags, const
   v1::ReadRequest request;
   request.set_referral_id(referral);
   request.set_purpose(purpose);
+  request.set_to_seq(to_seq);
   // The broker streams the record of this very read (and of earlier reads)
   // for any id, so the referral exists only if some other event names it.
   // Nothing is printed for a referral that does not exist.

@@ -33,8 +33,10 @@ Status CheckPurpose(const std::string& purpose);
 // exit code after printing why (as Fail). A referral of which `as` sees no
 // event but records of reads (record_accessed, including this read's own,
 // which the broker still writes) is "no such referral": NotFound,
-// kExitRefused, and nothing is passed to on_event.
+// kExitRefused, and nothing is passed to on_event. `to_seq` (0: none) stops
+// the read after that seq (the referral as the log stood then).
 int ReadReferral(const std::string& command, const ConnectionFlags& flags, const std::string& referral,
-                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event);
+                 const std::string& purpose, const std::string& as, const BrokerClient::EventFn& on_event,
+                 uint64_t to_seq = 0);
 
 }  // namespace refx::cli::audit

@@ -12,7 +12,7 @@
 
 #include "cli/audit/audit_command.h"
 #include "cli/audit/audited_read.h"
-#include "cli/audit/event_lines.h"
+#include "audit/event_lines.h"
 #include "cli/audit/subcommands.h"
 #include "cli/caller.h"
 #include "cli/connect.h"
@@ -89,7 +89,7 @@ int RunReplay(const ConnectionFlags& flags, const ReplayArgs& args) {
   auto drawn = start;
   uint64_t shown = 0, first_seq = 0, last_seq = 0;
   s = client->Read(request, [&](const v1::Event& event, const std::string&, const std::string&) {
-    std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
+    std::printf("%s\n", (args.json ? ToJsonLine(event) : refx::audit::AuditLine(event)).c_str());
     if (first_seq == 0) first_seq = event.seq();
     last_seq = event.seq();
     ++shown;

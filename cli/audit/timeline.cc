@@ -7,7 +7,7 @@
 
 #include "cli/audit/audit_command.h"
 #include "cli/audit/audited_read.h"
-#include "cli/audit/event_lines.h"
+#include "audit/event_lines.h"
 #include "cli/audit/subcommands.h"
 #include "cli/referral_arg.h"
 #include "core/event_util.h"
@@ -29,7 +29,7 @@ int RunTimeline(const ConnectionFlags& flags, const TimelineArgs& args) {
   const int exit = audit::ReadReferral(
       command, flags, args.referral, args.purpose, args.as,
       [&](const v1::Event& event, const std::string&, const std::string&) {
-        std::printf("%s\n", (args.json ? ToJsonLine(event) : audit::AuditLine(event)).c_str());
+        std::printf("%s\n", (args.json ? ToJsonLine(event) : refx::audit::AuditLine(event)).c_str());
         return true;
       });
   std::fflush(stdout);

@@ -16,7 +16,11 @@
 
 #include "console/account_store.h"
 #include "console/console_impl.h"
+#include "cli_child.h"
 #include "core/event_util.h"
+#include "core/json.h"
+#include "eventlog/checkpoint_signing.h"
+#include "refx/v1/cli.pb.h"
 #include "test_stack.h"
 
 namespace refx::console {
@@ -117,6 +121,8 @@ class ConsoleHttpTest : public ::testing::Test {
     o.max_streams_per_person = 1;
     o.idle_timeout_s = 600;
     o.clock = [this] { return now_.load(); };
+    o.signing_pubs = {stack_.signing_public_key_path()};
+    options_ = o;
     console_ = std::make_unique<Console>(o);
     ASSERT_TRUE(console_->Start().ok());
 
@@ -169,6 +175,7 @@ class ConsoleHttpTest : public ::testing::Test {
 
   TestStack stack_;
   TempDir dir_;
+  ConsoleOptions options_;
   std::atomic<int64_t> now_{0};
   std::unique_ptr<Console> console_;
   std::unique_ptr<BrokerClient> service_;
@@ -369,6 +376,146 @@ TEST_F(ConsoleHttpTest, AuditReadsNeedAPurposeAndAreRecordedWithThePerson) {
   EXPECT_TRUE(events[0].has_record_accessed());
   EXPECT_EQ(events[0].person(), "ida");
   EXPECT_EQ(events[0].record_accessed().purpose(), "subject access request check");
+}
+
+// The integrity page runs `refx audit verify`'s online verification
+// (audit/online_verify.h) as an audited read, and shows each signed
+// checkpoint: seq, signer and whether it verified.
+TEST_F(ConsoleHttpTest, TheIntegrityPageVerifiesTheChainAndTheSignedCheckpoints) {
+  // A stopping broker signs its head: a checkpoint to verify.
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  ASSERT_TRUE(stack_.StartBroker());
+  const uint64_t signed_head = Head();
+  Browser b(console_->port());
+  ASSERT_EQ(b.SignIn("ida", kPassword)->status, 303);
+  const uint64_t head = Head();
+
+  auto form = b.Get("/audit/integrity");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 200);
+  EXPECT_NE(form->body.find("id=\"integrity-purpose\""), std::string::npos);
+  auto short_purpose = b.Get("/audit/integrity?purpose=why");
+  EXPECT_EQ(short_purpose->status, 400);
+  EXPECT_EQ(Head(), head) << "nothing is read or recorded without a purpose";
+  EXPECT_EQ(b.Get("/audit/checkpoints")->status, 303);
+
+  auto page = b.Get("/audit/integrity?purpose=quarterly+integrity+check");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200) << page->body;
+  EXPECT_NE(page->body.find("<strong>Intact:</strong>"), std::string::npos) << page->body;
+  EXPECT_NE(page->body.find("checked with the broker's signing key"), std::string::npos);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(page->body, m, std::regex("<dt>Events verified</dt><dd>([0-9]+)</dd>")));
+  const uint64_t verified = std::stoull(m[1]);
+  EXPECT_GE(verified, head);
+  // The checkpoint the broker signed at its stop, verified, signer named.
+  const std::string row = "<tr><td>" + std::to_string(signed_head) + "</td>";
+  const size_t at = page->body.find(row);
+  ASSERT_NE(at, std::string::npos) << page->body;
+  const std::string tr = page->body.substr(at, page->body.find("</tr>", at) - at);
+  EXPECT_NE(tr.find("<td>broker</td>"), std::string::npos) << tr;
+  EXPECT_NE(tr.find("<td>verified</td>"), std::string::npos) << tr;
+
+  // The read is recorded with the person and the purpose.
+  auto events = EventsAfter(head);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(events[0].has_record_accessed());
+  EXPECT_EQ(events[0].person(), "ida");
+  EXPECT_EQ(events[0].record_accessed().purpose(), "quarterly integrity check (integrity check)");
+  EXPECT_EQ(verified, events[0].seq()) << "the stream reaches the head, this read's record included";
+
+  // The same log, as `refx audit verify --json` sees it.
+  std::filesystem::create_directories(dir_.path() + "/home");
+  refx::testing::WriteCliHome(stack_, Agencies(), dir_.path() + "/home");
+  auto cli = refx::testing::RunRefx({"--home", dir_.path() + "/home", "--broker", stack_.endpoint(), "audit", "verify",
+                                     "--as", "auditor", "--purpose", "cross-check", "--json", "--signing-pub",
+                                     stack_.signing_public_key_path()});
+  ASSERT_EQ(cli.exit_code, 0) << cli.out << cli.err;
+  v1::VerifyResult result;
+  ASSERT_TRUE(MessageFromJson(refx::testing::Lines(cli.out).at(0), &result).ok()) << cli.out;
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.last_checkpoint_seq(), signed_head);
+  EXPECT_NE(page->body.find("<dd>" + std::to_string(signed_head)), std::string::npos)
+      << "the page shows the same last checkpoint seq as the CLI";
+
+  // Checked with another key, the broker's checkpoints do not authenticate.
+  TempDir other;
+  ASSERT_TRUE(eventlog::GenerateSigningKeyPair(other.path(), "other").ok());
+  ConsoleOptions o = options_;
+  o.signing_pubs = {eventlog::SigningPublicKeyPath(other.path(), "other")};
+  Console wrong_key(o);
+  ASSERT_TRUE(wrong_key.Start().ok());
+  Browser w(wrong_key.port());
+  ASSERT_EQ(w.SignIn("ida", kPassword)->status, 303);
+  auto bad = w.Get("/audit/integrity?purpose=quarterly+integrity+check");
+  ASSERT_TRUE(bad);
+  ASSERT_EQ(bad->status, 200) << bad->body;
+  EXPECT_NE(bad->body.find("Not intact: BAD_SIGNATURE"), std::string::npos) << bad->body;
+  EXPECT_NE(bad->body.find("<td>unknown key</td>"), std::string::npos);
+  EXPECT_NE(bad->body.find("<td>bad signature</td>"), std::string::npos);
+  wrong_key.Stop();
+}
+
+// The downloads are `refx audit export`'s output: the same record of the
+// same referral up to the same seq, byte for byte but for who exported it
+// and when.
+TEST_F(ConsoleHttpTest, DownloadsEqualTheCliExports) {
+  Browser b(console_->port());
+  ASSERT_EQ(b.SignIn("ida", kPassword)->status, 303);
+  const uint64_t to_seq = Head();
+  std::filesystem::create_directories(dir_.path() + "/home");
+  refx::testing::WriteCliHome(stack_, Agencies(), dir_.path() + "/home");
+  const std::string purpose = "case review CR-7";
+  // Who and when differ by design; everything else must be equal.
+  auto normalise = [to_seq](std::string text, const std::string& format) {
+    if (format == "json") {
+      v1::AuditExport x;
+      EXPECT_TRUE(MessageFromJson(text, &x).ok()) << text.substr(0, 400);
+      EXPECT_GT(x.events_size(), 0);
+      EXPECT_LE(x.events(x.events_size() - 1).seq(), to_seq);
+      text = std::regex_replace(text, std::regex("\"exportedAt\": \"[^\"]*\""), "\"exportedAt\": \"\"");
+      return std::regex_replace(text, std::regex("\"exportedBy\": \"[^\"]*\""), "\"exportedBy\": \"\"");
+    }
+    if (format == "html") {
+      text = std::regex_replace(text, std::regex("(Exported at</dt><dd><code>)[^<]*"), "$1");
+      return std::regex_replace(text, std::regex("(Exported by</dt><dd><code>)[^<]*"), "$1");
+    }
+    return text;
+  };
+  for (const std::string format : {"csv", "json", "html"}) {
+    SCOPED_TRACE(format);
+    auto download = b.Get("/audit/export?referral=" + referral_ + "&purpose=case+review+CR-7&to_seq=" +
+                          std::to_string(to_seq) + "&format=" + format);
+    ASSERT_TRUE(download);
+    ASSERT_EQ(download->status, 200) << download->body;
+    EXPECT_NE(download->get_header_value("Content-Disposition").find(referral_ + "." + format), std::string::npos);
+    auto cli = refx::testing::RunRefx({"--home", dir_.path() + "/home", "--broker", stack_.endpoint(), "audit",
+                                       "export", referral_, "--as", "auditor", "--format", format, "--purpose",
+                                       purpose, "--to-seq", std::to_string(to_seq)});
+    ASSERT_EQ(cli.exit_code, 0) << cli.err;
+    EXPECT_EQ(normalise(download->body, format), normalise(cli.out, format));
+    if (format == "csv") {
+      EXPECT_EQ(download->body, cli.out) << "csv names neither who nor when";
+    }
+    if (format == "html") {
+      EXPECT_NE(download->body.find("ida (auditor)"), std::string::npos) << "the person is named as exporter";
+      EXPECT_NE(download->body.find("@media print"), std::string::npos);
+    }
+  }
+  // Each download was an audited read naming the person.
+  size_t reads = 0;
+  for (const auto& e : EventsAfter(to_seq)) {
+    if (e.has_record_accessed() && e.person() == "ida") {
+      ++reads;
+      EXPECT_EQ(e.record_accessed().purpose().rfind(purpose + " (export ", 0), 0u) << e.record_accessed().purpose();
+    }
+  }
+  EXPECT_EQ(reads, 3u);
+  // No such referral, or a bad to_seq: refused.
+  EXPECT_EQ(b.Get("/audit/export?referral=R-0000009999&purpose=case+review+CR-7&format=csv")->status, 404);
+  EXPECT_EQ(b.Get("/audit/export?referral=" + referral_ + "&purpose=case+review+CR-7&format=csv&to_seq=x")->status,
+            400);
+  EXPECT_EQ(b.Get("/audit/export?referral=" + referral_ + "&purpose=case+review+CR-7&format=pdf")->status, 400);
 }
 
 TEST_F(ConsoleHttpTest, LiveUpdatesArriveAndStreamsAreCappedPerPerson) {

@@ -1,4 +1,4 @@
-#include "cli/audit/referral_fold.h"
+#include "audit/referral_fold.h"
 
 #include <google/protobuf/util/time_util.h>
 
@@ -7,7 +7,7 @@
 
 #include "domain/monitoring/case_fold.h"
 
-namespace refx::cli::audit {
+namespace refx::audit {
 
 using google::protobuf::util::TimeUtil;
 
@@ -69,4 +69,4 @@ void FoldReferral(const std::vector<v1::Event>& events, FoldedReferral* out) {
   }
 }
 
-}  // namespace refx::cli::audit
+}  // namespace refx::audit

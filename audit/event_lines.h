@@ -9,7 +9,7 @@
 
 #include "refx/v1/event.pb.h"
 
-namespace refx::cli::audit {
+namespace refx::audit {
 
 // One line for an event, without personal data: "seq N  TIME  ACTOR  KIND
 // [REFERRAL] [DESTINATION]  details" where the details are ids, codes,
@@ -29,4 +29,4 @@ std::string RuleOf(const v1::Event& event);
 // "ENVELOPE,SUBJECT_IDENTITY,..." for a case_delivered event's groups.
 std::string GroupsText(const v1::CaseDelivered& delivered);
 
-}  // namespace refx::cli::audit
+}  // namespace refx::audit

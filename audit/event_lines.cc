@@ -1,11 +1,17 @@
-#include "cli/audit/event_lines.h"
+#include "audit/event_lines.h"
 
-#include "cli/london_time.h"
 #include "core/event_util.h"
+#include "core/london_time.h"
 
-namespace refx::cli::audit {
+namespace refx::audit {
 
 namespace {
+
+// UK time to the second, "-" when unset (as the CLI prints times).
+std::string FormatLondon(const google::protobuf::Timestamp& time) {
+  if (time.seconds() == 0 && time.nanos() == 0) return "-";
+  return LondonTimeSeconds(time.seconds());
+}
 
 // "  label: text" when text is set.
 std::string Labelled(const std::string& label, const std::string& text) {
@@ -112,4 +118,4 @@ std::string AuditLine(const v1::Event& e) {
   return line;
 }
 
-}  // namespace refx::cli::audit
+}  // namespace refx::audit

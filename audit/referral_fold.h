@@ -12,7 +12,7 @@
 
 #include "refx/v1/event.pb.h"
 
-namespace refx::cli::audit {
+namespace refx::audit {
 
 struct FoldedReferral {
   std::string submitter;  // agency that submitted it ("" if not seen)
@@ -24,4 +24,4 @@ struct FoldedReferral {
 // Folds `events` (one referral's, in seq order) into *out.
 void FoldReferral(const std::vector<v1::Event>& events, FoldedReferral* out);
 
-}  // namespace refx::cli::audit
+}  // namespace refx::audit
