@@ -7,20 +7,29 @@ the lead for DA_MARAC signs in, watches a referral submitted with `refx
 submit` appear in the inbox without reloading, opens it and acknowledges it,
 is refused another destination's case, and signs out; the auditor reads the
 referral's timeline with a purpose and sees the lead named on the
-acknowledgement; the admin opens the people page. axe-core checks each page
-for serious or critical accessibility violations. Screenshots and the axe
-results stay in --artefacts. Exit 0 only when every check passed.
+acknowledgement, downloads its record, and verifies the log on the integrity
+page (after a broker restart, which signs a checkpoint); the admin opens the
+people page. The case actions are taken with the keyboard alone. axe-core
+checks each page for serious or critical accessibility violations. The case
+history, the timeline and the integrity page are printed to PDF through the
+DevTools protocol (Page.printToPDF) after checking, under print emulation
+(Emulation.setEmulatedMedia), that navigation, buttons and forms are hidden
+and the text is black on white. Screenshots, PDFs and the axe results stay
+in --artefacts. Exit 0 only when every check passed.
 """
 import argparse
+import base64
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -85,6 +94,81 @@ class Run:
         self.axe_results[name] = violations
         bad = [v["id"] for v in violations if v.get("impact") in ("serious", "critical")]
         check(not bad, "axe: no serious or critical violation on the %s page %s" % (name, bad if bad else ""))
+
+
+    def print_pdf(self, driver, name, must_show):
+        """Under print emulation: no navigation, buttons or forms, black on
+        white, `must_show` (an element id) shown; then prints to NAME.pdf."""
+        hidden_js = ("return [].slice.call(document.querySelectorAll(arguments[0]))"
+                     ".filter(function (e) { return getComputedStyle(e).display !== 'none' && e.offsetParent !== null; }).length;")
+        screen_nav = driver.execute_script(hidden_js, "header.top, nav")
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        try:
+            check(driver.execute_script("return matchMedia('print').matches;"), "%s: print emulation is on" % name)
+            check(screen_nav > 0 and driver.execute_script(hidden_js, "header.top, nav, .skip, footer.foot") == 0,
+                  "%s: under print the navigation (shown on screen) is hidden" % name)
+            check(driver.execute_script(hidden_js, "button, form, input, select") == 0,
+                  "%s: under print no button, form or field shows" % name)
+            colours = driver.execute_script(
+                "var b = getComputedStyle(document.body), m = getComputedStyle(document.querySelector('main'));"
+                "return [b.color, b.backgroundColor, m.color];")
+            check(colours[0] == "rgb(0, 0, 0)" and colours[1] == "rgb(255, 255, 255)" and colours[2] == "rgb(0, 0, 0)",
+                  "%s: under print the text is black on white %s" % (name, colours))
+            clipped = driver.execute_script(
+                "return [].slice.call(document.querySelectorAll('main td, main dd'))"
+                ".filter(function (e) { var s = getComputedStyle(e);"
+                " return s.overflow !== 'visible' || s.textOverflow === 'ellipsis' || e.scrollWidth > e.clientWidth + 1; }).length;")
+            check(clipped == 0, "%s: under print no cell is clipped (%d)" % (name, clipped))
+            check(driver.execute_script("var e = document.getElementById(arguments[0]);"
+                                        "return e !== null && getComputedStyle(e).display !== 'none';", must_show),
+                  "%s: under print #%s shows" % (name, must_show))
+            pdf = base64.b64decode(driver.execute_cdp_cmd("Page.printToPDF", {"printBackground": True})["data"])
+        finally:
+            driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        path = os.path.join(self.args.artefacts, name + ".pdf")
+        with open(path, "wb") as f:
+            f.write(pdf)
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+        check(pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-64:] and pages >= 1,
+              "%s: printed to a PDF of %d page(s), %d bytes (%s)" % (name, pages, len(pdf), path))
+
+
+def tab_to(driver, element_id, limit=80):
+    """Presses Tab until the element with `element_id` has the focus (the
+    keyboard alone); False if `limit` presses do not reach it."""
+    for _ in range(limit):
+        if driver.switch_to.active_element.get_attribute("id") == element_id:
+            return True
+        webdriver.ActionChains(driver).send_keys(Keys.TAB).perform()
+    return driver.switch_to.active_element.get_attribute("id") == element_id
+
+
+def restart_broker(home, build, base):
+    """Stops the stack's broker with SIGTERM (it signs a checkpoint of its
+    head as it stops) and starts it again as deploy/refx.sh does."""
+    pid_file = os.path.join(home, "run", "broker.pid")
+    pid = int(open(pid_file).read().strip())
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(300):
+        if not os.path.exists("/proc/%d" % pid):
+            break
+        time.sleep(0.1)
+    log = open(os.path.join(home, "log", "broker.log"), "a")
+    broker = subprocess.Popen([os.path.join(build, "bin", "refx-broker"), "--config",
+                               os.path.join(home, "config.textproto"), "--data", os.path.join(home, "data"),
+                               "--key-dir", os.path.join(home, "keys")], stdout=log, stderr=log,
+                              start_new_session=True)
+    with open(pid_file, "w") as f:
+        f.write("%d\n" % broker.pid)
+    for _ in range(300):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % (base + 90), timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def sign_in(driver, url, user, password):
@@ -173,10 +257,29 @@ def main():
         run.shot(driver, "04-case")
         run.audit_a11y(driver, "case")
         wait.until(lambda d: d.find_elements(By.ID, "act-ack"))
-        driver.find_element(By.ID, "act-ack").click()
+        # The keyboard alone: Tab from the top of the page to each action, Enter.
+        driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
+        check(tab_to(driver, "act-ack"), "keyboard: Tab reaches the Acknowledge button")
+        check(driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle;") != "none",
+              "keyboard: the focused button shows a focus outline")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "p.notice"))
-        check(driver.find_element(By.ID, "case-state").text == "Acknowledged", "the lead acknowledges the case")
+        check(driver.find_element(By.ID, "case-state").text == "Acknowledged",
+              "the lead acknowledges the case with the keyboard")
         run.shot(driver, "05-case-acknowledged")
+        run.audit_a11y(driver, "case-acknowledged")
+        driver.execute_script("document.activeElement.blur(); window.scrollTo(0, 0);")
+        check(tab_to(driver, "accept-note"), "keyboard: Tab reaches the accept note")
+        driver.switch_to.active_element.send_keys("Listed for the next MARAC")
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        check(driver.switch_to.active_element.get_attribute("id") == "act-accept",
+              "keyboard: the next Tab reaches the Accept button")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        wait.until(lambda d: d.find_element(By.ID, "case-state").text == "Accepted")
+        check(driver.find_element(By.ID, "case-state").text == "Accepted", "the lead accepts the case with the keyboard")
+        run.shot(driver, "05b-case-accepted")
+        run.audit_a11y(driver, "case-accepted")
+        run.print_pdf(driver, "print-case-history", "history-h")
 
         driver.get(url + "/case?referral=%s&destination=IDVA" % referral)
         check("Not your destination" in driver.find_element(By.TAG_NAME, "h1").text,
@@ -203,12 +306,39 @@ def main():
               "the auditor's timeline names the lead on the acknowledgement")
         run.shot(driver, "08-audit-timeline")
         run.audit_a11y(driver, "audit-timeline")
+        run.print_pdf(driver, "print-audit-timeline", "timeline")
+        # The downloads are refx audit export's record of the referral.
+        for fmt, marker in (("html", "Record of referral " + referral), ("csv", "seq,time,actor,kind"),
+                            ("json", '"referralId": "%s"' % referral)):
+            href = driver.find_element(By.ID, "download-" + fmt).get_attribute("href")
+            body = driver.execute_async_script(
+                "var done = arguments[arguments.length - 1];"
+                "fetch(arguments[0], {credentials: 'same-origin'}).then(function (r) { return r.text(); })"
+                ".then(done).catch(function (e) { done('failed: ' + e); });", href)
+            check("to_seq=" in href and marker in body, "the %s download is the referral's record" % fmt)
+
+        # The integrity page, after a restart that makes the broker sign a checkpoint.
+        check(restart_broker(home, args.build, base), "the broker restarts (and signs its head)")
+        driver.get(url + "/audit")
+        driver.find_element(By.ID, "integrity-link").click()
+        wait.until(lambda d: d.find_elements(By.ID, "integrity-purpose"))
+        run.audit_a11y(driver, "integrity-form")
+        driver.find_element(By.ID, "integrity-purpose").send_keys("end-to-end integrity check")
+        driver.find_element(By.ID, "integrity-purpose").send_keys(Keys.ENTER)
+        wait.until(lambda d: d.find_elements(By.ID, "verdict"))
+        check(driver.find_element(By.ID, "verdict").text.startswith("Intact:"), "the integrity page says the log is intact")
+        rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#checkpoints tbody tr")]
+        check(any("broker" in r and r.endswith("verified") for r in rows),
+              "the integrity page lists a checkpoint signed by the broker, verified %s" % rows[-3:])
+        run.shot(driver, "10-integrity")
+        run.audit_a11y(driver, "integrity")
+        run.print_pdf(driver, "print-integrity", "checkpoints")
         driver.find_element(By.ID, "sign-out").click()
 
         sign_in(driver, url, "admin", logins["admin"])
         wait.until(lambda d: "/admin" in d.current_url)
         check("lead-DA_MARAC" in driver.find_element(By.TAG_NAME, "table").text, "the admin page lists the people")
-        run.shot(driver, "09-admin")
+        run.shot(driver, "11-admin")
         run.audit_a11y(driver, "admin")
     finally:
         if driver is not None:
