@@ -299,9 +299,10 @@ console_address() {
 }
 
 # A self-signed development certificate and one account per configured
-# person, whose generated passwords stay in keys/console-dev-logins.txt.
+# person (or only the person ids given: the demo makes one), whose generated
+# passwords stay in keys/console-dev-logins.txt.
 start_console() {
-  local keys=$REFX_HOME/keys logins=$REFX_HOME/keys/console-dev-logins.txt id
+  local keys=$REFX_HOME/keys logins=$REFX_HOME/keys/console-dev-logins.txt id only=" $* "
   if [[ ! -f $keys/console.crt ]]; then
     (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
        -subj /CN=127.0.0.1 -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
@@ -311,6 +312,7 @@ start_console() {
   chmod 600 "$logins"
   for id in $(perl -0 -ne 'print "$1\n" while /^people \{\s*id: "([^"]+)"/mg' "$REFX_HOME/config.textproto"); do
     grep -q "^$id " "$logins" && continue
+    [[ $only == "  " || $only == *" $id "* ]] || continue
     "$BUILD/bin/refx" users add "$id" --store "$REFX_HOME/console/accounts" >>"$logins" 2>/dev/null ||
       "$BUILD/bin/refx" users reset "$id" --store "$REFX_HOME/console/accounts" >>"$logins"
   done
@@ -633,12 +635,42 @@ cmd_demo() {
   chapter "13. Kent Police's records system drops its DA incident export (CSV) into the adapter's folder"
   demo_file_drop
 
+  chapter "14. The web console: the DA MARAC coordinator signs in and finds $da in the inbox"
+  demo_console "$da"
+
   if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
   local rc=0
   cmd_status >>"$DEMO_LOG" || rc=$?
   ((rc == 3)) || die "deploy/refx.sh status exits $rc, not 3, with the stack stopped"
   chapter "Done: the stack is stopped; its state is kept in $REFX_HOME."
   echo "Your own stack: deploy/refx.sh up, then build/bin/refx --help (README.md has the rest)."
+}
+
+# The demo's web console (README: refx-console): started on the broker's
+# port + 43 (7653), a lead signs in with curl as a browser would (the
+# sign-in form's CSRF token and cookie, then the session cookie) and the
+# inbox page shows REFERRAL at DA_MARAC.
+demo_console() {
+  local referral=$1 addr jar page csrf password code inbox row
+  # Only the one sign-in the demo uses (each takes an Argon2id hash); `up` makes one per person.
+  if ((VERBOSE)); then start_console lead-DA_MARAC; else start_console lead-DA_MARAC >>"$DEMO_LOG" 2>&1; fi
+  addr=$(console_address)
+  echo "    https://$addr/ (self-signed development certificate); lead-DA_MARAC's sign-in in $REFX_HOME/keys/console-dev-logins.txt"
+  jar=$REFX_HOME/console-demo.cookies
+  password=$(awk '$1 == "lead-DA_MARAC" { print $2 }' "$REFX_HOME/keys/console-dev-logins.txt")
+  [[ -n $password ]] || die "demo: no development sign-in for lead-DA_MARAC"
+  page=$(curl -sk -c "$jar" "https://$addr/")
+  csrf=$(grep -o 'name="csrf" value="[0-9a-f]*"' <<<"$page" | head -n 1 | sed 's/.*value="//; s/"$//')
+  echo "    curl: sign in as lead-DA_MARAC (POST /login with the form's CSRF token), then GET /inbox"
+  code=$(curl -sk -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "csrf=$csrf" \
+    --data-urlencode "username=lead-DA_MARAC" --data-urlencode "password=$password" "https://$addr/login")
+  [[ $code == 303 ]] || die "demo: the console refused lead-DA_MARAC's sign-in (HTTP $code)"
+  inbox=$(curl -sk -b "$jar" -H 'Accept: text/html' "https://$addr/inbox")
+  rm -f "$jar"
+  row=$(perl -0 -ne 'print "$1\n" if /<tr[^>]*data-referral="\Q'"$referral"'\E" data-destination="DA_MARAC">(.*?)<\/tr>/s' <<<"$inbox" |
+    sed 's/<[^>]*>/ /g' | tr -s ' \n' '  ' | sed 's/^ //; s/ $//')
+  [[ -n $row ]] || die "demo: $referral is not in lead-DA_MARAC's inbox page"
+  echo "    the inbox row of $referral: $row"
 }
 
 # The demo's file drop (adapters/filedrop/README.md): the sample police
