@@ -288,6 +288,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
       HandleQuery(agency, frame, waiter, person);
       return;
     case v1::Frame::kRead:
+      read_key_ = KeyFingerprintOf(payload);
       HandleRead(agency, frame, waiter, person);
       return;
     case v1::Frame::kReload:

@@ -118,10 +118,19 @@ void ZapHandler::Run(void* raw) {
   }
 }
 
+std::string KeyFingerprintOf(const zmq::message_t& message) {
+  const char* fingerprint = zmq_msg_gets(message.handle(), kKeyProperty);
+  return fingerprint != nullptr ? fingerprint : "";
+}
+
 Status CheckConnectionKey(const zmq::message_t& message, const v1::Agency& agency, const PartnershipConfig& config,
                           int64_t now_unix) {
-  const char* fingerprint = zmq_msg_gets(message.handle(), kKeyProperty);
-  if (fingerprint == nullptr) {
+  return CheckConnectionKey(zmq_msg_gets(message.handle(), kKeyProperty), agency, config, now_unix);
+}
+
+Status CheckConnectionKey(const char* fingerprint, const v1::Agency& agency, const PartnershipConfig& config,
+                          int64_t now_unix) {
+  if (fingerprint == nullptr || *fingerprint == '\0') {
     return Status::PermissionDenied("the connection of agency \"" + agency.id() + "\" carries no key fingerprint");
   }
   const v1::Agency* owner = nullptr;

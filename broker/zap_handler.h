@@ -72,6 +72,15 @@ class ZapHandler {
   LogRateLimiter refusal_log_{20};
 };
 
+// The key fingerprint `message`'s connection was accepted with (its
+// kKeyProperty); "" when it carries none.
+std::string KeyFingerprintOf(const zmq::message_t& message);
+
+// As below, for a fingerprint kept from the connection's message (a read
+// in progress). Thread-safe.
+Status CheckConnectionKey(const char* fingerprint, const v1::Agency& agency, const PartnershipConfig& config,
+                          int64_t now_unix);
+
 // Whether the key that `message`'s connection was accepted with (its
 // kKeyProperty) is still accepted for `agency` (its ZAP User-Id) by
 // `config` at `now_unix`. OK, or PermissionDenied naming the agency and the
