@@ -74,14 +74,15 @@ void AddKeysCommand(CLI::App& app, int* exit_code) {
     }
     std::printf(
         "generated %s/%s.pub and %s.key (key %s); the current key %s.pub is %s\n"
-        "give %s.key to the agency, then in its agencies { } entry put:\n"
-        "  public_key_file: \"%s.pub\"\n"
-        "  previous_public_key_file: \"%s.pub\"\n"
+        "give %s.key to the agency, then in its agencies { } entry put (paths relative to the configuration's "
+        "folder, or absolute):\n"
+        "  public_key_file: \"%s/%s.pub\"\n"
+        "  previous_public_key_file: \"%s/%s.pub\"\n"
         "  previous_key_valid_until: \"%s\"\n"
         "and run `refx admin reload`; both keys are accepted until then, only the new one after\n",
         a.dir.c_str(), next_name.c_str(), next_name.c_str(), CurveKeyFingerprint(pair.public_key).c_str(),
-        a.name.c_str(), CurveKeyFingerprint(current).c_str(), next_name.c_str(), next_name.c_str(), a.name.c_str(),
-        until);
+        a.name.c_str(), CurveKeyFingerprint(current).c_str(), next_name.c_str(), a.dir.c_str(), next_name.c_str(),
+        a.dir.c_str(), a.name.c_str(), until);
   });
   auto fingerprint_files = std::make_shared<std::vector<std::string>>();
   CLI::App* fingerprint = keys->add_subcommand(

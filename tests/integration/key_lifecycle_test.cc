@@ -12,7 +12,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +22,7 @@
 
 #include "client/curve_keygen.h"
 #include "core/curve_keys.h"
+#include "cli_child.h"
 #include "log_reader.h"
 #include "test_stack.h"
 
@@ -215,6 +218,55 @@ TEST_F(KeyLifecycleTest, AReplacedKeyWithoutOverlapIsRefusedOnItsOpenConnection)
   EXPECT_NE(s.message().find("no longer a key of agency \"agency-a\""), std::string::npos) << s.ToString();
   s = Submit(ClientWithKeys("agency-a", next_a_).get(), "agency-a");
   EXPECT_TRUE(s.ok()) << s.ToString();
+  StopAndCheckLog(stack_, acked_);
+}
+
+// `refx keys rotate` makes the next pair and prints the lines to paste into
+// the agency's entry; with them the new key connects and the old one keeps
+// working for the overlap. `refx keys fingerprint` names a key as the
+// configuration and the logs do.
+TEST_F(KeyLifecycleTest, RefxKeysRotatePrintsLinesThatOpenTheOverlap) {
+  auto old_open = stack_.ClientFor("agency-a");
+  ASSERT_TRUE(Submit(old_open.get(), "agency-a").ok());
+  // The agency's current pair where the command expects it.
+  TempDir dir;
+  ASSERT_TRUE(SaveCurveKeyPair(dir.path(), "agency-a", stack_.agency_keys("agency-a")).ok());
+  CliRun run = RunRefx({"keys", "rotate", "agency-a", "--dir", dir.path(), "--overlap-days", "3"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string old_fingerprint = CurveKeyFingerprint(stack_.agency_keys("agency-a").public_key);
+  EXPECT_NE(run.out.find(old_fingerprint), std::string::npos) << run.out;
+  std::string lines;
+  for (const std::string& line : Lines(run.out)) {
+    if (line.rfind("  ", 0) == 0) lines += line + " ";
+  }
+  ASSERT_NE(lines.find("previous_key_valid_until"), std::string::npos) << run.out;
+  const std::smatch file = [&] {
+    std::smatch m;
+    std::regex_search(lines, m, std::regex("public_key_file: \"([^\"]+)\""));
+    return m;
+  }();
+  ASSERT_FALSE(file.empty()) << run.out;
+  const std::string next_pub = file[1];
+  const std::string next_name = std::filesystem::path(next_pub).stem().string();
+  CurveKeyPair next;
+  ASSERT_TRUE(LoadCurveKeyPair(dir.path(), next_name, &next).ok()) << next_name;
+  // Asked again the same day, it refuses to overwrite the new pair.
+  EXPECT_NE(RunRefx({"keys", "rotate", "agency-a", "--dir", dir.path()}).exit_code, 0);
+
+  CliRun fingerprint = RunRefx({"keys", "fingerprint", next_pub});
+  ASSERT_EQ(fingerprint.exit_code, 0) << fingerprint.err;
+  EXPECT_EQ(fingerprint.out, CurveKeyFingerprint(next.public_key) + "  " + next_pub + "\n");
+
+  std::string text = original_;
+  const std::string old_key = "public_key: \"" + stack_.agency_keys("agency-a").public_key + "\"";
+  text.replace(text.find(old_key), old_key.size(), lines);
+  WriteConfig(text);
+  v1::ReloadResult result = Reload();
+  ASSERT_EQ(result.changes_size(), 1) << result.ShortDebugString();
+  Status s = Submit(ClientWithKeys("agency-a", next).get(), "agency-a");
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  s = Submit(old_open.get(), "agency-a");
+  EXPECT_TRUE(s.ok()) << "inside the overlap: " << s.ToString();
   StopAndCheckLog(stack_, acked_);
 }
 
