@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <utility>
 #include <zmq.hpp>
 
@@ -224,6 +225,10 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
   zmq::message_t& payload = parts[payload_index];
   const char* user_id = payload.gets("User-Id");
   if (user_id != nullptr) waiter.agency = config_->AgencyById(user_id);
+  // The connection's key is checked on every request, so a revocation or
+  // the end of a rotation's overlap reaches connections already open.
+  const Status key_status =
+      waiter.agency != nullptr ? CheckConnectionKey(payload, *waiter.agency, *config_, std::time(nullptr)) : Status::OK();
   // A connection whose agency a reload removed has no identity any more.
   v1::Frame& frame = *google::protobuf::Arena::CreateMessage<v1::Frame>(frame_arena_.get());
   Status s = DecodeFrame(payload.data(), payload.size(), config_->broker().max_frame_bytes(), &frame);
@@ -245,6 +250,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
                                                     : std::string("connection has no authenticated identity")));
     return;
   }
+  if (!key_status.ok()) return ReplyError(waiter, key_status);
   const v1::Agency* acting = waiter.agency;
   const v1::StaffMember* person = nullptr;
   if (!frame.on_behalf_of().empty()) {
@@ -282,6 +288,7 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
       HandleQuery(agency, frame, waiter, person);
       return;
     case v1::Frame::kRead:
+      read_key_ = KeyFingerprintOf(payload);
       HandleRead(agency, frame, waiter, person);
       return;
     case v1::Frame::kReload:

@@ -257,6 +257,8 @@ class Broker {
   std::unique_ptr<google::protobuf::Arena> frame_arena_;
 
   std::unique_ptr<ReadSessions> reads_;  // read_session.h
+  // The key fingerprint of the connection whose read HandleRead is starting.
+  std::string read_key_;
   std::unique_ptr<BackupJob> backup_;
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <ctime>
 
 #include "broker/broker.h"
 #include "broker/group_commit.h"
@@ -67,6 +68,7 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
   if (r.has_since()) session.since_nanos = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.since());
   if (r.has_until()) session.until_nanos = google::protobuf::util::TimeUtil::TimestampToNanoseconds(r.until());
   session.agency = r.agency();
+  session.key_fingerprint = read_key_;
   if (audited) {
     // The read is recorded first; the session starts once that is durable.
     std::string what = "read seq " + std::to_string(r.after_seq() + 1) + ".." +
@@ -129,6 +131,13 @@ bool Broker::ServeSession(ReadSession& s) {
   if (identity == nullptr) {
     ReplyError(s.waiter, Status::PermissionDenied("agency \"" + s.identity + "\" is no longer configured"));
     return false;
+  }
+  if (!s.key_fingerprint.empty()) {
+    Status key = CheckConnectionKey(s.key_fingerprint.c_str(), *identity, *config_, std::time(nullptr));
+    if (!key.ok()) {
+      ReplyError(s.waiter, key);
+      return false;
+    }
   }
   const v1::Agency* acting = identity;
   const v1::StaffMember* person = nullptr;

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -50,8 +51,18 @@ std::vector<std::string> Changes(const v1::PartnershipConfig& before, const v1::
   *rules_before.mutable_rules() = before.rules();
   *rules_after.mutable_rules() = after.rules();
   if (!MessageDifferencer::Equals(rules_before, rules_after)) changes.push_back("routing rules changed");
+  // Fingerprints name keys without quoting them (core/curve_keys.h).
+  const std::set<std::string> revoked_before(before.revoked_keys().begin(), before.revoked_keys().end());
+  const std::set<std::string> revoked_after(after.revoked_keys().begin(), after.revoked_keys().end());
+  for (const std::string& key : revoked_after) {
+    if (!revoked_before.count(key)) changes.push_back("key revoked: " + key);
+  }
+  for (const std::string& key : revoked_before) {
+    if (!revoked_after.count(key)) changes.push_back("key no longer revoked: " + key);
+  }
   v1::PartnershipConfig rest_before = before, rest_after = after;
   for (v1::PartnershipConfig* c : {&rest_before, &rest_after}) {
+    c->clear_revoked_keys();
     c->clear_agencies();
     c->clear_people();
     c->clear_destinations();

@@ -32,6 +32,10 @@ struct ReadSession {
   int64_t since_nanos = 0;
   int64_t until_nanos = 0;
   std::string agency;
+  // The fingerprint of the connection's CURVE key (ZAP metadata), checked
+  // again each turn: a revoked key's read, or a rotated-out key's past its
+  // overlap, ends.
+  std::string key_fingerprint;
 };
 
 // Every read in progress, and the connections whose read has ended.

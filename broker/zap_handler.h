@@ -3,8 +3,12 @@
 //
 // libzmq asks it, over inproc://zeromq.zap.01, about every new connection.
 // A client whose public key belongs to an agency in the configuration is
-// accepted with that agency's id as the ZAP User-Id, which libzmq then
-// attaches to every message the client sends; any other key, any other
+// accepted with that agency's id as the ZAP User-Id and the key's
+// fingerprint (core/curve_keys.h) as the metadata property kKeyProperty,
+// both of which libzmq then attaches to every message the client sends, so
+// the broker can check each request's key against the configuration of the
+// moment (revoked, or a previous key past its overlap: refused). A revoked
+// key, a previous key whose overlap has ended, an unknown key, any other
 // mechanism (NULL, PLAIN) and any other ZAP domain is refused with 400.
 // Without a bound handler libzmq 4.3 would accept any client that knows the
 // server key, so Start() must succeed before the broker binds its frontend.
@@ -25,11 +29,14 @@
 
 namespace zmq {
 class context_t;
-}
+class message_t;
+}  // namespace zmq
 
 namespace refx::broker {
 
 inline constexpr char kZapDomain[] = "refx";
+// The message property (zmq_msg_gets) holding the connection's key fingerprint.
+inline constexpr char kKeyProperty[] = "X-Refx-Key";
 
 class ZapHandler {
  public:
@@ -64,5 +71,23 @@ class ZapHandler {
   // many lines per peer address per second; refused() counts them all.
   LogRateLimiter refusal_log_{20};
 };
+
+// The key fingerprint `message`'s connection was accepted with (its
+// kKeyProperty); "" when it carries none.
+std::string KeyFingerprintOf(const zmq::message_t& message);
+
+// As below, for a fingerprint kept from the connection's message (a read
+// in progress). Thread-safe.
+Status CheckConnectionKey(const char* fingerprint, const v1::Agency& agency, const PartnershipConfig& config,
+                          int64_t now_unix);
+
+// Whether the key that `message`'s connection was accepted with (its
+// kKeyProperty) is still accepted for `agency` (its ZAP User-Id) by
+// `config` at `now_unix`. OK, or PermissionDenied naming the agency and the
+// fingerprint: the key is revoked, is a previous key whose overlap has
+// ended, is no longer this agency's key, or the connection carries none.
+// Thread-safe.
+Status CheckConnectionKey(const zmq::message_t& message, const v1::Agency& agency, const PartnershipConfig& config,
+                          int64_t now_unix);
 
 }  // namespace refx::broker

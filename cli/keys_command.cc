@@ -1,6 +1,7 @@
 #include "cli/keys_command.h"
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 
@@ -33,6 +34,70 @@ void AddKeysCommand(CLI::App& app, int* exit_code) {
         return;
       }
       std::printf("generated %s/%s.pub and %s.key\n", args->dir.c_str(), name.c_str(), name.c_str());
+    }
+  });
+  // Rotation (docs/SECURITY.md): a new pair under a dated name, so the old
+  // pair's files stay as they are for the overlap.
+  struct RotateArgs {
+    std::string name, dir;
+    unsigned overlap_days = 14;
+  };
+  auto rotate_args = std::make_shared<RotateArgs>();
+  CLI::App* rotate = keys->add_subcommand(
+      "rotate", "Make an agency's next key pair NAME.YYYYMMDD.pub / .key in --dir and print the configuration lines "
+                "for an overlap with its current key (docs/SECURITY.md)");
+  rotate->add_option("name", rotate_args->name, "The agency id (its current pair is NAME.pub / NAME.key)")->required();
+  rotate->add_option("--dir", rotate_args->dir, "Folder holding the key files")->required();
+  rotate->add_option("--overlap-days", rotate_args->overlap_days, "Days both keys stay valid")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 365u));
+  rotate->callback([rotate_args, exit_code] {
+    const RotateArgs& a = *rotate_args;
+    std::string current;
+    Status s = ReadCurveKeyFile(a.dir + "/" + a.name + ".pub", &current);
+    const std::time_t now = std::time(nullptr);
+    char stamp[16], until[32];
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    std::strftime(stamp, sizeof stamp, "%Y%m%d", &utc);
+    const std::time_t end = now + static_cast<std::time_t>(a.overlap_days) * 86400;
+    gmtime_r(&end, &utc);
+    std::strftime(until, sizeof until, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    const std::string next_name = a.name + "." + stamp;
+    CurveKeyPair pair;
+    if (s.ok()) s = GenerateCurveKeyPair(&pair);
+    if (s.ok()) s = SaveCurveKeyPair(a.dir, next_name, pair);
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx keys rotate: %s: %s\n", a.name.c_str(), s.ToString().c_str());
+      *exit_code = 1;
+      return;
+    }
+    std::printf(
+        "generated %s/%s.pub and %s.key (key %s); the current key %s.pub is %s\n"
+        "give %s.key to the agency, then in its agencies { } entry put (paths relative to the configuration's "
+        "folder, or absolute):\n"
+        "  public_key_file: \"%s/%s.pub\"\n"
+        "  previous_public_key_file: \"%s/%s.pub\"\n"
+        "  previous_key_valid_until: \"%s\"\n"
+        "and run `refx admin reload`; both keys are accepted until then, only the new one after\n",
+        a.dir.c_str(), next_name.c_str(), next_name.c_str(), CurveKeyFingerprint(pair.public_key).c_str(),
+        a.name.c_str(), CurveKeyFingerprint(current).c_str(), next_name.c_str(), a.dir.c_str(), next_name.c_str(),
+        a.dir.c_str(), a.name.c_str(), until);
+  });
+  auto fingerprint_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* fingerprint = keys->add_subcommand(
+      "fingerprint", "Print the fingerprint of each public key file (what revoked_keys lists and the logs name)");
+  fingerprint->add_option("files", *fingerprint_files, "Public key files (NAME.pub)")->required();
+  fingerprint->callback([fingerprint_files, exit_code] {
+    for (const std::string& file : *fingerprint_files) {
+      std::string key;
+      Status s = ReadCurveKeyFile(file, &key);
+      if (!s.ok()) {
+        std::fprintf(stderr, "refx keys fingerprint: %s\n", s.ToString().c_str());
+        *exit_code = 1;
+        continue;
+      }
+      std::printf("%s  %s\n", CurveKeyFingerprint(key).c_str(), file.c_str());
     }
   });
   auto subject_path = std::make_shared<std::string>();

@@ -1,5 +1,6 @@
 #include "core/curve_keys.h"
 
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -8,9 +9,25 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/hex.h"
+
 namespace refx {
 
 namespace fs = std::filesystem;
+
+std::string CurveKeyFingerprint(const std::string& z85) {
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(z85.data()), z85.size());
+  return ToHex(std::string_view(reinterpret_cast<const char*>(digest), 8));
+}
+
+bool IsCurveKeyFingerprint(const std::string& text) {
+  if (text.size() != 16) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 // The rules of libzmq's zmq_z85_decode for a 40-character key: every
 // character from the Z85 alphabet, and each group of five a base-85 number

@@ -23,6 +23,15 @@ struct CurveKeyPair {
 // True if `z85` is a well-formed 40-character Z85 key.
 bool IsZ85Key(const std::string& z85);
 
+// The key's fingerprint: the first 16 lower-case hex digits of SHA-256 of
+// the 40-character Z85 text (`printf %s KEY | sha256sum | cut -c1-16`).
+// Names a key in logs, in ZAP metadata and in the configuration's
+// revoked_keys without quoting the key itself.
+std::string CurveKeyFingerprint(const std::string& z85);
+
+// True if `text` has the form of a fingerprint (16 lower-case hex digits).
+bool IsCurveKeyFingerprint(const std::string& text);
+
 // Writes D/N.pub and D/N.key (creating D). Refuses to overwrite existing files.
 Status SaveCurveKeyPair(const std::string& dir, const std::string& name, const CurveKeyPair& pair);
 

@@ -2,8 +2,10 @@
 
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -135,6 +137,57 @@ Status ValidatePeople(const v1::PartnershipConfig& c, const PartnershipConfig& c
   return Status::OK();
 }
 
+// Reads agency `a`'s previous key (inline or from a file) into
+// a->previous_public_key and the end of its overlap into *valid_until
+// (Unix seconds), and checks them; leaves both alone when `a` has no
+// previous key. InvalidArgument "FILE:LINE:COL: ...".
+Status ResolvePreviousKey(const Locator& loc, const TextFormat::ParseInfoTree* at, const std::string& base_dir,
+                          v1::Agency* a, int64_t* valid_until) {
+  auto bad = [](const std::string& place, const std::string& why) { return Status::InvalidArgument(place + why); };
+  auto field = [&](const char* name) { return loc.At(at, "refx.v1.Agency", name, -1); };
+  if (a->previous_key_case() == v1::Agency::PREVIOUS_KEY_NOT_SET) {
+    if (!a->previous_key_valid_until().empty()) {
+      return bad(field("previous_key_valid_until"), "agency \"" + a->id() +
+                                                        "\" has previous_key_valid_until but no previous_public_key "
+                                                        "or previous_public_key_file");
+    }
+    return Status::OK();
+  }
+  std::string key;
+  if (a->previous_key_case() == v1::Agency::kPreviousPublicKeyFile) {
+    std::string path = a->previous_public_key_file();
+    if (!path.empty() && path[0] != '/') path = base_dir + "/" + path;
+    Status s = ReadCurveKeyFile(path, &key);
+    if (!s.ok()) return bad(field("previous_public_key_file"), s.message());
+  } else {
+    key = a->previous_public_key();
+    if (!IsZ85Key(key)) {
+      return bad(field("previous_public_key"),
+                 "previous_public_key of \"" + a->id() + "\" is not a 40-character Z85 key");
+    }
+  }
+  const std::string key_field = a->previous_key_case() == v1::Agency::kPreviousPublicKeyFile
+                                    ? "previous_public_key_file"
+                                    : "previous_public_key";
+  if (key == a->public_key()) {
+    return bad(field(key_field.c_str()), "the previous key of \"" + a->id() + "\" is the same as its public key");
+  }
+  if (a->previous_key_valid_until().empty()) {
+    return bad(field(key_field.c_str()), "agency \"" + a->id() +
+                                             "\" has a previous key but no previous_key_valid_until (when it stops "
+                                             "being accepted, e.g. \"2026-12-31T18:00:00Z\")");
+  }
+  google::protobuf::Timestamp until;
+  if (!google::protobuf::util::TimeUtil::FromString(a->previous_key_valid_until(), &until)) {
+    return bad(field("previous_key_valid_until"),
+               "previous_key_valid_until \"" + a->previous_key_valid_until() +
+                   "\" is not an RFC 3339 time with an offset (e.g. \"2026-12-31T18:00:00Z\")");
+  }
+  a->set_previous_public_key(key);
+  *valid_until = until.seconds();
+  return Status::OK();
+}
+
 }  // namespace
 
 Status PartnershipConfig::Load(const std::string& path, std::unique_ptr<PartnershipConfig>* out) {
@@ -211,6 +264,26 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
     if (!cfg->agency_by_key_.emplace(key, i).second) {
       return bad(where, "agency \"" + a->id() + "\" shares its public key with another agency");
     }
+    cfg->key_by_fingerprint_[CurveKeyFingerprint(key)] = {i, std::numeric_limits<int64_t>::max()};
+    int64_t valid_until = 0;
+    REFX_RETURN_IF_ERROR(ResolvePreviousKey(loc, at, base_dir, a, &valid_until));
+    if (a->previous_key_case() != v1::Agency::PREVIOUS_KEY_NOT_SET) {
+      if (!cfg->agency_by_key_.emplace(a->previous_public_key(), i).second) {
+        return bad(where, "the previous key of agency \"" + a->id() + "\" is another agency's key");
+      }
+      cfg->key_by_fingerprint_[CurveKeyFingerprint(a->previous_public_key())] = {i, valid_until};
+    }
+  }
+  for (int i = 0; i < c.revoked_keys_size(); ++i) {
+    const std::string& fingerprint = c.revoked_keys(i);
+    const std::string at = loc.At(&tree, "refx.v1.PartnershipConfig", "revoked_keys", i);
+    if (!IsCurveKeyFingerprint(fingerprint)) {
+      return bad(at, "revoked key \"" + fingerprint +
+                         "\" is not a key fingerprint (16 lower-case hex digits; `refx keys fingerprint FILE`)");
+    }
+    if (!cfg->revoked_keys_.insert(fingerprint).second) {
+      return bad(at, "revoked key " + fingerprint + " is listed twice");
+    }
   }
 
   for (int i = 0; i < c.destinations_size(); ++i) {
@@ -251,6 +324,24 @@ const v1::Agency* PartnershipConfig::AgencyById(const std::string& id) const {
 const v1::Agency* PartnershipConfig::AgencyByPublicKey(const std::string& z85) const {
   auto it = agency_by_key_.find(z85);
   return it == agency_by_key_.end() ? nullptr : &config_.agencies(it->second);
+}
+
+Status PartnershipConfig::CheckKey(const std::string& fingerprint, int64_t now_unix,
+                                   const v1::Agency** agency) const {
+  auto it = key_by_fingerprint_.find(fingerprint);
+  *agency = it == key_by_fingerprint_.end() ? nullptr : &config_.agencies(it->second.agency);
+  if (!revoked_keys_.empty() && revoked_keys_.count(fingerprint)) {
+    return Status::PermissionDenied("key " + fingerprint +
+                                    (*agency != nullptr ? " of agency \"" + (*agency)->id() + "\"" : std::string()) +
+                                    " is revoked");
+  }
+  if (*agency == nullptr) return Status::NotFound("no agency has key " + fingerprint);
+  if (now_unix >= it->second.valid_until) {
+    return Status::PermissionDenied("key " + fingerprint + " of agency \"" + (*agency)->id() +
+                                    "\" was replaced; its overlap ended at " +
+                                    (*agency)->previous_key_valid_until());
+  }
+  return Status::OK();
 }
 
 const v1::Destination* PartnershipConfig::DestinationByCode(const std::string& code) const {

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <map>
+#include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/status.h"
@@ -35,7 +37,19 @@ class PartnershipConfig {
 
   // nullptr when unknown.
   const v1::Agency* AgencyById(const std::string& id) const;
+  // The agency whose current or previous key this is (whether or not the
+  // previous key's overlap has ended; CheckKey says that); nullptr when
+  // unknown.
   const v1::Agency* AgencyByPublicKey(const std::string& z85) const;
+  // Whether the CURVE key with this fingerprint (CurveKeyFingerprint) is
+  // accepted at `now_unix` (seconds since the epoch). OK when it is an
+  // agency's key, or its previous key before previous_key_valid_until.
+  // NotFound when no agency has it; PermissionDenied when it is revoked
+  // (revoked_keys) or a previous key whose overlap has ended. Messages name
+  // the agency and the fingerprint, never the key. *agency is set to the
+  // key's agency whenever one has it, else to nullptr. Cheap: one map
+  // lookup, no allocation when the key is accepted.
+  Status CheckKey(const std::string& fingerprint, int64_t now_unix, const v1::Agency** agency) const;
   const v1::Destination* DestinationByCode(const std::string& code) const;
   // The named person (a console user) with this id; nullptr when unknown.
   const v1::StaffMember* PersonById(const std::string& id) const;
@@ -49,6 +63,15 @@ class PartnershipConfig {
   v1::PartnershipConfig config_;
   std::map<std::string, int> agency_by_id_;
   std::map<std::string, int> agency_by_key_;
+  // Every agency's keys by fingerprint: the agency's index and, for a
+  // previous key, the end of its overlap (Unix seconds; INT64_MAX for a
+  // current key).
+  struct KeyEntry {
+    int agency;
+    int64_t valid_until;
+  };
+  std::map<std::string, KeyEntry> key_by_fingerprint_;
+  std::set<std::string> revoked_keys_;
   std::map<std::string, int> destination_by_code_;
   std::map<std::string, int> person_by_id_;
 };

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <mutex>
 #include <fstream>
 #include <regex>
@@ -21,6 +22,7 @@
 
 #include "client/curve_keygen.h"
 #include "cli_child.h"
+#include "core/curve_keys.h"
 #include "core/event_util.h"
 #include "log_reader.h"
 #include "test_stack.h"
@@ -109,6 +111,23 @@ class ReloadTest : public ::testing::Test {
     return false;
   }
 
+  // Follows the log as `client` on a thread until the read ends (or a hang
+  // guard of 60 s), counting events in *seen; *status is how it ended.
+  static std::thread Follow(BrokerClient* client, std::atomic<int>* seen, Status* status) {
+    return std::thread([client, seen, status] {
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      v1::ReadRequest r;
+      r.set_follow(true);
+      *status = client->Read(
+          r,
+          [seen](const v1::Event&, const std::string&, const std::string&) {
+            ++*seen;
+            return true;
+          },
+          [give_up] { return std::chrono::steady_clock::now() > give_up; });
+    });
+  }
+
   TestStack stack_;
   std::string original_;
   std::unique_ptr<BrokerClient> service_, console_, admin_;
@@ -160,18 +179,7 @@ TEST_F(ReloadTest, DisablingAPersonEndsTheirFollowReadInProgress) {
   BrokerClient ann(options);
   std::atomic<int> seen{0};
   Status read_status;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);  // a hang guard
-  std::thread reader([&] {
-    v1::ReadRequest r;
-    r.set_follow(true);
-    read_status = ann.Read(
-        r,
-        [&](const v1::Event&, const std::string&, const std::string&) {
-          ++seen;
-          return true;
-        },
-        [&] { return std::chrono::steady_clock::now() > give_up; });
-  });
+  std::thread reader = Follow(&ann, &seen, &read_status);
   ASSERT_TRUE(Eventually([&] { return seen.load() > 0; }));
   std::string disabled = original_;
   disabled.replace(disabled.find("destinations: \"DEST_A\" }"), 24, "destinations: \"DEST_A\" disabled: true }");
@@ -180,6 +188,29 @@ TEST_F(ReloadTest, DisablingAPersonEndsTheirFollowReadInProgress) {
   reader.join();
   EXPECT_EQ(read_status.code(), Status::Code::kPermissionDenied) << read_status.ToString();
   EXPECT_NE(read_status.message().find("disabled"), std::string::npos) << read_status.ToString();
+}
+
+// A read that follows the log is one request; its connection's key is
+// checked again each time the broker serves it, so revoking the key
+// (key_lifecycle_test.cc) ends it.
+TEST_F(ReloadTest, RevokingAKeyEndsItsFollowReadInProgress) {
+  auto submitter = stack_.ClientFor("agency-a");
+  v1::Ack ack;
+  ASSERT_TRUE(submitter->Submit(SampleReferral("agency-a", "F-0"), &ack).ok());
+  std::atomic<int> seen{0};
+  Status read_status;
+  std::thread reader = Follow(service_.get(), &seen, &read_status);
+  ASSERT_TRUE(Eventually([&] { return seen.load() > 0; }));
+  const std::string fingerprint = CurveKeyFingerprint(stack_.agency_keys("router").public_key);
+  WriteText(stack_.config_path(), original_ + "revoked_keys: \"" + fingerprint + "\"\n");
+  ASSERT_EQ(kill(stack_.broker_pid(), SIGHUP), 0);
+  ASSERT_TRUE(Eventually([&] { return ReadText(stack_.broker_log()).find("key revoked: " + fingerprint) != std::string::npos; }));
+  // Events appended after the revocation are not sent to it.
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(submitter->Submit(SampleReferral("agency-a", "F-" + std::to_string(i)), &ack).ok());
+  reader.join();
+  EXPECT_EQ(read_status.code(), Status::Code::kPermissionDenied) << read_status.ToString();
+  EXPECT_NE(read_status.message().find("revoked"), std::string::npos) << read_status.ToString();
+  EXPECT_EQ(seen.load(), 1) << "nothing after the revocation";
 }
 
 TEST_F(ReloadTest, ABadFileKeepsTheRunningConfigurationAndNamesFileLineColumn) {
@@ -305,9 +336,20 @@ TEST_F(ReloadTest, ReloadsUnderLoadLoseNothing) {
     });
   });
   // Reloads alternately by SIGHUP and by request, each time with one more
-  // person.
+  // person; each also rotates the streaming agency's own key (its open
+  // connection, on the old key, is inside the overlap) and revokes
+  // agency-b's key (key_lifecycle_test.cc).
   int reloads = 0;
   std::string text = original_;
+  CurveKeyPair next_a;
+  ASSERT_TRUE(GenerateCurveKeyPair(&next_a).ok());
+  const std::string old_a = "public_key: \"" + stack_.agency_keys("agency-a").public_key + "\"";
+  text.replace(text.find(old_a), old_a.size(),
+               "public_key: \"" + next_a.public_key + "\" previous_" + old_a + " previous_key_valid_until: \"" +
+                   google::protobuf::util::TimeUtil::ToString(
+                       google::protobuf::util::TimeUtil::SecondsToTimestamp(std::time(nullptr) + 3600)) +
+                   "\"");
+  text += "revoked_keys: \"" + CurveKeyFingerprint(stack_.agency_keys("agency-b").public_key) + "\"\n";
   auto reload = [&] {
     text += "people { id: \"p" + std::to_string(reloads) +
             "\" name: \"Person\" agency_id: \"lead-a\" roles: LEAD destinations: \"DEST_A\" }\n";

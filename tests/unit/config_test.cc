@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -571,6 +572,141 @@ TEST(SampleConfigTest, SevenoaksSampleLoadsWithGeneratedKeys) {
   s = PartnershipConfig::Load(copy, &no_keys);
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(s.message().rfind(copy + ":", 0), 0u) << s.message();
+}
+
+// ---------------------------------------------------------------------------
+// Key lifecycle: a rotation's previous key with the end of its overlap, and
+// revoked keys by fingerprint.
+
+TEST(CurveKeyFingerprintTest, IsTheStartOfSha256OfTheZ85Text) {
+  // printf %s 'rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7' | sha256sum | cut -c1-16
+  EXPECT_EQ(CurveKeyFingerprint("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"), "84112785d1092a7e");
+  EXPECT_TRUE(IsCurveKeyFingerprint("84112785d1092a7e"));
+  for (const std::string bad : {"84112785D1092A7E", "84112785d1092a7", "84112785d1092a7e0", "84112785d1092a7g", ""}) {
+    EXPECT_FALSE(IsCurveKeyFingerprint(bad)) << bad;
+  }
+}
+
+class KeyLifecycleConfigTest : public ConfigTest {
+ protected:
+  // kent-police rotated from `old_` to police_, the old key valid until `until`.
+  std::string Rotated(const std::string& until = "2026-12-31T18:00:00Z") const {
+    return Replace(GoodText(), "  may_submit: [DOMESTIC_ABUSE, STALKING]\n",
+                   "  may_submit: [DOMESTIC_ABUSE, STALKING]\n"
+                   "  previous_public_key: \"" + old_.public_key + "\"\n"
+                   "  previous_key_valid_until: \"" + until + "\"\n");
+  }
+  static int64_t At(const std::string& rfc3339) {
+    google::protobuf::Timestamp t;
+    EXPECT_TRUE(google::protobuf::util::TimeUtil::FromString(rfc3339, &t)) << rfc3339;
+    return t.seconds();
+  }
+  void ExpectRefused(const std::string& text, const std::string& marker, const std::string& what) {
+    std::unique_ptr<PartnershipConfig> cfg;
+    Status s = Parse(text, &cfg);
+    ExpectErrorAtLine(s, LineOf(text, marker), what);
+    EXPECT_EQ(cfg, nullptr);
+  }
+  CurveKeyPair old_ = NewKey();
+};
+
+TEST_F(KeyLifecycleConfigTest, BothKeysAreAcceptedDuringTheOverlapThenOnlyTheNewOne) {
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(Rotated(), &cfg);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const std::string old_fp = CurveKeyFingerprint(old_.public_key), new_fp = CurveKeyFingerprint(police_.public_key);
+  const v1::Agency* agency = nullptr;
+  for (const char* when : {"2026-12-31T17:59:59Z", "2026-12-31T18:59:59+01:00"}) {
+    SCOPED_TRACE(when);
+    EXPECT_TRUE(cfg->CheckKey(old_fp, At(when), &agency).ok());
+    ASSERT_NE(agency, nullptr);
+    EXPECT_EQ(agency->id(), "kent-police");
+  }
+  for (const char* when : {"2026-12-31T18:00:00Z", "2027-06-01T00:00:00Z"}) {
+    SCOPED_TRACE(when);
+    s = cfg->CheckKey(old_fp, At(when), &agency);
+    EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+    EXPECT_NE(s.message().find("kent-police"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(old_fp), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find(old_.public_key), std::string::npos) << "never the key itself: " << s.message();
+    EXPECT_TRUE(cfg->CheckKey(new_fp, At(when), &agency).ok());
+  }
+  // Both keys name the agency; an unknown key is NotFound, not an error.
+  EXPECT_EQ(cfg->AgencyByPublicKey(old_.public_key)->id(), "kent-police");
+  EXPECT_EQ(cfg->AgencyByPublicKey(police_.public_key)->id(), "kent-police");
+  s = cfg->CheckKey(CurveKeyFingerprint(NewKey().public_key), 0, &agency);
+  EXPECT_EQ(s.code(), Status::Code::kNotFound) << s.ToString();
+  EXPECT_EQ(agency, nullptr);
+}
+
+TEST_F(KeyLifecycleConfigTest, PreviousKeyFromAFileIsResolvedToZ85) {
+  TempDir dir;
+  WriteFile(dir.Sub("keys/kent-police.pub"), old_.public_key + "\n");
+  const std::string text = Replace(Rotated(), "previous_public_key: \"" + old_.public_key + "\"",
+                                   "previous_public_key_file: \"keys/kent-police.pub\"");
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(text, &cfg, dir.path());
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(cfg->AgencyById("kent-police")->previous_public_key(), old_.public_key);
+  const v1::Agency* agency = nullptr;
+  EXPECT_TRUE(cfg->CheckKey(CurveKeyFingerprint(old_.public_key), At("2026-12-01T00:00:00Z"), &agency).ok());
+
+  fs::remove(dir.Sub("keys/kent-police.pub"));
+  s = Parse(text, &cfg, dir.path());
+  ExpectErrorAtLine(s, LineOf(text, "previous_public_key_file"), "kent-police.pub");
+}
+
+TEST_F(KeyLifecycleConfigTest, BadRotationsNameFileLineAndColumn) {
+  ExpectRefused(Replace(Rotated(), old_.public_key, "not-a-key"), "not-a-key", "previous_public_key");
+  ExpectRefused(Rotated("31/12/2026 18:00"), "previous_key_valid_until", "RFC 3339");
+  ExpectRefused(Rotated("2026-12-31T18:00:00"), "previous_key_valid_until", "RFC 3339");
+  ExpectRefused(Replace(Rotated(), "  previous_key_valid_until: \"2026-12-31T18:00:00Z\"\n", ""),
+                "previous_public_key", "no previous_key_valid_until");
+  ExpectRefused(Replace(Rotated(), "  previous_public_key: \"" + old_.public_key + "\"\n", ""),
+                "previous_key_valid_until", "no previous_public_key");
+  ExpectRefused(Replace(Rotated(), old_.public_key, police_.public_key), "previous_public_key",
+                "same as its public key");
+  // Another agency's key cannot be kent-police's previous one.
+  std::unique_ptr<PartnershipConfig> cfg;
+  const std::string text = Replace(Rotated(), old_.public_key, csu_.public_key);
+  Status s = Parse(text, &cfg);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(std::regex_search(s.message(), std::regex(std::string("^") + kName + ":[0-9]+:[0-9]+: ")))
+      << s.message();
+  EXPECT_NE(s.message().find("sevenoaks-csu"), std::string::npos) << s.message();
+}
+
+TEST_F(KeyLifecycleConfigTest, RevokedKeysAreRefusedWhoeverListsThem) {
+  const std::string old_fp = CurveKeyFingerprint(old_.public_key), csu_fp = CurveKeyFingerprint(csu_.public_key);
+  const std::string stranger_fp = CurveKeyFingerprint(NewKey().public_key);
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(Rotated() + "revoked_keys: \"" + old_fp + "\"\nrevoked_keys: [\"" + csu_fp + "\", \"" +
+                       stranger_fp + "\"]\n",
+                   &cfg);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const v1::Agency* agency = nullptr;
+  // Revocation wins over the overlap and over being the current key.
+  s = cfg->CheckKey(old_fp, At("2026-12-01T00:00:00Z"), &agency);
+  EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+  EXPECT_NE(s.message().find("revoked"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("kent-police"), std::string::npos) << s.message();
+  s = cfg->CheckKey(csu_fp, 0, &agency);
+  EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+  ASSERT_NE(agency, nullptr);
+  EXPECT_EQ(agency->id(), "sevenoaks-csu");
+  s = cfg->CheckKey(stranger_fp, 0, &agency);
+  EXPECT_EQ(s.code(), Status::Code::kPermissionDenied) << s.ToString();
+  EXPECT_EQ(agency, nullptr);
+  EXPECT_TRUE(cfg->CheckKey(CurveKeyFingerprint(police_.public_key), 0, &agency).ok());
+}
+
+TEST_F(KeyLifecycleConfigTest, BadRevokedKeysNameFileLineAndColumn) {
+  const std::string fp = CurveKeyFingerprint(old_.public_key);
+  ExpectRefused(GoodText() + "revoked_keys: \"" + old_.public_key + "\"\n", "revoked_keys", "not a key fingerprint");
+  ExpectRefused(GoodText() + "revoked_keys: \"ABCDEF0123456789\"\n", "revoked_keys", "not a key fingerprint");
+  const std::string twice = GoodText() + "revoked_keys: \"" + fp + "\"\n# again\nrevoked_keys: \"" + fp + "\"\n";
+  std::unique_ptr<PartnershipConfig> cfg;
+  ExpectErrorAtLine(Parse(twice, &cfg), LineOf(twice, "revoked_keys", 2), "listed twice");
 }
 
 }  // namespace
