@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -66,6 +68,16 @@ Status FetchCheckpoints(BrokerClient* client, std::vector<v1::Checkpoint>* out, 
   }
 }
 
+// The default verified file for an endpoint: ~/.local/state/refx/verified/
+// with the endpoint's letters and digits as its name; "" without HOME.
+std::string DefaultVerifiedFile(const std::string& endpoint) {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return "";
+  std::string name;
+  for (char c : endpoint) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return std::string(home) + "/.local/state/refx/verified/" + name + ".json";
+}
+
 }  // namespace
 
 int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) {
@@ -106,17 +118,47 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   uint64_t checkpoints_checked = checkpoints.size();
 
   eventlog::Finding found;
-  const std::vector<CheckpointRef> good = eventlog::AuthenticCheckpoints(std::move(checkpoints), keys, &found);
+  std::vector<CheckpointRef> good = eventlog::AuthenticCheckpoints(std::move(checkpoints), keys, &found);
+
+  // Resume after the newest signed checkpoint verified before, if any (and
+  // its signature still holds under the keys given).
+  ClientOptions where;
+  const std::string endpoint = ClientOptionsFor(flags, args.as, &where).ok() ? where.endpoint : flags.endpoint;
+  const std::string verified_file = args.verified_file.empty() ? DefaultVerifiedFile(endpoint) : args.verified_file;
+  v1::Checkpoint resume;
+  if (!args.full && !keys.empty() && !verified_file.empty() && ::access(verified_file.c_str(), F_OK) == 0) {
+    std::vector<v1::Checkpoint> kept;
+    s = ReadCheckpointFile(verified_file, &kept);
+    eventlog::Finding ignored;
+    std::vector<CheckpointRef> kept_refs;
+    if (s.ok() && kept.size() == 1) kept_refs.push_back({kept[0], true});
+    const std::vector<CheckpointRef> authentic = eventlog::AuthenticCheckpoints(std::move(kept_refs), keys, &ignored);
+    if (authentic.size() == 1 && authentic[0].checkpoint.chain_hash().size() == eventlog::kHashBytes) {
+      resume = authentic[0].checkpoint;
+    } else {
+      std::fprintf(stderr, "refx %s: %s does not hold one checkpoint signed by the keys given; verifying from seq "
+                   "1\n", command.c_str(), verified_file.c_str());
+    }
+  }
+  const uint64_t resume_seq = resume.seq();
+  if (resume_seq > 0) {
+    // What is before the resume point was verified then; only later checkpoints are held to this stream.
+    good.erase(std::remove_if(good.begin(), good.end(),
+                              [&](const CheckpointRef& r) { return r.checkpoint.seq() <= resume_seq; }),
+               good.end());
+  }
   std::map<uint64_t, std::string> captured;  // checkpoint seq -> recomputed hash
   for (const CheckpointRef& ref : good) captured[ref.checkpoint.seq()];
 
   // The stream: every event, recomputing the chain.
   const bool bar = ::isatty(STDERR_FILENO) == 1;
   auto drawn = start;
-  eventlog::ChainChecker chain;
+  eventlog::ChainChecker chain = resume_seq > 0 ? eventlog::ChainChecker(resume_seq + 1, resume.chain_hash())
+                                                 : eventlog::ChainChecker();
   uint64_t checked = 0;
   bool broken = false;
   v1::ReadRequest request;
+  request.set_after_seq(resume_seq);
   request.set_purpose(args.purpose);
   request.set_initial_credit(audit::kBulkReadCredit);  // the whole log: keep the broker streaming
   s = client->Read(request, [&](const v1::Event& event, const std::string& bytes, const std::string& stored_hash) {
@@ -151,7 +193,7 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
       if (now - drawn >= std::chrono::milliseconds(100)) {
         drawn = now;
         const double elapsed = std::chrono::duration<double>(now - start).count();
-        const uint64_t total = std::max(head_before, checked);
+        const uint64_t total = std::max(head_before > resume_seq ? head_before - resume_seq : 0, checked);
         DrawProgress("verifying", checked, total,
                             EventsDetail(checked, total, elapsed > 0 ? static_cast<double>(checked) / elapsed : 0.0));
       }
@@ -170,17 +212,25 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
   }
   // The checkpoints against the recomputed chain (a broken stream already
   // explains checkpoints beyond its end).
-  const uint64_t last_match = eventlog::HoldCheckpointsAgainstChain(
+  uint64_t last_match = eventlog::HoldCheckpointsAgainstChain(
       good, last,
       [&](uint64_t seq) -> const unsigned char* {
         const std::string& hash = captured[seq];
         return hash.size() == eventlog::kHashBytes ? reinterpret_cast<const unsigned char*>(hash.data()) : nullptr;
       },
       "the stream", /*beyond_last_explained=*/broken, &found);
+  // The checkpoint resumed from vouches for everything up to it.
+  last_match = std::max(last_match, resume_seq);
 
   const bool ok = found.problem == LogProblem::kNone;
-  ClientOptions where;
-  const std::string endpoint = ClientOptionsFor(flags, args.as, &where).ok() ? where.endpoint : flags.endpoint;
+  if (ok && !keys.empty() && last_match > resume_seq && !verified_file.empty()) {
+    for (const CheckpointRef& ref : good) {
+      if (ref.checkpoint.seq() != last_match) continue;
+      const Status kept = WriteCheckpointFile(verified_file, ref.checkpoint);
+      if (!kept.ok()) std::fprintf(stderr, "refx %s: %s\n", command.c_str(), kept.ToString().c_str());
+      break;
+    }
+  }
   if (args.json) {
     v1::VerifyResult result;
     result.set_db("broker at " + endpoint);  // online: index_entries_checked stays 0 (indexes need --db)
@@ -218,11 +268,20 @@ int RunOnlineVerify(const ConnectionFlags& flags, const OnlineVerifyArgs& args) 
       }
       std::printf("\n");
     }
+    if (resume_seq > 0) {
+      std::printf("resumed after the signed checkpoint at seq %llu verified before (%s); pass --full to verify "
+                  "from seq 1\n",
+                  static_cast<unsigned long long>(resume_seq), verified_file.c_str());
+    }
     std::printf("note: online verification does not check the indexes; run `refx audit verify --db DIR` on a "
                 "stopped broker's folder or a restored backup for that\n");
   } else {
     std::printf("first bad seq %llu: %s: %s\n", static_cast<unsigned long long>(found.seq),
                 eventlog::LogProblemName(found.problem), found.detail.c_str());
+    if (resume_seq > 0) {
+      std::printf("(resumed after the signed checkpoint at seq %llu verified before; --full checks from seq 1)\n",
+                  static_cast<unsigned long long>(resume_seq));
+    }
   }
   return ok ? kExitOk : kExitTampered;
 }

@@ -14,7 +14,6 @@
 #include "core/durable_dir.h"
 #include "core/log_escape.h"
 #include "refx/v1/snapshot.pb.h"
-#include "services/common/durable_file.h"
 
 namespace refx {
 

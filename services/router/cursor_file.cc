@@ -1,6 +1,6 @@
 #include "services/router/cursor_file.h"
 
-#include "services/common/durable_file.h"
+#include "core/durable_dir.h"
 
 #include <filesystem>
 #include <fstream>
