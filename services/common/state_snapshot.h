@@ -60,7 +60,7 @@ class SnapshotFile {
 
 // When a service takes its next snapshot: after `every_events` events, or
 // `every_seconds` after the last one when any event came since. Zero
-// every_events switches snapshots off.
+// every_events switches snapshots off: none is taken, and none is loaded.
 struct SnapshotPolicy {
   uint64_t every_events = 100000;
   int every_seconds = 60;

@@ -63,6 +63,7 @@ Micros OutcomesService::ClosedHorizonMicros() const {
 Status OutcomesService::LoadSnapshot() {
   if (options_.state_dir.empty()) return Status::OK();
   REFX_RETURN_IF_ERROR(lock_.Acquire(options_.state_dir, "refx-outcomes"));
+  if (!schedule_.enabled()) return Status::OK();  // snapshots off: the whole log is replayed
   snapshot_file_ = std::make_unique<SnapshotFile>(options_.state_dir, "outcomes");
   v1::CaseFoldSnapshot snapshot;
   uint64_t from = 0;

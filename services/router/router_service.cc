@@ -98,7 +98,9 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   // the whole log.
   v1::RouterSnapshot snapshot;
   uint64_t from = 0;
-  REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay("router", snapshot_file_, &reader, &snapshot, &from, &read_hash_));
+  if (schedule_.enabled()) {
+    REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay("router", snapshot_file_, &reader, &snapshot, &from, &read_hash_));
+  }
   if (from > 0) state_.FromSnapshot(snapshot);
   schedule_.Taken(from);
   uint64_t replayed_to = 0;
