@@ -83,15 +83,27 @@ Status VerifyThroughBroker(BrokerClient* client, const OnlineVerifyOptions& opti
   const std::vector<CheckpointRef> all = checkpoints;
 
   eventlog::Finding found;
-  const std::vector<CheckpointRef> good = eventlog::AuthenticCheckpoints(std::move(checkpoints), keys, &found);
+  std::vector<CheckpointRef> good = eventlog::AuthenticCheckpoints(std::move(checkpoints), keys, &found);
+  const uint64_t resume_seq =
+      options.resume_after.chain_hash().size() == eventlog::kHashBytes ? options.resume_after.seq() : 0;
+  if (resume_seq > 0) {
+    // What is before the resume point was verified then; only later
+    // checkpoints are held to this stream.
+    good.erase(std::remove_if(good.begin(), good.end(),
+                              [&](const CheckpointRef& r) { return r.checkpoint.seq() <= resume_seq; }),
+               good.end());
+  }
   std::map<uint64_t, std::string> captured;  // checkpoint seq -> recomputed hash
   for (const CheckpointRef& ref : all) captured[ref.checkpoint.seq()];
 
   // The stream: every event, recomputing the chain.
-  eventlog::ChainChecker chain;
+  eventlog::ChainChecker chain = resume_seq > 0
+                                     ? eventlog::ChainChecker(resume_seq + 1, options.resume_after.chain_hash())
+                                     : eventlog::ChainChecker();
   uint64_t checked = 0;
   bool broken = false;
   v1::ReadRequest request;
+  request.set_after_seq(resume_seq);
   request.set_purpose(options.purpose);
   request.set_initial_credit(options.initial_credit);
   REFX_RETURN_IF_ERROR(
@@ -135,13 +147,15 @@ Status VerifyThroughBroker(BrokerClient* client, const OnlineVerifyOptions& opti
   }
   // The checkpoints against the recomputed chain (a broken stream already
   // explains checkpoints beyond its end).
-  const uint64_t last_match = eventlog::HoldCheckpointsAgainstChain(
+  uint64_t last_match = eventlog::HoldCheckpointsAgainstChain(
       good, last,
       [&](uint64_t seq) -> const unsigned char* {
         const std::string& hash = captured[seq];
         return hash.size() == eventlog::kHashBytes ? reinterpret_cast<const unsigned char*>(hash.data()) : nullptr;
       },
       "the stream", /*beyond_last_explained=*/broken, &found);
+  // The checkpoint resumed from vouches for everything up to it.
+  last_match = std::max(last_match, resume_seq);
 
   const bool ok = found.problem == LogProblem::kNone;
   v1::VerifyResult& result = out->result;

@@ -51,8 +51,14 @@ struct OnlineVerifyOptions {
   std::vector<SigningKey> keys;              // none: signatures are not checked
   std::vector<v1::Checkpoint> trusted;       // checkpoints kept apart from the log
   uint32_t initial_credit = 20000;           // events the broker may send ahead
+  // A signed checkpoint verified by an earlier run, already checked by the
+  // caller to be authentic under `keys`: the stream starts after its seq,
+  // chained from its hash, and what is before it is not checked again
+  // (tampering there needs a full run to be found). seq 0: from seq 1.
+  v1::Checkpoint resume_after;
   // Called after each verified event with (events checked, head seq when the
-  // read began); may be empty.
+  // read began); may be empty. With resume_after, events checked count from
+  // its seq.
   std::function<void(uint64_t checked, uint64_t head)> progress;
 };
 

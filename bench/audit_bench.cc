@@ -20,6 +20,13 @@
 //   check     VerifyLog of the broker's copy of the log after all that (not
 //             timed; a problem is reported, not fatal)
 //
+// With --services it measures only the services instead (issue 14): the
+// broker on the log with deploy/config/sevenoaks.textproto (fresh keys),
+// then refx-router and refx-outcomes each started from exec until caught up
+// with the log - replaying it whole (--snapshot-events 0), and from the
+// snapshot a previous run left at stop - with the resident memory (VmRSS)
+// when caught up and its peak (VmHWM), median of --restarts runs each.
+//
 // A benchmark, not a test: nothing asserts on timing. It exits 1 on a setup
 // failure, a refused request, or a read that delivers a different number of
 // events than the log holds (a benchmark that silently reads nothing is
@@ -53,7 +60,13 @@
 #include "bench/ceilings.h"
 #include "client/broker_client.h"
 #include "client/curve_keygen.h"
+#include <google/protobuf/text_format.h>
+
+#include <map>
+
 #include "core/civil_date.h"
+#include "core/partnership_config.h"
+#include "core/subject_key.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/referral_validation.h"
@@ -87,6 +100,7 @@ struct Settings {
   uint32_t seed = 42;
   int ceiling_ms = 2000;
   bool keep = false;
+  bool services = false;        // measure the services' restarts instead
 };
 
 // ---------------------------------------------------------------------------
@@ -290,6 +304,13 @@ class AuditBench {
     BuildOrReuse();
     Progress::Status("flushing memtables, copying the log for the broker ...");
     FlushAndCopy(log_path_, broker_log_path_);
+    if (s_.services) {
+      Services();
+      load_after_ = LoadAverage();
+      Progress::Clear();
+      ServicesReport(std::cout);
+      return;
+    }
     log_bytes_ = DirectoryBytes(log_path_);
     Verify();
     SetUpBroker();
@@ -427,6 +448,142 @@ class AuditBench {
       Progress::Clear();
       std::fprintf(stderr, "refx-bench-audit: the broker's copy of the log does not verify: %s\n",
                    after_broker_.c_str());
+    }
+  }
+
+  // -- S. The services' restarts (--services) -------------------------------
+
+  struct ServiceStart {
+    double seconds = 0;
+    uint64_t rss_kb = 0, peak_kb = 0;
+  };
+  struct ServiceFigures {
+    std::string service, mode;
+    std::vector<ServiceStart> runs;
+  };
+
+  static uint64_t StatusKb(pid_t pid, const std::string& field) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(field + ":", 0) == 0) return std::stoull(line.substr(field.size() + 1));
+    }
+    return 0;
+  }
+
+  // The broker with the partnership's real configuration (rules, the
+  // services' identities) and fresh keys for the broker and the services.
+  void SetUpServicesBroker() {
+    SetUpBroker();
+    std::unique_ptr<PartnershipConfig> base;
+    Check(PartnershipConfig::Load(std::string(REFX_SOURCE_DIR) + "/deploy/config/sevenoaks.textproto", &base),
+          "loading deploy/config/sevenoaks.textproto");
+    v1::PartnershipConfig config = base->proto();
+    svc_key_dir_ = run_dir_->path() + "/service-keys";
+    fs::create_directories(svc_key_dir_);
+    for (auto& agency : *config.mutable_agencies()) {
+      if (agency.id() != "refx-router" && agency.id() != "refx-outcomes") continue;
+      CurveKeyPair keys;
+      Check(GenerateCurveKeyPair(&keys), "GenerateCurveKeyPair");
+      Check(SaveCurveKeyPair(svc_key_dir_, agency.id(), keys), "SaveCurveKeyPair");
+      agency.set_public_key(keys.public_key);
+    }
+    WriteFile(svc_key_dir_ + "/broker.pub", broker_keys_.public_key + "\n");
+    config.set_subject_key_file(run_dir_->path() + "/subject.hmac");
+    Check(GenerateSubjectKeyFile(config.subject_key_file()), "GenerateSubjectKeyFile");
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(config, &text);
+    WriteFile(config_path_, text);
+  }
+
+  // Starts `service` until it says it caught up; returns when and how big.
+  ServiceStart StartService(const std::string& service, const std::string& state_dir, bool replay) {
+    const std::string binary = ExecutableDir() + "/" + service;
+    const std::string log = state_dir + "/" + service + ".log";
+    std::error_code ec;
+    fs::remove(log, ec);
+    fs::remove(state_dir + "/refx-outcomes.ready", ec);
+    std::vector<std::string> argv = {binary, "--config", config_path_, "--broker", broker_.endpoint, "--key-dir",
+                                     svc_key_dir_, "--key-name", service, "--state-dir", state_dir, "--metrics",
+                                     "off", "--log-level", "info"};
+    if (replay) argv.insert(argv.end(), {"--snapshot-events", "0"});
+    ServiceStart start;
+    const auto exec = Clock::now();
+    ChildProcess child(argv, log);
+    const auto deadline = exec + std::chrono::seconds(600);
+    auto caught_up = [&] {
+      if (service == "refx-outcomes") return fs::exists(state_dir + "/refx-outcomes.ready");
+      std::ifstream in(log);
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      return text.find("routing events after seq") != std::string::npos;
+    };
+    while (!caught_up()) {
+      if (!child.Running()) throw BenchError(service + " exited during start:\n" + child.LogTail());
+      if (Clock::now() > deadline) throw BenchError(service + " not caught up after 600 s:\n" + child.LogTail());
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    start.seconds = Seconds(exec, Clock::now());
+    start.rss_kb = StatusKb(child.pid(), "VmRSS");
+    start.peak_kb = StatusKb(child.pid(), "VmHWM");
+    const int status = child.Stop(std::chrono::seconds(120));  // SIGTERM: a snapshot as of the head
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      throw BenchError(service + " did not stop cleanly:\n" + child.LogTail());
+    }
+    return start;
+  }
+
+  void Services() {
+    SetUpServicesBroker();
+    broker_ = StartBroker();
+    const uint64_t head = s_.events;  // the log holds exactly the synthetic events
+    for (const std::string service : {"refx-router", "refx-outcomes"}) {
+      const std::string state_dir = run_dir_->path() + "/" + service;
+      fs::create_directories(state_dir);
+      // The router acts only after its cursor: at the head, it routes nothing again.
+      if (service == "refx-router") WriteFile(state_dir + "/router.cursor", std::to_string(head) + "\n");
+      ServiceFigures replay{service, "replay", {}}, snapshot{service, "snapshot", {}};
+      for (int i = 1; i <= s_.restarts; ++i) {
+        Progress::Status(service + ": full replay " + std::to_string(i) + "/" + std::to_string(s_.restarts) + " ...");
+        replay.runs.push_back(StartService(service, state_dir, /*replay=*/true));
+      }
+      // A first start with snapshots on leaves one at stop; the next starts load it.
+      Progress::Status(service + ": writing a snapshot ...");
+      StartService(service, state_dir, /*replay=*/false);
+      for (int i = 1; i <= s_.restarts; ++i) {
+        Progress::Status(service + ": start from the snapshot " + std::to_string(i) + "/" +
+                         std::to_string(s_.restarts) + " ...");
+        snapshot.runs.push_back(StartService(service, state_dir, /*replay=*/false));
+      }
+      std::error_code ec;
+      snapshot_bytes_[service] = fs::file_size(state_dir + "/" + service.substr(5) + ".snapshot", ec);
+      service_figures_.push_back(replay);
+      service_figures_.push_back(snapshot);
+    }
+    StopBroker();
+  }
+
+  void ServicesReport(std::ostream& out) const {
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v.empty() ? 0.0 : v[v.size() / 2];
+    };
+    out << "## Service restarts on " << Thousands(static_cast<double>(s_.events)) << " events (median of "
+        << s_.restarts << ")\n\n"
+        << "Load average before / after: " << load_before_ << " / " << load_after_ << "\n\n"
+        << "| service | start | caught up (s) | RSS caught up (MB) | peak RSS (MB) | snapshot (MB) |\n"
+        << "|---|---|---:|---:|---:|---:|\n";
+    for (const ServiceFigures& f : service_figures_) {
+      std::vector<double> secs, rss, peak;
+      for (const ServiceStart& r : f.runs) {
+        secs.push_back(r.seconds);
+        rss.push_back(static_cast<double>(r.rss_kb) / 1024);
+        peak.push_back(static_cast<double>(r.peak_kb) / 1024);
+      }
+      auto it = snapshot_bytes_.find(f.service);
+      const double snap_mb = it == snapshot_bytes_.end() ? 0 : static_cast<double>(it->second) / 1e6;
+      out << "| " << f.service << " | " << (f.mode == "replay" ? "full replay" : "snapshot + tail") << " | "
+          << Fixed(median(secs), 3) << " | " << Fixed(median(rss), 0) << " | " << Fixed(median(peak), 0) << " | "
+          << (f.mode == "replay" ? "-" : Fixed(snap_mb, 1)) << " |\n";
     }
   }
 
@@ -896,6 +1053,9 @@ class AuditBench {
   std::string root_, log_path_, key_dir_, broker_log_path_;
   std::unique_ptr<TempDir> run_dir_;
   std::string broker_binary_, config_path_, signing_public_, reference_tag_;
+  std::string svc_key_dir_;
+  std::vector<ServiceFigures> service_figures_;
+  std::map<std::string, uintmax_t> snapshot_bytes_;
   Identities ids_;
   CurveKeyPair broker_keys_;
   v1::Referral referral_;
@@ -939,6 +1099,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", s.seed, "Seed of the random choice of referrals")->capture_default_str();
   app.add_option("--ceiling-ms", s.ceiling_ms, "Duration of the raw RocksDB synced-write measurement")
       ->capture_default_str();
+  app.add_flag("--services", s.services,
+               "Measure refx-router and refx-outcomes restarts (full replay vs snapshot) and RSS instead");
   app.add_flag("--keep-temp", s.keep, "Keep the run's directory (configuration, broker log) and temporary data");
   CLI11_PARSE(app, argc, argv);
   if (s.quick) {

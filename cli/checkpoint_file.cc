@@ -1,8 +1,10 @@
 #include "cli/checkpoint_file.h"
 
+#include <filesystem>
 #include <fstream>
 #include <utility>
 
+#include "core/durable_dir.h"
 #include "core/json.h"
 
 namespace refx::cli {
@@ -21,6 +23,12 @@ Status ReadCheckpointFile(const std::string& path, std::vector<v1::Checkpoint>* 
     out->push_back(std::move(cp));
   }
   return Status::OK();
+}
+
+Status WriteCheckpointFile(const std::string& path, const v1::Checkpoint& checkpoint) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (!dir.empty()) REFX_RETURN_IF_ERROR(CreateDirDurably(dir, 0700));
+  return ReplaceFileDurably(path, ToJsonLine(checkpoint) + "\n");
 }
 
 }  // namespace refx::cli

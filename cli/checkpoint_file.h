@@ -16,4 +16,10 @@ namespace refx::cli {
 // ignored) to *out. IoError if unreadable; InvalidArgument naming the line.
 Status ReadCheckpointFile(const std::string& path, std::vector<v1::Checkpoint>* out);
 
+// Durably replaces file `path` (creating its folder) with the one JSON
+// line of `checkpoint`: where `refx audit verify` keeps the newest signed
+// checkpoint it has verified, to check only the log after it next time.
+// IoError naming the file on failure.
+Status WriteCheckpointFile(const std::string& path, const v1::Checkpoint& checkpoint);
+
 }  // namespace refx::cli

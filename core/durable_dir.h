@@ -23,6 +23,14 @@ namespace refx {
 // Folders it creates get `mode` (less the umask).
 Status CreateDirDurably(const std::string& path, mode_t mode = 0755);
 
+// Writes `data` to PATH.tmp, fsyncs it, renames it over `path` and fsyncs
+// the folder: a crash or power loss leaves the old content or the new, never
+// a torn one. OK once the new content is durable; IoError naming the file
+// and the step otherwise (the old content is then still in place, and a
+// PATH.tmp may be left, overwritten by the next call). Two calls for the
+// same path at once race.
+Status ReplaceFileDurably(const std::string& path, const std::string& data);
+
 // fsyncs the folder `dir`, so that the entries created, renamed or removed in
 // it survive a power loss. OK, or IoError naming the folder.
 Status SyncDir(const std::string& dir);

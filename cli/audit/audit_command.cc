@@ -53,6 +53,8 @@ void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
     online.signing_pubs = verify_args->signing_pubs;
     online.checkpoint_files = verify_args->checkpoint_files;
     online.json = verify_args->json;
+    online.full = verify_args->full;
+    online.verified_file = verify_args->verified_file;
     *exit_code = RunOnlineVerify(*flags, online);
   });
 

@@ -45,8 +45,16 @@ struct OnlineVerifyArgs {
   std::vector<std::string> signing_pubs;       // NAME.sign.pub files
   std::vector<std::string> checkpoint_files;   // trusted refx.v1.Checkpoint JSON lines
   bool json = false;
+  bool full = false;          // from seq 1 even when a verified checkpoint is kept
+  std::string verified_file;  // "" = ~/.local/state/refx/verified/ENDPOINT.json
 };
 
+// Resuming: with --signing-pub, the newest signed checkpoint that matched is
+// kept in the verified file; the next run (unless --full) re-checks its
+// signature, then streams only the events after it, its chain hash as the
+// predecessor's. A rewrite before it that recomputed the chain breaks the
+// first link after it; bytes altered before it with the stored hashes left
+// alone are outside this check and need --full.
 // Verifies the log through the broker: streams every event, recomputes the
 // hash chain over the exact bytes, checks the seqs run from 1 without a gap
 // and that each recomputed hash equals the one the broker stores, then

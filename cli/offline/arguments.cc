@@ -20,6 +20,11 @@ CLI::App* AddVerifyCommand(CLI::App* audit, VerifyArgs* args) {
                      "File of refx.v1.Checkpoint JSON lines kept off the broker's host (repeatable)");
   verify->add_option("--threads", args->threads, "Offline: worker threads (default: one per core)");
   verify->add_flag("--json", args->json, "One refx.v1.VerifyResult JSON line");
+  verify->add_flag("--full", args->full,
+                   "Online: verify from seq 1, not from the newest signed checkpoint verified before");
+  verify->add_option("--verified-file", args->verified_file,
+                     "Online: where the newest signed checkpoint verified is kept (default "
+                     "~/.local/state/refx/verified/ENDPOINT.json)");
   return verify;
 }
 

@@ -31,6 +31,8 @@ struct VerifyArgs {
   std::vector<std::string> checkpoint_files;
   bool json = false;
   unsigned threads = 0;  // offline only
+  bool full = false;         // online only: from seq 1, not from the last verified checkpoint
+  std::string verified_file; // online only: where the last verified signed checkpoint is kept
 };
 
 // `audit checkpoint --db DIR [--all]`.

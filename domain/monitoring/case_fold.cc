@@ -4,6 +4,8 @@
 
 #include "core/event_util.h"
 
+#include <algorithm>
+
 namespace refx::outcomes {
 
 namespace {
@@ -32,7 +34,10 @@ const CaseView* CaseFold::Apply(const v1::Event& e) {
       auto found = cases_.find({referral_id, d});
       if (found == cases_.end()) continue;
       CaseView& c = found->second;
-      if (c.state != v1::CLOSED && c.state != v1::DECLINED && c.state != v1::UNDELIVERABLE) c.state = v1::WITHDRAWN;
+      if (c.state != v1::CLOSED && c.state != v1::DECLINED && c.state != v1::UNDELIVERABLE) {
+        c.state = v1::WITHDRAWN;
+        c.closed_at = EventMicros(e);
+      }
     }
     return nullptr;
   }
@@ -88,6 +93,7 @@ const CaseView* CaseFold::Apply(const v1::Event& e) {
     default:
       return nullptr;
   }
+  if (!IsOpenState(c.state)) c.closed_at = t;
   return &c;
 }
 
@@ -104,6 +110,68 @@ std::vector<const CaseView*> CaseFold::CasesOf(const std::string& referral_id) c
     if (const CaseView* c = Find(referral_id, d)) out.push_back(c);
   }
   return out;
+}
+
+size_t CaseFold::ForgetClosedBefore(Micros cutoff) {
+  size_t dropped = 0;
+  for (auto it = cases_.begin(); it != cases_.end();) {
+    const CaseView& c = it->second;
+    if (IsOpenState(c.state) || c.closed_at == 0 || c.closed_at >= cutoff) {
+      ++it;
+      continue;
+    }
+    auto d = destinations_.find(c.referral_id);
+    if (d != destinations_.end()) {
+      auto& list = d->second;
+      list.erase(std::remove(list.begin(), list.end(), c.destination), list.end());
+      if (list.empty()) destinations_.erase(d);
+    }
+    it = cases_.erase(it);
+    ++dropped;
+  }
+  return dropped;
+}
+
+void CaseFold::ToSnapshot(v1::CaseFoldSnapshot* out) const {
+  out->Clear();
+  out->set_last_seq(last_seq_);
+  for (const auto& [referral_id, dests] : destinations_) {
+    v1::CaseFoldSnapshot::Referral* r = out->add_referrals();
+    r->set_referral_id(referral_id);
+    for (const std::string& d : dests) {
+      auto it = cases_.find({referral_id, d});
+      if (it == cases_.end()) continue;
+      const CaseView& c = it->second;
+      v1::CaseFoldSnapshot::Case* o = r->add_cases();
+      o->set_destination(c.destination);
+      o->set_state(c.state);
+      for (Micros t : {c.routed_at, c.deadline, c.first_delivered_at, c.acknowledged_at, c.accepted_at, c.closed_at}) {
+        o->add_times(t);
+      }
+      o->set_acknowledge_breached(c.acknowledge_breached);
+      for (const std::string& by : c.escalated_by) o->add_escalated_by(by);
+    }
+  }
+}
+
+void CaseFold::FromSnapshot(const v1::CaseFoldSnapshot& in) {
+  *this = CaseFold();
+  last_seq_ = in.last_seq();
+  for (const auto& r : in.referrals()) {
+    std::vector<std::string>& dests = destinations_[r.referral_id()];
+    for (const auto& o : r.cases()) {
+      CaseView& c = cases_[{r.referral_id(), o.destination()}];
+      c.referral_id = r.referral_id();
+      c.destination = o.destination();
+      c.state = static_cast<v1::CaseState>(o.state());
+      Micros* times[] = {&c.routed_at, &c.deadline, &c.first_delivered_at, &c.acknowledged_at, &c.accepted_at,
+                         &c.closed_at};
+      for (int i = 0; i < o.times_size() && i < 6; ++i) *times[i] = o.times(i);
+      c.acknowledge_breached = o.acknowledge_breached();
+      c.escalated_by.assign(o.escalated_by().begin(), o.escalated_by().end());
+      dests.push_back(o.destination());
+    }
+  }
 }
 
 void CaseFold::ForEach(const std::function<void(const CaseView&)>& fn) const {

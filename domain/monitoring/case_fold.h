@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "refx/v1/event.pb.h"
+#include "refx/v1/snapshot.pb.h"
 
 namespace refx::outcomes {
 
@@ -38,6 +39,9 @@ struct CaseView {
   bool acknowledge_breached = false;
   // Identities (event actors) that escalated this case.
   std::vector<std::string> escalated_by;
+  // When the case last left the open states (CLOSED, DECLINED,
+  // UNDELIVERABLE, WITHDRAWN); 0 while open.
+  Micros closed_at = 0;
 };
 
 // True for ROUTED and DELIVERED: the destination has not acknowledged.
@@ -64,6 +68,15 @@ class CaseFold {
   void ForEach(const std::function<void(const CaseView&)>& fn) const;
 
   size_t size() const { return cases_.size(); }
+
+  // Forgets the cases that left the open states (IsOpenState) before
+  // `cutoff`; later events about them are then ignored, as for any unknown
+  // case. They stay in the log for reports. Returns how many were dropped.
+  size_t ForgetClosedBefore(Micros cutoff);
+
+  // The fold as a snapshot message, and back (replacing this fold).
+  void ToSnapshot(v1::CaseFoldSnapshot* out) const;
+  void FromSnapshot(const v1::CaseFoldSnapshot& in);
   // Seq of the last event applied (0 before any).
   uint64_t last_seq() const { return last_seq_; }
 

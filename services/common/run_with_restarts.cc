@@ -27,18 +27,19 @@ Status RunWithRestarts(const char* name, int retry_delay_ms, const std::function
 
 bool StopRequested(const std::function<bool()>& should_stop) { return should_stop && should_stop(); }
 
-Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::function<void(const v1::Event&)>& apply,
+Status ReplayLog(BrokerClient* reader, const std::string& purpose, uint64_t after_seq,
+                 const std::function<void(const v1::Event&, const std::string& hash)>& apply,
                  const std::function<bool()>& should_stop, uint64_t* replayed_to) {
-  *replayed_to = 0;
+  *replayed_to = after_seq;
   v1::ReadRequest replay;
-  replay.set_after_seq(0);
+  replay.set_after_seq(after_seq);
   replay.set_follow(false);
   replay.set_purpose(purpose);
   replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
   return reader->Read(
       replay,
-      [&](const v1::Event& event, const std::string&, const std::string&) {
-        apply(event);
+      [&](const v1::Event& event, const std::string&, const std::string& hash) {
+        apply(event, hash);
         *replayed_to = event.seq();
         return true;
       },

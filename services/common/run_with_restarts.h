@@ -24,12 +24,14 @@ Status RunWithRestarts(const char* name, int retry_delay_ms, const std::function
 // True when should_stop is set and says stop.
 bool StopRequested(const std::function<bool()>& should_stop);
 
-// Reads the whole log once through `reader`, not following, as `purpose`
-// (one bulk read: the broker keeps streaming), calling apply(event) for
-// each event in seq order; *replayed_to is the last seq read (0 for an
-// empty log). Returns the read's Status: OK also when should_stop stopped
-// it (the caller checks StopRequested).
-Status ReplayLog(BrokerClient* reader, const std::string& purpose, const std::function<void(const v1::Event&)>& apply,
+// Reads the log after `after_seq` (0: the whole log; a snapshot's seq: its
+// tail) once through `reader`, not following, as `purpose` (one bulk read:
+// the broker keeps streaming), calling apply(event, chain hash) for each
+// event in seq order; *replayed_to is the last seq read (after_seq when
+// nothing follows it). Returns the read's Status: OK also when should_stop
+// stopped it (the caller checks StopRequested).
+Status ReplayLog(BrokerClient* reader, const std::string& purpose, uint64_t after_seq,
+                 const std::function<void(const v1::Event&, const std::string& hash)>& apply,
                  const std::function<bool()>& should_stop, uint64_t* replayed_to);
 
 // Appends a service puts in one AppendBatchRequest: 256, or the broker's

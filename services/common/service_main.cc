@@ -23,6 +23,13 @@ void AddServiceFlags(CLI::App& app, ServiceFlags* flags) {
   app.add_option("--key-dir", flags->key_dir, "Folder holding the service's key pair NAME.pub / NAME.key")->required();
   app.add_option("--key-name", flags->key_name, "Name of the service's key pair and identity")->capture_default_str();
   app.add_option("--log-level", flags->log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_option("--snapshot-events", flags->snapshot.every_events,
+                 "Snapshot the service's state after this many events (0: never; a start then replays the whole log)")
+      ->capture_default_str();
+  app.add_option("--snapshot-seconds", flags->snapshot.every_seconds,
+                 "...or this many seconds after the last snapshot when events came since")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option_function<std::string>(
          "--metrics",
          [flags](const std::string& address) {

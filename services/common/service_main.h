@@ -17,6 +17,7 @@
 #include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
+#include "services/common/state_snapshot.h"
 
 namespace refx {
 
@@ -32,10 +33,13 @@ struct ServiceFlags {
   // refx-delivery :7492, refx-outcomes :7493; the broker has :7490).
   std::string metrics_address;
   bool metrics_given = false;  // set by parsing when --metrics was passed
+  // --snapshot-events / --snapshot-seconds: when the service snapshots its
+  // state into its state folder (services/common/state_snapshot.h).
+  SnapshotPolicy snapshot;
 };
 
 // Adds --config, --broker, --server-key, --key-dir, --key-name,
-// --log-level and --metrics to `app`, storing into *flags (which must
+// --log-level, --metrics, --snapshot-events and --snapshot-seconds to `app`, storing into *flags (which must
 // outlive parsing).
 void AddServiceFlags(CLI::App& app, ServiceFlags* flags);
 

@@ -85,8 +85,8 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   // 1. Rebuild the open cases and their timers from the whole log.
   uint64_t replayed_to = 0;
   Status s = ReplayLog(
-      &reader, "refx-delivery: rebuild open cases", [this](const v1::Event& event) { Observe(event); }, should_stop,
-      &replayed_to);
+      &reader, "refx-delivery: rebuild open cases", 0,
+      [this](const v1::Event& event, const std::string&) { Observe(event); }, should_stop, &replayed_to);
   REFX_RETURN_IF_ERROR(s);
   head_seq_ = reader.head_seq_seen();
   open_cases_ = tracker_.open_count();

@@ -145,8 +145,8 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
                                  (Now() - kFirstRunLookBack).time_since_epoch()).count();
   uint64_t last_old_seq = 0;
   REFX_RETURN_IF_ERROR(ReplayLog(
-      &reader, "refx-notifier: rebuild the cases",
-      [&](const v1::Event& e) {
+      &reader, "refx-notifier: rebuild the cases", 0,
+      [&](const v1::Event& e, const std::string&) {
         if (outcomes::EventMicros(e) < old_before) last_old_seq = e.seq();
         Observe(e);
       },

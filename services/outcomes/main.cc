@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   int check_ms = 1000;
   refx::AddServiceFlags(app, &flags);
   app.add_option("--state-dir", state_dir,
-                 "Folder for the service's own files (refx-outcomes.ready once caught up); optional");
+                 "Folder for the service's own files (refx-outcomes.ready once caught up, its snapshot and lock); "
+                 "optional: without it every start replays the whole log");
   app.add_option("--check-interval-ms", check_ms, "How often deadlines are checked")
       ->capture_default_str()
       ->check(CLI::Range(10, 3600000));
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
       return 2;
     }
     options.ready_file = state_dir + "/refx-outcomes.ready";
+    options.state_dir = state_dir;
+    options.snapshot = flags.snapshot;
     std::filesystem::remove(options.ready_file, ec);
   }
 

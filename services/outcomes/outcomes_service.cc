@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <thread>
 
@@ -12,6 +13,8 @@ namespace refx::outcomes {
 namespace {
 
 constexpr const char* kPurpose = "deadline watch (refx-outcomes)";
+// Events between two sweeps of old closed cases out of the fold.
+constexpr uint64_t kPruneEvery = 20000;
 
 std::string EscalationDestination(const PartnershipConfig& config) {
   if (!config.proto().delivery().escalate_to().empty()) return config.proto().delivery().escalate_to();
@@ -28,14 +31,22 @@ OutcomesService::OutcomesService(const PartnershipConfig* config, OutcomesOption
     : config_(config),
       options_(std::move(options)),
       escalate_to_(EscalationDestination(*config)),
-      watch_(options_.identity, escalate_to_) {
+      watch_(options_.identity, escalate_to_),
+      schedule_(options_.snapshot) {
   if (!options_.clock) options_.clock = [] { return std::chrono::system_clock::now(); };
 }
 
 OutcomesService::~OutcomesService() = default;
 
-bool OutcomesService::OnEvent(const v1::Event& event) {
+bool OutcomesService::OnEvent(const v1::Event& event, const std::string& hash) {
   if (const CaseView* c = fold_.Apply(event)) watch_.Update(*c);
+  last_hash_ = hash;
+  newest_time_ = std::max(newest_time_, EventMicros(event));
+  if (event.seq() - pruned_at_ >= kPruneEvery) {
+    // Also while catching up, so that a long log never holds every case at once.
+    pruned_at_ = event.seq();
+    forgotten_cases_.fetch_add(fold_.ForgetClosedBefore(newest_time_ - ClosedHorizonMicros()));
+  }
   if (event.has_referral_withdrawn()) {
     // Every case of the referral changed at once.
     for (const CaseView* c : fold_.CasesOf(event.referral_withdrawn().referral_id())) watch_.Update(*c);
@@ -43,6 +54,53 @@ bool OutcomesService::OnEvent(const v1::Event& event) {
   applied_seq_.store(event.seq());
   head_seq_.store(reader_->head_seq_seen());
   return !stop_.load();
+}
+
+Micros OutcomesService::ClosedHorizonMicros() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(options_.closed_horizon).count();
+}
+
+Status OutcomesService::LoadSnapshot() {
+  if (options_.state_dir.empty()) return Status::OK();
+  REFX_RETURN_IF_ERROR(lock_.Acquire(options_.state_dir, "refx-outcomes"));
+  if (!schedule_.enabled()) return Status::OK();  // snapshots off: the whole log is replayed
+  snapshot_file_ = std::make_unique<SnapshotFile>(options_.state_dir, "outcomes");
+  v1::CaseFoldSnapshot snapshot;
+  uint64_t from = 0;
+  while (!stop_.load()) {
+    Status s = LoadSnapshotOrReplay("outcomes", *snapshot_file_, reader_.get(), &snapshot, &from, &last_hash_);
+    if (s.ok()) break;
+    if (s.code() == Status::Code::kPermissionDenied) return s;
+    spdlog::warn("outcomes: cannot check the snapshot (will retry): {}", LogEscape(s.ToString()));
+    SleepUnlessStopped(options_.retry_interval);
+  }
+  if (from == 0) return Status::OK();
+  fold_.FromSnapshot(snapshot);
+  fold_.ForEach([this](const CaseView& c) {
+    watch_.Update(c);
+    newest_time_ = std::max({newest_time_, c.routed_at, c.closed_at});
+  });
+  pruned_at_ = from;
+  applied_seq_.store(from);
+  schedule_.Taken(from);
+  return Status::OK();
+}
+
+void OutcomesService::MaybeSnapshot(bool force) {
+  if (!snapshot_file_ || !schedule_.enabled()) return;
+  const uint64_t seq = fold_.last_seq();
+  if (!(force ? schedule_.Behind(seq) : schedule_.Due(seq))) return;
+  forgotten_cases_.fetch_add(fold_.ForgetClosedBefore(newest_time_ - ClosedHorizonMicros()));
+  pruned_at_ = seq;
+  v1::CaseFoldSnapshot snapshot;
+  fold_.ToSnapshot(&snapshot);
+  const Status s = snapshot_file_->Store(seq, last_hash_, snapshot);
+  if (!s.ok()) {
+    spdlog::warn("outcomes: {} (a start replays more of the log until a snapshot is written)", LogEscape(s.ToString()));
+    return;
+  }
+  schedule_.Taken(seq);
+  spdlog::debug("outcomes: snapshot at seq {} ({} cases)", seq, fold_.size());
 }
 
 void OutcomesService::SleepUnlessStopped(std::chrono::milliseconds d) const {
@@ -162,8 +220,13 @@ std::string OutcomesService::RenderMetrics() const {
   AppendGauge(&out, "refx_outcomes_overdue_cases",
               "Cases awaiting acknowledgement past their deadline, as of the last deadline check.",
               overdue_cases_.load());
-  AppendGauge(&out, "refx_outcomes_undeliverable_cases", "Cases marked undeliverable, as of the last deadline check.",
+  AppendGauge(&out, "refx_outcomes_undeliverable_cases",
+              "Cases marked undeliverable, as of the last deadline check (closed cases leave memory after the "
+              "closed horizon, 30 days by default).",
               undeliverable_cases_.load());
+  AppendCounter(&out, "refx_outcomes_forgotten_cases_total",
+                "Closed cases this process dropped from memory (older than the closed horizon).",
+                forgotten_cases_.load());
   AppendCounter(&out, "refx_outcomes_breaches_total", "deadline_breached events this process appended.",
                 breaches_.load());
   AppendCounter(&out, "refx_outcomes_escalations_total", "case_escalated events this process appended.",
@@ -187,12 +250,14 @@ Status OutcomesService::Run() {
   v1::ReadRequest request;
   request.set_purpose(kPurpose);
 
-  // 1. Rebuild the view: read to the head before judging any deadline.
+  // 1. Rebuild the view: the snapshot, then read to the head before judging
+  // any deadline.
+  REFX_RETURN_IF_ERROR(LoadSnapshot());
   while (!stop_.load()) {
     request.set_after_seq(fold_.last_seq());
     request.set_follow(false);
-    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string&) {
-      return OnEvent(e);
+    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string& hash) {
+      return OnEvent(e, hash);
     }, [this] { return stop_.load(); });
     if (s.ok()) break;
     if (s.code() == Status::Code::kPermissionDenied) return s;
@@ -204,6 +269,7 @@ Status OutcomesService::Run() {
   caught_up_.store(true);
   spdlog::info("outcomes: caught up to seq {}: {} cases, {} awaiting acknowledgement with a deadline",
                fold_.last_seq(), fold_.size(), watch_.watching());
+  MaybeSnapshot(false);
   WriteReadyFile();
   REFX_RETURN_IF_ERROR(CheckDeadlines());
 
@@ -217,14 +283,15 @@ Status OutcomesService::Run() {
       fatal = CheckDeadlines();
       last_check = std::chrono::steady_clock::now();
       if (!fatal.ok()) return true;
+      MaybeSnapshot(false);
     }
     return stop_.load();
   };
   while (!stop_.load()) {
     request.set_after_seq(fold_.last_seq());
     request.set_follow(true);
-    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string&) {
-      return OnEvent(e);
+    Status s = reader_->Read(request, [this](const v1::Event& e, const std::string&, const std::string& hash) {
+      return OnEvent(e, hash);
     }, should_stop);
     if (!fatal.ok()) return fatal;
     if (stop_.load()) break;
@@ -237,6 +304,7 @@ Status OutcomesService::Run() {
       if (!fatal.ok()) return fatal;
     }
   }
+  MaybeSnapshot(true);
   return Status::OK();
 }
 

@@ -9,12 +9,20 @@
 //   case_escalated {escalated_to: delivery.escalate_to, else the fallback
 //                   destination; reason}
 //       idempotency key "escalate-breach:<referral>:<destination>"
-// On start it rebuilds its view from the whole log before it checks any
-// deadline, so a restart never breaches a case that was acknowledged; the
+// On start it rebuilds its view - from its snapshot (state_dir) and the log
+// after it, else from the whole log - before it checks any deadline, so a
+// restart never breaches a case that was acknowledged; the
 // idempotency keys make a repeat after a crash harmless. Before each breach
 // it asks the broker for the case's current record, so an acknowledgement
 // not yet read is not overtaken and a breach already recorded is not
 // repeated.
+//
+// Snapshots (services/common/state_snapshot.h): with a state_dir, the case
+// fold is snapshotted every `snapshot` events or seconds and at stop. The
+// fold is derived from the log alone (the deadline watch is rebuilt from
+// it), so any seq is a consistent point. Cases closed (or declined,
+// undeliverable, withdrawn) more than closed_horizon before the newest
+// event are forgotten, so memory follows the open cases, not the history.
 //
 // Logs referral ids, destination codes and seqs only.
 //
@@ -34,6 +42,8 @@
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "domain/monitoring/case_fold.h"
+#include "services/common/state_dir_lock.h"
+#include "services/common/state_snapshot.h"
 #include "services/outcomes/deadline_watch.h"
 
 namespace refx::outcomes {
@@ -53,6 +63,12 @@ struct OutcomesOptions {
   // If set, written ("caught up to seq N") once the view is rebuilt from
   // the log, for scripts and tests.
   std::string ready_file;
+  // Folder for the snapshot and the instance lock ("" = no snapshots: every
+  // start replays the whole log).
+  std::string state_dir;
+  SnapshotPolicy snapshot;
+  // Closed cases older than this (by event time) leave memory.
+  std::chrono::hours closed_horizon{24 * 30};
 };
 
 class OutcomesService {
@@ -97,7 +113,13 @@ class OutcomesService {
   bool Healthy(std::string* fields) const;
 
  private:
-  bool OnEvent(const v1::Event& event);
+  bool OnEvent(const v1::Event& event, const std::string& hash);
+  // Loads the snapshot (state_dir) into the fold and the watch, retrying
+  // while the broker does not answer. OK also without one.
+  Status LoadSnapshot();
+  // Forgets old closed cases, and snapshots the fold when due (or `force`d
+  // and anything new). Logs a failure: the next snapshot tries again.
+  void MaybeSnapshot(bool force);
   // Appends what is due now. Returns PermissionDenied when the broker
   // refuses this identity (the caller stops); otherwise OK.
   Status CheckDeadlines();
@@ -108,6 +130,7 @@ class OutcomesService {
   void WriteReadyFile() const;
   // Counts the open, overdue and undeliverable cases of the fold at `now`.
   void CountCases(Micros now);
+  Micros ClosedHorizonMicros() const;
 
   const PartnershipConfig* config_;
   OutcomesOptions options_;
@@ -116,6 +139,12 @@ class OutcomesService {
   DeadlineWatch watch_;
   std::unique_ptr<BrokerClient> reader_;
   std::unique_ptr<BrokerClient> writer_;
+  StateDirLock lock_;
+  std::unique_ptr<SnapshotFile> snapshot_file_;
+  SnapshotSchedule schedule_;
+  std::string last_hash_;    // the chain hash of the event at fold_.last_seq()
+  Micros newest_time_ = 0;   // the time of the newest event applied
+  uint64_t pruned_at_ = 0;   // the seq of the last ForgetClosedBefore
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> applied_seq_{0};
   std::atomic<bool> caught_up_{false};
@@ -126,6 +155,7 @@ class OutcomesService {
   std::atomic<uint64_t> open_cases_{0};
   std::atomic<uint64_t> overdue_cases_{0};
   std::atomic<uint64_t> undeliverable_cases_{0};
+  std::atomic<uint64_t> forgotten_cases_{0};
 };
 
 }  // namespace refx::outcomes

@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   }
   options.config = config.get();
   options.state_dir = state_dir;
+  options.snapshot = flags.snapshot;
   const std::string broker_endpoint = options.client.endpoint;
 
   std::unique_ptr<refx::RouterService> router;

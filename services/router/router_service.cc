@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -35,10 +36,35 @@ google::protobuf::Timestamp DeadlineTimestamp(const RoutingDecision& decision) {
   return TimeUtil::SecondsToTimestamp(decision.deadline_unix);
 }
 
+// The longest within_months of any RepeatReferral in the configuration
+// (found by reflection, wherever conditions nest), 0 when none.
+int LongestRepeatWindow(const google::protobuf::Message& m) {
+  int longest = 0;
+  if (const auto* rr = dynamic_cast<const v1::RepeatReferral*>(&m)) longest = static_cast<int>(rr->within_months());
+  const google::protobuf::Reflection* r = m.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const auto* f : fields) {
+    if (f->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0; i < r->FieldSize(m, f); ++i) {
+        longest = std::max(longest, LongestRepeatWindow(r->GetRepeatedMessage(m, f, i)));
+      }
+    } else {
+      longest = std::max(longest, LongestRepeatWindow(r->GetMessage(m, f)));
+    }
+  }
+  return longest;
+}
+
 }  // namespace
 
 RouterService::RouterService(RouterOptions options)
-    : options_(std::move(options)), cursor_(options_.state_dir + "/router.cursor") {}
+    : options_(std::move(options)),
+      cursor_(options_.state_dir + "/router.cursor"),
+      snapshot_file_(options_.state_dir, "router"),
+      schedule_(options_.snapshot),
+      history_months_(LongestRepeatWindow(options_.config->proto())) {}
 
 Status RouterService::Create(RouterOptions options, std::unique_ptr<RouterService>* out) {
   if (options.config == nullptr) return Status::InvalidArgument("the router needs a partnership configuration");
@@ -58,6 +84,7 @@ Status RouterService::Run(const std::function<bool()>& should_stop) {
 
 Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   state_ = RouterState();
+  newest_day_ = 0;
   uint64_t cursor = 0;
   REFX_RETURN_IF_ERROR(cursor_.Load(&cursor));
   stored_seq_ = cursor;
@@ -67,12 +94,25 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
 
   following_ = false;
 
-  // 1. Rebuild what the router knows from the whole log.
+  // 1. Rebuild what the router knows: its snapshot and the log after it, or
+  // the whole log.
+  v1::RouterSnapshot snapshot;
+  uint64_t from = 0;
+  if (schedule_.enabled()) {
+    REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay("router", snapshot_file_, &reader, &snapshot, &from, &read_hash_));
+  }
+  if (from > 0) state_.FromSnapshot(snapshot);
+  schedule_.Taken(from);
   uint64_t replayed_to = 0;
   Status s = ReplayLog(
-      &reader, "refx-router: rebuild routing history", [this](const v1::Event& event) { Apply(event); }, should_stop,
-      &replayed_to);
+      &reader, "refx-router: rebuild routing history", from,
+      [this](const v1::Event& event, const std::string& hash) {
+        Apply(event);
+        read_hash_ = hash;
+      },
+      should_stop, &replayed_to);
   REFX_RETURN_IF_ERROR(s);
+  state_seq_ = replayed_to;
   head_seq_ = reader.head_seq_seen();
   if (StopRequested(should_stop)) return Status::OK();
   if (cursor > replayed_to) {
@@ -80,8 +120,13 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
                               " was handled but the log ends at seq " + std::to_string(replayed_to) +
                               ": is this the same log? Remove the file to route the whole log again");
   }
-  spdlog::info("router: replayed the log to seq {} ({} cases); routing events after seq {}", replayed_to,
-               state_.case_count(), cursor);
+  spdlog::info("router: replayed the log from seq {} to seq {} ({} cases); routing events after seq {}", from + 1,
+               replayed_to, state_.case_count(), cursor);
+  if (schedule_.Due(replayed_to)) {
+    // Nothing is queued yet: the state is exactly the log up to replayed_to.
+    read_seq_ = replayed_to;
+    REFX_RETURN_IF_ERROR(TakeSnapshot());
+  }
   following_ = true;
 
   // 2. Follow the log from the cursor, acting on each event.
@@ -93,8 +138,12 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_purpose("refx-router: route referrals and outcomes");
   s = reader.Read(
       follow,
-      [&](const v1::Event& event, const std::string&, const std::string&) {
-        if (event.seq() > replayed_to) Apply(event);
+      [&](const v1::Event& event, const std::string&, const std::string& hash) {
+        if (event.seq() > replayed_to) {
+          Apply(event);
+          state_seq_ = event.seq();
+        }
+        read_hash_ = hash;
         head_seq_ = reader.head_seq_seen();
         bool acted = false;
         failure = Handle(event, &acted);
@@ -119,6 +168,10 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
           last_store = std::chrono::steady_clock::now();
         }
         if (StopRequested(should_stop)) return true;
+        if (queued_.empty() && read_seq_ == state_seq_ && schedule_.Due(read_seq_)) {
+          failure = TakeSnapshot();
+          if (!failure.ok()) return true;
+        }
         // Events that needed nothing: the cursor catches up about once a second.
         const auto now = std::chrono::steady_clock::now();
         if (handled_seq_.load() != stored_seq_ && now - last_store > std::chrono::seconds(1)) {
@@ -130,6 +183,11 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
       });
   if (failure.ok()) failure = FlushQueued();
   const Status stored = StoreCursor();
+  if (failure.ok() && queued_.empty() && read_seq_ == state_seq_ && schedule_.Behind(read_seq_)) {
+    // Stopping: a snapshot as of the last event makes the next start read little.
+    const Status snap = TakeSnapshot();
+    if (!snap.ok()) spdlog::warn("router: {}", LogEscape(snap.ToString()));
+  }
   if (!failure.ok()) return failure;
   REFX_RETURN_IF_ERROR(s);
   REFX_RETURN_IF_ERROR(stored);
@@ -138,8 +196,9 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
 }
 
 void RouterService::Apply(const v1::Event& event) {
+  newest_day_ = std::max(newest_day_, DateOf(event.time()).ToDays());
   if (event.has_referral_submitted()) {
-    state_.AddReferral(event.seq(), engine_->SubjectKeyOf(event.referral_submitted().referral()));
+    state_.AddReferral(event.seq(), engine_->SubjectKeyOf(event.referral_submitted().referral()), DateOf(event.time()));
   } else if (event.has_case_routed()) {
     state_.AddCase(event.case_routed().referral_id(), event.case_routed().destination(), DateOf(event.time()));
   } else if (event.has_referral_withdrawn()) {
@@ -230,6 +289,21 @@ Status RouterService::StoreCursor() {
   if (seq == stored_seq_) return Status::OK();
   REFX_RETURN_IF_ERROR(cursor_.Store(seq));
   stored_seq_ = seq;
+  return Status::OK();
+}
+
+Status RouterService::TakeSnapshot() {
+  if (newest_day_ > 0) {
+    // The repeat window, and 12 months more for incident dates given late.
+    const int64_t keep_days = (static_cast<int64_t>(history_months_) + 12) * 31;
+    const size_t dropped = state_.ForgetBefore(CivilDate::FromDays(newest_day_ - keep_days));
+    if (dropped > 0) spdlog::debug("router: forgot {} entries older than {} days", dropped, keep_days);
+  }
+  v1::RouterSnapshot snapshot;
+  state_.ToSnapshot(&snapshot);
+  REFX_RETURN_IF_ERROR(snapshot_file_.Store(read_seq_, read_hash_, snapshot));
+  schedule_.Taken(read_seq_);
+  spdlog::debug("router: snapshot at seq {} ({} cases)", read_seq_, state_.case_count());
   return Status::OK();
 }
 

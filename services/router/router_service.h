@@ -7,10 +7,22 @@
 // always names at least the fallback destination.
 //
 // Restart and exactly-once:
-//   * At start the log is replayed from seq 1 (not following) to rebuild
-//     RouterState - which cases exist, the routing history for repeat rules.
+//   * At start RouterState - which cases exist, the routing history for
+//     repeat rules - is loaded from STATE_DIR/router.snapshot and the log
+//     after its seq is replayed (not following); without a usable snapshot
+//     the log is replayed from seq 1 (services/common/state_snapshot.h).
 //     Then the service follows the log from its cursor and acts only on
 //     events after it.
+//   * A snapshot is taken every RouterOptions::snapshot events or seconds,
+//     and when the router stops, only when no route is queued: every route
+//     in RouterState was then acknowledged by the broker, so a restart from
+//     the snapshot never takes an unappended route as done. Its seq may be
+//     past the cursor (as after a full replay); the events in between are
+//     handled again and find their cases in RouterState or the broker.
+//   * Memory: before each snapshot, referrals, cases and history older than
+//     the longest repeat window in the rules plus 12 months (for late
+//     incident dates), counted back from the newest event, are forgotten
+//     (RouterState::ForgetBefore).
 //   * Routes are queued while a batch of the read is handled and appended
 //     together with a window of requests in flight (they share the
 //     broker's group commits), after each batch the broker sends or every
@@ -58,6 +70,7 @@
 #include "services/router/cursor_file.h"
 #include "services/router/router_state.h"
 #include "services/common/state_dir_lock.h"
+#include "services/common/state_snapshot.h"
 #include "domain/routing/routing_engine.h"
 
 namespace refx {
@@ -75,6 +88,8 @@ struct RouterOptions {
   std::string state_dir;
   // Wait before starting again after the broker stopped answering.
   int retry_delay_ms = 1000;
+  // When to snapshot RouterState (every_events 0: never).
+  SnapshotPolicy snapshot;
 };
 
 class RouterService {
@@ -124,6 +139,9 @@ class RouterService {
   // handled seq moves to the last event read. Any other refusal is returned.
   Status FlushQueued();
   Status StoreCursor();
+  // Forgets what is older than the history window, then durably snapshots
+  // RouterState as of read_seq_ (no route may be queued).
+  Status TakeSnapshot();
 
   struct QueuedRoute {
     std::string referral_id;
@@ -143,6 +161,12 @@ class RouterService {
   uint64_t stored_seq_ = 0;
   std::vector<QueuedRoute> queued_;
   uint64_t read_seq_ = 0;  // the last event handled (its routes may still be queued)
+  SnapshotFile snapshot_file_;
+  SnapshotSchedule schedule_;
+  std::string read_hash_;       // the chain hash of the event at read_seq_
+  uint64_t state_seq_ = 0;      // the last event applied to state_
+  int64_t newest_day_ = 0;      // the date of the newest event applied (days since 1970)
+  int history_months_ = 12;     // the longest repeat window of the rules
 };
 
 }  // namespace refx

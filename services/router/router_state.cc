@@ -2,6 +2,9 @@
 
 #include "core/event_util.h"
 
+#include <algorithm>
+#include <iterator>
+
 namespace refx {
 
 namespace {
@@ -10,18 +13,18 @@ std::string CaseKey(const std::string& referral_id, const std::string& destinati
 }
 }  // namespace
 
-void RouterState::AddReferral(uint64_t seq, const std::string& subject_key) {
-  if (!subject_key.empty()) subject_by_seq_[seq] = subject_key;
+void RouterState::AddReferral(uint64_t seq, const std::string& subject_key, const CivilDate& submitted_on) {
+  if (!subject_key.empty()) subject_by_seq_[seq] = {subject_key, submitted_on.ToDays()};
 }
 
 void RouterState::AddCase(const std::string& referral_id, const std::string& destination,
                           const CivilDate& routed_on) {
   uint64_t seq = 0;
   if (!SeqForReferralId(referral_id, &seq)) return;
-  cases_.insert(CaseKey(referral_id, destination));
+  cases_[CaseKey(referral_id, destination)] = routed_on.ToDays();
   auto it = subject_by_seq_.find(seq);
   if (it == subject_by_seq_.end()) return;
-  DestinationHistory& h = history_[it->second][destination];
+  DestinationHistory& h = history_[it->second.subject_key][destination];
   auto [entry, added] = h.dates.emplace(seq, routed_on);
   if (!added) {
     const bool was_latest = entry->second == h.latest;
@@ -44,7 +47,7 @@ bool RouterState::HasCase(const std::string& referral_id, const std::string& des
 
 std::string RouterState::SubjectKeyOf(uint64_t seq) const {
   auto it = subject_by_seq_.find(seq);
-  return it == subject_by_seq_.end() ? std::string() : it->second;
+  return it == subject_by_seq_.end() ? std::string() : it->second.subject_key;
 }
 
 std::optional<CivilDate> RouterState::LastRoutedOn(const std::string& subject_key, const std::string& destination,
@@ -61,6 +64,92 @@ std::optional<CivilDate> RouterState::LastRoutedOn(const std::string& subject_ke
     if (!last || *last < it->second) last = it->second;
   }
   return last;
+}
+
+size_t RouterState::ForgetBefore(const CivilDate& cutoff) {
+  const int64_t before = cutoff.ToDays();
+  size_t dropped = 0;
+  for (auto it = subject_by_seq_.begin(); it != subject_by_seq_.end();) {
+    if (it->second.day < before) {
+      it = subject_by_seq_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = cases_.begin(); it != cases_.end();) {
+    if (it->second < before) {
+      it = cases_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
+  }
+  for (auto subject = history_.begin(); subject != history_.end();) {
+    for (auto dest = subject->second.begin(); dest != subject->second.end();) {
+      DestinationHistory& h = dest->second;
+      for (auto d = h.dates.begin(); d != h.dates.end();) {
+        if (d->second.ToDays() < before) {
+          d = h.dates.erase(d);
+          ++dropped;
+        } else {
+          ++d;
+        }
+      }
+      // `latest` is the newest date left (it was at least as new as any of them).
+      dest = h.dates.empty() ? subject->second.erase(dest) : std::next(dest);
+    }
+    subject = subject->second.empty() ? history_.erase(subject) : std::next(subject);
+  }
+  return dropped;
+}
+
+void RouterState::ToSnapshot(v1::RouterSnapshot* out) const {
+  out->Clear();
+  for (const auto& [seq, r] : subject_by_seq_) {
+    v1::RouterSnapshot::Referral* o = out->add_referrals();
+    o->set_seq(seq);
+    o->set_subject_key(r.subject_key);
+    o->set_submitted_day(r.day);
+  }
+  for (const auto& [key, day] : cases_) {
+    const size_t nl = key.find('\n');
+    v1::RouterSnapshot::Case* o = out->add_cases();
+    o->set_referral_id(key.substr(0, nl));
+    o->set_destination(key.substr(nl + 1));
+    o->set_routed_day(day);
+  }
+  for (const auto& [subject, by_dest] : history_) {
+    for (const auto& [dest, h] : by_dest) {
+      v1::RouterSnapshot::Routed* o = out->add_history();
+      o->set_subject_key(subject);
+      o->set_destination(dest);
+      for (const auto& [seq, on] : h.dates) {
+        o->add_seqs(seq);
+        o->add_routed_days(on.ToDays());
+      }
+    }
+  }
+  for (const std::string& id : withdrawn_) out->add_withdrawn(id);
+}
+
+void RouterState::FromSnapshot(const v1::RouterSnapshot& in) {
+  *this = RouterState();
+  subject_by_seq_.reserve(in.referrals_size());
+  for (const auto& r : in.referrals()) subject_by_seq_[r.seq()] = {r.subject_key(), r.submitted_day()};
+  cases_.reserve(in.cases_size());
+  for (const auto& c : in.cases()) cases_[CaseKey(c.referral_id(), c.destination())] = c.routed_day();
+  for (const auto& r : in.history()) {
+    DestinationHistory& h = history_[r.subject_key()][r.destination()];
+    const int n = std::min(r.seqs_size(), r.routed_days_size());
+    for (int i = 0; i < n; ++i) {
+      const CivilDate on = CivilDate::FromDays(r.routed_days(i));
+      h.dates.emplace_hint(h.dates.end(), r.seqs(i), on);
+      if (h.dates.size() == 1 || h.latest < on) h.latest = on;
+    }
+    if (h.dates.empty()) history_[r.subject_key()].erase(r.destination());
+  }
+  for (const std::string& id : in.withdrawn()) withdrawn_.insert(id);
 }
 
 }  // namespace refx

@@ -1,5 +1,6 @@
-// RouterState: what the router knows from the event log, rebuilt by
-// replaying it from seq 1 at every start.
+// RouterState: what the router knows from the event log, rebuilt at start
+// from its snapshot (services/common/state_snapshot.h) and the log after
+// it, or by replaying the log from seq 1.
 //   * the subject key (core/subject_key.h: a keyed hash, never a name or a
 //     date of birth) of each submitted referral, by submission seq;
 //   * which cases (referral, destination) exist, whoever routed them;
@@ -12,6 +13,10 @@
 // repeat and a decision made again after a crash is the one made first,
 // whatever was routed since.
 //
+// Bounded: ForgetBefore drops referrals, cases and history older than the
+// longest repeat window (they stay in the log); memory then follows the
+// referrals of that window, not the whole history.
+//
 // Thread-safety: not thread-safe; owned by the router's one thread.
 #pragma once
 
@@ -21,18 +26,18 @@
 #include <set>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/civil_date.h"
 #include "domain/routing/condition.h"
+#include "refx/v1/snapshot.pb.h"
 
 namespace refx {
 
 class RouterState {
  public:
-  // Records the subject key of the referral submitted at `seq`; "" (no
-  // usable identity, or no secret) records nothing.
-  void AddReferral(uint64_t seq, const std::string& subject_key);
+  // Records the subject key of the referral submitted at `seq` on
+  // `submitted_on`; "" (no usable identity, or no secret) records nothing.
+  void AddReferral(uint64_t seq, const std::string& subject_key, const CivilDate& submitted_on = {});
 
   // Records that case (referral_id, destination) exists and was routed on
   // `routed_on`. Recording a case again replaces its date (the router first
@@ -55,9 +60,24 @@ class RouterState {
 
   size_t case_count() const { return cases_.size(); }
 
+  // Forgets referrals submitted, cases routed and history dates before
+  // `cutoff` (withdrawals are kept: they are few). A referral older than
+  // that is then routed as if its subject had no earlier history, and the
+  // broker's idempotency keys and "already exists" answers keep a case that
+  // is routed again from being opened twice. Returns the entries dropped.
+  size_t ForgetBefore(const CivilDate& cutoff);
+
+  // The state as a snapshot message, and back (replacing this state).
+  void ToSnapshot(v1::RouterSnapshot* out) const;
+  void FromSnapshot(const v1::RouterSnapshot& in);
+
  private:
-  std::unordered_map<uint64_t, std::string> subject_by_seq_;
-  std::unordered_set<std::string> cases_;  // referral id '\n' destination
+  struct Submitted {
+    std::string subject_key;
+    int64_t day = 0;  // CivilDate::ToDays of the submission
+  };
+  std::unordered_map<uint64_t, Submitted> subject_by_seq_;
+  std::unordered_map<std::string, int64_t> cases_;  // referral id '\n' destination -> routed on (days)
   // The routing history of one subject at one destination: referral seq ->
   // routed on, and the latest of those dates. Live routing asks about
   // everything before a seq past the last one, answered from `latest`

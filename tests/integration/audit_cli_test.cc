@@ -21,9 +21,12 @@
 #include <thread>
 #include <sstream>
 
+#include "cli/checkpoint_file.h"
 #include "cli/london_time.h"
 #include "core/event_util.h"
 #include "core/json.h"
+#include "eventlog/keys.h"
+#include "testsupport/audit_log_builder.h"
 #include "refx/v1/checkpoint.pb.h"
 #include "refx/v1/cli.pb.h"
 #include "cli_child.h"
@@ -365,6 +368,85 @@ TEST_F(OnlineAuditCliTest, OnlineVerifySaysIntactAndCatchesAForgedCheckpoint) {
                                stack_.signing_public_key_path()});
   EXPECT_EQ(unsigned_run.exit_code, 4) << unsigned_run.out << unsigned_run.err;
   EXPECT_NE(unsigned_run.out.find("BAD_SIGNATURE"), std::string::npos) << unsigned_run.out;
+}
+
+// Flips one byte of the stored event at `seq` (inside its actor, "refx-router"
+// or the lead's id), leaving the stored chain hash as it was.
+void FlipStoredByte(const std::string& data_dir, uint64_t seq) {
+  audit_testing::RawDb raw(data_dir);
+  ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+  std::string value;
+  ASSERT_TRUE(raw.Get("events", eventlog::EncodeSeq(seq), &value));
+  size_t at = value.find("refx-router");
+  if (at == std::string::npos) at = value.find("da-marac-coordinator");
+  ASSERT_NE(at, std::string::npos) << "seq " << seq;
+  value[at + 5] ^= 0x01;
+  ASSERT_TRUE(raw.Put("events", eventlog::EncodeSeq(seq), value));
+}
+
+// `audit verify` with a signing key keeps the newest signed checkpoint it
+// verified and next time checks only the log after it: bytes altered before
+// that checkpoint are outside the fast check but --full catches them;
+// altered after it, the fast check catches them.
+TEST_F(OnlineAuditCliTest, OnlineVerifyResumesFromTheLastVerifiedCheckpoint) {
+  const std::string kept = home_.path() + "/verified.json";
+  const std::vector<std::string> verify = {"verify", "--purpose", "quarterly check", "--signing-pub",
+                                           stack_.signing_public_key_path(), "--verified-file", kept};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = verify;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return Audit(args);
+  };
+  Lifecycle("AUD-R1");
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);  // the broker signs its head as it stops
+  ASSERT_TRUE(stack_.StartBroker());
+  const uint64_t first = Head();
+  CliRun run = Audit(verify);
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("signed checkpoints verified up to seq " + std::to_string(first)), std::string::npos)
+      << run.out;
+  EXPECT_EQ(run.out.find("resumed"), std::string::npos) << run.out;
+  std::vector<v1::Checkpoint> saved;
+  ASSERT_TRUE(cli::ReadCheckpointFile(kept, &saved).ok());
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved[0].seq(), first);
+
+  // Altered before the kept checkpoint (the route of AUD-R1, seq 2), more events after it.
+  Lifecycle("AUD-R2");
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  FlipStoredByte(stack_.data_dir(), 2);
+  ASSERT_TRUE(stack_.StartBroker());
+  const uint64_t second = Head();
+  run = Audit(verify);
+  EXPECT_EQ(run.exit_code, 0) << run.out << run.err;
+  EXPECT_NE(run.out.find("resumed after the signed checkpoint at seq " + std::to_string(first)), std::string::npos)
+      << run.out;
+  run = with({"--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.out << run.err;
+  v1::VerifyResult result;
+  ASSERT_TRUE(MessageFromJson(Lines(run.out).at(0), &result).ok()) << run.out;
+  // The run before kept the checkpoint at `second`: this one checks only the events after it.
+  EXPECT_EQ(result.last_seq() - result.events_checked(), second) << run.out;
+  EXPECT_EQ(result.last_checkpoint_seq(), second);
+  run = with({"--full"});
+  EXPECT_EQ(run.exit_code, 4) << run.out << run.err;
+  EXPECT_EQ(run.out.rfind("first bad seq 2: ALTERED_BYTES", 0), 0u) << run.out;
+
+  // Altered after the checkpoint now kept (the route of AUD-R3).
+  saved.clear();
+  ASSERT_TRUE(cli::ReadCheckpointFile(kept, &saved).ok());
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_EQ(saved[0].seq(), second);
+  const uint64_t routed = Route(Submit("AUD-R3"), "DA_MARAC");
+  ASSERT_GT(routed, second);
+  ASSERT_EQ(stack_.StopBroker(SIGTERM), 0);
+  FlipStoredByte(stack_.data_dir(), routed);
+  ASSERT_TRUE(stack_.StartBroker());
+  run = Audit(verify);
+  EXPECT_EQ(run.exit_code, 4) << run.out << run.err;
+  EXPECT_EQ(run.out.rfind("first bad seq " + std::to_string(routed) + ": ALTERED_BYTES", 0), 0u) << run.out;
+  EXPECT_NE(run.out.find("resumed after the signed checkpoint at seq " + std::to_string(second)), std::string::npos)
+      << run.out;
 }
 
 TEST_F(OnlineAuditCliTest, ExportInEveryFormat) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -42,17 +43,24 @@ size_t CountRouted(const std::vector<v1::Event>& events) {
       std::count_if(events.begin(), events.end(), [](const v1::Event& e) { return e.has_case_routed(); }));
 }
 
-TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) {
+// Starts refx-router (with `extra` flags) as a child, streams referrals in,
+// kills it with SIGKILL three times and starts it again each time; checks
+// every case is routed exactly once. `between_kills` runs on the state
+// folder while the router is down. *log gets the router's log.
+void KillThreeTimesWhileRouting(const std::vector<std::string>& extra,
+                                const std::function<void(const fs::path& state_dir)>& between_kills, std::string* log) {
   ServicesStack s;
   ASSERT_TRUE(s.stack().StartBroker());
   const fs::path home = fs::path(s.stack().config_path()).parent_path();
   const std::string key_dir = (home / "router-keys").string();
   ASSERT_TRUE(SaveCurveKeyPair(key_dir, "refx-router", s.stack().agency_keys("refx-router")).ok());
   std::ofstream(key_dir + "/broker.pub") << s.stack().broker_keys().public_key << "\n";
-  ServiceProcess router({REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker", s.stack().endpoint(),
-                        "--server-key", key_dir + "/broker.pub", "--key-dir", key_dir, "--key-name", "refx-router",
-                        "--state-dir", s.StateDir("router"), "--log-level", "debug"},
-                       (home / "router.log").string());
+  std::vector<std::string> argv = {REFX_ROUTER_BIN, "--config", s.stack().config_path(), "--broker",
+                                   s.stack().endpoint(), "--server-key", key_dir + "/broker.pub", "--key-dir", key_dir,
+                                   "--key-name", "refx-router", "--state-dir", s.StateDir("router"), "--log-level",
+                                   "debug"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  ServiceProcess router(argv, (home / "router.log").string());
   router.Start();
 
   // Three kinds of referral, each with its own subject.
@@ -97,6 +105,7 @@ TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) 
     EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the router died before it was killed:\n"
                                                                   << router.Log();
     ++kills;
+    if (between_kills) between_kills(s.StateDir("router"));
     router.Start();
   }
   submitter.join();
@@ -126,6 +135,40 @@ TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) 
   EXPECT_GT(stored, 0u);
   EXPECT_LE(stored, events.back().seq());
   if (::testing::Test::HasFailure()) std::cerr << "refx-router log:\n" << router.Log();
+  *log = router.Log();
+}
+
+TEST(RouterRestartTest, SigkillWhileReferralsStreamInRoutesEachCaseExactlyOnce) {
+  std::string log;
+  KillThreeTimesWhileRouting({"--snapshot-events", "0"}, nullptr, &log);
+}
+
+// Snapshots after every event: each SIGKILL lands while one is written (or
+// just after), and each start loads the last one and reads the log's tail.
+TEST(RouterRestartTest, SigkillWhileSnapshotsAreWrittenRoutesEachCaseExactlyOnce) {
+  std::string log;
+  KillThreeTimesWhileRouting({"--snapshot-events", "1"}, nullptr, &log);
+  EXPECT_THAT(log, ::testing::HasSubstr("loaded the snapshot at seq"));
+}
+
+// A snapshot torn or altered on disk (or left half-written as router.snapshot.tmp)
+// is refused by its checksum: the router says so, replays the whole log and
+// still routes each case once.
+TEST(RouterRestartTest, CorruptSnapshotFallsBackToAFullReplay) {
+  int corrupted = 0;
+  std::string log;
+  KillThreeTimesWhileRouting({"--snapshot-events", "1"}, [&](const fs::path& dir) {
+    const fs::path snapshot = dir / "router.snapshot";
+    if (!fs::exists(snapshot)) return;
+    std::fstream f(snapshot, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(snapshot) / 2));
+    f.put('\x7f');
+    std::ofstream(dir / "router.snapshot.tmp", std::ios::binary) << "half a snapsh";
+    ++corrupted;
+  }, &log);
+  EXPECT_GT(corrupted, 0);
+  EXPECT_THAT(log, ::testing::HasSubstr("fails its checksum"));
+  EXPECT_THAT(log, ::testing::HasSubstr("replaying the whole log"));
 }
 
 TEST(RouterRestartTest, RefusesToStartWithoutTheSubjectKeyFile) {
