@@ -123,7 +123,9 @@ TEST(RetentionTest, ErasesWhenThePeriodEndsNamingTheRuleAndTheReportCountsIt) {
       EXPECT_TRUE(e.erased());
       EXPECT_TRUE(e.referral_submitted().referral().person().given_name().empty());
     }
-    if (e.has_subject_erased()) EXPECT_EQ(e.actor(), "refx-broker");
+    if (e.has_subject_erased()) {
+      EXPECT_EQ(e.actor(), "refx-broker");
+    }
   }
 
   // The monitoring report for the period the erasures fall in.

@@ -250,8 +250,11 @@ TEST(SealingLog, ASchemaOneLogOpensReadsVerifiesAndIsSealedOnlyFromTheUpgrade) {
     ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), descriptors, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     for (size_t i = 0; i < descriptors.size(); ++i) {
-      if (descriptors[i].name == "meta") ASSERT_TRUE(db->Put({}, handles[i], "schema", "1").ok());
-      if (descriptors[i].name == "data_keys") ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+      if (descriptors[i].name == "meta") {
+        ASSERT_TRUE(db->Put({}, handles[i], "schema", "1").ok());
+      } else if (descriptors[i].name == "data_keys") {
+        ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+      }
     }
     for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
     ASSERT_TRUE(db->Close().ok());
