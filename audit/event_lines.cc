@@ -87,9 +87,14 @@ std::string EventDetail(const v1::Event& e, bool free_text) {
     case B::kCaseEscalated:  // written by the outcomes service
       d += "to " + e.case_escalated().escalated_to() + Labelled("reason", e.case_escalated().reason());
       break;
-    case B::kSubjectErased:
-      d += "subject's data key destroyed" + FreeText("reason", e.subject_erased().reason(), free_text);
+    case B::kSubjectErased: {
+      const v1::SubjectErased& x = e.subject_erased();
+      d += "subject's data key destroyed";
+      if (!x.rule().empty()) d += "  under retention rule " + x.rule();
+      if (x.override_retention()) d += "  retention " + x.retention_record_type() + " overridden (kept until " + x.retention_ends() + ")";
+      d += FreeText("reason", x.reason(), free_text);
       break;
+    }
     case B::kRecordAccessed: {
       const v1::RecordAccessed& a = e.record_accessed();
       d += "what: " + a.what() + "  purpose: \"" + a.purpose() + "\"";
@@ -101,6 +106,8 @@ std::string EventDetail(const v1::Event& e, bool free_text) {
     default:
       break;
   }
+  // Its personal fields were sealed under a key since destroyed.
+  if (e.erased()) d += "  personal fields erased";
   // Strip the separator a body may have started with.
   while (!d.empty() && d.front() == ' ') d.erase(d.begin());
   return d;

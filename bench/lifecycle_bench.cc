@@ -69,8 +69,9 @@ class SampleStack {
       agency_keys_[agency.id()] = pair;
     }
     if (!GenerateSubjectKeyFile(keys + "/subject.hmac").ok() ||
-        !eventlog::GenerateSigningKeyPair(keys, "broker").ok()) {
-      throw BenchError("cannot write the subject or signing key");
+        !eventlog::GenerateSigningKeyPair(keys, "broker").ok() ||
+        !GenerateSecretKeyFile(keys + "/broker.master.key", "master key").ok()) {
+      throw BenchError("cannot write the subject, signing or master key");
     }
     // Its own ports, so a running stack is not disturbed.
     std::string config = text.str();

@@ -155,6 +155,7 @@ Status Broker::Run() {
     const bool reads_pending = ServeReads();
     if (backup_) FinishBackup(/*wait=*/false);
     if (!ledger_->in_flight_active()) MaybeCheckpoint(/*force=*/false);
+    if (!ledger_->in_flight_active()) MaybeSweepRetention();
     try {
       if (zmq::poll(items, 2, std::chrono::milliseconds(reads_pending ? 0 : 100)) <= 0) continue;
     } catch (const zmq::error_t& e) {
@@ -293,6 +294,9 @@ void Broker::HandleMessage(std::vector<zmq::message_t>& parts) {
       return;
     case v1::Frame::kReload:
       HandleReload(agency, waiter);
+      return;
+    case v1::Frame::kErase:
+      HandleErase(agency, frame, waiter);
       return;
     case v1::Frame::kCredit:
       HandleCredit(frame, waiter);

@@ -163,6 +163,19 @@ class Broker {
                    const v1::StaffMember* person);
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                   const v1::StaffMember* person);
+  // EraseRequest (ADMIN, broker_erase.cc): destroys a referral's data key
+  // with a subject_erased event, purges the key's bytes from the files and
+  // only then answers with EraseResult. Blocks the loop meanwhile.
+  void HandleErase(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
+  // The retention that applies to `referral_id` (broker_erase.cc): the
+  // record type's name and the date its period ends ("" and a zero date
+  // when no period applies). An error when the state cannot be read.
+  Status RetentionOf(const std::string& referral_id, std::string* record_type, CivilDate* ends, uint32_t* months);
+  // Once a day (at start and whenever options_.today() moves on): erases
+  // every referral whose retention period has ended (RetentionOf), each
+  // with a subject_erased event naming the rule, then purges the keys
+  // (broker_erase.cc). Loop thread; blocks the loop while it works.
+  void MaybeSweepRetention();
   // ReloadRequest (ADMIN): Reload, answered with ReloadResult or the error.
   void HandleReload(const v1::Agency& actor, const Waiter& waiter);
   // Several appends in one frame (broker_append.cc): each taken as HandleAppend
@@ -263,6 +276,7 @@ class Broker {
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;
   CivilDate today_;
+  CivilDate last_sweep_day_;  // the day of the last retention sweep
 };
 
 }  // namespace refx::broker

@@ -158,15 +158,40 @@ bool Broker::ServeSession(ReadSession& s) {
   v1::EventBatch* batch = frame.mutable_events();
   const uint64_t max_events = std::min(s.credit, kMaxEventsPerBatch);
   const bool filtered = s.since_nanos != 0 || s.until_nanos != 0 || !s.agency.empty();
+  // A sealed event goes out as stored (the chain covers those bytes) with
+  // its opened form beside it (EventBatch.opened).
+  Status unreadable;
   auto take = [&](const eventlog::StoredEvent& ev) {
+    v1::Event parsed;
+    bool have = false;
+    std::string opened;
+    if (eventlog::EventLog::IsSealed(ev.bytes)) {
+      bool changed = false;
+      Status st = log_->OpenStored(ev.bytes, &parsed, &changed);
+      if (!st.ok()) {
+        unreadable = Status::Internal("event " + std::to_string(ev.seq) + " cannot be opened: " + st.ToString());
+        return false;
+      }
+      have = true;
+      if (changed) opened = parsed.SerializeAsString();
+    }
     if (!all || filtered) {
-      v1::Event parsed;
-      if (!parsed.ParseFromString(ev.bytes)) return;
-      if (!all && !ledger_->Visible(agency, parsed, person)) return;
-      if (filtered && !PassesFilters(s, parsed)) return;
+      if (!have && !parsed.ParseFromString(ev.bytes)) return true;
+      if (!all && !ledger_->Visible(agency, parsed, person)) return true;
+      if (filtered && !PassesFilters(s, parsed)) return true;
     }
     batch->add_events(ev.bytes);
     batch->add_chain_hashes(ev.hash);
+    if (!opened.empty()) {
+      while (batch->opened_size() < batch->events_size() - 1) batch->add_opened();
+      batch->add_opened(std::move(opened));
+    }
+    return true;
+  };
+  auto fail_unreadable = [&]() {
+    spdlog::error("broker: read by {} stopped: {}", s.identity, unreadable.ToString());
+    ReplyError(s.waiter, unreadable);
+    return false;
   };
 
   if (s.indexed) {
@@ -196,7 +221,7 @@ bool Broker::ServeSession(ReadSession& s) {
           (!parsed.ParseFromString(ev.bytes) || ReferralIdOf(parsed) != s.referral_id)) {
         continue;  // both filters: the destination index, checked against the referral
       }
-      take(ev);
+      if (!take(ev)) return fail_unreadable();
       s.next_seq = seq + 1;
     }
     // Seqs past to_seq are never sent: once only those are left, the read is
@@ -211,10 +236,11 @@ bool Broker::ServeSession(ReadSession& s) {
     uint64_t last = s.next_seq - 1;
     Status st = log_->Scan(s.next_seq, scan_to, [&](const eventlog::StoredEvent& ev) {
       if (static_cast<uint64_t>(batch->events_size()) >= max_events) return false;
-      take(ev);
+      if (!take(ev)) return false;
       last = ev.seq;
       return true;
     });
+    if (!unreadable.ok()) return fail_unreadable();
     if (!st.ok()) {
       ReplyError(s.waiter, st);
       return false;

@@ -89,7 +89,10 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
     if (!PartnershipConfig::HasRole(actor, v1::ADMIN)) {
       return Status::PermissionDenied("only an ADMIN identity may record an erasure");
     }
-    return Status::OK();
+    // An erasure event that destroyed no key would claim what did not
+    // happen: the broker makes it itself, with the key's destruction.
+    return Status::InvalidArgument("an erasure is made with an EraseRequest (refx admin erase), which destroys the data key",
+                                   "append.event.subject_erased");
   }
 
   if (destination.empty()) return Status::InvalidArgument("is required", "append.event.destination");

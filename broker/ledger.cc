@@ -66,9 +66,9 @@ Status ParseStaged(const std::string& bytes, google::protobuf::Message* out) {
 // Reads the logged event at `seq` (the original of a repeated request).
 Status ReadEvent(const eventlog::EventLog& log, uint64_t seq, v1::Event* out) {
   eventlog::StoredEvent stored;
-  Status read = log.Get(seq, &stored);
-  if (read.ok() && !out->ParseFromString(stored.bytes)) read = Status::Corruption("stored event does not parse");
-  return read;
+  REFX_RETURN_IF_ERROR(log.Get(seq, &stored));
+  bool opened = false;
+  return log.OpenStored(stored.bytes, out, &opened);
 }
 
 Staged Refused(Status status, bool state_unreadable = false) {
@@ -477,6 +477,18 @@ uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, c
   return seq;
 }
 
+uint64_t Ledger::StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key) {
+  eventlog::PendingEvent pending;
+  const uint64_t seq = NextSeq();
+  event.set_seq(seq);
+  *event.mutable_time() = EventTimeNow();
+  event.set_actor(actor.id());
+  pending.event = std::move(event);
+  pending.erase_data_key = erase_data_key;
+  building_->events.push_back(std::move(pending));
+  return seq;
+}
+
 // State lookups see the batch being built, then the batch being written,
 // then the log.
 const std::string* Ledger::StagedState(const std::string& key) const {
@@ -527,9 +539,11 @@ Status Ledger::LoadSubmission(const std::string& referral_id, v1::Referral* out)
   eventlog::StoredEvent stored;
   REFX_RETURN_IF_ERROR(log_->Get(seq, &stored));
   v1::Event event;
-  if (!event.ParseFromString(stored.bytes) || !event.has_referral_submitted()) {
-    return Status::NotFound("no referral " + referral_id);
-  }
+  bool opened = false;
+  Status s = log_->OpenStored(stored.bytes, &event, &opened);
+  if (s.code() == Status::Code::kCorruption && !event.has_sealed()) return Status::NotFound("no referral " + referral_id);
+  REFX_RETURN_IF_ERROR(s);
+  if (!event.has_referral_submitted()) return Status::NotFound("no referral " + referral_id);
   *out = event.referral_submitted().referral();
   return Status::OK();
 }

@@ -108,6 +108,11 @@ class Ledger {
   uint64_t StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                        const std::string& referral_id, const v1::StaffMember* person = nullptr);
 
+  // Stages `event` (its body set; seq, time and actor filled here) as the
+  // broker's own, deleting the data key of `erase_data_key` in the same
+  // write when not empty (an erasure, broker_erase.cc). Returns its seq.
+  uint64_t StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key);
+
   // Uses `config` (which must outlive its use) from the next request on: a
   // reloaded configuration. Batches already staged are unaffected.
   void SetConfig(const PartnershipConfig* config);

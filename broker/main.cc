@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "broker/broker.h"
+#include "eventlog/sealing.h"
 
 namespace {
 refx::broker::Broker* g_broker = nullptr;
@@ -82,6 +83,18 @@ int main(int argc, char** argv) {
   std::unique_ptr<refx::eventlog::EventLog> log;
   refx::eventlog::OpenOptions open;
   open.path = data_dir;
+  // The master key that wraps each referral's data key (encryption at rest).
+  if (!config->proto().broker().master_key_file().empty()) {
+    std::filesystem::path key_file = config->proto().broker().master_key_file();
+    if (key_file.is_relative()) key_file = std::filesystem::path(config_path).parent_path() / key_file;
+    s = refx::eventlog::LoadMasterKeyFile(key_file.string(), &open.master_key);
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx-broker: cannot use the master key: %s\n", s.ToString().c_str());
+      return 2;
+    }
+  } else {
+    spdlog::warn("broker: no master_key_file in broker { }: personal fields are stored unencrypted and cannot be erased");
+  }
   s = refx::eventlog::EventLog::Open(open, &log);
   if (!s.ok()) {
     std::fprintf(stderr, "refx-broker: cannot open the event log: %s\n", s.ToString().c_str());

@@ -27,6 +27,15 @@ struct ReloadArgs {
   bool json = false;
 };
 
+struct EraseArgs {
+  std::string referral;
+  std::string reason;
+  bool override_retention = false;
+  std::string as = "refx-admin";
+  int wait_s = 600;
+  bool json = false;
+};
+
 int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
   const std::string command = "admin backup";
   std::error_code ec;
@@ -92,10 +101,43 @@ int RunReload(const ConnectionFlags& flags, const ReloadArgs& args) {
   return kExitOk;
 }
 
+int RunErase(const ConnectionFlags& flags, const EraseArgs& args) {
+  const std::string command = "admin erase";
+  if (args.reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Fail(command, Status::InvalidArgument("--reason is required: say why the record is erased"), kExitRefused);
+  }
+  // Sent once with a long wait: the broker answers only when the key has
+  // left the files (a flush and a compaction).
+  ConnectionFlags once = flags;
+  once.timeout_ms = args.wait_s * 1000;
+  once.attempts = 1;
+  std::unique_ptr<BrokerClient> client;
+  Status s = ConnectAs(once, args.as, &client);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
+  v1::Frame request, reply;
+  v1::EraseRequest* erase = request.mutable_erase();
+  erase->set_referral_id(args.referral);
+  erase->set_reason(args.reason);
+  erase->set_override_retention(args.override_retention);
+  s = client->Call(request, &reply);
+  if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
+  if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kExitRefused);
+  if (!reply.has_erase_result()) return Fail(command, Status::Internal("unexpected reply to an EraseRequest"), kExitRefused);
+  const v1::EraseResult& r = reply.erase_result();
+  if (args.json) {
+    std::printf("%s\n", ToJsonLine(r).c_str());
+  } else {
+    std::printf("erased %s: its data key is destroyed and purged from the log's files (subject_erased at seq %llu, "
+                "%.2f s); backups taken before now still hold it until they are deleted\n",
+                r.referral_id().c_str(), static_cast<unsigned long long>(r.seq()), r.seconds());
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
-  CLI::App* admin = app.add_subcommand("admin", "Operate the broker: backups, restores and configuration reloads");
+  CLI::App* admin = app.add_subcommand("admin", "Operate the broker: backups, restores, configuration reloads and erasures");
   admin->require_subcommand(1);
   {
     auto args = std::make_shared<BackupArgs>();
@@ -121,6 +163,23 @@ void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
     cmd->add_option("--as", args->as, "Identity to ask as (role ADMIN)")->capture_default_str();
     cmd->add_flag("--json", args->json, "Print the refx.v1.ReloadResult as one JSON line");
     cmd->callback([args, flags, exit_code] { *exit_code = RunReload(*flags, *args); });
+  }
+  {
+    auto args = std::make_shared<EraseArgs>();
+    CLI::App* cmd = admin->add_subcommand(
+        "erase",
+        "Erase a referral's personal data (role ADMIN): the broker destroys its data key, records subject_erased with "
+        "the reason, and answers once the key has left the log's files. Refused while the configured retention says "
+        "the record must be kept, unless --override-retention. No prompt. Exit 0 erased, 1 setup error, 2 refused "
+        "(the broker's error is printed), 3 unreachable");
+    cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042")->required();
+    cmd->add_option("--reason", args->reason, "Why it is erased (recorded in the log)")->required();
+    cmd->add_flag("--override-retention", args->override_retention,
+                  "Erase even though the retention period has not ended (recorded on the event)");
+    cmd->add_option("--as", args->as, "Identity to ask as (role ADMIN)")->capture_default_str();
+    cmd->add_option("--wait-s", args->wait_s, "How long to wait for the broker to finish")->capture_default_str();
+    cmd->add_flag("--json", args->json, "Print the refx.v1.EraseResult as one JSON line");
+    cmd->callback([args, flags, exit_code] { *exit_code = RunErase(*flags, *args); });
   }
   {
     auto args = std::make_shared<offline::RestoreArgs>();

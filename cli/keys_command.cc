@@ -114,6 +114,22 @@ void AddKeysCommand(CLI::App& app, int* exit_code) {
     }
     std::printf("generated %s\n", subject_path->c_str());
   });
+  auto master_path = std::make_shared<std::string>();
+  CLI::App* master = keys->add_subcommand(
+      "gen-master-key",
+      "Generate the broker's master key (wraps each referral's data key; broker { master_key_file }), if absent. "
+      "Mode 0600: the broker refuses a key its group or others may read. Losing it makes every sealed field unreadable");
+  master->add_option("file", *master_path, "Where to write it (e.g. var/keys/broker.master.key)")->required();
+  master->callback([master_path, exit_code] {
+    if (std::filesystem::exists(*master_path)) return;
+    Status s = GenerateSecretKeyFile(*master_path, "master key");
+    if (!s.ok()) {
+      std::fprintf(stderr, "refx keys gen-master-key: %s\n", s.ToString().c_str());
+      *exit_code = 1;
+      return;
+    }
+    std::printf("generated %s\n", master_path->c_str());
+  });
 }
 
 }  // namespace refx::cli

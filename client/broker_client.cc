@@ -284,7 +284,11 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
         const v1::EventBatch& batch = reply.events();
         NoteHead(batch.head_seq());
         for (int i = 0; i < batch.events_size(); ++i) {
-          if (!event.ParseFromString(batch.events(i))) return Status::Corruption("the broker sent an unparseable event");
+          // A sealed event's content comes opened beside its stored bytes.
+          const bool opened = i < batch.opened_size() && !batch.opened(i).empty();
+          if (!event.ParseFromString(opened ? batch.opened(i) : batch.events(i))) {
+            return Status::Corruption("the broker sent an unparseable event");
+          }
           if (event.seq() <= last_delivered) continue;  // already delivered before a restart
           last_delivered = event.seq();
           if (!on_event(event, batch.events(i), i < batch.chain_hashes_size() ? batch.chain_hashes(i) : "")) {

@@ -70,9 +70,9 @@ std::string SubjectKey(const std::string& secret, const v1::Referral& referral) 
   return ToHex(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
 }
 
-Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {
+Status LoadSecretKeyFile(const std::string& path, const std::string& what, std::string* secret) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IoError(path + ": cannot read the subject key file");
+  if (!in) return Status::IoError(path + ": cannot read the " + what + " file");
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
@@ -81,7 +81,7 @@ Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {
   const std::string hex = begin == std::string::npos ? "" : text.substr(begin, end - begin + 1);
   sodium_memzero(text.data(), text.size());
   if (hex.size() != 2 * kSubjectSecretBytes) {
-    return Status::InvalidArgument(path + ": a subject key file holds 64 hexadecimal characters");
+    return Status::InvalidArgument(path + ": a " + what + " file holds 64 hexadecimal characters");
   }
   if (!InitSodium()) return Status::Internal("libsodium failed to initialise");
   std::string bytes(kSubjectSecretBytes, '\0');
@@ -90,13 +90,13 @@ Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {
   if (sodium_hex2bin(reinterpret_cast<unsigned char*>(bytes.data()), bytes.size(), hex.data(), hex.size(), nullptr,
                      &len, &hex_end) != 0 ||
       len != kSubjectSecretBytes || hex_end != hex.data() + hex.size()) {
-    return Status::InvalidArgument(path + ": a subject key file holds 64 hexadecimal characters");
+    return Status::InvalidArgument(path + ": a " + what + " file holds 64 hexadecimal characters");
   }
   *secret = std::move(bytes);
   return Status::OK();
 }
 
-Status GenerateSubjectKeyFile(const std::string& path) {
+Status GenerateSecretKeyFile(const std::string& path, const std::string& what) {
   if (!InitSodium()) return Status::Internal("libsodium failed to initialise");
   std::error_code ec;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -120,9 +120,15 @@ Status GenerateSubjectKeyFile(const std::string& path) {
   const bool closed = ::close(fd) == 0;
   if (!wrote || !synced || !closed) {
     ::unlink(path.c_str());
-    return Status::IoError(path + ": cannot write the subject key file");
+    return Status::IoError(path + ": cannot write the " + what + " file");
   }
   return Status::OK();
 }
+
+Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {
+  return LoadSecretKeyFile(path, "subject key", secret);
+}
+
+Status GenerateSubjectKeyFile(const std::string& path) { return GenerateSecretKeyFile(path, "subject key"); }
 
 }  // namespace refx

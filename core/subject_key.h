@@ -55,4 +55,9 @@ Status LoadSubjectKeyFile(const std::string& path, std::string* secret);
 // that would break repeat detection; IoError when it cannot write.
 Status GenerateSubjectKeyFile(const std::string& path);
 
+// The same for any 32-byte secret kept as 64 hexadecimal characters
+// (the broker's master key too); `what` names it in messages ("subject key").
+Status LoadSecretKeyFile(const std::string& path, const std::string& what, std::string* secret);
+Status GenerateSecretKeyFile(const std::string& path, const std::string& what);
+
 }  // namespace refx

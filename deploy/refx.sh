@@ -135,6 +135,8 @@ prepare_home() {
   # The broker signs checkpoints of the log head with keys/broker.sign.key;
   # auditors check them with keys/broker.sign.pub.
   "$BUILD/bin/refx" keys gen-signing-key broker --dir "$REFX_HOME/keys" >/dev/null
+  # The master key wrapping each referral's data key (encryption at rest).
+  "$BUILD/bin/refx" keys gen-master-key "$REFX_HOME/keys/broker.master.key" >/dev/null
   prepare_adapters
 }
 

@@ -21,9 +21,8 @@ namespace {
 
 constexpr char kHeadSeqKey[] = "head_seq";
 constexpr char kHeadHashKey[] = "head_hash";
-constexpr char kSchemaKey[] = "schema";
-constexpr char kSchemaVersion[] = "1";
 constexpr char kCheckpointsFamily[] = "checkpoints";
+constexpr char kDataKeysFamily[] = "data_keys";
 
 Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::OK();
@@ -48,7 +47,7 @@ Status SplitValue(uint64_t seq, const rocksdb::Slice& value, StoredEvent* out) {
 const std::vector<std::string>& ColumnFamilyNames() {
   static const std::vector<std::string> names = {
       rocksdb::kDefaultColumnFamilyName, "events", "dedupe", "by_referral", "by_destination",
-      "by_subject", "case_state", "cursors", "meta", kCheckpointsFamily};
+      "by_subject", "case_state", "cursors", "meta", kCheckpointsFamily, kDataKeysFamily};
   return names;
 }
 
@@ -70,6 +69,11 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.manual_wal_flush = false;
   db_options.max_background_jobs = 2;
+  // No archive of obsolete write-ahead logs: once flushed, a WAL file is
+  // deleted, so an erased data key leaves the disk (PurgeDestroyedKeys).
+  db_options.WAL_ttl_seconds = 0;
+  db_options.WAL_size_limit_MB = 0;
+  db_options.recycle_log_file_num = 0;
 
   rocksdb::ColumnFamilyOptions cf_options;
   // dedupe and case_state are read by point lookups for keys that are
@@ -85,11 +89,11 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   lookup_options.memtable_prefix_bloom_size_ratio = 0.05;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // A read-only open cannot create families: a log written before
-  // checkpoints existed is opened without that one.
+  // checkpoints (or data keys) existed is opened without that one.
   std::vector<std::string> existing;
   if (options.read_only) rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing);
   for (const auto& name : ColumnFamilyNames()) {
-    if (options.read_only && name == kCheckpointsFamily &&
+    if (options.read_only && (name == kCheckpointsFamily || name == kDataKeysFamily) &&
         std::find(existing.begin(), existing.end(), name) == existing.end()) {
       continue;
     }
@@ -100,6 +104,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   log->sync_ = options.sync;
   log->read_only_ = options.read_only;
   log->skip_head_check_ = options.skip_head_check;
+  log->master_key_ = options.master_key;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = options.read_only
                           ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
@@ -116,6 +121,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   log->meta_ = log->handles_[8];
   for (size_t i = 0; i < descriptors.size(); ++i) {
     if (descriptors[i].name == kCheckpointsFamily) log->checkpoints_ = log->handles_[i];
+    if (descriptors[i].name == kDataKeysFamily) log->data_keys_ = log->handles_[i];
   }
   REFX_RETURN_IF_ERROR(log->LoadAndCheckHead());
   *out = std::move(log);
@@ -190,10 +196,7 @@ Status EventLog::LoadAndCheckHead() {
     head_hash_ = hash;
   }
   head_seq_.store(last_seq, std::memory_order_release);
-  if (!read_only_) {
-    s = db_->Put(rocksdb::WriteOptions(), meta_, kSchemaKey, kSchemaVersion);
-    REFX_RETURN_IF_ERROR(FromRocks(s, "writing schema version"));
-  }
+  if (!read_only_) REFX_RETURN_IF_ERROR(WriteSchema());
   return Status::OK();
 }
 
@@ -219,7 +222,11 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
       return Status::InvalidArgument("event has no body", "event.body");
     }
     value.clear();
-    if (!p.event.AppendToString(&value)) return Status::Internal("event failed to serialise");
+    Status stored = StoredBytes(p, &wb, &value);
+    if (!stored.ok()) {
+      FinishSealing(false);
+      return stored;
+    }
     // SHA extensions when the CPU has them (fast_chain_hash.h); same bytes as ChainHash.
     std::string hash(kHashBytes, '\0');
     ChainHashInto(prev, seq, value, reinterpret_cast<unsigned char*>(hash.data()));
@@ -239,7 +246,9 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
 
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  REFX_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "appending batch"));
+  const Status written = FromRocks(db_->Write(wo, &wb), "appending batch");
+  FinishSealing(written.ok());
+  REFX_RETURN_IF_ERROR(written);
   {
     std::lock_guard<std::mutex> lock(head_mu_);
     head_hash_ = std::move(prev);

@@ -14,9 +14,24 @@
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
-//   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "1"
+//   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "2"
+//                  ("sealed_from_seq" -> 8 bytes: the first seq written under
+//                  schema 2, when an older log was upgraded)
 //   checkpoints    8-byte big-endian seq -> serialised refx.v1.Checkpoint (a
 //                  signed head; see eventlog/checkpoints.h)
+//   data_keys      referral id -> its data key wrapped by the master key
+//                  (eventlog/sealing.h); deleted to erase the referral
+//
+// Schema 2 (encryption at rest): opened with a master key, the log seals the
+// personal fields of every referral_submitted and case_delivered it appends
+// into Event.sealed with the referral's data key, *before* the chain hash is
+// computed, so the chain (and every verifier) covers the sealed bytes. A
+// new data key is written in the same atomic batch as the first event that
+// uses it. Readers call OpenStored for the event with its fields merged
+// back, or marked erased once the key is destroyed (EraseDataKey in a
+// batch, then PurgeDestroyedKeys). Schema-1 logs (plaintext, no data_keys)
+// open, read and verify unchanged; their old events stay plaintext (see
+// docs/SECURITY.md).
 //
 // Every AppendBatch is one atomic WriteBatch written with sync=true: when it
 // returns OK the events, their index entries and the new head are on disk
@@ -32,8 +47,10 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +61,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace refx::eventlog {
@@ -66,6 +84,9 @@ struct PendingEvent {
   // case_state entries (EventLog::ReferralStateKey / CaseStateKey ->
   // serialised record) written in the same batch.
   std::vector<std::pair<std::string, std::string>> state_puts;
+  // A referral id whose data key the batch deletes (crypto-shredding; the
+  // event is its subject_erased), or empty.
+  std::string erase_data_key;
 };
 
 struct OpenOptions {
@@ -80,6 +101,11 @@ struct OpenOptions {
   // the genesis hash when absent; an empty hash when malformed), which may
   // differ from the events. Never set it for a log that will be appended to.
   bool skip_head_check = false;
+  // The master key (eventlog/sealing.h, kMasterKeyBytes) that wraps the
+  // data keys: with it, AppendBatch seals personal fields and OpenStored
+  // opens them. Empty: events are stored as given (plaintext) and sealed
+  // events read back marked as not opened.
+  std::string master_key;
 };
 
 // The outcome of a full chain verification.
@@ -186,6 +212,30 @@ class EventLog {
   // from 1 and that the head matches. Stops at the first problem.
   VerifyReport VerifyChain() const;
 
+  // Encryption at rest (event_log_sealing.cc). Whether the log seals (it
+  // was opened with a master key).
+  bool sealing() const { return !master_key_.empty(); }
+  // Parses stored event bytes into *out and opens its sealed fields. OK with
+  // *opened true when *out differs from the bytes: the fields were merged
+  // back, or, when the referral's data key is destroyed (or the log has no
+  // master key), `sealed` cleared and `erased` set. Corruption when the
+  // bytes do not parse or the sealed fields do not authenticate; IoError
+  // when the key cannot be read.
+  Status OpenStored(const std::string& bytes, v1::Event* out, bool* opened) const;
+  // Whether stored event bytes carry sealed fields (a cheap look at the
+  // top-level fields, without parsing the event).
+  static bool IsSealed(std::string_view bytes);
+  // OK when `referral_id` has a data key; NotFound when it has none
+  // (never sealed, or destroyed); IoError/Corruption when unreadable.
+  Status HasDataKey(const std::string& referral_id) const;
+  // Makes destroyed data keys leave the disk: flushes every column family
+  // (so the write-ahead log files that held them are obsolete and deleted:
+  // the log keeps no WAL archive), rewrites data_keys with a forced
+  // bottommost compaction (dropping the deleted keys and their tombstones)
+  // and deletes the obsolete files at once. Blocks until done. A backup in
+  // progress (files held) delays the deletion of the old files until it ends.
+  Status PurgeDestroyedKeys();
+
  private:
   friend Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* report);  // backup.h
   EventLog() = default;
@@ -193,6 +243,17 @@ class EventLog {
   // Reads and parses one case_state record; NotFound, Corruption, IoError.
   Status GetStateRecord(const std::string& key, google::protobuf::Message* out) const;
   Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;
+  // Sealing (event_log_sealing.cc). The stored bytes of `p` into *value,
+  // its personal fields sealed when the log seals; new data keys and an
+  // erased one go into *wb. Writer thread.
+  Status StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std::string* value);
+  // After the batch's write: keeps its new keys (written) or forgets them.
+  void FinishSealing(bool written);
+  // Records the schema (and where sealing began, for an upgraded log).
+  Status WriteSchema();
+  // The data key of `referral_id`: OK, NotFound (none or destroyed), or an
+  // error.
+  Status DataKey(const std::string& referral_id, std::string* key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -204,9 +265,19 @@ class EventLog {
   rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
   rocksdb::ColumnFamilyHandle* checkpoints_ = nullptr;  // null: read-only log without the family
+  rocksdb::ColumnFamilyHandle* data_keys_ = nullptr;    // null: read-only log without the family
   bool sync_ = true;
   bool read_only_ = false;
   bool skip_head_check_ = false;
+
+  // Sealing state (event_log_sealing.cc). batch_keys_: data keys made for
+  // the batch being written (writer thread only).
+  std::string master_key_;
+  std::map<std::string, std::string> batch_keys_;
+  std::vector<std::string> batch_erased_;
+  mutable std::mutex keys_mu_;                              // guards the two below
+  mutable std::map<std::string, std::string> key_cache_;    // unwrapped, bounded
+  std::set<std::string> destroyed_;                         // erased while open
 
   std::atomic<uint64_t> head_seq_{0};
   mutable std::mutex head_mu_;  // guards head_hash_

@@ -200,6 +200,10 @@ void MonitoringReport::Add(const v1::Event& e) {
   }
   if (e.has_subject_erased()) {
     erased_.insert(e.subject_erased().referral_id());
+    const int64_t day = UtcDate(EventMicros(e)).ToDays();
+    if (day >= from_days_ && day <= to_days_) {
+      ++erased_by_rule_[e.subject_erased().rule().empty() ? "ON_REQUEST" : e.subject_erased().rule()];
+    }
     return;
   }
   const std::string& referral_id = ReferralIdOf(e);
@@ -279,6 +283,7 @@ v1::MonitoringFigures MonitoringReport::Figures() const {
   AddRows(escalations_, f.mutable_escalations_by_destination());
   AddRows(declines_, f.mutable_declines_by_reason());
   AddRows(outcomes_, f.mutable_outcomes_by_code());
+  AddRows(erased_by_rule_, f.mutable_erased_by_rule());
 
   std::vector<v1::ReportDestination> rows;
   for (auto& [code, d] : dests) {

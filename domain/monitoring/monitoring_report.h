@@ -30,6 +30,8 @@
 //   previous              the same for ReportOptions::previous (if set)
 //   trend                 referrals and cases per month of submission, the
 //                         12 months ending with the month of `to`
+//   erased by rule        subject_erased events dated in the window, per
+//                         retention rule ("ON_REQUEST": refx admin erase)
 //
 // Example:
 //   MonitoringReport report(options);
@@ -133,6 +135,7 @@ class MonitoringReport {
   std::map<int, uint64_t> trend_referrals_, trend_cases_;
   std::vector<Subject> subjects_;  // person referrals up to `to`, in seq order
   std::set<std::string> erased_;
+  std::map<std::string, uint64_t> erased_by_rule_;  // erasures dated in the window, per rule
   CaseFold fold_;  // cases of in-window referrals only
   std::map<std::string, std::set<std::string>> breaches_;  // destination -> referral ids
   std::map<std::string, uint64_t> escalations_;

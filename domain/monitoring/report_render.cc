@@ -124,6 +124,7 @@ std::vector<Section> Sections(const v1::MonitoringFigures& f) {
       {"outcome", "Outcomes recorded", "outcome", &f.outcomes_by_code(), &p.outcomes_by_code(), "#16838a", false},
       {"decline_reason", "Declines by reason", "reason", &f.declines_by_reason(), &p.declines_by_reason(), "#7d3c98", false},
       {"open_state", "Cases still open, per state", "state", &f.open_by_state(), &p.open_by_state(), "#7f8c8d", true},
+      {"erased_rule", "Records erased, per rule", "rule", &f.erased_by_rule(), &p.erased_by_rule(), "#a93226", true},
   };
 }
 

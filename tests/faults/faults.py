@@ -103,6 +103,7 @@ class Stack:
         self.refx_quiet("keys", "gen", "broker", *ids, "--dir", keys)
         self.refx_quiet("keys", "gen-subject-key", os.path.join(keys, "subject.hmac"))
         self.refx_quiet("keys", "gen-signing-key", "broker", "--dir", keys)
+        self.refx_quiet("keys", "gen-master-key", os.path.join(keys, "broker.master.key"))
         if self.has_adapter():
             self.prepare_adapter()
 

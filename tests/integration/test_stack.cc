@@ -2,6 +2,7 @@
 
 #include "child_process.h"
 #include "client/curve_keygen.h"
+#include "core/subject_key.h"
 #include "eventlog/checkpoints.h"
 
 #include <gtest/gtest.h>
@@ -55,8 +56,11 @@ TestStack::TestStack(std::vector<AgencySpec> agencies, std::string broker_settin
   }
   // The broker signs checkpoints with keys/broker.sign.key, as deployed.
   if (!eventlog::GenerateSigningKeyPair(key_dir_, "broker").ok()) std::abort();
+  // Personal fields are sealed under keys/broker.master.key, as deployed.
+  if (!GenerateSecretKeyFile(master_key_path(), "master key").ok()) std::abort();
   std::ostringstream cfg;
-  cfg << "name: \"Test partnership\"\nbroker { max_batch: 1024 heartbeat_ivl_ms: 500 " << broker_settings << " }\n";
+  cfg << "name: \"Test partnership\"\nbroker { max_batch: 1024 heartbeat_ivl_ms: 500 "
+      << "master_key_file: \"keys/broker.master.key\" " << broker_settings << " }\n";
   for (const auto& a : agencies) {
     CurveKeyPair pair;
     if (!GenerateCurveKeyPair(&pair).ok()) std::abort();

@@ -78,6 +78,8 @@ class TestStack {
   const std::string& key_dir() const { return key_dir_; }
   // The public half of the broker's checkpoint signing key (keys/broker.sign.pub).
   std::string signing_public_key_path() const { return key_dir_ + "/broker.sign.pub"; }
+  // The broker's master key (keys/broker.master.key, named in broker { }).
+  std::string master_key_path() const { return key_dir_ + "/broker.master.key"; }
   const CurveKeyPair& broker_keys() const { return broker_keys_; }
   const CurveKeyPair& agency_keys(const std::string& id) const { return agency_keys_.at(id); }
 

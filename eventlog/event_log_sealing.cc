@@ -1,0 +1,193 @@
+// EventLog's encryption at rest (see event_log.h "Schema 2" and
+// eventlog/sealing.h): sealing events as they are appended, opening them for
+// readers, data keys, erasure and the purge that makes a destroyed key leave
+// the disk. Kept apart from event_log.cc's write path.
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <sodium.h>
+
+#include "core/event_util.h"
+#include "eventlog/event_log.h"
+#include "eventlog/keys.h"
+#include "eventlog/sealing.h"
+
+namespace refx::eventlog {
+
+namespace {
+
+constexpr char kSchemaKey[] = "schema";
+constexpr char kSchemaVersion[] = "2";
+constexpr char kSealedFromKey[] = "sealed_from_seq";
+// Unwrapped data keys kept in memory; beyond this the cache starts again.
+constexpr size_t kMaxCachedKeys = 65536;
+
+Status RocksStatus(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  return Status::IoError(what + ": " + s.ToString());
+}
+
+}  // namespace
+
+bool EventLog::IsSealed(std::string_view bytes) {
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  while (const uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == v1::Event::kSealedFieldNumber) return true;
+    if (!WireFormatLite::SkipField(&in, tag)) return false;
+  }
+  return false;
+}
+
+Status EventLog::WriteSchema() {
+  std::string schema;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kSchemaKey, &schema);
+  if (!s.ok() && !s.IsNotFound()) return RocksStatus(s, "reading the schema version");
+  if (s.ok() && schema == kSchemaVersion) return Status::OK();
+  rocksdb::WriteBatch wb;
+  // An older log: its events so far stay as they were written (plaintext).
+  if (head_seq() > 0) wb.Put(meta_, kSealedFromKey, EncodeSeq(head_seq() + 1));
+  wb.Put(meta_, kSchemaKey, kSchemaVersion);
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  return RocksStatus(db_->Write(wo, &wb), "writing the schema version");
+}
+
+Status EventLog::DataKey(const std::string& referral_id, std::string* key) const {
+  if (master_key_.empty() || data_keys_ == nullptr) return Status::NotFound("no data key");
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    if (destroyed_.count(referral_id)) return Status::NotFound("data key destroyed");
+    if (auto it = key_cache_.find(referral_id); it != key_cache_.end()) {
+      *key = it->second;
+      return Status::OK();
+    }
+  }
+  std::string wrapped;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), data_keys_, referral_id, &wrapped);
+  if (s.IsNotFound()) return Status::NotFound("no data key for " + referral_id);
+  REFX_RETURN_IF_ERROR(RocksStatus(s, "reading the data key of " + referral_id));
+  REFX_RETURN_IF_ERROR(UnwrapDataKey(master_key_, referral_id, wrapped, key));
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  // Destroyed while it was being read: forget it.
+  if (destroyed_.count(referral_id)) {
+    sodium_memzero(key->data(), key->size());
+    return Status::NotFound("data key destroyed");
+  }
+  if (key_cache_.size() >= kMaxCachedKeys) key_cache_.clear();
+  key_cache_[referral_id] = *key;
+  return Status::OK();
+}
+
+Status EventLog::HasDataKey(const std::string& referral_id) const {
+  std::string key;
+  Status s = DataKey(referral_id, &key);
+  sodium_memzero(key.data(), key.size());
+  return s;
+}
+
+Status EventLog::StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std::string* value) {
+  if (!p.erase_data_key.empty()) {
+    if (data_keys_ == nullptr) return Status::Internal("event log opened read-only");
+    wb->Delete(data_keys_, p.erase_data_key);
+    batch_keys_.erase(p.erase_data_key);
+    batch_erased_.push_back(p.erase_data_key);
+  }
+  if (master_key_.empty() || (!p.event.has_referral_submitted() && !p.event.has_case_delivered())) {
+    if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
+    return Status::OK();
+  }
+  const std::string& referral_id = ReferralIdOf(p.event);
+  if (referral_id.empty()) return Status::InvalidArgument("a referral event without a referral id", "event");
+  v1::Event sealed = p.event;
+  v1::Referral personal;
+  if (!SplitPersonalFields(SealableReferral(&sealed), &personal)) {
+    // Nothing personal (a delivery of an erased referral): stored as it
+    // is, and no key is made for it.
+    if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
+    return Status::OK();
+  }
+  std::string key;
+  if (auto it = batch_keys_.find(referral_id); it != batch_keys_.end()) {
+    key = it->second;
+  } else {
+    // A submission is its referral's first event (ids are never reused):
+    // it gets a new key without a lookup.
+    Status found = p.event.has_referral_submitted() ? Status::NotFound("new referral") : DataKey(referral_id, &key);
+    if (found.code() == Status::Code::kNotFound) {
+      key = NewDataKey();
+      wb->Put(data_keys_, referral_id, WrapDataKey(master_key_, referral_id, key));
+      batch_keys_[referral_id] = key;
+    } else if (!found.ok()) {
+      return found;
+    }
+  }
+  SealPersonalFields(referral_id, key, personal, &sealed);
+  sodium_memzero(key.data(), key.size());
+  if (!sealed.AppendToString(value)) return Status::Internal("event failed to serialise");
+  return Status::OK();
+}
+
+void EventLog::FinishSealing(bool written) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  if (written) {
+    for (auto& [id, key] : batch_keys_) {
+      if (key_cache_.size() >= kMaxCachedKeys) key_cache_.clear();
+      key_cache_[id] = key;
+    }
+    for (const std::string& id : batch_erased_) {
+      destroyed_.insert(id);
+      if (auto it = key_cache_.find(id); it != key_cache_.end()) {
+        sodium_memzero(it->second.data(), it->second.size());
+        key_cache_.erase(it);
+      }
+    }
+  }
+  for (auto& [id, key] : batch_keys_) sodium_memzero(key.data(), key.size());
+  batch_keys_.clear();
+  batch_erased_.clear();
+}
+
+Status EventLog::OpenStored(const std::string& bytes, v1::Event* out, bool* opened) const {
+  *opened = false;
+  if (!out->ParseFromString(bytes)) return Status::Corruption("stored event does not parse");
+  if (!out->has_sealed()) return Status::OK();
+  std::string key;
+  Status s = DataKey(out->sealed().key_id(), &key);
+  if (s.code() == Status::Code::kNotFound) {
+    out->clear_sealed();
+    out->set_erased(true);
+    *opened = true;
+    return Status::OK();
+  }
+  REFX_RETURN_IF_ERROR(s);
+  s = OpenEvent(key, out);
+  sodium_memzero(key.data(), key.size());
+  REFX_RETURN_IF_ERROR(s);
+  *opened = true;
+  return Status::OK();
+}
+
+Status EventLog::PurgeDestroyedKeys() {
+  if (read_only_ || data_keys_ == nullptr) return Status::Internal("event log opened read-only");
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  flush.allow_write_stall = true;
+  // Every family: a WAL file is obsolete only once no family's memtable
+  // needs it.
+  REFX_RETURN_IF_ERROR(RocksStatus(db_->Flush(flush, handles_), "flushing the log"));
+  rocksdb::CompactRangeOptions compact;
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  REFX_RETURN_IF_ERROR(RocksStatus(db_->CompactRange(compact, data_keys_, nullptr, nullptr), "compacting data_keys"));
+  // Re-enabling file deletions deletes the obsolete files (old WALs, the
+  // SSTs the compaction replaced) before it returns.
+  REFX_RETURN_IF_ERROR(RocksStatus(db_->DisableFileDeletions(), "holding file deletions"));
+  return RocksStatus(db_->EnableFileDeletions(/*force=*/false), "deleting obsolete files");
+}
+
+}  // namespace refx::eventlog
