@@ -275,10 +275,23 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
 
   v1::Frame reply;
   v1::Event event;
+  // Events delivered since should_stop was last called. Batches that have
+  // already arrived are taken together before should_stop runs, so a caller
+  // that acts in should_stop (appends, a cursor) pays that once per burst
+  // rather than once per broker batch; kMaxBurst bounds the wait for it.
+  constexpr uint64_t kMaxBurst = 4096;
+  uint64_t burst = 0;
   while (true) {
-    if (should_stop && should_stop()) return Status::OK();
-    s = socket_ ? Receive(kTickMs, &reply) : Status::Timeout("not connected");
+    if (burst == 0 || burst >= kMaxBurst) {
+      burst = 0;
+      if (should_stop && should_stop()) return Status::OK();
+    }
+    s = socket_ ? Receive(burst > 0 ? 0 : kTickMs, &reply) : Status::Timeout("not connected");
     if (s.code() == Status::Code::kPermissionDenied) return s;
+    if (!s.ok() && burst > 0) {
+      burst = 0;  // nothing more has arrived: the burst ends here
+      continue;
+    }
     if (s.ok()) {
       if (reply.correlation_id() == read_id && reply.has_events()) {
         const v1::EventBatch& batch = reply.events();
@@ -296,6 +309,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
           }
         }
         got_events_since_heartbeat = true;
+        burst += std::max(1, batch.events_size());
         credit_left -= std::min<uint64_t>(credit_left, batch.events_size());
         if (batch.end_of_log()) return Status::OK();
         if (credit_left < window / 2) {

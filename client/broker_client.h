@@ -96,7 +96,10 @@ class BrokerClient {
   // broker restart or a dropped connection: it re-issues the read from the
   // last event delivered, so on_event sees each seq at most once, in order.
   // Returns OK when a non-follow read reaches its end, when on_event returns
-  // false, or when should_stop (polled about every 200 ms) returns true;
+  // false, or when should_stop returns true. should_stop is called at least
+  // every 200 ms and after each burst of event batches (those that had
+  // arrived when the last was taken, up to ~4,096 events), never between two
+  // batches of one burst: a caller may act on what a burst read there;
   // the broker's refusal as its Status; Unavailable if the broker does not
   // answer for max_attempts heartbeats in a row.
   Status Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop = nullptr);

@@ -21,6 +21,9 @@ namespace {
 
 constexpr char kHeadSeqKey[] = "head_seq";
 constexpr char kHeadHashKey[] = "head_hash";
+// The last seq whose by_referral and by_destination entries are written
+// (IndexedSeq). Written with them, unsynced, after each synced batch.
+constexpr char kIndexedSeqKey[] = "indexed_seq";
 constexpr char kCheckpointsFamily[] = "checkpoints";
 constexpr char kDataKeysFamily[] = "data_keys";
 
@@ -124,6 +127,19 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
     if (descriptors[i].name == kDataKeysFamily) log->data_keys_ = log->handles_[i];
   }
   REFX_RETURN_IF_ERROR(log->LoadAndCheckHead());
+  if (log->skip_head_check_) {
+    // A verifier's open: the marker as stored (the head when absent or not
+    // a seq at or before the head), for it to tell lost index entries from
+    // damaged ones.
+    std::string marker;
+    uint64_t indexed = log->head_seq();
+    if (log->db_->Get(rocksdb::ReadOptions(), log->meta_, kIndexedSeqKey, &marker).ok() && marker.size() == 8) {
+      indexed = std::min(indexed, DecodeSeq(marker));
+    }
+    log->indexed_seq_.store(indexed, std::memory_order_release);
+  } else {
+    REFX_RETURN_IF_ERROR(log->RebuildIndexes());
+  }
   *out = std::move(log);
   return Status::OK();
 }
@@ -211,6 +227,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   uint64_t seq = head_seq();
   std::string prev = head_hash();
   rocksdb::WriteBatch wb;
+  rocksdb::WriteBatch index_wb;  // the rebuildable indexes, written after the synced batch
   std::string value;
   for (const PendingEvent& p : batch) {
     ++seq;
@@ -234,10 +251,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     const std::string seq_key = EncodeSeq(seq);
     wb.Put(events_, seq_key, value);
     if (!p.dedupe_key.empty()) wb.Put(dedupe_, p.dedupe_key, seq_key);
-    const std::string& referral = ReferralIdOf(p.event);
-    if (!referral.empty()) wb.Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
-    const std::string& destination = DestinationOf(p.event);
-    if (!destination.empty()) wb.Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+    AddIndexEntries(p.event, seq, &index_wb);
     for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
     prev = std::move(hash);
   }
@@ -249,11 +263,86 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   const Status written = FromRocks(db_->Write(wo, &wb), "appending batch");
   FinishSealing(written.ok());
   REFX_RETURN_IF_ERROR(written);
+  WriteIndexes(&index_wb, seq);
   {
     std::lock_guard<std::mutex> lock(head_mu_);
     head_hash_ = std::move(prev);
   }
   head_seq_.store(seq, std::memory_order_release);
+  return Status::OK();
+}
+
+void EventLog::AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {
+  const std::string& referral = ReferralIdOf(event);
+  if (!referral.empty()) wb->Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
+  const std::string& destination = DestinationOf(event);
+  if (!destination.empty()) wb->Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+}
+
+void EventLog::WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq) {
+  // After a failed index write the entries of that batch are missing: the
+  // marker must then stay where it is (reads cover the rest from the
+  // events; the next open rebuilds), so no later batch moves it either.
+  if (indexes_failed_) return;
+  wb->Put(meta_, kIndexedSeqKey, EncodeSeq(seq));
+  // Not synced: the WAL keeps this batch behind the synced one, so the next
+  // synced batch makes it durable, and a power loss can only take a tail
+  // of index batches, with their marker (RebuildIndexes restores them).
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  const rocksdb::Status s = db_->Write(wo, wb);
+  if (!s.ok()) {
+    indexes_failed_ = true;
+    return;
+  }
+  indexed_seq_.store(seq, std::memory_order_release);
+}
+
+Status EventLog::RebuildIndexes() {
+  std::string bytes;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_, kIndexedSeqKey, &bytes);
+  const uint64_t head = head_seq();
+  uint64_t indexed = head;  // no marker: a log written before the marker, indexed in its synced batches
+  if (s.ok()) {
+    if (bytes.size() != 8) return Status::Corruption("meta indexed_seq is not 8 bytes");
+    // Past the head only when the tail was cut off by hand (the WAL keeps
+    // an index batch behind its synced batch); the verifier names that.
+    indexed = std::min(head, DecodeSeq(bytes));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading meta indexed_seq");
+  }
+  if (!read_only_ && (!s.ok() || indexed < head)) {
+    // Index what the last batches' lost index writes held, from the events.
+    constexpr uint64_t kChunk = 4096;
+    rocksdb::WriteBatch wb;
+    v1::Event event;
+    uint64_t in_chunk = 0;
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    Status failed = Status::OK();
+    Status scanned = Scan(indexed + 1, head, [&](const StoredEvent& ev) {
+      if (!event.ParseFromString(ev.bytes)) {
+        failed = Status::Corruption("cannot rebuild the indexes: event " + std::to_string(ev.seq) + " does not parse");
+        return false;
+      }
+      AddIndexEntries(event, ev.seq, &wb);
+      indexed = ev.seq;
+      if (++in_chunk == kChunk) {
+        wb.Put(meta_, kIndexedSeqKey, EncodeSeq(indexed));
+        failed = FromRocks(db_->Write(wo, &wb), "writing rebuilt indexes");
+        if (!failed.ok()) return false;
+        wb.Clear();
+        in_chunk = 0;
+      }
+      return true;
+    });
+    REFX_RETURN_IF_ERROR(scanned);
+    REFX_RETURN_IF_ERROR(failed);
+    if (indexed != head) return Status::Corruption("cannot rebuild the indexes: the events end before the head");
+    wb.Put(meta_, kIndexedSeqKey, EncodeSeq(indexed));
+    REFX_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "writing rebuilt indexes"));
+  }
+  indexed_seq_.store(indexed, std::memory_order_release);
   return Status::OK();
 }
 
@@ -316,14 +405,32 @@ Status EventLog::Scan(uint64_t from_seq, uint64_t to_seq,
 Status EventLog::SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value,
                               std::vector<uint64_t>* out) const {
   out->clear();
+  // The index up to the marker (loaded first: entries past it may be being
+  // written right now), then the events after it, read from the log.
+  const uint64_t indexed = indexed_seq_.load(std::memory_order_acquire);
   std::string prefix = value;
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8) return Status::Corruption("index key has a bad length");
-    out->push_back(DecodeSeq(it->key().ToStringView().substr(prefix.size())));
+    const uint64_t seq = DecodeSeq(it->key().ToStringView().substr(prefix.size()));
+    if (seq > indexed) break;
+    out->push_back(seq);
   }
-  return FromRocks(it->status(), "scanning an index");
+  REFX_RETURN_IF_ERROR(FromRocks(it->status(), "scanning an index"));
+  const uint64_t head = head_seq();
+  if (head <= indexed) return Status::OK();
+  v1::Event event;
+  Status parsed = Status::OK();
+  REFX_RETURN_IF_ERROR(Scan(indexed + 1, head, [&](const StoredEvent& ev) {
+    if (!event.ParseFromString(ev.bytes)) {
+      parsed = Status::Corruption("event " + std::to_string(ev.seq) + " does not parse");
+      return false;
+    }
+    if ((index == by_referral_ ? ReferralIdOf(event) : DestinationOf(event)) == value) out->push_back(ev.seq);
+    return true;
+  }));
+  return parsed;
 }
 
 Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const {

@@ -16,7 +16,8 @@
 //   cursors        consumer name -> 8-byte seq
 //   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "2"
 //                  ("sealed_from_seq" -> 8 bytes: the first seq written under
-//                  schema 2, when an older log was upgraded)
+//                  schema 2, when an older log was upgraded),
+//                  "indexed_seq" -> 8 bytes (absent: every event is indexed)
 //   checkpoints    8-byte big-endian seq -> serialised refx.v1.Checkpoint (a
 //                  signed head; see eventlog/checkpoints.h)
 //   data_keys      referral id -> its data key wrapped by the master key
@@ -34,8 +35,13 @@
 // docs/SECURITY.md).
 //
 // Every AppendBatch is one atomic WriteBatch written with sync=true: when it
-// returns OK the events, their index entries and the new head are on disk
-// together, and only then may the caller acknowledge them.
+// returns OK the events, their dedupe keys and case state and the new head
+// are on disk together, and only then may the caller acknowledge them. The
+// rebuildable indexes (by_referral, by_destination) follow in a second,
+// unsynced batch with meta "indexed_seq", the last seq they cover; the next
+// synced batch makes it durable (one WAL), so a power loss can take only
+// the last index batches, and a writable Open indexes the events after the
+// marker again. Readers of the indexes see the events past the marker too.
 //
 // Thread-safety: AppendBatch, PutCursor, PutCheckpoint and Close must be
 // called from one thread at a time (the broker's writer thread). The read
@@ -140,6 +146,10 @@ class EventLog {
   // Highest seq in the log (0 when empty) and its chain hash.
   uint64_t head_seq() const { return head_seq_.load(std::memory_order_acquire); }
   std::string head_hash() const;
+  // Highest seq whose by_referral and by_destination entries are written
+  // (normally head_seq(); behind it while a batch's index write is under
+  // way, and for the rest of the process after one failed).
+  uint64_t indexed_seq() const { return indexed_seq_.load(std::memory_order_acquire); }
 
   // Idempotency keys as the log stores them: opaque to callers, who use
   // them as map keys and in PendingEvent::dedupe_key. A submission's key is
@@ -168,7 +178,8 @@ class EventLog {
   Status Scan(uint64_t from_seq, uint64_t to_seq,
               const std::function<bool(const StoredEvent&)>& fn) const;
 
-  // The seqs of every event of one referral (or destination), in order.
+  // The seqs of every event of one referral (or destination), in order:
+  // from the index up to indexed_seq(), then from the events after it.
   Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
   Status SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const;
 
@@ -254,6 +265,13 @@ class EventLog {
   // The data key of `referral_id`: OK, NotFound (none or destroyed), or an
   // error.
   Status DataKey(const std::string& referral_id, std::string* key) const;
+  // The rebuildable indexes (see the file comment): AddIndexEntries puts an
+  // event's entries into *wb; WriteIndexes writes them and the marker,
+  // unsynced, after a synced batch; RebuildIndexes (at Open) loads the
+  // marker and, when writable, indexes the events after it.
+  void AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
+  void WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq);
+  Status RebuildIndexes();
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -280,6 +298,8 @@ class EventLog {
   std::set<std::string> destroyed_;                         // erased while open
 
   std::atomic<uint64_t> head_seq_{0};
+  std::atomic<uint64_t> indexed_seq_{0};
+  bool indexes_failed_ = false;  // an index write failed: the marker stays
   mutable std::mutex head_mu_;  // guards head_hash_
   std::string head_hash_;
 };

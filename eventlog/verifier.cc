@@ -374,7 +374,10 @@ bool DedupeKeyMatches(std::string_view key, std::string_view identity, std::stri
 }
 
 // Checks one event against the index tables.
-void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f, Finding* c) {
+// `indexed`: seq is at or before the log's index marker (EventLog::
+// indexed_seq); after it, a missing by_referral / by_destination entry is
+// one a power loss took and the next writable open restores, not damage.
+void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f, bool indexed, Finding* c) {
   // by_referral
   const uint64_t slot = t.referral[seq];
   if (f.referral_id.empty()) {
@@ -391,7 +394,7 @@ void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f,
       auto it = t.referral_other.find(seq);
       match = it != t.referral_other.end() && it->second == f.referral_id;
     }
-    if (!match) {
+    if (!match && (indexed || slot != 0)) {
       REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
                  slot == 0 ? "by_referral has no entry for seq " + Seq(seq) + " (" + std::string(f.referral_id) + ")"
                            : "by_referral files seq " + Seq(seq) + " under another referral than " +
@@ -406,7 +409,7 @@ void CheckEventIndexes(const IndexTables& t, uint64_t seq, const EventFields& f,
                  "by_destination names seq " + Seq(seq) + " under " + t.destination_names[dslot - 1] +
                      ", an event that concerns no destination");
     }
-  } else if (dslot == 0 || t.destination_names[dslot - 1] != f.destination) {
+  } else if ((dslot == 0 && indexed) || (dslot != 0 && t.destination_names[dslot - 1] != f.destination)) {
     REFX_OFFER(*c, seq, LogProblem::kIndexMismatch,
                dslot == 0 ? "by_destination has no entry for seq " + Seq(seq) + " (" + std::string(f.destination) + ")"
                           : "by_destination files seq " + Seq(seq) + " under " + t.destination_names[dslot - 1] +
@@ -549,7 +552,7 @@ RangeResult VerifyRange(Shared* shared, uint64_t lo, uint64_t hi) {
         }
         if (shared->indexes != nullptr) {
           shared->indexes->PrefetchDedupeKey(seq + 8);
-          CheckEventIndexes(*shared->indexes, seq, f, &r.index);
+          CheckEventIndexes(*shared->indexes, seq, f, seq <= log.indexed_seq(), &r.index);
         }
         while (ci < cap.seqs.size() && cap.seqs[ci] < seq) ++ci;
         if (ci < cap.seqs.size() && cap.seqs[ci] == seq) {

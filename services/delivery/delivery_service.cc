@@ -103,6 +103,12 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_follow(true);
   follow.set_purpose("refx-delivery: deliver cases");
   std::set<CaseKey> touched;  // cases with events in the batch being read
+  // A timer pass walks every open case, so it runs at most every
+  // kTimerPassInterval, not after every burst of the read: timers are
+  // seconds long, and at a steady flow of events the walk was the
+  // service's largest cost per burst.
+  constexpr std::chrono::milliseconds kTimerPassInterval{100};
+  auto last_timer_pass = std::chrono::steady_clock::now();
   s = reader.Read(
       follow,
       [&](const v1::Event& event, const std::string&, const std::string&) {
@@ -118,6 +124,9 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
         touched.clear();
         if (!failure.ok()) return true;
         if (StopRequested(should_stop)) return true;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_timer_pass < kTimerPassInterval) return false;
+        last_timer_pass = now;
         failure = AdvanceAll();
         return !failure.ok();
       });

@@ -23,13 +23,14 @@
 //     the longest repeat window in the rules plus 12 months (for late
 //     incident dates), counted back from the newest event, are forgotten
 //     (RouterState::ForgetBefore).
-//   * Routes are queued while a batch of the read is handled and appended
-//     together with a window of requests in flight (they share the
-//     broker's group commits), after each batch the broker sends or every
-//     kMaxQueued routes. The cursor (STATE_DIR/router.cursor, see
-//     CursorFile) is the last seq fully handled: it moves past an event
-//     only once every route it caused is acknowledged, and is stored after
-//     each flush, and about once a second otherwise.
+//   * Routes are queued while a burst of the read (the batches the broker
+//     had sent when the first was taken; BrokerClient::Read) is handled and
+//     appended together in AppendBatchRequest frames (they share the
+//     broker's group commits), after each burst or every kMaxQueued routes.
+//     The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
+//     fully handled: it moves past an event only once every route it caused
+//     is acknowledged, and is stored at most every 200 ms (and when Run
+//     ends): it only says where a restart resumes.
 //   * Each append carries the idempotency key "route:<referral_id>:<dest>"
 //     and a case already in RouterState is not appended again, so a crash
 //     between an append and the cursor store never routes twice; a case the

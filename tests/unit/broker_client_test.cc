@@ -26,8 +26,15 @@ namespace {
 class FakeBroker {
  public:
   using AnswerFn = std::function<std::optional<v1::Frame>(int n, const v1::Frame& request)>;
+  // For requests answered by several frames (a read's event batches).
+  using AnswersFn = std::function<std::vector<v1::Frame>(int n, const v1::Frame& request)>;
 
-  explicit FakeBroker(AnswerFn answer) : answer_(std::move(answer)), socket_(context_, zmq::socket_type::router) {
+  explicit FakeBroker(AnswerFn answer)
+      : FakeBroker(AnswersFn([answer](int n, const v1::Frame& request) {
+          std::optional<v1::Frame> reply = answer(n, request);
+          return reply ? std::vector<v1::Frame>{*reply} : std::vector<v1::Frame>{};
+        })) {}
+  explicit FakeBroker(AnswersFn answers) : answer_(std::move(answers)), socket_(context_, zmq::socket_type::router) {
     EXPECT_TRUE(GenerateCurveKeyPair(&keys_).ok());
     socket_.set(zmq::sockopt::curve_server, 1);
     socket_.set(zmq::sockopt::curve_secretkey, keys_.secret_key);
@@ -65,16 +72,16 @@ class FakeBroker {
       (void)socket_.recv(payload);
       v1::Frame request;
       if (!request.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) continue;
-      std::optional<v1::Frame> reply = answer_(++received_, request);
-      if (!reply) continue;
-      reply->set_correlation_id(request.correlation_id());
-      const std::string bytes = EncodeFrame(*reply);
-      socket_.send(routing, zmq::send_flags::sndmore);
-      socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
+      for (v1::Frame& reply : answer_(++received_, request)) {
+        reply.set_correlation_id(request.correlation_id());
+        const std::string bytes = EncodeFrame(reply);
+        socket_.send(zmq::buffer(routing.data(), routing.size()), zmq::send_flags::sndmore);
+        socket_.send(zmq::buffer(bytes), zmq::send_flags::none);
+      }
     }
   }
 
-  AnswerFn answer_;
+  AnswersFn answer_;
   CurveKeyPair keys_;
   zmq::context_t context_;
   zmq::socket_t socket_;
@@ -184,6 +191,59 @@ TEST(BrokerClientTest, WindowRefusesKeylessAppends) {
       [](size_t, const Status&, const v1::Ack&) {});
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(broker.received(), 0);
+}
+
+}  // namespace
+}  // namespace refx
+
+namespace refx {
+namespace {
+
+// Event batches that have all arrived are one burst: should_stop (where a
+// service appends what the read asked of it) runs after the burst, not
+// between its batches, so a service pays its appends' round trip once per
+// burst instead of once per broker batch.
+TEST(BrokerClientTest, ReadCallsShouldStopOncePerBurstOfBatches) {
+  constexpr int kBatches = 4, kPerBatch = 3;
+  FakeBroker broker(FakeBroker::AnswersFn([&](int, const v1::Frame& request) {
+    std::vector<v1::Frame> replies;
+    if (!request.has_read()) return replies;
+    uint64_t seq = 0;
+    for (int b = 0; b < kBatches; ++b) {
+      v1::Frame f;
+      for (int i = 0; i < kPerBatch; ++i) {
+        v1::Event e = AcceptedEvent();
+        e.set_seq(++seq);
+        f.mutable_events()->add_events(e.SerializeAsString());
+      }
+      f.mutable_events()->set_head_seq(kBatches * kPerBatch);
+      f.mutable_events()->set_end_of_log(b == kBatches - 1);
+      replies.push_back(f);
+    }
+    return replies;
+  }));
+  BrokerClient client(broker.Options(3));
+  uint64_t last_seq = 0;
+  std::vector<uint64_t> stop_checks;  // the last seq delivered at each should_stop call
+  v1::ReadRequest read;
+  Status s = client.Read(
+      read,
+      [&](const v1::Event& e, const std::string&, const std::string&) {
+        // Let every batch arrive before the first is taken apart (not a
+        // measured time: it only makes the four batches one burst).
+        if (e.seq() == 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        last_seq = e.seq();
+        return true;
+      },
+      [&] {
+        stop_checks.push_back(last_seq);
+        return false;
+      });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(last_seq, static_cast<uint64_t>(kBatches * kPerBatch));
+  for (uint64_t at : stop_checks) {
+    EXPECT_TRUE(at == 0 || at == kBatches * kPerBatch) << "should_stop ran inside the burst, after seq " << at;
+  }
 }
 
 }  // namespace

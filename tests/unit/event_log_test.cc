@@ -456,6 +456,65 @@ TEST_F(EventLogTest, ReopenKeepsHeadAndData) {
   EXPECT_EQ(report.events_checked, 6u);
 }
 
+// The indexes are written unsynced after each synced batch, so a power
+// loss can take the last index batches with their marker: the events after
+// the marker are still found by readers, and a writable open indexes them.
+TEST_F(EventLogTest, IndexEntriesLostAfterTheMarkerAreFoundAndRebuilt) {
+  {
+    auto log = MustOpen();
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(log->AppendBatch(MixedBatch(1, 2)).ok());
+    ASSERT_TRUE(log->AppendBatch({Pending(SyntheticRouting(3, ReferralIdForSeq(1), "IDVA")),
+                                  Pending(SyntheticRouting(4, ReferralIdForSeq(1), "DA_MARAC"))})
+                    .ok());
+    EXPECT_EQ(log->indexed_seq(), 4u);
+  }
+  auto raw_entries = [&](const std::string& family) {
+    RawDb raw(DbPath());
+    EXPECT_TRUE(raw.status().ok()) << raw.status().ToString();
+    size_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(raw.db()->NewIterator(rocksdb::ReadOptions(), raw.cf(family)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    return n;
+  };
+  {
+    // What the second batch's lost index write held.
+    RawDb raw(DbPath());
+    ASSERT_TRUE(raw.status().ok()) << raw.status().ToString();
+    for (uint64_t seq : {3, 4}) {
+      ASSERT_TRUE(raw.db()->Delete(rocksdb::WriteOptions(), raw.cf("by_referral"), IndexKey(ReferralIdForSeq(1), seq)).ok());
+    }
+    ASSERT_TRUE(raw.db()->Delete(rocksdb::WriteOptions(), raw.cf("by_destination"), IndexKey("IDVA", 3)).ok());
+    ASSERT_TRUE(raw.db()->Delete(rocksdb::WriteOptions(), raw.cf("by_destination"), IndexKey("DA_MARAC", 4)).ok());
+    ASSERT_TRUE(raw.db()->Put(rocksdb::WriteOptions(), raw.cf("meta"), "indexed_seq", EncodeSeq(2)).ok());
+  }
+  ASSERT_EQ(raw_entries("by_referral"), 2u);
+  {
+    // Read-only (an auditor): nothing is written, the events fill the gap.
+    auto log = MustOpen(/*read_only=*/true);
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->indexed_seq(), 2u);
+    std::vector<uint64_t> seqs;
+    ASSERT_TRUE(log->SeqsForReferral(ReferralIdForSeq(1), &seqs).ok());
+    EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4}));
+    ASSERT_TRUE(log->SeqsForDestination("DA_MARAC", &seqs).ok());
+    EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 4}));
+  }
+  ASSERT_EQ(raw_entries("by_referral"), 2u);
+  {
+    auto log = MustOpen();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->indexed_seq(), 4u);
+  }
+  EXPECT_EQ(raw_entries("by_referral"), 4u);
+  EXPECT_EQ(raw_entries("by_destination"), 3u);
+  auto log = MustOpen();
+  ASSERT_NE(log, nullptr);
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(log->SeqsForDestination("IDVA", &seqs).ok());
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{3}));
+}
+
 TEST_F(EventLogTest, CursorsArePersisted) {
   auto cursor = [](const EventLog& log, const std::string& consumer) {
     uint64_t seq = 0;
