@@ -44,14 +44,18 @@ TEST(SpoolTest, AppendThenOldestGivesTheUnitBack) {
   ASSERT_TRUE(spool->Append(Referrals("B", 2), "file:b.csv").ok());
   ASSERT_TRUE(spool->Oldest(&unit).ok());
   EXPECT_EQ(unit.source, "http");
-  ASSERT_EQ(unit.referrals.size(), 3u);
-  EXPECT_EQ(unit.referrals[2].referrer_reference(), "A-2");
-  EXPECT_EQ(unit.referrals[2].narrative(), "synthetic narrative 2");
+  ASSERT_EQ(unit.size(), 3u);
+  const std::vector<v1::Referral> referrals = unit.Decoded();
+  EXPECT_EQ(referrals[2].referrer_reference(), "A-2");
+  EXPECT_EQ(referrals[2].narrative(), "synthetic narrative 2");
+  std::string reference;
+  ASSERT_TRUE(ReferenceOfEncoded(unit.encoded[2], &reference));
+  EXPECT_EQ(reference, "A-2");
   EXPECT_EQ(unit.acknowledged, 0u);
   SpoolUnit next;
   ASSERT_TRUE(spool->Next(unit.name, &next).ok());
   EXPECT_EQ(next.source, "file:b.csv");
-  EXPECT_EQ(next.referrals.size(), 2u);
+  EXPECT_EQ(next.size(), 2u);
   EXPECT_EQ(spool->Next(next.name, &next).code(), Status::Code::kNotFound);
   SpoolFigures f = spool->Figures();
   EXPECT_EQ(f.units, 2u);
@@ -179,8 +183,8 @@ TEST(SpoolTest, ConcurrentAppendsAllLandOnce) {
   std::multiset<std::string> seen;
   SpoolUnit unit;
   while (spool->Oldest(&unit).ok()) {
-    for (const auto& r : unit.referrals) seen.insert(r.referrer_reference());
-    ASSERT_TRUE(spool->MarkAcknowledged(unit.name, unit.referrals.size()).ok());
+    for (const auto& r : unit.Decoded()) seen.insert(r.referrer_reference());
+    ASSERT_TRUE(spool->MarkAcknowledged(unit.name, unit.size()).ok());
   }
   EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
   for (int t = 0; t < kThreads; ++t) {

@@ -1,4 +1,4 @@
-#include "services/router/cursor_file.h"
+#include "client/cursor_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
