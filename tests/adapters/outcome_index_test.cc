@@ -132,5 +132,27 @@ TEST(OutcomeIndexTest, ResentAnswersAreCompactedAwayKeepingTheLatestPerReference
   EXPECT_EQ(o.seq, 4u);
 }
 
+TEST(OutcomeIndexTest, PublishWakesWaitersAndWriteDurablyMakesItSurvive) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  {
+    std::unique_ptr<OutcomeIndex> index;
+    ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+    ForwardOutcome o;
+    std::thread forwarder([&] { index->Publish({Accepted("A-1", "R-0000000001", 1)}); });
+    Status s = index->WaitNewer("A-1", 0, std::chrono::steady_clock::now() + std::chrono::seconds(60), &o);
+    forwarder.join();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(o.seq, 1u);
+    index->Publish({Accepted("A-2", "R-0000000002", 2)});
+    ASSERT_TRUE(index->WriteDurably({Accepted("A-1", "R-0000000001", 1)}).ok());
+  }
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+  ForwardOutcome o;
+  EXPECT_TRUE(index->Find("A-1", &o).ok()) << "written durably";
+  EXPECT_EQ(index->Find("A-2", &o).code(), Status::Code::kNotFound) << "published only: not on disk";
+}
+
 }  // namespace
 }  // namespace refx::adapters

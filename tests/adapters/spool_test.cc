@@ -194,5 +194,35 @@ TEST(SpoolTest, ConcurrentAppendsAllLandOnce) {
   }
 }
 
+TEST(SpoolTest, AppendEncodedKeepsTheBytesAndTheirReferences) {
+  testing::TempDir tmp;
+  std::unique_ptr<Spool> spool;
+  ASSERT_TRUE(Spool::Open(tmp.Sub("spool"), &spool).ok());
+  std::vector<EncodedReferral> encoded;
+  const std::string long_reference(300, 'L');  // a two-byte length
+  for (const std::string& ref : {std::string("E-1"), long_reference}) {
+    v1::Referral r;
+    r.set_referrer_reference(ref);
+    r.set_narrative("synthetic narrative");
+    encoded.push_back({ref, r.SerializeAsString()});
+  }
+  const std::vector<std::string> sent = {encoded[0].bytes, encoded[1].bytes};
+  ASSERT_TRUE(spool->AppendEncoded(std::move(encoded), "file:x.csv").ok());
+  EXPECT_TRUE(spool->FindWaiting(long_reference).ok());
+  SpoolUnit unit;
+  ASSERT_TRUE(spool->Oldest(&unit).ok());
+  EXPECT_EQ(unit.encoded, sent) << "the forwarder sends exactly the bytes spooled";
+  std::string reference;
+  ASSERT_TRUE(ReferenceOfEncoded(unit.encoded[1], &reference));
+  EXPECT_EQ(reference, long_reference);
+  // Bytes where field 1 is not first (another writer's order): parsed instead.
+  v1::Referral tail_first;
+  tail_first.set_narrative("synthetic");
+  std::string odd = tail_first.SerializeAsString() + std::string("\x0a\x03T-9", 5);
+  ASSERT_TRUE(ReferenceOfEncoded(odd, &reference));
+  EXPECT_EQ(reference, "T-9");
+  EXPECT_FALSE(ReferenceOfEncoded(std::string("\xff\xff\xff", 3), &reference));
+}
+
 }  // namespace
 }  // namespace refx::adapters
