@@ -9,7 +9,8 @@
 //
 //   refx-bench-filedrop [--rows 1000000] [--dir BASE] [--batch-max 256] [--keep]
 //
-// Before the run it reads the same CSV once with ReadDropFile into a sink
+// Before the run it reads the same CSV once with ReadDropFileEncoded (as the
+// file drop does) into a sink
 // that only counts (no spool, no broker): what the file drop's own reading,
 // mapping and validation cost on one thread.
 #include <google/protobuf/text_format.h>
@@ -106,9 +107,9 @@ int Run(int argc, char** argv) {
   adapters::DropReadResult read_result;
   const double read_cpu0 = CpuSecondsSelf();
   const auto r0 = Clock::now();
-  Status read_status = adapters::ReadDropFile(
+  Status read_status = adapters::ReadDropFileEncoded(
       csv_path, read,
-      [&counted](std::vector<v1::Referral>* chunk) {
+      [&counted](std::vector<adapters::EncodedReferral>* chunk) {
         counted += chunk->size();
         return Status::OK();
       },

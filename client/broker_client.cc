@@ -4,6 +4,9 @@
 #include <chrono>
 #include <map>
 #include <thread>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <zmq.hpp>
 
 #include "core/frame_codec.h"
@@ -469,6 +472,70 @@ Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fil
 }
 
 Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply) {
+  return CallWindowedEncoded(
+      count, window,
+      [&](size_t index, uint64_t correlation_id, std::string* bytes) {
+        v1::Frame request;
+        fill(index, &request);
+        if (!SafeToResend(request)) {
+          return Status::InvalidArgument("request " + std::to_string(index) +
+                                         " is an append without an idempotency key: not safe to send in a window");
+        }
+        request.set_correlation_id(correlation_id);
+        if (request.on_behalf_of().empty()) request.set_on_behalf_of(options_.on_behalf_of);
+        *bytes = EncodeFrame(request);
+        return Status::OK();
+      },
+      on_reply);
+}
+
+Status BrokerClient::SubmitBatchesEncoded(const std::vector<std::string_view>& referrals, size_t per_frame,
+                                          size_t window, const ResultFn& on_result) {
+  const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
+                                                [&](size_t i) { return referrals[i].size(); });
+  const size_t frames = referrals.empty() ? 0 : first.size() - 1;
+  return CallWindowedEncoded(
+      frames, window,
+      [&](size_t f, uint64_t correlation_id, std::string* bytes) {
+        // The frame's head (correlation id, on_behalf_of) serialised by
+        // protobuf, then field submit_batch written by hand around the
+        // referrals' own bytes: the same bytes protobuf would write, without
+        // parsing or copying each referral into a message first.
+        v1::Frame head;
+        head.set_correlation_id(correlation_id);
+        head.set_on_behalf_of(options_.on_behalf_of);
+        size_t batch_size = 0;
+        for (size_t i = first[f]; i < first[f + 1]; ++i) {
+          batch_size += 1 + google::protobuf::io::CodedOutputStream::VarintSize32(
+                                static_cast<uint32_t>(referrals[i].size())) +
+                        referrals[i].size();
+        }
+        bytes->clear();
+        bytes->reserve(head.ByteSizeLong() + batch_size + 16);
+        google::protobuf::io::StringOutputStream stream(bytes);
+        google::protobuf::io::CodedOutputStream out(&stream);
+        head.SerializeToCodedStream(&out);
+        out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+            v1::Frame::kSubmitBatchFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+        out.WriteVarint32(static_cast<uint32_t>(batch_size));
+        for (size_t i = first[f]; i < first[f + 1]; ++i) {
+          out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+              v1::SubmitBatchRequest::kReferralsFieldNumber,
+              google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+          out.WriteVarint32(static_cast<uint32_t>(referrals[i].size()));
+          out.WriteRaw(referrals[i].data(), static_cast<int>(referrals[i].size()));
+        }
+        out.Trim();
+        return Status::OK();
+      },
+      [&](size_t f, const v1::Frame& reply) {
+        DispatchBatchReply(reply, reply.has_submit_batch_result(), reply.submit_batch_result().results(), first[f],
+                           first[f + 1], "referrals", on_result);
+      });
+}
+
+Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const EncodeFn& encode,
+                                         const ReplyFn& on_reply) {
   if (window == 0) window = 1;
   // Correlation id = base + index, so a reply names its request directly.
   const uint64_t base = next_correlation_id_;
@@ -482,15 +549,8 @@ Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillF
   v1::Frame reply;
   while (done < count) {
     while (next < count && in_flight.size() < window) {
-      v1::Frame request;
-      fill(next, &request);
-      if (!SafeToResend(request)) {
-        return Status::InvalidArgument("request " + std::to_string(next) +
-                                       " is an append without an idempotency key: not safe to send in a window");
-      }
-      request.set_correlation_id(base + next);
-      if (request.on_behalf_of().empty()) request.set_on_behalf_of(options_.on_behalf_of);
-      std::string bytes = EncodeFrame(request);
+      std::string bytes;
+      REFX_RETURN_IF_ERROR(encode(next, base + next, &bytes));
       Status s = SendWhenReady(bytes, options_.request_timeout_ms);
       if (s.code() == Status::Code::kPermissionDenied) return s;
       if (!s.ok()) break;  // handled as a timeout below

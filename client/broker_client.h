@@ -20,6 +20,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/curve_keys.h"
@@ -152,6 +153,13 @@ class BrokerClient {
   Status SubmitBatches(const std::vector<v1::Referral>& referrals, size_t per_frame, size_t window,
                        const ResultFn& on_result);
 
+  // SubmitBatches for referrals already serialised (each a binary
+  // refx.v1.Referral, e.g. as a spool keeps them): the frames carry these
+  // bytes as they are, so nothing is parsed or copied into messages. The
+  // same framing, window, retries, results and return.
+  Status SubmitBatchesEncoded(const std::vector<std::string_view>& referrals, size_t per_frame, size_t window,
+                              const ResultFn& on_result);
+
   // Appends all `appends` in AppendBatchRequest frames, framed and windowed
   // as SubmitBatches frames referrals: one request, one validation pass and
   // one group commit for many appends. Every append must carry an
@@ -163,6 +171,12 @@ class BrokerClient {
                        const ResultFn& on_result);
 
  private:
+  // Encodes request `index` of a window with `correlation_id` into *bytes;
+  // an error stops the window and is returned.
+  using EncodeFn = std::function<Status(size_t index, uint64_t correlation_id, std::string* bytes)>;
+  // The window loop under CallWindowedFrames and SubmitBatchesEncoded.
+  Status CallWindowedEncoded(size_t count, size_t window, const EncodeFn& encode, const ReplyFn& on_reply);
+
   Status Connect();
   void Disconnect();
   // Waits up to timeout_ms for one reply; Timeout if none.

@@ -188,6 +188,77 @@ Status ResolvePreviousKey(const Locator& loc, const TextFormat::ParseInfoTree* a
   return Status::OK();
 }
 
+// An e-mail address an alert may be sent to or from: LOCAL@DOMAIN, the
+// local part of letters, digits and .!#$%&'*+/=?^_`{|}~-, the domain of
+// dot-separated labels of letters, digits and '-'. Nothing else: a space,
+// comma, angle bracket, quote or line break in an address would let it
+// carry a second recipient or a header into the mail.
+bool IsMailAddress(const std::string& address) {
+  static const std::regex re(
+      "[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+      "(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*");
+  return address.size() <= 254 && std::regex_match(address, re);
+}
+
+// alerts { ... } and each destination's alert_emails. InvalidArgument
+// "FILE:LINE:COL: ..." naming the first bad setting or address.
+Status ValidateAlerts(const v1::PartnershipConfig& c, const Locator& loc) {
+  auto bad = [](const std::string& where, const std::string& why) { return Status::InvalidArgument(where + why); };
+  const v1::AlertSettings& a = c.alerts();
+  const auto* at = loc.Nested(loc.root(), "refx.v1.PartnershipConfig", "alerts", -1);
+  const std::string url = a.smtp_url();
+  if (!url.empty()) {
+    const bool smtp = url.rfind("smtp://", 0) == 0, smtps = url.rfind("smtps://", 0) == 0;
+    const std::string host = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+    if (!smtp && !smtps) {
+      return bad(loc.At(at, "refx.v1.AlertSettings", "smtp_url", -1),
+                 "alerts.smtp_url must start smtp:// or smtps:// (e.g. \"smtp://127.0.0.1:2525\")");
+    }
+    if (host.empty() || host[0] == ':' || host[0] == '/' ||
+        host.find_first_of(" \t\r\n") != std::string::npos) {
+      return bad(loc.At(at, "refx.v1.AlertSettings", "smtp_url", -1), "alerts.smtp_url names no relay host");
+    }
+    if (a.from_address().empty()) {
+      return bad(loc.At(loc.root(), "refx.v1.PartnershipConfig", "alerts", -1),
+                 "alerts.from_address is required with an smtp_url");
+    }
+  }
+  if (!a.from_address().empty() && !IsMailAddress(a.from_address())) {
+    return bad(loc.At(at, "refx.v1.AlertSettings", "from_address", -1),
+               "alerts.from_address \"" + a.from_address() + "\" is not an e-mail address (name@example.org)");
+  }
+  if (!a.console_url().empty() && a.console_url().rfind("https://", 0) != 0 &&
+      a.console_url().rfind("http://", 0) != 0) {
+    return bad(loc.At(at, "refx.v1.AlertSettings", "console_url", -1),
+               "alerts.console_url must be an http:// or https:// address");
+  }
+  if (a.console_url().find_first_of(" \t\r\n") != std::string::npos) {
+    return bad(loc.At(at, "refx.v1.AlertSettings", "console_url", -1), "alerts.console_url holds a space or line break");
+  }
+  if (a.deadline_warning_hours() > 24 * 28) {
+    return bad(loc.At(at, "refx.v1.AlertSettings", "deadline_warning_hours", -1),
+               "alerts.deadline_warning_hours must be at most 672 (four weeks); 0 means the default 24");
+  }
+  for (int i = 0; i < c.destinations_size(); ++i) {
+    const v1::Destination& d = c.destinations(i);
+    const auto* dt = loc.Nested(loc.root(), "refx.v1.PartnershipConfig", "destinations", i);
+    std::set<std::string> seen;
+    for (int k = 0; k < d.alert_emails_size(); ++k) {
+      const std::string& address = d.alert_emails(k);
+      if (!IsMailAddress(address)) {
+        return bad(loc.At(dt, "refx.v1.Destination", "alert_emails", k),
+                   "destination " + d.code() + ": alert_emails \"" + address +
+                       "\" is not one e-mail address (name@example.org; one address per entry)");
+      }
+      if (!seen.insert(address).second) {
+        return bad(loc.At(dt, "refx.v1.Destination", "alert_emails", k),
+                   "destination " + d.code() + " lists alert address " + address + " twice");
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status PartnershipConfig::Load(const std::string& path, std::unique_ptr<PartnershipConfig>* out) {
@@ -302,6 +373,7 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
     }
   }
   REFX_RETURN_IF_ERROR(ValidatePeople(c, *cfg, loc, &cfg->person_by_id_));
+  REFX_RETURN_IF_ERROR(ValidateAlerts(c, loc));
   REFX_RETURN_IF_ERROR(ValidateRoutingConfig(c, name, &tree));
   *out = std::move(cfg);
   return Status::OK();

@@ -43,10 +43,9 @@ rules=(
   'cli;^(eventlog/(event_log|checkpoints|verifier|backup)\.h|rocksdb/.*)$;refx does not link RocksDB: what opens a log folder is refx-audit-offline (cli/offline/);cli/offline'
   # refx_chain (eventlog/CMakeLists.txt) is the chain without the database.
   'eventlog/hash_chain.* eventlog/fast_chain_hash.* eventlog/chain_checker.* eventlog/checkpoint_signing.* eventlog/findings.* eventlog/keys.*;^(eventlog/(event_log|checkpoints|verifier|backup)\.h|rocksdb/.*)$;refx_chain has no RocksDB: refx links it for online verification'
-  # Adapters are clients of the broker like the services (issue 11 item 1).
-  # The webhook sender (adapters/webhook/) reuses the services' restart loop
-  # (services/common/) and the router's durable cursor file, nothing else of them.
-  'adapters;^(eventlog/|broker/|services/(delivery|outcomes|notifier)/|services/router/router_|cli/|tests/|testsupport/|bench/);adapters never link RocksDB (refx_eventlog): they talk to the broker'
+  # Adapters are clients of the broker like the services (issue 11 item 1):
+  # what both use (the restart loop, the durable cursor file) is in client/.
+  'adapters;^(eventlog/|broker/|services/|cli/|tests/|testsupport/|bench/);adapters never link RocksDB (refx_eventlog) and use nothing of the services: they talk to the broker'
   'adapters;^rocksdb/;only eventlog/ opens RocksDB'
   # The auditor's reads shared by refx and the console: a client of the
   # broker with the chain (refx_chain), never the log's database.

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ctime>
 #include <sstream>
+#include <string_view>
 
 #include "core/civil_date.h"
 #include "core/london_time.h"
@@ -48,21 +49,34 @@ std::string Trim(const std::string& s) {
   return s.substr(first, last - first + 1);
 }
 
+// Trim without a copy: cells are trimmed once per mapped column per row.
+std::string_view TrimView(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r\n");
+  return s.substr(first, last - first + 1);
+}
+
+bool EqualsLower(std::string_view value, const std::string& lower_word) {
+  if (value.size() != lower_word.size()) return false;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(value[i])) != static_cast<unsigned char>(lower_word[i])) return false;
+  }
+  return true;
+}
+
+bool Contains(const std::vector<std::string>& lower_words, std::string_view value) {
+  for (const auto& w : lower_words) {
+    if (EqualsLower(value, w)) return true;
+  }
+  return false;
+}
+
 std::vector<std::string> Split(const std::string& s, char sep) {
   std::vector<std::string> parts;
   std::string part;
   std::istringstream in(s);
   while (std::getline(in, part, sep)) parts.push_back(part);
-  return parts;
-}
-
-std::vector<std::string> SplitBy(const std::string& s, const std::string& sep) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  for (size_t at; (at = s.find(sep, start)) != std::string::npos; start = at + sep.size()) {
-    parts.push_back(s.substr(start, at - start));
-  }
-  parts.push_back(s.substr(start));
   return parts;
 }
 
@@ -86,6 +100,25 @@ bool HasTimeOfDay(const std::string& format) {
 // RFC 3339 in London time ("2026-10-23T18:00:00+01:00"). False when the
 // cell does not match the whole format or names an impossible date.
 bool ConvertDate(const std::string& cell, const std::string& format, bool has_time, std::string* out) {
+  // The common export form, "%d/%m/%Y" (or with '-' or '.') and a cell of
+  // exactly DD/MM/YYYY: read directly. strptime would read the same digits
+  // the same way; any other cell or format goes through strptime below.
+  if (!has_time && format.size() == 8 && format[0] == '%' && format[1] == 'd' && format[3] == '%' &&
+      format[4] == 'm' && format[6] == '%' && format[7] == 'Y' && format[2] == format[5] && format[2] != '%' &&
+      cell.size() == 10 && cell[2] == format[2] && cell[5] == format[2]) {
+    const char* c = cell.data();
+    auto digit = [](char ch) { return ch >= '0' && ch <= '9'; };
+    if (digit(c[0]) && digit(c[1]) && digit(c[3]) && digit(c[4]) && digit(c[6]) && digit(c[7]) && digit(c[8]) &&
+        digit(c[9])) {
+      char date[11] = {c[6], c[7], c[8], c[9], '-', c[3], c[4], '-', c[0], c[1], '\0'};
+      CivilDate day;
+      // strptime refuses a day 00 or a month 00 or 13+; ParseCivilDate
+      // refuses those and impossible days (31/02) alike.
+      if (!ParseCivilDate(date, &day)) return false;
+      out->assign(date, 10);
+      return true;
+    }
+  }
   std::tm tm{};
   const char* end = strptime(cell.c_str(), format.c_str(), &tm);
   if (end == nullptr || *end != '\0') return false;
@@ -319,21 +352,21 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
     return false;
   }
   *referral = defaults_;
-  const std::string reference = Trim(cells[reference_index_]);
+  const std::string_view reference = TrimView(cells[reference_index_]);
   if (reference.empty()) {
     problem(format_.reference_column(), "referrerReference",
             "the reference column is empty: every row needs the agency's own reference");
   }
-  referral->set_referrer_reference(reference);
+  referral->set_referrer_reference(std::string(reference));
 
   // A repeated field fed by several columns: all of them filled, or none.
   for (const auto& [path, indices] : columns_by_field_) {
     if (indices.size() < 2) continue;
     size_t filled = 0;
-    for (size_t i : indices) filled += !Trim(cells[columns_[i].index]).empty();
+    for (size_t i : indices) filled += !TrimView(cells[columns_[i].index]).empty();
     if (filled == 0 || filled == indices.size()) continue;
     for (size_t i : indices) {
-      if (Trim(cells[columns_[i].index]).empty()) {
+      if (TrimView(cells[columns_[i].index]).empty()) {
         problem(columns_[i].config.column(), columns_[i].json_path,
                 "is empty while " + std::to_string(filled) + " of the " + std::to_string(indices.size()) +
                     " columns of this field are filled: give all of them or none");
@@ -341,8 +374,9 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
     }
   }
 
+  std::string text;  // a string cell's value, reused across cells
   for (const Column& col : columns_) {
-    const std::string cell = Trim(cells[col.index]);
+    const std::string_view cell = TrimView(cells[col.index]);
     if (cell.empty()) continue;
     const FieldDescriptor* leaf = col.path.back();
     Message* target = referral;
@@ -350,46 +384,50 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
       target = target->GetReflection()->MutableMessage(target, col.path[i]);
     }
     const Reflection* r = target->GetReflection();
-    std::vector<std::string> values;
-    if (leaf->is_repeated() && !col.config.separator().empty()) {
-      for (const std::string& v : SplitBy(cell, col.config.separator())) values.push_back(Trim(v));
-    } else {
-      values.push_back(cell);
-    }
+    const bool split = leaf->is_repeated() && !col.config.separator().empty();
+    const std::string& separator = col.config.separator();
     auto fail = [&](const std::string& reason) { problem(col.config.column(), col.json_path, reason); };
-    for (const std::string& value : values) {
+    // Each value of the cell: the whole cell, or its parts between separators.
+    for (size_t start = 0;;) {
+      size_t end = split ? cell.find(separator, start) : std::string_view::npos;
+      const std::string_view value =
+          split ? TrimView(cell.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start))
+                : cell;
       switch (leaf->cpp_type()) {
         case FieldDescriptor::CPPTYPE_STRING: {
-          std::string out = value;
-          if (!IsUtf8(value)) {
+          text.assign(value.data(), value.size());
+          if (!IsUtf8(text)) {
             fail("is not UTF-8 text (export the file as UTF-8)");
-            continue;
+            break;
           }
-          if (!col.config.date_format().empty() && !ConvertDate(value, col.config.date_format(), col.has_time, &out)) {
-            fail("is not a real date in the format " + col.config.date_format());
-            continue;
+          if (!col.config.date_format().empty()) {
+            std::string date;
+            if (!ConvertDate(text, col.config.date_format(), col.has_time, &date)) {
+              fail("is not a real date in the format " + col.config.date_format());
+              break;
+            }
+            text = std::move(date);
           }
-          leaf->is_repeated() ? r->AddString(target, leaf, out) : r->SetString(target, leaf, out);
+          leaf->is_repeated() ? r->AddString(target, leaf, text) : r->SetString(target, leaf, text);
           break;
         }
         case FieldDescriptor::CPPTYPE_BOOL: {
-          const std::string word = Lower(value);
-          bool yes = std::find(col.yes.begin(), col.yes.end(), word) != col.yes.end();
-          bool no = std::find(col.no.begin(), col.no.end(), word) != col.no.end();
+          bool yes = Contains(col.yes, value);
+          bool no = Contains(col.no, value);
           if (!yes && !no) {
             fail("is neither a yes word (" + Quoted(col.yes) + ") nor a no word (" + Quoted(col.no) + ")");
-            continue;
+            break;
           }
           leaf->is_repeated() ? r->AddBool(target, leaf, yes) : r->SetBool(target, leaf, yes);
           break;
         }
         case FieldDescriptor::CPPTYPE_ENUM: {
           int number = 0;
-          auto it = col.enum_by_key.find(Lower(value));
+          auto it = col.enum_by_key.find(Lower(std::string(value)));
           if (it != col.enum_by_key.end()) {
             number = it->second;
           } else {
-            std::string name = value;
+            std::string name(value);
             std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
               return c == ' ' || c == '-' ? '_' : std::toupper(c);
             });
@@ -399,7 +437,7 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
               for (const auto& [key, target_name] : col.config.enum_values()) keys.push_back(key);
               fail("is not a value this format knows (" + (keys.empty() ? std::string("none mapped") : Quoted(keys)) +
                    ") nor a " + leaf->enum_type()->name() + " name");
-              continue;
+              break;
             }
             number = v->number();
           }
@@ -414,9 +452,10 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
                               std::all_of(value.begin(), value.end(), [](unsigned char c) { return std::isdigit(c); });
           if (!digits) {
             fail("is not a whole number (0..999999999)");
-            continue;
+            break;
           }
-          const long n = std::stol(value);
+          long n = 0;
+          for (char c : value) n = n * 10 + (c - '0');
           switch (leaf->cpp_type()) {
             case FieldDescriptor::CPPTYPE_UINT32:
               leaf->is_repeated() ? r->AddUInt32(target, leaf, n) : r->SetUInt32(target, leaf, n);
@@ -435,6 +474,8 @@ bool CsvMapping::MapRow(const std::vector<std::string>& cells, v1::Referral* ref
         default:
           fail("has a type a CSV column cannot fill");
       }
+      if (!split || end == std::string_view::npos) break;
+      start = end + separator.size();
     }
   }
   return problems->size() == before;

@@ -27,18 +27,25 @@ CsvReader::~CsvReader() {
 
 void CsvReader::OnField(void* data, size_t size, void* self) {
   auto* reader = static_cast<CsvReader*>(self);
-  reader->fields_.emplace_back(static_cast<const char*>(data), size);
+  // The strings of earlier records are reused (assign keeps their capacity):
+  // no allocation per cell once the first rows have been read.
+  if (reader->used_ < reader->fields_.size()) {
+    reader->fields_[reader->used_].assign(static_cast<const char*>(data), size);
+  } else {
+    reader->fields_.emplace_back(static_cast<const char*>(data), size);
+  }
+  ++reader->used_;
 }
 
 void CsvReader::OnRecordEnd(int /*terminator*/, void* self) {
   auto* reader = static_cast<CsvReader*>(self);
-  if (!reader->stopped_.ok()) {
-    reader->fields_.clear();
-    return;
-  }
+  const size_t used = reader->used_;
+  reader->used_ = 0;
+  if (!reader->stopped_.ok()) return;
+  // A record shorter than an earlier one: the callback sees its own fields only.
+  if (reader->fields_.size() > used) reader->fields_.resize(used);
   ++reader->row_;
   Status status = reader->on_record_(reader->row_, reader->fields_);
-  reader->fields_.clear();
   if (!status.ok()) reader->stopped_ = status;
 }
 

@@ -52,7 +52,8 @@ class CsvReader {
 
   csv_parser* parser_;
   RecordFn on_record_;
-  std::vector<std::string> fields_;
+  std::vector<std::string> fields_;  // the record's fields; [0, used_) filled so far
+  size_t used_ = 0;
   int64_t row_ = 0;
   bool at_start_ = true;
   std::string bom_prefix_;  // bytes held back while a BOM may be starting

@@ -23,8 +23,10 @@ bool EndsWith(const std::string& s, const std::string& suffix) {
 // Checks and hands over the referrals of one file, row by row.
 class Admitter {
  public:
-  Admitter(const DropReadOptions& options, const ChunkSink& sink, DropReadResult* result)
-      : options_(options), sink_(sink), result_(result) {}
+  // Exactly one of `sink` and `encoded_sink` is set.
+  Admitter(const DropReadOptions& options, const ChunkSink* sink, const EncodedChunkSink* encoded_sink,
+           DropReadResult* result)
+      : options_(options), sink_(sink), encoded_sink_(encoded_sink), result_(result) {}
 
   void set_mapping(const CsvMapping* mapping) { mapping_ = mapping; }
 
@@ -57,9 +59,11 @@ class Admitter {
     for (const FieldViolation& v : valid.violations()) {
       problems.push_back({row, Column(v.field_path), JsonPathOf(v.field_path), v.message});
     }
+    std::string bytes;
     if (problems.empty()) {
       const std::string& reference = referral.referrer_reference();
-      const size_t content = std::hash<std::string>()(referral.SerializeAsString());
+      referral.SerializeToString(&bytes);
+      const size_t content = std::hash<std::string>()(bytes);
       auto [it, fresh] = seen_.try_emplace(std::hash<std::string>()(reference), Seen{row, content});
       if (!fresh) {
         if (it->second.content == content) return Status::OK();  // the same referral again: lands once
@@ -73,15 +77,20 @@ class Admitter {
       return Status::OK();
     }
     ++result_->rows_good;
-    chunk_.push_back(std::move(referral));
-    if (chunk_.size() >= options_.chunk_rows) return Flush();
+    if (encoded_sink_ != nullptr) {
+      encoded_chunk_.push_back({referral.referrer_reference(), std::move(bytes)});
+    } else {
+      chunk_.push_back(std::move(referral));
+    }
+    if (chunk_.size() + encoded_chunk_.size() >= options_.chunk_rows) return Flush();
     return Status::OK();
   }
 
   Status Flush() {
-    if (chunk_.empty()) return Status::OK();
-    Status s = sink_(&chunk_);
+    if (chunk_.empty() && encoded_chunk_.empty()) return Status::OK();
+    Status s = encoded_sink_ != nullptr ? (*encoded_sink_)(&encoded_chunk_) : (*sink_)(&chunk_);
     chunk_.clear();
+    encoded_chunk_.clear();
     return s;
   }
 
@@ -95,10 +104,12 @@ class Admitter {
   }
 
   const DropReadOptions& options_;
-  const ChunkSink& sink_;
+  const ChunkSink* sink_;
+  const EncodedChunkSink* encoded_sink_;
   DropReadResult* result_;
   const CsvMapping* mapping_ = nullptr;
   std::vector<v1::Referral> chunk_;
+  std::vector<EncodedReferral> encoded_chunk_;
   std::unordered_map<size_t, Seen> seen_;  // reference hash -> first row and content hash
 };
 
@@ -234,23 +245,38 @@ DropKind DropKindOf(const std::string& file_name) {
   return DropKind::kNone;
 }
 
-Status ReadDropFile(const std::string& path, const DropReadOptions& options, const ChunkSink& sink,
-                    DropReadResult* result) {
-  *result = DropReadResult();
-  Admitter admitter(options, sink, result);
+namespace {
+
+Status ReadWith(const std::string& path, const DropReadOptions& options, Admitter* admitter, DropReadResult* result) {
   const std::string name = path.substr(path.rfind('/') == std::string::npos ? 0 : path.rfind('/') + 1);
   switch (DropKindOf(name)) {
     case DropKind::kJson:
-      return ReadJson(path, options, &admitter, result);
+      return ReadJson(path, options, admitter, result);
     case DropKind::kJsonl:
-      return ReadJsonl(path, options, &admitter, result);
+      return ReadJsonl(path, options, admitter, result);
     case DropKind::kCsv:
-      return ReadCsv(path, options, &admitter, result);
+      return ReadCsv(path, options, admitter, result);
     case DropKind::kNone:
       break;
   }
   result->unreadable = "not a .json, .jsonl or .csv file";
   return Status::OK();
+}
+
+}  // namespace
+
+Status ReadDropFile(const std::string& path, const DropReadOptions& options, const ChunkSink& sink,
+                    DropReadResult* result) {
+  *result = DropReadResult();
+  Admitter admitter(options, &sink, nullptr, result);
+  return ReadWith(path, options, &admitter, result);
+}
+
+Status ReadDropFileEncoded(const std::string& path, const DropReadOptions& options, const EncodedChunkSink& sink,
+                           DropReadResult* result) {
+  *result = DropReadResult();
+  Admitter admitter(options, nullptr, &sink, result);
+  return ReadWith(path, options, &admitter, result);
 }
 
 }  // namespace refx::adapters

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "adapters/filedrop/csv_mapping.h"
+#include "adapters/spool/spool.h"
 #include "core/civil_date.h"
 #include "core/status.h"
 #include "refx/v1/adapter.pb.h"
@@ -58,6 +59,9 @@ struct DropReadResult {
 // Receives a chunk of good referrals (never empty). Returning an error
 // stops the read: ReadDropFile returns that error.
 using ChunkSink = std::function<Status(std::vector<v1::Referral>* chunk)>;
+// The same for a chunk of referrals already serialised (as the file drop
+// hands them to Spool::AppendEncoded: each row is serialised once).
+using EncodedChunkSink = std::function<Status(std::vector<EncodedReferral>* chunk)>;
 
 // Reads `path` (its kind from its name), calling `sink` with each full
 // chunk and with the last, partial one. OK when the file was read to its
@@ -65,6 +69,9 @@ using ChunkSink = std::function<Status(std::vector<v1::Referral>* chunk)>;
 // otherwise, when the caller must keep the file to try again.
 Status ReadDropFile(const std::string& path, const DropReadOptions& options, const ChunkSink& sink,
                     DropReadResult* result);
+// ReadDropFile handing over serialised referrals.
+Status ReadDropFileEncoded(const std::string& path, const DropReadOptions& options, const EncodedChunkSink& sink,
+                           DropReadResult* result);
 
 }  // namespace refx::adapters
 

@@ -264,9 +264,9 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
   read.today = LondonDateOf(Clock::to_time_t(now));
   read.chunk_rows = options_.chunk_rows;
   const std::string source = "file:" + name;
-  ChunkSink sink = [this, &source](std::vector<v1::Referral>* chunk) {
+  EncodedChunkSink sink = [this, &source](std::vector<EncodedReferral>* chunk) {
     const size_t n = chunk->size();
-    Status s = spool_->Append(std::move(*chunk), source);
+    Status s = spool_->AppendEncoded(std::move(*chunk), source);
     if (s.ok()) {
       rows_spooled_ += n;
       if (options_.on_spooled) options_.on_spooled();
@@ -288,7 +288,7 @@ Status FileDrop::Take(const std::string& name, FileOutcome* outcome) {
     taken = pending->second.taken;
   } else {
     read_not_moved_.erase(name);
-    Status read_status = ReadDropFile(path, read, sink, &result);
+    Status read_status = ReadDropFileEncoded(path, read, sink, &result);
     if (!read_status.ok()) {
       ++spool_failures_;
       spdlog::warn("file drop {}: {} stays for the next pass: the spool failed: {}", folder, LogEscape(name),

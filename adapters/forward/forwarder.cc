@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <future>
 #include <map>
 #include <optional>
 #include <set>
@@ -71,33 +72,83 @@ void Forwarder::Sleep(std::chrono::milliseconds how_long) {
   wake_.wait_for(lock, how_long, [this] { return stop_; });
 }
 
+size_t Forwarder::RoundMax() const {
+  // Four windows a round: a file drop's unit (chunk_rows 4096) goes whole,
+  // so its cursor is removed with it rather than rewritten per window.
+  return static_cast<size_t>(std::max<uint32_t>(1, options_.batch_max)) * std::max<uint32_t>(1, options_.window) * 4;
+}
+
+Status Forwarder::FinishRecording() {
+  if (!recording_.valid()) return Status::OK();
+  Status s = recording_.get();
+  if (s.ok()) {
+    for (const auto& [name, end] : recording_cursors_) {
+      auto it = answered_.find(name);
+      if (it != answered_.end() && it->second <= end) answered_.erase(it);
+    }
+  } else {
+    // The spool's cursors are the truth again: what was not recorded is sent
+    // again (the broker answers it as a duplicate).
+    answered_.clear();
+    ++failures_;
+    spdlog::error("forwarder: cannot record the broker's answers: {}", LogEscape(s.ToString()));
+  }
+  recording_cursors_.clear();
+  return s;
+}
+
+Status Forwarder::ReadRound(std::vector<SpoolUnit>* units) {
+  units->clear();
+  const size_t round_max = RoundMax();
+  size_t total = 0;
+  SpoolUnit unit;
+  Status s = spool_->Oldest(&unit);
+  while (s.ok()) {
+    // Referrals answered whose record is still being written are not sent again.
+    auto it = answered_.find(unit.name);
+    if (it != answered_.end()) unit.acknowledged = std::max(unit.acknowledged, it->second);
+    const std::string name = unit.name;
+    if (unit.acknowledged < unit.size()) {
+      total += unit.size() - unit.acknowledged;
+      units->push_back(std::move(unit));
+      unit = SpoolUnit();
+    }
+    if (total >= round_max) break;
+    s = spool_->Next(name, &unit);
+  }
+  if (s.code() == Status::Code::kNotFound) s = Status::OK();
+  if (!s.ok()) units->clear();
+  return s;
+}
+
 void Forwarder::Run() {
   auto backoff = std::chrono::milliseconds(options_.backoff_initial_ms);
   const auto backoff_max = std::chrono::milliseconds(options_.backoff_max_ms);
   for (;;) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return;
+      if (stop_) {
+        (void)FinishRecording();
+        return;
+      }
     }
-    // The oldest unit, and after it more while they are small, so that one
-    // round forwards many HTTP units together.
-    std::vector<SpoolUnit> units(1);
-    Status s = spool_->Oldest(&units[0]);
-    if (s.code() == Status::Code::kNotFound) {
+    if (recording_.valid() && recording_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      (void)FinishRecording();
+    }
+    // The oldest units, up to a round's worth, so that one round forwards
+    // many HTTP units together.
+    std::vector<SpoolUnit> units;
+    Status s = ReadRound(&units);
+    if (s.ok() && units.empty()) {
+      if (recording_.valid()) {
+        // Everything waiting is answered; its record is being written.
+        (void)FinishRecording();
+        continue;
+      }
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_ || woken_; });
       woken_ = false;
       continue;
-    }
-    if (s.ok()) {
-      const size_t chunk_max = static_cast<size_t>(std::max<uint32_t>(1, options_.batch_max)) *
-                               std::max<uint32_t>(1, options_.window);
-      size_t total = units[0].referrals.size() - units[0].acknowledged;
-      SpoolUnit next;
-      while (total < chunk_max && spool_->Next(units.back().name, &next).ok()) {
-        total += next.referrals.size() - next.acknowledged;
-        units.push_back(std::move(next));
-      }
     }
     if (s.ok() && ForwardUnits(&units)) {
       backoff = std::chrono::milliseconds(options_.backoff_initial_ms);
@@ -107,6 +158,7 @@ void Forwarder::Run() {
       ++failures_;
       spdlog::error("forwarder: cannot read the spool: {}", LogEscape(s.ToString()));
     }
+    (void)FinishRecording();
     Sleep(backoff);
     backoff = std::min(backoff * 2, backoff_max);
   }
@@ -114,7 +166,7 @@ void Forwarder::Run() {
 
 bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
   const size_t per_frame = std::max<uint32_t>(1, options_.batch_max);
-  const size_t chunk_max = per_frame * std::max<uint32_t>(1, options_.window);
+  const size_t chunk_max = RoundMax();
   size_t u = 0;  // the unit the next chunk starts in
   while (u < units->size()) {
     {
@@ -123,35 +175,36 @@ bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
     }
     // The next chunk: up to chunk_max unanswered referrals, in spool order,
     // from one or more units; where[i] = (unit, position) of chunk[i].
-    std::vector<v1::Referral> chunk;
+    std::vector<std::string_view> chunk;
     std::vector<std::pair<size_t, size_t>> where;
     for (size_t k = u; k < units->size() && chunk.size() < chunk_max; ++k) {
       SpoolUnit& unit = (*units)[k];
-      for (size_t p = unit.acknowledged; p < unit.referrals.size() && chunk.size() < chunk_max; ++p) {
-        chunk.push_back(std::move(unit.referrals[p]));
+      for (size_t p = unit.acknowledged; p < unit.size() && chunk.size() < chunk_max; ++p) {
+        chunk.emplace_back(unit.encoded[p]);
         where.emplace_back(k, p);
       }
     }
     std::vector<std::optional<ForwardOutcome>> results(chunk.size());
-    Status call = client_->SubmitBatches(chunk, per_frame, options_.window,
-                                         [&](size_t i, const Status& status, const v1::Ack& ack) {
-                                           if (!IsFinal(status)) return;
-                                           ForwardOutcome o;
-                                           o.referrer_reference = chunk[i].referrer_reference();
-                                           o.accepted = status.ok();
-                                           if (status.ok()) {
-                                             o.referral_id = ack.referral_id();
-                                             o.seq = ack.seq();
-                                           } else {
-                                             o.refusal = status;
-                                           }
-                                           results[i] = std::move(o);
-                                         });
+    Status call = client_->SubmitBatchesEncoded(
+        chunk, per_frame, options_.window, [&](size_t i, const Status& status, const v1::Ack& ack) {
+          if (!IsFinal(status)) return;
+          ForwardOutcome o;
+          if (!ReferenceOfEncoded((*units)[where[i].first].encoded[where[i].second], &o.referrer_reference)) return;
+          o.accepted = status.ok();
+          if (status.ok()) {
+            o.referral_id = ack.referral_id();
+            o.seq = ack.seq();
+          } else {
+            o.refusal = status;
+          }
+          results[i] = std::move(o);
+        });
     // Everything the broker answered finally is recorded (durably) before
     // any cursor moves; each unit's cursor moves over its answered prefix.
     std::vector<ForwardOutcome> finals;
-    std::map<size_t, size_t> answered_to;  // unit -> end of its answered prefix
-    std::set<size_t> blocked;              // units with an unanswered referral
+    std::vector<std::pair<std::string, size_t>> cursors;  // unit name -> end of its answered prefix
+    std::map<size_t, size_t> answered_to;
+    std::set<size_t> blocked;  // units with an unanswered referral
     uint64_t accepted = 0, refused = 0;
     for (size_t i = 0; i < results.size(); ++i) {
       const auto [k, p] = where[i];
@@ -167,28 +220,34 @@ bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
       }
       finals.push_back(std::move(*results[i]));
     }
-    Status s = outcomes_->Record(finals);
-    for (auto it = answered_to.begin(); s.ok() && it != answered_to.end(); ++it) {
-      s = spool_->MarkAcknowledged((*units)[it->first].name, it->second);
-      (*units)[it->first].acknowledged = it->second;
+    for (const auto& [k, end] : answered_to) {
+      cursors.emplace_back((*units)[k].name, end);
+      (*units)[k].acknowledged = end;
+      answered_[(*units)[k].name] = end;
     }
-    if (!s.ok()) {
-      ++failures_;
-      spdlog::error("forwarder: cannot record the broker's answers: {}", LogEscape(s.ToString()));
-      return false;
-    }
+    // The broker's answers are durable in its log: whoever waits for one
+    // (?wait=durable) may have it now, before the adapter's own record.
+    outcomes_->Publish(finals);
+    if (!FinishRecording().ok()) return false;
+    recording_cursors_ = cursors;
+    recording_ = std::async(std::launch::async, [this, finals = std::move(finals), cursors = std::move(cursors)] {
+      REFX_RETURN_IF_ERROR(outcomes_->WriteDurably(finals));
+      for (const auto& [name, end] : cursors) REFX_RETURN_IF_ERROR(spool_->MarkAcknowledged(name, end));
+      return Status::OK();
+    });
     forwarded_ += accepted;
     refused_ += refused;
     if (!blocked.empty()) {
       ++failures_;
       reachable_ = false;
       spdlog::warn("forwarder: {} of {} referrals unanswered ({}); retrying after a back-off",
-                   chunk.size() - finals.size(), chunk.size(), call.ok() ? "transient refusal" : call.ToString());
+                   chunk.size() - (accepted + refused), chunk.size(),
+                   call.ok() ? "transient refusal" : call.ToString());
       // The unanswered ones are re-read from the spool on the next round.
       return false;
     }
     reachable_ = true;
-    while (u < units->size() && (*units)[u].acknowledged >= (*units)[u].referrals.size()) ++u;
+    while (u < units->size() && (*units)[u].acknowledged >= (*units)[u].size()) ++u;
   }
   return true;
 }

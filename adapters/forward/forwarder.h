@@ -3,7 +3,9 @@
 // broker_client.h), as the adapter's agency. What the broker answers for
 // each referral (accepted with id and seq, or refused with its reason) is
 // made durable in the OutcomeIndex, and only then does the spool's cursor
-// move past it (Spool::MarkAcknowledged). When the broker does not answer,
+// move past it (Spool::MarkAcknowledged); that recording overlaps the
+// sending of the next round. Spooled referrals are sent as the bytes the
+// spool holds (BrokerClient::SubmitBatchesEncoded), never re-parsed. When the broker does not answer,
 // the same referrals are sent again after a back-off (doubling from
 // backoff_initial_ms to backoff_max_ms); the broker keeps one referral per
 // (agency, referrer_reference), so a resend lands once.
@@ -16,6 +18,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -68,6 +72,13 @@ class Forwarder {
   // first). Returns false when it stopped on a failure (the caller backs
   // off) or Stop.
   bool ForwardUnits(std::vector<SpoolUnit>* units);
+  // Referrals a round takes at most.
+  size_t RoundMax() const;
+  // The oldest units with referrals neither acknowledged nor answered,
+  // up to RoundMax referrals. OK with none when there are none.
+  Status ReadRound(std::vector<SpoolUnit>* units);
+  // Waits for the recording in progress (if any) and returns its result.
+  Status FinishRecording();
   void Sleep(std::chrono::milliseconds how_long);
 
   const ForwarderOptions options_;
@@ -75,6 +86,18 @@ class Forwarder {
   Spool* const spool_;
   OutcomeIndex* const outcomes_;
   std::unique_ptr<BrokerClient> client_;
+
+  // Recording a round's answers (outcomes fsync, then the spool cursors)
+  // runs on a thread of its own while the next round is sent, so the
+  // broker's group commit and the adapter's own fsyncs overlap instead of
+  // taking turns. One recording at a time, in order; a unit's cursor still
+  // moves only once the answers before it are durable. answered_ holds,
+  // per unit, the end of its answered prefix while its record is being
+  // written, so that those referrals are not sent again meanwhile. Only
+  // the forwarder's thread touches these.
+  std::future<Status> recording_;
+  std::vector<std::pair<std::string, size_t>> recording_cursors_;
+  std::map<std::string, size_t> answered_;
 
   std::mutex mu_;
   std::condition_variable wake_;

@@ -7,6 +7,15 @@
 // answer; each answer bumps the reference's version, which `?wait=durable`
 // waits on.
 //
+// Compaction: every answer is a line, so resends (after a crash or a lost
+// ack) and refused resubmissions grow the file past what it describes. Once
+// it holds more than `compact_after_lines` lines and more than twice as
+// many as it has references, WriteDurably rewrites it with what is still
+// needed (the latest answer per reference: its acceptance, and the refusal
+// of a later resubmission when there was one) into a temporary file,
+// fsyncs it, renames it over the log and fsyncs the folder. A crash at any
+// point leaves the old file or the new, each complete.
+//
 // Thread-safe.
 #ifndef REFX_ADAPTERS_FORWARD_OUTCOME_INDEX_H_
 #define REFX_ADAPTERS_FORWARD_OUTCOME_INDEX_H_
@@ -41,7 +50,8 @@ class OutcomeIndex {
   // Opens (creating) `path` and reads what it holds. A torn last line (a
   // crash mid-append) is ignored: its referrals are still in the spool and
   // will be forwarded again. IoError when the file cannot be opened.
-  static Status Open(const std::string& path, std::unique_ptr<OutcomeIndex>* out);
+  static Status Open(const std::string& path, std::unique_ptr<OutcomeIndex>* out,
+                     uint64_t compact_after_lines = 1 << 20);
   ~OutcomeIndex();
 
   // Appends `outcomes` and fsyncs the file; only then are they visible and
@@ -49,8 +59,23 @@ class OutcomeIndex {
   // not move the spool's cursor).
   Status Record(const std::vector<ForwardOutcome>& outcomes);
 
+  // Makes `outcomes` visible and wakes their waiters at once, before they
+  // are durable here: the forwarder publishes the broker's answers as they
+  // come (each is durable in the broker's log already), then writes them
+  // with WriteDurably. After a crash between the two an answer is gone
+  // from this index until its referral, still in the spool, is forwarded
+  // again and answered the same (same id and seq).
+  void Publish(const std::vector<ForwardOutcome>& outcomes);
+
+  // Record's write and fsync without publishing (Publish did). IoError as
+  // for Record.
+  Status WriteDurably(const std::vector<ForwardOutcome>& outcomes);
+
   // The latest outcome for `reference`: OK, or NotFound.
   Status Find(const std::string& reference, ForwardOutcome* out);
+
+  // Lines in the file now (for tests and metrics).
+  uint64_t lines();
 
   // The reference's current version (0 when it has no outcome).
   uint64_t Version(const std::string& reference);
@@ -63,9 +88,14 @@ class OutcomeIndex {
  private:
   OutcomeIndex() = default;
   void Apply(ForwardOutcome outcome);  // under mu_
+  // Rewrites the file with the latest outcomes (under write_mu_). IoError
+  // leaves the old file in place (and in use).
+  Status Compact();
 
   std::string path_;
   int fd_ = -1;
+  uint64_t compact_after_lines_ = 1 << 20;
+  uint64_t lines_ = 0;  // lines in the file (under write_mu_)
   std::mutex write_mu_;  // one Record at a time writes the file
   std::mutex mu_;
   std::condition_variable changed_;

@@ -138,10 +138,13 @@ int64_t ToMicros(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
 }
 
-// The unit file's bytes for `referrals` from `source`.
-std::string EncodeUnit(const std::vector<const refx::v1::Referral*>& referrals, const std::string& source,
+// The unit file's bytes for `referrals` (each a binary Referral) from `source`.
+std::string EncodeUnit(const std::vector<const std::string*>& referrals, const std::string& source,
                        std::chrono::system_clock::time_point spooled_at) {
   std::string out;
+  size_t total = kMagicLen + source.size() + 32 + kHashLen;
+  for (const std::string* r : referrals) total += r->size() + 5;
+  out.reserve(total);
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
@@ -150,12 +153,9 @@ std::string EncodeUnit(const std::vector<const refx::v1::Referral*>& referrals, 
     coded.WriteString(source);
     coded.WriteVarint64(static_cast<uint64_t>(ToMicros(spooled_at)));
     coded.WriteVarint32(static_cast<uint32_t>(referrals.size()));
-    std::string bytes;
-    for (const refx::v1::Referral* r : referrals) {
-      bytes.clear();
-      r->SerializeToString(&bytes);
-      coded.WriteVarint32(static_cast<uint32_t>(bytes.size()));
-      coded.WriteString(bytes);
+    for (const std::string* bytes : referrals) {
+      coded.WriteVarint32(static_cast<uint32_t>(bytes->size()));
+      coded.WriteString(*bytes);
     }
   }
   unsigned char hash[kHashLen];
@@ -164,8 +164,10 @@ std::string EncodeUnit(const std::vector<const refx::v1::Referral*>& referrals, 
   return out;
 }
 
-// Parses a unit file's bytes. With `referrals` null only the header is
-// kept (source, time, count) and the references go to `references`.
+// Parses a unit file's bytes. With `unit` set its referrals' bytes go to
+// unit->encoded (not parsed: the checksum vouches for them). With
+// `references` set each referral is parsed (Open checks every unit so) and
+// its reference kept.
 Status DecodeUnit(const std::string& path, const std::string& data, SpoolUnit* unit, size_t* count,
                   std::vector<std::string>* references) {
   auto corrupt = [&path](const std::string& why) { return Status::Corruption("spool unit " + path + ": " + why); };
@@ -189,16 +191,18 @@ Status DecodeUnit(const std::string& path, const std::string& data, SpoolUnit* u
   if (unit != nullptr) {
     unit->source = source;
     unit->spooled_at = std::chrono::system_clock::time_point(std::chrono::microseconds(micros));
-    unit->referrals.clear();
-    unit->referrals.reserve(n);
+    unit->encoded.clear();
+    unit->encoded.reserve(n);
   }
   std::string bytes;
   for (uint32_t i = 0; i < n; ++i) {
     if (!in.ReadVarint32(&len) || !in.ReadString(&bytes, static_cast<int>(len))) return corrupt("truncated");
-    refx::v1::Referral r;
-    if (!r.ParseFromString(bytes)) return corrupt("bad referral " + std::to_string(i));
-    if (references != nullptr) references->push_back(r.referrer_reference());
-    if (unit != nullptr) unit->referrals.push_back(std::move(r));
+    if (references != nullptr) {
+      refx::v1::Referral r;
+      if (!r.ParseFromString(bytes)) return corrupt("bad referral " + std::to_string(i));
+      references->push_back(r.referrer_reference());
+    }
+    if (unit != nullptr) unit->encoded.push_back(std::move(bytes));
   }
   if (in.CurrentPosition() != static_cast<int>(body - kMagicLen)) {
     return corrupt("trailing bytes");
@@ -228,7 +232,8 @@ class DiskSpool : public Spool {
       SpoolUnit header;
       size_t count = 0;
       std::vector<std::string> refs;
-      REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, &header, &count, &refs));
+      REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, nullptr, &count, &refs));
+      REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, &header, &count, nullptr));
       size_t acked = 0;
       REFX_RETURN_IF_ERROR(ReadCursor(name, &acked));
       acked = std::min(acked, count);
@@ -257,9 +262,18 @@ class DiskSpool : public Spool {
   }
 
   Status Append(std::vector<refx::v1::Referral> referrals, const std::string& source) override {
+    std::vector<EncodedReferral> encoded(referrals.size());
+    for (size_t i = 0; i < referrals.size(); ++i) {
+      encoded[i].reference = referrals[i].referrer_reference();
+      referrals[i].SerializeToString(&encoded[i].bytes);
+    }
+    return AppendEncoded(std::move(encoded), source);
+  }
+
+  Status AppendEncoded(std::vector<EncodedReferral> referrals, const std::string& source) override {
     if (referrals.empty()) return Status::InvalidArgument("no referrals to spool");
     for (size_t i = 0; i < referrals.size(); ++i) {
-      if (referrals[i].referrer_reference().empty()) {
+      if (referrals[i].reference.empty()) {
         return Status::InvalidArgument("referral " + std::to_string(i) + " has no referrer_reference",
                                        "referrer_reference");
       }
@@ -290,15 +304,23 @@ class DiskSpool : public Spool {
   Status ReadUnit(const std::string* after, SpoolUnit* unit) {
     std::string name;
     size_t acked = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = after == nullptr ? units_.begin() : units_.upper_bound(*after);
-      if (it == units_.end()) return Status::NotFound(after == nullptr ? "the spool is empty" : "no later unit");
-      name = it->first;
-      acked = it->second.acknowledged;
-    }
     std::string data;
-    REFX_RETURN_IF_ERROR(ReadFile(new_ + "/" + name, &data));
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = name.empty() ? (after == nullptr ? units_.begin() : units_.upper_bound(*after))
+                               : units_.upper_bound(name);
+        if (it == units_.end()) return Status::NotFound(after == nullptr ? "the spool is empty" : "no later unit");
+        name = it->first;
+        acked = it->second.acknowledged;
+      }
+      Status read = ReadFile(new_ + "/" + name, &data);
+      if (read.ok()) break;
+      // MarkAcknowledged (the forwarder's recording thread) may have removed
+      // the unit since it was looked up: then it is simply no longer there.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (units_.count(name) != 0) return read;
+    }
     size_t count = 0;
     REFX_RETURN_IF_ERROR(DecodeUnit(new_ + "/" + name, data, unit, &count, nullptr));
     unit->name = name;
@@ -357,7 +379,7 @@ class DiskSpool : public Spool {
 
  private:
   struct Request {
-    std::vector<refx::v1::Referral> referrals;
+    std::vector<EncodedReferral> referrals;
     std::string source;
     bool done;
     Status status;
@@ -404,16 +426,20 @@ class DiskSpool : public Spool {
     // again, and the broker answers each of its referrals as a duplicate
     // with the original id and seq. A cursor left without its unit is
     // removed by Open.
+    // Out of the index first, so that a reader never finds it there with
+    // its file gone (ReadUnit).
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = units_.find(name);
+      if (it != units_.end()) {
+        ForgetReferences(&it->second, it->second.references.size());
+        units_.erase(it);
+      }
+    }
     std::string unit_path = new_ + "/" + name;
     if (::unlink(unit_path.c_str()) != 0 && errno != ENOENT) return Status::IoError(Errno("cannot remove", unit_path));
     std::string cursor_path = cursor_ + "/" + name;
     (void)::unlink(cursor_path.c_str());
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = units_.find(name);
-    if (it != units_.end()) {
-      ForgetReferences(&it->second, it->second.references.size());
-      units_.erase(it);
-    }
     return Status::OK();
   }
 
@@ -430,9 +456,9 @@ class DiskSpool : public Spool {
     };
     std::vector<Written> written;
     for (auto& [source, requests] : by_source) {
-      std::vector<const refx::v1::Referral*> all;
+      std::vector<const std::string*> all;
       for (Request* r : requests) {
-        for (const auto& referral : r->referrals) all.push_back(&referral);
+        for (const auto& referral : r->referrals) all.push_back(&referral.bytes);
       }
       char name[40];
       std::snprintf(name, sizeof(name), "%020" PRIu64 "%s", static_cast<uint64_t>(next_number_++), kUnitSuffix);
@@ -447,7 +473,9 @@ class DiskSpool : public Spool {
         continue;
       }
       Written w{name, UnitInfo{all.size(), 0, now, {}}, requests};
-      for (const auto* referral : all) w.info.references.push_back(referral->referrer_reference());
+      for (Request* r : requests) {
+        for (const auto& referral : r->referrals) w.info.references.push_back(referral.reference);
+      }
       written.push_back(std::move(w));
     }
     if (written.empty()) return;
@@ -479,6 +507,47 @@ class DiskSpool : public Spool {
 };
 
 }  // namespace
+
+std::vector<refx::v1::Referral> SpoolUnit::Decoded() const {
+  std::vector<refx::v1::Referral> out(encoded.size());
+  for (size_t i = 0; i < encoded.size(); ++i) out[i].ParseFromString(encoded[i]);
+  return out;
+}
+
+bool ReferenceOfEncoded(const std::string& bytes, std::string* reference) {
+  // Tag of field 1, length-delimited (0x0A), then a varint length < 2^14.
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  if (n >= 2 && p[0] == 0x0A) {
+    size_t len = p[1], at = 2;
+    if (len & 0x80) {
+      if (n >= 3 && !(p[2] & 0x80)) {
+        len = (len & 0x7f) | (static_cast<size_t>(p[2]) << 7);
+        at = 3;
+      } else {
+        len = SIZE_MAX;
+      }
+    }
+    if (len != SIZE_MAX && at + len <= n) {
+      reference->assign(bytes.data() + at, len);
+      return true;
+    }
+  }
+  refx::v1::Referral r;
+  if (!r.ParseFromString(bytes)) return false;
+  *reference = r.referrer_reference();
+  return true;
+}
+
+Status Spool::AppendEncoded(std::vector<EncodedReferral> referrals, const std::string& source) {
+  std::vector<refx::v1::Referral> parsed(referrals.size());
+  for (size_t i = 0; i < referrals.size(); ++i) {
+    if (!parsed[i].ParseFromString(referrals[i].bytes)) {
+      return Status::InvalidArgument("referral " + std::to_string(i) + " is not a binary refx.v1.Referral");
+    }
+  }
+  return Append(std::move(parsed), source);
+}
 
 Status Spool::Open(const std::string& dir, std::unique_ptr<Spool>* spool) {
   if (sodium_init() < 0) return Status::Internal("libsodium could not be initialised");

@@ -30,10 +30,30 @@ namespace refx::adapters {
 struct SpoolUnit {
   std::string name;      // file name in new/, orders units
   std::string source;    // "http", "file:police-export-0412.csv", ...
-  std::vector<refx::v1::Referral> referrals;
+  // The referrals as spooled, each its binary protobuf (refx.v1.Referral):
+  // the forwarder puts these bytes into its frames without parsing them.
+  std::vector<std::string> encoded;
   size_t acknowledged = 0;  // the durable cursor: referrals [0, acknowledged) are in the broker's log
   std::chrono::system_clock::time_point spooled_at;
+
+  size_t size() const { return encoded.size(); }
+  // The referrals parsed (for tests and tools; the spool checked every one
+  // parses when it read the unit).
+  std::vector<refx::v1::Referral> Decoded() const;
 };
+
+// One referral ready for the spool: its agency reference and its binary
+// protobuf, as the file drop already has them (it serialises each referral
+// once to compare contents).
+struct EncodedReferral {
+  std::string reference;  // referrer_reference, never empty
+  std::string bytes;      // refx.v1.Referral, binary
+};
+
+// The referrer_reference of an encoded Referral without parsing the rest
+// (field 1 comes first in protobuf's canonical order; otherwise the bytes
+// are parsed). False when the bytes are not a Referral.
+bool ReferenceOfEncoded(const std::string& bytes, std::string* reference);
 
 // Figures for /metrics.
 struct SpoolFigures {
@@ -61,6 +81,11 @@ class Spool {
   // On error nothing was stored (the caller must not answer "accepted").
   virtual Status Append(std::vector<refx::v1::Referral> referrals,
                         const std::string& source) = 0;
+
+  // Append for referrals already serialised: the same contract. This
+  // default parses them and calls Append; the disk spool writes the bytes
+  // as they are.
+  virtual Status AppendEncoded(std::vector<EncodedReferral> referrals, const std::string& source);
 
   // The oldest unit in new/ with referrals still unacknowledged.
   // NotFound when the spool is empty.

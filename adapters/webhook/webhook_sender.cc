@@ -13,8 +13,8 @@
 
 #include "adapters/webhook/webhook_signature.h"
 #include "core/metrics_http.h"
-#include "services/common/run_with_restarts.h"
-#include "services/router/cursor_file.h"
+#include "client/run_with_restarts.h"
+#include "client/cursor_file.h"
 
 namespace refx::adapters {
 

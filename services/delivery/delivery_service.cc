@@ -8,7 +8,7 @@
 
 #include "core/event_util.h"
 #include "core/london_time.h"
-#include "services/common/run_with_restarts.h"
+#include "client/run_with_restarts.h"
 
 namespace refx {
 

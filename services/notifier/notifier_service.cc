@@ -6,7 +6,7 @@
 
 #include "core/event_util.h"
 #include "core/metrics_http.h"
-#include "services/common/run_with_restarts.h"
+#include "client/run_with_restarts.h"
 
 namespace refx::notifier {
 

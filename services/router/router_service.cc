@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "core/event_util.h"
-#include "services/common/run_with_restarts.h"
+#include "client/run_with_restarts.h"
 
 namespace refx {
 

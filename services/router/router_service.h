@@ -68,7 +68,7 @@
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
-#include "services/router/cursor_file.h"
+#include "client/cursor_file.h"
 #include "services/router/router_state.h"
 #include "services/common/state_dir_lock.h"
 #include "services/common/state_snapshot.h"

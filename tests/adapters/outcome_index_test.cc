@@ -89,5 +89,70 @@ TEST(OutcomeIndexTest, WaitNewerWakesOnANewerOutcome) {
   EXPECT_EQ(o.referral_id, "R-0000000001");
 }
 
+TEST(OutcomeIndexTest, ResentAnswersAreCompactedAwayKeepingTheLatestPerReference) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  auto lines_in = [&path] {
+    std::ifstream in(path);
+    std::string line;
+    size_t n = 0;
+    while (std::getline(in, line)) ++n;
+    return n;
+  };
+  {
+    std::unique_ptr<OutcomeIndex> index;
+    ASSERT_TRUE(OutcomeIndex::Open(path, &index, /*compact_after_lines=*/20).ok());
+    // Three references answered again and again (resends after lost acks),
+    // one of them later refused as a conflicting resubmission.
+    for (int round = 0; round < 10; ++round) {
+      ASSERT_TRUE(index->Record({Accepted("A-1", "R-0000000001", 1), Accepted("A-2", "R-0000000002", 2),
+                                 Refused("A-3", Status::PermissionDenied("may not submit"))})
+                      .ok());
+    }
+    ASSERT_TRUE(index->Record({Refused("A-1", Status::IdempotencyConflict("different referral"))}).ok());
+    // 31 answers written; compacted whenever past 20 lines and twice the references.
+    EXPECT_LE(index->lines(), 20u);
+    EXPECT_EQ(index->lines(), lines_in());
+    ASSERT_TRUE(index->Record({Accepted("A-4", "R-0000000004", 4)}).ok());
+  }
+  EXPECT_FALSE(std::ifstream(path + ".compact").good()) << "no temporary file left behind";
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+  ForwardOutcome o;
+  ASSERT_TRUE(index->Find("A-1", &o).ok());
+  EXPECT_TRUE(o.accepted);
+  EXPECT_EQ(o.referral_id, "R-0000000001");
+  EXPECT_EQ(o.refusal.code(), Status::Code::kIdempotencyConflict) << "the later refusal is kept beside the acceptance";
+  ASSERT_TRUE(index->Find("A-2", &o).ok());
+  EXPECT_EQ(o.seq, 2u);
+  ASSERT_TRUE(index->Find("A-3", &o).ok());
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.refusal.code(), Status::Code::kPermissionDenied);
+  ASSERT_TRUE(index->Find("A-4", &o).ok()) << "an answer appended after a compaction survives";
+  EXPECT_EQ(o.seq, 4u);
+}
+
+TEST(OutcomeIndexTest, PublishWakesWaitersAndWriteDurablyMakesItSurvive) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  {
+    std::unique_ptr<OutcomeIndex> index;
+    ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+    ForwardOutcome o;
+    std::thread forwarder([&] { index->Publish({Accepted("A-1", "R-0000000001", 1)}); });
+    Status s = index->WaitNewer("A-1", 0, std::chrono::steady_clock::now() + std::chrono::seconds(60), &o);
+    forwarder.join();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(o.seq, 1u);
+    index->Publish({Accepted("A-2", "R-0000000002", 2)});
+    ASSERT_TRUE(index->WriteDurably({Accepted("A-1", "R-0000000001", 1)}).ok());
+  }
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index).ok());
+  ForwardOutcome o;
+  EXPECT_TRUE(index->Find("A-1", &o).ok()) << "written durably";
+  EXPECT_EQ(index->Find("A-2", &o).code(), Status::Code::kNotFound) << "published only: not on disk";
+}
+
 }  // namespace
 }  // namespace refx::adapters

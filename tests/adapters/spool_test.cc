@@ -44,14 +44,18 @@ TEST(SpoolTest, AppendThenOldestGivesTheUnitBack) {
   ASSERT_TRUE(spool->Append(Referrals("B", 2), "file:b.csv").ok());
   ASSERT_TRUE(spool->Oldest(&unit).ok());
   EXPECT_EQ(unit.source, "http");
-  ASSERT_EQ(unit.referrals.size(), 3u);
-  EXPECT_EQ(unit.referrals[2].referrer_reference(), "A-2");
-  EXPECT_EQ(unit.referrals[2].narrative(), "synthetic narrative 2");
+  ASSERT_EQ(unit.size(), 3u);
+  const std::vector<v1::Referral> referrals = unit.Decoded();
+  EXPECT_EQ(referrals[2].referrer_reference(), "A-2");
+  EXPECT_EQ(referrals[2].narrative(), "synthetic narrative 2");
+  std::string reference;
+  ASSERT_TRUE(ReferenceOfEncoded(unit.encoded[2], &reference));
+  EXPECT_EQ(reference, "A-2");
   EXPECT_EQ(unit.acknowledged, 0u);
   SpoolUnit next;
   ASSERT_TRUE(spool->Next(unit.name, &next).ok());
   EXPECT_EQ(next.source, "file:b.csv");
-  EXPECT_EQ(next.referrals.size(), 2u);
+  EXPECT_EQ(next.size(), 2u);
   EXPECT_EQ(spool->Next(next.name, &next).code(), Status::Code::kNotFound);
   SpoolFigures f = spool->Figures();
   EXPECT_EQ(f.units, 2u);
@@ -179,8 +183,8 @@ TEST(SpoolTest, ConcurrentAppendsAllLandOnce) {
   std::multiset<std::string> seen;
   SpoolUnit unit;
   while (spool->Oldest(&unit).ok()) {
-    for (const auto& r : unit.referrals) seen.insert(r.referrer_reference());
-    ASSERT_TRUE(spool->MarkAcknowledged(unit.name, unit.referrals.size()).ok());
+    for (const auto& r : unit.Decoded()) seen.insert(r.referrer_reference());
+    ASSERT_TRUE(spool->MarkAcknowledged(unit.name, unit.size()).ok());
   }
   EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
   for (int t = 0; t < kThreads; ++t) {
@@ -188,6 +192,36 @@ TEST(SpoolTest, ConcurrentAppendsAllLandOnce) {
       EXPECT_EQ(seen.count("T" + std::to_string(t) + "-" + std::to_string(i) + "-0"), 1u);
     }
   }
+}
+
+TEST(SpoolTest, AppendEncodedKeepsTheBytesAndTheirReferences) {
+  testing::TempDir tmp;
+  std::unique_ptr<Spool> spool;
+  ASSERT_TRUE(Spool::Open(tmp.Sub("spool"), &spool).ok());
+  std::vector<EncodedReferral> encoded;
+  const std::string long_reference(300, 'L');  // a two-byte length
+  for (const std::string& ref : {std::string("E-1"), long_reference}) {
+    v1::Referral r;
+    r.set_referrer_reference(ref);
+    r.set_narrative("synthetic narrative");
+    encoded.push_back({ref, r.SerializeAsString()});
+  }
+  const std::vector<std::string> sent = {encoded[0].bytes, encoded[1].bytes};
+  ASSERT_TRUE(spool->AppendEncoded(std::move(encoded), "file:x.csv").ok());
+  EXPECT_TRUE(spool->FindWaiting(long_reference).ok());
+  SpoolUnit unit;
+  ASSERT_TRUE(spool->Oldest(&unit).ok());
+  EXPECT_EQ(unit.encoded, sent) << "the forwarder sends exactly the bytes spooled";
+  std::string reference;
+  ASSERT_TRUE(ReferenceOfEncoded(unit.encoded[1], &reference));
+  EXPECT_EQ(reference, long_reference);
+  // Bytes where field 1 is not first (another writer's order): parsed instead.
+  v1::Referral tail_first;
+  tail_first.set_narrative("synthetic");
+  std::string odd = tail_first.SerializeAsString() + std::string("\x0a\x03T-9", 5);
+  ASSERT_TRUE(ReferenceOfEncoded(odd, &reference));
+  EXPECT_EQ(reference, "T-9");
+  EXPECT_FALSE(ReferenceOfEncoded(std::string("\xff\xff\xff", 3), &reference));
 }
 
 }  // namespace

@@ -17,7 +17,7 @@
 #include "adapters/spool/spool.h"
 #include "eventlog/event_log.h"
 #include "services/common/state_dir_lock.h"
-#include "services/router/cursor_file.h"
+#include "client/cursor_file.h"
 
 namespace refx {
 namespace {

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "core/event_util.h"
-#include "services/router/cursor_file.h"
+#include "client/cursor_file.h"
 #include "services/common/state_dir_lock.h"
 #include "tests/unit/test_util.h"
 

@@ -707,6 +707,58 @@ TEST_F(KeyLifecycleConfigTest, BadRevokedKeysNameFileLineAndColumn) {
   const std::string twice = GoodText() + "revoked_keys: \"" + fp + "\"\n# again\nrevoked_keys: \"" + fp + "\"\n";
   std::unique_ptr<PartnershipConfig> cfg;
   ExpectErrorAtLine(Parse(twice, &cfg), LineOf(twice, "revoked_keys", 2), "listed twice");
+
+TEST_F(ConfigTest, GoodAlertSettingsAndAddressesLoad) {
+  const std::string text =
+      Replace(GoodText(), "  ack_deadline_working_days: 1\n",
+              "  ack_deadline_working_days: 1\n  alert_emails: [\"da-marac@sevenoaks.example\", \"o'neil+x@a-b.example\"]\n") +
+      "alerts {\n  smtp_url: \"smtp://127.0.0.1:2525\"\n  from_address: \"refx-alerts@sevenoaks.example\"\n"
+      "  console_url: \"https://refx.example/\"\n  deadline_warning_hours: 48\n}\n";
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(text, &cfg);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(cfg->DestinationByCode("DA_MARAC")->alert_emails_size(), 2);
+}
+
+TEST_F(ConfigTest, BadAlertAddressesNameTheirLine) {
+  // A space, a comma or a line break would carry a second recipient or a header into the mail.
+  for (const std::string bad : {"not-an-address", "a b@example.org", "a@example.org, b@example.org", "a@@example.org",
+                                "a@example.org\\r\\nBcc: x@example.org", "<a@example.org>", "@example.org", "a@-x.example"}) {
+    const std::string text = Replace(GoodText(), "  ack_deadline_working_days: 1\n",
+                                     "  ack_deadline_working_days: 1\n  alert_emails: \"ok@example.org\"\n"
+                                     "  alert_emails: \"" + bad + "\"\n");
+    std::unique_ptr<PartnershipConfig> cfg;
+    Status s = Parse(text, &cfg);
+    SCOPED_TRACE("alert_emails \"" + bad + "\"");
+    ExpectErrorAtLine(s, LineOf(text, "alert_emails: \"" + bad), "DA_MARAC");
+    EXPECT_EQ(cfg, nullptr);
+  }
+  const std::string twice = Replace(GoodText(), "  ack_deadline_working_days: 1\n",
+                                    "  ack_deadline_working_days: 1\n  alert_emails: \"ok@example.org\"\n"
+                                    "  alert_emails: \"ok@example.org\"\n");
+  std::unique_ptr<PartnershipConfig> cfg;
+  ExpectErrorAtLine(Parse(twice, &cfg), LineOf(twice, "alert_emails: \"ok@example.org\"", 2), "twice");
+}
+
+TEST_F(ConfigTest, BadAlertSettingsNameTheirLine) {
+  struct Case {
+    std::string block, line, what;
+  };
+  const std::vector<Case> cases = {
+      {"  smtp_url: \"http://relay.example\"\n  from_address: \"r@example.org\"\n", "smtp_url", "smtp://"},
+      {"  smtp_url: \"smtp://\"\n  from_address: \"r@example.org\"\n", "smtp_url", "no relay host"},
+      {"  smtp_url: \"smtp://relay.example:25\"\n", "alerts {", "from_address is required"},
+      {"  smtp_url: \"smtp://relay.example:25\"\n  from_address: \"refx alerts\"\n", "from_address", "not an e-mail"},
+      {"  console_url: \"refx.example\"\n", "console_url", "http"},
+      {"  deadline_warning_hours: 10000\n", "deadline_warning_hours", "at most"},
+  };
+  for (const Case& c : cases) {
+    const std::string text = GoodText() + "alerts {\n" + c.block + "}\n";
+    std::unique_ptr<PartnershipConfig> cfg;
+    Status s = Parse(text, &cfg);
+    SCOPED_TRACE(c.block);
+    ExpectErrorAtLine(s, LineOf(text, c.line), c.what);
+  }
 }
 
 }  // namespace

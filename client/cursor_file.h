@@ -1,6 +1,6 @@
-// CursorFile: the router's durable position in the log ("every event up to
-// this seq is fully handled"), one decimal number in one file of the
-// service's state folder. Stores are atomic: the number is written to a
+// CursorFile: a log reader's durable position in the log ("every event up
+// to this seq is fully handled"), one decimal number in one file of its
+// state folder (the router's, the adapter's webhook sender's). Stores are atomic: the number is written to a
 // temporary file, fsynced, renamed over the old file, and the folder is
 // fsynced, so a crash leaves either the old or the new value, never a torn
 // one.

@@ -1,4 +1,4 @@
-#include "services/common/run_with_restarts.h"
+#include "client/run_with_restarts.h"
 #include "core/log_escape.h"
 
 #include <spdlog/spdlog.h>

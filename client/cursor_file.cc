@@ -1,4 +1,4 @@
-#include "services/router/cursor_file.h"
+#include "client/cursor_file.h"
 
 #include "core/durable_dir.h"
 
