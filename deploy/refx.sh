@@ -21,6 +21,10 @@
 #   deploy/refx.sh bench [OUT_DIR]
 #                           refx beside Redis Streams and RabbitMQ in one run, plus the
 #                           lifecycle and audit figures: one table (bench/compare.sh)
+#   deploy/refx.sh fuzz [SECONDS | --replay]
+#                           build the libFuzzer targets (clang, build-fuzz/), replay their seed
+#                           corpora, then fuzz each for SECONDS (default 60; --replay: none):
+#                           executions, corpus size and crashes per target (fuzz/README.md)
 #
 # Environment: REFX_HOME (default var/) is the stack's state folder: config.textproto,
 # keys/, data/ (the RocksDB event log), log/, run/ (pid files). REFX_PORT_BASE (demo: 7610)
@@ -42,7 +46,8 @@ PACKAGES=(build-essential cmake pkg-config curl
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
           libssl-dev jq liboath-dev openssl chromium chromium-driver python3-selenium
           libcsv-dev libcurl4-openssl-dev python3-aiosmtpd
-          libfuse3-dev fuse3 faketime python3)
+          libfuse3-dev fuse3 faketime python3
+          clang-14 libfuzzer-14-dev)
 
 # Only for `bench` (peers and their client libraries), installed by it, never by deps.
 BENCH_PACKAGES=(redis-server rabbitmq-server librabbitmq-dev libhiredis-dev)
@@ -705,6 +710,59 @@ cmd_faults() {  # faults|soak [ARGS...]
   python3 -B "$ROOT/tests/faults/faults.py" "$@" --build "$BUILD" --work "$ROOT/var/faults"
 }
 
+# --- fuzzing (fuzz/README.md) ------------------------------------------------
+
+FUZZ_BUILD=$ROOT/build-fuzz
+FUZZ_TARGETS=(frame json_referral partnership_config adapter_config csv_drop http_intake)
+
+fuzz_seeds() {  # TARGET: its seed folders, the repository's corpus first (read only)
+  echo "$ROOT/fuzz/corpus/$1"
+  case $1 in
+    json_referral | csv_drop) echo "$ROOT/deploy/samples" ;;
+    partnership_config) echo "$ROOT/deploy/config" ;;
+    adapter_config) echo "$ROOT/deploy/config/adapters" ;;
+  esac
+}
+
+cmd_fuzz() {  # [SECONDS | --replay]
+  local seconds=${1:-60}
+  [[ $seconds == --replay ]] && seconds=0
+  [[ $seconds =~ ^[0-9]+$ ]] || die "fuzz: SECONDS must be a whole number (or --replay)"
+  cmd_deps
+  say "fuzz: the libFuzzer targets with clang-14 into build-fuzz/"
+  local launcher=()
+  command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  cmake -S "$ROOT" -B "$FUZZ_BUILD" -DREFX_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_C_COMPILER=clang-14 \
+    -DCMAKE_UNITY_BUILD="${REFX_UNITY:-ON}" "${launcher[@]}" >/dev/null
+  cmake --build "$FUZZ_BUILD" -j "$JOBS"
+  local t failed=0 rows=()
+  for t in "${FUZZ_TARGETS[@]}"; do
+    local bin=$FUZZ_BUILD/bin/fuzz_$t work=$FUZZ_BUILD/corpus/$t crashes=$FUZZ_BUILD/crashes/$t
+    local log=$FUZZ_BUILD/fuzz_$t.log seeds
+    mapfile -t seeds < <(fuzz_seeds "$t")
+    mkdir -p "$work" "$crashes"
+    # ASan finds leaks too; UBSan stops at its first report (-fno-sanitize-recover).
+    local opts=(-artifact_prefix="$crashes/" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)
+    say "fuzz: $t: replaying ${seeds[*]#"$ROOT/"}"
+    local status=0
+    "$bin" "${opts[@]}" -runs=0 "${seeds[@]}" >"$log" 2>&1 || status=$?
+    if ((status == 0 && seconds > 0)); then
+      say "fuzz: $t: fuzzing for ${seconds}s (new inputs in ${work#"$ROOT/"})"
+      "$bin" "${opts[@]}" -max_total_time="$seconds" "$work" "${seeds[@]}" >>"$log" 2>&1 || status=$?
+    fi
+    local execs corpus found
+    execs=$(grep -oP '^stat::number_of_executed_units:\s*\K\d+' "$log" | awk '{n += $1} END {print n + 0}')
+    corpus=$(grep -oP '^#\d+\s+DONE\s.*corp: \K\d+' "$log" | tail -n 1)
+    found=$(find "$crashes" -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+    ((status == 0 && found == 0)) || failed=1
+    ((status == 0)) || { echo "--- ${log#"$ROOT/"} (exit $status)"; grep -E -A25 '^==[0-9]+==|runtime error|fuzz_[a-z_]+: ' "$log" | head -n 60; }
+    rows+=("$(printf '%-20s %12s %8s %8s' "$t" "${execs:-0}" "${corpus:-?}" "$found")")
+  done
+  printf '%-20s %12s %8s %8s\n' target executions corpus crashes
+  printf '%s\n' "${rows[@]}"
+  ((failed == 0)) || die "fuzz: a target crashed; the inputs are in build-fuzz/crashes/ (fuzz/README.md: reproduce, fix, add to the corpus)"
+}
+
 case ${1:-} in
   deps) cmd_deps ;;
   build) cmd_build ;;
@@ -716,5 +774,6 @@ case ${1:-} in
   samples) shift; cmd_samples "$@" ;;
   faults | soak) cmd_faults "$@" ;;
   bench) shift; cmd_bench "$@" ;;
+  fuzz) shift; cmd_fuzz "$@" ;;
   *) sed -n '2,/^[^#]/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -58,12 +58,18 @@ using nlohmann::json;
 
 const char kProblemType[] = "urn:refx:problem:";
 
+// A body as one line of JSON. Strings in it can hold what a caller sent (a
+// Content-Type, a reference from the path) that is not UTF-8: such bytes
+// are written as U+FFFD instead of making dump() throw, which httplib would
+// answer with a bare 500 (found by fuzz/fuzz_http_intake.cc).
+std::string Dump(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
 void Problem(httplib::Response& res, int status, const std::string& slug, const std::string& title,
              const std::string& detail, json extra = json::object()) {
   json body = {{"type", std::string(kProblemType) + slug}, {"title", title}, {"status", status}, {"detail", detail}};
   for (auto& [k, v] : extra.items()) body[k] = v;
   res.status = status;
-  res.set_content(body.dump() + "\n", "application/problem+json");
+  res.set_content(Dump(body), "application/problem+json");
 }
 
 // "referral.asb_incidents[1].incident_date" -> "/asbIncidents/1/incidentDate"
@@ -170,8 +176,6 @@ Status HttpIntake::Start() {
   } else {
     server_ = std::make_unique<httplib::Server>();
   }
-  if (!h.token_file().empty()) tokens_ = std::make_unique<TokenVerifier>(h.token_file());
-  limiter_ = std::make_unique<RateLimiter>(h.rate_limit_per_minute());
   const size_t workers = h.worker_threads();
   server_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
   server_->set_payload_max_length(h.max_body_bytes());
@@ -181,7 +185,7 @@ Status HttpIntake::Start() {
   server_->set_keep_alive_max_count(10000);
   server_->set_keep_alive_timeout(10);
   server_->set_read_timeout(10, 0);
-  Routes();
+  Routes(*server_);
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ <= 0) {
     server_.reset();
@@ -197,8 +201,12 @@ void HttpIntake::Stop() {
   server_.reset();
 }
 
-void HttpIntake::Routes() {
+void HttpIntake::RouteOn(httplib::Server* server) { Routes(*server); }
+
+void HttpIntake::Routes(httplib::Server& server) {
   const v1::HttpIntake& h = deps_.config->proto().http();
+  if (!h.token_file().empty()) tokens_ = std::make_unique<TokenVerifier>(h.token_file());
+  limiter_ = std::make_unique<RateLimiter>(h.rate_limit_per_minute());
   const std::string agency = deps_.config->agency_id();
   const bool certificates = !h.tls_client_ca_file().empty();
 
@@ -235,7 +243,7 @@ void HttpIntake::Routes() {
     return true;
   };
 
-  server_->Post("/v1/referrals", [this, admit, agency](const httplib::Request& req, httplib::Response& res) {
+  server.Post("/v1/referrals", [this, admit, agency](const httplib::Request& req, httplib::Response& res) {
     std::string caller;
     if (!admit(req, res, &caller)) return;
     const std::string type = req.get_header_value("Content-Type");
@@ -283,7 +291,7 @@ void HttpIntake::Routes() {
         body["seq"] = outcome.seq;
         res.status = 201;
         res.set_header("Location", StatusUrl(reference));
-        res.set_content(body.dump() + "\n", "application/json");
+        res.set_content(Dump(body), "application/json");
         return;
       }
       if (s.ok()) {
@@ -295,10 +303,10 @@ void HttpIntake::Routes() {
     body["state"] = "spooled";
     res.status = 202;
     res.set_header("Location", StatusUrl(reference));
-    res.set_content(body.dump() + "\n", "application/json");
+    res.set_content(Dump(body), "application/json");
   });
 
-  server_->Get(R"(/v1/referrals/(.+))", [this, admit](const httplib::Request& req, httplib::Response& res) {
+  server.Get(R"(/v1/referrals/(.+))", [this, admit](const httplib::Request& req, httplib::Response& res) {
     std::string caller;
     if (!admit(req, res, &caller)) return;
     const std::string reference = req.matches[1].str();
@@ -341,10 +349,10 @@ void HttpIntake::Routes() {
       }
     }
     res.status = 200;
-    res.set_content(body.dump() + "\n", "application/json");
+    res.set_content(Dump(body), "application/json");
   });
 
-  server_->set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     switch (res.status) {
       case 413:
@@ -357,7 +365,7 @@ void HttpIntake::Routes() {
         Problem(res, res.status, "error", "HTTP error " + std::to_string(res.status), "");
     }
   });
-  server_->set_logger([this](const httplib::Request&, const httplib::Response& res) {
+  server.set_logger([this](const httplib::Request&, const httplib::Response& res) {
     responses_.Add(std::to_string(res.status));
   });
 }

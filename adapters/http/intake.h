@@ -61,13 +61,19 @@ class HttpIntake {
   // Unavailable when the address cannot be bound.
   Status Start();
   void Stop();  // safe to call twice
+
+  // Instead of Start: registers the intake's routes on `server` (not owned;
+  // it must outlive this object's use of it) without binding a socket, so
+  // that requests can be driven through it in memory (fuzz/
+  // fuzz_http_intake.cc). Call at most once; Stop does not touch `server`.
+  void RouteOn(httplib::Server* server);
   int port() const { return port_; }
 
   // Appends the intake's Prometheus metrics (requests by status code).
   void AppendMetrics(std::string* out) const;
 
  private:
-  void Routes();
+  void Routes(httplib::Server& server);
 
   IntakeDeps deps_;
   std::unique_ptr<httplib::Server> server_;

@@ -174,6 +174,22 @@ struct BadBody {
   std::string name, body, expect;  // expect: text the problem must contain
 };
 
+// Found by fuzz/fuzz_http_intake.cc: the 415 problem quotes the caller's
+// Content-Type, and bytes in it that are not UTF-8 made the JSON writer
+// throw, which cpp-httplib answered with a bare 500 and no problem body.
+TEST(AdapterHttpTest, ContentTypeThatIsNotUtf8GetsAProblemNot500) {
+  TestStack stack;
+  ASSERT_TRUE(stack.StartBroker());
+  AdapterProcess adapter(stack, "agency-a");
+  ASSERT_TRUE(adapter.Start());
+  auto r = adapter.Client()->Post("/v1/referrals", Body("agency-a", "U8-1"), "application/\x96\x8c\x90");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 415) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json");
+  ASSERT_TRUE(json::accept(r->body)) << r->body;
+  EXPECT_EQ(json::parse(r->body)["type"], "urn:refx:problem:unsupported-media-type");
+}
+
 TEST(AdapterHttpTest, EveryBadBodyClassIsRefusedWithItsReason) {
   TestStack stack;
   ASSERT_TRUE(stack.StartBroker());
