@@ -65,8 +65,8 @@
 #include <map>
 
 #include "core/civil_date.h"
-#include "core/partnership_config.h"
 #include "core/subject_key.h"
+#include "refx/v1/config.pb.h"
 #include "core/event_util.h"
 #include "core/frame_codec.h"
 #include "core/referral_validation.h"
@@ -475,18 +475,26 @@ class AuditBench {
   // services' identities) and fresh keys for the broker and the services.
   void SetUpServicesBroker() {
     SetUpBroker();
-    std::unique_ptr<PartnershipConfig> base;
-    Check(PartnershipConfig::Load(std::string(REFX_SOURCE_DIR) + "/deploy/config/sevenoaks.textproto", &base),
-          "loading deploy/config/sevenoaks.textproto");
-    v1::PartnershipConfig config = base->proto();
+    // Parsed as text (not PartnershipConfig::Load): its key files are the
+    // deployment's; every agency gets a fresh public key inline here.
+    v1::PartnershipConfig config;
+    {
+      std::ifstream in(std::string(REFX_SOURCE_DIR) + "/deploy/config/sevenoaks.textproto");
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      if (!google::protobuf::TextFormat::ParseFromString(text, &config)) {
+        throw BenchError("cannot parse deploy/config/sevenoaks.textproto");
+      }
+    }
     svc_key_dir_ = run_dir_->path() + "/service-keys";
     fs::create_directories(svc_key_dir_);
     for (auto& agency : *config.mutable_agencies()) {
-      if (agency.id() != "refx-router" && agency.id() != "refx-outcomes") continue;
       CurveKeyPair keys;
       Check(GenerateCurveKeyPair(&keys), "GenerateCurveKeyPair");
-      Check(SaveCurveKeyPair(svc_key_dir_, agency.id(), keys), "SaveCurveKeyPair");
+      agency.clear_public_key_file();
       agency.set_public_key(keys.public_key);
+      if (agency.id() == "refx-router" || agency.id() == "refx-outcomes") {
+        Check(SaveCurveKeyPair(svc_key_dir_, agency.id(), keys), "SaveCurveKeyPair");
+      }
     }
     WriteFile(svc_key_dir_ + "/broker.pub", broker_keys_.public_key + "\n");
     config.set_subject_key_file(run_dir_->path() + "/subject.hmac");
