@@ -8,6 +8,7 @@
 #include <rocksdb/db.h>
 
 #include "core/event_util.h"
+#include "eventlog/sealing.h"
 #include "log_reader.h"
 #include "test_stack.h"
 
@@ -63,11 +64,16 @@ TEST_F(SubmitTest, AcknowledgesDurablyAndReadsBack) {
   eventlog::OpenOptions options;
   options.path = stack_.data_dir();
   options.read_only = true;
+  // Personal fields are stored sealed: opened with the broker's master key.
+  ASSERT_TRUE(eventlog::LoadMasterKeyFile(stack_.master_key_path(), &options.master_key).ok());
   ASSERT_TRUE(eventlog::EventLog::Open(options, &log).ok());
   eventlog::StoredEvent stored;
   ASSERT_TRUE(log->Get(1, &stored).ok());
+  EXPECT_TRUE(eventlog::EventLog::IsSealed(stored.bytes));
   v1::Event event;
-  ASSERT_TRUE(event.ParseFromString(stored.bytes));
+  bool opened = false;
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &event, &opened).ok());
+  EXPECT_TRUE(opened);
   EXPECT_EQ(event.actor(), "agency-a");  // from the CURVE identity, not the payload
   EXPECT_EQ(event.referral_submitted().referral_id(), ack.referral_id());
   EXPECT_EQ(event.referral_submitted().referral().SerializeAsString(), sent.SerializeAsString());
