@@ -76,6 +76,11 @@ Status MessageFromJson(const std::string& json, google::protobuf::Message* out) 
       what.erase(quoted, end == std::string::npos ? std::string::npos : end + 1 - quoted);
     }
     return Status::InvalidArgument("not valid JSON at " + LineColumn(json, offset) + ": " + what);
+  } catch (const nlohmann::json::exception&) {
+    // Well-formed but not representable: nlohmann throws out_of_range for
+    // a number beyond a double ("1e999"). Uncaught it ended the process
+    // (found by fuzz/fuzz_json_referral.cc); its message quotes the input.
+    return Status::InvalidArgument("not valid JSON: a number is too large to represent");
   }
   util::JsonParseOptions options;
   options.ignore_unknown_fields = false;

@@ -740,6 +740,7 @@ cmd_fuzz() {  # [SECONDS | --replay]
     local bin=$FUZZ_BUILD/bin/fuzz_$t work=$FUZZ_BUILD/corpus/$t crashes=$FUZZ_BUILD/crashes/$t
     local log=$FUZZ_BUILD/fuzz_$t.log seeds
     mapfile -t seeds < <(fuzz_seeds "$t")
+    rm -rf "$crashes"  # this run's crashes only (a fixed one's input belongs in fuzz/corpus/)
     mkdir -p "$work" "$crashes"
     # ASan finds leaks too; UBSan stops at its first report (-fno-sanitize-recover).
     local opts=(-artifact_prefix="$crashes/" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1)

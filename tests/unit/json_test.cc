@@ -36,6 +36,19 @@ TEST(JsonTest, TrailingCommaIsRefusedWithLineAndColumn) {
   EXPECT_NE(s.message().find("at 4:1"), std::string::npos) << s.message();
 }
 
+// Found by fuzz/fuzz_json_referral.cc: a number beyond a double made the
+// strict check throw out_of_range, which nothing caught: `refx submit`, the
+// adapter's file drop and HTTP intake ended or answered 500.
+TEST(JsonTest, NumberTooLargeIsRefusedNotThrown) {
+  for (const char* text : {"{\"referrerReference\": 777777777778E7778}", "[1e999]", "-1e400"}) {
+    Status s = Status::OK();
+    EXPECT_NO_THROW(s = Parse(text)) << text;
+    ASSERT_EQ(s.code(), Status::Code::kInvalidArgument) << text;
+    EXPECT_NE(s.message().find("too large"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find("7777"), std::string::npos) << "quotes the input: " << s.message();
+  }
+}
+
 TEST(JsonTest, SingleQuotesAndCommentsAreRefused) {
   EXPECT_FALSE(Parse("{'referrerReference': 'KP-1'}").ok());
   EXPECT_FALSE(Parse("{\"referrerReference\": \"KP-1\" // note\n}").ok());
