@@ -111,6 +111,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   log->dedupe_ = log->handles_[2];
   log->by_referral_ = log->handles_[3];
   log->by_destination_ = log->handles_[4];
+  log->by_subject_ = log->handles_[5];
   log->case_state_ = log->handles_[6];
   log->cursors_ = log->handles_[7];
   log->meta_ = log->handles_[8];
@@ -231,6 +232,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     if (!referral.empty()) wb.Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
     const std::string& destination = DestinationOf(p.event);
     if (!destination.empty()) wb.Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+    IndexSubject(p.event, seq, &wb);
     for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
     prev = std::move(hash);
   }
@@ -323,6 +325,15 @@ Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uin
 
 Status EventLog::SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const {
   return SeqsForIndex(by_destination_, destination, out);
+}
+
+Status EventLog::SeqsForSubject(const std::string& subject_key, std::vector<uint64_t>* out) const {
+  return SeqsForIndex(by_subject_, subject_key, out);
+}
+
+void EventLog::IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {
+  if (!event.has_subject_indexed() || event.subject_indexed().subject_key().empty()) return;
+  wb->Put(by_subject_, IndexKey(event.subject_indexed().subject_key(), seq), rocksdb::Slice());
 }
 
 Status EventLog::GetStateRecord(const std::string& key, google::protobuf::Message* out) const {

@@ -8,9 +8,9 @@
 //                  identity NUL "append:" idempotency key -> 8-byte seq (AppendKey)
 //   by_referral    referral id NUL seq -> ""
 //   by_destination destination code NUL seq -> ""
-//   by_subject     always empty: the subject key needs the router's secret,
-//                  which the broker never holds (docs/ARCHITECTURE.md); kept
-//                  because RocksDB will not open a log without its families
+//   by_subject     subject key NUL seq -> "": each subject_indexed event
+//                  (the router's keyed subject hash of a referral; the
+//                  broker never holds the key, docs/ARCHITECTURE.md)
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
@@ -44,6 +44,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace refx::eventlog {
@@ -145,6 +146,9 @@ class EventLog {
   // The seqs of every event of one referral (or destination), in order.
   Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
   Status SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const;
+  // The seqs of the subject_indexed events recorded under `subject_key`, in
+  // order (empty when the subject has none).
+  Status SeqsForSubject(const std::string& subject_key, std::vector<uint64_t>* out) const;
 
   // Reads the state record of a referral, or of its case at `destination`.
   // OK with *out set; NotFound if there is none; Corruption if the stored
@@ -193,6 +197,8 @@ class EventLog {
   // Reads and parses one case_state record; NotFound, Corruption, IoError.
   Status GetStateRecord(const std::string& key, google::protobuf::Message* out) const;
   Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;
+  // Adds the by_subject entry of `event` (a subject_indexed event) to `wb`.
+  void IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -200,6 +206,7 @@ class EventLog {
   rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_referral_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_destination_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_subject_ = nullptr;
   rocksdb::ColumnFamilyHandle* case_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
