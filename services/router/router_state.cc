@@ -1,5 +1,7 @@
 #include "services/router/router_state.h"
 
+#include <algorithm>
+
 #include "core/event_util.h"
 
 namespace refx {
@@ -40,6 +42,15 @@ void RouterState::AddCase(const std::string& referral_id, const std::string& des
 
 bool RouterState::HasCase(const std::string& referral_id, const std::string& destination) const {
   return cases_.count(CaseKey(referral_id, destination)) > 0;
+}
+
+std::vector<uint64_t> RouterState::UnindexedSubjects(uint64_t up_to_seq) const {
+  std::vector<uint64_t> seqs;
+  for (const auto& [seq, key] : subject_by_seq_) {
+    if (seq <= up_to_seq && !subject_indexed_.count(seq)) seqs.push_back(seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
 }
 
 std::string RouterState::SubjectKeyOf(uint64_t seq) const {
