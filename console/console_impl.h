@@ -84,6 +84,7 @@ class Console::Impl {
   void AddRoutes();
   void AddLeadRoutes();
   void AddAuditRoutes();
+  void AddSubjectRoutes();  // console_subject.cc
 
   ConsoleOptions options_;
   AccountStore accounts_;
