@@ -79,7 +79,11 @@ class SubjectAccessTest : public ::testing::Test {
     ASSERT_TRUE(s_.stack().StartBroker());
     home_ = fs::path(s_.StateDir("cli-home")).string();
     std::vector<AgencySpec> agencies;
-    for (const v1::Agency& a : s_.config().proto().agencies()) agencies.push_back(AgencySpec{a.id});
+    for (const v1::Agency& a : s_.config().proto().agencies()) {
+      AgencySpec spec;
+      spec.id = a.id();
+      agencies.push_back(spec);
+    }
     WriteCliHome(s_.stack(), agencies, home_);
     fs::copy_file(fs::path(s_.stack().config_path()).parent_path() / "subject.hmac", fs::path(home_) / "subject.hmac");
   }
@@ -245,7 +249,7 @@ TEST_F(SubjectAccessTest, SubjectAccessPackHoldsTheSubjectsDataAndRedactsThirdPa
   EXPECT_THAT(json, HasSubstr(std::string(kSubjectNarrative) + " SAR-2"));
   EXPECT_THAT(json, Not(HasSubstr(std::string(kSubjectNarrative) + " SAR-3")));
   EXPECT_THAT(json, HasSubstr(kRedactedMarker));
-  for (const std::string& format : {"json", "csv", "html"}) {
+  for (const std::string format : {"json", "csv", "html"}) {
     const std::string file = home_ + "/sar." + format;
     run = Refx({"audit", "export", "--subject", "--name", "alex o'brien smith", "--dob", kDob, "--purpose",
                 "SAR 2027-004", "--redact-third-parties", "--format", format, "--out", file});
