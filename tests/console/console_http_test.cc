@@ -491,11 +491,10 @@ TEST_F(ConsoleHttpTest, AnAuditorFindsAPersonsReferralsAndTheSearchIsRecorded) {
   EXPECT_EQ(CaseEventsAfter(head), 0u);
   // The console reads the changed configuration (with the subject key file)
   // at most once a second; until then it says the search is unavailable.
-  httplib::Result found;
-  for (int i = 0; i < 100; ++i) {
-    found = b.Post("/audit/subject", search);
-    if (!found || found->status != 503) break;
+  auto found = b.Post("/audit/subject", search);
+  for (int i = 0; i < 100 && found && found->status == 503; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    found = b.Post("/audit/subject", search);
   }
   ASSERT_TRUE(found);
   ASSERT_EQ(found->status, 200) << found->body;
