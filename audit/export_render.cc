@@ -6,6 +6,7 @@
 #include "audit/referral_fold.h"
 #include "core/event_util.h"
 #include "core/json.h"
+#include "core/third_parties.h"
 #include "eventlog/hash_chain.h"
 #include "render/csv.h"
 #include "render/fields.h"
@@ -23,11 +24,14 @@ std::string Detail(const v1::Event& e) {
   return d;
 }
 
-std::string Csv(const v1::AuditExport& x) {
-  render::CsvWriter csv;
-  csv.Row({"seq", "time", "actor", "kind", "destination", "rule", "detail"});
+const std::vector<std::string> kCsvColumns = {"seq", "time", "actor", "kind", "destination", "rule", "detail"};
+
+// One row per event; with `with_referral` (a subject access pack) each row
+// starts with its referral id.
+void CsvRows(const v1::AuditExport& x, bool with_referral, render::CsvWriter* csv) {
   for (const v1::Event& e : x.events()) {
-    csv.Number(e.seq())
+    if (with_referral) csv->Text(x.referral_id());
+    csv->Number(e.seq())
         .Text(render::UtcTime(e.time().seconds()))
         .Text(e.actor())
         .Text(EventTypeName(e))
@@ -36,6 +40,21 @@ std::string Csv(const v1::AuditExport& x) {
         .Text(Detail(e))
         .EndRow();
   }
+}
+
+std::string Csv(const v1::AuditExport& x) {
+  render::CsvWriter csv;
+  csv.Row(kCsvColumns);
+  CsvRows(x, false, &csv);
+  return csv.str();
+}
+
+std::string PackCsv(const v1::SubjectAccessPack& pack) {
+  render::CsvWriter csv;
+  std::vector<std::string> columns = {"referral"};
+  columns.insert(columns.end(), kCsvColumns.begin(), kCsvColumns.end());
+  csv.Row(columns);
+  for (const v1::AuditExport& x : pack.referrals()) CsvRows(x, true, &csv);
   return csv.str();
 }
 
@@ -46,16 +65,13 @@ render::Data Pair(const std::string& name, const std::string& value) {
   return d;
 }
 
-// The page (template audit_export).
-Status HtmlPage(const v1::AuditExport& x, const std::map<std::string, std::string>& names, std::string* out) {
-  render::Data page;
-  page.set("title", "Record of referral " + x.referral_id());
-  const std::string last_hash = x.chain_hashes().empty() ? "-" : x.chain_hashes(x.chain_hashes_size() - 1);
-  const std::string last_seq = x.events().empty() ? "-" : std::to_string(x.events(x.events_size() - 1).seq());
-  page.set("header", render::List({Pair("Referral", x.referral_id()), Pair("Exported by", x.exported_by()),
-                                   Pair("Exported at", render::LondonTime(x.exported_at().seconds())),
-                                   Pair("Purpose", x.purpose()), Pair("Events", std::to_string(x.events_size())),
-                                   Pair("Chain hash of the last event (seq " + last_seq + ")", last_hash)}));
+std::string LastHash(const v1::AuditExport& x) {
+  return x.chain_hashes().empty() ? "-" : x.chain_hashes(x.chain_hashes_size() - 1);
+}
+
+// One referral's cases, events and submission (template audit_export_body,
+// shared by audit_export and each section of subject_access) into *page.
+void ReferralBody(const v1::AuditExport& x, const std::map<std::string, std::string>& names, render::Data* page) {
   std::vector<render::Data> cases;
   for (const v1::CaseRecord& c : x.cases()) {
     render::Data d;
@@ -71,8 +87,8 @@ Status HtmlPage(const v1::AuditExport& x, const std::map<std::string, std::strin
     d.set("last_outcome", c.last_outcome());
     cases.push_back(d);
   }
-  page.set("has_cases", !cases.empty());
-  page.set("cases", render::List(cases));
+  page->set("has_cases", !cases.empty());
+  page->set("cases", render::List(cases));
   std::vector<render::Data> events, referrals;
   for (const v1::Event& e : x.events()) {
     render::Data d;
@@ -91,9 +107,45 @@ Status HtmlPage(const v1::AuditExport& x, const std::map<std::string, std::strin
       referrals.push_back(r);
     }
   }
-  page.set("events", render::List(events));
-  page.set("referrals", render::List(referrals));
+  page->set("events", render::List(events));
+  page->set("referrals", render::List(referrals));
+}
+
+// The page of one referral (template audit_export).
+Status HtmlPage(const v1::AuditExport& x, const std::map<std::string, std::string>& names, std::string* out) {
+  render::Data page;
+  page.set("title", "Record of referral " + x.referral_id());
+  const std::string last_seq = x.events().empty() ? "-" : std::to_string(x.events(x.events_size() - 1).seq());
+  page.set("header", render::List({Pair("Referral", x.referral_id()), Pair("Exported by", x.exported_by()),
+                                   Pair("Exported at", render::LondonTime(x.exported_at().seconds())),
+                                   Pair("Purpose", x.purpose()), Pair("Events", std::to_string(x.events_size())),
+                                   Pair("Chain hash of the last event (seq " + last_seq + ")", LastHash(x))}));
+  ReferralBody(x, names, &page);
   return render::RenderTemplate("audit_export", page, out);
+}
+
+// The subject access pack as one page (template subject_access).
+Status PackHtmlPage(const v1::SubjectAccessPack& pack, const std::map<std::string, std::string>& names,
+                    std::string* out) {
+  render::Data page;
+  page.set("title", "Subject access request: referrals about one person");
+  std::string ids;
+  for (const v1::AuditExport& x : pack.referrals()) ids += (ids.empty() ? "" : ", ") + x.referral_id();
+  page.set("header", render::List({Pair("Referrals", ids.empty() ? "none" : ids),
+                                   Pair("Exported by", pack.exported_by()),
+                                   Pair("Exported at", render::LondonTime(pack.exported_at().seconds())),
+                                   Pair("Purpose", pack.purpose()),
+                                   Pair("Third parties redacted", pack.third_parties_redacted() ? "yes" : "no")}));
+  page.set("redaction_note", RedactionNote(pack));
+  std::vector<render::Data> sections;
+  for (const v1::AuditExport& x : pack.referrals()) {
+    render::Data section;
+    section.set("referral_id", x.referral_id() + " (chain hash of its last event " + LastHash(x) + ")");
+    ReferralBody(x, names, &section);
+    sections.push_back(section);
+  }
+  page.set("sections", render::List(sections));
+  return render::RenderTemplate("subject_access", page, out);
 }
 
 }  // namespace
@@ -130,6 +182,30 @@ Status RenderExport(const v1::AuditExport& x, const std::string& format,
     *out = Csv(x);
   } else if (format == "html") {
     return HtmlPage(x, destination_names, out);
+  } else {
+    return Status::InvalidArgument("the export format must be json, csv or html, not \"" + format + "\"", "format");
+  }
+  return Status::OK();
+}
+
+std::string RedactionNote(const v1::SubjectAccessPack& pack) {
+  if (!pack.third_parties_redacted()) {
+    return "Third parties are NOT redacted: this pack still holds other people's data (the person causing harm, the "
+           "referrer's contact details). Do not release it to the subject as it is.";
+  }
+  return std::string("Other people's data is redacted and shown as ") + kRedactedMarker +
+         " (the person causing harm, the referrer's name and contact details, other people linked to a context). "
+         "Free text (narrative, notes, reasons) is not redacted: review it before release.";
+}
+
+Status RenderSubjectAccessPack(const v1::SubjectAccessPack& pack, const std::string& format,
+                               const std::map<std::string, std::string>& destination_names, std::string* out) {
+  if (format == "json") {
+    *out = ToJsonPretty(pack) + "\n";
+  } else if (format == "csv") {
+    *out = PackCsv(pack);
+  } else if (format == "html") {
+    return PackHtmlPage(pack, destination_names, out);
   } else {
     return Status::InvalidArgument("the export format must be json, csv or html, not \"" + format + "\"", "format");
   }

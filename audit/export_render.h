@@ -1,7 +1,12 @@
 // The record of one referral for a case review or a subject access request
 // (refx.v1.AuditExport) and its three renderings — json, csv and html —
 // exactly as `refx audit export` writes them and the web console's
-// downloads serve them (one implementation, so the two cannot drift).
+// downloads serve them (one implementation, so the two cannot drift); and
+// the subject access pack (refx.v1.SubjectAccessPack: every referral about
+// one person) of `refx audit export --subject`, rendered from the same
+// pieces: csv with a referral column, one html page (template
+// subject_access) with a section per referral sharing the single record's
+// body (template audit_export_body).
 //
 // The export IS personal data about the subject: json holds the full
 // events; html shows the referral as submitted as labelled fields and every
@@ -44,6 +49,18 @@ bool IsExportFormat(const std::string& format);
 // format for any other; Internal when the page template fails.
 Status RenderExport(const v1::AuditExport& x, const std::string& format,
                     const std::map<std::string, std::string>& destination_names, std::string* out);
+
+// Renders a subject access pack as `format` into *out: json (the pack,
+// pretty protobuf JSON and a newline), csv (the single record's rows, each
+// starting with its referral id) or html (one page: the header, the
+// redaction note and one section per referral). InvalidArgument naming the
+// format for any other; Internal when the page template fails.
+Status RenderSubjectAccessPack(const v1::SubjectAccessPack& pack, const std::string& format,
+                               const std::map<std::string, std::string>& destination_names, std::string* out);
+
+// What a pack says about redaction (its html page; the CLI prints it too):
+// whether other people's data is redacted, and that free text is not.
+std::string RedactionNote(const v1::SubjectAccessPack& pack);
 
 // The media type a download of `format` is served with.
 std::string ExportContentType(const std::string& format);

@@ -161,6 +161,10 @@ class Broker {
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter, const v1::StaffMember* person);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                    const v1::StaffMember* person);
+  // A QueryRequest with subject_key (broker_subject.cc): every referral
+  // indexed under it, always audited.
+  void HandleSubjectQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                          const v1::StaffMember* person);
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                   const v1::StaffMember* person);
   // EraseRequest (ADMIN, broker_erase.cc): destroys a referral's data key

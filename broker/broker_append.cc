@@ -96,6 +96,7 @@ void Broker::CountAppendBatchAcks(const v1::AppendBatchResult& result) {
 void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                          const v1::StaffMember* person) {
   const v1::QueryRequest& q = frame.query();
+  if (!q.subject_key().empty()) return HandleSubjectQuery(actor, frame, waiter, person);
   const bool audited = IsAuditedReader(actor, person, q.purpose());
   if (audited && !CheckAuditPurpose(q.purpose(), waiter)) return;
   const bool all = Ledger::MaySeeAll(actor);
@@ -136,10 +137,8 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     if (!s.ok()) return ReplyStateError(waiter, s);
     std::set<std::string> seen;
     for (uint64_t seq : seqs) {
-      eventlog::StoredEvent stored;
       v1::Event e;
-      s = log_->Get(seq, &stored);
-      if (s.ok() && !e.ParseFromString(stored.bytes)) s = Status::Corruption("event " + std::to_string(seq) + " does not parse");
+      s = ReadEvent(*log_, seq, &e);
       if (!s.ok()) return ReplyStateError(waiter, s);
       if (!seen.insert(ReferralIdOf(e)).second) continue;
       v1::CaseRecord c;

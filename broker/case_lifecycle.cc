@@ -49,6 +49,22 @@ Status CheckSystemReceipt(const v1::Event& e, bool is_owner, const v1::Destinati
   return Status::OK();
 }
 
+// subject_indexed: only a SERVICE identity (the router, which holds the
+// subject key), and only a well-formed key (64 lower-case hex characters),
+// since the broker indexes by_subject under it.
+Status CheckSubjectIndexed(const v1::Event& e, bool is_service) {
+  if (!is_service) return Status::PermissionDenied("only a SERVICE identity may record a subject key");
+  const std::string& key = e.subject_indexed().subject_key();
+  const bool hex = key.size() == 64 && std::all_of(key.begin(), key.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (!hex) {
+    return Status::InvalidArgument("must be 64 lower-case hexadecimal characters",
+                                   "append.event.subject_indexed.subject_key");
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const PartnershipConfig& config,
@@ -85,6 +101,7 @@ Status CheckTransition(const v1::Event& e, const v1::Agency& actor, const Partne
     *referral_changed = true;
     return Status::OK();
   }
+  if (e.has_subject_indexed()) return CheckSubjectIndexed(e, is_service);
   if (e.has_subject_erased()) {
     if (!PartnershipConfig::HasRole(actor, v1::ADMIN)) {
       return Status::PermissionDenied("only an ADMIN identity may record an erasure");

@@ -63,14 +63,6 @@ Status ParseStaged(const std::string& bytes, google::protobuf::Message* out) {
   return Status::Corruption("a staged " + out->GetTypeName() + " does not parse");
 }
 
-// Reads the logged event at `seq` (the original of a repeated request).
-Status ReadEvent(const eventlog::EventLog& log, uint64_t seq, v1::Event* out) {
-  eventlog::StoredEvent stored;
-  REFX_RETURN_IF_ERROR(log.Get(seq, &stored));
-  bool opened = false;
-  return log.OpenStored(stored.bytes, out, &opened);
-}
-
 Staged Refused(Status status, bool state_unreadable = false) {
   Staged staged;
   staged.status = std::move(status);
@@ -92,6 +84,13 @@ void DetachArenaReferrals(std::vector<eventlog::PendingEvent>& events) {
 }
 
 }  // namespace
+
+Status ReadEvent(const eventlog::EventLog& log, uint64_t seq, v1::Event* out) {
+  eventlog::StoredEvent stored;
+  REFX_RETURN_IF_ERROR(log.Get(seq, &stored));
+  bool opened = false;
+  return log.OpenStored(stored.bytes, out, &opened);
+}
 
 GroupCommit::~GroupCommit() { DetachArenaReferrals(events); }
 
@@ -463,6 +462,13 @@ Status Ledger::Disclose(const v1::CaseRecord& current, const v1::CaseRecord& nex
 
 uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                              const std::string& referral_id, const v1::StaffMember* person) {
+  std::vector<std::string> ids;
+  if (!referral_id.empty()) ids.push_back(referral_id);
+  return StageAccess(actor, what, purpose, ids, person);
+}
+
+uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
+                             const std::vector<std::string>& referral_ids, const v1::StaffMember* person) {
   eventlog::PendingEvent pending;
   const uint64_t seq = NextSeq();
   pending.event.set_seq(seq);
@@ -472,7 +478,7 @@ uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, c
   v1::RecordAccessed* accessed = pending.event.mutable_record_accessed();
   accessed->set_what(what);
   accessed->set_purpose(purpose);
-  if (!referral_id.empty()) accessed->add_referral_ids(referral_id);
+  for (const std::string& id : referral_ids) accessed->add_referral_ids(id);
   building_->events.push_back(std::move(pending));
   return seq;
 }

@@ -44,6 +44,12 @@ namespace refx::broker {
 // second keep their order in time filters and as-of views.
 google::protobuf::Timestamp EventTimeNow();
 
+// Reads the logged event at `seq` opened (EventLog::OpenStored: sealed
+// fields merged back, or marked erased once the referral's key is
+// destroyed): OK; NotFound when there is none; Corruption when its bytes do
+// not parse or cannot be opened; IoError when unreadable.
+Status ReadEvent(const eventlog::EventLog& log, uint64_t seq, v1::Event* out);
+
 // Where one request stands once the ledger has looked at it.
 struct Staged {
   // Not OK: refused, nothing staged. Field paths of TakeReferral's
@@ -107,6 +113,10 @@ class Ledger {
   // `person`, when set, is recorded on the event.
   uint64_t StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
                        const std::string& referral_id, const v1::StaffMember* person = nullptr);
+  // The same for a read of several referrals (a subject query): every id
+  // is recorded, and the event is indexed under the first.
+  uint64_t StageAccess(const v1::Agency& actor, const std::string& what, const std::string& purpose,
+                       const std::vector<std::string>& referral_ids, const v1::StaffMember* person);
 
   // Stages `event` (its body set; seq, time and actor filled here) as the
   // broker's own, deleting the data key of `erase_data_key` in the same

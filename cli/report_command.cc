@@ -34,17 +34,13 @@ int ReportError(int code, const std::string& message) {
 
 // The subject key named by the configuration, or "" with *why set.
 std::string SubjectSecret(const PartnershipConfig& config, const std::string& config_path, std::string* why) {
-  const std::string& file = config.proto().subject_key_file();
-  if (file.empty()) {
-    *why = "the configuration names no subject_key_file";
-    return "";
-  }
-  std::filesystem::path path(file);
-  if (path.is_relative()) path = std::filesystem::path(config_path).parent_path() / path;
   std::string secret;
-  Status s = LoadSubjectKeyFile(path.string(), &secret);
+  Status s = LoadConfiguredSubjectKey(config.proto().subject_key_file(), config_path, &secret);
   if (!s.ok()) {
-    *why = "the subject key file " + path.string() + " is missing or unreadable";
+    const std::string& file = config.proto().subject_key_file();
+    *why = file.empty() ? "the configuration names no subject_key_file"
+                        : "the subject key file " + ConfiguredSubjectKeyPath(file, config_path) +
+                              " is missing or unreadable";
     return "";
   }
   return secret;

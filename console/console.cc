@@ -317,6 +317,7 @@ Status Console::Impl::Start() {
   AddLeadRoutes();
   AddAuditRoutes();
   AddRecordRoutes();
+  AddSubjectRoutes();
   if (options_.port == 0) {
     port_ = server_->bind_to_any_port(options_.host);
     if (port_ <= 0) return Status::IoError("cannot bind " + options_.host);

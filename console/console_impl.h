@@ -85,6 +85,7 @@ class Console::Impl {
   void AddLeadRoutes();
   void AddAuditRoutes();
   void AddRecordRoutes();  // console_records.cc: integrity, exports
+  void AddSubjectRoutes();  // console_subject.cc
 
   ConsoleOptions options_;
   AccountStore accounts_;

@@ -47,6 +47,7 @@ const std::string& ReferralIdOf(const v1::Event& e) {
     case B::kCaseTransferFailed: return e.case_transfer_failed().referral_id();
     case B::kCaseAssigned: return e.case_assigned().referral_id();
     case B::kAccountActivity: return kEmpty;
+    case B::kSubjectIndexed: return e.subject_indexed().referral_id();
     case B::BODY_NOT_SET: return kEmpty;
   }
   return kEmpty;
@@ -93,6 +94,7 @@ const char* EventTypeName(const v1::Event& e) {
     case B::kCaseTransferFailed: return "case_transfer_failed";
     case B::kCaseAssigned: return "case_assigned";
     case B::kAccountActivity: return "account_activity";
+    case B::kSubjectIndexed: return "subject_indexed";
     case B::BODY_NOT_SET: return "none";
   }
   return "none";

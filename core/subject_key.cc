@@ -70,6 +70,31 @@ std::string SubjectKey(const std::string& secret, const v1::Referral& referral) 
   return ToHex(std::string_view(reinterpret_cast<const char*>(mac), sizeof mac));
 }
 
+Status PersonSubjectKey(const std::string& secret, const std::string& name, const std::string& date_of_birth,
+                        std::string* key) {
+  if (NormaliseName(name).empty()) return Status::InvalidArgument("the name has no letters", "name");
+  CivilDate dob;
+  if (!ParseCivilDate(date_of_birth, &dob)) return Status::InvalidArgument("the date of birth must be a YYYY-MM-DD date", "dob");
+  if (secret.size() != kSubjectSecretBytes) return Status::InvalidArgument("the subject key is not loaded");
+  v1::Referral referral;
+  referral.mutable_person()->set_given_name(name);
+  referral.mutable_person()->set_date_of_birth(date_of_birth);
+  *key = SubjectKey(secret, referral);
+  if (key->empty()) return Status::Internal("the subject key could not be computed");
+  return Status::OK();
+}
+
+Status LoadConfiguredSubjectKey(const std::string& key_file, const std::string& config_path, std::string* secret) {
+  if (key_file.empty()) return Status::InvalidArgument("the configuration names no subject_key_file");
+  return LoadSubjectKeyFile(ConfiguredSubjectKeyPath(key_file, config_path), secret);
+}
+
+std::string ConfiguredSubjectKeyPath(const std::string& key_file, const std::string& config_path) {
+  std::filesystem::path path(key_file);
+  if (path.is_relative()) path = std::filesystem::path(config_path).parent_path() / path;
+  return path.string();
+}
+
 Status LoadSecretKeyFile(const std::string& path, const std::string& what, std::string* secret) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError(path + ": cannot read the " + what + " file");

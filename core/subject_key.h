@@ -44,6 +44,25 @@ std::string SubjectIdentity(const v1::Referral& referral);
 // kSubjectSecretBytes bytes long.
 std::string SubjectKey(const std::string& secret, const v1::Referral& referral);
 
+// The subject key of a person given as one name (given and family names
+// together, as a searcher types them) and a date of birth: the same key
+// SubjectKey gives a referral whose person has that name split anywhere
+// between given_name and family_name, with the same tolerance of spacing,
+// case and punctuation (NormaliseName). OK with *key set; InvalidArgument
+// naming the field when the name has no letters or the date of birth is
+// not a YYYY-MM-DD date, or when `secret` is not kSubjectSecretBytes long.
+// Neither the name nor the date appears in a message.
+Status PersonSubjectKey(const std::string& secret, const std::string& name, const std::string& date_of_birth,
+                        std::string* key);
+
+// Loads the subject key a partnership configuration names: `key_file` as
+// its subject_key_file says (relative to the configuration file's folder,
+// `config_path`). InvalidArgument when the configuration names none; else
+// as LoadSubjectKeyFile.
+Status LoadConfiguredSubjectKey(const std::string& key_file, const std::string& config_path, std::string* secret);
+// The path LoadConfiguredSubjectKey reads.
+std::string ConfiguredSubjectKeyPath(const std::string& key_file, const std::string& config_path);
+
 // Reads a subject key file into *secret (kSubjectSecretBytes raw bytes).
 // Surrounding white space is ignored. Returns IoError when the file cannot
 // be read and InvalidArgument naming the file when it does not hold exactly

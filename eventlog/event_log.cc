@@ -119,6 +119,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   log->dedupe_ = log->handles_[2];
   log->by_referral_ = log->handles_[3];
   log->by_destination_ = log->handles_[4];
+  log->by_subject_ = log->handles_[5];
   log->case_state_ = log->handles_[6];
   log->cursors_ = log->handles_[7];
   log->meta_ = log->handles_[8];
@@ -252,6 +253,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     wb.Put(events_, seq_key, value);
     if (!p.dedupe_key.empty()) wb.Put(dedupe_, p.dedupe_key, seq_key);
     AddIndexEntries(p.event, seq, &index_wb);
+    IndexSubject(p.event, seq, &wb);  // in the synced batch: not a rebuildable index
     for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
     prev = std::move(hash);
   }
@@ -439,6 +441,15 @@ Status EventLog::SeqsForReferral(const std::string& referral_id, std::vector<uin
 
 Status EventLog::SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const {
   return SeqsForIndex(by_destination_, destination, out);
+}
+
+Status EventLog::SeqsForSubject(const std::string& subject_key, std::vector<uint64_t>* out) const {
+  return SeqsForIndex(by_subject_, subject_key, out);
+}
+
+void EventLog::IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {
+  if (!event.has_subject_indexed() || event.subject_indexed().subject_key().empty()) return;
+  wb->Put(by_subject_, IndexKey(event.subject_indexed().subject_key(), seq), rocksdb::Slice());
 }
 
 Status EventLog::GetStateRecord(const std::string& key, google::protobuf::Message* out) const {

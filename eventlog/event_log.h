@@ -8,9 +8,10 @@
 //                  identity NUL "append:" idempotency key -> 8-byte seq (AppendKey)
 //   by_referral    referral id NUL seq -> ""
 //   by_destination destination code NUL seq -> ""
-//   by_subject     always empty: the subject key needs the router's secret,
-//                  which the broker never holds (docs/ARCHITECTURE.md); kept
-//                  because RocksDB will not open a log without its families
+//   by_subject     subject key NUL seq -> "": each subject_indexed event
+//                  (the router's keyed subject hash of a referral; the
+//                  broker never holds the key, docs/ARCHITECTURE.md);
+//                  written in the event's synced batch, not rebuilt
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
@@ -182,6 +183,9 @@ class EventLog {
   // from the index up to indexed_seq(), then from the events after it.
   Status SeqsForReferral(const std::string& referral_id, std::vector<uint64_t>* out) const;
   Status SeqsForDestination(const std::string& destination, std::vector<uint64_t>* out) const;
+  // The seqs of the subject_indexed events recorded under `subject_key`, in
+  // order (empty when the subject has none).
+  Status SeqsForSubject(const std::string& subject_key, std::vector<uint64_t>* out) const;
 
   // Reads the state record of a referral, or of its case at `destination`.
   // OK with *out set; NotFound if there is none; Corruption if the stored
@@ -272,6 +276,8 @@ class EventLog {
   void AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
   void WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq);
   Status RebuildIndexes();
+  // Adds the by_subject entry of `event` (a subject_indexed event) to `wb`.
+  void IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -279,6 +285,7 @@ class EventLog {
   rocksdb::ColumnFamilyHandle* dedupe_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_referral_ = nullptr;
   rocksdb::ColumnFamilyHandle* by_destination_ = nullptr;
+  rocksdb::ColumnFamilyHandle* by_subject_ = nullptr;
   rocksdb::ColumnFamilyHandle* case_state_ = nullptr;
   rocksdb::ColumnFamilyHandle* cursors_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

@@ -36,8 +36,8 @@ int RunKeygen(const std::string& name, const std::string& dir) {
 
 void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
   CLI::App* audit = app.add_subcommand(
-      "audit", "For auditors: verify the log (offline or through the broker), and read a referral's history "
-               "(every read is recorded with its --purpose)");
+      "audit", "For auditors: verify the log (offline or through the broker), read a referral's history, and "
+               "find every referral about a person (every read is recorded with its --purpose)");
   audit->require_subcommand(1);
 
   auto verify_args = std::make_shared<offline::VerifyArgs>();
@@ -62,6 +62,7 @@ void AddAuditCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
   AddAuditReplayCommand(audit, flags, exit_code);
   AddAuditAsOfCommand(audit, flags, exit_code);
   AddAuditExportCommand(audit, flags, exit_code);
+  AddAuditSubjectCommand(audit, flags, exit_code);
 
   auto checkpoint_args = std::make_shared<offline::CheckpointArgs>();
   offline::AddCheckpointCommand(audit, checkpoint_args.get())->callback([checkpoint_args, exit_code] {

@@ -10,6 +10,10 @@
 //                       agency had been told by then
 //   export REFERRAL     a self-contained record (json, csv or html) for a
 //                       case review or a subject access request
+//   subject             every referral about a person (name and date of
+//                       birth, through the keyed subject hash)
+//   export --subject    the subject access pack: every such referral, with
+//                       --redact-third-parties
 //   verify (no --db)    the hash chain and signed checkpoints, recomputed
 //                       from the bytes the broker streams
 //
@@ -37,6 +41,13 @@ void AddAuditTimelineCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_
 void AddAuditReplayCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
 void AddAuditAsOfCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
 void AddAuditExportCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+void AddAuditSubjectCommand(CLI::App* audit, ConnectionFlags* flags, int* exit_code);
+
+namespace audit {
+struct SubjectSearch;
+}
+// --name, --dob and --config of a subject search (subject and export --subject).
+void AddSubjectSearchOptions(CLI::App* cmd, audit::SubjectSearch* search);
 
 // What `refx audit verify` takes when no --db is given.
 struct OnlineVerifyArgs {

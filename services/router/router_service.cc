@@ -86,6 +86,7 @@ Status RouterService::Run(const std::function<bool()>& should_stop) {
 Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   state_ = RouterState();
   newest_day_ = 0;
+  queued_subjects_.clear();  // the replay says again which are missing
   uint64_t cursor = 0;
   REFX_RETURN_IF_ERROR(cursor_.Load(&cursor));
   stored_seq_ = cursor;
@@ -128,6 +129,11 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
     read_seq_ = replayed_to;
     REFX_RETURN_IF_ERROR(TakeSnapshot());
   }
+  // Referrals before the cursor that have no subject_indexed event (a log
+  // from before it existed) get one now.
+  read_seq_ = cursor;
+  s = BackfillSubjects(cursor);
+  if (!s.ok()) return s;
   following_ = true;
 
   // 2. Follow the log from the cursor, acting on each event.
@@ -150,8 +156,8 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         failure = Handle(event, &acted);
         if (!failure.ok()) return false;
         read_seq_ = event.seq();
-        if (queued_.empty()) handled_seq_ = event.seq();
-        if (queued_.size() >= kMaxQueued) {
+        if (!HasQueued()) handled_seq_ = event.seq();
+        if (queued_.size() + queued_subjects_.size() >= kMaxQueued) {
           failure = FlushQueued();
           if (!failure.ok()) return false;
         }
@@ -160,12 +166,12 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
       [&]() {
         // Called after each burst of the read: append what it queued.
         head_seq_ = reader.head_seq_seen();
-        if (!queued_.empty()) {
+        if (HasQueued()) {
           failure = FlushQueued();
           if (!failure.ok()) return true;
         }
         if (StopRequested(should_stop)) return true;
-        if (queued_.empty() && read_seq_ == state_seq_ && schedule_.Due(read_seq_)) {
+        if (!HasQueued() && read_seq_ == state_seq_ && schedule_.Due(read_seq_)) {
           failure = TakeSnapshot();
           if (!failure.ok()) return true;
         }
@@ -183,7 +189,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
       });
   if (failure.ok()) failure = FlushQueued();
   const Status stored = StoreCursor();
-  if (failure.ok() && queued_.empty() && read_seq_ == state_seq_ && schedule_.Behind(read_seq_)) {
+  if (failure.ok() && !HasQueued() && read_seq_ == state_seq_ && schedule_.Behind(read_seq_)) {
     // Stopping: a snapshot as of the last event makes the next start read little.
     const Status snap = TakeSnapshot();
     if (!snap.ok()) spdlog::warn("router: {}", LogEscape(snap.ToString()));
@@ -203,6 +209,9 @@ void RouterService::Apply(const v1::Event& event) {
     state_.AddCase(event.case_routed().referral_id(), event.case_routed().destination(), DateOf(event.time()));
   } else if (event.has_referral_withdrawn()) {
     state_.MarkWithdrawn(event.referral_withdrawn().referral_id());
+  } else if (event.has_subject_indexed()) {
+    uint64_t seq = 0;
+    if (SeqForReferralId(event.subject_indexed().referral_id(), &seq)) state_.MarkSubjectIndexed(seq);
   }
 }
 
@@ -214,6 +223,8 @@ Status RouterService::Handle(const v1::Event& event, bool* acted) {
 
 Status RouterService::RouteSubmitted(const v1::Event& event, bool* acted) {
   const std::string& referral_id = event.referral_submitted().referral_id();
+  // Withdrawn or not, the referral is about its subject (subject access).
+  QueueSubject(event.seq(), acted);
   if (state_.IsWithdrawn(referral_id)) {
     spdlog::info("router: {} was withdrawn before it was routed", referral_id);
     return Status::OK();
@@ -246,9 +257,31 @@ void RouterService::AppendRouted(const std::string& referral_id, const RoutingDe
   queued_.push_back({referral_id, decision});
 }
 
+void RouterService::QueueSubject(uint64_t seq, bool* acted) {
+  if (state_.IsSubjectIndexed(seq)) return;
+  std::string key = state_.SubjectKeyOf(seq);
+  if (key.empty()) return;
+  *acted = true;
+  state_.MarkSubjectIndexed(seq);
+  queued_subjects_.push_back({ReferralIdForSeq(seq), std::move(key)});
+}
+
+Status RouterService::BackfillSubjects(uint64_t up_to_seq) {
+  const std::vector<uint64_t> missing = state_.UnindexedSubjects(up_to_seq);
+  if (missing.empty()) return Status::OK();
+  spdlog::info("router: indexing the subjects of {} referrals logged before subject_indexed existed", missing.size());
+  bool acted = false;
+  for (uint64_t seq : missing) {
+    QueueSubject(seq, &acted);
+    if (queued_subjects_.size() >= kMaxQueued) REFX_RETURN_IF_ERROR(FlushQueued());
+  }
+  REFX_RETURN_IF_ERROR(FlushQueued());
+  return StoreCursor();
+}
+
 Status RouterService::FlushQueued() {
-  if (queued_.empty()) return Status::OK();
-  std::vector<v1::AppendRequest> appends(queued_.size());
+  if (!HasQueued()) return Status::OK();
+  std::vector<v1::AppendRequest> appends(queued_.size() + queued_subjects_.size());
   for (size_t i = 0; i < queued_.size(); ++i) {
     const QueuedRoute& q = queued_[i];
     v1::CaseRouted* routed = appends[i].mutable_event()->mutable_case_routed();
@@ -259,9 +292,28 @@ Status RouterService::FlushQueued() {
     *routed->mutable_deadline() = DeadlineTimestamp(q.decision);
     appends[i].set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
   }
+  for (size_t j = 0; j < queued_subjects_.size(); ++j) {
+    v1::AppendRequest& append = appends[queued_.size() + j];
+    v1::SubjectIndexed* indexed = append.mutable_event()->mutable_subject_indexed();
+    indexed->set_referral_id(queued_subjects_[j].referral_id);
+    indexed->set_subject_key(queued_subjects_[j].subject_key);
+    append.set_idempotency_key("subject:" + queued_subjects_[j].referral_id);
+  }
   Status failure;
   Status s = appender_->AppendBatches(
       appends, AppendsPerFrame(*options_.config), kFramesInFlight, [&](size_t i, const Status& st, const v1::Ack& ack) {
+        if (i >= queued_.size()) {
+          // The key itself is not logged: it is pseudonymous personal data.
+          const std::string& referral_id = queued_subjects_[i - queued_.size()].referral_id;
+          if (!st.ok()) {
+            spdlog::error("router: cannot index the subject of {}: {}", referral_id, LogEscape(st.ToString()));
+            if (failure.ok()) failure = st;
+          } else if (!ack.duplicate()) {
+            ++subjects_indexed_;
+            spdlog::debug("router: subject of {} indexed at seq {}", referral_id, ack.seq());
+          }
+          return;
+        }
         const QueuedRoute& q = queued_[i];
         if (st.code() == Status::Code::kIllegalTransition) {
           spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination,
@@ -280,6 +332,7 @@ Status RouterService::FlushQueued() {
   if (s.ok()) s = failure;
   if (!s.ok()) return s;  // the cursor stays before these events; a restart routes them again
   queued_.clear();
+  queued_subjects_.clear();
   handled_seq_ = read_seq_;
   return Status::OK();
 }
@@ -314,6 +367,9 @@ std::string RouterService::RenderMetrics() const {
   AppendCounter(&out, "refx_router_cases_routed_total",
                 "case_routed events this process appended (repeats answered as duplicates not counted).",
                 routed_.load());
+  AppendCounter(&out, "refx_router_subjects_indexed_total",
+                "subject_indexed events this process appended (the subject index for subject access requests).",
+                subjects_indexed_.load());
   return out;
 }
 

@@ -37,6 +37,14 @@
 //     broker refuses as ILLEGAL_TRANSITION (already open, or the referral
 //     was withdrawn) counts as done.
 //
+// Subject index: for each referral_submitted with a subject key the router
+// also appends one subject_indexed event (idempotency key
+// "subject:<referral_id>") carrying the key, so that the broker, which
+// never holds the subject key, can index the referral by subject for
+// subject access requests. Withdrawn referrals are indexed too. After the
+// replay, referrals up to the cursor that have none (a log written before
+// subject_indexed existed) are indexed first: the backfill.
+//
 // Deadlines: the case_routed deadline is the engine's deadline_unix:
 // 23:59:59 Europe/London time on the deadline date (the last second of the
 // deadline day in London: 22:59:59 UTC during BST; core/london_time.h
@@ -113,8 +121,9 @@ class RouterService {
   // The router's figures in Prometheus text format (core/metrics_http.h):
   // refx_router_handled_seq, _log_head_seq and _cursor_lag (gauges: the
   // cursor, the log head the broker last reported, and how far behind it
-  // the cursor is) and refx_router_cases_routed_total (case_routed events
-  // this process appended). Any thread.
+  // the cursor is), refx_router_cases_routed_total (case_routed events
+  // this process appended) and refx_router_subjects_indexed_total
+  // (subject_indexed events it appended). Any thread.
   std::string RenderMetrics() const;
   // For /healthz: true once the replay is done and the router follows the
   // log (false while replaying or waiting for the broker); appends
@@ -132,6 +141,12 @@ class RouterService {
   Status Handle(const v1::Event& event, bool* acted);
   Status RouteSubmitted(const v1::Event& event, bool* acted);
   Status RouteOutcome(const v1::Event& event, bool* acted);
+  // Queues the subject_indexed event of the referral submitted at `seq`,
+  // unless it has no subject key or has one already.
+  void QueueSubject(uint64_t seq, bool* acted);
+  // Queues and appends the subject_indexed events missing up to `up_to_seq`.
+  Status BackfillSubjects(uint64_t up_to_seq);
+  bool HasQueued() const { return !queued_.empty() || !queued_subjects_.empty(); }
   // Queues one case_routed (and counts the case as open from now on).
   void AppendRouted(const std::string& referral_id, const RoutingDecision& decision, const CivilDate& on,
                     bool* acted);
@@ -161,6 +176,12 @@ class RouterService {
   std::atomic<bool> following_{false};  // replay done, following the log
   uint64_t stored_seq_ = 0;
   std::vector<QueuedRoute> queued_;
+  struct QueuedSubject {
+    std::string referral_id;
+    std::string subject_key;
+  };
+  std::vector<QueuedSubject> queued_subjects_;
+  std::atomic<uint64_t> subjects_indexed_{0};  // subject_indexed appended by this process
   uint64_t read_seq_ = 0;  // the last event handled (its routes may still be queued)
   SnapshotFile snapshot_file_;
   SnapshotSchedule schedule_;

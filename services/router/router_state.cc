@@ -45,6 +45,15 @@ bool RouterState::HasCase(const std::string& referral_id, const std::string& des
   return cases_.count(CaseKey(referral_id, destination)) > 0;
 }
 
+std::vector<uint64_t> RouterState::UnindexedSubjects(uint64_t up_to_seq) const {
+  std::vector<uint64_t> seqs;
+  for (const auto& [seq, key] : subject_by_seq_) {
+    if (seq <= up_to_seq && !subject_indexed_.count(seq)) seqs.push_back(seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
 std::string RouterState::SubjectKeyOf(uint64_t seq) const {
   auto it = subject_by_seq_.find(seq);
   return it == subject_by_seq_.end() ? std::string() : it->second.subject_key;
@@ -71,6 +80,7 @@ size_t RouterState::ForgetBefore(const CivilDate& cutoff) {
   size_t dropped = 0;
   for (auto it = subject_by_seq_.begin(); it != subject_by_seq_.end();) {
     if (it->second.day < before) {
+      subject_indexed_.erase(it->first);
       it = subject_by_seq_.erase(it);
       ++dropped;
     } else {
@@ -131,12 +141,14 @@ void RouterState::ToSnapshot(v1::RouterSnapshot* out) const {
     }
   }
   for (const std::string& id : withdrawn_) out->add_withdrawn(id);
+  for (uint64_t seq : subject_indexed_) out->add_subject_indexed(seq);
 }
 
 void RouterState::FromSnapshot(const v1::RouterSnapshot& in) {
   *this = RouterState();
   subject_by_seq_.reserve(in.referrals_size());
   for (const auto& r : in.referrals()) subject_by_seq_[r.seq()] = {r.subject_key(), r.submitted_day()};
+  for (uint64_t seq : in.subject_indexed()) subject_indexed_.insert(seq);
   cases_.reserve(in.cases_size());
   for (const auto& c : in.cases()) cases_[CaseKey(c.referral_id(), c.destination())] = c.routed_day();
   for (const auto& r : in.history()) {

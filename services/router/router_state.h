@@ -6,7 +6,8 @@
 //   * which cases (referral, destination) exist, whoever routed them;
 //   * routing history: subject key -> destination -> the date each of the
 //     subject's referrals was routed there, for "repeat" rules;
-//   * which referrals were withdrawn.
+//   * which referrals were withdrawn;
+//   * which referrals' subject keys are in the log (subject_indexed).
 //
 // History is answered "as of" a referral: RoutingHistoryBefore(seq) only
 // counts referrals submitted before seq, so a referral is never its own
@@ -26,6 +27,8 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "core/civil_date.h"
 #include "domain/routing/condition.h"
@@ -53,6 +56,14 @@ class RouterState {
   // The subject key of the referral submitted at `seq`, or "".
   std::string SubjectKeyOf(uint64_t seq) const;
 
+  // Whether the subject key of the referral submitted at `seq` is in the
+  // log (a subject_indexed event, or one the router has queued).
+  void MarkSubjectIndexed(uint64_t seq) { subject_indexed_.insert(seq); }
+  bool IsSubjectIndexed(uint64_t seq) const { return subject_indexed_.count(seq) > 0; }
+  // The submission seqs up to `up_to_seq` that have a subject key but no
+  // subject_indexed event yet, in order (the backfill of older logs).
+  std::vector<uint64_t> UnindexedSubjects(uint64_t up_to_seq) const;
+
   // The latest date a referral submitted before `before_seq` with this
   // subject key was routed to `destination`; nullopt when none.
   std::optional<CivilDate> LastRoutedOn(const std::string& subject_key, const std::string& destination,
@@ -77,6 +88,7 @@ class RouterState {
     int64_t day = 0;  // CivilDate::ToDays of the submission
   };
   std::unordered_map<uint64_t, Submitted> subject_by_seq_;
+  std::unordered_set<uint64_t> subject_indexed_;
   std::unordered_map<std::string, int64_t> cases_;  // referral id '\n' destination -> routed on (days)
   // The routing history of one subject at one destination: referral seq ->
   // routed on, and the latest of those dates. Live routing asks about

@@ -7,15 +7,17 @@ the lead for DA_MARAC signs in, watches a referral submitted with `refx
 submit` appear in the inbox without reloading, opens it and acknowledges it,
 is refused another destination's case, and signs out; the auditor reads the
 referral's timeline with a purpose and sees the lead named on the
-acknowledgement, downloads its record, and verifies the log on the integrity
-page (after a broker restart, which signs a checkpoint); the admin opens the
-people page. The case actions are taken with the keyboard alone. axe-core
-checks each page for serious or critical accessibility violations. The case
-history, the timeline and the integrity page are printed to PDF through the
-DevTools protocol (Page.printToPDF) after checking, under print emulation
-(Emulation.setEmulatedMedia), that navigation, buttons and forms are hidden
-and the text is black on white. Screenshots, PDFs and the axe results stay
-in --artefacts. Exit 0 only when every check passed.
+acknowledgement, downloads its record, verifies the log on the integrity
+page (after a broker restart, which signs a checkpoint), then finds the
+person's referrals by name and date of birth (spelled with other spacing and
+case); the admin opens the people page. The case actions are taken with the
+keyboard alone. axe-core checks each page for serious or critical
+accessibility violations. The case history, the timeline and the integrity
+page are printed to PDF through the DevTools protocol (Page.printToPDF) after
+checking, under print emulation (Emulation.setEmulatedMedia), that
+navigation, buttons and forms are hidden and the text is black on white.
+Screenshots, PDFs and the axe results stay in --artefacts. Exit 0 only when
+every check passed.
 """
 import argparse
 import base64
@@ -333,6 +335,20 @@ def main():
         run.shot(driver, "10-integrity")
         run.audit_a11y(driver, "integrity")
         run.print_pdf(driver, "print-integrity", "checkpoints")
+
+        # Find every referral about the sample's person, spelled differently
+        # (the keyed subject hash ignores spacing and case).
+        driver.get(url + "/audit")
+        driver.find_element(By.ID, "subject-name").send_keys("hannah  WHITLOW")
+        driver.execute_script("arguments[0].value = '1991-04-17';", driver.find_element(By.ID, "subject-dob"))
+        driver.find_element(By.ID, "subject-purpose").send_keys("end-to-end test: subject access request")
+        driver.find_element(By.ID, "find-subject").click()
+        wait.until(lambda d: d.find_elements(By.ID, "subject-referrals") or d.find_elements(By.ID, "subject-none"))
+        found_rows = driver.find_elements(By.ID, "subject-referrals")
+        check(bool(found_rows) and referral in found_rows[0].text,
+              "the auditor finds the person's referral by name and date of birth")
+        run.shot(driver, "08b-audit-subject")
+        run.audit_a11y(driver, "audit-subject")
         driver.find_element(By.ID, "sign-out").click()
 
         sign_in(driver, url, "admin", logins["admin"])

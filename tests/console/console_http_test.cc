@@ -19,6 +19,7 @@
 #include "cli_child.h"
 #include "core/event_util.h"
 #include "core/json.h"
+#include "core/subject_key.h"
 #include "eventlog/checkpoint_signing.h"
 #include "refx/v1/cli.pb.h"
 #include "test_stack.h"
@@ -598,6 +599,71 @@ TEST_F(ConsoleHttpTest, APersonAddedToTheConfigurationSignsInWithoutARestart) {
     if (status != 303) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(status, 303);
+}
+
+// An auditor finds every referral about a person by name and date of
+// birth: the console hashes them with the subject key, the broker answers
+// from its subject index and records the search with the person; a search
+// without a purpose or a CSRF token, or by a lead, writes nothing.
+TEST_F(ConsoleHttpTest, AnAuditorFindsAPersonsReferralsAndTheSearchIsRecorded) {
+  const std::string key_file = (std::filesystem::path(stack_.config_path()).parent_path() / "subject.hmac").string();
+  ASSERT_TRUE(GenerateSubjectKeyFile(key_file).ok());
+  std::string secret, key;
+  ASSERT_TRUE(LoadSubjectKeyFile(key_file, &secret).ok());
+  // The router's work, done here as the SERVICE: SampleReferral is about Alex Example, 1990-04-01.
+  ASSERT_TRUE(PersonSubjectKey(secret, "Alex Example", "1990-04-01", &key).ok());
+  v1::Event indexed;
+  indexed.mutable_subject_indexed()->set_referral_id(referral_);
+  indexed.mutable_subject_indexed()->set_subject_key(key);
+  v1::Ack ack;
+  ASSERT_TRUE(service_->Append(indexed, "subject:" + referral_, &ack).ok());
+  std::ofstream(stack_.config_path(), std::ios::app) << "\nsubject_key_file: \"subject.hmac\"\n";
+
+  Browser lead(console_->port());
+  ASSERT_EQ(lead.SignIn("ann", kPassword)->status, 303);
+  Browser b(console_->port());
+  ASSERT_EQ(b.SignIn("ida", kPassword)->status, 303);
+  auto page = b.Get("/audit");
+  ASSERT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("action=\"/audit/subject\""), std::string::npos);
+  const uint64_t head = Head();
+  const httplib::Params search = {{"csrf", b.csrf}, {"name", "  alex EXAMPLE "}, {"dob", "1990-04-01"},
+                                  {"purpose", "SAR 2027-010"}};
+  EXPECT_EQ(b.Post("/audit/subject", {{"csrf", b.csrf}, {"name", "Alex Example"}, {"dob", "1990-04-01"}})->status, 400);
+  EXPECT_EQ(b.Post("/audit/subject", {{"name", "Alex Example"}, {"dob", "1990-04-01"}, {"purpose", "SAR 2027-010"}})->status,
+            403);
+  EXPECT_EQ(lead.Post("/audit/subject", {{"csrf", lead.csrf}, {"name", "Alex Example"}, {"dob", "1990-04-01"},
+                                         {"purpose", "SAR 2027-010"}})->status,
+            403);
+  EXPECT_EQ(CaseEventsAfter(head), 0u);
+  // The console reads the changed configuration (with the subject key file)
+  // at most once a second; until then it says the search is unavailable.
+  auto found = b.Post("/audit/subject", search);
+  for (int i = 0; i < 100 && found && found->status == 503; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    found = b.Post("/audit/subject", search);
+  }
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->status, 200) << found->body;
+  EXPECT_NE(found->body.find(referral_), std::string::npos);
+  EXPECT_EQ(found->get_header_value("Cache-Control"), "no-store");
+  auto other = b.Post("/audit/subject", {{"csrf", b.csrf}, {"name", "Alex Example"}, {"dob", "1990-04-02"},
+                                         {"purpose", "SAR 2027-010"}});
+  ASSERT_EQ(other->status, 200);
+  EXPECT_EQ(other->body.find(referral_), std::string::npos);
+  EXPECT_NE(other->body.find("subject-none"), std::string::npos);
+
+  std::vector<v1::Event> searches;
+  for (const auto& e : EventsAfter(head)) {
+    if (e.has_record_accessed()) searches.push_back(e);
+  }
+  ASSERT_EQ(searches.size(), 2u);
+  EXPECT_EQ(searches[0].person(), "ida");
+  EXPECT_EQ(searches[0].record_accessed().purpose(), "SAR 2027-010");
+  ASSERT_EQ(searches[0].record_accessed().referral_ids_size(), 1);
+  EXPECT_EQ(searches[0].record_accessed().referral_ids(0), referral_);
+  EXPECT_EQ(searches[0].record_accessed().what(), "query subject " + key);
+  EXPECT_EQ(searches[1].record_accessed().referral_ids_size(), 0);
 }
 
 TEST(SessionTableTest, TimeoutsEndSessionsAndACheckDoesNotKeepOneAlive) {

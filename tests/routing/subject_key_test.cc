@@ -148,5 +148,34 @@ TEST(SubjectKeyFileTest, LoadAcceptsSurroundingSpaceAndRefusesBadFiles) {
   EXPECT_EQ(LoadSubjectKeyFile(dir.Sub("missing.hmac"), &secret).code(), Status::Code::kIoError);
 }
 
+// A searcher types one name: it hashes as a referral whose name is split
+// anywhere between given and family names, with any spacing and case.
+TEST(SubjectKeyTest, PersonSubjectKeyMatchesTheRoutersKeyOfTheSamePerson) {
+  const std::string secret = Secret('k');
+  const std::string routed = SubjectKey(secret, PersonReferral("Alex", "O'Brien-Smith", "1990-02-03"));
+  ASSERT_FALSE(routed.empty());
+  for (const char* typed : {"Alex O'Brien-Smith", "  alex   OBRIEN smith ", "ALEX O BRIEN-SMITH"}) {
+    std::string key;
+    ASSERT_TRUE(PersonSubjectKey(secret, typed, "1990-02-03", &key).ok()) << typed;
+    EXPECT_EQ(key, routed) << typed;
+  }
+  std::string other;
+  ASSERT_TRUE(PersonSubjectKey(secret, "Alex O'Brien-Smith", "1990-02-04", &other).ok());
+  EXPECT_NE(other, routed);
+}
+
+TEST(SubjectKeyTest, PersonSubjectKeyRefusesWhatCannotNameAPerson) {
+  std::string key = "unchanged";
+  Status s = PersonSubjectKey(Secret('k'), " - ' ", "1990-02-03", &key);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.field_path(), "name");
+  s = PersonSubjectKey(Secret('k'), "Alex Example", "03/02/1990", &key);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.field_path(), "dob");
+  EXPECT_EQ(s.message().find("1990"), std::string::npos) << "the date must not be quoted back";
+  EXPECT_EQ(PersonSubjectKey("short", "Alex Example", "1990-02-03", &key).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(key, "unchanged");
+}
+
 }  // namespace
 }  // namespace refx

@@ -707,6 +707,7 @@ TEST_F(KeyLifecycleConfigTest, BadRevokedKeysNameFileLineAndColumn) {
   const std::string twice = GoodText() + "revoked_keys: \"" + fp + "\"\n# again\nrevoked_keys: \"" + fp + "\"\n";
   std::unique_ptr<PartnershipConfig> cfg;
   ExpectErrorAtLine(Parse(twice, &cfg), LineOf(twice, "revoked_keys", 2), "listed twice");
+}
 
 TEST_F(ConfigTest, GoodAlertSettingsAndAddressesLoad) {
   const std::string text =
