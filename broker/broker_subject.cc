@@ -72,10 +72,15 @@ void Broker::HandleSubjectQuery(const v1::Agency& actor, const v1::Frame& frame,
   std::vector<std::string> ids;
   for (uint64_t submission : submissions) {
     const std::string id = ReferralIdForSeq(submission);
+    v1::Event e;
+    s = ReadEvent(*log_, submission, &e);
+    if (!s.ok()) return ReplyStateError(waiter, s);
+    // An erased referral (its data key destroyed) is no longer found by the
+    // person's name: the hash stays in the chain for the repeat check's
+    // retention, but the search answers only what still holds their data.
+    if (e.erased()) continue;
     v1::SubjectReferral* found = result->add_referrals();
     s = log_->GetReferralRecord(id, found->mutable_referral());
-    v1::Event e;
-    if (s.ok()) s = ReadEvent(*log_, submission, &e);
     if (!s.ok()) return ReplyStateError(waiter, s);
     *found->mutable_submitted() = e.time();
     s = log_->ScanCaseRecords(id, [&](const v1::CaseRecord& c) { *result->add_cases() = c; });

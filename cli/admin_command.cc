@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "cli/audit/subcommands.h"
+#include "cli/audit/subject_search.h"
 #include "cli/connect.h"
 #include "core/frame_codec.h"
 #include "core/json.h"
@@ -31,6 +33,8 @@ struct EraseArgs {
   std::string referral;
   std::string reason;
   bool override_retention = false;
+  bool subject = false;          // every referral about the person in `search`
+  audit::SubjectSearch search;   // with --subject: name, date of birth, configuration
   std::string as = "refx-admin";
   int wait_s = 600;
   bool json = false;
@@ -101,25 +105,15 @@ int RunReload(const ConnectionFlags& flags, const ReloadArgs& args) {
   return kExitOk;
 }
 
-int RunErase(const ConnectionFlags& flags, const EraseArgs& args) {
-  const std::string command = "admin erase";
-  if (args.reason.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return Fail(command, Status::InvalidArgument("--reason is required: say why the record is erased"), kExitRefused);
-  }
-  // Sent once with a long wait: the broker answers only when the key has
-  // left the files (a flush and a compaction).
-  ConnectionFlags once = flags;
-  once.timeout_ms = args.wait_s * 1000;
-  once.attempts = 1;
-  std::unique_ptr<BrokerClient> client;
-  Status s = ConnectAs(once, args.as, &client);
-  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
+// Erases one referral through `client` and prints the result. kExitOk, or
+// the exit code after printing why.
+int EraseOne(const std::string& command, BrokerClient* client, const EraseArgs& args, const std::string& referral) {
   v1::Frame request, reply;
   v1::EraseRequest* erase = request.mutable_erase();
-  erase->set_referral_id(args.referral);
+  erase->set_referral_id(referral);
   erase->set_reason(args.reason);
   erase->set_override_retention(args.override_retention);
-  s = client->Call(request, &reply);
+  Status s = client->Call(request, &reply);
   if (!s.ok()) return Fail(command, s, ExitCodeFor(s));
   if (reply.has_error()) return Fail(command, StatusFromError(reply.error()), kExitRefused);
   if (!reply.has_erase_result()) return Fail(command, Status::Internal("unexpected reply to an EraseRequest"), kExitRefused);
@@ -130,6 +124,57 @@ int RunErase(const ConnectionFlags& flags, const EraseArgs& args) {
     std::printf("erased %s: its data key is destroyed and purged from the log's files (subject_erased at seq %llu, "
                 "%.2f s); backups taken before now still hold it until they are deleted\n",
                 r.referral_id().c_str(), static_cast<unsigned long long>(r.seq()), r.seconds());
+  }
+  return kExitOk;
+}
+
+int RunErase(const ConnectionFlags& flags, const EraseArgs& args) {
+  const std::string command = "admin erase";
+  if (args.reason.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return Fail(command, Status::InvalidArgument("--reason is required: say why the record is erased"), kExitRefused);
+  }
+  if (args.subject == !args.referral.empty()) {
+    return Fail(command,
+                Status::InvalidArgument(args.subject ? "give either a REFERRAL or --subject (with --name and --dob), "
+                                                       "not both"
+                                                     : "give a REFERRAL, or --subject with --name and --dob"),
+                kExitRefused);
+  }
+  if (!args.subject && (!args.search.name.empty() || !args.search.dob.empty())) {
+    return Fail(command, Status::InvalidArgument("--name and --dob go with --subject"), kExitRefused);
+  }
+  std::vector<std::string> referrals;
+  if (args.subject) {
+    // The referrals about the person, found as `refx audit subject` finds
+    // them (erased ones are not found again); the search is recorded with
+    // the erasure's reason as its purpose.
+    audit::SubjectSearch search = args.search;
+    search.as = args.as;
+    search.purpose = "erasure: " + args.reason;
+    v1::QueryResult found;
+    const int exit = audit::FindSubjectReferrals(command, flags, search, &found);
+    if (exit != kExitOk) return exit;
+    for (const v1::SubjectReferral& r : found.referrals()) referrals.push_back(r.referral().referral_id());
+    if (referrals.empty()) {
+      std::fprintf(stderr, "refx %s: no referral about this person is left to erase\n", command.c_str());
+      return kExitOk;
+    }
+  } else {
+    referrals.push_back(args.referral);
+  }
+  // Sent once with a long wait: the broker answers only when the key has
+  // left the files (a flush and a compaction).
+  ConnectionFlags once = flags;
+  once.timeout_ms = args.wait_s * 1000;
+  once.attempts = 1;
+  std::unique_ptr<BrokerClient> client;
+  Status s = ConnectAs(once, args.as, &client);
+  if (!s.ok()) return Fail(command, s, ExitCodeForConnect(s));
+  // Each referral is its own erasure; the first refusal stops the rest (and
+  // is printed), so what was erased before it is listed above it.
+  for (const std::string& referral : referrals) {
+    const int exit = EraseOne(command, client.get(), args, referral);
+    if (exit != kExitOk) return exit;
   }
   return kExitOk;
 }
@@ -172,7 +217,11 @@ void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
         "the reason, and answers once the key has left the log's files. Refused while the configured retention says "
         "the record must be kept, unless --override-retention. No prompt. Exit 0 erased, 1 setup error, 2 refused "
         "(the broker's error is printed), 3 unreachable");
-    cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042")->required();
+    cmd->add_option("referral", args->referral, "Referral id, e.g. R-0000000042 (or --subject)");
+    cmd->add_flag("--subject", args->subject,
+                  "Erase every referral about one person (--name and --dob), found through the subject index as "
+                  "`refx audit subject` finds them; the search is recorded with the reason as its purpose");
+    AddSubjectSearchOptions(cmd, &args->search);
     cmd->add_option("--reason", args->reason, "Why it is erased (recorded in the log)")->required();
     cmd->add_flag("--override-retention", args->override_retention,
                   "Erase even though the retention period has not ended (recorded on the event)");

@@ -290,7 +290,7 @@ TEST_F(SubjectAccessTest, SubjectAccessPackHoldsTheSubjectsDataAndRedactsThirdPa
   EXPECT_THAT(read_for_sar, UnorderedElementsAre(ids[0], ids[1]));
 }
 
-TEST_F(SubjectAccessTest, AnErasedReferralIsFoundAndItsPersonalFieldsShowAsErasedInThePack) {
+TEST_F(SubjectAccessTest, AnErasedReferralIsNoLongerFoundAndItsOwnExportShowsItErased) {
   const std::vector<std::string> ids = SubmitThree();
   RouteAndIndex(3);
   // Erase the first referral about the subject (its data key destroyed).
@@ -301,8 +301,8 @@ TEST_F(SubjectAccessTest, AnErasedReferralIsFoundAndItsPersonalFieldsShowAsErase
   ASSERT_TRUE(s_.stack().ClientFor("refx-admin")->Call(request, &reply).ok());
   ASSERT_TRUE(reply.has_erase_result()) << reply.DebugString();
 
-  // The subject index still finds it (its hash is in clear), and the search
-  // answers from the opened events.
+  // The subject index still holds its hash (the repeat check needs it), but
+  // a search by name leaves the erased referral out.
   CliRun run = Refx({"audit", "subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--purpose", "SAR 7",
                      "--json"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -310,27 +310,82 @@ TEST_F(SubjectAccessTest, AnErasedReferralIsFoundAndItsPersonalFieldsShowAsErase
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &result).ok()) << run.out;
   std::vector<std::string> found;
   for (const auto& r : result.referrals()) found.push_back(r.referral().referral_id());
-  EXPECT_THAT(found, ElementsAre(ids[0], ids[1]));
+  EXPECT_THAT(found, ElementsAre(ids[1]));
 
-  // The pack holds the erased referral's events marked erased, without its
-  // personal fields; the other referral's stay readable.
+  // The pack holds only the referral still readable.
   run = Refx({"audit", "export", "--subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--purpose", "SAR 7",
               "--format", "json"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   v1::SubjectAccessPack pack;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &pack).ok()) << run.out;
-  ASSERT_EQ(pack.referrals_size(), 2);
-  ASSERT_EQ(pack.referrals(0).referral_id(), ids[0]);
-  const v1::Event& submitted = pack.referrals(0).events(0);
-  ASSERT_TRUE(submitted.has_referral_submitted());
-  EXPECT_TRUE(submitted.erased());
-  EXPECT_FALSE(pack.referrals(1).events(0).erased());
+  ASSERT_EQ(pack.referrals_size(), 1);
+  EXPECT_EQ(pack.referrals(0).referral_id(), ids[1]);
+  EXPECT_FALSE(pack.referrals(0).events(0).erased());
   EXPECT_THAT(run.out, Not(HasSubstr(std::string(kSubjectNarrative) + " SAR-1")));
   EXPECT_THAT(run.out, HasSubstr(std::string(kSubjectNarrative) + " SAR-2"));
-  run = Refx({"audit", "export", "--subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--purpose", "SAR 7",
-              "--format", "csv"});
+
+  // The erased referral's own record (by id) shows its events erased,
+  // without its personal fields.
+  run = Refx({"audit", "export", ids[0], "--purpose", "SAR 7", "--format", "json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  v1::AuditExport x;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &x).ok()) << run.out;
+  ASSERT_GT(x.events_size(), 0);
+  ASSERT_TRUE(x.events(0).has_referral_submitted());
+  EXPECT_TRUE(x.events(0).erased());
+  EXPECT_THAT(run.out, Not(HasSubstr(std::string(kSubjectNarrative) + " SAR-1")));
+  run = Refx({"audit", "export", ids[0], "--purpose", "SAR 7", "--format", "csv"});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("personal fields erased"));
+}
+
+// `refx admin erase --subject` erases every referral about the person and
+// no other; afterwards a subject search no longer finds them, and the other
+// person's referral still opens.
+TEST_F(SubjectAccessTest, EraseBySubjectTakesThePersonsReferralsAndTheSearchNoLongerFindsThem) {
+  const std::vector<std::string> ids = SubmitThree();
+  RouteAndIndex(3);
+
+  // Without a referral or --subject, and with both: refused, nothing erased.
+  CliRun run = Refx({"admin", "erase", "--reason", "made in error", "--as", "refx-admin"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  run = Refx({"admin", "erase", ids[0], "--subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--reason",
+              "made in error", "--as", "refx-admin"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  for (const v1::Event& e : s_.ReadLog()) EXPECT_FALSE(e.has_subject_erased());
+
+  run = Refx({"admin", "erase", "--subject", "--name", "alex  o'brien smith", "--dob", kDob, "--reason",
+              "referral made in error", "--override-retention", "--as", "refx-admin"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("erased " + ids[0]));
+  EXPECT_THAT(run.out, HasSubstr("erased " + ids[1]));
+  EXPECT_THAT(run.out, Not(HasSubstr(ids[2])));
+
+  std::set<std::string> erased;
+  for (const v1::Event& e : s_.ReadLog()) {
+    if (e.has_subject_erased()) erased.insert(e.subject_erased().referral_id());
+  }
+  EXPECT_THAT(erased, UnorderedElementsAre(ids[0], ids[1]));
+
+  run = Refx({"audit", "subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--purpose", "SAR 7", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  v1::QueryResult result;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &result).ok()) << run.out;
+  EXPECT_EQ(result.referrals_size(), 0);
+
+  // The other person is untouched: found, and their referral still opens.
+  run = Refx({"audit", "subject", "--name", "Alex O'Brien-Smith", "--dob", "1990-02-04", "--purpose", "SAR 8",
+              "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(run.out, &result).ok()) << run.out;
+  ASSERT_EQ(result.referrals_size(), 1);
+  EXPECT_EQ(result.referrals(0).referral().referral_id(), ids[2]);
+
+  // A second erasure by subject finds nothing left to erase.
+  run = Refx({"admin", "erase", "--subject", "--name", "Alex O'Brien-Smith", "--dob", kDob, "--reason",
+              "referral made in error", "--override-retention", "--as", "refx-admin"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("no referral about this person is left to erase"));
 }
 
 TEST_F(SubjectAccessTest, RouterBackfillsReferralsRoutedBeforeItIndexedSubjects) {
