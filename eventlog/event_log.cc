@@ -404,22 +404,27 @@ Status EventLog::Scan(uint64_t from_seq, uint64_t to_seq,
   return FromRocks(it->status(), "scanning events");
 }
 
-Status EventLog::SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value,
-                              std::vector<uint64_t>* out) const {
-  out->clear();
-  // The index up to the marker (loaded first: entries past it may be being
-  // written right now), then the events after it, read from the log.
-  const uint64_t indexed = indexed_seq_.load(std::memory_order_acquire);
+Status EventLog::ScanIndexEntries(rocksdb::ColumnFamilyHandle* index, const std::string& value, uint64_t up_to,
+                                  std::vector<uint64_t>* out) const {
   std::string prefix = value;
   prefix.push_back('\0');
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     if (it->key().size() != prefix.size() + 8) return Status::Corruption("index key has a bad length");
     const uint64_t seq = DecodeSeq(it->key().ToStringView().substr(prefix.size()));
-    if (seq > indexed) break;
+    if (seq > up_to) break;
     out->push_back(seq);
   }
-  REFX_RETURN_IF_ERROR(FromRocks(it->status(), "scanning an index"));
+  return FromRocks(it->status(), "scanning an index");
+}
+
+Status EventLog::SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value,
+                              std::vector<uint64_t>* out) const {
+  out->clear();
+  // The index up to the marker (loaded first: entries past it may be being
+  // written right now), then the events after it, read from the log.
+  const uint64_t indexed = indexed_seq_.load(std::memory_order_acquire);
+  REFX_RETURN_IF_ERROR(ScanIndexEntries(index, value, indexed, out));
   const uint64_t head = head_seq();
   if (head <= indexed) return Status::OK();
   v1::Event event;
@@ -444,7 +449,10 @@ Status EventLog::SeqsForDestination(const std::string& destination, std::vector<
 }
 
 Status EventLog::SeqsForSubject(const std::string& subject_key, std::vector<uint64_t>* out) const {
-  return SeqsForIndex(by_subject_, subject_key, out);
+  // by_subject is written in the synced batch (not a rebuildable index):
+  // every entry is there, whatever the marker of the other indexes says.
+  out->clear();
+  return ScanIndexEntries(by_subject_, subject_key, UINT64_MAX, out);
 }
 
 void EventLog::IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {

@@ -258,6 +258,10 @@ class EventLog {
   // Reads and parses one case_state record; NotFound, Corruption, IoError.
   Status GetStateRecord(const std::string& key, google::protobuf::Message* out) const;
   Status SeqsForIndex(rocksdb::ColumnFamilyHandle* index, const std::string& value, std::vector<uint64_t>* out) const;
+  // Appends to *out the seqs of `index` entries under `value` up to seq
+  // `up_to`, ascending (the entries alone, without the events past a marker).
+  Status ScanIndexEntries(rocksdb::ColumnFamilyHandle* index, const std::string& value, uint64_t up_to,
+                          std::vector<uint64_t>* out) const;
   // Sealing (event_log_sealing.cc). The stored bytes of `p` into *value,
   // its personal fields sealed when the log seals; new data keys and an
   // erased one go into *wb. Writer thread.

@@ -339,8 +339,12 @@ def main():
         # Find every referral about the sample's person, spelled differently
         # (the keyed subject hash ignores spacing and case).
         driver.get(url + "/audit")
+        # `refx.sh samples` shifts the samples' dates to today, dates of birth
+        # included: search with the date the submitted file holds.
+        with open(os.path.join(samples, "01-da-high-risk.json")) as f:
+            dob = json.load(f)["person"]["dateOfBirth"]
         driver.find_element(By.ID, "subject-name").send_keys("hannah  WHITLOW")
-        driver.execute_script("arguments[0].value = '1991-04-17';", driver.find_element(By.ID, "subject-dob"))
+        driver.execute_script("arguments[0].value = arguments[1];", driver.find_element(By.ID, "subject-dob"), dob)
         driver.find_element(By.ID, "subject-purpose").send_keys("end-to-end test: subject access request")
         driver.find_element(By.ID, "find-subject").click()
         wait.until(lambda d: d.find_elements(By.ID, "subject-referrals") or d.find_elements(By.ID, "subject-none"))
