@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/timestamp.pb.h>
+#include <sodium.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -38,8 +39,7 @@ bool Printable(const Descriptor* d, std::unordered_map<const Descriptor*, bool>*
       case FieldDescriptor::CPPTYPE_FLOAT:
         ok = false;
         break;
-      case FieldDescriptor::CPPTYPE_STRING:
-        ok = f->type() == FieldDescriptor::TYPE_STRING;
+      case FieldDescriptor::CPPTYPE_STRING:  // string, and bytes as base64
         break;
       case FieldDescriptor::CPPTYPE_MESSAGE:
         ok = !f->is_map() && f->type() == FieldDescriptor::TYPE_MESSAGE && Printable(f->message_type(), memo);
@@ -50,6 +50,20 @@ bool Printable(const Descriptor* d, std::unordered_map<const Descriptor*, bool>*
   }
   (*memo)[d] = ok;
   return ok;
+}
+
+// A bytes field as protobuf's JSON mapping prints it: standard base64 with
+// padding, in quotes.
+bool AppendBase64(const std::string& bytes, std::string* out) {
+  const size_t encoded = sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  const size_t at = out->size();
+  out->push_back('"');
+  out->resize(at + 1 + encoded);  // encoded counts the terminating NUL
+  sodium_bin2base64(&(*out)[at + 1], encoded, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                    sodium_base64_VARIANT_ORIGINAL);
+  out->resize(at + encoded);  // drop the NUL
+  out->push_back('"');
+  return true;
 }
 
 // A JSON string of ASCII text, escaped as protobuf escapes it; false for a
@@ -181,6 +195,7 @@ bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::str
       std::string scratch;
       const std::string& s =
           rep ? r->GetRepeatedStringReference(m, f, index, &scratch) : r->GetStringReference(m, f, &scratch);
+      if (f->type() == FieldDescriptor::TYPE_BYTES) return AppendBase64(s, out);
       return AppendString(s, out);
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
