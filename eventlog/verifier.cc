@@ -51,7 +51,7 @@ std::string Seq(uint64_t seq) { return std::to_string(seq); }
 struct EventFields {
   uint64_t seq = 0;
   std::string_view actor;
-  int body = 0;  // field number of the body (10..27), 0 for none
+  int body = 0;  // field number of the body (10..27 or 50), 0 for none
   std::string_view referral_id;
   std::string_view destination;
   std::string_view reference;  // referral_submitted.referral.referrer_reference
@@ -104,6 +104,9 @@ bool ReadBytes(const unsigned char*& p, const unsigned char* end, std::string_vi
   return true;
 }
 
+// Event.subject_indexed's field number: the one body outside 10..27.
+constexpr int kSubjectIndexedBody = v1::Event::kSubjectIndexedFieldNumber;
+
 bool BodyHasDestination(int body) {
   // 24..26: case_received_by_system, case_transfer_failed, case_assigned.
   return (body >= 11 && body <= 17) || (body >= 19 && body <= 21) || (body >= 24 && body <= 26);
@@ -132,7 +135,8 @@ bool LightParseReferral(std::string_view bytes, std::string_view* reference) {
 bool LightParseBody(int body, std::string_view bytes, EventFields* f) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const auto* end = p + bytes.size();
-  const bool has_referral = (body >= 10 && body <= 22) || (body >= 24 && body <= 26);
+  // 50: subject_indexed (referral_id 1; its field 2 is the subject key).
+  const bool has_referral = (body >= 10 && body <= 22) || (body >= 24 && body <= 26) || body == kSubjectIndexedBody;
   const bool has_destination = BodyHasDestination(body);
   bool seen1 = false, seen2 = false, seen_accessed = false;
   while (p < end) {
@@ -182,7 +186,7 @@ bool LightParseEvent(std::string_view bytes, EventFields* f) {
     } else if (field == 3) {
       if (wt != 2 || seen_actor || !ReadBytes(p, end, &f->actor)) return false;
       seen_actor = true;
-    } else if (field >= 10 && field <= 27) {  // the Event body oneof
+    } else if ((field >= 10 && field <= 27) || field == kSubjectIndexedBody) {  // the Event body oneof
       if (wt != 2 || f->body != 0 || !ReadBytes(p, end, &body_bytes)) return false;
       f->body = static_cast<int>(field);
     } else if (field == 2 && wt != 2) {

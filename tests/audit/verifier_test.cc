@@ -744,5 +744,39 @@ TEST_P(VerifierTest, RecordAccessedIsIndexedUnderTheFirstReferralItNames) {
   EXPECT_EQ(report.first_bad_seq, 2u);
 }
 
+// subject_indexed (body field 50, outside 10..27) is indexed under its
+// referral like the other events: the verifier's light reader must see it.
+TEST_P(VerifierTest, SubjectIndexedIsIndexedUnderItsReferral) {
+  const std::string path = dir_.Sub("subject");
+  const std::string referral = audit_testing::SyntheticReferralOf(1);
+  {
+    OpenOptions o;
+    o.path = path;
+    std::unique_ptr<EventLog> log;
+    ASSERT_TRUE(EventLog::Open(o, &log).ok());
+    std::vector<PendingEvent> batch(2);
+    batch[0].event = audit_testing::SyntheticEvent(1, &batch[0].dedupe_key);
+    batch[1].event.set_seq(2);
+    batch[1].event.mutable_time()->set_seconds(1800000000);
+    batch[1].event.set_actor("refx-router");
+    v1::SubjectIndexed* indexed = batch[1].event.mutable_subject_indexed();
+    indexed->set_referral_id(referral);
+    indexed->set_subject_key(std::string(64, 'a'));
+    ASSERT_TRUE(log->AppendBatch(batch).ok());
+  }
+  OpenOptions o;
+  o.path = path;
+  o.read_only = true;
+  o.skip_head_check = true;
+  std::unique_ptr<EventLog> log;
+  ASSERT_TRUE(EventLog::Open(o, &log).ok());
+  VerifyOptions options;
+  options.threads = GetParam().threads;
+  options.ranges_per_thread = GetParam().ranges_per_thread;
+  const LogVerifyReport report = VerifyLog(*log, options);
+  EXPECT_TRUE(report.ok()) << LogProblemName(report.problem) << " at " << report.first_bad_seq << ": "
+                           << report.detail;
+}
+
 }  // namespace
 }  // namespace refx::eventlog
