@@ -133,16 +133,8 @@ int RunErase(const ConnectionFlags& flags, const EraseArgs& args) {
   if (args.reason.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Fail(command, Status::InvalidArgument("--reason is required: say why the record is erased"), kExitRefused);
   }
-  if (args.subject == !args.referral.empty()) {
-    return Fail(command,
-                Status::InvalidArgument(args.subject ? "give either a REFERRAL or --subject (with --name and --dob), "
-                                                       "not both"
-                                                     : "give a REFERRAL, or --subject with --name and --dob"),
-                kExitRefused);
-  }
-  if (!args.subject && (!args.search.name.empty() || !args.search.dob.empty())) {
-    return Fail(command, Status::InvalidArgument("--name and --dob go with --subject"), kExitRefused);
-  }
+  const Status which = audit::CheckReferralOrSubject(args.referral, args.subject, args.search);
+  if (!which.ok()) return Fail(command, which, kExitRefused);
   std::vector<std::string> referrals;
   if (args.subject) {
     // The referrals about the person, found as `refx audit subject` finds

@@ -145,16 +145,8 @@ int RunExport(const ConnectionFlags& flags, const ExportArgs& args) {
     return Fail(command, Status::InvalidArgument("--format must be json, csv or html, not \"" + args.format + "\""),
                        kExitRefused);
   }
-  if (args.subject != args.referral.empty()) {
-    return Fail(command,
-                Status::InvalidArgument(args.subject ? "give either a REFERRAL or --subject (with --name and --dob), "
-                                                       "not both"
-                                                     : "give a REFERRAL, or --subject with --name and --dob"),
-                kExitRefused);
-  }
-  if (!args.subject && (!args.search.name.empty() || !args.search.dob.empty())) {
-    return Fail(command, Status::InvalidArgument("--name and --dob go with --subject"), kExitRefused);
-  }
+  const Status which = audit::CheckReferralOrSubject(args.referral, args.subject, args.search);
+  if (!which.ok()) return Fail(command, which, kExitRefused);
   if (args.subject && args.to_seq != 0) {
     return Fail(command, Status::InvalidArgument("--to-seq goes with one REFERRAL, not --subject"), kExitRefused);
   }

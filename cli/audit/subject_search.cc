@@ -46,4 +46,15 @@ int FindSubjectReferrals(const std::string& command, const ConnectionFlags& flag
   return kExitOk;
 }
 
+Status CheckReferralOrSubject(const std::string& referral, bool subject, const SubjectSearch& search) {
+  if (subject && !referral.empty()) {
+    return Status::InvalidArgument("give either a REFERRAL or --subject (with --name and --dob), not both");
+  }
+  if (!subject && referral.empty()) return Status::InvalidArgument("give a REFERRAL, or --subject with --name and --dob");
+  if (!subject && (!search.name.empty() || !search.dob.empty())) {
+    return Status::InvalidArgument("--name and --dob go with --subject");
+  }
+  return Status::OK();
+}
+
 }  // namespace refx::cli::audit

@@ -29,6 +29,11 @@ struct SubjectSearch {
 // as `search.as` and asks the broker for every referral about the person.
 // Returns kExitOk with *result set (its referrals in submission order, with
 // their cases), or the exit code after printing why as `command`.
+// For a command that takes one REFERRAL or --subject with --name and
+// --dob: OK when exactly one of the two is given and --name/--dob only with
+// --subject; else InvalidArgument saying which.
+Status CheckReferralOrSubject(const std::string& referral, bool subject, const SubjectSearch& search);
+
 int FindSubjectReferrals(const std::string& command, const ConnectionFlags& flags, const SubjectSearch& search,
                          v1::QueryResult* result);
 
