@@ -15,21 +15,29 @@
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
-//   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "2"
+//   meta           "head_seq" -> 8 bytes, "head_hash" -> 32 bytes, "schema" -> "3"
 //                  ("sealed_from_seq" -> 8 bytes: the first seq written under
-//                  schema 2, when an older log was upgraded),
+//                  schema 2, when an older log was upgraded;
+//                  "history_sealed_from_seq": the first under schema 3,
+//                  whose subject_indexed events are sealed),
 //                  "indexed_seq" -> 8 bytes (absent: every event is indexed)
 //   checkpoints    8-byte big-endian seq -> serialised refx.v1.Checkpoint (a
 //                  signed head; see eventlog/checkpoints.h)
 //   data_keys      referral id -> its data key wrapped by the master key
 //                  (eventlog/sealing.h); deleted to erase the referral
+//                  "history:" referral id -> its history key, wrapped the
+//                  same way, which seals its subject_indexed events;
+//                  deleted when its ROUTING_HISTORY retention ends
 //
-// Schema 2 (encryption at rest): opened with a master key, the log seals the
+// Schema 2 (encryption at rest; 3 adds the history keys): opened with a master key, the log seals the
 // personal fields of every referral_submitted and case_delivered it appends
 // into Event.sealed with the referral's data key, *before* the chain hash is
 // computed, so the chain (and every verifier) covers the sealed bytes. A
 // new data key is written in the same atomic batch as the first event that
-// uses it. Readers call OpenStored for the event with its fields merged
+// uses it. A subject_indexed event's subject key is sealed the same way
+// under the referral's history key (written with the first such event);
+// its by_subject entry is written in clear beside it and deleted with the
+// history key. Readers call OpenStored for the event with its fields merged
 // back, or marked erased once the key is destroyed (EraseDataKey in a
 // batch, then PurgeDestroyedKeys). Schema-1 logs (plaintext, no data_keys)
 // open, read and verify unchanged; their old events stay plaintext (see
@@ -94,6 +102,10 @@ struct PendingEvent {
   // A referral id whose data key the batch deletes (crypto-shredding; the
   // event is its subject_erased), or empty.
   std::string erase_data_key;
+  // A referral id whose history key (sealing.h HistoryKeyId: the key of its
+  // keyed subject hash) the batch deletes, with the referral's by_subject
+  // entries (the event is its subject_erased), or empty.
+  std::string erase_history_key;
 };
 
 struct OpenOptions {
@@ -243,11 +255,15 @@ class EventLog {
   // OK when `referral_id` has a data key; NotFound when it has none
   // (never sealed, or destroyed); IoError/Corruption when unreadable.
   Status HasDataKey(const std::string& referral_id) const;
+  // The same for the referral's history key (sealing.h HistoryKeyId).
+  Status HasHistoryKey(const std::string& referral_id) const;
   // Makes destroyed data keys leave the disk: flushes every column family
   // (so the write-ahead log files that held them are obsolete and deleted:
   // the log keeps no WAL archive), rewrites data_keys with a forced
   // bottommost compaction (dropping the deleted keys and their tombstones)
-  // and deletes the obsolete files at once. Blocks until done. A backup in
+  // (and, after a history key was destroyed, by_subject, whose deleted
+  // entries held the subject hash) and deletes the obsolete files at once.
+  // Blocks until done. A backup in
   // progress (files held) delays the deletion of the old files until it ends.
   Status PurgeDestroyedKeys();
 
@@ -270,9 +286,15 @@ class EventLog {
   void FinishSealing(bool written);
   // Records the schema (and where sealing began, for an upgraded log).
   Status WriteSchema();
-  // The data key of `referral_id`: OK, NotFound (none or destroyed), or an
-  // error.
-  Status DataKey(const std::string& referral_id, std::string* key) const;
+  // The data key named `key_id` in data_keys (a referral id, or a
+  // HistoryKeyId): OK, NotFound (none or destroyed), or an error.
+  Status DataKey(const std::string& key_id, std::string* key) const;
+  // The key named `key_id` for a new event: the batch's, the stored one,
+  // or (NotFound) a new one put into *wb. Writer thread.
+  Status KeyForBatch(const std::string& key_id, bool is_new, rocksdb::WriteBatch* wb, std::string* key);
+  // Deletes into *wb the by_subject entries of `referral_id`'s
+  // subject_indexed events (their keys opened with its history key).
+  Status DeleteSubjectEntries(const std::string& referral_id, rocksdb::WriteBatch* wb);
   // The rebuildable indexes (see the file comment): AddIndexEntries puts an
   // event's entries into *wb; WriteIndexes writes them and the marker,
   // unsynced, after a synced batch; RebuildIndexes (at Open) loads the
@@ -303,7 +325,8 @@ class EventLog {
   // the batch being written (writer thread only).
   std::string master_key_;
   std::map<std::string, std::string> batch_keys_;
-  std::vector<std::string> batch_erased_;
+  std::vector<std::string> batch_erased_;  // key ids the batch deletes
+  bool subject_entries_deleted_ = false;   // by_subject needs compacting by the next purge
   mutable std::mutex keys_mu_;                              // guards the two below
   mutable std::map<std::string, std::string> key_cache_;    // unwrapped, bounded
   std::set<std::string> destroyed_;                         // erased while open

@@ -19,8 +19,11 @@ namespace refx::eventlog {
 namespace {
 
 constexpr char kSchemaKey[] = "schema";
-constexpr char kSchemaVersion[] = "2";
+// 2: referrals and delivery views sealed under data keys; 3: subject
+// hashes (subject_indexed) sealed under history keys too.
+constexpr char kSchemaVersion[] = "3";
 constexpr char kSealedFromKey[] = "sealed_from_seq";
+constexpr char kHistorySealedFromKey[] = "history_sealed_from_seq";
 // Unwrapped data keys kept in memory; beyond this the cache starts again.
 constexpr size_t kMaxCachedKeys = 65536;
 
@@ -50,15 +53,20 @@ Status EventLog::WriteSchema() {
   if (!s.ok() && !s.IsNotFound()) return RocksStatus(s, "reading the schema version");
   if (s.ok() && schema == kSchemaVersion) return Status::OK();
   rocksdb::WriteBatch wb;
-  // An older log: its events so far stay as they were written (plaintext).
-  if (head_seq() > 0) wb.Put(meta_, kSealedFromKey, EncodeSeq(head_seq() + 1));
+  // An older log: its events so far stay as they were written (plaintext
+  // before schema 2, subject hashes in clear before schema 3).
+  if (head_seq() > 0) {
+    if (!s.ok() || schema == "1") wb.Put(meta_, kSealedFromKey, EncodeSeq(head_seq() + 1));
+    wb.Put(meta_, kHistorySealedFromKey, EncodeSeq(head_seq() + 1));
+  }
   wb.Put(meta_, kSchemaKey, kSchemaVersion);
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
   return RocksStatus(db_->Write(wo, &wb), "writing the schema version");
 }
 
-Status EventLog::DataKey(const std::string& referral_id, std::string* key) const {
+Status EventLog::DataKey(const std::string& key_id, std::string* key) const {
+  const std::string& referral_id = key_id;  // or a HistoryKeyId: the same lookup
   if (master_key_.empty() || data_keys_ == nullptr) return Status::NotFound("no data key");
   {
     std::lock_guard<std::mutex> lock(keys_mu_);
@@ -91,43 +99,85 @@ Status EventLog::HasDataKey(const std::string& referral_id) const {
   return s;
 }
 
+Status EventLog::HasHistoryKey(const std::string& referral_id) const {
+  return HasDataKey(HistoryKeyId(referral_id));
+}
+
+Status EventLog::KeyForBatch(const std::string& key_id, bool is_new, rocksdb::WriteBatch* wb, std::string* key) {
+  if (auto it = batch_keys_.find(key_id); it != batch_keys_.end()) {
+    *key = it->second;
+    return Status::OK();
+  }
+  Status found = is_new ? Status::NotFound("new key") : DataKey(key_id, key);
+  if (found.code() != Status::Code::kNotFound) return found;
+  *key = NewDataKey();
+  wb->Put(data_keys_, key_id, WrapDataKey(master_key_, key_id, *key));
+  batch_keys_[key_id] = *key;
+  return Status::OK();
+}
+
+Status EventLog::DeleteSubjectEntries(const std::string& referral_id, rocksdb::WriteBatch* wb) {
+  std::vector<uint64_t> seqs;
+  REFX_RETURN_IF_ERROR(SeqsForReferral(referral_id, &seqs));
+  for (uint64_t seq : seqs) {
+    StoredEvent stored;
+    REFX_RETURN_IF_ERROR(Get(seq, &stored));
+    v1::Event event;
+    bool opened = false;
+    REFX_RETURN_IF_ERROR(OpenStored(stored.bytes, &event, &opened));
+    if (!event.has_subject_indexed() || event.subject_indexed().subject_key().empty()) continue;
+    wb->Delete(by_subject_, IndexKey(event.subject_indexed().subject_key(), seq));
+    subject_entries_deleted_ = true;
+  }
+  return Status::OK();
+}
+
 Status EventLog::StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std::string* value) {
-  if (!p.erase_data_key.empty()) {
+  if (!p.erase_data_key.empty() || !p.erase_history_key.empty()) {
     if (data_keys_ == nullptr) return Status::Internal("event log opened read-only");
+  }
+  if (!p.erase_data_key.empty()) {
     wb->Delete(data_keys_, p.erase_data_key);
     batch_keys_.erase(p.erase_data_key);
     batch_erased_.push_back(p.erase_data_key);
   }
-  if (master_key_.empty() || (!p.event.has_referral_submitted() && !p.event.has_case_delivered())) {
+  if (!p.erase_history_key.empty()) {
+    // The entries first: they are found by opening the events with the key.
+    REFX_RETURN_IF_ERROR(DeleteSubjectEntries(p.erase_history_key, wb));
+    const std::string key_id = HistoryKeyId(p.erase_history_key);
+    wb->Delete(data_keys_, key_id);
+    batch_keys_.erase(key_id);
+    batch_erased_.push_back(key_id);
+  }
+  const bool sealable = p.event.has_referral_submitted() || p.event.has_case_delivered() ||
+                        (p.event.has_subject_indexed() && !p.event.subject_indexed().subject_key().empty());
+  if (master_key_.empty() || !sealable) {
     if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
     return Status::OK();
   }
   const std::string& referral_id = ReferralIdOf(p.event);
   if (referral_id.empty()) return Status::InvalidArgument("a referral event without a referral id", "event");
   v1::Event sealed = p.event;
-  v1::Referral personal;
-  if (!SplitPersonalFields(SealableReferral(&sealed), &personal)) {
-    // Nothing personal (a delivery of an erased referral): stored as it
-    // is, and no key is made for it.
-    if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
-    return Status::OK();
-  }
   std::string key;
-  if (auto it = batch_keys_.find(referral_id); it != batch_keys_.end()) {
-    key = it->second;
+  if (sealed.has_subject_indexed()) {
+    // The keyed subject hash, under the referral's history key (made with
+    // its first subject_indexed event).
+    const std::string key_id = HistoryKeyId(referral_id);
+    REFX_RETURN_IF_ERROR(KeyForBatch(key_id, /*is_new=*/false, wb, &key));
+    SealSubjectKey(key_id, key, &sealed);
   } else {
+    v1::Referral personal;
+    if (!SplitPersonalFields(SealableReferral(&sealed), &personal)) {
+      // Nothing personal (a delivery of an erased referral): stored as it
+      // is, and no key is made for it.
+      if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
+      return Status::OK();
+    }
     // A submission is its referral's first event (ids are never reused):
     // it gets a new key without a lookup.
-    Status found = p.event.has_referral_submitted() ? Status::NotFound("new referral") : DataKey(referral_id, &key);
-    if (found.code() == Status::Code::kNotFound) {
-      key = NewDataKey();
-      wb->Put(data_keys_, referral_id, WrapDataKey(master_key_, referral_id, key));
-      batch_keys_[referral_id] = key;
-    } else if (!found.ok()) {
-      return found;
-    }
+    REFX_RETURN_IF_ERROR(KeyForBatch(referral_id, p.event.has_referral_submitted(), wb, &key));
+    SealPersonalFields(referral_id, key, personal, &sealed);
   }
-  SealPersonalFields(referral_id, key, personal, &sealed);
   sodium_memzero(key.data(), key.size());
   if (!sealed.AppendToString(value)) return Status::Internal("event failed to serialise");
   return Status::OK();
@@ -184,6 +234,11 @@ Status EventLog::PurgeDestroyedKeys() {
   rocksdb::CompactRangeOptions compact;
   compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
   REFX_RETURN_IF_ERROR(RocksStatus(db_->CompactRange(compact, data_keys_, nullptr, nullptr), "compacting data_keys"));
+  if (subject_entries_deleted_) {
+    REFX_RETURN_IF_ERROR(
+        RocksStatus(db_->CompactRange(compact, by_subject_, nullptr, nullptr), "compacting by_subject"));
+    subject_entries_deleted_ = false;
+  }
   // Re-enabling file deletions deletes the obsolete files (old WALs, the
   // SSTs the compaction replaced) before it returns.
   REFX_RETURN_IF_ERROR(RocksStatus(db_->DisableFileDeletions(), "holding file deletions"));

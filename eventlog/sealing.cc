@@ -24,6 +24,13 @@ constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 static_assert(kDataKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 static_assert(kMasterKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 
+constexpr char kHistoryKeyPrefix[] = "history:";
+
+// Encrypts `personal` into event->sealed (nonce || AEAD, the event's seq,
+// body type and `key_id` as associated data).
+void SealMessage(const std::string& key_id, const std::string& data_key, const google::protobuf::Message& personal,
+                 v1::Event* event);
+
 enum class Kind { kClear, kPersonal, kDescend };
 
 bool PersonalGroup(v1::FieldGroup group) {
@@ -144,6 +151,24 @@ v1::Referral* SealableReferral(v1::Event* event) {
   return nullptr;
 }
 
+std::string HistoryKeyId(const std::string& referral_id) { return std::string(kHistoryKeyPrefix) + referral_id; }
+
+bool IsHistoryKeyId(std::string_view key_id) { return key_id.rfind(kHistoryKeyPrefix, 0) == 0; }
+
+std::string ReferralOfKeyId(std::string_view key_id) {
+  if (IsHistoryKeyId(key_id)) key_id.remove_prefix(sizeof kHistoryKeyPrefix - 1);
+  return std::string(key_id);
+}
+
+bool SealSubjectKey(const std::string& key_id, const std::string& history_key, v1::Event* event) {
+  if (!event->has_subject_indexed() || event->subject_indexed().subject_key().empty()) return false;
+  v1::SubjectIndexed personal;
+  personal.set_subject_key(event->subject_indexed().subject_key());
+  event->mutable_subject_indexed()->clear_subject_key();
+  SealMessage(key_id, history_key, personal, event);
+  return true;
+}
+
 bool SealEvent(const std::string& key_id, const std::string& data_key, v1::Event* event) {
   if (!event->has_referral_submitted() && !event->has_case_delivered()) return false;
   v1::Referral personal;
@@ -154,6 +179,13 @@ bool SealEvent(const std::string& key_id, const std::string& data_key, v1::Event
 
 void SealPersonalFields(const std::string& key_id, const std::string& data_key, const v1::Referral& personal,
                         v1::Event* event) {
+  SealMessage(key_id, data_key, personal, event);
+}
+
+namespace {
+
+void SealMessage(const std::string& key_id, const std::string& data_key, const google::protobuf::Message& personal,
+                 v1::Event* event) {
   std::string plain = personal.SerializeAsString();
   std::string sealed = Encrypt(data_key, SealedAd(*event, key_id), plain);
   sodium_memzero(plain.data(), plain.size());
@@ -163,10 +195,12 @@ void SealPersonalFields(const std::string& key_id, const std::string& data_key, 
   out->set_ciphertext(sealed.substr(kNonceBytes));
 }
 
+}  // namespace
+
 Status OpenEvent(const std::string& data_key, v1::Event* event) {
   if (!event->has_sealed()) return Status::OK();
   const std::string where = "event " + std::to_string(event->seq());
-  if (!event->has_referral_submitted() && !event->has_case_delivered()) {
+  if (!event->has_referral_submitted() && !event->has_case_delivered() && !event->has_subject_indexed()) {
     return Status::Corruption(where + ": sealed fields on an event that carries no referral");
   }
   std::string plain;
@@ -174,11 +208,18 @@ Status OpenEvent(const std::string& data_key, v1::Event* event) {
                event->sealed().ciphertext(), &plain)) {
     return Status::Corruption(where + ": sealed fields do not authenticate (altered, moved or a wrong key)");
   }
-  v1::Referral personal;
-  const bool parsed = personal.ParseFromString(plain);
+  bool parsed = false;
+  if (event->has_subject_indexed()) {
+    v1::SubjectIndexed personal;
+    parsed = personal.ParseFromString(plain);
+    if (parsed) event->mutable_subject_indexed()->MergeFrom(personal);
+  } else {
+    v1::Referral personal;
+    parsed = personal.ParseFromString(plain);
+    if (parsed) SealableReferral(event)->MergeFrom(personal);
+  }
   sodium_memzero(plain.data(), plain.size());
   if (!parsed) return Status::Corruption(where + ": sealed fields do not parse");
-  SealableReferral(event)->MergeFrom(personal);
   event->clear_sealed();
   return Status::OK();
 }

@@ -13,6 +13,11 @@
 //     AEAD, under the master key, the referral id as associated data) in the
 //     event log's data_keys column family, in the write batch of the first
 //     event that uses them.
+//   * History keys: the personal part of a subject_indexed event (the
+//     router's keyed subject hash) is sealed the same way under a second
+//     key per referral, stored in data_keys under HistoryKeyId(referral),
+//     so that the hash lives as long as the ROUTING_HISTORY retention and
+//     not as long as the referral's record (or its erasure) says.
 //   * Master key: 32 bytes as 64 hexadecimal characters in a file that
 //     only its owner may read (LoadMasterKeyFile refuses any other mode).
 //
@@ -24,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "refx/v1/event.pb.h"
@@ -49,6 +55,22 @@ bool SplitPersonalFields(v1::Referral* clear, v1::Referral* personal);
 // delivery's view), or null for other events.
 v1::Referral* SealableReferral(v1::Event* event);
 
+// The name in data_keys of `referral_id`'s history key ("history:" and the
+// id; referral ids start "R-", so the two never meet), and whether a
+// data_keys name is one. A referral's history key seals its
+// subject_indexed events; its data key everything else.
+std::string HistoryKeyId(const std::string& referral_id);
+bool IsHistoryKeyId(std::string_view key_id);
+// The referral id a data_keys name belongs to (either kind).
+std::string ReferralOfKeyId(std::string_view key_id);
+
+// Seals the subject key of a subject_indexed event under `history_key`
+// (kDataKeyBytes), keyed by `key_id` (HistoryKeyId of its referral): it
+// moves into event->sealed. The event's seq must be set. Returns whether
+// anything was sealed (false, event untouched, for another event or an
+// empty subject key).
+bool SealSubjectKey(const std::string& key_id, const std::string& history_key, v1::Event* event);
+
 // Seals the personal fields of `event`'s referral (SealableReferral) under
 // `data_key` (kDataKeyBytes), keyed by `key_id` (the referral id): they
 // move into event->sealed. The event's seq and body must be set. Returns
@@ -60,8 +82,9 @@ bool SealEvent(const std::string& key_id, const std::string& data_key, v1::Event
 void SealPersonalFields(const std::string& key_id, const std::string& data_key, const v1::Referral& personal,
                         v1::Event* event);
 
-// Opens event->sealed with `data_key`: merges the personal fields back and
-// clears `sealed`. Corruption when the ciphertext, nonce or associated data
+// Opens event->sealed with `data_key` (the history key for a
+// subject_indexed event): merges the personal fields back and clears
+// `sealed`. Corruption when the ciphertext, nonce or associated data
 // do not authenticate (altered bytes, a wrong key, a blob moved to another
 // event); the event is then untouched.
 Status OpenEvent(const std::string& data_key, v1::Event* event);

@@ -179,6 +179,38 @@ std::unique_ptr<EventLog> OpenLog(const std::string& path, const std::string& ma
   return log;
 }
 
+// Marks the closed log at `path` as written under `schema` ("1": also
+// without the data_keys family), as a log from before that schema was.
+void MakeOlderSchema(const std::string& path, const std::string& schema) {
+  rocksdb::DBOptions options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : ColumnFamilyNames()) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, descriptors, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < descriptors.size(); ++i) {
+    if (descriptors[i].name == "meta") {
+      ASSERT_TRUE(db->Put({}, handles[i], "schema", schema).ok());
+    } else if (descriptors[i].name == "data_keys" && schema == "1") {
+      ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
+    }
+  }
+  for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+  ASSERT_TRUE(db->Close().ok());
+}
+
+// After an upgrade at seq 2: event 1 stays as written, event 2 is sealed,
+// and the chain verifies.
+void ExpectOldClearNewSealed(const EventLog& log) {
+  StoredEvent first, second;
+  ASSERT_TRUE(log.Get(1, &first).ok());
+  ASSERT_TRUE(log.Get(2, &second).ok());
+  EXPECT_FALSE(EventLog::IsSealed(first.bytes));
+  EXPECT_TRUE(EventLog::IsSealed(second.bytes));
+  EXPECT_TRUE(log.VerifyChain().ok);
+}
+
 TEST(SealingLog, KeyWrittenWithItsFirstEventOpenedForReadersAndDestroyedByErasure) {
   TempDir dir;
   const std::string master(kMasterKeyBytes, 'k');
@@ -241,24 +273,7 @@ TEST(SealingLog, ASchemaOneLogOpensReadsVerifiesAndIsSealedOnlyFromTheUpgrade) {
     auto log = OpenLog(dir.path(), "");
     ASSERT_TRUE(log->AppendBatch({Pending(Submission(1, "R-0000000001"))}).ok());
   }
-  {
-    rocksdb::DBOptions options;
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& name : ColumnFamilyNames()) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path(), descriptors, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (size_t i = 0; i < descriptors.size(); ++i) {
-      if (descriptors[i].name == "meta") {
-        ASSERT_TRUE(db->Put({}, handles[i], "schema", "1").ok());
-      } else if (descriptors[i].name == "data_keys") {
-        ASSERT_TRUE(db->DropColumnFamily(handles[i]).ok());
-      }
-    }
-    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-    ASSERT_TRUE(db->Close().ok());
-  }
+  MakeOlderSchema(dir.path(), "1");
   const std::string master(kMasterKeyBytes, 'k');
   {
     // Read-only (an offline audit): opens without the family, reads the
@@ -274,16 +289,11 @@ TEST(SealingLog, ASchemaOneLogOpensReadsVerifiesAndIsSealedOnlyFromTheUpgrade) {
     EXPECT_EQ(out.referral_submitted().referral().person().given_name(), "Alexa");
     EXPECT_TRUE(log->VerifyChain().ok);
   }
-  // Opened for writing with a master key: upgraded to schema 2, sealing
+  // Opened for writing with a master key: upgraded to schema 3, sealing
   // from seq 2; the old event stays as written.
   auto log = OpenLog(dir.path(), master);
   ASSERT_TRUE(log->AppendBatch({Pending(Submission(2, "R-0000000002"))}).ok());
-  StoredEvent first, second;
-  ASSERT_TRUE(log->Get(1, &first).ok());
-  ASSERT_TRUE(log->Get(2, &second).ok());
-  EXPECT_FALSE(EventLog::IsSealed(first.bytes));
-  EXPECT_TRUE(EventLog::IsSealed(second.bytes));
-  EXPECT_TRUE(log->VerifyChain().ok);
+  ExpectOldClearNewSealed(*log);
   std::string schema, from;
   ASSERT_TRUE(log->ScanFamily("meta", "", "", false, [&](std::string_view k, std::string_view v) {
     if (k == "schema") {
@@ -293,10 +303,117 @@ TEST(SealingLog, ASchemaOneLogOpensReadsVerifiesAndIsSealedOnlyFromTheUpgrade) {
     }
     return true;
   }).ok());
-  EXPECT_EQ(schema, "2");
+  EXPECT_EQ(schema, "3");
   ASSERT_EQ(from.size(), 8u);
   EXPECT_EQ(DecodeSeq(from), 2u);
   EXPECT_EQ(log->HasDataKey("R-0000000001").code(), Status::Code::kNotFound);
+}
+
+v1::Event Indexed(uint64_t seq, const std::string& id, const std::string& key) {
+  v1::Event e;
+  e.set_seq(seq);
+  e.mutable_subject_indexed()->set_referral_id(id);
+  e.mutable_subject_indexed()->set_subject_key(key);
+  return e;
+}
+
+const std::string kSubjectA(64, 'a');
+const std::string kSubjectB(64, 'b');
+
+TEST(SealingLog, SubjectHashSealedUnderAHistoryKeyThatOutlivesTheDataKeyAndTakesItsIndexEntries) {
+  TempDir dir;
+  const std::string master(kMasterKeyBytes, 'k');
+  auto log = OpenLog(dir.path(), master);
+  ASSERT_TRUE(log->AppendBatch({Pending(Submission(1, "R-0000000001")), Pending(Indexed(2, "R-0000000001", kSubjectA)),
+                                Pending(Submission(3, "R-0000000003")), Pending(Indexed(4, "R-0000000003", kSubjectB))})
+                  .ok());
+  // The history key is its own entry, written with the event; the stored
+  // event holds no hash, the index does, readers get it back.
+  EXPECT_TRUE(log->HasHistoryKey("R-0000000001").ok());
+  StoredEvent stored;
+  ASSERT_TRUE(log->Get(2, &stored).ok());
+  EXPECT_TRUE(EventLog::IsSealed(stored.bytes));
+  EXPECT_EQ(stored.bytes.find(kSubjectA), std::string::npos);
+  v1::Event out;
+  bool opened = false;
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &out, &opened).ok());
+  EXPECT_EQ(out.subject_indexed().subject_key(), kSubjectA);
+  EXPECT_EQ(out.sealed().key_id(), "");
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(log->SeqsForSubject(kSubjectA, &seqs).ok());
+  EXPECT_EQ(seqs, std::vector<uint64_t>{2});
+
+  // Erasing the record keeps the hash.
+  v1::Event erase_record;
+  erase_record.set_seq(5);
+  erase_record.mutable_subject_erased()->set_referral_id("R-0000000001");
+  PendingEvent p = Pending(erase_record);
+  p.erase_data_key = "R-0000000001";
+  ASSERT_TRUE(log->AppendBatch({p}).ok());
+  EXPECT_EQ(log->HasDataKey("R-0000000001").code(), Status::Code::kNotFound);
+  EXPECT_TRUE(log->HasHistoryKey("R-0000000001").ok());
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &out, &opened).ok());
+  EXPECT_EQ(out.subject_indexed().subject_key(), kSubjectA);
+
+  // Destroying the history key: the event reads erased, the index entry
+  // goes; the other referral's stay.
+  v1::Event erase_history;
+  erase_history.set_seq(6);
+  erase_history.mutable_subject_erased()->set_referral_id("R-0000000001");
+  erase_history.mutable_subject_erased()->set_history_key(true);
+  p = Pending(erase_history);
+  p.erase_history_key = "R-0000000001";
+  ASSERT_TRUE(log->AppendBatch({p}).ok());
+  EXPECT_EQ(log->HasHistoryKey("R-0000000001").code(), Status::Code::kNotFound);
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &out, &opened).ok());
+  EXPECT_TRUE(out.erased());
+  EXPECT_TRUE(out.subject_indexed().subject_key().empty());
+  EXPECT_EQ(out.subject_indexed().referral_id(), "R-0000000001");
+  ASSERT_TRUE(log->SeqsForSubject(kSubjectA, &seqs).ok());
+  EXPECT_TRUE(seqs.empty());
+  ASSERT_TRUE(log->SeqsForSubject(kSubjectB, &seqs).ok());
+  EXPECT_EQ(seqs, std::vector<uint64_t>{4});
+  ASSERT_TRUE(log->PurgeDestroyedKeys().ok());
+  EXPECT_TRUE(log->VerifyChain().ok);
+  // Reopened: still erased (the key is gone from data_keys, not only the cache).
+  log.reset();
+  log = OpenLog(dir.path(), master);
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &out, &opened).ok());
+  EXPECT_TRUE(out.erased());
+}
+
+TEST(SealingLog, ASubjectHashWrittenInClearBeforeSchemaThreeStaysReadableVerifiesAndLosesItsIndexEntry) {
+  TempDir dir;
+  const std::string master(kMasterKeyBytes, 'k');
+  {
+    // Written as before history keys: the subject hash in clear.
+    auto log = OpenLog(dir.path(), "");
+    ASSERT_TRUE(log->AppendBatch({Pending(Indexed(1, "R-0000000001", kSubjectA))}).ok());
+  }
+  MakeOlderSchema(dir.path(), "2");
+  auto log = OpenLog(dir.path(), master);
+  ASSERT_TRUE(log->AppendBatch({Pending(Indexed(2, "R-0000000002", kSubjectB))}).ok());
+  ExpectOldClearNewSealed(*log);
+  std::string from;
+  ASSERT_TRUE(log->ScanFamily("meta", "", "", false, [&](std::string_view k, std::string_view v) {
+    if (k == "history_sealed_from_seq") from.assign(v);
+    return true;
+  }).ok());
+  ASSERT_EQ(from.size(), 8u);
+  EXPECT_EQ(DecodeSeq(from), 2u);
+  // Its by_subject entry can still be taken away (the chain keeps the
+  // event as written).
+  v1::Event erase_history;
+  erase_history.set_seq(3);
+  erase_history.mutable_subject_erased()->set_referral_id("R-0000000001");
+  erase_history.mutable_subject_erased()->set_history_key(true);
+  PendingEvent p = Pending(erase_history);
+  p.erase_history_key = "R-0000000001";
+  ASSERT_TRUE(log->AppendBatch({p}).ok());
+  std::vector<uint64_t> seqs;
+  ASSERT_TRUE(log->SeqsForSubject(kSubjectA, &seqs).ok());
+  EXPECT_TRUE(seqs.empty());
+  EXPECT_TRUE(log->VerifyChain().ok);
 }
 
 }  // namespace
