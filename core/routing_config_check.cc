@@ -367,10 +367,12 @@ class Checker {
     const Descriptor* rd = v1::Retention::descriptor();
     const Descriptor* pd = v1::RetentionPeriod::descriptor();
     std::map<int, uint32_t> months;
+    std::map<int, std::string> period_at;
     for (int i = 0; i < c_.retention().periods_size(); ++i) {
       const v1::RetentionPeriod& p = c_.retention().periods(i);
       const Tree* pt = Sub(rt, rd, "periods", i);
       const std::string where = At(rt, rd, "periods", i, outer);
+      period_at[p.record_type()] = where;
       if (p.record_type() == v1::RetentionPeriod::RECORD_TYPE_UNSPECIFIED) {
         return Bad(where, "retention period needs a record_type");
       }
@@ -390,6 +392,36 @@ class Checker {
       if (it->second < longest_repeat_months_) {
         return Bad(outer, "retention keeps ROUTING_HISTORY " + std::to_string(it->second) +
                               " months, less than the " + need + " months a repeat_referral looks back");
+      }
+    }
+    return CheckDisclosureRetention(months, period_at);
+  }
+
+  // The disclosure record is the case_delivered event: its clear part (to
+  // whom, when, under which rule and purpose; no personal data) stays with
+  // the chain, and its personal part (the view shared) is sealed under the
+  // referral's data key, so it goes exactly when the record it discloses
+  // goes. A DISCLOSURE_RECORD period shorter than a record's would have to
+  // erase the account of a disclosure while the data disclosed is still
+  // kept (and shared); one without a MULTI_AGENCY_RECORD period would
+  // never be reached. Both are refused (docs/SECURITY.md "Retention").
+  Status CheckDisclosureRetention(const std::map<int, uint32_t>& months, const std::map<int, std::string>& period_at) {
+    auto disclosure = months.find(v1::RetentionPeriod::DISCLOSURE_RECORD);
+    if (disclosure == months.end()) return Status::OK();
+    const std::string& where = period_at.at(v1::RetentionPeriod::DISCLOSURE_RECORD);
+    const std::string have = "retention keeps DISCLOSURE_RECORD " + std::to_string(disclosure->second) + " months";
+    if (months.count(v1::RetentionPeriod::MULTI_AGENCY_RECORD) == 0) {
+      return Bad(where, have + ", but no MULTI_AGENCY_RECORD period ends the records it discloses: a disclosure's "
+                                "view is erased with its referral's data key, so give MULTI_AGENCY_RECORD too");
+    }
+    for (const auto type : {v1::RetentionPeriod::MULTI_AGENCY_RECORD, v1::RetentionPeriod::NFA_OUTCOME}) {
+      auto it = months.find(type);
+      if (it != months.end() && disclosure->second < it->second) {
+        return Bad(where, have + ", less than the " + std::to_string(it->second) + " months of " +
+                              v1::RetentionPeriod::RecordType_Name(type) +
+                              ": a disclosure's view is sealed under its referral's data key and kept as long as "
+                              "the record, and the account of what was shared must last as long as the record "
+                              "shared; give DISCLOSURE_RECORD at least that");
       }
     }
     return Status::OK();

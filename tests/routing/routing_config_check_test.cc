@@ -313,6 +313,21 @@ TEST_F(RoutingConfigCheckTest, RoutingHistoryShorterThanTheRepeatWindow) {
   ExpectErrorAt(none, LineOf(none, "repeat_referral"), "ROUTING_HISTORY");
 }
 
+TEST_F(RoutingConfigCheckTest, DisclosureRecordShorterThanTheRecordsItDisclosesOrWithoutThem) {
+  const std::string with = Replace(Good(), "  periods { record_type: ROUTING_HISTORY months: 12 }\n",
+                                   "  periods { record_type: ROUTING_HISTORY months: 12 }\n"
+                                   "  periods { record_type: NFA_OUTCOME months: 24 }\n"
+                                   "  periods { record_type: DISCLOSURE_RECORD months: 72 }\n");
+  EXPECT_TRUE(Parse(with).ok()) << Parse(with).ToString();
+  const std::string shorter = Replace(with, "DISCLOSURE_RECORD months: 72", "DISCLOSURE_RECORD months: 60");
+  ExpectErrorAt(shorter, LineOf(shorter, "DISCLOSURE_RECORD"), "less than the 72 months of MULTI_AGENCY_RECORD");
+  const std::string below_nfa = Replace(Replace(with, "DISCLOSURE_RECORD months: 72", "DISCLOSURE_RECORD months: 80"),
+                                        "NFA_OUTCOME months: 24", "NFA_OUTCOME months: 96");
+  ExpectErrorAt(below_nfa, LineOf(below_nfa, "DISCLOSURE_RECORD"), "less than the 96 months of NFA_OUTCOME");
+  const std::string alone = Replace(with, "  periods { record_type: MULTI_AGENCY_RECORD months: 72 }\n", "");
+  ExpectErrorAt(alone, LineOf(alone, "DISCLOSURE_RECORD"), "no MULTI_AGENCY_RECORD period");
+}
+
 TEST_F(RoutingConfigCheckTest, OutcomeRoutingToUnknownDestination) {
   const std::string text = Replace(Good(), "route_to: \"VOLUNTARY\"", "route_to: \"CHANNEL\"");
   ExpectErrorAt(text, LineOf(text, "route_to"), "unknown destination \"CHANNEL\"");
