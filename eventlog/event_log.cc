@@ -26,6 +26,10 @@ constexpr char kHeadHashKey[] = "head_hash";
 constexpr char kIndexedSeqKey[] = "indexed_seq";
 constexpr char kCheckpointsFamily[] = "checkpoints";
 constexpr char kDataKeysFamily[] = "data_keys";
+// The bounds of by_subject (see AppendBatch): below and above every
+// subject key (64 hex digits).
+const rocksdb::Slice kSubjectIndexLow("", 0);
+const rocksdb::Slice kSubjectIndexHigh("\xff", 1);
 
 Status FromRocks(const rocksdb::Status& s, const char* what) {
   if (s.ok()) return Status::OK();
@@ -90,6 +94,11 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   lookup_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   lookup_options.memtable_whole_key_filtering = true;
   lookup_options.memtable_prefix_bloom_size_ratio = 0.05;
+  // by_subject: one file per flush or compaction up to a large size, so its
+  // files are bounded by the family's two bounds (AppendBatch), not by
+  // subject keys.
+  rocksdb::ColumnFamilyOptions subject_options;
+  subject_options.target_file_size_base = uint64_t{1} << 30;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   // A read-only open cannot create families: a log written before
   // checkpoints (or data keys) existed is opened without that one.
@@ -100,7 +109,9 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
         std::find(existing.begin(), existing.end(), name) == existing.end()) {
       continue;
     }
-    descriptors.emplace_back(name, name == "dedupe" || name == "case_state" ? lookup_options : cf_options);
+    descriptors.emplace_back(name, name == "dedupe" || name == "case_state" ? lookup_options
+                                   : name == "by_subject"                   ? subject_options
+                                                                            : cf_options);
   }
 
   std::unique_ptr<EventLog> log(new EventLog());
@@ -225,6 +236,7 @@ std::string EventLog::head_hash() const {
 Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   if (read_only_) return Status::Internal("event log opened read-only");
   if (batch.empty()) return Status::OK();
+  subject_entries_in_batch_ = false;
   uint64_t seq = head_seq();
   std::string prev = head_hash();
   rocksdb::WriteBatch wb;
@@ -256,6 +268,16 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     IndexSubject(p.event, seq, &wb);  // in the synced batch: not a rebuildable index
     for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
     prev = std::move(hash);
+  }
+  if (subject_entries_in_batch_) {
+    // Every batch that writes or deletes by_subject entries also writes the
+    // family's two bounds, so every file of it (flushed or compacted)
+    // starts and ends with them: the MANIFEST, which keeps each file's
+    // first and last key for as long as it lives, then never holds a
+    // subject hash, and one whose history key is destroyed leaves no file.
+    wb.Put(by_subject_, kSubjectIndexLow, rocksdb::Slice());
+    wb.Put(by_subject_, kSubjectIndexHigh, rocksdb::Slice());
+    subject_entries_in_batch_ = false;
   }
   wb.Put(meta_, kHeadSeqKey, EncodeSeq(seq));
   wb.Put(meta_, kHeadHashKey, prev);
@@ -455,9 +477,10 @@ Status EventLog::SeqsForSubject(const std::string& subject_key, std::vector<uint
   return ScanIndexEntries(by_subject_, subject_key, UINT64_MAX, out);
 }
 
-void EventLog::IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {
+void EventLog::IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) {
   if (!event.has_subject_indexed() || event.subject_indexed().subject_key().empty()) return;
   wb->Put(by_subject_, IndexKey(event.subject_indexed().subject_key(), seq), rocksdb::Slice());
+  subject_entries_in_batch_ = true;
 }
 
 Status EventLog::GetStateRecord(const std::string& key, google::protobuf::Message* out) const {

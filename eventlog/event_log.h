@@ -11,7 +11,10 @@
 //   by_subject     subject key NUL seq -> "": each subject_indexed event
 //                  (the router's keyed subject hash of a referral; the
 //                  broker never holds the key, docs/ARCHITECTURE.md);
-//                  written in the event's synced batch, not rebuilt
+//                  written in the event's synced batch, not rebuilt;
+//                  deleted with the referral's history key. Also "" and
+//                  "\xff" -> "": bounds written with every batch that
+//                  touches the family, so no file boundary is a hash
 //   case_state     referral id NUL destination -> refx.v1.CaseRecord
 //                  referral id NUL             -> refx.v1.ReferralRecord
 //   cursors        consumer name -> 8-byte seq
@@ -303,7 +306,7 @@ class EventLog {
   void WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq);
   Status RebuildIndexes();
   // Adds the by_subject entry of `event` (a subject_indexed event) to `wb`.
-  void IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
+  void IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb);
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
@@ -327,6 +330,7 @@ class EventLog {
   std::map<std::string, std::string> batch_keys_;
   std::vector<std::string> batch_erased_;  // key ids the batch deletes
   bool subject_entries_deleted_ = false;   // by_subject needs compacting by the next purge
+  bool subject_entries_in_batch_ = false;  // the batch being built writes by_subject
   mutable std::mutex keys_mu_;                              // guards the two below
   mutable std::map<std::string, std::string> key_cache_;    // unwrapped, bounded
   std::set<std::string> destroyed_;                         // erased while open
