@@ -106,6 +106,13 @@ struct BrokerOptions {
   // The configuration file Reload reads (SIGHUP, `refx admin reload`);
   // empty: reloads are refused.
   std::string config_path;
+  // The retention sweep looks at this many data_keys entries (referrals)
+  // per loop turn, so requests are answered between its slices.
+  size_t retention_slice = 64;
+  // Tests only: asked before each slice of a sweep after its first; while
+  // it returns false the sweep waits (in progress) and the loop goes on
+  // serving requests.
+  std::function<bool()> retention_slice_gate;
 };
 
 class Broker {
@@ -171,14 +178,34 @@ class Broker {
   // with a subject_erased event, purges the key's bytes from the files and
   // only then answers with EraseResult. Blocks the loop meanwhile.
   void HandleErase(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
-  // The retention that applies to `referral_id` (broker_erase.cc): the
-  // record type's name and the date its period ends ("" and a zero date
-  // when no period applies). An error when the state cannot be read.
-  Status RetentionOf(const std::string& referral_id, std::string* record_type, CivilDate* ends, uint32_t* months);
-  // Once a day (at start and whenever options_.today() moves on): erases
-  // every referral whose retention period has ended (RetentionOf), each
-  // with a subject_erased event naming the rule, then purges the keys
-  // (broker_erase.cc). Loop thread; blocks the loop while it works.
+  // The retention periods that apply to a referral (broker_erase.cc),
+  // counted in months from its last activity.
+  struct Retention {
+    // Its record (the data key): the record type's name ("" when no period
+    // applies), the months and the date the period ends.
+    std::string record_type;
+    uint32_t months = 0;
+    CivilDate ends;
+    // Its keyed subject hash (the history key): whether a ROUTING_HISTORY
+    // period is configured (without one the hash goes with the record),
+    // its months and end.
+    bool history = false;
+    uint32_t history_months = 0;
+    CivilDate history_ends;
+  };
+  // An error when the state cannot be read.
+  Status RetentionOf(const std::string& referral_id, Retention* out);
+  // Stages the subject_erased event that destroys `referral_id`'s history
+  // key as `actor` (rule ROUTING_HISTORY).
+  void StageHistoryErasure(const v1::Agency& actor, const std::string& referral_id, const Retention& r);
+  // The retention sweep (broker_erase.cc): once a day (at start and
+  // whenever options_.today() moves on) it erases every referral whose
+  // record's period has ended, and destroys every history key whose
+  // ROUTING_HISTORY period has ended, each with a subject_erased event
+  // naming the rule. Incremental: each call looks at the next
+  // options_.retention_slice entries of data_keys, writes that slice's
+  // erasures and purges their keys, and returns, so the loop answers
+  // requests between slices. Loop thread.
   void MaybeSweepRetention();
   // ReloadRequest (ADMIN): Reload, answered with ReloadResult or the error.
   void HandleReload(const v1::Agency& actor, const Waiter& waiter);
@@ -281,6 +308,13 @@ class Broker {
   uint64_t last_checkpoint_seq_ = 0;
   CivilDate today_;
   CivilDate last_sweep_day_;  // the day of the last retention sweep
+  // The sweep in progress: its day, the data_keys name it resumes from,
+  // its slices so far and the erasures it made.
+  bool sweeping_ = false;
+  CivilDate sweep_day_;
+  std::string sweep_from_;
+  size_t sweep_slices_ = 0;
+  size_t sweep_erased_ = 0;
 };
 
 }  // namespace refx::broker

@@ -19,6 +19,7 @@ constexpr size_t kMaxReasonBytes = 2000;
 // The actor of the erasures the retention sweep makes (not a configured
 // identity: the broker itself).
 constexpr char kBrokerActor[] = "refx-broker";
+constexpr char kHistoryRule[] = "ROUTING_HISTORY";
 
 // `date` plus `months` calendar months, the day kept where the month has
 // it (else its last day).
@@ -36,11 +37,8 @@ CivilDate DateOf(const google::protobuf::Timestamp& time) {
 
 }  // namespace
 
-Status Broker::RetentionOf(const std::string& referral_id, std::string* record_type, CivilDate* ends,
-                           uint32_t* months) {
-  record_type->clear();
-  *ends = CivilDate{};
-  *months = 0;
+Status Broker::RetentionOf(const std::string& referral_id, Retention* out) {
+  *out = Retention();
   // NFA_OUTCOME when every case ended with an outcome whose retention is
   // NFA_OUTCOME; else the multi-agency record's period.
   bool all_nfa = true, any_case = false;
@@ -56,13 +54,15 @@ Status Broker::RetentionOf(const std::string& referral_id, std::string* record_t
   }));
   const v1::RetentionPeriod::RecordType type =
       any_case && all_nfa ? v1::RetentionPeriod::NFA_OUTCOME : v1::RetentionPeriod::MULTI_AGENCY_RECORD;
-  const v1::RetentionPeriod* period = nullptr;
+  uint32_t record_months = 0, history_months = 0;
   for (const v1::RetentionPeriod& p : config_->proto().retention().periods()) {
-    if (p.record_type() == type) period = &p;
+    if (p.record_type() == type) record_months = p.months();
+    if (p.record_type() == v1::RetentionPeriod::ROUTING_HISTORY) history_months = p.months();
   }
-  if (period == nullptr || period->months() == 0) return Status::OK();
+  if (record_months == 0 && history_months == 0) return Status::OK();
   // The last activity: the newest event of the referral other than reads
-  // of it and erasures.
+  // of it, erasures and the router's subject index (which a backfill may
+  // write long after).
   std::vector<uint64_t> seqs;
   REFX_RETURN_IF_ERROR(log_->SeqsForReferral(referral_id, &seqs));
   CivilDate last{};
@@ -71,15 +71,39 @@ Status Broker::RetentionOf(const std::string& referral_id, std::string* record_t
     REFX_RETURN_IF_ERROR(log_->Get(*it, &stored));
     v1::Event event;
     if (!event.ParseFromString(stored.bytes)) return Status::Corruption("event " + std::to_string(*it) + " does not parse");
-    if (event.has_record_accessed() || event.has_subject_erased()) continue;
+    if (event.has_record_accessed() || event.has_subject_erased() || event.has_subject_indexed()) continue;
     last = DateOf(event.time());
     break;
   }
   if (last.year == 0) return Status::OK();
-  *record_type = v1::RetentionPeriod::RecordType_Name(type);
-  *months = period->months();
-  *ends = AddMonths(last, period->months());
+  if (record_months > 0) {
+    out->record_type = v1::RetentionPeriod::RecordType_Name(type);
+    out->months = record_months;
+    out->ends = AddMonths(last, record_months);
+  }
+  if (history_months > 0) {
+    out->history = true;
+    out->history_months = history_months;
+    out->history_ends = AddMonths(last, history_months);
+  }
   return Status::OK();
+}
+
+void Broker::StageHistoryErasure(const v1::Agency& actor, const std::string& referral_id, const Retention& r) {
+  v1::Event event;
+  v1::SubjectErased* x = event.mutable_subject_erased();
+  x->set_referral_id(referral_id);
+  x->set_rule(kHistoryRule);
+  x->set_history_key(true);
+  if (r.history) {
+    x->set_reason(std::string("retention period ") + kHistoryRule + " (" + std::to_string(r.history_months) +
+                  " months after the last activity) ended on " + r.history_ends.ToString());
+    x->set_retention_record_type(kHistoryRule);
+    x->set_retention_ends(r.history_ends.ToString());
+  } else {
+    x->set_reason(std::string("no ") + kHistoryRule + " period keeps the keyed subject hash: it goes with the record");
+  }
+  ledger_->StageBrokerEvent(actor, std::move(event), "", referral_id);
 }
 
 void Broker::HandleErase(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter) {
@@ -133,11 +157,17 @@ void Broker::HandleErase(const v1::Agency& actor, const v1::Frame& frame, const 
   }
   if (!s.ok()) return ReplyStateError(waiter, s);
 
-  std::string record_type;
-  CivilDate ends;
-  uint32_t months = 0;
-  s = RetentionOf(id, &record_type, &ends, &months);
+  Retention retention;
+  s = RetentionOf(id, &retention);
   if (!s.ok()) return ReplyStateError(waiter, s);
+  const std::string& record_type = retention.record_type;
+  const CivilDate& ends = retention.ends;
+  const uint32_t months = retention.months;
+  // The keyed subject hash stays for rule 1's repeat check until its own
+  // period ends (or goes with the record when no period keeps it).
+  s = log_->HasHistoryKey(id);
+  if (!s.ok() && s.code() != Status::Code::kNotFound) return ReplyStateError(waiter, s);
+  const bool history_goes = s.ok() && (!retention.history || !(today_ < retention.history_ends));
   const bool kept = !record_type.empty() && today_ < ends;
   if (kept && !r.override_retention()) {
     return ReplyError(waiter, Status::IllegalTransition(
@@ -156,6 +186,7 @@ void Broker::HandleErase(const v1::Agency& actor, const v1::Frame& frame, const 
   erased->set_retention_record_type(record_type);
   if (!record_type.empty()) erased->set_retention_ends(ends.ToString());
   const uint64_t seq = ledger_->StageBrokerEvent(actor, std::move(event), id);
+  if (history_goes) StageHistoryErasure(actor, id, retention);
   s = Flush();
   if (!s.ok()) {
     spdlog::error("broker: erasure of {} could not be written: {}", id, s.ToString());
@@ -170,8 +201,9 @@ void Broker::HandleErase(const v1::Agency& actor, const v1::Frame& frame, const 
                                                ") but old files could not be purged yet: " + s.ToString()));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("broker: {} erased referral {} (seq {}, retention {}{}) in {:.3f} s", actor.id(), id, seq,
-               record_type.empty() ? "none" : record_type, kept ? ", overridden" : "", seconds);
+  spdlog::info("broker: {} erased referral {} (seq {}, retention {}{}{}) in {:.3f} s", actor.id(), id, seq,
+               record_type.empty() ? "none" : record_type, kept ? ", overridden" : "",
+               history_goes ? ", its subject hash too" : "", seconds);
   v1::Frame reply;
   reply.set_correlation_id(waiter.correlation_id);
   v1::EraseResult* result = reply.mutable_erase_result();
@@ -182,52 +214,111 @@ void Broker::HandleErase(const v1::Agency& actor, const v1::Frame& frame, const 
 }
 
 void Broker::MaybeSweepRetention() {
-  const CivilDate today = options_.today();
-  if (today == last_sweep_day_ || !log_->sealing() || backup_) return;  // a backup holds the files: next turn
-  last_sweep_day_ = today;
-  today_ = today;
-  std::vector<std::string> ids;  // referrals with a data key: the ones an erasure can still reach
-  Status s = log_->ScanFamily("data_keys", "", "", false, [&](std::string_view key, std::string_view) {
-    ids.emplace_back(key);
+  if (!log_->sealing() || backup_) return;  // a backup holds the files: a later turn
+  if (!sweeping_) {
+    const CivilDate today = options_.today();
+    if (today == last_sweep_day_) return;
+    last_sweep_day_ = today;
+    today_ = today;
+    sweeping_ = true;
+    sweep_day_ = today;
+    sweep_from_.clear();
+    sweep_slices_ = 0;
+    sweep_erased_ = 0;
+  } else if (options_.retention_slice_gate && !options_.retention_slice_gate()) {
+    return;
+  }
+  const CivilDate today = sweep_day_;
+  // The next slice of data_keys: referral ids (data keys) sort before
+  // "history:" names, so a referral with both is seen first by its data key
+  // and handled whole there.
+  const size_t slice = std::max<size_t>(options_.retention_slice, 1);
+  std::vector<std::string> names;
+  bool more = false;
+  Status s = log_->ScanFamily("data_keys", sweep_from_, "", false, [&](std::string_view key, std::string_view) {
+    if (names.size() == slice) {
+      sweep_from_.assign(key);
+      more = true;
+      return false;
+    }
+    names.emplace_back(key);
     return true;
   });
   if (!s.ok()) {
     spdlog::error("broker: retention sweep: cannot list the data keys: {}", s.ToString());
+    sweeping_ = false;
     return;
   }
+  ++sweep_slices_;
   v1::Agency self;
   self.set_id(kBrokerActor);
   size_t erased = 0;
-  for (const std::string& id : ids) {
-    std::string record_type;
-    CivilDate ends;
-    uint32_t months = 0;
-    s = RetentionOf(id, &record_type, &ends, &months);
+  for (const std::string& name : names) {
+    const bool history_name = eventlog::IsHistoryKeyId(name);
+    const std::string id = eventlog::ReferralOfKeyId(name);
+    if (history_name) {
+      // Handled by its data key's entry unless the record is already erased.
+      s = log_->HasDataKey(id);
+      if (s.ok()) continue;
+      if (s.code() != Status::Code::kNotFound) {
+        spdlog::error("broker: retention sweep: referral {} skipped: {}", id, s.ToString());
+        continue;
+      }
+    }
+    Retention r;
+    s = RetentionOf(id, &r);
     if (!s.ok()) {
       spdlog::error("broker: retention sweep: referral {} skipped: {}", id, s.ToString());
       continue;
     }
-    if (record_type.empty() || today < ends) continue;
-    v1::Event event;
-    v1::SubjectErased* x = event.mutable_subject_erased();
-    x->set_referral_id(id);
-    x->set_reason("retention period " + record_type + " (" + std::to_string(months) +
-                  " months after the last activity) ended on " + ends.ToString());
-    x->set_rule(record_type);
-    x->set_retention_record_type(record_type);
-    x->set_retention_ends(ends.ToString());
-    ledger_->StageBrokerEvent(self, std::move(event), id);
-    ++erased;
+    const bool history_ended = r.history && !(today < r.history_ends);
+    if (history_name) {
+      if (history_ended || !r.history) {
+        StageHistoryErasure(self, id, r);
+        ++erased;
+      }
+      continue;
+    }
+    const bool record_ended = !r.record_type.empty() && !(today < r.ends);
+    if (record_ended) {
+      v1::Event event;
+      v1::SubjectErased* x = event.mutable_subject_erased();
+      x->set_referral_id(id);
+      x->set_reason("retention period " + r.record_type + " (" + std::to_string(r.months) +
+                    " months after the last activity) ended on " + r.ends.ToString());
+      x->set_rule(r.record_type);
+      x->set_retention_record_type(r.record_type);
+      x->set_retention_ends(r.ends.ToString());
+      ledger_->StageBrokerEvent(self, std::move(event), id);
+      ++erased;
+    }
+    if (history_ended || (record_ended && !r.history)) {
+      s = log_->HasHistoryKey(id);
+      if (s.ok()) {
+        StageHistoryErasure(self, id, r);
+        ++erased;
+      } else if (s.code() != Status::Code::kNotFound) {
+        spdlog::error("broker: retention sweep: the history key of {} cannot be read: {}", id, s.ToString());
+      }
+    }
   }
-  if (erased == 0) return;
-  s = Flush();
-  if (s.ok()) s = log_->PurgeDestroyedKeys();
-  if (!s.ok()) {
-    spdlog::error("broker: retention sweep: erasing {} referrals failed: {}", erased, s.ToString());
-    return;
+  if (erased > 0) {
+    // The slice's erasures in one write, then one purge for all their keys.
+    s = Flush();
+    if (s.ok()) s = log_->PurgeDestroyedKeys();
+    if (!s.ok()) {
+      spdlog::error("broker: retention sweep: {} erasures failed: {}", erased, s.ToString());
+      sweeping_ = false;
+      return;
+    }
+    sweep_erased_ += erased;
   }
-  spdlog::info("broker: retention sweep of {}: erased {} referrals whose retention period ended", today.ToString(),
-               erased);
+  if (more) return;
+  sweeping_ = false;
+  if (sweep_erased_ > 0) {
+    spdlog::info("broker: retention sweep of {} ({} slices): {} keys destroyed whose retention period ended",
+                 today.ToString(), sweep_slices_, sweep_erased_);
+  }
 }
 
 }  // namespace refx::broker

@@ -483,7 +483,8 @@ uint64_t Ledger::StageAccess(const v1::Agency& actor, const std::string& what, c
   return seq;
 }
 
-uint64_t Ledger::StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key) {
+uint64_t Ledger::StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key,
+                                  const std::string& erase_history_key) {
   eventlog::PendingEvent pending;
   const uint64_t seq = NextSeq();
   event.set_seq(seq);
@@ -491,6 +492,7 @@ uint64_t Ledger::StageBrokerEvent(const v1::Agency& actor, v1::Event event, cons
   event.set_actor(actor.id());
   pending.event = std::move(event);
   pending.erase_data_key = erase_data_key;
+  pending.erase_history_key = erase_history_key;
   building_->events.push_back(std::move(pending));
   return seq;
 }

@@ -120,8 +120,10 @@ class Ledger {
 
   // Stages `event` (its body set; seq, time and actor filled here) as the
   // broker's own, deleting the data key of `erase_data_key` in the same
-  // write when not empty (an erasure, broker_erase.cc). Returns its seq.
-  uint64_t StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key);
+  // write when not empty (an erasure, broker_erase.cc), and the history
+  // key and by_subject entries of `erase_history_key`. Returns its seq.
+  uint64_t StageBrokerEvent(const v1::Agency& actor, v1::Event event, const std::string& erase_data_key,
+                            const std::string& erase_history_key = "");
 
   // Uses `config` (which must outlive its use) from the next request on: a
   // reloaded configuration. Batches already staged are unaffected.

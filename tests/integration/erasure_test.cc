@@ -56,24 +56,6 @@ v1::Referral PersonReferral(const std::string& reference, const std::vector<std:
   return r;
 }
 
-// Every regular file under `dir` whose bytes contain `needle`.
-std::vector<std::string> FilesHolding(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) found.push_back(entry.path().filename().string());
-  }
-  return found;
-}
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += s + " ";
-  return out;
-}
 
 class ErasureTest : public ::testing::Test {
  protected:
@@ -127,23 +109,7 @@ class ErasureTest : public ::testing::Test {
   }
 
   // The wrapped data key of `id` as stored (read-only open beside the broker).
-  std::string WrappedKey(const std::string& id) {
-    eventlog::OpenOptions open;
-    open.path = stack_.data_dir();
-    open.read_only = true;
-    open.create_if_missing = false;
-    std::unique_ptr<eventlog::EventLog> log;
-    Status s = eventlog::EventLog::Open(open, &log);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    std::string wrapped;
-    if (!log) return wrapped;
-    s = log->ScanFamily("data_keys", id, "", false, [&](std::string_view key, std::string_view value) {
-      if (key == id) wrapped.assign(value);
-      return false;
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return wrapped;
-  }
+  std::string WrappedKey(const std::string& id) { return StoredWrappedKey(stack_, id); }
 
   TestStack stack_;
   std::unique_ptr<BrokerClient> router_, admin_;
@@ -190,9 +156,9 @@ TEST_F(ErasureTest, ErasureLeavesNoSentinelNorKeyOnDiskAndTheChainVerifies) {
 
   // Raw files, while the broker runs and after it stops.
   for (int pass = 0; pass < 2; ++pass) {
-    EXPECT_EQ(Join(FilesHolding(stack_.data_dir(), wrapped)), "") << "pass " << pass;
+    EXPECT_EQ(FilesHolding(stack_.data_dir(), wrapped), "") << "pass " << pass;
     for (const auto& sentinel : kErased) {
-      EXPECT_EQ(Join(FilesHolding(stack_.data_dir(), sentinel)), "") << sentinel;
+      EXPECT_EQ(FilesHolding(stack_.data_dir(), sentinel), "") << sentinel;
     }
     if (pass == 0) {
       // Reads: the erased referral's fields are gone and marked; the other
@@ -213,21 +179,7 @@ TEST_F(ErasureTest, ErasureLeavesNoSentinelNorKeyOnDiskAndTheChainVerifies) {
     }
   }
   // The chain and the signed checkpoints verify over what is stored.
-  eventlog::OpenOptions open;
-  open.path = stack_.data_dir();
-  open.read_only = true;
-  open.create_if_missing = false;
-  open.skip_head_check = true;
-  std::unique_ptr<eventlog::EventLog> log;
-  ASSERT_TRUE(eventlog::EventLog::Open(open, &log).ok());
-  eventlog::VerifyOptions verify;
-  std::string public_key;
-  ASSERT_TRUE(eventlog::LoadSigningPublicKey(stack_.signing_public_key_path(), &public_key).ok());
-  verify.signing_public_keys.push_back(public_key);
-  const eventlog::LogVerifyReport report = eventlog::VerifyLog(*log, verify);
-  EXPECT_TRUE(report.ok()) << report.detail;
-  EXPECT_TRUE(report.checkpoints_authenticated);
-  EXPECT_GE(report.last_checkpoint_seq, 1u);
+  ExpectLogAndCheckpointsVerify(stack_);
 }
 
 TEST_F(ErasureTest, RefusesWithoutAReasonTwiceAndForUnknownReferrals) {

@@ -3,7 +3,10 @@
 #include "child_process.h"
 #include "client/curve_keygen.h"
 #include "core/subject_key.h"
+#include "eventlog/checkpoint_signing.h"
 #include "eventlog/checkpoints.h"
+#include "eventlog/event_log.h"
+#include "eventlog/verifier.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -196,6 +199,54 @@ v1::Referral SampleReferral(const std::string& agency, const std::string& refere
   a->set_risk_level(v1::HIGH);
   r.set_narrative("Synthetic test narrative.");
   return r;
+}
+
+std::string FilesHolding(const std::string& dir, const std::string& needle) {
+  std::string found;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().find(needle) != std::string::npos) found += entry.path().filename().string() + " ";
+  }
+  return found;
+}
+
+std::string StoredWrappedKey(const TestStack& stack, const std::string& name) {
+  eventlog::OpenOptions open;
+  open.path = stack.data_dir();
+  open.read_only = true;
+  open.create_if_missing = false;
+  std::unique_ptr<eventlog::EventLog> log;
+  Status s = eventlog::EventLog::Open(open, &log);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::string wrapped;
+  if (!log) return wrapped;
+  s = log->ScanFamily("data_keys", name, "", false, [&](std::string_view key, std::string_view value) {
+    if (key == name) wrapped.assign(value);
+    return false;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return wrapped;
+}
+
+void ExpectLogAndCheckpointsVerify(const TestStack& stack) {
+  eventlog::OpenOptions open;
+  open.path = stack.data_dir();
+  open.read_only = true;
+  open.create_if_missing = false;
+  open.skip_head_check = true;
+  std::unique_ptr<eventlog::EventLog> log;
+  ASSERT_TRUE(eventlog::EventLog::Open(open, &log).ok());
+  eventlog::VerifyOptions verify;
+  std::string public_key;
+  ASSERT_TRUE(eventlog::LoadSigningPublicKey(stack.signing_public_key_path(), &public_key).ok());
+  verify.signing_public_keys.push_back(public_key);
+  const eventlog::LogVerifyReport report = eventlog::VerifyLog(*log, verify);
+  EXPECT_TRUE(report.ok()) << report.detail;
+  EXPECT_TRUE(report.checkpoints_authenticated);
+  EXPECT_GE(report.last_checkpoint_seq, 1u);
 }
 
 }  // namespace refx::testing

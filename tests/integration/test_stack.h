@@ -113,4 +113,19 @@ v1::Referral SampleReferral(const std::string& agency, const std::string& refere
 // Path of the built refx-broker binary.
 std::string BrokerBinary();
 
+// The names of the regular files under `dir` (at any depth) whose bytes
+// contain `needle`, space-separated ("" when none): the raw-file searches of
+// the erasure tests.
+std::string FilesHolding(const std::string& dir, const std::string& needle);
+
+// The value stored under `name` in the log's data_keys family (a wrapped
+// data or history key), read through a read-only open beside the broker;
+// "" when there is none.
+std::string StoredWrappedKey(const TestStack& stack, const std::string& name);
+
+// Opens the stopped broker's log read-only and checks that the chain and
+// the signed checkpoints (under the stack's signing key) verify over what
+// is stored, with at least one checkpoint.
+void ExpectLogAndCheckpointsVerify(const TestStack& stack);
+
 }  // namespace refx::testing
