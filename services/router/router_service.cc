@@ -86,6 +86,7 @@ Status RouterService::Run(const std::function<bool()>& should_stop) {
 Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   state_ = RouterState();
   newest_day_ = 0;
+  forgot_subjects_ = false;
   queued_subjects_.clear();  // the replay says again which are missing
   uint64_t cursor = 0;
   REFX_RETURN_IF_ERROR(cursor_.Load(&cursor));
@@ -124,7 +125,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   }
   spdlog::info("router: replayed the log from seq {} to seq {} ({} cases); routing events after seq {}", from + 1,
                replayed_to, state_.case_count(), cursor);
-  if (schedule_.Due(replayed_to)) {
+  if (schedule_.Due(replayed_to) || (forgot_subjects_ && schedule_.Behind(replayed_to))) {
     // Nothing is queued yet: the state is exactly the log up to replayed_to.
     read_seq_ = replayed_to;
     REFX_RETURN_IF_ERROR(TakeSnapshot());
@@ -171,7 +172,8 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
           if (!failure.ok()) return true;
         }
         if (StopRequested(should_stop)) return true;
-        if (!HasQueued() && read_seq_ == state_seq_ && schedule_.Due(read_seq_)) {
+        if (!HasQueued() && read_seq_ == state_seq_ &&
+            (schedule_.Due(read_seq_) || (forgot_subjects_ && schedule_.Behind(read_seq_)))) {
           failure = TakeSnapshot();
           if (!failure.ok()) return true;
         }
@@ -211,7 +213,27 @@ void RouterService::Apply(const v1::Event& event) {
     state_.MarkWithdrawn(event.referral_withdrawn().referral_id());
   } else if (event.has_subject_indexed()) {
     uint64_t seq = 0;
-    if (SeqForReferralId(event.subject_indexed().referral_id(), &seq)) state_.MarkSubjectIndexed(seq);
+    if (SeqForReferralId(event.subject_indexed().referral_id(), &seq)) {
+      state_.MarkSubjectIndexed(seq);
+      // An erased referral's submission comes back without the identity;
+      // while its history key lives, its subject key (opened by the broker)
+      // still counts for the repeat check.
+      const std::string& key = event.subject_indexed().subject_key();
+      if (!key.empty() && state_.SubjectKeyOf(seq).empty()) {
+        std::vector<std::string> destinations;
+        for (const v1::Destination& d : options_.config->proto().destinations()) destinations.push_back(d.code());
+        state_.RestoreSubject(seq, key, DateOf(event.time()), destinations);
+      }
+    }
+  } else if (event.has_subject_erased() && event.subject_erased().history_key()) {
+    // The ROUTING_HISTORY retention of the referral ended: no longer a
+    // repeat, and gone from the next snapshot, which is taken soon.
+    uint64_t seq = 0;
+    if (SeqForReferralId(event.subject_erased().referral_id(), &seq) && state_.ForgetSubject(seq)) {
+      forgot_subjects_ = true;
+      spdlog::debug("router: forgot the subject of {} (its routing history retention ended)",
+                    event.subject_erased().referral_id());
+    }
   }
 }
 
@@ -356,6 +378,7 @@ Status RouterService::TakeSnapshot() {
   state_.ToSnapshot(&snapshot);
   REFX_RETURN_IF_ERROR(snapshot_file_.Store(read_seq_, read_hash_, snapshot));
   schedule_.Taken(read_seq_);
+  forgot_subjects_ = false;
   spdlog::debug("router: snapshot at seq {} ({} cases)", read_seq_, state_.case_count());
   return Status::OK();
 }

@@ -43,7 +43,13 @@
 // never holds the subject key, can index the referral by subject for
 // subject access requests. Withdrawn referrals are indexed too. After the
 // replay, referrals up to the cursor that have none (a log written before
-// subject_indexed existed) are indexed first: the backfill.
+// subject_indexed existed) are indexed first: the backfill. The broker
+// seals the key under the referral's history key: while that lives, a
+// referral whose record was erased still counts as a repeat (its key comes
+// from its subject_indexed event); once the broker destroys it (a
+// subject_erased with history_key, when the ROUTING_HISTORY retention
+// ends) the router forgets the referral's subject and routing history, and
+// takes a snapshot at the next chance so the snapshot forgets it too.
 //
 // Deadlines: the case_routed deadline is the engine's deadline_unix:
 // 23:59:59 Europe/London time on the deadline date (the last second of the
@@ -189,6 +195,9 @@ class RouterService {
   uint64_t state_seq_ = 0;      // the last event applied to state_
   int64_t newest_day_ = 0;      // the date of the newest event applied (days since 1970)
   int history_months_ = 12;     // the longest repeat window of the rules
+  // A subject was forgotten (its history key destroyed) since the last
+  // snapshot: the next chance takes one, so the snapshot forgets it too.
+  bool forgot_subjects_ = false;
 };
 
 }  // namespace refx

@@ -59,6 +59,37 @@ std::string RouterState::SubjectKeyOf(uint64_t seq) const {
   return it == subject_by_seq_.end() ? std::string() : it->second.subject_key;
 }
 
+void RouterState::RestoreSubject(uint64_t seq, const std::string& subject_key, const CivilDate& on,
+                                 const std::vector<std::string>& destinations) {
+  if (subject_key.empty() || subject_by_seq_.count(seq)) return;
+  subject_by_seq_[seq] = {subject_key, on.ToDays()};
+  const std::string referral_id = ReferralIdForSeq(seq);
+  for (const std::string& destination : destinations) {
+    auto it = cases_.find(CaseKey(referral_id, destination));
+    if (it != cases_.end()) AddCase(referral_id, destination, CivilDate::FromDays(it->second));
+  }
+}
+
+bool RouterState::ForgetSubject(uint64_t seq) {
+  auto it = subject_by_seq_.find(seq);
+  if (it == subject_by_seq_.end()) return false;
+  if (auto subject = history_.find(it->second.subject_key); subject != history_.end()) {
+    for (auto dest = subject->second.begin(); dest != subject->second.end();) {
+      DestinationHistory& h = dest->second;
+      if (h.dates.erase(seq) > 0 && !h.dates.empty()) {
+        h.latest = h.dates.begin()->second;
+        for (const auto& [s, on] : h.dates) {
+          if (h.latest < on) h.latest = on;
+        }
+      }
+      dest = h.dates.empty() ? subject->second.erase(dest) : std::next(dest);
+    }
+    if (subject->second.empty()) history_.erase(subject);
+  }
+  subject_by_seq_.erase(it);
+  return true;
+}
+
 std::optional<CivilDate> RouterState::LastRoutedOn(const std::string& subject_key, const std::string& destination,
                                                    uint64_t before_seq) const {
   auto subject = history_.find(subject_key);

@@ -56,6 +56,18 @@ class RouterState {
   // The subject key of the referral submitted at `seq`, or "".
   std::string SubjectKeyOf(uint64_t seq) const;
 
+  // Records `subject_key` for the referral submitted at `seq` when it has
+  // none (its submission came back erased: the key is then its
+  // subject_indexed event's, opened with the history key), with `on` as
+  // its submission date, and adds its cases at `destinations` that are
+  // recorded to the routing history. Does nothing when it has a key.
+  void RestoreSubject(uint64_t seq, const std::string& subject_key, const CivilDate& on,
+                      const std::vector<std::string>& destinations);
+  // Forgets the subject key of the referral submitted at `seq` and its
+  // routing history (its ROUTING_HISTORY retention ended: the broker
+  // destroyed its history key). Its cases stay. Returns whether it had one.
+  bool ForgetSubject(uint64_t seq);
+
   // Whether the subject key of the referral submitted at `seq` is in the
   // log (a subject_indexed event, or one the router has queued).
   void MarkSubjectIndexed(uint64_t seq) { subject_indexed_.insert(seq); }

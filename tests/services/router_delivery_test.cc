@@ -164,6 +164,47 @@ TEST(RouterDeliveryTest, RoutingHistoryIsRebuiltOnRestartForRepeatReferrals) {
   EXPECT_THAT(RoutedDestinations(events, fresh), ElementsAre("DA_OUTREACH"));
 }
 
+// Issue 13: an erasure destroys the referral's data key but not its history
+// key (ROUTING_HISTORY keeps the keyed subject hash 12 months). A router
+// that replays the log from seq 1 gets the first submission back erased,
+// and takes the subject key from its subject_indexed event instead: the
+// new referral is still a repeat.
+TEST(RouterDeliveryTest, AnErasedReferralStillCountsAsARepeatAfterAFullReplay) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  const std::string first = s.Submit(DaHighRiskReferral("kent-police", "T-ERREP-1", "Robin"));
+  {
+    auto router = MakeRouter(s);
+    ASSERT_TRUE(router);
+    HostedService r;
+    r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+    s.WaitFor("the first referral routed and indexed", [&](const std::vector<v1::Event>& ev) {
+      return RoutedDestinations(ev, first).size() == 2 && !EventsOf(ev, v1::Event::kSubjectIndexed, first).empty();
+    });
+    ASSERT_TRUE(r.Stop().ok());
+  }
+  v1::Frame request, reply;
+  request.mutable_erase()->set_referral_id(first);
+  request.mutable_erase()->set_reason("consent withdrawn");
+  request.mutable_erase()->set_override_retention(true);
+  ASSERT_TRUE(s.stack().ClientFor("refx-admin")->Call(request, &reply).ok());
+  ASSERT_TRUE(reply.has_erase_result()) << reply.DebugString();
+  // No snapshot: the restarted router replays the whole log.
+  std::filesystem::remove(s.StateDir("router") + "/router.snapshot");
+
+  const std::string repeat = s.Submit(DaReferralWithScore("kent-police", "T-ERREP-2", 11, "Robin"));
+  auto router = MakeRouter(s);
+  ASSERT_TRUE(router);
+  HostedService r;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  auto events = s.WaitFor("the new referral routed", [&](const std::vector<v1::Event>& ev) {
+    return RoutedDestinations(ev, repeat).size() == 2 || RoutedDestinations(ev, repeat) == std::vector<std::string>{"DA_OUTREACH"};
+  });
+  EXPECT_TRUE(r.Stop().ok());
+  ASSERT_TRUE(SubmissionOf(events, first)->erased());
+  EXPECT_THAT(RoutedDestinations(events, repeat), UnorderedElementsAre("DA_MARAC", "IDVA"));
+}
+
 TEST(RouterDeliveryTest, PreventAdoptedToChannelOpensAChannelCase) {
   ServicesStack s;
   ASSERT_TRUE(s.stack().StartBroker());

@@ -49,6 +49,47 @@ TEST(RouterStateTest, HistoryCountsOnlyEarlierReferralsOfTheSubject) {
   EXPECT_EQ(view.LastRoutedOn("subject-a", "DA_MARAC")->ToString(), "2026-06-02");
 }
 
+TEST(RouterStateTest, RestoredSubjectCountsItsCasesAndAForgottenOneNoLongerDoesNorIsSnapshotted) {
+  RouterState s;
+  // Referral 1's submission came back erased: no key from it; its cases are known.
+  s.AddReferral(1, "");
+  s.AddCase(ReferralIdForSeq(1), "DA_MARAC", D("2026-01-10"));
+  s.AddCase(ReferralIdForSeq(1), "IDVA", D("2026-01-11"));
+  s.AddReferral(3, "subject-a");
+  s.AddCase(ReferralIdForSeq(3), "DA_MARAC", D("2026-03-01"));
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "DA_MARAC", 3), std::nullopt);
+
+  // Its subject_indexed event (opened with the history key) gives the key.
+  s.RestoreSubject(1, "subject-a", D("2026-01-10"), {"DA_MARAC", "IDVA", "CSU_TRIAGE"});
+  EXPECT_EQ(s.SubjectKeyOf(1), "subject-a");
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "DA_MARAC", 3)->ToString(), "2026-01-10");
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "IDVA", 100)->ToString(), "2026-01-11");
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "CSU_TRIAGE", 100), std::nullopt);
+  // A key it has already is kept.
+  s.RestoreSubject(3, "subject-b", D("2026-03-01"), {"DA_MARAC"});
+  EXPECT_EQ(s.SubjectKeyOf(3), "subject-a");
+
+  // Its history key destroyed: gone from the history, the latest date
+  // recomputed, and from the snapshot.
+  EXPECT_TRUE(s.ForgetSubject(1));
+  EXPECT_FALSE(s.ForgetSubject(1));
+  EXPECT_EQ(s.SubjectKeyOf(1), "");
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "IDVA", 100), std::nullopt);
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "DA_MARAC", 100)->ToString(), "2026-03-01");
+  EXPECT_EQ(s.LastRoutedOn("subject-a", "DA_MARAC", 3), std::nullopt);
+  EXPECT_TRUE(s.HasCase(ReferralIdForSeq(1), "DA_MARAC")) << "its cases stay";
+  v1::RouterSnapshot snapshot;
+  s.ToSnapshot(&snapshot);
+  for (const auto& r : snapshot.referrals()) EXPECT_NE(r.seq(), 1u);
+  for (const auto& h : snapshot.history()) {
+    for (uint64_t seq : h.seqs()) EXPECT_NE(seq, 1u);
+  }
+  RouterState restored;
+  restored.FromSnapshot(snapshot);
+  EXPECT_EQ(restored.LastRoutedOn("subject-a", "IDVA", 100), std::nullopt);
+  EXPECT_EQ(restored.LastRoutedOn("subject-a", "DA_MARAC", 100)->ToString(), "2026-03-01");
+}
+
 TEST(RouterStateTest, Withdrawn) {
   RouterState s;
   EXPECT_FALSE(s.IsWithdrawn("R-0000000003"));
