@@ -89,7 +89,7 @@ std::string EventDetail(const v1::Event& e, bool free_text) {
       break;
     case B::kSubjectErased: {
       const v1::SubjectErased& x = e.subject_erased();
-      d += "subject's data key destroyed";
+      d += x.history_key() ? "subject hash's history key destroyed" : "subject's data key destroyed";
       if (!x.rule().empty()) d += "  under retention rule " + x.rule();
       if (x.override_retention()) d += "  retention " + x.retention_record_type() + " overridden (kept until " + x.retention_ends() + ")";
       d += FreeText("reason", x.reason(), free_text);
