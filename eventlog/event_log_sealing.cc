@@ -128,6 +128,7 @@ Status EventLog::DeleteSubjectEntries(const std::string& referral_id, rocksdb::W
     if (!event.has_subject_indexed() || event.subject_indexed().subject_key().empty()) continue;
     wb->Delete(by_subject_, IndexKey(event.subject_indexed().subject_key(), seq));
     subject_entries_deleted_ = true;
+    subject_entries_in_batch_ = true;
   }
   return Status::OK();
 }
