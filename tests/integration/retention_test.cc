@@ -1,9 +1,8 @@
 // Retention (issue 13 item 3): the broker erases a referral once its
 // configured retention period has ended, with a subject_erased event that
 // names the rule, and the monitoring report counts what was erased under
-// which rule. The broker runs in-process (real ZeroMQ with CURVE, real
-// RocksDB) so that the test can move its date: its `today` is a clock the
-// test sets.
+// which rule. The broker runs in-process (in_process_broker.h) so that the
+// test can move its date.
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -14,6 +13,7 @@
 #include <thread>
 
 #include "broker/broker.h"
+#include "in_process_broker.h"
 #include "core/hex.h"
 #include "domain/monitoring/monitoring_report.h"
 #include "eventlog/checkpoint_signing.h"
@@ -28,44 +28,6 @@ constexpr char kConfig[] = R"(
 destinations { code: "DEST_A" name: "A panel" agency_id: "lead-a" need_to_know: [SUBJECT_IDENTITY] purpose: "risk panel" }
 retention { periods { record_type: MULTI_AGENCY_RECORD months: 2 note: "test: two months" } }
 )";
-
-class InProcessBroker {
- public:
-  // `tune` adjusts the options (the sweep's slice and gate) before the start.
-  InProcessBroker(const TestStack& stack, std::atomic<int64_t>* today_days,
-                  const std::function<void(broker::BrokerOptions*)>& tune = nullptr) {
-    EXPECT_TRUE(PartnershipConfig::Load(stack.config_path(), &config_).ok());
-    broker::BrokerOptions options;
-    std::unique_ptr<eventlog::CheckpointSigner> signer;
-    EXPECT_TRUE(eventlog::CheckpointSigner::Load(stack.key_dir() + "/broker.sign.key", &signer).ok());
-    options.signer = std::move(signer);
-    if (tune) tune(&options);
-    options.server_keys = stack.broker_keys();
-    options.frontend_endpoint = "tcp://127.0.0.1:*";
-    options.metrics_address = "off";
-    options.today = [today_days] { return CivilDate::FromDays(today_days->load()); };
-    eventlog::OpenOptions open;
-    open.path = stack.data_dir();
-    EXPECT_TRUE(eventlog::LoadMasterKeyFile(stack.master_key_path(), &open.master_key).ok());
-    std::unique_ptr<eventlog::EventLog> log;
-    EXPECT_TRUE(eventlog::EventLog::Open(open, &log).ok());
-    broker_ = std::make_unique<broker::Broker>(std::move(options), config_.get(), std::move(log));
-    EXPECT_TRUE(broker_->Start().ok());
-    thread_ = std::thread([this] { result_ = broker_->Run(); });
-  }
-  ~InProcessBroker() {
-    broker_->RequestStop();
-    thread_.join();
-    EXPECT_TRUE(result_.ok()) << result_.ToString();
-  }
-  const std::string& endpoint() const { return broker_->frontend_endpoint(); }
-
- private:
-  std::unique_ptr<PartnershipConfig> config_;
-  std::unique_ptr<broker::Broker> broker_;
-  std::thread thread_;
-  Status result_;
-};
 
 TEST(RetentionTest, ErasesWhenThePeriodEndsNamingTheRuleAndTheReportCountsIt) {
   TestStack stack({{"agency-a", {"SUBMITTER"}, {}}, {"lead-a", {"LEAD"}, {}}, {"auditor", {"AUDITOR"}, {}}}, "",

@@ -6,10 +6,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "core/london_time.h"
+#include "core/subject_key.h"
+#include "in_process_broker.h"
 #include "core/working_calendar.h"
 #include "services/delivery/delivery_service.h"
 #include "services/router/router_service.h"
@@ -203,6 +209,64 @@ TEST(RouterDeliveryTest, AnErasedReferralStillCountsAsARepeatAfterAFullReplay) {
   EXPECT_TRUE(r.Stop().ok());
   ASSERT_TRUE(SubmissionOf(events, first)->erased());
   EXPECT_THAT(RoutedDestinations(events, repeat), UnorderedElementsAre("DA_MARAC", "IDVA"));
+}
+
+// Issue 13: when the broker destroys a referral's history key (its
+// ROUTING_HISTORY retention ended), the router forgets the referral's
+// subject: its snapshot no longer holds the keyed hash, and a new referral
+// about the same person is no longer a repeat. The broker runs in-process,
+// on the stack's endpoint, with a date the test moves.
+TEST(RouterDeliveryTest, TheRouterForgetsASubjectWhenItsHistoryKeyIsDestroyedInMemoryAndSnapshot) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());  // picks the endpoint the stack's clients use
+  ASSERT_EQ(s.stack().StopBroker(SIGTERM), 0);
+  std::atomic<int64_t> today(TodayUtc().ToDays());
+  InProcessBroker broker(s.stack(), &today,
+                         [&](broker::BrokerOptions* o) { o->frontend_endpoint = s.stack().endpoint(); });
+  const v1::Referral referral = DaHighRiskReferral("kent-police", "T-FORGET-1", "Robin");
+  const std::string key = SubjectKey(s.subject_secret(), referral);
+  ASSERT_EQ(key.size(), 64u);
+  const std::string first = s.Submit(referral);
+  auto run_router = [&](const std::function<void()>& meanwhile) {
+    auto router = MakeRouter(s);
+    ASSERT_TRUE(router);
+    HostedService r;
+    r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+    meanwhile();
+    ASSERT_TRUE(r.Stop().ok());
+  };
+  // Routed and indexed; the snapshot written at the stop holds the hash.
+  run_router([&] {
+    s.WaitFor("the first referral routed and indexed", [&](const std::vector<v1::Event>& ev) {
+      return RoutedDestinations(ev, first).size() == 2 && !EventsOf(ev, v1::Event::kSubjectIndexed, first).empty();
+    });
+  });
+  ASSERT_NE(FilesHolding(s.StateDir("router"), key), "");
+
+  std::vector<v1::Event> events;
+  run_router([&] {
+    // Thirteen months on: ROUTING_HISTORY (12 months) has ended, the record
+    // (72) is kept.
+    today = TodayUtc().ToDays() + 400;
+    s.WaitFor("the history key destroyed", [&](const std::vector<v1::Event>& ev) {
+      for (const v1::Event& e : ev) {
+        if (e.has_subject_erased() && e.subject_erased().history_key()) return true;
+      }
+      return false;
+    });
+    // The router takes a snapshot once it has handled the erasure.
+    for (int i = 0; i < 600 && !FilesHolding(s.StateDir("router"), key).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(FilesHolding(s.StateDir("router"), key), "");
+    // Robin again, medium risk: no longer a repeat, so DA_OUTREACH.
+    const std::string again = s.Submit(DaReferralWithScore("kent-police", "T-FORGET-2", 11, "Robin"));
+    events = s.WaitFor("the new referral routed", [&](const std::vector<v1::Event>& ev) {
+      return !RoutedDestinations(ev, again).empty();
+    });
+    EXPECT_THAT(RoutedDestinations(events, again), ElementsAre("DA_OUTREACH"));
+  });
+  EXPECT_FALSE(SubmissionOf(events, first)->erased()) << "the record itself is kept";
 }
 
 TEST(RouterDeliveryTest, PreventAdoptedToChannelOpensAChannelCase) {
