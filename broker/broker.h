@@ -175,8 +175,10 @@ class Broker {
   void HandleRead(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                   const v1::StaffMember* person);
   // EraseRequest (ADMIN, broker_erase.cc): destroys a referral's data key
-  // with a subject_erased event, purges the key's bytes from the files and
-  // only then answers with EraseResult. Blocks the loop meanwhile.
+  // with a subject_erased event (and its history key with a second one when
+  // its ROUTING_HISTORY period has ended too, or none is configured), purges
+  // the keys' bytes from the files and only then answers with EraseResult.
+  // Blocks the loop meanwhile.
   void HandleErase(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter);
   // The retention periods that apply to a referral (broker_erase.cc),
   // counted in months from its last activity.
