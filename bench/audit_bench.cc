@@ -534,7 +534,7 @@ class AuditBench {
       std::ifstream in(log);
       std::string text((std::istreambuf_iterator<char>(in)), {});
       // The router's, delivery's and the notifier's line at the end of their replay.
-      return text.find(service == "refx-router" ? "routing events after seq" : "replayed the log from seq") !=
+      return text.find(service == "refx-router" ? "routing events after seq" : "replayed the log") !=
              std::string::npos;
     };
     while (!caught_up()) {
