@@ -44,8 +44,10 @@ bool OutcomesService::OnEvent(const v1::Event& event, const std::string& hash) {
   if (const CaseView* c = fold_.Apply(event)) watch_.Update(*c);
   last_hash_ = hash;
   newest_time_ = std::max(newest_time_, EventMicros(event));
-  if (event.seq() - pruned_at_ >= kPruneEvery) {
-    // Also while catching up, so that a long log never holds every case at once.
+  if (event.seq() - pruned_at_ >= std::max<uint64_t>(kPruneEvery, fold_.size())) {
+    // Also while catching up, so that a long log never holds every case at
+    // once. A sweep walks every case: at most one per as many events as
+    // there are cases, or a replay costs cases x events / kPruneEvery.
     pruned_at_ = event.seq();
     forgotten_cases_.fetch_add(fold_.ForgetClosedBefore(newest_time_ - ClosedHorizonMicros()));
   }
