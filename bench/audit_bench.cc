@@ -22,10 +22,12 @@
 //
 // With --services it measures only the services instead (issue 14): the
 // broker on the log with deploy/config/sevenoaks.textproto (fresh keys),
-// then refx-router and refx-outcomes each started from exec until caught up
-// with the log - replaying it whole (--snapshot-events 0), and from the
-// snapshot a previous run left at stop - with the resident memory (VmRSS)
-// when caught up and its peak (VmHWM), median of --restarts runs each.
+// then refx-router, refx-outcomes, refx-delivery and refx-notifier each
+// started from exec until caught up with the log - replaying it whole
+// (--snapshot-events 0), and from the snapshot a previous run left at stop
+// - with the resident memory (VmRSS) when caught up and its peak (VmHWM),
+// median of --restarts runs each. No alert addresses: the notifier mails
+// nothing.
 //
 // A benchmark, not a test: nothing asserts on timing. It exits 1 on a setup
 // failure, a refused request, or a read that delivers a different number of
@@ -455,8 +457,12 @@ class AuditBench {
 
   struct ServiceStart {
     double seconds = 0;
+    double cpu = 0;  // the service's CPU seconds (user + system) until caught up
     uint64_t rss_kb = 0, peak_kb = 0;
   };
+  static inline const std::vector<std::string> kServices = {"refx-router", "refx-outcomes", "refx-delivery",
+                                                            "refx-notifier"};
+
   struct ServiceFigures {
     std::string service, mode;
     std::vector<ServiceStart> runs;
@@ -492,13 +498,17 @@ class AuditBench {
       Check(GenerateCurveKeyPair(&keys), "GenerateCurveKeyPair");
       agency.clear_public_key_file();
       agency.set_public_key(keys.public_key);
-      if (agency.id() == "refx-router" || agency.id() == "refx-outcomes") {
+      if (std::find(kServices.begin(), kServices.end(), agency.id()) != kServices.end()) {
         Check(SaveCurveKeyPair(svc_key_dir_, agency.id(), keys), "SaveCurveKeyPair");
       }
     }
     WriteFile(svc_key_dir_ + "/broker.pub", broker_keys_.public_key + "\n");
     config.set_subject_key_file(run_dir_->path() + "/subject.hmac");
     Check(GenerateSubjectKeyFile(config.subject_key_file()), "GenerateSubjectKeyFile");
+    for (v1::Destination& d : *config.mutable_destinations()) d.clear_alert_emails();
+    // The deployment's configuration names keys/broker.master.key: a fresh one here.
+    config.mutable_broker()->set_master_key_file(run_dir_->path() + "/broker.master.key");
+    Check(GenerateSecretKeyFile(config.broker().master_key_file(), "master key"), "GenerateSecretKeyFile");
     std::string text;
     google::protobuf::TextFormat::PrintToString(config, &text);
     WriteFile(config_path_, text);
@@ -523,7 +533,9 @@ class AuditBench {
       if (service == "refx-outcomes") return fs::exists(state_dir + "/refx-outcomes.ready");
       std::ifstream in(log);
       std::string text((std::istreambuf_iterator<char>(in)), {});
-      return text.find("routing events after seq") != std::string::npos;
+      // The router's, delivery's and the notifier's line at the end of their replay.
+      return text.find(service == "refx-router" ? "routing events after seq" : "replayed the log") !=
+             std::string::npos;
     };
     while (!caught_up()) {
       if (!child.Running()) throw BenchError(service + " exited during start:\n" + child.LogTail());
@@ -531,6 +543,7 @@ class AuditBench {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     start.seconds = Seconds(exec, Clock::now());
+    start.cpu = ProcessCpuSeconds(child.pid());
     start.rss_kb = StatusKb(child.pid(), "VmRSS");
     start.peak_kb = StatusKb(child.pid(), "VmHWM");
     const int status = child.Stop(std::chrono::seconds(120));  // SIGTERM: a snapshot as of the head
@@ -544,7 +557,7 @@ class AuditBench {
     SetUpServicesBroker();
     broker_ = StartBroker();
     const uint64_t head = s_.events;  // the log holds exactly the synthetic events
-    for (const std::string service : {"refx-router", "refx-outcomes"}) {
+    for (const std::string& service : kServices) {
       const std::string state_dir = run_dir_->path() + "/" + service;
       fs::create_directories(state_dir);
       // The router acts only after its cursor: at the head, it routes nothing again.
@@ -578,19 +591,20 @@ class AuditBench {
     out << "## Service restarts on " << Thousands(static_cast<double>(s_.events)) << " events (median of "
         << s_.restarts << ")\n\n"
         << "Load average before / after: " << load_before_ << " / " << load_after_ << "\n\n"
-        << "| service | start | caught up (s) | RSS caught up (MB) | peak RSS (MB) | snapshot (MB) |\n"
-        << "|---|---|---:|---:|---:|---:|\n";
+        << "| service | start | caught up (s) | CPU (s) | RSS caught up (MB) | peak RSS (MB) | snapshot (MB) |\n"
+        << "|---|---|---:|---:|---:|---:|---:|\n";
     for (const ServiceFigures& f : service_figures_) {
-      std::vector<double> secs, rss, peak;
+      std::vector<double> secs, cpu, rss, peak;
       for (const ServiceStart& r : f.runs) {
         secs.push_back(r.seconds);
+        cpu.push_back(r.cpu);
         rss.push_back(static_cast<double>(r.rss_kb) / 1024);
         peak.push_back(static_cast<double>(r.peak_kb) / 1024);
       }
       auto it = snapshot_bytes_.find(f.service);
       const double snap_mb = it == snapshot_bytes_.end() ? 0 : static_cast<double>(it->second) / 1e6;
       out << "| " << f.service << " | " << (f.mode == "replay" ? "full replay" : "snapshot + tail") << " | "
-          << Fixed(median(secs), 3) << " | " << Fixed(median(rss), 0) << " | " << Fixed(median(peak), 0) << " | "
+          << Fixed(median(secs), 3) << " | " << Fixed(median(cpu), 2) << " | " << Fixed(median(rss), 0) << " | " << Fixed(median(peak), 0) << " | "
           << (f.mode == "replay" ? "-" : Fixed(snap_mb, 1)) << " |\n";
     }
   }
@@ -1108,7 +1122,7 @@ int main(int argc, char** argv) {
   app.add_option("--ceiling-ms", s.ceiling_ms, "Duration of the raw RocksDB synced-write measurement")
       ->capture_default_str();
   app.add_flag("--services", s.services,
-               "Measure refx-router and refx-outcomes restarts (full replay vs snapshot) and RSS instead");
+               "Measure the services' restarts (full replay vs snapshot) and RSS instead");
   app.add_flag("--keep-temp", s.keep, "Keep the run's directory (configuration, broker log) and temporary data");
   CLI11_PARSE(app, argc, argv);
   if (s.quick) {

@@ -132,46 +132,84 @@ size_t CaseFold::ForgetClosedBefore(Micros cutoff) {
   return dropped;
 }
 
-void CaseFold::ToSnapshot(v1::CaseFoldSnapshot* out) const {
-  out->Clear();
-  out->set_last_seq(last_seq_);
+void CaseFold::ToSnapshotChunks(size_t per_chunk,
+                                const std::function<void(const v1::CaseFoldSnapshot&)>& add) const {
+  v1::CaseFoldSnapshot out;
+  out.set_last_seq(last_seq_);
+  int used = 0;  // referrals of `out` in use; the rest are kept for reuse
+  auto flush = [&] {
+    while (out.referrals_size() > used) out.mutable_referrals()->RemoveLast();
+    if (used > 0) add(out);
+    used = 0;
+  };
   for (const auto& [referral_id, dests] : destinations_) {
-    v1::CaseFoldSnapshot::Referral* r = out->add_referrals();
+    v1::CaseFoldSnapshot::Referral* r =
+        used < out.referrals_size() ? out.mutable_referrals(used) : out.add_referrals();
+    ++used;
     r->set_referral_id(referral_id);
+    int cases = 0;
     for (const std::string& d : dests) {
       auto it = cases_.find({referral_id, d});
       if (it == cases_.end()) continue;
       const CaseView& c = it->second;
-      v1::CaseFoldSnapshot::Case* o = r->add_cases();
+      v1::CaseFoldSnapshot::Case* o = cases < r->cases_size() ? r->mutable_cases(cases) : r->add_cases();
+      ++cases;
       o->set_destination(c.destination);
       o->set_state(c.state);
+      o->clear_times();
       for (Micros t : {c.routed_at, c.deadline, c.first_delivered_at, c.acknowledged_at, c.accepted_at, c.closed_at}) {
         o->add_times(t);
       }
       o->set_acknowledge_breached(c.acknowledge_breached);
+      o->clear_escalated_by();
       for (const std::string& by : c.escalated_by) o->add_escalated_by(by);
     }
+    while (r->cases_size() > cases) r->mutable_cases()->RemoveLast();
+    if (static_cast<size_t>(used) >= per_chunk) flush();
   }
+  flush();
 }
 
-void CaseFold::FromSnapshot(const v1::CaseFoldSnapshot& in) {
-  *this = CaseFold();
-  last_seq_ = in.last_seq();
-  for (const auto& r : in.referrals()) {
-    std::vector<std::string>& dests = destinations_[r.referral_id()];
-    for (const auto& o : r.cases()) {
-      CaseView& c = cases_[{r.referral_id(), o.destination()}];
+void CaseFold::AddSnapshotChunk(const v1::CaseFoldSnapshot& chunk) {
+  last_seq_ = chunk.last_seq();
+  std::vector<int> order;
+  for (const auto& r : chunk.referrals()) {
+    // Chunks come in referral id order: each referral goes at the end of
+    // both maps (a hint, not a search), its cases in destination order.
+    auto dests = destinations_.emplace_hint(destinations_.end(), r.referral_id(), std::vector<std::string>());
+    dests->second.reserve(dests->second.size() + static_cast<size_t>(r.cases_size()));
+    order.resize(static_cast<size_t>(r.cases_size()));
+    for (int i = 0; i < r.cases_size(); ++i) order[static_cast<size_t>(i)] = i;
+    std::sort(order.begin(), order.end(),
+              [&r](int a, int b) { return r.cases(a).destination() < r.cases(b).destination(); });
+    for (int i : order) {
+      const auto& o = r.cases(i);
+      auto it = cases_.emplace_hint(cases_.end(), Key(r.referral_id(), o.destination()), CaseView());
+      CaseView& c = it->second;
       c.referral_id = r.referral_id();
       c.destination = o.destination();
       c.state = static_cast<v1::CaseState>(o.state());
       Micros* times[] = {&c.routed_at, &c.deadline, &c.first_delivered_at, &c.acknowledged_at, &c.accepted_at,
                          &c.closed_at};
-      for (int i = 0; i < o.times_size() && i < 6; ++i) *times[i] = o.times(i);
+      for (int t = 0; t < o.times_size() && t < 6; ++t) *times[t] = o.times(t);
       c.acknowledge_breached = o.acknowledge_breached();
       c.escalated_by.assign(o.escalated_by().begin(), o.escalated_by().end());
-      dests.push_back(o.destination());
     }
+    for (const auto& o : r.cases()) dests->second.push_back(o.destination());
   }
+}
+
+void CaseFold::ToSnapshot(v1::CaseFoldSnapshot* out) const {
+  out->Clear();
+  out->set_last_seq(last_seq_);
+  ToSnapshotChunks(1024, [out](const v1::CaseFoldSnapshot& chunk) {
+    for (const auto& r : chunk.referrals()) *out->add_referrals() = r;
+  });
+}
+
+void CaseFold::FromSnapshot(const v1::CaseFoldSnapshot& in) {
+  *this = CaseFold();
+  AddSnapshotChunk(in);
 }
 
 void CaseFold::ForEach(const std::function<void(const CaseView&)>& fn) const {

@@ -74,7 +74,15 @@ class CaseFold {
   // case. They stay in the log for reports. Returns how many were dropped.
   size_t ForgetClosedBefore(Micros cutoff);
 
-  // The fold as a snapshot message, and back (replacing this fold).
+  // The fold as snapshot chunks (services/common/state_snapshot.h) of at
+  // most `per_chunk` referrals each, in referral id order; every chunk
+  // holds last_seq. `add` is called once per chunk with a message it may
+  // not keep.
+  void ToSnapshotChunks(size_t per_chunk, const std::function<void(const v1::CaseFoldSnapshot&)>& add) const;
+  // Adds the referrals of one chunk to this fold (chunks of one snapshot,
+  // in their order, into a cleared fold).
+  void AddSnapshotChunk(const v1::CaseFoldSnapshot& chunk);
+  // The fold as one snapshot message, and back (replacing this fold).
   void ToSnapshot(v1::CaseFoldSnapshot* out) const;
   void FromSnapshot(const v1::CaseFoldSnapshot& in);
   // Seq of the last event applied (0 before any).

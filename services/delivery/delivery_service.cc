@@ -18,6 +18,8 @@ using google::protobuf::util::TimeUtil;
 
 // AppendBatchRequest frames in flight at once when many cases move together.
 constexpr size_t kFramesInFlight = 4;
+// Open cases per chunk of the snapshot (services/common/state_snapshot.h).
+constexpr size_t kSnapshotChunk = 1024;
 
 google::protobuf::Timestamp ToTimestamp(TimePoint t) {
   return TimeUtil::MicrosecondsToTimestamp(
@@ -45,7 +47,10 @@ const char* StepName(DeliveryStep::Kind kind) {
 }  // namespace
 
 DeliveryService::DeliveryService(DeliveryOptions options)
-    : options_(std::move(options)), tracker_(options_.config->proto().delivery()) {}
+    : options_(std::move(options)),
+      snapshot_file_(options_.state_dir, "delivery"),
+      schedule_(options_.snapshot),
+      tracker_(options_.config->proto().delivery()) {}
 
 DeliveryService::~DeliveryService() = default;
 
@@ -82,16 +87,24 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   redeliveries_ = 0;
   undeliverable_ = 0;
 
-  // 1. Rebuild the open cases and their timers from the whole log.
+  // 1. Rebuild the open cases and their timers: the snapshot and the log
+  // after it, or the whole log.
+  uint64_t from = 0;
+  REFX_RETURN_IF_ERROR(LoadSnapshot(&reader, &from));
   uint64_t replayed_to = 0;
   Status s = ReplayLog(
-      &reader, "refx-delivery: rebuild open cases", 0,
-      [this](const v1::Event& event, const std::string&) { Observe(event); }, should_stop, &replayed_to);
+      &reader, "refx-delivery: rebuild open cases", from,
+      [this](const v1::Event& event, const std::string& hash) {
+        Observe(event);
+        read_hash_ = hash;
+      },
+      should_stop, &replayed_to);
   REFX_RETURN_IF_ERROR(s);
   head_seq_ = reader.head_seq_seen();
   open_cases_ = tracker_.open_count();
   if (StopRequested(should_stop)) return Status::OK();
-  spdlog::info("delivery: replayed the log to seq {}; {} open cases", replayed_to, tracker_.open_count());
+  spdlog::info("delivery: replayed the log from seq {} to seq {}; {} open cases", from + 1, replayed_to,
+               tracker_.open_count());
   REFX_RETURN_IF_ERROR(AdvanceAll());
   following_ = true;
 
@@ -111,8 +124,9 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   auto last_timer_pass = std::chrono::steady_clock::now();
   s = reader.Read(
       follow,
-      [&](const v1::Event& event, const std::string&, const std::string&) {
+      [&](const v1::Event& event, const std::string&, const std::string& hash) {
         Observe(event);
+        read_hash_ = hash;
         const std::string& destination = DestinationOf(event);
         if (!destination.empty()) touched.emplace(ReferralIdOf(event), destination);
         return true;
@@ -123,6 +137,8 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
         failure = Advance(touched);
         touched.clear();
         if (!failure.ok()) return true;
+        // The burst's appends are acknowledged: the tracker holds nothing unsent.
+        if (schedule_.Due(last_seq_)) TakeSnapshot();
         if (StopRequested(should_stop)) return true;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_timer_pass < kTimerPassInterval) return false;
@@ -131,9 +147,43 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
         return !failure.ok();
       });
   if (!failure.ok()) return failure;
+  // Stopping: a snapshot as of the last event makes the next start read little.
+  if (touched.empty() && schedule_.Behind(last_seq_)) TakeSnapshot();
   REFX_RETURN_IF_ERROR(s);
   if (StopRequested(should_stop)) return Status::OK();
   return Status::Unavailable("the broker ended the delivery service's read");
+}
+
+Status DeliveryService::LoadSnapshot(BrokerClient* reader, uint64_t* from) {
+  *from = 0;
+  read_hash_.clear();
+  if (schedule_.enabled()) {
+    v1::DeliverySnapshot chunk;
+    REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay(
+        "delivery", snapshot_file_, reader, &chunk,
+        [this](const google::protobuf::MessageLite& c) {
+          tracker_.AddSnapshotChunk(static_cast<const v1::DeliverySnapshot&>(c));
+        },
+        [this] { tracker_ = DeliveryTracker(options_.config->proto().delivery()); }, from, &read_hash_));
+  }
+  last_seq_ = *from;
+  snapshot_seq_ = *from;
+  schedule_.Taken(*from);
+  return Status::OK();
+}
+
+void DeliveryService::TakeSnapshot() {
+  const uint64_t seq = last_seq_.load();
+  const Status s = snapshot_file_.Store(seq, read_hash_, [this](const SnapshotFile::ChunkSink& add) {
+    tracker_.ToSnapshotChunks(kSnapshotChunk, [&add](const v1::DeliverySnapshot& chunk) { add(chunk); });
+  });
+  if (!s.ok()) {
+    spdlog::warn("delivery: {} (a start replays more of the log until a snapshot is written)",
+                 LogEscape(s.ToString()));
+    return;
+  }
+  schedule_.Taken(seq);
+  spdlog::debug("delivery: snapshot at seq {} ({} open cases)", seq, tracker_.open_count());
 }
 
 Status DeliveryService::AdvanceAll() {

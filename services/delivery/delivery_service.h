@@ -25,8 +25,11 @@
 // after a crash is answered with the original seq. A step the broker
 // refuses as ILLEGAL_TRANSITION (the case moved on: acknowledged, withdrawn,
 // the escalation case already open) counts as done. Timers are rebuilt from
-// the log on every start (the events carry the broker's timestamps), so the
-// state folder holds only the instance lock.
+// the log on every start (the events carry the broker's timestamps): from
+// the snapshot of the open cases in the state folder (delivery.snapshot,
+// services/common/state_snapshot.h) and the log after it, or from the whole
+// log. A snapshot is taken only between read bursts, once the burst's
+// appends are acknowledged, so it holds nothing unsent.
 //
 // Time: the clock is injectable (DeliveryOptions::clock) so tests can move
 // it; timers are checked about every 200 ms.
@@ -51,6 +54,7 @@
 #include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "services/common/state_dir_lock.h"
+#include "services/common/state_snapshot.h"
 #include "core/partnership_config.h"
 #include "core/status.h"
 #include "core/working_calendar.h"
@@ -64,8 +68,11 @@ struct DeliveryOptions {
   const PartnershipConfig* config = nullptr;
   // How to reach the broker as the delivery identity (a SERVICE agency).
   ClientOptions client;
-  // Folder for the instance lock; created when missing.
+  // Folder for the instance lock and the snapshot; created when missing.
   std::string state_dir;
+  // When to snapshot the open cases (every_events 0: never, and a start
+  // replays the whole log).
+  SnapshotPolicy snapshot;
   // The current time; null means the system clock. Called from Run's thread.
   std::function<TimePoint()> clock;
   // Wait before starting again after the broker stopped answering.
@@ -88,6 +95,9 @@ class DeliveryService {
 
   // The seq of the last event taken into account.
   uint64_t last_seq() const { return last_seq_.load(); }
+  // The seq the last start's snapshot covered (0: it replayed the whole
+  // log). Any thread.
+  uint64_t snapshot_seq() const { return snapshot_seq_.load(); }
   // Completed checks of every open case's timers (for tests: two more
   // passes after moving the clock mean the new time has been seen).
   uint64_t timer_passes() const { return timer_passes_.load(); }
@@ -123,13 +133,23 @@ class DeliveryService {
   // Takes one event of the log (replay or live) into the tracker and the
   // figures.
   void Observe(const v1::Event& event);
+  // The tracker from the snapshot, or empty for a full replay: *from is the
+  // seq it covers (0 for a full replay). A read's error otherwise.
+  Status LoadSnapshot(BrokerClient* reader, uint64_t* from);
+  // Stores a snapshot as of the last event read (read_hash_). Logs a
+  // failure (a later start then reads more of the log).
+  void TakeSnapshot();
 
   DeliveryOptions options_;
   WorkingCalendar calendar_;
   StateDirLock lock_;
+  SnapshotFile snapshot_file_;
+  SnapshotSchedule schedule_;
+  std::string read_hash_;  // chain hash of event last_seq_
   DeliveryTracker tracker_;
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> timer_passes_{0};
   std::atomic<uint64_t> head_seq_{0};       // the log head last reported by the broker
   std::atomic<uint64_t> open_cases_{0};     // tracker_.open_count() as of the last pass

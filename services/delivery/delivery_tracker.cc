@@ -3,12 +3,22 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <iterator>
 
 #include "core/event_util.h"
+#include "services/common/state_snapshot.h"
 
 namespace refx {
 
 namespace {
+
+int64_t ToMicros(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+
+TimePoint FromMicros(int64_t micros) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(micros)));
+}
 
 TimePoint ToTimePoint(const google::protobuf::Timestamp& t) {
   return TimePoint(std::chrono::duration_cast<TimePoint::duration>(
@@ -31,9 +41,9 @@ void DeliveryTracker::Apply(const v1::Event& event) {
   if (destination.empty()) return;
   const std::string key = Key(ReferralIdOf(event), destination);
   if (event.has_case_routed()) {
-    exists_.insert(key);
     cases_.try_emplace(key);
     if (destination == settings_.escalate_to()) {
+      escalation_cases_.insert(ReferralIdOf(event));
       // The escalation of the referral's undeliverable cases is now in place.
       const std::string prefix = ReferralIdOf(event) + '\n';
       for (auto it = cases_.lower_bound(prefix);
@@ -85,11 +95,18 @@ void DeliveryTracker::Apply(const v1::Event& event) {
 
 void DeliveryTracker::PruneIfDone(std::map<std::string, Case>::iterator it) {
   const Case& c = it->second;
+  const std::string referral_id = it->first.substr(0, it->first.find('\n'));
   const bool escalation_done =
-      settings_.escalate_to().empty() ||
-      (c.escalated && (c.escalation_routed ||
-                       exists_.count(Key(it->first.substr(0, it->first.find('\n')), settings_.escalate_to()))));
-  if (c.withdrawn || (c.undeliverable && escalation_done) || (c.finished && !c.undeliverable)) cases_.erase(it);
+      settings_.escalate_to().empty() || (c.escalated && (c.escalation_routed || HasEscalationCase(referral_id)));
+  if (!(c.withdrawn || (c.undeliverable && escalation_done) || (c.finished && !c.undeliverable))) return;
+  auto next = cases_.erase(it);
+  // Keys sort by referral id first: the referral's other open cases are
+  // next to this one.
+  const std::string prefix = referral_id + '\n';
+  auto has_prefix = [&prefix](const std::string& key) { return key.compare(0, prefix.size(), prefix) == 0; };
+  const bool open_after = next != cases_.end() && has_prefix(next->first);
+  const bool open_before = next != cases_.begin() && has_prefix(std::prev(next)->first);
+  if (!open_after && !open_before) escalation_cases_.erase(referral_id);
 }
 
 std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const Case& c, TimePoint now) const {
@@ -107,7 +124,7 @@ std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const 
       step.kind = DeliveryStep::Kind::kEscalate;
       return step;
     }
-    if (!c.escalation_routed && !exists_.count(Key(step.referral_id, settings_.escalate_to()))) {
+    if (!c.escalation_routed && !HasEscalationCase(step.referral_id)) {
       step.kind = DeliveryStep::Kind::kRouteEscalation;
       return step;
     }
@@ -162,6 +179,56 @@ void DeliveryTracker::MarkEscalationRouted(const std::string& referral_id, const
   if (it == cases_.end()) return;
   it->second.escalation_routed = true;
   PruneIfDone(it);
+}
+
+void DeliveryTracker::ToSnapshotChunks(size_t per_chunk,
+                                       const std::function<void(const v1::DeliverySnapshot&)>& add) const {
+  ChunkWriter<v1::DeliverySnapshot> w(per_chunk, add);
+  v1::DeliverySnapshot& out = *w.chunk();
+  for (const auto& [key, c] : cases_) {
+    const size_t cut = key.find('\n');
+    v1::DeliverySnapshot::Case* o = out.add_open();
+    o->mutable_referral_id()->assign(key, 0, cut);
+    o->mutable_destination()->assign(key, cut + 1);
+    o->add_times(ToMicros(c.first_delivered));
+    o->add_times(ToMicros(c.last_delivered));
+    for (uint32_t n : {c.deliveries, c.received_attempt, c.failed_attempt, c.transfer_failures}) o->add_counts(n);
+    o->set_flags((c.finished ? 1u : 0u) | (c.withdrawn ? 2u : 0u) | (c.undeliverable ? 4u : 0u) |
+                 (c.escalated ? 8u : 0u) | (c.escalation_routed ? 16u : 0u));
+    o->set_last_transfer_failure(c.last_transfer_failure);
+    w.Added();
+  }
+  for (const std::string& referral_id : escalation_cases_) {
+    out.add_exists(referral_id);
+    w.Added();
+  }
+  w.Flush();
+}
+
+void DeliveryTracker::AddSnapshotChunk(const v1::DeliverySnapshot& chunk) {
+  std::string key;
+  for (const auto& o : chunk.open()) {
+    key.assign(o.referral_id()).append(1, '\n').append(o.destination());
+    // Chunks hold the cases in key order: each goes at the end.
+    Case& c = cases_.emplace_hint(cases_.end(), key, Case())->second;
+    if (o.times_size() >= 2) {
+      c.first_delivered = FromMicros(o.times(0));
+      c.last_delivered = FromMicros(o.times(1));
+    }
+    if (o.counts_size() >= 4) {
+      c.deliveries = o.counts(0);
+      c.received_attempt = o.counts(1);
+      c.failed_attempt = o.counts(2);
+      c.transfer_failures = o.counts(3);
+    }
+    c.finished = o.flags() & 1u;
+    c.withdrawn = o.flags() & 2u;
+    c.undeliverable = o.flags() & 4u;
+    c.escalated = o.flags() & 8u;
+    c.escalation_routed = o.flags() & 16u;
+    c.last_transfer_failure = o.last_transfer_failure();
+  }
+  for (const std::string& referral_id : chunk.exists()) escalation_cases_.insert(referral_id);
 }
 
 }  // namespace refx

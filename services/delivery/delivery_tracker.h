@@ -29,12 +29,21 @@
 // undeliverable_after_seconds, as before. An undeliverable case is still
 // escalated; a withdrawn referral's cases need nothing more.
 //
+// Bounded: a case leaves memory once it needs no further step; of the
+// cases at escalate_to it remembers only those of referrals that still have
+// an open case (what an escalation asks: is the case there already?). A
+// referral whose cases all closed and that later gets one more, which then
+// becomes undeliverable, has its escalation route appended again and
+// answered by the broker as already done (its idempotency key, or the case
+// exists) - the same answer as before, with one more request.
+//
 // Thread-safety: not thread-safe; owned by the delivery service's thread.
 // No I/O; pure bookkeeping.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -43,6 +52,7 @@
 
 #include "refx/v1/event.pb.h"
 #include "refx/v1/routing.pb.h"
+#include "refx/v1/snapshot.pb.h"
 
 namespace refx {
 
@@ -92,6 +102,17 @@ class DeliveryTracker {
 
   // Cases that may still need a step.
   size_t open_count() const { return cases_.size(); }
+  // Referrals remembered as having a case at escalate_to.
+  size_t escalation_case_count() const { return escalation_cases_.size(); }
+
+  // The tracker as snapshot chunks (services/common/state_snapshot.h) of at
+  // most `per_chunk` cases each (holds are not kept: a step the broker
+  // refused is asked again once, and refused again). `add` is called once
+  // per chunk with a message it may not keep.
+  void ToSnapshotChunks(size_t per_chunk, const std::function<void(const v1::DeliverySnapshot&)>& add) const;
+  // Adds one chunk (the chunks of one snapshot, in order, into an empty
+  // tracker).
+  void AddSnapshotChunk(const v1::DeliverySnapshot& chunk);
 
  private:
   struct Case {
@@ -115,12 +136,18 @@ class DeliveryTracker {
     return referral_id + '\n' + destination;
   }
   std::optional<DeliveryStep> Next(const std::string& key, const Case& c, TimePoint now) const;
-  // Forgets a case that can need no further step.
+  // Forgets a case that can need no further step, and the referral's case
+  // at escalate_to once the referral has no open case left.
   void PruneIfDone(std::map<std::string, Case>::iterator it);
+  // True when the referral has a case at escalate_to (as far as known).
+  bool HasEscalationCase(const std::string& referral_id) const {
+    return escalation_cases_.count(referral_id) > 0;
+  }
 
   v1::DeliverySettings settings_;
-  std::map<std::string, Case> cases_;     // open cases, by referral id '\n' destination
-  std::unordered_set<std::string> exists_;  // every case ever routed
+  std::map<std::string, Case> cases_;  // open cases, by referral id '\n' destination
+  // Referral ids with an open case and a case at escalate_to.
+  std::unordered_set<std::string> escalation_cases_;
 };
 
 }  // namespace refx

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   flags.metrics_address = "127.0.0.1:7492";
   std::string state_dir;
   refx::AddServiceFlags(app, &flags);
-  app.add_option("--state-dir", state_dir, "Folder for the service's lock; created if missing")->required();
+  app.add_option("--state-dir", state_dir, "Folder for the service's lock and snapshot; created if missing")->required();
   CLI11_PARSE(app, argc, argv);
   refx::HandleStopSignals([] { g_stop = true; });
 
@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   if (!refx::LoadServiceSetup("refx-delivery", flags, &config, &options.client)) return 2;
   options.config = config.get();
   options.state_dir = state_dir;
+  options.snapshot = flags.snapshot;
   const std::string broker_endpoint = options.client.endpoint;
 
   std::unique_ptr<refx::DeliveryService> delivery;

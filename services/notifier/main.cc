@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   flags.metrics_address = "127.0.0.1:7494";
   std::string state_dir;
   refx::AddServiceFlags(app, &flags);
-  app.add_option("--state-dir", state_dir, "Folder for the lock and the journal of sent alerts; created if missing")
+  app.add_option("--state-dir", state_dir,
+                 "Folder for the lock, the journal of sent alerts and the snapshot; created if missing")
       ->required();
   CLI11_PARSE(app, argc, argv);
   refx::HandleStopSignals([] { g_stop = true; });
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   if (!refx::LoadServiceSetup("refx-notifier", flags, &config, &options.client)) return 2;
   options.config = config.get();
   options.state_dir = state_dir;
+  options.snapshot = flags.snapshot;
   const std::string broker_endpoint = options.client.endpoint;
 
   std::unique_ptr<refx::notifier::NotifierService> notifier;

@@ -2,9 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/event_util.h"
+#include "core/log_escape.h"
 #include "core/metrics_http.h"
 #include "client/run_with_restarts.h"
 
@@ -13,10 +15,19 @@ namespace refx::notifier {
 namespace {
 constexpr std::chrono::milliseconds kMaxBackoff{5 * 60 * 1000};
 constexpr std::chrono::hours kFirstRunLookBack{1};
+// Closed cases older than this (before the newest event) leave the fold.
+constexpr outcomes::Micros kClosedHorizon = int64_t{30} * 24 * 3600 * 1000000;
+// Events between two sweeps of old closed cases out of the fold.
+constexpr uint64_t kPruneEvery = 20000;
+// Referrals per chunk of the snapshot.
+constexpr size_t kSnapshotChunk = 1024;
 }  // namespace
 
 NotifierService::NotifierService(NotifierOptions options)
-    : options_(std::move(options)), mailer_(options_.config->proto().alerts(), options_.smtp_timeout_ms) {}
+    : options_(std::move(options)),
+      mailer_(options_.config->proto().alerts(), options_.smtp_timeout_ms),
+      snapshot_file_(options_.state_dir, "notifier"),
+      schedule_(options_.snapshot) {}
 
 NotifierService::~NotifierService() = default;
 
@@ -55,6 +66,13 @@ void NotifierService::Queue(Alert alert) {
 
 void NotifierService::Observe(const v1::Event& event) {
   last_seq_ = event.seq();
+  newest_time_ = std::max(newest_time_, outcomes::EventMicros(event));
+  // A sweep walks every case: at most one per as many events as there are
+  // cases (a sweep every kPruneEvery events made a 10M-event replay quadratic).
+  if (event.seq() - pruned_at_ >= std::max<uint64_t>(kPruneEvery, fold_.size())) {
+    pruned_at_ = event.seq();
+    fold_.ForgetClosedBefore(newest_time_ - kClosedHorizon);
+  }
   const outcomes::CaseView* c = fold_.Apply(event);
   if (c == nullptr) return;
   const auto key = std::make_pair(c->referral_id, c->destination);
@@ -127,17 +145,62 @@ Status NotifierService::SendQueued(TimePoint now) {
   return Status::OK();
 }
 
+Status NotifierService::LoadSnapshot(BrokerClient* reader, uint64_t* from) {
+  *from = 0;
+  if (!schedule_.enabled()) return Status::OK();
+  outcomes::CaseFold& fold = fold_;
+  v1::CaseFoldSnapshot chunk;
+  REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay(
+      "notifier", snapshot_file_, reader, &chunk,
+      [&fold](const google::protobuf::MessageLite& c) {
+        fold.AddSnapshotChunk(static_cast<const v1::CaseFoldSnapshot&>(c));
+      },
+      [&fold] { fold = outcomes::CaseFold(); }, from, &read_hash_));
+  fold_.ForEach([this](const outcomes::CaseView& c) {
+    if (outcomes::AwaitsAcknowledgement(c.state) && c.deadline > 0) watched_.emplace(c.referral_id, c.destination);
+    newest_time_ = std::max({newest_time_, c.routed_at, c.closed_at});
+  });
+  last_seq_ = *from;
+  snapshot_seq_ = *from;
+  pruned_at_ = *from;
+  schedule_.Taken(*from);
+  return Status::OK();
+}
+
+void NotifierService::MaybeSnapshot(bool force) {
+  const uint64_t seq = last_seq_.load();
+  if (!queue_.empty() || !(force ? schedule_.Behind(seq) : schedule_.Due(seq))) return;
+  fold_.ForgetClosedBefore(newest_time_ - kClosedHorizon);
+  pruned_at_ = seq;
+  const Status s = snapshot_file_.Store(seq, read_hash_, [this](const SnapshotFile::ChunkSink& add) {
+    fold_.ToSnapshotChunks(kSnapshotChunk, [&add](const v1::CaseFoldSnapshot& chunk) { add(chunk); });
+  });
+  if (!s.ok()) {
+    spdlog::warn("notifier: {} (a start replays more of the log until a snapshot is written)",
+                 LogEscape(s.ToString()));
+    return;
+  }
+  schedule_.Taken(seq);
+}
+
 Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
   fold_ = outcomes::CaseFold();
   watched_.clear();
   queue_.clear();
   queued_.clear();
+  newest_time_ = 0;
+  pruned_at_ = 0;
+  read_hash_.clear();
   following_ = false;
   BrokerClient reader(options_.client);
   uint64_t replayed_to = 0;
   // On the very first run nothing is known yet about which alerts were
   // sent: the replay only builds the view, and the journal starts at its end.
   const bool first_run = !journal_.exists();
+  // After the first run, the fold can start from its snapshot.
+  uint64_t from = 0;
+  snapshot_seq_ = 0;
+  if (!first_run) REFX_RETURN_IF_ERROR(LoadSnapshot(&reader, &from));
   // On the first run, events older than kFirstRunLookBack raise no alerts:
   // a notifier added to a running partnership does not mail about old
   // cases, while the cases of a stack started together with it are told.
@@ -145,10 +208,11 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
                                  (Now() - kFirstRunLookBack).time_since_epoch()).count();
   uint64_t last_old_seq = 0;
   REFX_RETURN_IF_ERROR(ReplayLog(
-      &reader, "refx-notifier: rebuild the cases", 0,
-      [&](const v1::Event& e, const std::string&) {
+      &reader, "refx-notifier: rebuild the cases", from,
+      [&](const v1::Event& e, const std::string& hash) {
         if (outcomes::EventMicros(e) < old_before) last_old_seq = e.seq();
         Observe(e);
+        read_hash_ = hash;
       },
       should_stop, &replayed_to));
   if (StopRequested(should_stop)) return Status::OK();
@@ -166,8 +230,9 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
     waiting_ = queue_.size();
   }
   head_seq_ = reader.head_seq_seen();
-  spdlog::info("notifier: replayed the log to seq {}; {} cases awaiting acknowledgement; {} alerts to send",
-               replayed_to, watched_.size(), queue_.size());
+  spdlog::info("notifier: replayed the log from seq {} to seq {}; {} cases awaiting acknowledgement; {} alerts to "
+               "send",
+               from + 1, replayed_to, watched_.size(), queue_.size());
   // Healthy from here: the view is rebuilt; what is queued goes out while
   // following (a slow relay does not make the notifier look down).
   following_ = true;
@@ -182,7 +247,12 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_follow(true);
   follow.set_purpose("refx-notifier: alerts");
   Status s = reader.Read(
-      follow, [&](const v1::Event& e, const std::string&, const std::string&) { Observe(e); return true; },
+      follow,
+      [&](const v1::Event& e, const std::string&, const std::string& hash) {
+        Observe(e);
+        read_hash_ = hash;
+        return true;
+      },
       [&]() {
         head_seq_ = reader.head_seq_seen();
         const auto tick = std::chrono::steady_clock::now();
@@ -191,10 +261,12 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
           CheckDeadlines(Now());
         }
         failure = SendQueued(Now());
+        if (failure.ok()) MaybeSnapshot(false);
         ++passes_;
         return !failure.ok() || StopRequested(should_stop);
       });
   REFX_RETURN_IF_ERROR(failure);
+  MaybeSnapshot(true);
   REFX_RETURN_IF_ERROR(s);
   if (StopRequested(should_stop)) return Status::OK();
   return Status::Unavailable("the broker ended the notifier's read");

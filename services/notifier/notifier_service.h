@@ -14,7 +14,13 @@
 //
 // Each alert once: the alerts the relay accepted are recorded in
 // STATE_DIR/alerts.journal (sent_alerts.h), and the view of the cases is
-// rebuilt from the whole log on each start. On its very first start, events
+// rebuilt on each start from the snapshot of the fold
+// (STATE_DIR/notifier.snapshot, services/common/state_snapshot.h) and the
+// log after it, or from the whole log (the first start, or without a
+// usable snapshot). A snapshot is taken only when no alert waits for the
+// relay, so every alert its events raised is in the journal. Cases closed
+// more than 30 days before the newest event leave the fold (no alert is
+// about a closed case). On its very first start, events
 // more than an hour old raise no new-case or escalation alerts. A relay
 // that refuses or is
 // down is tried again after 1 s, doubling to 5 minutes; nothing is
@@ -41,6 +47,7 @@
 #include "core/status.h"
 #include "domain/monitoring/case_fold.h"
 #include "services/common/state_dir_lock.h"
+#include "services/common/state_snapshot.h"
 #include "services/notifier/alert_mail.h"
 #include "services/notifier/sent_alerts.h"
 
@@ -53,8 +60,10 @@ struct NotifierOptions {
   const PartnershipConfig* config = nullptr;
   // How to reach the broker as the notifier (a SERVICE agency).
   ClientOptions client;
-  // Folder for the lock and the journal; created when missing.
+  // Folder for the lock, the journal and the snapshot; created when missing.
   std::string state_dir;
+  // When to snapshot the fold (every_events 0: never).
+  SnapshotPolicy snapshot;
   // The time deadlines are compared with; null = the system clock.
   std::function<TimePoint()> clock;
   // How often deadlines are checked while following (real time).
@@ -77,6 +86,9 @@ class NotifierService {
   Status Run(const std::function<bool()>& should_stop);
 
   uint64_t last_seq() const { return last_seq_.load(); }
+  // The seq the last start's snapshot covered (0: it replayed the whole
+  // log). Any thread.
+  uint64_t snapshot_seq() const { return snapshot_seq_.load(); }
   // Alerts the relay accepted since start.
   uint64_t sent() const { return sent_.load(); }
   // Alerts waiting for the relay.
@@ -104,11 +116,22 @@ class NotifierService {
   // the journal cannot be written.
   Status SendQueued(TimePoint now);
   TimePoint Now() const;
+  // The fold from the snapshot (and watched_ from the fold): *from is the
+  // seq it covers, 0 for a full replay. A read's error otherwise.
+  Status LoadSnapshot(BrokerClient* reader, uint64_t* from);
+  // Stores a snapshot as of last_seq_ when nothing waits for the relay and
+  // one is due (`force`: whenever events came since). Logs a failure.
+  void MaybeSnapshot(bool force);
 
   NotifierOptions options_;
   StateDirLock lock_;
   SentAlerts journal_;
   SmtpMailer mailer_;
+  SnapshotFile snapshot_file_;
+  SnapshotSchedule schedule_;
+  std::string read_hash_;           // chain hash of event last_seq_
+  outcomes::Micros newest_time_ = 0;  // of the events seen
+  uint64_t pruned_at_ = 0;          // seq of the last sweep of closed cases
   outcomes::CaseFold fold_;
   std::set<std::pair<std::string, std::string>> watched_;  // cases awaiting acknowledgement with a deadline
   std::deque<Alert> queue_;
@@ -116,6 +139,7 @@ class NotifierService {
   TimePoint next_send_{};
   std::chrono::milliseconds backoff_{1000};
   std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> head_seq_{0};
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> waiting_{0};

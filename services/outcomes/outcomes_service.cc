@@ -15,6 +15,8 @@ namespace {
 constexpr const char* kPurpose = "deadline watch (refx-outcomes)";
 // Events between two sweeps of old closed cases out of the fold.
 constexpr uint64_t kPruneEvery = 20000;
+// Referrals per chunk of the snapshot (services/common/state_snapshot.h).
+constexpr size_t kSnapshotChunk = 1024;
 
 std::string EscalationDestination(const PartnershipConfig& config) {
   if (!config.proto().delivery().escalate_to().empty()) return config.proto().delivery().escalate_to();
@@ -42,8 +44,10 @@ bool OutcomesService::OnEvent(const v1::Event& event, const std::string& hash) {
   if (const CaseView* c = fold_.Apply(event)) watch_.Update(*c);
   last_hash_ = hash;
   newest_time_ = std::max(newest_time_, EventMicros(event));
-  if (event.seq() - pruned_at_ >= kPruneEvery) {
-    // Also while catching up, so that a long log never holds every case at once.
+  if (event.seq() - pruned_at_ >= std::max<uint64_t>(kPruneEvery, fold_.size())) {
+    // Also while catching up, so that a long log never holds every case at
+    // once. A sweep walks every case: at most one per as many events as
+    // there are cases, or a replay costs cases x events / kPruneEvery.
     pruned_at_ = event.seq();
     forgotten_cases_.fetch_add(fold_.ForgetClosedBefore(newest_time_ - ClosedHorizonMicros()));
   }
@@ -65,17 +69,21 @@ Status OutcomesService::LoadSnapshot() {
   REFX_RETURN_IF_ERROR(lock_.Acquire(options_.state_dir, "refx-outcomes"));
   if (!schedule_.enabled()) return Status::OK();  // snapshots off: the whole log is replayed
   snapshot_file_ = std::make_unique<SnapshotFile>(options_.state_dir, "outcomes");
-  v1::CaseFoldSnapshot snapshot;
+  v1::CaseFoldSnapshot chunk;
   uint64_t from = 0;
   while (!stop_.load()) {
-    Status s = LoadSnapshotOrReplay("outcomes", *snapshot_file_, reader_.get(), &snapshot, &from, &last_hash_);
+    Status s = LoadSnapshotOrReplay(
+        "outcomes", *snapshot_file_, reader_.get(), &chunk,
+        [this](const google::protobuf::MessageLite& c) {
+          fold_.AddSnapshotChunk(static_cast<const v1::CaseFoldSnapshot&>(c));
+        },
+        [this] { fold_ = CaseFold(); }, &from, &last_hash_);
     if (s.ok()) break;
     if (s.code() == Status::Code::kPermissionDenied) return s;
     spdlog::warn("outcomes: cannot check the snapshot (will retry): {}", LogEscape(s.ToString()));
     SleepUnlessStopped(options_.retry_interval);
   }
   if (from == 0) return Status::OK();
-  fold_.FromSnapshot(snapshot);
   fold_.ForEach([this](const CaseView& c) {
     watch_.Update(c);
     newest_time_ = std::max({newest_time_, c.routed_at, c.closed_at});
@@ -92,9 +100,9 @@ void OutcomesService::MaybeSnapshot(bool force) {
   if (!(force ? schedule_.Behind(seq) : schedule_.Due(seq))) return;
   forgotten_cases_.fetch_add(fold_.ForgetClosedBefore(newest_time_ - ClosedHorizonMicros()));
   pruned_at_ = seq;
-  v1::CaseFoldSnapshot snapshot;
-  fold_.ToSnapshot(&snapshot);
-  const Status s = snapshot_file_->Store(seq, last_hash_, snapshot);
+  const Status s = snapshot_file_->Store(seq, last_hash_, [this](const SnapshotFile::ChunkSink& add) {
+    fold_.ToSnapshotChunks(kSnapshotChunk, [&add](const v1::CaseFoldSnapshot& chunk) { add(chunk); });
+  });
   if (!s.ok()) {
     spdlog::warn("outcomes: {} (a start replays more of the log until a snapshot is written)", LogEscape(s.ToString()));
     return;

@@ -22,6 +22,8 @@ using google::protobuf::util::TimeUtil;
 constexpr size_t kMaxQueued = 1024;
 constexpr size_t kFramesInFlight = 4;
 constexpr std::chrono::milliseconds kCursorInterval{200};
+// Entries per chunk of the snapshot (services/common/state_snapshot.h).
+constexpr size_t kSnapshotChunk = 4096;
 
 // The UTC calendar date of a broker timestamp.
 CivilDate DateOf(const google::protobuf::Timestamp& time) {
@@ -65,7 +67,11 @@ RouterService::RouterService(RouterOptions options)
       cursor_(options_.state_dir + "/router.cursor"),
       snapshot_file_(options_.state_dir, "router"),
       schedule_(options_.snapshot),
-      history_months_(LongestRepeatWindow(options_.config->proto())) {}
+      history_months_(LongestRepeatWindow(options_.config->proto())) {
+  // Subject keys in the state depend on the secret: a snapshot taken with
+  // another one (or none) is not used.
+  snapshot_file_.set_key_check(SnapshotKeyCheck(options_.subject_secret, "router subject keys"));
+}
 
 Status RouterService::Create(RouterOptions options, std::unique_ptr<RouterService>* out) {
   if (options.config == nullptr) return Status::InvalidArgument("the router needs a partnership configuration");
@@ -99,12 +105,16 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
 
   // 1. Rebuild what the router knows: its snapshot and the log after it, or
   // the whole log.
-  v1::RouterSnapshot snapshot;
   uint64_t from = 0;
   if (schedule_.enabled()) {
-    REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay("router", snapshot_file_, &reader, &snapshot, &from, &read_hash_));
+    v1::RouterSnapshot chunk;
+    REFX_RETURN_IF_ERROR(LoadSnapshotOrReplay(
+        "router", snapshot_file_, &reader, &chunk,
+        [this](const google::protobuf::MessageLite& c) {
+          state_.AddSnapshotChunk(static_cast<const v1::RouterSnapshot&>(c));
+        },
+        [this] { state_ = RouterState(); }, &from, &read_hash_));
   }
-  if (from > 0) state_.FromSnapshot(snapshot);
   schedule_.Taken(from);
   uint64_t replayed_to = 0;
   Status s = ReplayLog(
@@ -374,9 +384,9 @@ Status RouterService::TakeSnapshot() {
     const size_t dropped = state_.ForgetBefore(CivilDate::FromDays(newest_day_ - keep_days));
     if (dropped > 0) spdlog::debug("router: forgot {} entries older than {} days", dropped, keep_days);
   }
-  v1::RouterSnapshot snapshot;
-  state_.ToSnapshot(&snapshot);
-  REFX_RETURN_IF_ERROR(snapshot_file_.Store(read_seq_, read_hash_, snapshot));
+  REFX_RETURN_IF_ERROR(snapshot_file_.Store(read_seq_, read_hash_, [this](const SnapshotFile::ChunkSink& add) {
+    state_.ToSnapshotChunks(kSnapshotChunk, [&add](const v1::RouterSnapshot& chunk) { add(chunk); });
+  }));
   schedule_.Taken(read_seq_);
   forgot_subjects_ = false;
   spdlog::debug("router: snapshot at seq {} ({} cases)", read_seq_, state_.case_count());

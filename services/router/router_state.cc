@@ -1,8 +1,10 @@
 #include "services/router/router_state.h"
 
 #include "core/event_util.h"
+#include "services/common/state_snapshot.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 
 namespace refx {
@@ -145,54 +147,83 @@ size_t RouterState::ForgetBefore(const CivilDate& cutoff) {
   return dropped;
 }
 
-void RouterState::ToSnapshot(v1::RouterSnapshot* out) const {
-  out->Clear();
+void RouterState::ToSnapshotChunks(size_t per_chunk,
+                                   const std::function<void(const v1::RouterSnapshot&)>& add) const {
+  ChunkWriter<v1::RouterSnapshot> w(per_chunk, add);
+  v1::RouterSnapshot& out = *w.chunk();
+  out.set_referral_count(subject_by_seq_.size());
+  out.set_case_count(cases_.size());
+  out.set_indexed_count(subject_indexed_.size());
   for (const auto& [seq, r] : subject_by_seq_) {
-    v1::RouterSnapshot::Referral* o = out->add_referrals();
+    v1::RouterSnapshot::Referral* o = out.add_referrals();
     o->set_seq(seq);
     o->set_subject_key(r.subject_key);
     o->set_submitted_day(r.day);
+    w.Added();
   }
   for (const auto& [key, day] : cases_) {
     const size_t nl = key.find('\n');
-    v1::RouterSnapshot::Case* o = out->add_cases();
-    o->set_referral_id(key.substr(0, nl));
-    o->set_destination(key.substr(nl + 1));
+    v1::RouterSnapshot::Case* o = out.add_cases();
+    o->mutable_referral_id()->assign(key, 0, nl);
+    o->mutable_destination()->assign(key, nl + 1);
     o->set_routed_day(day);
+    w.Added();
   }
   for (const auto& [subject, by_dest] : history_) {
     for (const auto& [dest, h] : by_dest) {
-      v1::RouterSnapshot::Routed* o = out->add_history();
+      v1::RouterSnapshot::Routed* o = out.add_history();
       o->set_subject_key(subject);
       o->set_destination(dest);
       for (const auto& [seq, on] : h.dates) {
         o->add_seqs(seq);
         o->add_routed_days(on.ToDays());
       }
+      w.Added();
     }
   }
-  for (const std::string& id : withdrawn_) out->add_withdrawn(id);
-  for (uint64_t seq : subject_indexed_) out->add_subject_indexed(seq);
+  for (const std::string& id : withdrawn_) {
+    out.add_withdrawn(id);
+    w.Added();
+  }
+  for (uint64_t seq : subject_indexed_) {
+    out.add_subject_indexed(seq);
+    w.Added();
+  }
+  w.Flush();
 }
 
-void RouterState::FromSnapshot(const v1::RouterSnapshot& in) {
-  *this = RouterState();
-  subject_by_seq_.reserve(in.referrals_size());
+void RouterState::AddSnapshotChunk(const v1::RouterSnapshot& in) {
+  if (in.referral_count() > 0) subject_by_seq_.reserve(in.referral_count());
+  if (in.case_count() > 0) cases_.reserve(in.case_count());
+  if (in.indexed_count() > 0) subject_indexed_.reserve(in.indexed_count());
   for (const auto& r : in.referrals()) subject_by_seq_[r.seq()] = {r.subject_key(), r.submitted_day()};
   for (uint64_t seq : in.subject_indexed()) subject_indexed_.insert(seq);
-  cases_.reserve(in.cases_size());
-  for (const auto& c : in.cases()) cases_[CaseKey(c.referral_id(), c.destination())] = c.routed_day();
+  std::string key;
+  for (const auto& c : in.cases()) {
+    key.assign(c.referral_id()).append(1, '\n').append(c.destination());
+    cases_[key] = c.routed_day();
+  }
   for (const auto& r : in.history()) {
-    DestinationHistory& h = history_[r.subject_key()][r.destination()];
     const int n = std::min(r.seqs_size(), r.routed_days_size());
+    if (n == 0) continue;
+    DestinationHistory& h = history_[r.subject_key()][r.destination()];
     for (int i = 0; i < n; ++i) {
       const CivilDate on = CivilDate::FromDays(r.routed_days(i));
       h.dates.emplace_hint(h.dates.end(), r.seqs(i), on);
       if (h.dates.size() == 1 || h.latest < on) h.latest = on;
     }
-    if (h.dates.empty()) history_[r.subject_key()].erase(r.destination());
   }
-  for (const std::string& id : in.withdrawn()) withdrawn_.insert(id);
+  for (const std::string& id : in.withdrawn()) withdrawn_.insert(withdrawn_.end(), id);
+}
+
+void RouterState::ToSnapshot(v1::RouterSnapshot* out) const {
+  out->Clear();
+  ToSnapshotChunks(SIZE_MAX, [out](const v1::RouterSnapshot& chunk) { out->MergeFrom(chunk); });
+}
+
+void RouterState::FromSnapshot(const v1::RouterSnapshot& in) {
+  *this = RouterState();
+  AddSnapshotChunk(in);
 }
 
 }  // namespace refx

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -90,7 +91,14 @@ class RouterState {
   // is routed again from being opened twice. Returns the entries dropped.
   size_t ForgetBefore(const CivilDate& cutoff);
 
-  // The state as a snapshot message, and back (replacing this state).
+  // The state as snapshot chunks (services/common/state_snapshot.h) of at
+  // most `per_chunk` entries each; the first holds the counts. `add` is
+  // called once per chunk with a message it may not keep.
+  void ToSnapshotChunks(size_t per_chunk, const std::function<void(const v1::RouterSnapshot&)>& add) const;
+  // Adds one chunk to this state (the chunks of one snapshot, in their
+  // order, into an empty state).
+  void AddSnapshotChunk(const v1::RouterSnapshot& chunk);
+  // The state as one snapshot message, and back (replacing this state).
   void ToSnapshot(v1::RouterSnapshot* out) const;
   void FromSnapshot(const v1::RouterSnapshot& in);
 

@@ -227,5 +227,94 @@ TEST(DeliveryTrackerTest, ZeroSecondsSwitchesATimerOff) {
   EXPECT_FALSE(Next(t, kT0 + seconds(10'000'000)));
 }
 
+v1::Event ForReferral(v1::Event e, const std::string& referral_id) {
+  if (e.has_case_routed()) e.mutable_case_routed()->set_referral_id(referral_id);
+  if (e.has_case_delivered()) e.mutable_case_delivered()->set_referral_id(referral_id);
+  if (e.has_case_acknowledged()) e.mutable_case_acknowledged()->set_referral_id(referral_id);
+  if (e.has_case_undeliverable()) e.mutable_case_undeliverable()->set_referral_id(referral_id);
+  if (e.has_case_escalated()) e.mutable_case_escalated()->set_referral_id(referral_id);
+  return e;
+}
+
+v1::Event Acknowledged(TimePoint t, const std::string& dest) {
+  v1::Event e = At(t);
+  e.mutable_case_acknowledged()->set_referral_id("R-0000000001");
+  e.mutable_case_acknowledged()->set_destination(dest);
+  return e;
+}
+
+// Closed history leaves memory: cases that need nothing more, and what the
+// tracker knew of their referrals' cases at escalate_to, are forgotten.
+TEST(DeliveryTrackerTest, ClosedCasesAndTheirEscalationCasesLeaveMemory) {
+  DeliveryTracker t(Settings());
+  for (int i = 0; i < 1000; ++i) {
+    const std::string ref = "R-" + std::to_string(1000 + i);
+    t.Apply(ForReferral(Routed("IDVA"), ref));
+    t.Apply(ForReferral(Routed("CSU_TRIAGE"), ref));  // a case at escalate_to
+    t.Apply(ForReferral(Delivered(1, kT0, "IDVA"), ref));
+    t.Apply(ForReferral(Delivered(1, kT0, "CSU_TRIAGE"), ref));
+    if (i == 999) break;  // the last referral stays open
+    t.Apply(ForReferral(Acknowledged(kT0, "IDVA"), ref));
+    t.Apply(ForReferral(Acknowledged(kT0, "CSU_TRIAGE"), ref));
+  }
+  EXPECT_EQ(t.open_count(), 2u);
+  EXPECT_EQ(t.escalation_case_count(), 1u);
+}
+
+// The open cases survive the snapshot chunks unchanged: the same steps at
+// every time, and an undeliverable case whose referral has a case at
+// escalate_to still needs no escalation route.
+TEST(DeliveryTrackerTest, SnapshotChunksRestoreTheSameSteps) {
+  DeliveryTracker t(Settings());
+  const std::vector<std::string> refs = {"R-0000000001", "R-0000000002", "R-0000000003", "R-0000000004"};
+  for (const std::string& ref : refs) t.Apply(ForReferral(Routed("IDVA"), ref));
+  t.Apply(ForReferral(Delivered(1, kT0, "IDVA"), refs[0]));
+  t.Apply(ForReferral(Delivered(1, kT0, "IDVA"), refs[1]));
+  t.Apply(ForReferral(Delivered(2, kT0 + seconds(300), "IDVA"), refs[1]));
+  t.Apply(TransferFailed(2, kT0 + seconds(301)));  // R-0000000001: the failure of an attempt not made yet
+  // refs[2]: undeliverable and escalated, with a case at escalate_to.
+  t.Apply(ForReferral(Routed("CSU_TRIAGE"), refs[2]));
+  t.Apply(ForReferral(Delivered(1, kT0, "IDVA"), refs[2]));
+  v1::Event u = At(kT0 + seconds(90000));
+  u.mutable_case_undeliverable()->set_referral_id(refs[2]);
+  u.mutable_case_undeliverable()->set_destination("IDVA");
+  t.Apply(u);
+  // refs[3]: undeliverable, not escalated yet.
+  t.Apply(ForReferral(Delivered(1, kT0, "IDVA"), refs[3]));
+  u.mutable_case_undeliverable()->set_referral_id(refs[3]);
+  t.Apply(u);
+
+  DeliveryTracker back(Settings());
+  int chunks = 0;
+  t.ToSnapshotChunks(2, [&](const v1::DeliverySnapshot& chunk) {
+    ++chunks;
+    back.AddSnapshotChunk(chunk);
+  });
+  EXPECT_GT(chunks, 2);
+  EXPECT_EQ(back.open_count(), t.open_count());
+  EXPECT_EQ(back.escalation_case_count(), t.escalation_case_count());
+  for (int at : {0, 299, 300, 600, 86399, 86400, 90000, 200000}) {
+    for (const std::string& ref : refs) {
+      for (const std::string dest : {"IDVA", "CSU_TRIAGE"}) {
+        const auto want = t.NextStep(ref, dest, kT0 + seconds(at));
+        const auto got = back.NextStep(ref, dest, kT0 + seconds(at));
+        ASSERT_EQ(got.has_value(), want.has_value()) << ref << " " << dest << " at " << at;
+        if (!want) continue;
+        EXPECT_EQ(got->kind, want->kind) << ref << " " << dest << " at " << at;
+        EXPECT_EQ(got->attempt, want->attempt) << ref << " " << dest << " at " << at;
+        EXPECT_EQ(got->deliveries, want->deliveries);
+        EXPECT_EQ(got->transfer_failures, want->transfer_failures);
+        EXPECT_EQ(got->last_transfer_failure, want->last_transfer_failure);
+      }
+    }
+  }
+  // Escalated: the case at escalate_to is known, so no route is due.
+  v1::Event esc = At(kT0 + seconds(90001));
+  esc.mutable_case_escalated()->set_referral_id(refs[2]);
+  esc.mutable_case_escalated()->set_destination("IDVA");
+  back.Apply(esc);
+  EXPECT_FALSE(back.NextStep(refs[2], "IDVA", kT0 + seconds(90002)));
+}
+
 }  // namespace
 }  // namespace refx

@@ -13,10 +13,12 @@
 
 namespace refx::testing {
 
-inline std::unique_ptr<RouterService> MakeHostedRouter(ServicesStack& s, int retry_delay_ms = 200) {
+// `secret`: the subject key the router uses; the stack's when null.
+inline std::unique_ptr<RouterService> MakeHostedRouter(ServicesStack& s, int retry_delay_ms = 200,
+                                                       const std::string* secret = nullptr) {
   RouterOptions o;
   o.config = &s.config();
-  o.subject_secret = s.subject_secret();
+  o.subject_secret = secret != nullptr ? *secret : s.subject_secret();
   o.client = s.stack().ClientOptionsFor("refx-router");
   o.state_dir = s.StateDir("router");
   o.retry_delay_ms = retry_delay_ms;
