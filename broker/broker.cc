@@ -433,8 +433,17 @@ Status Broker::CompleteInFlight(bool wait) {
   for (const auto& deferred : built_on->deferred_replies) ReplyError(deferred.first, retry);
   for (const ReadSession& session : built_on->deferred_sessions) ReplyError(session.waiter, retry);
   // An I/O failure of the log is not something to serve on through.
-  return written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption ? written
-                                                                                                  : Status::OK();
+  const bool fatal = written.code() == Status::Code::kIoError || written.code() == Status::Code::kCorruption;
+  if (fatal) {
+    // The broker exits next: give the error replies just queued up to two
+    // seconds to leave (the frontend's linger is 0 for a quick stop), so
+    // their clients hear "retry" instead of waiting out their timeout.
+    try {
+      frontend_->set(zmq::sockopt::linger, 2000);
+    } catch (const zmq::error_t&) {
+    }
+  }
+  return fatal ? written : Status::OK();
 }
 
 Status Broker::Flush() {

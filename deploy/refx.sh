@@ -426,7 +426,9 @@ brief() {
   local out
   out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; die "demo: failed: ${*#"${REFX[0]}"}"; }
   printf '%s\n' "$out" >>"$DEMO_LOG"
-  if ((VERBOSE)); then printf '%s\n' "$out" | indent; else printf '%s\n' "$out" | head -n 1 | indent; fi
+  # The first line without a pipe into head: under pipefail, head leaving
+  # early would fail the demo with SIGPIPE on a long output.
+  if ((VERBOSE)); then printf '%s\n' "$out" | indent; else printf '%s\n' "${out%%$'\n'*}" | indent; fi
 }
 # CMD...: its output with --verbose; otherwise into the demo's log only.
 detail() {
