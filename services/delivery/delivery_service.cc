@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/event_util.h"
@@ -40,6 +41,22 @@ const char* StepName(DeliveryStep::Kind kind) {
     case DeliveryStep::Kind::kRouteEscalation: return "route escalation";
   }
   return "?";
+}
+
+// The kinds of event delivery acts on (DeliveryTracker::Apply): every
+// step of a case, and withdrawals. Sent as stored (READ_FORM_STORED):
+// the tracker uses clear fields only, so nothing is opened for it.
+void AskForCaseEvents(v1::ReadRequest* read) {
+  for (int body : {v1::Event::kCaseRoutedFieldNumber, v1::Event::kCaseDeliveredFieldNumber,
+                   v1::Event::kCaseAcknowledgedFieldNumber, v1::Event::kCaseAcceptedFieldNumber,
+                   v1::Event::kCaseDeclinedFieldNumber, v1::Event::kOutcomeRecordedFieldNumber,
+                   v1::Event::kCaseClosedFieldNumber, v1::Event::kReferralWithdrawnFieldNumber,
+                   v1::Event::kCaseUndeliverableFieldNumber, v1::Event::kDeadlineBreachedFieldNumber,
+                   v1::Event::kCaseEscalatedFieldNumber, v1::Event::kCaseReceivedBySystemFieldNumber,
+                   v1::Event::kCaseTransferFailedFieldNumber, v1::Event::kCaseAssignedFieldNumber}) {
+    read->add_bodies(body);
+  }
+  read->set_form(v1::READ_FORM_STORED);
 }
 
 }  // namespace
@@ -84,10 +101,16 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
 
   // 1. Rebuild the open cases and their timers from the whole log.
   uint64_t replayed_to = 0;
+  v1::ReadRequest replay;
+  replay.set_purpose("refx-delivery: rebuild open cases");
+  AskForCaseEvents(&replay);
   Status s = ReplayLog(
-      &reader, "refx-delivery: rebuild open cases", 0,
-      [this](const v1::Event& event, const std::string&) { Observe(event); }, should_stop, &replayed_to);
+      &reader, std::move(replay), [this](const v1::Event& event, const std::string&) { Observe(event); },
+      should_stop, &replayed_to);
   REFX_RETURN_IF_ERROR(s);
+  // Past the last case event: the broker looked at every event up to here.
+  replayed_to = std::max(replayed_to, reader.scanned_to_seq());
+  last_seq_ = replayed_to;
   head_seq_ = reader.head_seq_seen();
   open_cases_ = tracker_.open_count();
   if (StopRequested(should_stop)) return Status::OK();
@@ -102,6 +125,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_after_seq(replayed_to);
   follow.set_follow(true);
   follow.set_purpose("refx-delivery: deliver cases");
+  AskForCaseEvents(&follow);
   std::set<CaseKey> touched;  // cases with events in the batch being read
   // A timer pass walks every open case, so it runs at most every
   // kTimerPassInterval, not after every burst of the read: timers are
@@ -120,6 +144,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
       [&]() {
         // After each batch of the read: act on the cases it touched, then on timers.
         head_seq_ = reader.head_seq_seen();
+        if (reader.scanned_to_seq() > last_seq_.load()) last_seq_ = reader.scanned_to_seq();
         failure = Advance(touched);
         touched.clear();
         if (!failure.ok()) return true;
