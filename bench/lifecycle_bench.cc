@@ -91,7 +91,8 @@ class SampleStack {
     }
     auto child = std::make_unique<ChildProcess>(args, dir_ + "/" + name + ".log");
     if (name == "refx-broker") {
-      const auto deadline = Clock::now() + std::chrono::seconds(20);
+      // Generous: a broker run under valgrind (a profile) opens its log slowly.
+      const auto deadline = Clock::now() + std::chrono::seconds(120);
       while (!std::ifstream(dir_ + "/ready").good()) {
         if (!child->Running() || Clock::now() > deadline) throw BenchError("refx-broker did not start:\n" + child->LogTail());
         std::this_thread::sleep_for(std::chrono::milliseconds(10));

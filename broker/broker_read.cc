@@ -1,6 +1,8 @@
 // Read sessions: streaming the log to services, leads and auditors with
 // credit-based flow control (see broker.h and wire.proto's ReadRequest).
+#include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/util/time_util.h>
+#include <google/protobuf/wire_format_lite.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -23,6 +25,37 @@ constexpr uint64_t kMaxEventsPerBatch = 512;
 constexpr uint64_t kMaxScanPerTurn = 4096;
 constexpr uint64_t kDefaultCredit = 1000;
 constexpr uint64_t kMaxCredit = 1'000'000;
+
+// The body field number of the stored event `bytes` (0 if none) and whether
+// it has sealed personal fields, from its top-level tags: nothing is parsed
+// or opened for an event a read skips by kind.
+void BodyAndSealed(std::string_view bytes, int* body, bool* sealed) {
+  using google::protobuf::internal::WireFormatLite;
+  *body = 0;
+  *sealed = false;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  static const google::protobuf::OneofDescriptor* const kBody = v1::Event::descriptor()->FindOneofByName("body");
+  while (const uint32_t tag = in.ReadTag()) {
+    const int number = WireFormatLite::GetTagFieldNumber(tag);
+    if (number == v1::Event::kSealedFieldNumber) {
+      *sealed = true;
+    } else if (*body == 0) {
+      const google::protobuf::FieldDescriptor* field = v1::Event::descriptor()->FindFieldByNumber(number);
+      if (field != nullptr && field->containing_oneof() == kBody) *body = number;
+    }
+    if (!WireFormatLite::SkipField(&in, tag)) return;
+  }
+}
+
+// The bit of Event body field `number` in ReadSession::body_mask, or 0 when
+// `number` is not a body field (the mask has room for every body number).
+uint64_t BodyBit(int number) {
+  static const google::protobuf::OneofDescriptor* const kBody = v1::Event::descriptor()->FindOneofByName("body");
+  const google::protobuf::FieldDescriptor* field = v1::Event::descriptor()->FindFieldByNumber(number);
+  if (field == nullptr || field->containing_oneof() != kBody || number >= 64) return 0;
+  return uint64_t{1} << number;
+}
 }  // namespace
 
 bool Broker::PassesFilters(const ReadSession& s, const v1::Event& event) {
@@ -52,9 +85,24 @@ void Broker::HandleRead(const v1::Agency& actor, const v1::Frame& frame, const W
   if (!r.agency().empty() && !config_->AgencyById(r.agency())) {
     return ReplyError(waiter, Status::UnknownAgency("agency \"" + r.agency() + "\" is not configured", "read.agency"));
   }
+  uint64_t body_mask = 0;
+  for (int i = 0; i < r.bodies_size(); ++i) {
+    const uint64_t bit = BodyBit(r.bodies(i));
+    if (bit == 0) {
+      return ReplyError(waiter, Status::InvalidArgument(std::to_string(r.bodies(i)) +
+                                                            " is not the field number of an Event body",
+                                                        "read.bodies[" + std::to_string(i) + "]"));
+    }
+    body_mask |= bit;
+  }
+  if (!v1::ReadForm_IsValid(r.form())) {
+    return ReplyError(waiter, Status::InvalidArgument("unknown read form " + std::to_string(r.form()), "read.form"));
+  }
   const bool audited = IsAuditedReader(actor, person, r.purpose());
   if (audited && !CheckAuditPurpose(r.purpose(), waiter)) return;
   ReadSession session;
+  session.body_mask = body_mask;
+  session.form = r.form();
   session.waiter = waiter;
   session.identity = waiter.agency->id();
   if (person != nullptr) session.person = person->id();
@@ -162,10 +210,14 @@ bool Broker::ServeSession(ReadSession& s) {
   // its opened form beside it (EventBatch.opened).
   Status unreadable;
   auto take = [&](const eventlog::StoredEvent& ev) {
+    int body = 0;
+    bool sealed = false;
+    BodyAndSealed(ev.bytes, &body, &sealed);
+    if (s.body_mask != 0 && (body == 0 || ((s.body_mask >> body) & 1) == 0)) return true;
     v1::Event parsed;
     bool have = false;
     std::string opened;
-    if (eventlog::EventLog::IsSealed(ev.bytes)) {
+    if (sealed && s.form != v1::READ_FORM_STORED) {
       bool changed = false;
       Status st = log_->OpenStored(ev.bytes, &parsed, &changed);
       if (!st.ok()) {
@@ -179,6 +231,11 @@ bool Broker::ServeSession(ReadSession& s) {
       if (!have && !parsed.ParseFromString(ev.bytes)) return true;
       if (!all && !ledger_->Visible(agency, parsed, person)) return true;
       if (filtered && !PassesFilters(s, parsed)) return true;
+    }
+    if (s.form == v1::READ_FORM_OPENED && !opened.empty()) {
+      batch->add_events(std::move(opened));
+      batch->add_chain_hashes(ev.hash);
+      return true;
     }
     batch->add_events(ev.bytes);
     batch->add_chain_hashes(ev.hash);

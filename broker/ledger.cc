@@ -162,6 +162,7 @@ uint64_t Ledger::NextSeq() const {
 
 bool Ledger::BeginCommit() {
   if (in_flight_active_ || building_->empty()) return false;
+  opened_submission_id_.clear();
   in_flight_ = std::exchange(building_, std::make_unique<GroupCommit>());
   in_flight_active_ = true;
   return true;
@@ -169,6 +170,7 @@ bool Ledger::BeginCommit() {
 
 std::unique_ptr<GroupCommit> Ledger::CommitSucceeded() {
   in_flight_active_ = false;
+  opened_submission_id_.clear();
   std::unique_ptr<GroupCommit> done = std::exchange(in_flight_, std::make_unique<GroupCommit>());
   committed_head_ += done->events.size();
   return done;
@@ -176,6 +178,7 @@ std::unique_ptr<GroupCommit> Ledger::CommitSucceeded() {
 
 std::pair<std::unique_ptr<GroupCommit>, std::unique_ptr<GroupCommit>> Ledger::CommitFailed() {
   in_flight_active_ = false;
+  opened_submission_id_.clear();
   std::unique_ptr<GroupCommit> done = std::exchange(in_flight_, std::make_unique<GroupCommit>());
   std::unique_ptr<GroupCommit> built_on = std::exchange(building_, std::make_unique<GroupCommit>());
   committed_head_ = log_->head_seq();
@@ -544,6 +547,10 @@ Status Ledger::LoadSubmission(const std::string& referral_id, v1::Referral* out)
     }
     return Status::NotFound("no referral " + referral_id);
   }
+  if (!opened_submission_id_.empty() && opened_submission_id_ == referral_id) {
+    *out = opened_submission_;
+    return Status::OK();
+  }
   eventlog::StoredEvent stored;
   REFX_RETURN_IF_ERROR(log_->Get(seq, &stored));
   v1::Event event;
@@ -553,6 +560,8 @@ Status Ledger::LoadSubmission(const std::string& referral_id, v1::Referral* out)
   REFX_RETURN_IF_ERROR(s);
   if (!event.has_referral_submitted()) return Status::NotFound("no referral " + referral_id);
   *out = event.referral_submitted().referral();
+  opened_submission_ = *out;
+  opened_submission_id_ = referral_id;
   return Status::OK();
 }
 

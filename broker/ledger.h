@@ -215,6 +215,14 @@ class Ledger {
   // The log's head as the loop last saw it committed (the writer advances
   // the log's own head before the loop has answered the batch).
   uint64_t committed_head_ = 0;
+  // The submission LoadSubmission last opened from the log: the
+  // case_delivered events of one referral's destinations come together, and
+  // each would open the same sealed event again. Kept only while the log's
+  // committed content stays as it was (forgotten at BeginCommit,
+  // CommitSucceeded and CommitFailed), so an erasure's write is never
+  // outlived by an opened copy.
+  mutable std::string opened_submission_id_;
+  mutable v1::Referral opened_submission_;
   // Destination codes each agency owns (for LEAD visibility).
   std::map<std::string, std::set<std::string>> owned_destinations_;
   // Destination codes each person works (for a person's visibility).

@@ -32,6 +32,10 @@ struct ReadSession {
   int64_t since_nanos = 0;
   int64_t until_nanos = 0;
   std::string agency;
+  // Event body field numbers wanted (bit n: Event field n; 0 = every kind)
+  // and the form events are sent in (ReadRequest.bodies, .form).
+  uint64_t body_mask = 0;
+  int form = 0;  // a v1::ReadForm
   // The fingerprint of the connection's CURVE key (ZAP metadata), checked
   // again each turn: a revoked key's read, or a rotated-out key's past its
   // overlap, ends.

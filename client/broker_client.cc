@@ -254,6 +254,7 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
   const uint32_t window = request.initial_credit() > 0 ? request.initial_credit() : 2000;
   constexpr int kTickMs = 200;
   uint64_t last_delivered = request.after_seq();
+  scanned_to_seq_ = last_delivered;
   uint64_t read_id = 0, heartbeat_id = 0;
   uint64_t credit_left = 0;
   int silent_heartbeats = 0;
@@ -307,10 +308,15 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
           }
           if (event.seq() <= last_delivered) continue;  // already delivered before a restart
           last_delivered = event.seq();
+          if (last_delivered > scanned_to_seq_) scanned_to_seq_ = last_delivered;
           if (!on_event(event, batch.events(i), i < batch.chain_hashes_size() ? batch.chain_hashes(i) : "")) {
             return Status::OK();
           }
         }
+        // Events the broker skipped (another kind, filtered out) up to
+        // scanned_to_seq are not sent again after a restart either.
+        if (batch.scanned_to_seq() > scanned_to_seq_) scanned_to_seq_ = batch.scanned_to_seq();
+        last_delivered = std::max(last_delivered, scanned_to_seq_);
         got_events_since_heartbeat = true;
         burst += std::max(1, batch.events_size());
         credit_left -= std::min<uint64_t>(credit_left, batch.events_size());

@@ -87,7 +87,9 @@ class BrokerClient {
   Status Query(const v1::QueryRequest& query, v1::QueryResult* result);
 
   // Called for each event a read delivers, in seq order, with the exact
-  // stored bytes and chain hash. Return false to stop reading.
+  // stored bytes and chain hash (with request.form READ_FORM_OPENED: the
+  // bytes of the event as delivered, which for a sealed event are not what
+  // the chain hash covers). Return false to stop reading.
   using EventFn = std::function<bool(const v1::Event& event, const std::string& bytes, const std::string& hash)>;
 
   // Reads the log as `request` describes (after_seq, to_seq, follow,
@@ -104,6 +106,13 @@ class BrokerClient {
   // the broker's refusal as its Status; Unavailable if the broker does not
   // answer for max_attempts heartbeats in a row.
   Status Read(v1::ReadRequest request, const EventFn& on_event, const std::function<bool()>& should_stop = nullptr);
+
+  // The highest seq the current (or last) Read has passed: the broker
+  // looked at every event up to it, and delivered those the read asked
+  // for (request.bodies and the other filters skip the rest). At least
+  // the last seq delivered; the read's after_seq before any batch. Only
+  // from the thread that calls Read (e.g. in should_stop).
+  uint64_t scanned_to_seq() const { return scanned_to_seq_; }
 
   // The highest log head the broker has told this client's reads of (the
   // head_seq of event batches and heartbeat replies); 0 before any. With
@@ -202,6 +211,7 @@ class BrokerClient {
   bool handshake_failed_ = false;
   int handshakes_cut_short_ = 0;
   std::atomic<uint64_t> head_seq_seen_{0};
+  uint64_t scanned_to_seq_ = 0;
 };
 
 }  // namespace refx

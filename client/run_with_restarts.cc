@@ -30,11 +30,17 @@ bool StopRequested(const std::function<bool()>& should_stop) { return should_sto
 Status ReplayLog(BrokerClient* reader, const std::string& purpose, uint64_t after_seq,
                  const std::function<void(const v1::Event&, const std::string& hash)>& apply,
                  const std::function<bool()>& should_stop, uint64_t* replayed_to) {
-  *replayed_to = after_seq;
   v1::ReadRequest replay;
   replay.set_after_seq(after_seq);
-  replay.set_follow(false);
   replay.set_purpose(purpose);
+  return ReplayLog(reader, std::move(replay), apply, should_stop, replayed_to);
+}
+
+Status ReplayLog(BrokerClient* reader, v1::ReadRequest replay,
+                 const std::function<void(const v1::Event&, const std::string& hash)>& apply,
+                 const std::function<bool()>& should_stop, uint64_t* replayed_to) {
+  *replayed_to = replay.after_seq();
+  replay.set_follow(false);
   replay.set_initial_credit(20000);  // the whole log: keep the broker streaming
   return reader->Read(
       replay,

@@ -34,6 +34,13 @@ Status ReplayLog(BrokerClient* reader, const std::string& purpose, uint64_t afte
                  const std::function<void(const v1::Event&, const std::string& hash)>& apply,
                  const std::function<bool()>& should_stop, uint64_t* replayed_to);
 
+// ReplayLog for part of the log, or some kinds of event: `request` gives
+// after_seq, purpose and optionally to_seq, bodies and form (follow and
+// initial_credit are set here). *replayed_to is the last seq delivered.
+Status ReplayLog(BrokerClient* reader, v1::ReadRequest request,
+                 const std::function<void(const v1::Event&, const std::string& hash)>& apply,
+                 const std::function<bool()>& should_stop, uint64_t* replayed_to);
+
 // Appends a service puts in one AppendBatchRequest: 256, or the broker's
 // max_batch when that is smaller (a larger frame would be refused whole).
 size_t AppendsPerFrame(const PartnershipConfig& config);

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "core/event_util.h"
@@ -42,6 +43,22 @@ const char* StepName(DeliveryStep::Kind kind) {
     case DeliveryStep::Kind::kRouteEscalation: return "route escalation";
   }
   return "?";
+}
+
+// The kinds of event delivery acts on (DeliveryTracker::Apply): every
+// step of a case, and withdrawals. Sent as stored (READ_FORM_STORED):
+// the tracker uses clear fields only, so nothing is opened for it.
+void AskForCaseEvents(v1::ReadRequest* read) {
+  for (int body : {v1::Event::kCaseRoutedFieldNumber, v1::Event::kCaseDeliveredFieldNumber,
+                   v1::Event::kCaseAcknowledgedFieldNumber, v1::Event::kCaseAcceptedFieldNumber,
+                   v1::Event::kCaseDeclinedFieldNumber, v1::Event::kOutcomeRecordedFieldNumber,
+                   v1::Event::kCaseClosedFieldNumber, v1::Event::kReferralWithdrawnFieldNumber,
+                   v1::Event::kCaseUndeliverableFieldNumber, v1::Event::kDeadlineBreachedFieldNumber,
+                   v1::Event::kCaseEscalatedFieldNumber, v1::Event::kCaseReceivedBySystemFieldNumber,
+                   v1::Event::kCaseTransferFailedFieldNumber, v1::Event::kCaseAssignedFieldNumber}) {
+    read->add_bodies(body);
+  }
+  read->set_form(v1::READ_FORM_STORED);
 }
 
 }  // namespace
@@ -92,14 +109,22 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   uint64_t from = 0;
   REFX_RETURN_IF_ERROR(LoadSnapshot(&reader, &from));
   uint64_t replayed_to = 0;
+  v1::ReadRequest replay;
+  replay.set_after_seq(from);
+  replay.set_purpose("refx-delivery: rebuild open cases");
+  AskForCaseEvents(&replay);
   Status s = ReplayLog(
-      &reader, "refx-delivery: rebuild open cases", from,
+      &reader, std::move(replay),
       [this](const v1::Event& event, const std::string& hash) {
         Observe(event);
         read_hash_ = hash;
+        hash_seq_ = event.seq();
       },
       should_stop, &replayed_to);
   REFX_RETURN_IF_ERROR(s);
+  // Past the last case event: the broker looked at every event up to here.
+  replayed_to = std::max(replayed_to, reader.scanned_to_seq());
+  last_seq_ = replayed_to;
   head_seq_ = reader.head_seq_seen();
   open_cases_ = tracker_.open_count();
   if (StopRequested(should_stop)) return Status::OK();
@@ -115,6 +140,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_after_seq(replayed_to);
   follow.set_follow(true);
   follow.set_purpose("refx-delivery: deliver cases");
+  AskForCaseEvents(&follow);
   std::set<CaseKey> touched;  // cases with events in the batch being read
   // A timer pass walks every open case, so it runs at most every
   // kTimerPassInterval, not after every burst of the read: timers are
@@ -127,6 +153,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
       [&](const v1::Event& event, const std::string&, const std::string& hash) {
         Observe(event);
         read_hash_ = hash;
+        hash_seq_ = event.seq();
         const std::string& destination = DestinationOf(event);
         if (!destination.empty()) touched.emplace(ReferralIdOf(event), destination);
         return true;
@@ -134,11 +161,12 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
       [&]() {
         // After each batch of the read: act on the cases it touched, then on timers.
         head_seq_ = reader.head_seq_seen();
+        if (reader.scanned_to_seq() > last_seq_.load()) last_seq_ = reader.scanned_to_seq();
         failure = Advance(touched);
         touched.clear();
         if (!failure.ok()) return true;
         // The burst's appends are acknowledged: the tracker holds nothing unsent.
-        if (schedule_.Due(last_seq_)) TakeSnapshot();
+        if (schedule_.Due(hash_seq_)) TakeSnapshot();
         if (StopRequested(should_stop)) return true;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_timer_pass < kTimerPassInterval) return false;
@@ -148,7 +176,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
       });
   if (!failure.ok()) return failure;
   // Stopping: a snapshot as of the last event makes the next start read little.
-  if (touched.empty() && schedule_.Behind(last_seq_)) TakeSnapshot();
+  if (touched.empty() && schedule_.Behind(hash_seq_)) TakeSnapshot();
   REFX_RETURN_IF_ERROR(s);
   if (StopRequested(should_stop)) return Status::OK();
   return Status::Unavailable("the broker ended the delivery service's read");
@@ -167,13 +195,16 @@ Status DeliveryService::LoadSnapshot(BrokerClient* reader, uint64_t* from) {
         [this] { tracker_ = DeliveryTracker(options_.config->proto().delivery()); }, from, &read_hash_));
   }
   last_seq_ = *from;
+  hash_seq_ = *from;
   snapshot_seq_ = *from;
   schedule_.Taken(*from);
   return Status::OK();
 }
 
 void DeliveryService::TakeSnapshot() {
-  const uint64_t seq = last_seq_.load();
+  // As of the last event read (its chain hash is what a load checks), not
+  // last_seq_: the broker may have passed over later events of other kinds.
+  const uint64_t seq = hash_seq_;
   const Status s = snapshot_file_.Store(seq, read_hash_, [this](const SnapshotFile::ChunkSink& add) {
     tracker_.ToSnapshotChunks(kSnapshotChunk, [&add](const v1::DeliverySnapshot& chunk) { add(chunk); });
   });

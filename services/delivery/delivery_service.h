@@ -145,7 +145,8 @@ class DeliveryService {
   StateDirLock lock_;
   SnapshotFile snapshot_file_;
   SnapshotSchedule schedule_;
-  std::string read_hash_;  // chain hash of event last_seq_
+  std::string read_hash_;  // chain hash of event hash_seq_
+  uint64_t hash_seq_ = 0;  // the last event read (last_seq_ may be past it: events of other kinds)
   DeliveryTracker tracker_;
   std::unique_ptr<BrokerClient> appender_;
   std::atomic<uint64_t> last_seq_{0};

@@ -25,6 +25,19 @@ constexpr std::chrono::milliseconds kCursorInterval{200};
 // Entries per chunk of the snapshot (services/common/state_snapshot.h).
 constexpr size_t kSnapshotChunk = 4096;
 
+// The kinds of event the router reads (Apply and Handle use no others):
+// the broker skips the rest (case_delivered with its sealed view, and
+// every later step of a case) without opening or sending them.
+void AskForRoutingEvents(v1::ReadRequest* read) {
+  for (int body : {v1::Event::kReferralSubmittedFieldNumber, v1::Event::kCaseRoutedFieldNumber,
+                   v1::Event::kOutcomeRecordedFieldNumber, v1::Event::kReferralWithdrawnFieldNumber,
+                   v1::Event::kSubjectIndexedFieldNumber}) {
+    read->add_bodies(body);
+  }
+  // Each event once, opened: the router does not recompute the chain.
+  read->set_form(v1::READ_FORM_OPENED);
+}
+
 // The UTC calendar date of a broker timestamp.
 CivilDate DateOf(const google::protobuf::Timestamp& time) {
   int64_t seconds = time.seconds();
@@ -116,21 +129,34 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         [this] { state_ = RouterState(); }, &from, &read_hash_));
   }
   schedule_.Taken(from);
-  uint64_t replayed_to = 0;
-  Status s = ReplayLog(
-      &reader, "refx-router: rebuild routing history", from,
-      [this](const v1::Event& event, const std::string& hash) {
-        Apply(event);
-        read_hash_ = hash;
-      },
-      should_stop, &replayed_to);
-  REFX_RETURN_IF_ERROR(s);
+  // The replay stops at the cursor when it can: the events after it are
+  // applied as the follow below reads them, so each is read once. (A
+  // snapshot past the cursor is replayed to the head; the follow then
+  // reads the events between the two again, without applying them.)
+  uint64_t replayed_to = from;
+  Status s;
+  if (from > 0 || cursor > 0) {
+    v1::ReadRequest replay;
+    replay.set_after_seq(from);
+    replay.set_to_seq(from <= cursor ? cursor : 0);
+    replay.set_purpose("refx-router: rebuild routing history");
+    AskForRoutingEvents(&replay);
+    s = ReplayLog(
+        &reader, std::move(replay),
+        [this](const v1::Event& event, const std::string& hash) {
+          ++events_read_;
+          Apply(event);
+          read_hash_ = hash;
+        },
+        should_stop, &replayed_to);
+    REFX_RETURN_IF_ERROR(s);
+  }
   state_seq_ = replayed_to;
   head_seq_ = reader.head_seq_seen();
   if (StopRequested(should_stop)) return Status::OK();
-  if (cursor > replayed_to) {
+  if (cursor > head_seq_.load()) {
     return Status::Corruption(cursor_.path() + " says seq " + std::to_string(cursor) +
-                              " was handled but the log ends at seq " + std::to_string(replayed_to) +
+                              " was handled but the log ends at seq " + std::to_string(head_seq_.load()) +
                               ": is this the same log? Remove the file to route the whole log again");
   }
   spdlog::info("router: replayed the log from seq {} to seq {} ({} cases); routing events after seq {}", from + 1,
@@ -154,9 +180,11 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_after_seq(cursor);
   follow.set_follow(true);
   follow.set_purpose("refx-router: route referrals and outcomes");
+  AskForRoutingEvents(&follow);
   s = reader.Read(
       follow,
       [&](const v1::Event& event, const std::string&, const std::string& hash) {
+        ++events_read_;
         if (event.seq() > replayed_to) {
           Apply(event);
           state_seq_ = event.seq();
@@ -181,6 +209,8 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
           failure = FlushQueued();
           if (!failure.ok()) return true;
         }
+        // Events of other kinds the broker passed over are handled too.
+        if (reader.scanned_to_seq() > handled_seq_.load()) handled_seq_ = reader.scanned_to_seq();
         if (StopRequested(should_stop)) return true;
         if (!HasQueued() && read_seq_ == state_seq_ &&
             (schedule_.Due(read_seq_) || (forgot_subjects_ && schedule_.Behind(read_seq_)))) {
@@ -403,6 +433,9 @@ std::string RouterService::RenderMetrics() const {
   AppendCounter(&out, "refx_router_subjects_indexed_total",
                 "subject_indexed events this process appended (the subject index for subject access requests).",
                 subjects_indexed_.load());
+  AppendCounter(&out, "refx_router_events_read_total",
+                "Events the router has read from the broker (its replays and its follow; only the kinds it acts on).",
+                events_read_.load());
   return out;
 }
 

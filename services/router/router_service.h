@@ -124,12 +124,17 @@ class RouterService {
   // The last seq fully handled (what the cursor says or is about to say).
   uint64_t handled_seq() const { return handled_seq_.load(); }
 
+  // Events received from the broker since the service was made, replays
+  // included (refx_router_events_read_total). Any thread.
+  uint64_t events_read() const { return events_read_.load(); }
+
   // The router's figures in Prometheus text format (core/metrics_http.h):
   // refx_router_handled_seq, _log_head_seq and _cursor_lag (gauges: the
   // cursor, the log head the broker last reported, and how far behind it
   // the cursor is), refx_router_cases_routed_total (case_routed events
   // this process appended) and refx_router_subjects_indexed_total
-  // (subject_indexed events it appended). Any thread.
+  // (subject_indexed events it appended) and refx_router_events_read_total
+  // (events received, see events_read). Any thread.
   std::string RenderMetrics() const;
   // For /healthz: true once the replay is done and the router follows the
   // log (false while replaying or waiting for the broker); appends
@@ -188,6 +193,7 @@ class RouterService {
   };
   std::vector<QueuedSubject> queued_subjects_;
   std::atomic<uint64_t> subjects_indexed_{0};  // subject_indexed appended by this process
+  std::atomic<uint64_t> events_read_{0};        // events received (replays and follow)
   uint64_t read_seq_ = 0;  // the last event handled (its routes may still be queued)
   SnapshotFile snapshot_file_;
   SnapshotSchedule schedule_;

@@ -170,6 +170,66 @@ TEST(RouterDeliveryTest, RoutingHistoryIsRebuiltOnRestartForRepeatReferrals) {
   EXPECT_THAT(RoutedDestinations(events, fresh), ElementsAre("DA_OUTREACH"));
 }
 
+// A router started on a backlog reads each event it acts on once: its
+// replay stops at the cursor (the follow reads what comes after), and
+// neither reads the kinds it does not act on (case_delivered, with its
+// sealed view). It used to replay to the head and then read the backlog
+// again from the cursor, every kind of event both times.
+TEST(RouterDeliveryTest, ARestartOnABacklogReadsEachRoutingEventOnce) {
+  ServicesStack s;
+  ASSERT_TRUE(s.stack().StartBroker());
+  auto delivery = MakeDelivery(s);
+  ASSERT_TRUE(delivery);
+  HostedService d;
+  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+  const std::string first = s.Submit(DaHighRiskReferral("kent-police", "T-ONCE-0", "Robin"));
+  {
+    auto router = MakeRouter(s);
+    ASSERT_TRUE(router);
+    HostedService r;
+    r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+    s.WaitFor("the first referral delivered", [&](const std::vector<v1::Event>& ev) {
+      return HasEvent(ev, v1::Event::kCaseDelivered, first, "DA_MARAC") &&
+             HasEvent(ev, v1::Event::kCaseDelivered, first, "IDVA");
+    });
+    ASSERT_TRUE(r.Stop().ok());
+  }
+  constexpr int kBacklog = 12;
+  std::vector<std::string> backlog;
+  for (int i = 1; i <= kBacklog; ++i) {
+    backlog.push_back(s.Submit(DaHighRiskReferral("kent-police", "T-ONCE-" + std::to_string(i), "Robin")));
+  }
+  auto router = MakeRouter(s);
+  ASSERT_TRUE(router);
+  HostedService r;
+  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
+  s.WaitFor("the backlog routed and delivered", [&](const std::vector<v1::Event>& ev) {
+    for (const std::string& id : backlog) {
+      if (!HasEvent(ev, v1::Event::kCaseDelivered, id, "DA_MARAC") || !HasEvent(ev, v1::Event::kCaseDelivered, id, "IDVA")) {
+        return false;
+      }
+    }
+    return true;
+  });
+  ASSERT_TRUE(r.Stop().ok());
+  EXPECT_TRUE(d.Stop().ok());
+  const std::vector<v1::Event> events = s.ReadLog();
+  size_t routing_events = 0;
+  for (const v1::Event& e : events) {
+    if (e.has_referral_submitted() || e.has_case_routed() || e.has_outcome_recorded() || e.has_referral_withdrawn() ||
+        e.has_subject_indexed()) {
+      ++routing_events;
+    }
+  }
+  // Each routing event of the log at most once (the first router read
+  // the events before the backlog; this one at most all of them once).
+  EXPECT_GE(router->events_read(), static_cast<uint64_t>(kBacklog));
+  EXPECT_LE(router->events_read(), routing_events);
+  for (const std::string& id : backlog) {
+    EXPECT_THAT(RoutedDestinations(events, id), UnorderedElementsAre("DA_MARAC", "IDVA")) << id;
+  }
+}
+
 // Issue 13: an erasure destroys the referral's data key but not its history
 // key (ROUTING_HISTORY keeps the keyed subject hash 12 months). A router
 // that replays the log from seq 1 gets the first submission back erased,
