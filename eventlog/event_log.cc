@@ -230,6 +230,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   rocksdb::WriteBatch wb;
   rocksdb::WriteBatch index_wb;  // the rebuildable indexes, written after the synced batch
   std::string value;
+  BeginSealing(batch);
   for (const PendingEvent& p : batch) {
     ++seq;
     if (p.event.seq() != seq) {

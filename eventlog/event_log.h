@@ -268,6 +268,14 @@ class EventLog {
   Status StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std::string* value);
   // After the batch's write: keeps its new keys (written) or forgets them.
   void FinishSealing(bool written);
+  // Before the batch: draws the randomness its new data keys and nonces
+  // need (one system call; TakeRandom hands it out, RefillRandom(0)
+  // forgets it). KeyFor: the data key `p` seals with (the batch's, the
+  // stored one, or a new one written wrapped into *wb). Writer thread.
+  void BeginSealing(const std::vector<PendingEvent>& batch);
+  void RefillRandom(size_t bytes);
+  const unsigned char* TakeRandom(size_t bytes);
+  Status KeyFor(const PendingEvent& p, const std::string& referral_id, rocksdb::WriteBatch* wb, std::string* key);
   // Records the schema (and where sealing began, for an upgraded log).
   Status WriteSchema();
   // The data key of `referral_id`: OK, NotFound (none or destroyed), or an
@@ -304,6 +312,8 @@ class EventLog {
   std::string master_key_;
   std::map<std::string, std::string> batch_keys_;
   std::vector<std::string> batch_erased_;
+  std::string random_;      // the batch's random bytes (BeginSealing)
+  size_t random_used_ = 0;  // how many of them TakeRandom handed out
   mutable std::mutex keys_mu_;                              // guards the two below
   mutable std::map<std::string, std::string> key_cache_;    // unwrapped, bounded
   std::set<std::string> destroyed_;                         // erased while open
