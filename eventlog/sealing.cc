@@ -10,7 +10,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "core/subject_key.h"
@@ -78,11 +77,15 @@ Kind KindOf(const FieldDescriptor* field) {
 // split by reflection and the one over serialised bytes look fields up here.
 struct MessagePlan;
 struct FieldPlan {
+  bool known = false;  // a field of the type (the rest of by_number is gaps)
   Kind kind = Kind::kClear;
   const MessagePlan* inner = nullptr;  // kDescend: the plan of the field's message
 };
 struct MessagePlan {
-  std::unordered_map<int, FieldPlan> by_number;
+  std::vector<FieldPlan> by_number;  // indexed by field number
+  const FieldPlan* Find(uint32_t number) const {
+    return number < by_number.size() && by_number[number].known ? &by_number[number] : nullptr;
+  }
 };
 
 class Plans {
@@ -102,8 +105,13 @@ class Plans {
     for (int i = 0; i < type->field_count(); ++i) {
       const FieldDescriptor* field = type->field(i);
       FieldPlan f;
+      f.known = true;
       f.kind = KindOf(field);
       if (f.kind == Kind::kDescend) f.inner = Build(field->message_type());
+      // Field numbers of the schema's messages are small; a huge one is
+      // left out (Find: unknown, so the split by reflection handles it).
+      if (field->number() > 4096) continue;
+      if (plan->by_number.size() <= static_cast<size_t>(field->number())) plan->by_number.resize(field->number() + 1);
       plan->by_number[field->number()] = f;
     }
     return plan;
@@ -118,9 +126,8 @@ const Plans& ReferralPlans() {
 
 Kind CachedKindOf(const FieldDescriptor* field) {
   const MessagePlan* plan = ReferralPlans().For(field->containing_type());
-  if (plan == nullptr) return KindOf(field);
-  auto it = plan->by_number.find(field->number());
-  return it == plan->by_number.end() ? KindOf(field) : it->second.kind;
+  const FieldPlan* f = plan == nullptr ? nullptr : plan->Find(field->number());
+  return f == nullptr ? KindOf(field) : f->kind;
 }
 
 bool Split(Message* clear, Message* personal) {
@@ -184,13 +191,13 @@ bool SplitWire(std::string_view in, const MessagePlan& plan, std::string* clear,
     const uint32_t tag = s.ReadTag();
     if (tag == 0) return start == static_cast<int>(in.size());
     const int after_tag = s.CurrentPosition();
-    auto known = plan.by_number.find(static_cast<int>(WireFormatLite::GetTagFieldNumber(tag)));
+    const FieldPlan* known = plan.Find(WireFormatLite::GetTagFieldNumber(tag));
     const auto wire_type = WireFormatLite::GetTagWireType(tag);
-    if (known == plan.by_number.end() || wire_type == WireFormatLite::WIRETYPE_START_GROUP ||
+    if (known == nullptr || wire_type == WireFormatLite::WIRETYPE_START_GROUP ||
         wire_type == WireFormatLite::WIRETYPE_END_GROUP) {
       return false;
     }
-    if (known->second.kind == Kind::kDescend) {
+    if (known->kind == Kind::kDescend) {
       uint32_t length = 0;
       if (wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || !s.ReadVarint32(&length) ||
           length > in.size() - s.CurrentPosition()) {
@@ -199,14 +206,16 @@ bool SplitWire(std::string_view in, const MessagePlan& plan, std::string* clear,
       const std::string_view inner = in.substr(s.CurrentPosition(), length);
       if (!s.Skip(static_cast<int>(length))) return false;
       std::string inner_clear, inner_personal;
-      if (!SplitWire(inner, *known->second.inner, &inner_clear, &inner_personal, depth + 1)) return false;
+      inner_clear.reserve(inner.size());
+      inner_personal.reserve(inner.size());
+      if (!SplitWire(inner, *known->inner, &inner_clear, &inner_personal, depth + 1)) return false;
       const std::string_view tag_bytes = in.substr(start, after_tag - start);
       PutDelimited(tag_bytes, inner_clear, clear);  // kept, emptied or not, as Split keeps it
       if (!inner_personal.empty()) PutDelimited(tag_bytes, inner_personal, personal);
       continue;
     }
     if (!WireFormatLite::SkipField(&s, tag)) return false;
-    (known->second.kind == Kind::kPersonal ? personal : clear)->append(in.substr(start, s.CurrentPosition() - start));
+    (known->kind == Kind::kPersonal ? personal : clear)->append(in.substr(start, s.CurrentPosition() - start));
   }
 }
 
@@ -376,6 +385,7 @@ bool SplitEventBytes(std::string_view event_bytes, std::string* clear_event, std
       if (!b.Skip(static_cast<int>(referral_length))) return false;
       std::string referral_clear;
       referral_clear.reserve(referral.size());
+      personal->reserve(referral.size());
       if (!SplitWire(referral, *referral_plan, &referral_clear, personal, 0)) return false;
       PutDelimited(body.substr(field_start, field_after_tag - field_start), referral_clear, &body_out);
     }
