@@ -233,11 +233,15 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   BeginSealing(batch);
   for (const PendingEvent& p : batch) {
     ++seq;
+    // A refused batch forgets the data keys its earlier events made (they
+    // were never written: reused, they would seal without a stored key).
     if (p.event.seq() != seq) {
+      FinishSealing(false);
       return Status::InvalidArgument("event seq " + std::to_string(p.event.seq()) + " where " +
                                      std::to_string(seq) + " was expected", "event.seq");
     }
     if (p.event.body_case() == v1::Event::BODY_NOT_SET) {
+      FinishSealing(false);
       return Status::InvalidArgument("event has no body", "event.body");
     }
     value.clear();

@@ -314,6 +314,19 @@ TEST(SealingLog, AFailedBatchForgetsTheKeysItMade) {
   EXPECT_FALSE(log->AppendBatch({Pending(Submission(1, "R-0000000001")), Pending(Submission(5, "R-0000000005"))}).ok());
   EXPECT_EQ(log->HasDataKey("R-0000000001").code(), Status::Code::kNotFound);
   EXPECT_EQ(log->head_seq(), 0u);
+  // The same event again, alone: its key is written with it (not taken
+  // from the failed batch unwritten), so it opens after a reopen too.
+  ASSERT_TRUE(log->AppendBatch({Pending(Submission(1, "R-0000000001"))}).ok());
+  log.reset();
+  log = OpenLog(dir.path(), std::string(kMasterKeyBytes, 'k'));
+  EXPECT_TRUE(log->HasDataKey("R-0000000001").ok());
+  StoredEvent stored;
+  ASSERT_TRUE(log->Get(1, &stored).ok());
+  v1::Event out;
+  bool opened = false;
+  ASSERT_TRUE(log->OpenStored(stored.bytes, &out, &opened).ok());
+  EXPECT_FALSE(out.erased());
+  EXPECT_EQ(out.referral_submitted().referral().person().given_name(), "Alexa");
 }
 
 TEST(SealingLog, ASchemaOneLogOpensReadsVerifiesAndIsSealedOnlyFromTheUpgrade) {
