@@ -118,8 +118,10 @@ struct BenchAgency {
 std::vector<BenchAgency> MakeAgencies(size_t n);
 
 // The configuration text (protobuf text format): every agency a SUBMITTER
-// of any category with its public key inline, max_batch as given.
-std::string ConfigText(const std::vector<BenchAgency>& agencies, uint32_t max_batch);
+// of any category with its public key inline, max_batch as given, and
+// master_key_file (sealing on) when not empty.
+std::string ConfigText(const std::vector<BenchAgency>& agencies, uint32_t max_batch,
+                       const std::string& master_key_file = "");
 
 // Builds a realistic domestic-abuse referral (made-up people, 24 DASH
 // answers with a matching score, a perpetrator, crime reference) from
@@ -164,9 +166,10 @@ class BrokerProcess {
   // Writes keys and configuration under `dir`, starts `broker_binary` with
   // --endpoint tcp://127.0.0.1:* --metrics 127.0.0.1:0 --ready-file and
   // waits (up to 20 s) for the ready file. Throws if it exits or never
-  // becomes ready.
+  // becomes ready. With `seal`, the broker gets a fresh master key and
+  // seals personal fields (encryption at rest, as deployed).
   BrokerProcess(const std::string& broker_binary, const std::string& dir, const std::vector<BenchAgency>& agencies,
-                uint32_t max_batch);
+                uint32_t max_batch, bool seal = false);
   ~BrokerProcess();  // SIGTERM + waitpid
 
   const std::string& endpoint() const { return endpoint_; }

@@ -7,7 +7,11 @@
 // runs from the rename until the spool is empty: every row acknowledged by
 // the broker, so durable in its log. Not a test: nothing asserts on time.
 //
-//   refx-bench-filedrop [--rows 1000000] [--dir BASE] [--batch-max 256] [--keep]
+//   refx-bench-filedrop [--rows 1000000] [--dir BASE] [--batch-max 256] [--no-seal] [--keep]
+//
+// The broker seals personal fields under a fresh master key, as deployed
+// (--no-seal: without one). CPU time is reported per row for each process:
+// the two share the machine's cores, so their sum bounds the rate.
 //
 // Before the run it reads the same CSV once with ReadDropFileEncoded (as the
 // file drop does) into a sink
@@ -56,9 +60,11 @@ int Run(int argc, char** argv) {
   std::string base;
   uint32_t batch_max = 256;
   bool keep = false;
+  bool no_seal = false;
   app.add_option("--rows", rows, "Rows in the CSV")->capture_default_str();
   app.add_option("--dir", base, "Folder for the data (on the disk to measure); default the temp folder");
   app.add_option("--batch-max", batch_max, "Referrals per SubmitBatchRequest frame")->capture_default_str();
+  app.add_flag("--no-seal", no_seal, "Run the broker without a master key (personal fields stored unsealed)");
   app.add_flag("--keep", keep, "Keep the data folder");
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -124,7 +130,7 @@ int Run(int argc, char** argv) {
   std::vector<BenchAgency> agencies = MakeAgencies(1);
   agencies[0].id = "kent-police";
   Progress::Status("starting the broker");
-  BrokerProcess broker(ExecutableDir() + "/refx-broker", dir.path() + "/broker", agencies, 1024);
+  BrokerProcess broker(ExecutableDir() + "/refx-broker", dir.path() + "/broker", agencies, 1024, !no_seal);
   const std::string keys = dir.path() + "/keys";
   if (!SaveCurveKeyPair(keys, "kent-police", agencies[0].keys).ok()) throw BenchError("cannot save the keys");
   WriteFile(keys + "/broker.pub", broker.server_public_key() + "\n");
@@ -191,6 +197,8 @@ int Run(int argc, char** argv) {
               Thousands(d.duplicates).c_str(), Thousands(d.errors).c_str());
   std::printf("CPU seconds: adapter (this process) %.1f, broker %.1f, machine busy %.1f of %.1f available\n",
               self_cpu, broker_cpu, busy, seconds * m.cpus);
+  std::printf("CPU per row: adapter %.1f us, broker %.1f us (sealing %s), sum %.1f us\n", 1e6 * self_cpu / rows,
+              1e6 * broker_cpu / rows, no_seal ? "off" : "on", 1e6 * (self_cpu + broker_cpu) / rows);
   if (d.submissions + d.duplicates < rows) {
     throw BenchError("the broker counted fewer submissions than rows");
   }

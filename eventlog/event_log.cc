@@ -242,13 +242,18 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   rocksdb::WriteBatch wb;
   rocksdb::WriteBatch index_wb;  // the rebuildable indexes, written after the synced batch
   std::string value;
+  BeginSealing(batch);
   for (const PendingEvent& p : batch) {
     ++seq;
+    // A refused batch forgets the data keys its earlier events made (they
+    // were never written: reused, they would seal without a stored key).
     if (p.event.seq() != seq) {
+      FinishSealing(false);
       return Status::InvalidArgument("event seq " + std::to_string(p.event.seq()) + " where " +
                                      std::to_string(seq) + " was expected", "event.seq");
     }
     if (p.event.body_case() == v1::Event::BODY_NOT_SET) {
+      FinishSealing(false);
       return Status::InvalidArgument("event has no body", "event.body");
     }
     value.clear();

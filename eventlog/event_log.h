@@ -287,6 +287,12 @@ class EventLog {
   Status StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std::string* value);
   // After the batch's write: keeps its new keys (written) or forgets them.
   void FinishSealing(bool written);
+  // Before the batch: draws the randomness its new data keys and nonces
+  // need (one system call; TakeRandom hands it out, RefillRandom(0)
+  // forgets it). Writer thread.
+  void BeginSealing(const std::vector<PendingEvent>& batch);
+  void RefillRandom(size_t bytes);
+  const unsigned char* TakeRandom(size_t bytes);
   // Records the schema (and where sealing began, for an upgraded log).
   Status WriteSchema();
   // The data key named `key_id` in data_keys (a referral id, or a
@@ -331,6 +337,8 @@ class EventLog {
   std::vector<std::string> batch_erased_;  // key ids the batch deletes
   bool subject_entries_deleted_ = false;   // by_subject needs compacting by the next purge
   bool subject_entries_in_batch_ = false;  // the batch being built writes by_subject
+  std::string random_;      // the batch's random bytes (BeginSealing)
+  size_t random_used_ = 0;  // how many of them TakeRandom handed out
   mutable std::mutex keys_mu_;                              // guards the two below
   mutable std::map<std::string, std::string> key_cache_;    // unwrapped, bounded
   std::set<std::string> destroyed_;                         // erased while open

@@ -9,6 +9,9 @@
 #include <rocksdb/write_batch.h>
 #include <sodium.h>
 
+#include <algorithm>
+#include <memory>
+
 #include "core/event_util.h"
 #include "eventlog/event_log.h"
 #include "eventlog/keys.h"
@@ -99,6 +102,34 @@ Status EventLog::HasDataKey(const std::string& referral_id) const {
   return s;
 }
 
+void EventLog::BeginSealing(const std::vector<PendingEvent>& batch) {
+  if (master_key_.empty()) return;
+  size_t sealable = 0;
+  for (const PendingEvent& p : batch) sealable += p.event.has_referral_submitted() || p.event.has_case_delivered() || p.event.has_subject_indexed();
+  RefillRandom(sealable * (kDataKeyBytes + 2 * kSealNonceBytes));
+}
+
+void EventLog::RefillRandom(size_t bytes) {
+  sodium_memzero(random_.data(), random_.size());
+  random_.assign(bytes, '\0');
+  random_used_ = 0;
+  if (bytes == 0) return;
+  // One draw from the system per batch (randombytes_buf is a getrandom()
+  // call): its seed expands with ChaCha20 into the batch's keys and nonces.
+  unsigned char seed[randombytes_SEEDBYTES];
+  randombytes_buf(seed, sizeof seed);
+  randombytes_buf_deterministic(random_.data(), random_.size(), seed);
+  sodium_memzero(seed, sizeof seed);
+}
+
+const unsigned char* EventLog::TakeRandom(size_t bytes) {
+  // More than BeginSealing counted on (it counts every event that may seal).
+  if (random_used_ + bytes > random_.size()) RefillRandom(std::max<size_t>(bytes, 64 * (kDataKeyBytes + 2 * kSealNonceBytes)));
+  const auto* out = reinterpret_cast<const unsigned char*>(random_.data()) + random_used_;
+  random_used_ += bytes;
+  return out;
+}
+
 Status EventLog::HasHistoryKey(const std::string& referral_id) const {
   return HasDataKey(HistoryKeyId(referral_id));
 }
@@ -110,8 +141,8 @@ Status EventLog::KeyForBatch(const std::string& key_id, bool is_new, rocksdb::Wr
   }
   Status found = is_new ? Status::NotFound("new key") : DataKey(key_id, key);
   if (found.code() != Status::Code::kNotFound) return found;
-  *key = NewDataKey();
-  wb->Put(data_keys_, key_id, WrapDataKey(master_key_, key_id, *key));
+  key->assign(reinterpret_cast<const char*>(TakeRandom(kDataKeyBytes)), kDataKeyBytes);
+  wb->Put(data_keys_, key_id, WrapDataKey(master_key_, key_id, *key, TakeRandom(kSealNonceBytes)));
   batch_keys_[key_id] = *key;
   return Status::OK();
 }
@@ -158,30 +189,56 @@ Status EventLog::StoredBytes(const PendingEvent& p, rocksdb::WriteBatch* wb, std
   }
   const std::string& referral_id = ReferralIdOf(p.event);
   if (referral_id.empty()) return Status::InvalidArgument("a referral event without a referral id", "event");
-  v1::Event sealed = p.event;
-  std::string key;
-  if (sealed.has_subject_indexed()) {
+  if (p.event.has_subject_indexed()) {
     // The keyed subject hash, under the referral's history key (made with
     // its first subject_indexed event).
+    v1::Event sealed = p.event;
+    std::string key;
     const std::string key_id = HistoryKeyId(referral_id);
     REFX_RETURN_IF_ERROR(KeyForBatch(key_id, /*is_new=*/false, wb, &key));
     SealSubjectKey(key_id, key, &sealed);
+    sodium_memzero(key.data(), key.size());
+    if (!sealed.AppendToString(value)) return Status::Internal("event failed to serialise");
+    return Status::OK();
+  }
+  std::string event_bytes;
+  if (!p.event.AppendToString(&event_bytes)) return Status::Internal("event failed to serialise");
+  // Split over the serialised event (no copy of it, no reflection); what
+  // that does not handle is split by reflection on a copy. Same bytes.
+  std::string clear, personal;
+  size_t sealed_at = 0;
+  std::unique_ptr<v1::Event> copy;
+  v1::Referral personal_fields;
+  bool any_personal;
+  if (SplitEventBytes(event_bytes, &clear, &personal, &sealed_at)) {
+    any_personal = !personal.empty();
   } else {
-    v1::Referral personal;
-    if (!SplitPersonalFields(SealableReferral(&sealed), &personal)) {
-      // Nothing personal (a delivery of an erased referral): stored as it
-      // is, and no key is made for it.
-      if (!p.event.AppendToString(value)) return Status::Internal("event failed to serialise");
-      return Status::OK();
+    copy = std::make_unique<v1::Event>(p.event);
+    any_personal = SplitPersonalFields(SealableReferral(copy.get()), &personal_fields);
+  }
+  if (!any_personal) {
+    // Nothing personal (a delivery of an erased referral): stored as it
+    // is, and no key is made for it.
+    *value = std::move(event_bytes);
+    return Status::OK();
+  }
+  std::string key;
+  // A submission is its referral's first event (ids are never reused):
+  // it gets a new key without a lookup.
+  Status keyed = KeyForBatch(referral_id, p.event.has_referral_submitted(), wb, &key);
+  if (keyed.ok()) {
+    if (copy == nullptr) {
+      InsertSealedField(referral_id, key, TakeRandom(kSealNonceBytes), p.event, personal, sealed_at, &clear);
+      *value = std::move(clear);
+    } else {
+      SealPersonalFields(referral_id, key, personal_fields, copy.get());
+      if (!copy->AppendToString(value)) keyed = Status::Internal("event failed to serialise");
     }
-    // A submission is its referral's first event (ids are never reused):
-    // it gets a new key without a lookup.
-    REFX_RETURN_IF_ERROR(KeyForBatch(referral_id, p.event.has_referral_submitted(), wb, &key));
-    SealPersonalFields(referral_id, key, personal, &sealed);
   }
   sodium_memzero(key.data(), key.size());
-  if (!sealed.AppendToString(value)) return Status::Internal("event failed to serialise");
-  return Status::OK();
+  sodium_memzero(personal.data(), personal.size());
+  sodium_memzero(event_bytes.data(), event_bytes.size());
+  return keyed;
 }
 
 void EventLog::FinishSealing(bool written) {
@@ -201,6 +258,7 @@ void EventLog::FinishSealing(bool written) {
   }
   for (auto& [id, key] : batch_keys_) sodium_memzero(key.data(), key.size());
   batch_keys_.clear();
+  RefillRandom(0);  // the batch's unused keys and nonces go
   batch_erased_.clear();
 }
 

@@ -3,7 +3,12 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
+
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -22,6 +27,7 @@ using google::protobuf::Message;
 constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 static_assert(kDataKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+static_assert(kSealNonceBytes == kNonceBytes);
 static_assert(kMasterKeyBytes == crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 
 constexpr char kHistoryKeyPrefix[] = "history:";
@@ -73,13 +79,71 @@ Kind KindOf(const FieldDescriptor* field) {
   return Kind::kClear;
 }
 
+// KindOf for every field of the Referral and the messages it descends
+// into, worked out once (KindOf reads field options, which is slow): the
+// split by reflection and the one over serialised bytes look fields up here.
+struct MessagePlan;
+struct FieldPlan {
+  bool known = false;  // a field of the type (the rest of by_number is gaps)
+  Kind kind = Kind::kClear;
+  const MessagePlan* inner = nullptr;  // kDescend: the plan of the field's message
+};
+struct MessagePlan {
+  std::vector<FieldPlan> by_number;  // indexed by field number
+  const FieldPlan* Find(uint32_t number) const {
+    return number < by_number.size() && by_number[number].known ? &by_number[number] : nullptr;
+  }
+};
+
+class Plans {
+ public:
+  Plans() { Build(v1::Referral::descriptor()); }
+  const MessagePlan* For(const Descriptor* type) const {
+    auto it = by_type_.find(type);
+    return it == by_type_.end() ? nullptr : it->second.get();
+  }
+
+ private:
+  const MessagePlan* Build(const Descriptor* type) {
+    auto [it, fresh] = by_type_.try_emplace(type);
+    if (!fresh) return it->second.get();
+    it->second = std::make_unique<MessagePlan>();
+    MessagePlan* plan = it->second.get();
+    for (int i = 0; i < type->field_count(); ++i) {
+      const FieldDescriptor* field = type->field(i);
+      FieldPlan f;
+      f.known = true;
+      f.kind = KindOf(field);
+      if (f.kind == Kind::kDescend) f.inner = Build(field->message_type());
+      // Field numbers of the schema's messages are small; a huge one is
+      // left out (Find: unknown, so the split by reflection handles it).
+      if (field->number() > 4096) continue;
+      if (plan->by_number.size() <= static_cast<size_t>(field->number())) plan->by_number.resize(field->number() + 1);
+      plan->by_number[field->number()] = f;
+    }
+    return plan;
+  }
+  std::map<const Descriptor*, std::unique_ptr<MessagePlan>> by_type_;
+};
+
+const Plans& ReferralPlans() {
+  static const Plans plans;  // built once, read-only after: safe from any thread
+  return plans;
+}
+
+Kind CachedKindOf(const FieldDescriptor* field) {
+  const MessagePlan* plan = ReferralPlans().For(field->containing_type());
+  const FieldPlan* f = plan == nullptr ? nullptr : plan->Find(field->number());
+  return f == nullptr ? KindOf(field) : f->kind;
+}
+
 bool Split(Message* clear, Message* personal) {
   const auto* reflection = clear->GetReflection();
   std::vector<const FieldDescriptor*> fields;
   reflection->ListFields(*clear, &fields);
   bool moved = false;
   for (const FieldDescriptor* field : fields) {
-    switch (KindOf(field)) {
+    switch (CachedKindOf(field)) {
       case Kind::kPersonal:
         reflection->SwapFields(clear, personal, {field});
         moved = true;
@@ -100,6 +164,68 @@ bool Split(Message* clear, Message* personal) {
   return moved;
 }
 
+using google::protobuf::internal::WireFormatLite;
+
+void PutVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>(value | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+// A length-delimited field: its tag bytes as read, then `body`.
+void PutDelimited(std::string_view tag, std::string_view body, std::string* out) {
+  out->append(tag);
+  PutVarint(body.size(), out);
+  out->append(body);
+}
+
+// Split over serialised bytes: the fields of `in` (a message of the type
+// `plan` describes) go, as they are, to *clear or *personal by their kind,
+// a kDescend field split again inside, in the order they come (so field
+// number order for protobuf's own serialisation: the same bytes as
+// serialising what Split leaves and moves). False for anything Split would
+// see differently or that is not protobuf's own output: a field the plan
+// does not know (unknown fields stay clear in Split), a group, a descended
+// field that is not length-delimited, malformed bytes. The caller then
+// splits by reflection.
+bool SplitWire(std::string_view in, const MessagePlan& plan, std::string* clear, std::string* personal, int depth) {
+  if (depth > 16) return false;
+  google::protobuf::io::CodedInputStream s(reinterpret_cast<const uint8_t*>(in.data()), static_cast<int>(in.size()));
+  for (;;) {
+    const int start = s.CurrentPosition();
+    const uint32_t tag = s.ReadTag();
+    if (tag == 0) return start == static_cast<int>(in.size());
+    const int after_tag = s.CurrentPosition();
+    const FieldPlan* known = plan.Find(WireFormatLite::GetTagFieldNumber(tag));
+    const auto wire_type = WireFormatLite::GetTagWireType(tag);
+    if (known == nullptr || wire_type == WireFormatLite::WIRETYPE_START_GROUP ||
+        wire_type == WireFormatLite::WIRETYPE_END_GROUP) {
+      return false;
+    }
+    if (known->kind == Kind::kDescend) {
+      uint32_t length = 0;
+      if (wire_type != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || !s.ReadVarint32(&length) ||
+          length > in.size() - s.CurrentPosition()) {
+        return false;
+      }
+      const std::string_view inner = in.substr(s.CurrentPosition(), length);
+      if (!s.Skip(static_cast<int>(length))) return false;
+      std::string inner_clear, inner_personal;
+      inner_clear.reserve(inner.size());
+      inner_personal.reserve(inner.size());
+      if (!SplitWire(inner, *known->inner, &inner_clear, &inner_personal, depth + 1)) return false;
+      const std::string_view tag_bytes = in.substr(start, after_tag - start);
+      PutDelimited(tag_bytes, inner_clear, clear);  // kept, emptied or not, as Split keeps it
+      if (!inner_personal.empty()) PutDelimited(tag_bytes, inner_personal, personal);
+      continue;
+    }
+    if (!WireFormatLite::SkipField(&s, tag)) return false;
+    (known->kind == Kind::kPersonal ? personal : clear)->append(in.substr(start, s.CurrentPosition() - start));
+  }
+}
+
 // Associated data of a sealed blob: what it belongs to.
 std::string SealedAd(const v1::Event& event, const std::string& key_id) {
   std::string ad = "refx.v1.Sealed";
@@ -113,11 +239,17 @@ std::string SealedAd(const v1::Event& event, const std::string& key_id) {
 
 std::string WrapAd(const std::string& key_id) { return "refx data key:" + key_id; }
 
-// nonce || AEAD(plain), under `key`.
-std::string Encrypt(const std::string& key, const std::string& ad, const std::string& plain) {
+// nonce || AEAD(plain), under `key`, with `nonce` (kNonceBytes, fresh
+// random) or, when null, a nonce drawn here.
+std::string Encrypt(const std::string& key, const std::string& ad, std::string_view plain,
+                    const unsigned char* given_nonce = nullptr) {
   std::string out(kNonceBytes + plain.size() + kTagBytes, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
-  randombytes_buf(nonce, kNonceBytes);
+  if (given_nonce != nullptr) {
+    std::memcpy(nonce, given_nonce, kNonceBytes);
+  } else {
+    randombytes_buf(nonce, kNonceBytes);
+  }
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(
       nonce + kNonceBytes, &written, reinterpret_cast<const unsigned char*>(plain.data()), plain.size(),
@@ -224,8 +356,98 @@ Status OpenEvent(const std::string& data_key, v1::Event* event) {
   return Status::OK();
 }
 
-std::string WrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& data_key) {
-  return Encrypt(master_key, WrapAd(key_id), data_key);
+std::string WrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& data_key,
+                        const unsigned char* nonce) {
+  return Encrypt(master_key, WrapAd(key_id), data_key, nonce);
+}
+
+bool SplitEventBytes(std::string_view event_bytes, std::string* clear_event, std::string* personal,
+                     size_t* sealed_at) {
+  const MessagePlan* referral_plan = ReferralPlans().For(v1::Referral::descriptor());
+  clear_event->clear();
+  personal->clear();
+  *sealed_at = std::string::npos;
+  google::protobuf::io::CodedInputStream s(reinterpret_cast<const uint8_t*>(event_bytes.data()),
+                                           static_cast<int>(event_bytes.size()));
+  bool found = false;
+  for (;;) {
+    const int start = s.CurrentPosition();
+    const uint32_t tag = s.ReadTag();
+    if (tag == 0) {
+      if (start != static_cast<int>(event_bytes.size())) return false;
+      break;
+    }
+    const int after_tag = s.CurrentPosition();
+    const int number = static_cast<int>(WireFormatLite::GetTagFieldNumber(tag));
+    if (number == v1::Event::kSealedFieldNumber) return false;  // sealed already: not the writer's own event
+    if (number > v1::Event::kSealedFieldNumber && *sealed_at == std::string::npos) *sealed_at = clear_event->size();
+    const int referral_number = number == v1::Event::kReferralSubmittedFieldNumber ? v1::ReferralSubmitted::kReferralFieldNumber
+                                : number == v1::Event::kCaseDeliveredFieldNumber   ? v1::CaseDelivered::kViewFieldNumber
+                                                                                   : 0;
+    if (referral_number == 0) {
+      if (!WireFormatLite::SkipField(&s, tag)) return false;
+      clear_event->append(event_bytes.substr(start, s.CurrentPosition() - start));
+      continue;
+    }
+    // The body: copied but for its referral, which is split.
+    uint32_t length = 0;
+    if (WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED || !s.ReadVarint32(&length) ||
+        length > event_bytes.size() - s.CurrentPosition() || found) {
+      return false;
+    }
+    found = true;
+    const std::string_view body = event_bytes.substr(s.CurrentPosition(), length);
+    if (!s.Skip(static_cast<int>(length))) return false;
+    std::string body_out;
+    body_out.reserve(body.size());
+    google::protobuf::io::CodedInputStream b(reinterpret_cast<const uint8_t*>(body.data()),
+                                             static_cast<int>(body.size()));
+    bool referral_seen = false;
+    for (;;) {
+      const int field_start = b.CurrentPosition();
+      const uint32_t body_tag = b.ReadTag();
+      if (body_tag == 0) {
+        if (field_start != static_cast<int>(body.size())) return false;
+        break;
+      }
+      const int field_after_tag = b.CurrentPosition();
+      if (static_cast<int>(WireFormatLite::GetTagFieldNumber(body_tag)) != referral_number) {
+        if (!WireFormatLite::SkipField(&b, body_tag)) return false;
+        body_out.append(body.substr(field_start, b.CurrentPosition() - field_start));
+        continue;
+      }
+      uint32_t referral_length = 0;
+      if (referral_seen || WireFormatLite::GetTagWireType(body_tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+          !b.ReadVarint32(&referral_length) || referral_length > body.size() - b.CurrentPosition()) {
+        return false;
+      }
+      referral_seen = true;
+      const std::string_view referral = body.substr(b.CurrentPosition(), referral_length);
+      if (!b.Skip(static_cast<int>(referral_length))) return false;
+      std::string referral_clear;
+      referral_clear.reserve(referral.size());
+      personal->reserve(referral.size());
+      if (!SplitWire(referral, *referral_plan, &referral_clear, personal, 0)) return false;
+      PutDelimited(body.substr(field_start, field_after_tag - field_start), referral_clear, &body_out);
+    }
+    PutDelimited(event_bytes.substr(start, after_tag - start), body_out, clear_event);
+  }
+  if (*sealed_at == std::string::npos) *sealed_at = clear_event->size();
+  return found;
+}
+
+void InsertSealedField(const std::string& key_id, const std::string& data_key, const unsigned char* nonce,
+                       const v1::Event& event, std::string_view personal, size_t sealed_at, std::string* clear_event) {
+  std::string sealed = Encrypt(data_key, SealedAd(event, key_id), personal, nonce);
+  v1::Sealed out;
+  out.set_key_id(key_id);
+  out.set_nonce(sealed.data(), kNonceBytes);
+  out.set_ciphertext(sealed.data() + kNonceBytes, sealed.size() - kNonceBytes);
+  std::string field;
+  PutVarint(WireFormatLite::MakeTag(v1::Event::kSealedFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), &field);
+  PutVarint(out.ByteSizeLong(), &field);
+  out.AppendToString(&field);
+  clear_event->insert(sealed_at, field);
 }
 
 Status UnwrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& wrapped,

@@ -38,6 +38,7 @@ namespace refx::eventlog {
 
 inline constexpr size_t kDataKeyBytes = 32;
 inline constexpr size_t kMasterKeyBytes = 32;
+inline constexpr size_t kSealNonceBytes = 24;  // XChaCha20-Poly1305's nonce
 
 // Moves every personal field of *clear into *personal (which must be
 // empty), leaving the rest in *clear; *personal gets only the message
@@ -91,9 +92,29 @@ Status OpenEvent(const std::string& data_key, v1::Event* event);
 
 // Wraps a data key under the master key for `key_id` (nonce || ciphertext),
 // and unwraps it: Corruption when it does not authenticate.
-std::string WrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& data_key);
+// `nonce` (kSealNonceBytes of fresh randomness), or null to draw one.
+std::string WrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& data_key,
+                        const unsigned char* nonce = nullptr);
 Status UnwrapDataKey(const std::string& master_key, const std::string& key_id, const std::string& wrapped,
                      std::string* data_key);
+
+// The same sealing over serialised bytes, for the writer (no copy of the
+// event, no reflection). SplitEventBytes takes `event_bytes` (protobuf's
+// serialisation of an event, unsealed) and gives *clear_event, the event's
+// bytes with its referral's personal fields taken out, *personal, those
+// fields serialised as a refx.v1.Referral (empty when nothing is
+// personal), and *sealed_at, where in *clear_event the sealed field goes
+// (before the first field numbered after it). Returns false, the outputs
+// unspecified, when the bytes hold what it does not handle (no sealable
+// referral, a field the schema does not know, sealed already, malformed):
+// the caller then uses SealEvent. InsertSealedField then encrypts
+// `personal` as SealPersonalFields does, with `nonce` (kSealNonceBytes,
+// fresh random), and inserts the sealed field at sealed_at. Together they
+// give the bytes SealEvent and serialisation give, byte for byte.
+bool SplitEventBytes(std::string_view event_bytes, std::string* clear_event, std::string* personal,
+                     size_t* sealed_at);
+void InsertSealedField(const std::string& key_id, const std::string& data_key, const unsigned char* nonce,
+                       const v1::Event& event, std::string_view personal, size_t sealed_at, std::string* clear_event);
 
 // A new random data key.
 std::string NewDataKey();

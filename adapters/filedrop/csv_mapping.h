@@ -92,6 +92,9 @@ class CsvMapping {
   char delimiter_ = ',';
   v1::Referral defaults_;
   std::vector<Column> columns_;
+  // The distinct message paths (a column's path without its leaf) the
+  // columns set fields in (an empty path: the referral itself).
+  std::vector<std::vector<const google::protobuf::FieldDescriptor*>> parents_;
   size_t header_size_ = 0;
   int reference_index_ = -1;
   std::map<std::string, std::vector<size_t>> columns_by_field_;  // proto path -> columns_ indices

@@ -7,6 +7,10 @@
 // Records are numbered as a spreadsheet numbers rows: the first record (the
 // header, for the file drop) is row 1.
 //
+// Plain lines (no quote inside a field, no line break inside quotes) are
+// split without libcsv's per-byte state machine, into the same fields;
+// libcsv reads the rest.
+//
 // Not thread-safe: one reader per file, used by one thread.
 #ifndef REFX_ADAPTERS_FILEDROP_CSV_READER_H_
 #define REFX_ADAPTERS_FILEDROP_CSV_READER_H_
@@ -14,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -49,9 +54,17 @@ class CsvReader {
   static void OnField(void* data, size_t size, void* self);
   static void OnRecordEnd(int terminator, void* self);
   Status ParseError() const;
+  // Feeds `data` line by line: SplitPlainLine, else libcsv.
+  Status Parse(const char* data, size_t size);
+  // Delivers [line, newline) as a record when libcsv is between records and
+  // the line is plain (a delimiter, no lone CR, fields unquoted or quoted
+  // without quotes or edge spaces inside); false, nothing delivered, otherwise.
+  bool SplitPlainLine(const char* line, const char* newline);
 
   csv_parser* parser_;
   RecordFn on_record_;
+  char delimiter_;
+  std::vector<std::pair<const char*, size_t>> spans_;  // a plain line's fields
   std::vector<std::string> fields_;  // the record's fields; [0, used_) filled so far
   size_t used_ = 0;
   int64_t row_ = 0;

@@ -44,6 +44,53 @@ TEST(CsvReader, ReadsRfc4180QuotingLineBreaksAndBom) {
   }
 }
 
+// Plain lines are split without libcsv (CsvReader::SplitPlainLine) only
+// when a whole line is at hand: fed a byte at a time, every line goes
+// through libcsv. Both must give the same records for every kind of line.
+TEST(CsvReader, PlainLinesGiveWhatLibcsvGives) {
+  const std::string text =
+      "Ref,Name,Notes\r\n"
+      "  A1 ,\tSam Okafor\t, spaced  out \r\n"
+      "A2,,\n"
+      ",,\n"
+      "\r\n"
+      "   \n"
+      "\t\n"
+      "A3,\"quoted, with\nline break\",x\n"
+      "A4,after a quoted record,y\r\n"
+      "A5,lone\rA6,cr,z\n"
+      "Q1,\"4 Sample Close, Sevenoaks\",\"\",\"plain\"\r\n"
+      "Q2,\" inner spaces \",\"x\"  ,  \"y\"\n"
+      "Q3,\"said \"\"no\"\"\",\"a,b\"\n"
+      "\"Q4 quoted first\",last\n"
+      "Q5,\"tab\tinside\",\"\t\"\n"
+      "single\n"
+      "A7,  ,last";
+  Rows whole, bytewise;
+  ASSERT_TRUE(ReadAll(text, &whole).ok());
+  ASSERT_TRUE(ReadAll(text, &bytewise, 1).ok());
+  EXPECT_EQ(whole, bytewise);
+  ASSERT_GE(whole.size(), 8u);
+  EXPECT_EQ(whole[1], (std::vector<std::string>{"A1", "Sam Okafor", "spaced  out"}));
+  EXPECT_EQ(whole[3], (std::vector<std::string>{"", "", ""}));
+  bool quoted_seen = false;
+  for (const auto& row : whole) {
+    if (row[0] != "Q1") continue;
+    quoted_seen = true;
+    EXPECT_EQ(row, (std::vector<std::string>{"Q1", "4 Sample Close, Sevenoaks", "", "plain"}));
+  }
+  EXPECT_TRUE(quoted_seen);
+  for (size_t piece : {size_t{3}, size_t{7}, size_t{16}}) {
+    Rows pieces;
+    ASSERT_TRUE(ReadAll(text, &pieces, piece).ok());
+    EXPECT_EQ(pieces, whole) << "piece " << piece;
+  }
+  Rows semicolons, semicolons_bytewise;
+  ASSERT_TRUE(ReadAll("a; b ;c\n x ;\"y;z\"; w\n", &semicolons, 0, ';').ok());
+  ASSERT_TRUE(ReadAll("a; b ;c\n x ;\"y;z\"; w\n", &semicolons_bytewise, 1, ';').ok());
+  EXPECT_EQ(semicolons, semicolons_bytewise);
+}
+
 TEST(CsvReader, OtherDelimiter) {
   Rows rows;
   ASSERT_TRUE(ReadAll("a;b\n\"x;y\";z\n", &rows, 0, ';').ok());
