@@ -4,9 +4,9 @@
 #include <google/protobuf/timestamp.pb.h>
 #include <sodium.h>
 
-#include <cinttypes>
-#include <cstdio>
+#include <charconv>
 #include <ctime>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -66,12 +66,25 @@ bool AppendBase64(const std::string& bytes, std::string* out) {
   return true;
 }
 
+// Whether protobuf prints ASCII character `c` in a string as it is.
+inline bool IsPlain(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>';
+}
+
 // A JSON string of ASCII text, escaped as protobuf escapes it; false for a
 // byte above 0x7F.
 bool AppendString(const std::string& s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (unsigned char c : s) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    // A run of characters printed as they are, appended at once.
+    const char* run = p;
+    while (p < end && IsPlain(static_cast<unsigned char>(*p))) ++p;
+    out->append(run, static_cast<size_t>(p - run));
+    if (p == end) break;
+    const unsigned char c = static_cast<unsigned char>(*p++);
     if (c >= 0x80) return false;
     switch (c) {
       case '"':
@@ -100,10 +113,7 @@ bool AppendString(const std::string& s, std::string* out) {
       case 0x7f:
         break;
       default:
-        if (c >= 0x20) {
-          out->push_back(static_cast<char>(c));
-          continue;
-        }
+        break;
     }
     out->append("\\u00");
     out->push_back(kHex[c >> 4]);
@@ -136,44 +146,70 @@ bool AppendTimestamp(const Message& m, std::string* out) {
   const int64_t day = doy - (153 * mp + 2) / 5 + 1;
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                        ":%02" PRId64, year, month, day, rem / 3600, rem / 60 % 60, rem % 60);
+  // Digits written by hand: snprintf was a tenth of the time of printing an
+  // event (a timestamp or two in every one).
+  char buf[40];
+  char* p = buf;
+  auto digits = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    p += width;
+  };
+  *p++ = '"';
+  digits(year, 4);
+  *p++ = '-';
+  digits(month, 2);
+  *p++ = '-';
+  digits(day, 2);
+  *p++ = 'T';
+  digits(rem / 3600, 2);
+  *p++ = ':';
+  digits(rem / 60 % 60, 2);
+  *p++ = ':';
+  digits(rem % 60, 2);
   if (nanos != 0) {
+    *p++ = '.';
     if (nanos % 1000000 == 0) {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%03d", nanos / 1000000);
+      digits(nanos / 1000000, 3);
     } else if (nanos % 1000 == 0) {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%06d", nanos / 1000);
+      digits(nanos / 1000, 6);
     } else {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%09d", nanos);
+      digits(nanos, 9);
     }
   }
-  out->append(buf, static_cast<size_t>(n));
+  out->append(buf, static_cast<size_t>(p - buf));
   out->append("Z\"");
   return true;
 }
 
-bool AppendMessage(const Message& m, std::string* out);
+bool AppendMessage(const Message& m, std::string* out, int depth);
+
+// An integer in decimal, as std::to_string prints it, without a temporary.
+template <typename Int>
+void AppendInt(Int v, std::string* out) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
 
 // One value of field `f` (element `index` when repeated).
-bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::string* out) {
+bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::string* out, int depth) {
   const Reflection* r = m.GetReflection();
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      out->append(std::to_string(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f)));
+      AppendInt(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out);
       return true;
     case FieldDescriptor::CPPTYPE_UINT32:
-      out->append(std::to_string(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f)));
+      AppendInt(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out);
       return true;
     case FieldDescriptor::CPPTYPE_INT64:
       out->push_back('"');
-      out->append(std::to_string(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f)));
+      AppendInt(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f), out);
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_UINT64:
       out->push_back('"');
-      out->append(std::to_string(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f)));
+      AppendInt(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f), out);
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_BOOL:
@@ -183,7 +219,7 @@ bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::str
       const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
       const auto* value = f->enum_type()->FindValueByNumber(number);
       if (value == nullptr) {
-        out->append(std::to_string(number));  // an unknown value prints as its number
+        AppendInt(number, out);  // an unknown value prints as its number
       } else {
         out->push_back('"');
         out->append(value->name());
@@ -200,18 +236,22 @@ bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::str
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
-      return IsTimestamp(f->message_type()) ? AppendTimestamp(sub, out) : AppendMessage(sub, out);
+      return IsTimestamp(f->message_type()) ? AppendTimestamp(sub, out) : AppendMessage(sub, out, depth + 1);
     }
     default:
       return false;
   }
 }
 
-bool AppendMessage(const Message& m, std::string* out) {
+bool AppendMessage(const Message& m, std::string* out, int depth) {
   const Reflection* r = m.GetReflection();
   // The fields protobuf prints: those set (for proto3 scalars, non-default),
-  // in field-number order.
-  std::vector<const FieldDescriptor*> fields;
+  // in field-number order. One list per nesting depth, kept between calls
+  // (ListFields clears it), so that printing allocates none.
+  // (A deque: growing it for a deeper message keeps this depth's list in place.)
+  thread_local std::deque<std::vector<const FieldDescriptor*>> lists;
+  if (lists.size() <= static_cast<size_t>(depth)) lists.resize(static_cast<size_t>(depth) + 1);
+  std::vector<const FieldDescriptor*>& fields = lists[static_cast<size_t>(depth)];
   r->ListFields(m, &fields);
   out->push_back('{');
   bool first = true;
@@ -226,10 +266,10 @@ bool AppendMessage(const Message& m, std::string* out) {
       const int n = r->FieldSize(m, f);
       for (int i = 0; i < n; ++i) {
         if (i > 0) out->push_back(',');
-        if (!AppendValue(m, f, i, out)) return false;
+        if (!AppendValue(m, f, i, out, depth)) return false;
       }
       out->push_back(']');
-    } else if (!AppendValue(m, f, 0, out)) {
+    } else if (!AppendValue(m, f, 0, out, depth)) {
       return false;
     }
   }
@@ -244,7 +284,7 @@ bool AppendFastJson(const Message& message, std::string* out) {
   const Descriptor* d = message.GetDescriptor();
   if (IsTimestamp(d) || !Printable(d, &printable)) return false;  // a bare Timestamp prints as a string
   const size_t size = out->size();
-  if (AppendMessage(message, out)) return true;
+  if (AppendMessage(message, out, 0)) return true;
   out->resize(size);
   return false;
 }
