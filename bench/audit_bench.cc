@@ -515,6 +515,13 @@ class AuditBench {
       }
     }
     WriteFile(svc_key_dir_ + "/broker.pub", broker_keys_.public_key + "\n");
+    // The sample's master key file is the deployment's: the log's own when it
+    // was built --sealed, else none (the broker would refuse to start).
+    if (fs::exists(MasterKeyPath())) {
+      config.mutable_broker()->set_master_key_file(MasterKeyPath());
+    } else {
+      config.mutable_broker()->clear_master_key_file();
+    }
     config.set_subject_key_file(run_dir_->path() + "/subject.hmac");
     Check(GenerateSubjectKeyFile(config.subject_key_file()), "GenerateSubjectKeyFile");
     std::string text;
