@@ -4,25 +4,31 @@
 # benchmark referral), 8 clients, window 64 everywhere:
 #   refx      refx-bench-ingest b8 (SubmitBatchRequest frames) and w8 (one referral per frame),
 #             ack latency at 1,000/s; refx-bench-lifecycle (submit -> lead, routing catch-up);
-#             refx-bench-audit --quick (verify, restart, replay, timeline)
+#             refx-bench-audit --sealed --cli refx on BENCH_AUDIT_EVENTS (broker restart, replay
+#             through the broker and through `refx audit replay --json`); refx-bench-audit
+#             --services on BENCH_SERVICE_EVENTS (router and outcomes restart time and RSS)
 #   Redis     refx-bench-redis: a private redis-server, appendonly yes, appendfsync always
 #   RabbitMQ  refx-bench-rabbitmq: a private rabbitmq-server on 127.0.0.1 with a temporary
 #             data folder, one durable queue, persistent messages, publisher confirms
 # Peers are started on loopback with temporary data and stopped after. Prints one table of
 # figures and ratios with the load average beside each; full reports stay in OUT_DIR.
+# Every figure is the median of BENCH_REPEATS runs (the ingest, Redis and RabbitMQ runs, the
+# lifecycle runs, the broker and service restarts).
 # Environment: BENCH_REPEATS (3), BENCH_DURATION_MS (3000), BENCH_LIFECYCLE_SECONDS (5),
-# BENCH_BACKLOG (20000).
+# BENCH_BACKLOG (20000), BENCH_AUDIT_EVENTS (2000000), BENCH_SERVICE_EVENTS (1000000).
 set -euo pipefail
 BIN=${1:?usage: bench/compare.sh BIN_DIR [OUT_DIR]}
 OUT=${2:-$(mktemp -d -t refx-bench-XXXXXX)}
 mkdir -p "$OUT"
 REPEATS=${BENCH_REPEATS:-3} DURATION=${BENCH_DURATION_MS:-3000}
 LIFE_SECONDS=${BENCH_LIFECYCLE_SECONDS:-5} BACKLOG=${BENCH_BACKLOG:-20000}
+AUDIT_EVENTS=${BENCH_AUDIT_EVENTS:-2000000} SERVICE_EVENTS=${BENCH_SERVICE_EVENTS:-1000000}
 load() { cut -d' ' -f1 /proc/loadavg; }
 num() { tr -d ', ' <<<"${1:-0}"; }  # "114,581" -> 114581
 # Column COL (from 1, after the leading "|") of the table row whose first cell is KEY.
 cell() { awk -F'|' -v k="$2" -v c="$3" '{ gsub(/^ +| +$/, "", $2) } $2 == k { v = $(c + 1); gsub(/^ +| +$/, "", v); print v; exit }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "?" }'; }
 
 declare -A FIG LOAD
 echo "refx bench: reports in $OUT" >&2
@@ -83,13 +89,38 @@ if [[ -x $BIN/refx-bench-rabbitmq ]] && command -v rabbitmq-server >/dev/null; t
   rm -rf "$rmq"
 fi
 
-# -- refx lifecycle and audit -----------------------------------------------------------
+# -- refx lifecycle ---------------------------------------------------------------------
 LOAD[life]=$(load)
-"$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.md" 2>/dev/null || true
-life=$(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/ /, ""); print $6 " / " $7; exit }' "$OUT/lifecycle.md")
-catchup=$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/ /, ""); print $4; exit }' "$OUT/lifecycle.md")
+life_p50=() life_p99=() catchups=()
+for ((r = 0; r < REPEATS; r++)); do
+  "$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.$r.md" 2>/dev/null || true
+  read -r p50 p99 < <(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/[ ,]/, ""); print $6, $7; exit }' "$OUT/lifecycle.$r.md")
+  life_p50+=("${p50:-}") life_p99+=("${p99:-}")
+  catchups+=("$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/[ ,]/, ""); print $4; exit }' "$OUT/lifecycle.$r.md")")
+done
+life="$(printf '%s\n' "${life_p50[@]}" | grep . | median) / $(printf '%s\n' "${life_p99[@]}" | grep . | median)"
+catchup=$(printf '%s\n' "${catchups[@]}" | grep . | median)
+
+# -- refx audit: broker restart, replay (sealed log, as in production), `refx audit replay --json`
 LOAD[audit]=$(load)
-"$BIN/refx-bench-audit" --quick >"$OUT/audit.md" 2>/dev/null || true
+"$BIN/refx-bench-audit" --events "$AUDIT_EVENTS" --sealed --cli "$BIN/refx" --restarts "$REPEATS" --verify-repeats 1 \
+  --timeline-reads 100 --ceiling-ms 200 >"$OUT/audit.md" 2>"$OUT/audit.err" || echo "refx bench: refx-bench-audit failed (see $OUT/audit.err)" >&2
+restart=$(awk -F'|' '$2 ~ /^ *median *$/ { gsub(/ /, "", $4); print $4; exit }' "$OUT/audit.md")
+# The CLI's row: events, seconds, events/s, broker CPU s, ..., the CLI's CPU s (column 9).
+read -r cli_rate cli_cpu_rate < <(awk -F'|' '$3 ~ /refx audit replay --json/ && $2 ~ /AUDITOR/ {
+  e = $4; r = $6; b = $7; c = $9; gsub(/[ ,]/, "", e); gsub(/[ ,]/, "", r); gsub(/ /, "", b); gsub(/ /, "", c)
+  printf "%s %.0f\n", r, (b + c > 0 ? e / (b + c) : 0); exit }' "$OUT/audit.md")
+raw_rate=$(awk -F'|' '$2 ~ /AUDITOR/ && $3 ~ /BrokerClient::Read/ { gsub(/[ ,]/, "", $6); print $6; exit }' "$OUT/audit.md")
+
+# -- refx services: restart time and RSS from a snapshot (and by full replay) --------------
+LOAD[services]=$(load)
+"$BIN/refx-bench-audit" --services --events "$SERVICE_EVENTS" --restarts "$REPEATS" >"$OUT/services.md" \
+  2>"$OUT/services.err" || echo "refx bench: refx-bench-audit --services failed (see $OUT/services.err)" >&2
+# "| refx-router | snapshot + tail | 1.94 | 70.1 | ..." -> "1.94 s, 70.1 MB"
+service_row() {
+  awk -F'|' -v s="$1" -v m="$2" '{ a = $2; b = $3; gsub(/ /, "", a); gsub(/^ +| +$/, "", b) }
+    a == s && b == m { x = $4; y = $5; gsub(/ /, "", x); gsub(/ /, "", y); print x " s, " y " MB"; exit }' "$OUT/services.md"
+}
 
 # -- The table --------------------------------------------------------------------------
 printf '\n| figure | value | vs Redis | vs RabbitMQ | load before |\n|---|---:|---:|---:|---:|\n'
@@ -102,5 +133,12 @@ printf '| RabbitMQ confirmed msg/s (durable, persistent, confirms, 8 x 64) | %s 
 printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[ingest]}"
 printf '| submit -> lead at 1,000/s p50 / p99 ms | %s | | | %s |\n' "${life:-?}" "${LOAD[life]}"
 printf '| routing catch-up, referrals/s (%s backlog) | %s | | | %s |\n' "$BACKLOG" "${catchup:-?}" "${LOAD[life]}"
-printf '| audit figures (verify, restart, replay, timeline) | see %s/audit.md | | | %s |\n' "$OUT" "${LOAD[audit]}"
-printf '\nload after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| broker restart on %s events, exec -> first ack, ms | %s | | | %s |\n' "$AUDIT_EVENTS" "${restart:-?}" "${LOAD[audit]}"
+printf '| replay through the broker (AUDITOR, BrokerClient::Read), events/s | %s | | | %s |\n' "${raw_rate:-?}" "${LOAD[audit]}"
+printf '| `refx audit replay --json`, %s sealed events: events/s; per CPU s of CLI + broker | %s; %s | | | %s |\n' \
+  "$AUDIT_EVENTS" "${cli_rate:-?}" "${cli_cpu_rate:-?}" "${LOAD[audit]}"
+for svc in refx-router refx-outcomes; do
+  printf '| %s restart on %s events, caught up, RSS: from snapshot; full replay | %s; %s | | | %s |\n' "$svc" \
+    "$SERVICE_EVENTS" "$(service_row "$svc" "snapshot + tail")" "$(service_row "$svc" "full replay")" "${LOAD[services]}"
+done
+printf '\nload after: %s; full reports in %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$OUT"
