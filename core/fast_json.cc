@@ -71,8 +71,55 @@ inline bool IsPlain(unsigned char c) {
   return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>';
 }
 
-// A JSON string of ASCII text, escaped as protobuf escapes it; false for a
-// byte above 0x7F.
+// Whether protobuf's printer writes code point `cp` (above 0x7F) as it is.
+// It escapes the C1 controls and a list of invisible or format characters
+// (soft hyphen, zero-width and direction marks, line and paragraph
+// separators, BOM, tags...) as \uXXXX; those make this printer decline.
+bool PrintedAsIs(uint32_t cp) {
+  if (cp <= 0x9f) return false;
+  if (cp == 0xad || (cp >= 0x600 && cp <= 0x603) || cp == 0x6dd || cp == 0x70f || cp == 0x17b4 || cp == 0x17b5) {
+    return false;
+  }
+  if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+      (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+      (cp >= 0xe0000 && cp <= 0xe007f)) {
+    return false;
+  }
+  return true;
+}
+
+// The length of the well-formed UTF-8 sequence at p (shortest form, no
+// surrogates, at most U+10FFFF) whose code point protobuf prints as it is;
+// 0 otherwise.
+size_t PlainUtf8(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  size_t n;
+  uint32_t cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return PrintedAsIs(cp) ? n : 0;
+}
+
+// A JSON string, escaped as protobuf escapes it; false for bytes that are
+// not UTF-8 or a character protobuf escapes beyond ASCII (see PrintedAsIs).
 bool AppendString(const std::string& s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
@@ -84,8 +131,15 @@ bool AppendString(const std::string& s, std::string* out) {
     while (p < end && IsPlain(static_cast<unsigned char>(*p))) ++p;
     out->append(run, static_cast<size_t>(p - run));
     if (p == end) break;
-    const unsigned char c = static_cast<unsigned char>(*p++);
-    if (c >= 0x80) return false;
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      const size_t n = PlainUtf8(reinterpret_cast<const unsigned char*>(p), reinterpret_cast<const unsigned char*>(end));
+      if (n == 0) return false;
+      out->append(p, n);
+      p += n;
+      continue;
+    }
+    ++p;
     switch (c) {
       case '"':
         out->append("\\\"");
