@@ -35,19 +35,33 @@ echo "refx bench: reports in $OUT" >&2
 
 # -- refx ingest ----------------------------------------------------------------------
 LOAD[ingest]=$(load)
-"$BIN/refx-bench-ingest" --scenarios b8,w8,latency --repeats "$REPEATS" --duration-ms "$DURATION" \
-  --window 64 --latency-ms 5000 >"$OUT/ingest.md"
+"$BIN/refx-bench-ingest" --scenarios b8,w8 --repeats "$REPEATS" --duration-ms "$DURATION" \
+  --window 64 >"$OUT/ingest.md"
 FIG[b8]=$(num "$(cell "$OUT/ingest.md" b8 4)")
 FIG[w8]=$(num "$(cell "$OUT/ingest.md" w8 4)")
-# The latency table's first row: | offered/s | ... | p50 | p99 ... (columns vary: take p50/p99 by header).
-lat_refx=$(awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/ingest.md")
+# p50 / p99 of the first latency table of a report (columns found by header).
+latency() { awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/[ ,]/, "", a); gsub(/[ ,]/, "", b); print a, b; exit }' "$1"; }
 
-# -- Redis Streams ----------------------------------------------------------------------
+# -- Redis Streams, and the ack latency at 1,000/s of refx and Redis taken in turn -------
+# One Redis run (throughput, then its latency) after each refx latency run, so both see the
+# same machine; medians of BENCH_REPEATS of each.
 LOAD[redis]=$(load)
-if [[ -x $BIN/refx-bench-redis ]]; then
-  "$BIN/refx-bench-redis" --repeats "$REPEATS" --duration-ms "$DURATION" --window 64 >"$OUT/redis.md"
-  FIG[redis]=$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.md")")
-  lat_redis=$(awk -F'|' '/p50 ms/ { getline; getline; a = $4; b = $5; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/redis.md")
+lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=()
+for ((r = 0; r < REPEATS; r++)); do
+  "$BIN/refx-bench-ingest" --scenarios latency --repeats 1 --latency-ms 5000 >"$OUT/ingest-latency.$r.md"
+  read -r p50 p99 < <(latency "$OUT/ingest-latency.$r.md")
+  lat_p50+=("$p50") lat_p99+=("$p99")
+  if [[ -x $BIN/refx-bench-redis ]]; then
+    "$BIN/refx-bench-redis" --repeats 1 --duration-ms "$DURATION" --window 64 >"$OUT/redis.$r.md"
+    redis_runs+=("$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.$r.md")")")
+    read -r p50 p99 < <(latency "$OUT/redis.$r.md")
+    rlat_p50+=("$p50") rlat_p99+=("$p99")
+  fi
+done
+lat_refx="$(printf '%s\n' "${lat_p50[@]}" | median) / $(printf '%s\n' "${lat_p99[@]}" | median)"
+if ((${#redis_runs[@]})); then
+  FIG[redis]=$(printf '%s\n' "${redis_runs[@]}" | median)
+  lat_redis="$(printf '%s\n' "${rlat_p50[@]}" | median) / $(printf '%s\n' "${rlat_p99[@]}" | median)"
 else
   FIG[redis]=0 lat_redis="(refx-bench-redis not built: libhiredis-dev missing)"
 fi
@@ -130,7 +144,7 @@ printf '| refx w8 (one referral per frame, CURVE), acks/s | %s | %s | %s | %s |\
   "$(ratio "${FIG[w8]}" "${FIG[redis]}")" "$(ratio "${FIG[w8]}" "${FIG[rabbit]}")" "${LOAD[ingest]}"
 printf '| Redis Streams XADD/s (appendfsync always, 8 clients, window 64) | %s | | | %s |\n' "${FIG[redis]}" "${LOAD[redis]}"
 printf '| RabbitMQ confirmed msg/s (durable, persistent, confirms, 8 x 64) | %s | | | %s |\n' "${FIG[rabbit]}" "${LOAD[rabbit]}"
-printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[ingest]}"
+printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[redis]}"
 printf '| submit -> lead at 1,000/s p50 / p99 ms | %s | | | %s |\n' "${life:-?}" "${LOAD[life]}"
 printf '| routing catch-up, referrals/s (%s backlog) | %s | | | %s |\n' "$BACKLOG" "${catchup:-?}" "${LOAD[life]}"
 printf '| broker restart on %s events, exec -> first ack, ms | %s | | | %s |\n' "$AUDIT_EVENTS" "${restart:-?}" "${LOAD[audit]}"
