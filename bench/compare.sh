@@ -46,11 +46,14 @@ latency() { awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i;
 # One Redis run (throughput, then its latency) after each refx latency run, so both see the
 # same machine; medians of BENCH_REPEATS of each.
 LOAD[redis]=$(load)
-lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=()
+lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=() slow_writes=()
 for ((r = 0; r < REPEATS; r++)); do
   "$BIN/refx-bench-ingest" --scenarios latency --repeats 1 --latency-ms 5000 >"$OUT/ingest-latency.$r.md"
   read -r p50 p99 < <(latency "$OUT/ingest-latency.$r.md")
   lat_p50+=("$p50") lat_p99+=("$p99")
+  # The broker's share of AppendBatch calls over 2 ms (its fsync histogram): beside the p99, how
+  # much of the tail is the disk's flush.
+  slow_writes+=("$(awk -F'|' '/> 2 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "> 2 ms") c = i } getline; getline; v = $c; gsub(/[ %]/, "", v); print v; exit }' "$OUT/ingest-latency.$r.md")")
   if [[ -x $BIN/refx-bench-redis ]]; then
     "$BIN/refx-bench-redis" --repeats 1 --duration-ms "$DURATION" --window 64 >"$OUT/redis.$r.md"
     redis_runs+=("$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.$r.md")")")
@@ -58,7 +61,7 @@ for ((r = 0; r < REPEATS; r++)); do
     rlat_p50+=("$p50") rlat_p99+=("$p99")
   fi
 done
-lat_refx="$(printf '%s\n' "${lat_p50[@]}" | median) / $(printf '%s\n' "${lat_p99[@]}" | median)"
+lat_refx="$(printf '%s\n' "${lat_p50[@]}" | median) / $(printf '%s\n' "${lat_p99[@]}" | median) (AppendBatch > 2 ms: $(printf '%s\n' "${slow_writes[@]}" | median)%)"
 if ((${#redis_runs[@]})); then
   FIG[redis]=$(printf '%s\n' "${redis_runs[@]}" | median)
   lat_redis="$(printf '%s\n' "${rlat_p50[@]}" | median) / $(printf '%s\n' "${rlat_p99[@]}" | median)"
