@@ -4,44 +4,67 @@
 # benchmark referral), 8 clients, window 64 everywhere:
 #   refx      refx-bench-ingest b8 (SubmitBatchRequest frames) and w8 (one referral per frame),
 #             ack latency at 1,000/s; refx-bench-lifecycle (submit -> lead, routing catch-up);
-#             refx-bench-audit --quick (verify, restart, replay, timeline)
+#             refx-bench-audit --sealed --cli refx on BENCH_AUDIT_EVENTS (broker restart, replay
+#             through the broker and through `refx audit replay --json`); refx-bench-audit
+#             --services on BENCH_SERVICE_EVENTS (router and outcomes restart time and RSS)
 #   Redis     refx-bench-redis: a private redis-server, appendonly yes, appendfsync always
 #   RabbitMQ  refx-bench-rabbitmq: a private rabbitmq-server on 127.0.0.1 with a temporary
 #             data folder, one durable queue, persistent messages, publisher confirms
 # Peers are started on loopback with temporary data and stopped after. Prints one table of
 # figures and ratios with the load average beside each; full reports stay in OUT_DIR.
+# Every figure is the median of BENCH_REPEATS runs (the ingest, Redis and RabbitMQ runs, the
+# lifecycle runs, the broker and service restarts).
 # Environment: BENCH_REPEATS (3), BENCH_DURATION_MS (3000), BENCH_LIFECYCLE_SECONDS (5),
-# BENCH_BACKLOG (20000).
+# BENCH_BACKLOG (20000), BENCH_AUDIT_EVENTS (2000000), BENCH_SERVICE_EVENTS (1000000).
 set -euo pipefail
 BIN=${1:?usage: bench/compare.sh BIN_DIR [OUT_DIR]}
 OUT=${2:-$(mktemp -d -t refx-bench-XXXXXX)}
 mkdir -p "$OUT"
 REPEATS=${BENCH_REPEATS:-3} DURATION=${BENCH_DURATION_MS:-3000}
 LIFE_SECONDS=${BENCH_LIFECYCLE_SECONDS:-5} BACKLOG=${BENCH_BACKLOG:-20000}
+AUDIT_EVENTS=${BENCH_AUDIT_EVENTS:-2000000} SERVICE_EVENTS=${BENCH_SERVICE_EVENTS:-1000000}
 load() { cut -d' ' -f1 /proc/loadavg; }
 num() { tr -d ', ' <<<"${1:-0}"; }  # "114,581" -> 114581
 # Column COL (from 1, after the leading "|") of the table row whose first cell is KEY.
 cell() { awk -F'|' -v k="$2" -v c="$3" '{ gsub(/^ +| +$/, "", $2) } $2 == k { v = $(c + 1); gsub(/^ +| +$/, "", v); print v; exit }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "?" }'; }
 
 declare -A FIG LOAD
 echo "refx bench: reports in $OUT" >&2
 
 # -- refx ingest ----------------------------------------------------------------------
 LOAD[ingest]=$(load)
-"$BIN/refx-bench-ingest" --scenarios b8,w8,latency --repeats "$REPEATS" --duration-ms "$DURATION" \
-  --window 64 --latency-ms 5000 >"$OUT/ingest.md"
+"$BIN/refx-bench-ingest" --scenarios b8,w8 --repeats "$REPEATS" --duration-ms "$DURATION" \
+  --window 64 >"$OUT/ingest.md"
 FIG[b8]=$(num "$(cell "$OUT/ingest.md" b8 4)")
 FIG[w8]=$(num "$(cell "$OUT/ingest.md" w8 4)")
-# The latency table's first row: | offered/s | ... | p50 | p99 ... (columns vary: take p50/p99 by header).
-lat_refx=$(awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/ingest.md")
+# p50 / p99 of the first latency table of a report (columns found by header).
+latency() { awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/[ ,]/, "", a); gsub(/[ ,]/, "", b); print a, b; exit }' "$1"; }
 
-# -- Redis Streams ----------------------------------------------------------------------
+# -- Redis Streams, and the ack latency at 1,000/s of refx and Redis taken in turn -------
+# One Redis run (throughput, then its latency) after each refx latency run, so both see the
+# same machine; medians of BENCH_REPEATS of each.
 LOAD[redis]=$(load)
-if [[ -x $BIN/refx-bench-redis ]]; then
-  "$BIN/refx-bench-redis" --repeats "$REPEATS" --duration-ms "$DURATION" --window 64 >"$OUT/redis.md"
-  FIG[redis]=$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.md")")
-  lat_redis=$(awk -F'|' '/p50 ms/ { getline; getline; a = $4; b = $5; gsub(/ /, "", a); gsub(/ /, "", b); print a " / " b; exit }' "$OUT/redis.md")
+lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=() slow_writes=()
+for ((r = 0; r < REPEATS; r++)); do
+  "$BIN/refx-bench-ingest" --scenarios latency --repeats 1 --latency-ms 5000 >"$OUT/ingest-latency.$r.md"
+  read -r p50 p99 < <(latency "$OUT/ingest-latency.$r.md")
+  lat_p50+=("$p50") lat_p99+=("$p99")
+  # The broker's share of AppendBatch calls over 2 ms (its fsync histogram): beside the p99, how
+  # much of the tail is the disk's flush.
+  slow_writes+=("$(awk -F'|' '/> 2 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "> 2 ms") c = i } getline; getline; v = $c; gsub(/[ %]/, "", v); print v; exit }' "$OUT/ingest-latency.$r.md")")
+  if [[ -x $BIN/refx-bench-redis ]]; then
+    "$BIN/refx-bench-redis" --repeats 1 --duration-ms "$DURATION" --window 64 >"$OUT/redis.$r.md"
+    redis_runs+=("$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.$r.md")")")
+    read -r p50 p99 < <(latency "$OUT/redis.$r.md")
+    rlat_p50+=("$p50") rlat_p99+=("$p99")
+  fi
+done
+lat_refx="$(printf '%s\n' "${lat_p50[@]}" | median) / $(printf '%s\n' "${lat_p99[@]}" | median) (AppendBatch > 2 ms: $(printf '%s\n' "${slow_writes[@]}" | median)%)"
+if ((${#redis_runs[@]})); then
+  FIG[redis]=$(printf '%s\n' "${redis_runs[@]}" | median)
+  lat_redis="$(printf '%s\n' "${rlat_p50[@]}" | median) / $(printf '%s\n' "${rlat_p99[@]}" | median)"
 else
   FIG[redis]=0 lat_redis="(refx-bench-redis not built: libhiredis-dev missing)"
 fi
@@ -83,13 +106,38 @@ if [[ -x $BIN/refx-bench-rabbitmq ]] && command -v rabbitmq-server >/dev/null; t
   rm -rf "$rmq"
 fi
 
-# -- refx lifecycle and audit -----------------------------------------------------------
+# -- refx lifecycle ---------------------------------------------------------------------
 LOAD[life]=$(load)
-"$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.md" 2>/dev/null || true
-life=$(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/ /, ""); print $6 " / " $7; exit }' "$OUT/lifecycle.md")
-catchup=$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/ /, ""); print $4; exit }' "$OUT/lifecycle.md")
+life_p50=() life_p99=() catchups=()
+for ((r = 0; r < REPEATS; r++)); do
+  "$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.$r.md" 2>/dev/null || true
+  read -r p50 p99 < <(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/[ ,]/, ""); print $6, $7; exit }' "$OUT/lifecycle.$r.md")
+  life_p50+=("${p50:-}") life_p99+=("${p99:-}")
+  catchups+=("$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/[ ,]/, ""); print $4; exit }' "$OUT/lifecycle.$r.md")")
+done
+life="$(printf '%s\n' "${life_p50[@]}" | grep . | median) / $(printf '%s\n' "${life_p99[@]}" | grep . | median)"
+catchup=$(printf '%s\n' "${catchups[@]}" | grep . | median)
+
+# -- refx audit: broker restart, replay (sealed log, as in production), `refx audit replay --json`
 LOAD[audit]=$(load)
-"$BIN/refx-bench-audit" --quick >"$OUT/audit.md" 2>/dev/null || true
+"$BIN/refx-bench-audit" --events "$AUDIT_EVENTS" --sealed --cli "$BIN/refx" --restarts "$REPEATS" --verify-repeats 1 \
+  --timeline-reads 100 --ceiling-ms 200 >"$OUT/audit.md" 2>"$OUT/audit.err" || echo "refx bench: refx-bench-audit failed (see $OUT/audit.err)" >&2
+restart=$(awk -F'|' '$2 ~ /^ *median *$/ { gsub(/ /, "", $4); print $4; exit }' "$OUT/audit.md")
+# The CLI's row: events, seconds, events/s, broker CPU s, ..., the CLI's CPU s (column 9).
+read -r cli_rate cli_cpu_rate < <(awk -F'|' '$3 ~ /refx audit replay --json/ && $2 ~ /AUDITOR/ {
+  e = $4; r = $6; b = $7; c = $9; gsub(/[ ,]/, "", e); gsub(/[ ,]/, "", r); gsub(/ /, "", b); gsub(/ /, "", c)
+  printf "%s %.0f\n", r, (b + c > 0 ? e / (b + c) : 0); exit }' "$OUT/audit.md")
+raw_rate=$(awk -F'|' '$2 ~ /AUDITOR/ && $3 ~ /BrokerClient::Read/ { gsub(/[ ,]/, "", $6); print $6; exit }' "$OUT/audit.md")
+
+# -- refx services: restart time and RSS from a snapshot (and by full replay) --------------
+LOAD[services]=$(load)
+"$BIN/refx-bench-audit" --services --events "$SERVICE_EVENTS" --restarts "$REPEATS" >"$OUT/services.md" \
+  2>"$OUT/services.err" || echo "refx bench: refx-bench-audit --services failed (see $OUT/services.err)" >&2
+# "| refx-router | snapshot + tail | 1.94 | 70.1 | ..." -> "1.94 s, 70.1 MB"
+service_row() {
+  awk -F'|' -v s="$1" -v m="$2" '{ a = $2; b = $3; gsub(/ /, "", a); gsub(/^ +| +$/, "", b) }
+    a == s && b == m { x = $4; y = $5; gsub(/ /, "", x); gsub(/ /, "", y); print x " s, " y " MB"; exit }' "$OUT/services.md"
+}
 
 # -- The table --------------------------------------------------------------------------
 printf '\n| figure | value | vs Redis | vs RabbitMQ | load before |\n|---|---:|---:|---:|---:|\n'
@@ -99,8 +147,15 @@ printf '| refx w8 (one referral per frame, CURVE), acks/s | %s | %s | %s | %s |\
   "$(ratio "${FIG[w8]}" "${FIG[redis]}")" "$(ratio "${FIG[w8]}" "${FIG[rabbit]}")" "${LOAD[ingest]}"
 printf '| Redis Streams XADD/s (appendfsync always, 8 clients, window 64) | %s | | | %s |\n' "${FIG[redis]}" "${LOAD[redis]}"
 printf '| RabbitMQ confirmed msg/s (durable, persistent, confirms, 8 x 64) | %s | | | %s |\n' "${FIG[rabbit]}" "${LOAD[rabbit]}"
-printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[ingest]}"
+printf '| ack latency at 1,000/s p50 / p99 ms: refx | %s | Redis %s | | %s |\n' "${lat_refx:-?}" "${lat_redis:-?}" "${LOAD[redis]}"
 printf '| submit -> lead at 1,000/s p50 / p99 ms | %s | | | %s |\n' "${life:-?}" "${LOAD[life]}"
 printf '| routing catch-up, referrals/s (%s backlog) | %s | | | %s |\n' "$BACKLOG" "${catchup:-?}" "${LOAD[life]}"
-printf '| audit figures (verify, restart, replay, timeline) | see %s/audit.md | | | %s |\n' "$OUT" "${LOAD[audit]}"
-printf '\nload after: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| broker restart on %s events, exec -> first ack, ms | %s | | | %s |\n' "$AUDIT_EVENTS" "${restart:-?}" "${LOAD[audit]}"
+printf '| replay through the broker (AUDITOR, BrokerClient::Read), events/s | %s | | | %s |\n' "${raw_rate:-?}" "${LOAD[audit]}"
+printf '| `refx audit replay --json`, %s sealed events: events/s; per CPU s of CLI + broker | %s; %s | | | %s |\n' \
+  "$AUDIT_EVENTS" "${cli_rate:-?}" "${cli_cpu_rate:-?}" "${LOAD[audit]}"
+for svc in refx-router refx-outcomes; do
+  printf '| %s restart on %s events, caught up, RSS: from snapshot; full replay | %s; %s | | | %s |\n' "$svc" \
+    "$SERVICE_EVENTS" "$(service_row "$svc" "snapshot + tail")" "$(service_row "$svc" "full replay")" "${LOAD[services]}"
+done
+printf '\nload after: %s; full reports in %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$OUT"

@@ -4,9 +4,9 @@
 #include <google/protobuf/timestamp.pb.h>
 #include <sodium.h>
 
-#include <cinttypes>
-#include <cstdio>
+#include <charconv>
 #include <ctime>
+#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -66,13 +66,80 @@ bool AppendBase64(const std::string& bytes, std::string* out) {
   return true;
 }
 
-// A JSON string of ASCII text, escaped as protobuf escapes it; false for a
-// byte above 0x7F.
+// Whether protobuf prints ASCII character `c` in a string as it is.
+inline bool IsPlain(unsigned char c) {
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>';
+}
+
+// Whether protobuf's printer writes code point `cp` (above 0x7F) as it is.
+// It escapes the C1 controls and a list of invisible or format characters
+// (soft hyphen, zero-width and direction marks, line and paragraph
+// separators, BOM, tags...) as \uXXXX; those make this printer decline.
+bool PrintedAsIs(uint32_t cp) {
+  if (cp <= 0x9f) return false;
+  if (cp == 0xad || (cp >= 0x600 && cp <= 0x603) || cp == 0x6dd || cp == 0x70f || cp == 0x17b4 || cp == 0x17b5) {
+    return false;
+  }
+  if ((cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+      (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+      (cp >= 0xe0000 && cp <= 0xe007f)) {
+    return false;
+  }
+  return true;
+}
+
+// The length of the well-formed UTF-8 sequence at p (shortest form, no
+// surrogates, at most U+10FFFF) whose code point protobuf prints as it is;
+// 0 otherwise.
+size_t PlainUtf8(const unsigned char* p, const unsigned char* end) {
+  const unsigned char c = p[0];
+  size_t n;
+  uint32_t cp;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    cp = c & 0x1f;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    cp = c & 0x0f;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (static_cast<size_t>(end - p) < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (p[i] & 0x3f);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)) {
+    return 0;
+  }
+  return PrintedAsIs(cp) ? n : 0;
+}
+
+// A JSON string, escaped as protobuf escapes it; false for bytes that are
+// not UTF-8 or a character protobuf escapes beyond ASCII (see PrintedAsIs).
 bool AppendString(const std::string& s, std::string* out) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (unsigned char c : s) {
-    if (c >= 0x80) return false;
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  while (p < end) {
+    // A run of characters printed as they are, appended at once.
+    const char* run = p;
+    while (p < end && IsPlain(static_cast<unsigned char>(*p))) ++p;
+    out->append(run, static_cast<size_t>(p - run));
+    if (p == end) break;
+    const unsigned char c = static_cast<unsigned char>(*p);
+    if (c >= 0x80) {
+      const size_t n = PlainUtf8(reinterpret_cast<const unsigned char*>(p), reinterpret_cast<const unsigned char*>(end));
+      if (n == 0) return false;
+      out->append(p, n);
+      p += n;
+      continue;
+    }
+    ++p;
     switch (c) {
       case '"':
         out->append("\\\"");
@@ -100,10 +167,7 @@ bool AppendString(const std::string& s, std::string* out) {
       case 0x7f:
         break;
       default:
-        if (c >= 0x20) {
-          out->push_back(static_cast<char>(c));
-          continue;
-        }
+        break;
     }
     out->append("\\u00");
     out->push_back(kHex[c >> 4]);
@@ -136,44 +200,70 @@ bool AppendTimestamp(const Message& m, std::string* out) {
   const int64_t day = doy - (153 * mp + 2) / 5 + 1;
   const int64_t month = mp < 10 ? mp + 3 : mp - 9;
   const int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  char buf[48];
-  int n = std::snprintf(buf, sizeof buf, "\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
-                        ":%02" PRId64, year, month, day, rem / 3600, rem / 60 % 60, rem % 60);
+  // Digits written by hand: snprintf was a tenth of the time of printing an
+  // event (a timestamp or two in every one).
+  char buf[40];
+  char* p = buf;
+  auto digits = [&p](int64_t v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) p[i] = static_cast<char>('0' + v % 10);
+    p += width;
+  };
+  *p++ = '"';
+  digits(year, 4);
+  *p++ = '-';
+  digits(month, 2);
+  *p++ = '-';
+  digits(day, 2);
+  *p++ = 'T';
+  digits(rem / 3600, 2);
+  *p++ = ':';
+  digits(rem / 60 % 60, 2);
+  *p++ = ':';
+  digits(rem % 60, 2);
   if (nanos != 0) {
+    *p++ = '.';
     if (nanos % 1000000 == 0) {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%03d", nanos / 1000000);
+      digits(nanos / 1000000, 3);
     } else if (nanos % 1000 == 0) {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%06d", nanos / 1000);
+      digits(nanos / 1000, 6);
     } else {
-      n += std::snprintf(buf + n, sizeof buf - n, ".%09d", nanos);
+      digits(nanos, 9);
     }
   }
-  out->append(buf, static_cast<size_t>(n));
+  out->append(buf, static_cast<size_t>(p - buf));
   out->append("Z\"");
   return true;
 }
 
-bool AppendMessage(const Message& m, std::string* out);
+bool AppendMessage(const Message& m, std::string* out, int depth);
+
+// An integer in decimal, as std::to_string prints it, without a temporary.
+template <typename Int>
+void AppendInt(Int v, std::string* out) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, static_cast<size_t>(r.ptr - buf));
+}
 
 // One value of field `f` (element `index` when repeated).
-bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::string* out) {
+bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::string* out, int depth) {
   const Reflection* r = m.GetReflection();
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32:
-      out->append(std::to_string(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f)));
+      AppendInt(rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f), out);
       return true;
     case FieldDescriptor::CPPTYPE_UINT32:
-      out->append(std::to_string(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f)));
+      AppendInt(rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f), out);
       return true;
     case FieldDescriptor::CPPTYPE_INT64:
       out->push_back('"');
-      out->append(std::to_string(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f)));
+      AppendInt(rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f), out);
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_UINT64:
       out->push_back('"');
-      out->append(std::to_string(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f)));
+      AppendInt(rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f), out);
       out->push_back('"');
       return true;
     case FieldDescriptor::CPPTYPE_BOOL:
@@ -183,7 +273,7 @@ bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::str
       const int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
       const auto* value = f->enum_type()->FindValueByNumber(number);
       if (value == nullptr) {
-        out->append(std::to_string(number));  // an unknown value prints as its number
+        AppendInt(number, out);  // an unknown value prints as its number
       } else {
         out->push_back('"');
         out->append(value->name());
@@ -200,18 +290,22 @@ bool AppendValue(const Message& m, const FieldDescriptor* f, int index, std::str
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
-      return IsTimestamp(f->message_type()) ? AppendTimestamp(sub, out) : AppendMessage(sub, out);
+      return IsTimestamp(f->message_type()) ? AppendTimestamp(sub, out) : AppendMessage(sub, out, depth + 1);
     }
     default:
       return false;
   }
 }
 
-bool AppendMessage(const Message& m, std::string* out) {
+bool AppendMessage(const Message& m, std::string* out, int depth) {
   const Reflection* r = m.GetReflection();
   // The fields protobuf prints: those set (for proto3 scalars, non-default),
-  // in field-number order.
-  std::vector<const FieldDescriptor*> fields;
+  // in field-number order. One list per nesting depth, kept between calls
+  // (ListFields clears it), so that printing allocates none.
+  // (A deque: growing it for a deeper message keeps this depth's list in place.)
+  thread_local std::deque<std::vector<const FieldDescriptor*>> lists;
+  if (lists.size() <= static_cast<size_t>(depth)) lists.resize(static_cast<size_t>(depth) + 1);
+  std::vector<const FieldDescriptor*>& fields = lists[static_cast<size_t>(depth)];
   r->ListFields(m, &fields);
   out->push_back('{');
   bool first = true;
@@ -226,10 +320,10 @@ bool AppendMessage(const Message& m, std::string* out) {
       const int n = r->FieldSize(m, f);
       for (int i = 0; i < n; ++i) {
         if (i > 0) out->push_back(',');
-        if (!AppendValue(m, f, i, out)) return false;
+        if (!AppendValue(m, f, i, out, depth)) return false;
       }
       out->push_back(']');
-    } else if (!AppendValue(m, f, 0, out)) {
+    } else if (!AppendValue(m, f, 0, out, depth)) {
       return false;
     }
   }
@@ -244,7 +338,7 @@ bool AppendFastJson(const Message& message, std::string* out) {
   const Descriptor* d = message.GetDescriptor();
   if (IsTimestamp(d) || !Printable(d, &printable)) return false;  // a bare Timestamp prints as a string
   const size_t size = out->size();
-  if (AppendMessage(message, out)) return true;
+  if (AppendMessage(message, out, 0)) return true;
   out->resize(size);
   return false;
 }

@@ -5,12 +5,13 @@
 // protobuf's type resolver and object writer (about 20x slower).
 //
 // It prints only what it can print exactly: messages made of integers,
-// bools, enums, strings of ASCII text, nested messages and
-// google.protobuf.Timestamp. Anything else (floating point, bytes, maps,
-// other well-known types, a string with a byte above 0x7F, a timestamp out
-// of JSON's range) makes it decline, and the caller uses protobuf's printer
+// bools, enums, strings (UTF-8), bytes (base64), nested messages and
+// google.protobuf.Timestamp. Anything else (floating point, maps, other
+// well-known types, a string that is not UTF-8 or holds one of the
+// invisible characters protobuf escapes beyond ASCII, a timestamp out of
+// JSON's range) makes it decline, and the caller uses protobuf's printer
 // (core/json.h ToJsonLine does). tests/unit/fast_json_test.cc holds it to
-// protobuf's output on varied messages.
+// protobuf's output on varied messages and every code point of the BMP.
 //
 // Thread-safe (a per-thread cache of which message types it can print).
 #pragma once

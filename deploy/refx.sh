@@ -81,7 +81,7 @@ cmd_bench() {  # [OUT_DIR]
   command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCMAKE_UNITY_BUILD="${REFX_UNITY:-ON}" "${launcher[@]}" >/dev/null
   cmake --build "$BUILD" -j "$JOBS" --target refx-bench-ingest refx-bench-redis refx-bench-rabbitmq \
-    refx-bench-lifecycle refx-bench-audit
+    refx-bench-lifecycle refx-bench-audit refx
   bash "$ROOT/bench/compare.sh" "$BUILD/bin" "$@"
 }
 

@@ -10,11 +10,13 @@
 // one csv with a referral column, or one html page with a section per
 // referral. --redact-third-parties replaces the data of other people
 // (core/third_parties.h) with a marker in every referral the export holds;
-// it may be given for one referral too.
+// it may be given for one referral too. A pack of several referrals draws
+// a progress bar on stderr when it is a terminal.
 //
 // The records and their renderings are audit/export_render.h, which the web
 // console's downloads share; this file reads and writes the file.
 #include <google/protobuf/util/time_util.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +32,7 @@
 #include "cli/audit/subcommands.h"
 #include "cli/audit/subject_search.h"
 #include "cli/local_stack.h"
+#include "cli/progress_bar.h"
 #include "cli/referral_arg.h"
 #include "core/partnership_config.h"
 #include "core/third_parties.h"
@@ -125,10 +128,20 @@ int RunSubjectExport(const ConnectionFlags& flags, const ExportArgs& args) {
   pack.set_purpose(args.purpose);
   pack.set_third_parties_redacted(args.redact);
   std::set<std::string> redacted;
+  // One read per referral: a progress bar on stderr when it is a terminal.
+  const bool progress = ::isatty(STDERR_FILENO) == 1;
+  const uint64_t total = static_cast<uint64_t>(found.referrals_size());
+  uint64_t done = 0;
   for (const v1::SubjectReferral& r : found.referrals()) {
+    if (progress) {
+      DrawProgress("exporting", done, total, std::to_string(done) + " / " + std::to_string(total) + " referrals");
+    }
     exit = ReadExport(command, flags, args, r.referral().referral_id(), &redacted, pack.add_referrals());
-    if (exit != kExitOk) return exit;
+    ++done;
+    if (exit != kExitOk) break;
   }
+  if (progress) ClearProgress();
+  if (exit != kExitOk) return exit;
   for (const std::string& f : redacted) pack.add_redacted_fields(f);
   *pack.mutable_exported_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
   std::string text;

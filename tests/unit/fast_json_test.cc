@@ -161,6 +161,60 @@ TEST(FastJsonTest, EveryAsciiCharacterIsEscapedAsProtobufEscapesIt) {
   }
 }
 
+// Text beyond ASCII (names such as "Zoë" or "Siân", curly quotes and dashes
+// pasted into a narrative) prints through fast_json, as protobuf prints it:
+// every code point of the Basic Multilingual Plane and a spread of the
+// others. Where fast_json declines one, ToJsonLine still matches.
+TEST(FastJsonTest, TextBeyondAsciiPrintsAsProtobufPrintsIt) {
+  auto utf8 = [](uint32_t cp) {
+    std::string s;
+    if (cp < 0x800) {
+      s += static_cast<char>(0xc0 | (cp >> 6));
+    } else if (cp < 0x10000) {
+      s += static_cast<char>(0xe0 | (cp >> 12));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    } else {
+      s += static_cast<char>(0xf0 | (cp >> 18));
+      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    }
+    s += static_cast<char>(0x80 | (cp & 0x3f));
+    return s;
+  };
+  std::vector<uint32_t> points;
+  for (uint32_t cp = 0x80; cp < 0x10000; ++cp) {
+    if (cp < 0xd800 || cp > 0xdfff) points.push_back(cp);
+  }
+  for (uint32_t cp = 0x10000; cp <= 0x10ffff; cp += 97) points.push_back(cp);
+  for (uint32_t cp = 0xe0000; cp <= 0xe0100; ++cp) points.push_back(cp);
+  int printed = 0;
+  for (uint32_t cp : points) {
+    v1::Event event;
+    event.set_actor("a" + utf8(cp) + "z");
+    std::string fast;
+    if (AppendFastJson(event, &fast)) {
+      ++printed;
+      ASSERT_EQ(fast, Protobufs(event)) << "code point " << std::hex << cp;
+    } else {
+      ASSERT_EQ(ToJsonLine(event), Protobufs(event)) << "code point " << std::hex << cp;
+    }
+  }
+  EXPECT_GT(printed, static_cast<int>(points.size()) - 300) << "fast_json declines only a short list";
+  // What real referrals hold prints through fast_json.
+  v1::Event named;
+  named.set_actor("Zo\xc3\xab Si\xc3\xa2n \xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x80\x94 \xe6\x9d\x8e \xf0\x9f\x98\x80");
+  std::string fast;
+  ASSERT_TRUE(AppendFastJson(named, &fast));
+  EXPECT_EQ(fast, Protobufs(named));
+  // Bytes that are not UTF-8: declined, and protobuf's printer decides.
+  for (const char* bad : {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xc3", "\xf4\x90\x80\x80"}) {
+    v1::Event event;
+    event.set_actor(std::string("a") + bad);
+    std::string out;
+    EXPECT_FALSE(AppendFastJson(event, &out)) << bad;
+  }
+}
+
 TEST(FastJsonTest, EmptyAndBoundaryMessages) {
   v1::Event event;
   std::string fast;
@@ -174,7 +228,7 @@ TEST(FastJsonTest, EmptyAndBoundaryMessages) {
 }
 
 TEST(FastJsonTest, DeclinesWhatItCannotPrintExactlyAndToJsonLineStillMatches) {
-  // Text beyond ASCII: protobuf's printer decides how to escape it.
+  // A character protobuf escapes beyond ASCII (U+2028): its printer decides.
   v1::Event event;
   event.set_actor("Zo\xc3\xab \xe2\x80\xa8 line");
   std::string fast = "keep";
