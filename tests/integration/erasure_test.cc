@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "sentinel_files.h"
 #include "eventlog/checkpoint_signing.h"
 #include "eventlog/event_log.h"
 #include "eventlog/verifier.h"
@@ -47,32 +48,7 @@ const std::vector<std::string> kKept = {"Yolandrith", "Prenticeworthy", "12 Kept
                                         "KEPT-NARRATIVE-51d0e2"};
 
 v1::Referral PersonReferral(const std::string& reference, const std::vector<std::string>& s) {
-  v1::Referral r = SampleReferral("agency-a", reference);
-  r.mutable_person()->set_given_name(s[0]);
-  r.mutable_person()->set_family_name(s[1]);
-  r.mutable_person()->set_address(s[2]);
-  r.mutable_person()->set_phone(s[3]);
-  r.set_narrative(s[4]);
-  return r;
-}
-
-// Every regular file under `dir` whose bytes contain `needle`.
-std::vector<std::string> FilesHolding(const std::string& dir, const std::string& needle) {
-  std::vector<std::string> found;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().find(needle) != std::string::npos) found.push_back(entry.path().filename().string());
-  }
-  return found;
-}
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += s + " ";
-  return out;
+  return SentinelReferral("agency-a", reference, s);
 }
 
 class ErasureTest : public ::testing::Test {
@@ -127,23 +103,7 @@ class ErasureTest : public ::testing::Test {
   }
 
   // The wrapped data key of `id` as stored (read-only open beside the broker).
-  std::string WrappedKey(const std::string& id) {
-    eventlog::OpenOptions open;
-    open.path = stack_.data_dir();
-    open.read_only = true;
-    open.create_if_missing = false;
-    std::unique_ptr<eventlog::EventLog> log;
-    Status s = eventlog::EventLog::Open(open, &log);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    std::string wrapped;
-    if (!log) return wrapped;
-    s = log->ScanFamily("data_keys", id, "", false, [&](std::string_view key, std::string_view value) {
-      if (key == id) wrapped.assign(value);
-      return false;
-    });
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return wrapped;
-  }
+  std::string WrappedKey(const std::string& id) { return StoredDataKey(stack_.data_dir(), id); }
 
   TestStack stack_;
   std::unique_ptr<BrokerClient> router_, admin_;
@@ -190,9 +150,9 @@ TEST_F(ErasureTest, ErasureLeavesNoSentinelNorKeyOnDiskAndTheChainVerifies) {
 
   // Raw files, while the broker runs and after it stops.
   for (int pass = 0; pass < 2; ++pass) {
-    EXPECT_EQ(Join(FilesHolding(stack_.data_dir(), wrapped)), "") << "pass " << pass;
+    EXPECT_EQ(JoinNames(FilesHolding(stack_.data_dir(), wrapped)), "") << "pass " << pass;
     for (const auto& sentinel : kErased) {
-      EXPECT_EQ(Join(FilesHolding(stack_.data_dir(), sentinel)), "") << sentinel;
+      EXPECT_EQ(JoinNames(FilesHolding(stack_.data_dir(), sentinel)), "") << sentinel;
     }
     if (pass == 0) {
       // Reads: the erased referral's fields are gone and marked; the other
