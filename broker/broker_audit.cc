@@ -2,6 +2,7 @@
 // events, serving signed checkpoints, signing the head on a schedule, and
 // taking backups on a worker thread (see broker.h).
 #include <google/protobuf/util/time_util.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -87,14 +88,34 @@ void Broker::HandleBackup(const v1::Agency& actor, const v1::Frame& frame, const
   BackupJob* job = backup_.get();
   eventlog::EventLog* log = log_.get();
   spdlog::info("broker: backup into {} requested by {}", LogEscape(dir), actor.id());
-  // BackupEngine copies the live files while this thread keeps appending.
-  job->thread = std::thread([job, log, dir] {
+  // Backup expiry (broker { backup { } }): counted in UTC days back from the
+  // broker's today, so a backup taken keep_days days ago or later is kept.
+  const v1::BackupRetention& retention = config_->proto().broker().backup();
+  eventlog::BackupExpiry expiry;
+  expiry.keep_last = retention.keep_last();
+  if (retention.keep_days() > 0) {
+    expiry.cutoff_unix = (options_.today().ToDays() - static_cast<int64_t>(retention.keep_days())) * 86400;
+  }
+  const bool expire = retention.keep_last() > 0 || retention.keep_days() > 0;
+  // BackupEngine copies the live files while this thread keeps appending;
+  // the expiry runs after the new backup verified, so the newest backup is
+  // always a good one.
+  job->thread = std::thread([job, log, dir, expiry, expire] {
     const auto start = Clock::now();
     eventlog::BackupReport report;
+    eventlog::ExpiryReport expired;
     Status s = eventlog::TakeBackup(log, dir, &report);
+    if (s.ok() && expire) {
+      Status e = eventlog::ExpireBackups(dir, expiry, &expired);
+      if (!e.ok()) {
+        s = Status::IoError("backup " + std::to_string(report.backup_id) +
+                            " was taken and verified, but expiring old backups failed (they are kept): " + e.message());
+      }
+    }
     std::lock_guard<std::mutex> lock(job->mu);
     job->status = s;
     job->report = report;
+    job->expiry = expired;
     job->seconds = std::chrono::duration<double>(Clock::now() - start).count();
     job->done = true;
   });
@@ -113,6 +134,11 @@ void Broker::FinishBackup(bool wait) {
     const eventlog::BackupReport& r = backup_->report;
     spdlog::info("broker: backup {} done: head seq {}, {} files, {} bytes, {:.2f} s, verified", r.backup_id,
                  r.head_seq, r.file_count, r.size_bytes, backup_->seconds);
+    const eventlog::ExpiryReport& expired = backup_->expiry;
+    if (!expired.deleted_ids.empty()) {
+      spdlog::info("broker: backup expiry deleted {} backup(s) ({}); {} kept", expired.deleted_ids.size(),
+                   fmt::join(expired.deleted_ids, ", "), expired.kept);
+    }
     v1::Frame reply;
     reply.set_correlation_id(backup_->waiter.correlation_id);
     v1::BackupResult* result = reply.mutable_backup_result();
@@ -122,6 +148,8 @@ void Broker::FinishBackup(bool wait) {
     result->set_file_count(r.file_count);
     result->set_verified(r.verified);
     result->set_seconds(backup_->seconds);
+    for (uint32_t id : expired.deleted_ids) result->add_expired_backup_ids(id);
+    result->set_backups_kept(expired.kept);
     Reply(backup_->waiter, reply);
   }
   backup_.reset();

@@ -42,6 +42,7 @@ struct BackupJob {
   Status status;                  // guarded by mu
   eventlog::BackupReport report;  // guarded by mu
   double seconds = 0;             // guarded by mu
+  eventlog::ExpiryReport expiry;  // guarded by mu: the backups expired after this one
 };
 
 }  // namespace refx::broker

@@ -75,6 +75,12 @@ int RunBackup(const ConnectionFlags& flags, const BackupArgs& args) {
                 r.backup_id(), dir.c_str(), static_cast<unsigned long long>(r.head_seq()),
                 static_cast<unsigned long long>(r.size_bytes()), r.file_count(),
                 r.verified() ? "verified (sizes and checksums)" : "NOT verified", r.seconds());
+    if (!r.expired_backup_ids().empty()) {
+      std::string ids;
+      for (uint32_t id : r.expired_backup_ids()) ids += (ids.empty() ? "" : ", ") + std::to_string(id);
+      std::printf("expired (broker { backup { } }): backup%s %s deleted; %u kept\n",
+                  r.expired_backup_ids_size() == 1 ? "" : "s", ids.c_str(), r.backups_kept());
+    }
     std::printf("restore it with: refx admin restore %s --to NEW_DATA_DIR\n", dir.c_str());
   }
   return r.verified() ? kExitOk : kExitRefused;
@@ -181,7 +187,8 @@ void AddAdminCommand(CLI::App& app, ConnectionFlags* flags, int* exit_code) {
     CLI::App* cmd = admin->add_subcommand(
         "backup",
         "Ask the running broker for a consistent, verified backup of its live log into DIR on the broker's host "
-        "(role ADMIN). Exit 0 done, 1 setup error, 2 refused (the broker's error is printed), 3 unreachable");
+        "(role ADMIN); then the broker deletes the backups there that its configuration's broker { backup { keep_days "
+        "keep_last } } says have expired (never the newest). Exit 0 done, 1 setup error, 2 refused (the broker's error is printed), 3 unreachable");
     cmd->add_option("dir", args->dir, "Backup folder on the broker's host (created if missing; relative paths are "
                                       "made absolute here)")
         ->required();

@@ -296,6 +296,25 @@ Status PartnershipConfig::Parse(const std::string& text, const std::string& name
                       "max_frame_bytes", -1),
                "max_frame_bytes must be 1024..67108864");
   }
+  if (b->has_backup()) {
+    // Backup expiry: a block that sets no limit would read as a policy while
+    // keeping every backup for ever.
+    const auto* bt = loc.Nested(&tree, "refx.v1.PartnershipConfig", "broker", -1);
+    const v1::BackupRetention& r = b->backup();
+    if (r.keep_days() == 0 && r.keep_last() == 0) {
+      return bad(loc.At(bt, "refx.v1.BrokerSettings", "backup", -1),
+                 "broker.backup sets neither keep_days nor keep_last (leave it out to keep every backup)");
+    }
+    const auto* rt = loc.Nested(bt, "refx.v1.BrokerSettings", "backup", -1);
+    if (r.keep_days() > 36600) {
+      return bad(loc.At(rt, "refx.v1.BackupRetention", "keep_days", -1),
+                 "broker.backup.keep_days must be at most 36600 (100 years); 0 means no age limit");
+    }
+    if (r.keep_last() > 100000) {
+      return bad(loc.At(rt, "refx.v1.BackupRetention", "keep_last", -1),
+                 "broker.backup.keep_last must be at most 100000; 0 means no count limit");
+    }
+  }
   if (c.agencies().empty()) return bad(name + ":1:1: ", "no agencies are configured");
 
   for (int i = 0; i < c.agencies_size(); ++i) {

@@ -11,6 +11,10 @@
 #   deploy/refx.sh demo [--verbose]
 #                           a fresh stack in var/demo: post the samples, walk some cases
 #                           through their lifecycle, audit, stop (--verbose: every output)
+#   deploy/refx.sh privacy-sweep [STATE_DIR]
+#                           search every log, metric, alert and state file of a stack (default
+#                           var/) for the sample people's data (deploy/privacy_sweep.py); exit 1
+#                           naming file and line when any is found (the demo ends with it)
 #   deploy/refx.sh samples [--today YYYY-MM-DD] DIR
 #                           copy deploy/samples/ into DIR, dated for today (or that day)
 #   deploy/refx.sh faults [--short] [--seed N]
@@ -647,7 +651,14 @@ cmd_demo() {
   chapter "14. The web console: the DA MARAC coordinator signs in and finds $da in the inbox"
   demo_console "$da"
 
+  chapter "15. No personal data in any log, metric, alert or state file: a sentinel sweep"
+  echo "    the sample people's names, dates of birth, addresses, phones, e-mails and narratives, searched for"
+  echo "    in every file of $REFX_HOME (raw data folder and backups byte by byte) and every /metrics and /healthz:"
+  demo_privacy_sweep
+
   if ((VERBOSE)); then cmd_down; else cmd_down >>"$DEMO_LOG"; fi
+  # Again once stopped: what the components wrote while stopping.
+  demo_privacy_sweep >/dev/null
   local rc=0
   cmd_status >>"$DEMO_LOG" || rc=$?
   ((rc == 3)) || die "deploy/refx.sh status exits $rc, not 3, with the stack stopped"
@@ -682,6 +693,15 @@ demo_console() {
   echo "    the inbox row of $referral: $row"
 }
 
+# The demo's privacy sweep: what it searched and its verdict (all of it with
+# --verbose); the demo fails, showing the findings, if it finds personal data.
+demo_privacy_sweep() {
+  local out
+  out=$(cmd_privacy_sweep "$REFX_HOME" 2>&1) || { printf '%s\n' "$out" >&2; die "demo: the privacy sweep found personal data (above)"; }
+  printf '%s\n' "$out" >>"$DEMO_LOG"
+  if ((VERBOSE)); then printf '%s\n' "$out" | indent; else printf '%s\n' "$out" | sed -n '1p;$p' | indent; fi
+}
+
 # The demo's file drop (adapters/filedrop/README.md): the sample police
 # export renamed into kent-police's drop folder, taken whole; then a copy
 # with one impossible date, whose good rows go through while the file goes
@@ -702,6 +722,35 @@ demo_file_drop() {
   echo "    the same export with one impossible date: the good rows go through, the file to rejected/ with a report:"
   show sed -n -e '/^rows /p' -e '/^bad-/p' "$inbox/rejected/bad-$name.report.txt"
   detail sh -c "curl -sf 'http://$(adapter_value kent-police metrics_address)/metrics' | grep -E '^refx_adapter_drop_'"
+}
+
+# --- the privacy sweep (deploy/privacy_sweep.py; docs/SECURITY.md) ------------
+
+# [STATE_DIR]: the stack's state folder (default REFX_HOME). The status
+# output goes into STATE_DIR/privacy-sweep/status.txt and is searched with
+# the rest; the /metrics and /healthz of every component that runs are
+# searched too. Exit 1 when personal data is found.
+cmd_privacy_sweep() {
+  if [[ -n ${1:-} ]]; then REFX_HOME=$(cd "$1" && pwd) || die "privacy-sweep: no folder $1"; fi
+  [[ -f $REFX_HOME/config.textproto ]] || die "privacy-sweep: $REFX_HOME holds no stack (no config.textproto)"
+  local urls=() name addr
+  mkdir -p "$REFX_HOME/privacy-sweep"
+  cmd_status >"$REFX_HOME/privacy-sweep/status.txt" 2>&1 || true
+  if running broker; then
+    addr=$(config_value metrics_address)
+    urls+=(--url "broker=http://$addr/metrics" --url "broker=http://$addr/healthz")
+  fi
+  for name in "${SERVICES[@]}"; do
+    running "$name" || continue
+    addr=$(service_metrics_address "$name")
+    urls+=(--url "$name=http://$addr/metrics" --url "$name=http://$addr/healthz")
+  done
+  for name in "${ADAPTERS[@]}"; do
+    running "adapter-$name" || continue
+    addr=$(adapter_value "$name" metrics_address)
+    urls+=(--url "adapter-$name=http://$addr/metrics" --url "adapter-$name=http://$addr/healthz")
+  done
+  /usr/bin/python3 "$ROOT/deploy/privacy_sweep.py" "$REFX_HOME" "${urls[@]}"
 }
 
 # --- fault trials and soak (tests/faults/faults.py; docs/RELIABILITY.md) -----
@@ -775,6 +824,7 @@ case ${1:-} in
   status) cmd_status ;;
   demo) shift; cmd_demo "$@" ;;
   samples) shift; cmd_samples "$@" ;;
+  privacy-sweep) shift; cmd_privacy_sweep "$@" ;;
   faults | soak) cmd_faults "$@" ;;
   bench) shift; cmd_bench "$@" ;;
   fuzz) shift; cmd_fuzz "$@" ;;

@@ -5,6 +5,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/utilities/backup_engine.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <system_error>
@@ -34,6 +35,17 @@ void FillReport(const rocksdb::BackupInfo& info, BackupReport* report) {
   }
 }
 
+// The BackupEngine of `backup_dir` (made there if missing), for writing.
+Status OpenEngine(const std::string& backup_dir, std::unique_ptr<rocksdb::BackupEngine>* engine) {
+  rocksdb::BackupEngine* raw = nullptr;
+  rocksdb::BackupEngineOptions engine_options(backup_dir);
+  engine_options.sync = true;  // a backup that is acknowledged, or a deletion, is on disk
+  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(engine_options, rocksdb::Env::Default(), &raw);
+  if (!s.ok()) return FromRocks(s, "opening backup folder " + backup_dir);
+  engine->reset(raw);
+  return Status::OK();
+}
+
 }  // namespace
 
 Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* report) {
@@ -41,19 +53,15 @@ Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* re
   fs::create_directories(backup_dir, ec);
   if (ec) return Status::IoError("cannot create backup folder " + backup_dir + ": " + ec.message());
 
-  rocksdb::BackupEngine* raw = nullptr;
-  rocksdb::BackupEngineOptions engine_options(backup_dir);
-  engine_options.sync = true;  // a backup that is acknowledged is on disk
-  rocksdb::IOStatus s = rocksdb::BackupEngine::Open(engine_options, rocksdb::Env::Default(), &raw);
-  if (!s.ok()) return FromRocks(s, "opening backup folder " + backup_dir);
-  std::unique_ptr<rocksdb::BackupEngine> engine(raw);
+  std::unique_ptr<rocksdb::BackupEngine> engine;
+  REFX_RETURN_IF_ERROR(OpenEngine(backup_dir, &engine));
 
   // Everything up to this head is in the memtables or files the flush writes.
   const uint64_t head = log->head_seq();
   rocksdb::CreateBackupOptions create;
   create.flush_before_backup = true;
   rocksdb::BackupID id = 0;
-  s = engine->CreateNewBackupWithMetadata(create, log->db_.get(), std::to_string(head), &id);
+  rocksdb::IOStatus s = engine->CreateNewBackupWithMetadata(create, log->db_.get(), std::to_string(head), &id);
   if (!s.ok()) return FromRocks(s, "backing up into " + backup_dir);
 
   s = engine->VerifyBackup(id, /*verify_with_checksum=*/true);
@@ -101,6 +109,38 @@ Status RestoreLatestBackup(const std::string& backup_dir, const std::string& dat
       break;
     }
   }
+  return Status::OK();
+}
+
+Status ExpireBackups(const std::string& backup_dir, const BackupExpiry& expiry, ExpiryReport* report) {
+  *report = ExpiryReport();
+  std::error_code ec;
+  if (!fs::is_directory(backup_dir, ec)) return Status::NotFound("no backup folder " + backup_dir);
+  std::unique_ptr<rocksdb::BackupEngine> engine;
+  REFX_RETURN_IF_ERROR(OpenEngine(backup_dir, &engine));
+
+  std::vector<rocksdb::BackupInfo> backups;
+  engine->GetBackupInfo(&backups);
+  if (backups.empty()) return Status::NotFound("no backup in " + backup_dir);
+  // Newest (highest id: ids only grow) first.
+  std::sort(backups.begin(), backups.end(),
+            [](const rocksdb::BackupInfo& a, const rocksdb::BackupInfo& b) { return a.backup_id > b.backup_id; });
+  rocksdb::IOStatus s;
+  for (size_t i = 0; i < backups.size(); ++i) {
+    const rocksdb::BackupInfo& b = backups[i];
+    const bool too_many = expiry.keep_last > 0 && i >= expiry.keep_last;
+    const bool too_old = expiry.cutoff_unix > 0 && b.timestamp < expiry.cutoff_unix;
+    if (i == 0 || !(too_many || too_old)) {
+      ++report->kept;
+      continue;
+    }
+    s = engine->DeleteBackup(b.backup_id);
+    if (!s.ok()) return FromRocks(s, "deleting backup " + std::to_string(b.backup_id) + " in " + backup_dir);
+    report->deleted_ids.push_back(b.backup_id);
+  }
+  std::reverse(report->deleted_ids.begin(), report->deleted_ids.end());
+  s = engine->GarbageCollect();
+  if (!s.ok()) return FromRocks(s, "removing unreferenced files in " + backup_dir);
   return Status::OK();
 }
 

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "eventlog/event_log.h"
@@ -26,6 +27,20 @@ struct BackupReport {
   uint64_t size_bytes = 0;  // bytes of the backup (files shared with earlier backups included)
   uint32_t file_count = 0;
   bool verified = false;    // every file's size and checksum checked after writing
+};
+
+// Which backups ExpireBackups deletes: every backup taken before
+// `cutoff_unix` (seconds since the epoch; 0: no age limit) and every backup
+// beyond the `keep_last` newest (0: no count limit). The newest backup is
+// never deleted, whatever the limits say.
+struct BackupExpiry {
+  int64_t cutoff_unix = 0;
+  uint32_t keep_last = 0;
+};
+
+struct ExpiryReport {
+  std::vector<uint32_t> deleted_ids;  // oldest first
+  uint32_t kept = 0;                  // backups left in the folder
 };
 
 // Takes a new backup of `log` into `backup_dir` (created if missing), then
@@ -41,5 +56,14 @@ Status TakeBackup(EventLog* log, const std::string& backup_dir, BackupReport* re
 // data_dir holds files, NotFound if there is no backup, IoError/Corruption
 // otherwise (a half-restored data_dir is removed again).
 Status RestoreLatestBackup(const std::string& backup_dir, const std::string& data_dir, BackupReport* report);
+
+// Deletes the backups in `backup_dir` that `expiry` says have expired
+// (BackupEngine's DeleteBackup: each backup's private files, and every
+// shared file no remaining backup uses, leave the disk), then removes files
+// a crashed backup left behind. On success fills *report. NotFound if the
+// folder holds no backup; IoError/Corruption otherwise (backups deleted
+// before the error stay deleted and are listed in *report). Must not run
+// while a backup is written into the same folder.
+Status ExpireBackups(const std::string& backup_dir, const BackupExpiry& expiry, ExpiryReport* report);
 
 }  // namespace refx::eventlog

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "sentinel_files.h"
 #include "eventlog/checkpoint_signing.h"
 #include "eventlog/event_log.h"
 #include "eventlog/verifier.h"
@@ -47,15 +48,8 @@ const std::vector<std::string> kKept = {"Yolandrith", "Prenticeworthy", "12 Kept
                                         "KEPT-NARRATIVE-51d0e2"};
 
 v1::Referral PersonReferral(const std::string& reference, const std::vector<std::string>& s) {
-  v1::Referral r = SampleReferral("agency-a", reference);
-  r.mutable_person()->set_given_name(s[0]);
-  r.mutable_person()->set_family_name(s[1]);
-  r.mutable_person()->set_address(s[2]);
-  r.mutable_person()->set_phone(s[3]);
-  r.set_narrative(s[4]);
-  return r;
+  return SentinelReferral("agency-a", reference, s);
 }
-
 
 class ErasureTest : public ::testing::Test {
  protected:
@@ -109,7 +103,7 @@ class ErasureTest : public ::testing::Test {
   }
 
   // The wrapped data key of `id` as stored (read-only open beside the broker).
-  std::string WrappedKey(const std::string& id) { return StoredWrappedKey(stack_, id); }
+  std::string WrappedKey(const std::string& id) { return StoredWrappedKey(stack_.data_dir(), id); }
 
   TestStack stack_;
   std::unique_ptr<BrokerClient> router_, admin_;

@@ -214,7 +214,7 @@ class HistoryRetentionTest : public ::testing::Test {
   }
 
   // The wrapped key stored under `name` in data_keys ("" when none).
-  std::string Wrapped(const std::string& name) { return StoredWrappedKey(stack_, name); }
+  std::string Wrapped(const std::string& name) { return StoredWrappedKey(stack_.data_dir(), name); }
 
   TestStack stack_;
   std::atomic<int64_t> today_;

@@ -213,9 +213,9 @@ std::string FilesHolding(const std::string& dir, const std::string& needle) {
   return found;
 }
 
-std::string StoredWrappedKey(const TestStack& stack, const std::string& name) {
+std::string StoredWrappedKey(const std::string& data_dir, const std::string& name) {
   eventlog::OpenOptions open;
-  open.path = stack.data_dir();
+  open.path = data_dir;
   open.read_only = true;
   open.create_if_missing = false;
   std::unique_ptr<eventlog::EventLog> log;

@@ -118,10 +118,11 @@ std::string BrokerBinary();
 // the erasure tests.
 std::string FilesHolding(const std::string& dir, const std::string& needle);
 
-// The value stored under `name` in the log's data_keys family (a wrapped
+// The value stored under `name` in the data_keys family of the log at
+// `data_dir` (a wrapped
 // data or history key), read through a read-only open beside the broker;
 // "" when there is none.
-std::string StoredWrappedKey(const TestStack& stack, const std::string& name);
+std::string StoredWrappedKey(const std::string& data_dir, const std::string& name);
 
 // Opens the stopped broker's log read-only and checks that the chain and
 // the signed checkpoints (under the stack's signing key) verify over what

@@ -210,6 +210,24 @@ TEST_F(ConfigTest, ExplicitBrokerSettingsAreKept) {
   EXPECT_EQ(cfg->broker().metrics_address(), "127.0.0.1:17490");
 }
 
+TEST_F(ConfigTest, BackupRetentionIsReadAndBadOnesNameTheLine) {
+  std::unique_ptr<PartnershipConfig> cfg;
+  Status s = Parse(GoodText() + "broker {\n  backup { keep_days: 35 keep_last: 7 }\n}\n", &cfg);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(cfg->broker().backup().keep_days(), 35u);
+  EXPECT_EQ(cfg->broker().backup().keep_last(), 7u);
+  // A block with no limit would look like a policy while keeping every backup.
+  std::string text = GoodText() + "broker {\n  max_batch: 16\n  backup { }\n}\n";
+  s = Parse(text, &cfg);
+  ExpectErrorAtLine(s, LineOf(text, "backup { }"), "neither keep_days nor keep_last");
+  text = GoodText() + "broker {\n  backup {\n    keep_last: 3\n    keep_days: 40000\n  }\n}\n";
+  s = Parse(text, &cfg);
+  ExpectErrorAtLine(s, LineOf(text, "keep_days: 40000"), "keep_days must be at most 36600");
+  text = GoodText() + "broker {\n  backup {\n    keep_last: -1\n  }\n}\n";
+  s = Parse(text, &cfg);
+  ExpectErrorAtLine(s, LineOf(text, "keep_last: -1"), "");
+}
+
 TEST_F(ConfigTest, KeyFilesAreReadRelativeToBaseDir) {
   TempDir dir;
   WriteFile(dir.Sub("keys/kent-police.pub"), "  " + police_.public_key + "\n\n");
