@@ -87,10 +87,12 @@ void Broker::HandleSubjectQuery(const v1::Agency& actor, const v1::Frame& frame,
     if (!s.ok()) return ReplyStateError(waiter, s);
     ids.push_back(id);
   }
-  // Answered once the record of this search is durable. `what` carries the
-  // keyed hash (no name): whoever holds the subject key can tell whom an
-  // auditor looked for, even when nothing was found.
-  const uint64_t seq = ledger_->StageAccess(actor, "query subject " + q.subject_key(), q.purpose(), ids, person);
+  // Answered once the record of this search is durable. The record names
+  // who searched, why (the purpose: e.g. the request's reference) and the
+  // referrals disclosed, not the keyed hash searched for: the hash would
+  // outlive its ROUTING_HISTORY period in the chain (its own event is not
+  // erasable), and a search that found nothing disclosed nothing.
+  const uint64_t seq = ledger_->StageAccess(actor, "query subject", q.purpose(), ids, person);
   spdlog::info("broker: subject search by {}{}{} ({} referrals) recorded at seq {}", actor.id(),
                person ? " for " : "", person ? person->id() : std::string(), ids.size(), seq);
   ++metrics_.audit_reads;
