@@ -31,7 +31,7 @@ constexpr size_t kSnapshotChunk = 4096;
 void AskForRoutingEvents(v1::ReadRequest* read) {
   for (int body : {v1::Event::kReferralSubmittedFieldNumber, v1::Event::kCaseRoutedFieldNumber,
                    v1::Event::kOutcomeRecordedFieldNumber, v1::Event::kReferralWithdrawnFieldNumber,
-                   v1::Event::kSubjectIndexedFieldNumber}) {
+                   v1::Event::kSubjectIndexedFieldNumber, v1::Event::kSubjectErasedFieldNumber}) {
     read->add_bodies(body);
   }
   // Each event once, opened: the router does not recompute the chain.
