@@ -6,7 +6,7 @@
 #             ack latency at 1,000/s; refx-bench-lifecycle (submit -> lead, routing catch-up);
 #             refx-bench-audit --sealed --cli refx on BENCH_AUDIT_EVENTS (broker restart, replay
 #             through the broker and through `refx audit replay --json`); refx-bench-audit
-#             --services on BENCH_SERVICE_EVENTS (router and outcomes restart time and RSS)
+#             --services on BENCH_SERVICE_EVENTS (the four services: restart time, CPU and RSS)
 #   Redis     refx-bench-redis: a private redis-server, appendonly yes, appendfsync always
 #   RabbitMQ  refx-bench-rabbitmq: a private rabbitmq-server on 127.0.0.1 with a temporary
 #             data folder, one durable queue, persistent messages, publisher confirms
@@ -133,10 +133,12 @@ raw_rate=$(awk -F'|' '$2 ~ /AUDITOR/ && $3 ~ /BrokerClient::Read/ { gsub(/[ ,]/,
 LOAD[services]=$(load)
 "$BIN/refx-bench-audit" --services --events "$SERVICE_EVENTS" --restarts "$REPEATS" >"$OUT/services.md" \
   2>"$OUT/services.err" || echo "refx bench: refx-bench-audit --services failed (see $OUT/services.err)" >&2
-# "| refx-router | snapshot + tail | 1.94 | 70.1 | ..." -> "1.94 s, 70.1 MB"
+# "| refx-router | snapshot + tail | 1.94 | 0.21 | 70.1 | ..." (caught up s, CPU s, RSS MB)
+# -> "1.94 s (CPU 0.21 s), 70.1 MB"
 service_row() {
   awk -F'|' -v s="$1" -v m="$2" '{ a = $2; b = $3; gsub(/ /, "", a); gsub(/^ +| +$/, "", b) }
-    a == s && b == m { x = $4; y = $5; gsub(/ /, "", x); gsub(/ /, "", y); print x " s, " y " MB"; exit }' "$OUT/services.md"
+    a == s && b == m { x = $4; c = $5; y = $6; gsub(/ /, "", x); gsub(/ /, "", c); gsub(/ /, "", y)
+      print x " s (CPU " c " s), " y " MB"; exit }' "$OUT/services.md"
 }
 
 # -- The table --------------------------------------------------------------------------
@@ -154,7 +156,7 @@ printf '| broker restart on %s events, exec -> first ack, ms | %s | | | %s |\n' 
 printf '| replay through the broker (AUDITOR, BrokerClient::Read), events/s | %s | | | %s |\n' "${raw_rate:-?}" "${LOAD[audit]}"
 printf '| `refx audit replay --json`, %s sealed events: events/s; per CPU s of CLI + broker | %s; %s | | | %s |\n' \
   "$AUDIT_EVENTS" "${cli_rate:-?}" "${cli_cpu_rate:-?}" "${LOAD[audit]}"
-for svc in refx-router refx-outcomes; do
+for svc in refx-router refx-outcomes refx-delivery refx-notifier; do
   printf '| %s restart on %s events, caught up, RSS: from snapshot; full replay | %s; %s | | | %s |\n' "$svc" \
     "$SERVICE_EVENTS" "$(service_row "$svc" "snapshot + tail")" "$(service_row "$svc" "full replay")" "${LOAD[services]}"
 done
