@@ -144,6 +144,49 @@ class VerifierTest : public ::testing::TestWithParam<Workers> {
     EXPECT_FALSE(report.detail.empty());
   }
 
+  // Writes a new log under dir_/`name`: a synthetic submission of
+  // `referral` at seq 1 and `second` at seq 2. Checks that it verifies, and
+  // that once seq 2's by_referral entry under `referral` is deleted the
+  // verifier reports the index mismatch there: `second` is indexed under it.
+  void ExpectIndexedUnderReferral(const std::string& name, const std::string& referral, v1::Event second) {
+    const std::string path = dir_.Sub(name);
+    {
+      OpenOptions o;
+      o.path = path;
+      std::unique_ptr<EventLog> log;
+      ASSERT_TRUE(EventLog::Open(o, &log).ok());
+      std::vector<PendingEvent> batch(2);
+      batch[0].event = audit_testing::SyntheticEvent(1, &batch[0].dedupe_key);
+      batch[1].event = std::move(second);
+      batch[1].event.set_seq(2);
+      batch[1].event.mutable_time()->set_seconds(1800000000);
+      ASSERT_TRUE(log->AppendBatch(batch).ok());
+    }
+    auto verify = [&] {
+      OpenOptions o;
+      o.path = path;
+      o.read_only = true;
+      o.skip_head_check = true;
+      std::unique_ptr<EventLog> log;
+      EXPECT_TRUE(EventLog::Open(o, &log).ok());
+      VerifyOptions options;
+      options.threads = GetParam().threads;
+      options.ranges_per_thread = GetParam().ranges_per_thread;
+      return VerifyLog(*log, options);
+    };
+    LogVerifyReport report = verify();
+    EXPECT_TRUE(report.ok()) << LogProblemName(report.problem) << " at " << report.first_bad_seq << ": "
+                             << report.detail;
+    {
+      RawDb raw(path);
+      ASSERT_TRUE(raw.status().ok());
+      ASSERT_TRUE(raw.Delete("by_referral", IndexKey(referral, 2)));
+    }
+    report = verify();
+    EXPECT_EQ(report.problem, LogProblem::kIndexMismatch) << report.detail;
+    EXPECT_EQ(report.first_bad_seq, 2u);
+  }
+
   TempDir dir_;
   std::string path_;
   VerifyOptions options_;
@@ -700,82 +743,26 @@ TEST_P(VerifierTest, UnusualEncodingIsReadLikeTheFullParser) {
 // The broker indexes a record_accessed event under the first referral it
 // names (ReferralIdOf): the verifier must expect exactly that entry.
 TEST_P(VerifierTest, RecordAccessedIsIndexedUnderTheFirstReferralItNames) {
-  const std::string path = dir_.Sub("accessed");
   const std::string referral = audit_testing::SyntheticReferralOf(1);
-  {
-    OpenOptions o;
-    o.path = path;
-    std::unique_ptr<EventLog> log;
-    ASSERT_TRUE(EventLog::Open(o, &log).ok());
-    std::vector<PendingEvent> batch(2);
-    batch[0].event = audit_testing::SyntheticEvent(1, &batch[0].dedupe_key);
-    batch[1].event.set_seq(2);
-    batch[1].event.mutable_time()->set_seconds(1800000000);
-    batch[1].event.set_actor("ig-auditor");
-    v1::RecordAccessed* accessed = batch[1].event.mutable_record_accessed();
-    accessed->set_what("read seq 1..head referral " + referral);
-    accessed->set_purpose("case review");
-    accessed->add_referral_ids(referral);
-    accessed->add_referral_ids("R-0000000099");  // only the first is indexed
-    ASSERT_TRUE(log->AppendBatch(batch).ok());
-  }
-  auto verify = [&] {
-    OpenOptions o;
-    o.path = path;
-    o.read_only = true;
-    o.skip_head_check = true;
-    std::unique_ptr<EventLog> log;
-    EXPECT_TRUE(EventLog::Open(o, &log).ok());
-    VerifyOptions options;
-    options.threads = GetParam().threads;
-    options.ranges_per_thread = GetParam().ranges_per_thread;
-    return VerifyLog(*log, options);
-  };
-  LogVerifyReport report = verify();
-  EXPECT_TRUE(report.ok()) << LogProblemName(report.problem) << " at " << report.first_bad_seq << ": "
-                           << report.detail;
-  {
-    RawDb raw(path);
-    ASSERT_TRUE(raw.status().ok());
-    ASSERT_TRUE(raw.Delete("by_referral", IndexKey(referral, 2)));
-  }
-  report = verify();
-  EXPECT_EQ(report.problem, LogProblem::kIndexMismatch) << report.detail;
-  EXPECT_EQ(report.first_bad_seq, 2u);
+  v1::Event accessed;
+  accessed.set_actor("ig-auditor");
+  v1::RecordAccessed* record = accessed.mutable_record_accessed();
+  record->set_what("read seq 1..head referral " + referral);
+  record->set_purpose("case review");
+  record->add_referral_ids(referral);
+  record->add_referral_ids("R-0000000099");  // only the first is indexed
+  ExpectIndexedUnderReferral("accessed", referral, std::move(accessed));
 }
 
 // subject_indexed (body field 50, outside 10..27) is indexed under its
 // referral like the other events: the verifier's light reader must see it.
 TEST_P(VerifierTest, SubjectIndexedIsIndexedUnderItsReferral) {
-  const std::string path = dir_.Sub("subject");
   const std::string referral = audit_testing::SyntheticReferralOf(1);
-  {
-    OpenOptions o;
-    o.path = path;
-    std::unique_ptr<EventLog> log;
-    ASSERT_TRUE(EventLog::Open(o, &log).ok());
-    std::vector<PendingEvent> batch(2);
-    batch[0].event = audit_testing::SyntheticEvent(1, &batch[0].dedupe_key);
-    batch[1].event.set_seq(2);
-    batch[1].event.mutable_time()->set_seconds(1800000000);
-    batch[1].event.set_actor("refx-router");
-    v1::SubjectIndexed* indexed = batch[1].event.mutable_subject_indexed();
-    indexed->set_referral_id(referral);
-    indexed->set_subject_key(std::string(64, 'a'));
-    ASSERT_TRUE(log->AppendBatch(batch).ok());
-  }
-  OpenOptions o;
-  o.path = path;
-  o.read_only = true;
-  o.skip_head_check = true;
-  std::unique_ptr<EventLog> log;
-  ASSERT_TRUE(EventLog::Open(o, &log).ok());
-  VerifyOptions options;
-  options.threads = GetParam().threads;
-  options.ranges_per_thread = GetParam().ranges_per_thread;
-  const LogVerifyReport report = VerifyLog(*log, options);
-  EXPECT_TRUE(report.ok()) << LogProblemName(report.problem) << " at " << report.first_bad_seq << ": "
-                           << report.detail;
+  v1::Event indexed;
+  indexed.set_actor("refx-router");
+  indexed.mutable_subject_indexed()->set_referral_id(referral);
+  indexed.mutable_subject_indexed()->set_subject_key(std::string(64, 'a'));
+  ExpectIndexedUnderReferral("subject", referral, std::move(indexed));
 }
 
 }  // namespace

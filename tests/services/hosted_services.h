@@ -1,6 +1,7 @@
-// The router and the delivery service made for a ServicesStack, to be hosted
-// in-process (HostedService) by tests that need cases routed and delivered
-// around what they test. Fails the test (EXPECT) when one cannot be made.
+// The router, the delivery service and the notifier made for a
+// ServicesStack, to be hosted in-process (HostedService) by tests that need
+// cases routed and delivered (and alerts sent) around what they test. Fails
+// the test (EXPECT) when one cannot be made.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -8,6 +9,7 @@
 #include <memory>
 
 #include "services/delivery/delivery_service.h"
+#include "services/notifier/notifier_service.h"
 #include "services/router/router_service.h"
 #include "services_stack.h"
 
@@ -38,6 +40,23 @@ inline std::unique_ptr<DeliveryService> MakeHostedDelivery(ServicesStack& s, int
   Status st = DeliveryService::Create(std::move(o), &delivery);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return delivery;
+}
+
+// `clock`: the time the notifier compares deadlines with; the system's when
+// null.
+inline std::unique_ptr<notifier::NotifierService> MakeHostedNotifier(
+    ServicesStack& s, std::function<notifier::TimePoint()> clock = nullptr) {
+  notifier::NotifierOptions o;
+  o.config = &s.config();
+  o.client = s.stack().ClientOptionsFor("refx-notifier");
+  o.state_dir = s.StateDir("notifier");
+  o.clock = std::move(clock);
+  o.check_interval = std::chrono::milliseconds(100);
+  o.retry_delay_ms = 200;
+  std::unique_ptr<notifier::NotifierService> n;
+  Status st = notifier::NotifierService::Create(std::move(o), &n);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  return n;
 }
 
 }  // namespace refx::testing

@@ -112,19 +112,7 @@ TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) 
   auto delivery = MakeHostedDelivery(s);
   ASSERT_TRUE(router && delivery);
   std::atomic<int64_t> notifier_offset{0};
-  auto make_notifier = [&] {
-    notifier::NotifierOptions o;
-    o.config = &s.config();
-    o.client = s.stack().ClientOptionsFor("refx-notifier");
-    o.state_dir = s.StateDir("notifier");
-    o.clock = Shifted(&notifier_offset);
-    o.check_interval = std::chrono::milliseconds(100);
-    o.retry_delay_ms = 200;
-    std::unique_ptr<notifier::NotifierService> n;
-    Status st = notifier::NotifierService::Create(std::move(o), &n);
-    EXPECT_TRUE(st.ok()) << st.ToString();
-    return n;
-  };
+  auto make_notifier = [&] { return MakeHostedNotifier(s, Shifted(&notifier_offset)); };
   auto notifier = make_notifier();
   ASSERT_TRUE(notifier);
 

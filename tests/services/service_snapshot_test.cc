@@ -34,19 +34,6 @@ void EditConfig(v1::PartnershipConfig* c) {
   c->mutable_delivery()->set_undeliverable_after_seconds(0);
 }
 
-std::unique_ptr<notifier::NotifierService> MakeNotifier(ServicesStack& s) {
-  notifier::NotifierOptions o;
-  o.config = &s.config();
-  o.client = s.stack().ClientOptionsFor("refx-notifier");
-  o.state_dir = s.StateDir("notifier");
-  o.check_interval = std::chrono::milliseconds(100);
-  o.retry_delay_ms = 200;
-  std::unique_ptr<notifier::NotifierService> n;
-  Status st = notifier::NotifierService::Create(std::move(o), &n);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return n;
-}
-
 size_t FirstDeliveries(const std::vector<v1::Event>& events, const std::string& referral_id,
                        const std::string& destination) {
   size_t n = 0;
@@ -85,7 +72,7 @@ void RestartFromSnapshots(Damage damage, uint64_t* delivery_from, uint64_t* noti
   ASSERT_TRUE(s.stack().StartBroker());
   auto router = MakeHostedRouter(s);
   auto delivery = MakeHostedDelivery(s);
-  auto notifier = MakeNotifier(s);
+  auto notifier = MakeHostedNotifier(s);
   ASSERT_TRUE(router && delivery && notifier);
   HostedService r, d, n;
   r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
@@ -106,7 +93,7 @@ void RestartFromSnapshots(Damage damage, uint64_t* delivery_from, uint64_t* noti
   delivery.reset();  // lets go of the state folders' locks
   notifier.reset();
   delivery = MakeHostedDelivery(s);
-  notifier = MakeNotifier(s);
+  notifier = MakeHostedNotifier(s);
   ASSERT_TRUE(delivery && notifier);
   HostedService d2, n2;
   d2.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
