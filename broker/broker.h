@@ -309,11 +309,10 @@ class Broker {
   eventlog::CheckpointSchedule checkpoint_schedule_{0, std::chrono::seconds(0)};
   uint64_t last_checkpoint_seq_ = 0;
   CivilDate today_;
-  CivilDate last_sweep_day_;  // the day of the last retention sweep
-  // The sweep in progress: its day, the data_keys name it resumes from,
-  // its slices so far and the erasures it made.
+  CivilDate last_sweep_day_;  // the day of the last (or the running) retention sweep
+  // The sweep in progress (its day is last_sweep_day_): the data_keys name
+  // it resumes from, its slices so far and the erasures it made.
   bool sweeping_ = false;
-  CivilDate sweep_day_;
   std::string sweep_from_;
   size_t sweep_slices_ = 0;
   size_t sweep_erased_ = 0;

@@ -221,14 +221,13 @@ void Broker::MaybeSweepRetention() {
     last_sweep_day_ = today;
     today_ = today;
     sweeping_ = true;
-    sweep_day_ = today;
     sweep_from_.clear();
     sweep_slices_ = 0;
     sweep_erased_ = 0;
   } else if (options_.retention_slice_gate && !options_.retention_slice_gate()) {
     return;
   }
-  const CivilDate today = sweep_day_;
+  const CivilDate today = last_sweep_day_;
   // The next slice of data_keys: referral ids (data keys) sort before
   // "history:" names, so a referral with both is seen first by its data key
   // and handled whole there.
