@@ -1,4 +1,5 @@
 #include "eventlog/event_log.h"
+#include "eventlog/rocks_logger.h"
 
 #include <algorithm>
 
@@ -81,6 +82,9 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   db_options.WAL_ttl_seconds = 0;
   db_options.WAL_size_limit_MB = 0;
   db_options.recycle_log_file_num = 0;
+  // RocksDB's own lines go to the broker's log, not to a LOG file on the
+  // log's file system (a full one would abort the process: rocks_logger.h).
+  db_options.info_log = SharedRocksLogger();
 
   rocksdb::ColumnFamilyOptions cf_options;
   // dedupe and case_state are read by point lookups for keys that are
