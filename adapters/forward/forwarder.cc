@@ -225,12 +225,14 @@ bool Forwarder::ForwardUnits(std::vector<SpoolUnit>* units) {
       (*units)[k].acknowledged = end;
       answered_[(*units)[k].name] = end;
     }
-    // The broker's answers are durable in its log: whoever waits for one
-    // (?wait=durable) may have it now, before the adapter's own record.
-    outcomes_->Publish(finals);
     if (!FinishRecording().ok()) return false;
     recording_cursors_ = cursors;
     recording_ = std::async(std::launch::async, [this, finals = std::move(finals), cursors = std::move(cursors)] {
+      // The broker's answers are durable in its log: whoever waits for one
+      // (?wait=durable) may have it now, before the adapter's own record.
+      // Published here, off the forwarder's thread, which meanwhile sends
+      // the next round (a round's answers take a hash-map insert each).
+      outcomes_->Publish(finals);
       REFX_RETURN_IF_ERROR(outcomes_->WriteDurably(finals));
       for (const auto& [name, end] : cursors) REFX_RETURN_IF_ERROR(spool_->MarkAcknowledged(name, end));
       return Status::OK();
