@@ -49,7 +49,8 @@ std::string BrokerMetrics::RenderPrometheus() const {
   counter("refx_checkpoints_total", "Signed checkpoints of the log head stored.", checkpoints.load());
   AppendGauge(&out, "refx_log_head_seq", "Highest seq in the event log.", head_seq.load());
   batch_size.Render("refx_batch_size", "Events written per group commit (one fsync each).", &out);
-  fsync_seconds.Render("refx_fsync_seconds", "Duration of each synced group-commit write.", &out);
+  fsync_seconds.Render("refx_fsync_seconds",
+                      "Duration of each group commit: sealing, hashing and the synced write.", &out);
   return out;
 }
 
