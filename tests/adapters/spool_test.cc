@@ -64,6 +64,30 @@ TEST(SpoolTest, AppendThenOldestGivesTheUnitBack) {
   EXPECT_EQ(spool->FindWaiting("C-0").code(), Status::Code::kNotFound);
 }
 
+// A reference sent again (a resend after a lost answer) is in two units:
+// it is waiting while either copy is, and not once both are acknowledged.
+TEST(SpoolTest, AReferenceInTwoUnitsIsWaitingUntilBothAreAcknowledged) {
+  testing::TempDir tmp;
+  std::unique_ptr<Spool> spool;
+  ASSERT_TRUE(Spool::Open(tmp.Sub("spool"), &spool).ok());
+  ASSERT_TRUE(spool->Append(Referrals("A", 3), "http").ok());
+  ASSERT_TRUE(spool->Append(Referrals("A", 2), "http").ok());  // again
+  SpoolUnit first, second;
+  ASSERT_TRUE(spool->Oldest(&first).ok());
+  ASSERT_TRUE(spool->Next(first.name, &second).ok());
+  ASSERT_TRUE(spool->MarkAcknowledged(first.name, 2).ok());
+  EXPECT_TRUE(spool->FindWaiting("A-0").ok()) << "its second copy is still waiting";
+  EXPECT_TRUE(spool->FindWaiting("A-2").ok());
+  ASSERT_TRUE(spool->MarkAcknowledged(second.name, 1).ok());
+  EXPECT_EQ(spool->FindWaiting("A-0").code(), Status::Code::kNotFound);
+  EXPECT_TRUE(spool->FindWaiting("A-1").ok());
+  ASSERT_TRUE(spool->MarkAcknowledged(first.name, 3).ok());
+  ASSERT_TRUE(spool->MarkAcknowledged(second.name, 2).ok());
+  for (const char* reference : {"A-0", "A-1", "A-2"}) {
+    EXPECT_EQ(spool->FindWaiting(reference).code(), Status::Code::kNotFound) << reference;
+  }
+}
+
 TEST(SpoolTest, RefusesAReferralWithoutReferenceAndStoresNothing) {
   testing::TempDir tmp;
   std::unique_ptr<Spool> spool;
