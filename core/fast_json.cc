@@ -1,6 +1,7 @@
 #include "core/fast_json.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>  // MessageOptions (map entries)
 #include <google/protobuf/timestamp.pb.h>
 #include <sodium.h>
 
