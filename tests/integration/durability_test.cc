@@ -223,7 +223,9 @@ TEST_P(DurabilityByFrame, FullDiskMidStreamKeepsEveryAcknowledgedReferralOnce) {
   const size_t acked = kTotal - std::count(acked_seq.begin(), acked_seq.end(), 0u);
   ASSERT_GT(acked, 0u);
   ASSERT_LT(acked, kTotal) << "the file size limit was never reached";
-  ASSERT_GT(std::count(refused.begin(), refused.end(), true), 0) << "no batch was refused";
+  ASSERT_GT(std::count(refused.begin(), refused.end(), true), 0)
+      << "no batch was refused; the broker's log:\n"
+      << std::ifstream(stack.broker_log()).rdbuf();
   // The broker does not serve on a log it cannot write: it exits with 1
   // (README) after logging the failed group commit.
   const int status = stack.WaitForBrokerExit(std::chrono::seconds(30));
