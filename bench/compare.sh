@@ -111,7 +111,7 @@ LOAD[life]=$(load)
 life_p50=() life_p99=() catchups=()
 for ((r = 0; r < REPEATS; r++)); do
   "$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.$r.md" 2>/dev/null || true
-  read -r p50 p99 < <(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/[ ,]/, ""); print $6, $7; exit }' "$OUT/lifecycle.$r.md")
+  read -r p50 p99 < <(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/[ ,]/, ""); print $6, $8; exit }' "$OUT/lifecycle.$r.md")
   life_p50+=("${p50:-}") life_p99+=("${p99:-}")
   catchups+=("$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/[ ,]/, ""); print $4; exit }' "$OUT/lifecycle.$r.md")")
 done
