@@ -19,7 +19,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <httplib.h>
@@ -155,13 +154,11 @@ TEST(SentinelPrivacyTest, NoPersonalDataReachesAnyLogOrMetric) {
   // Every component's metrics and health.
   std::map<std::string, int> ports = {{"refx-broker", s.stack().metrics_port()}};
   for (const char* name : {"refx-router", "refx-delivery", "refx-outcomes", "refx-notifier"}) {
+    ASSERT_TRUE(s.WaitServing(name)) << name;
     ports[name] = s.metrics_port(name);
   }
   for (const auto& [name, port] : ports) {
     httplib::Client http("127.0.0.1", port);
-    // A service serves its metrics once it has started (the notifier may
-    // still be starting when the deliveries are all logged).
-    for (int i = 0; i < 300 && !http.Get("/healthz"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (const char* path : {"/metrics", "/healthz"}) {
       auto res = http.Get(path);
       ASSERT_TRUE(res) << name << path;

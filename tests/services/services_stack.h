@@ -67,6 +67,11 @@ class ServicesStack {
   }
   // A log file path for a child process called `name`.
   std::string LogPath(const std::string& name) const;
+  // Waits up to 30 s until the child `name` accepts connections on its
+  // metrics port (a service binds it once it has started, which may be
+  // after the events a test waits for are logged). False on timeout or
+  // when ServiceArgs gave `name` no port.
+  bool WaitServing(const std::string& name) const;
 
  private:
   std::unique_ptr<TestStack> stack_;
