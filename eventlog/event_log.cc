@@ -246,6 +246,14 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   rocksdb::WriteBatch wb;
   rocksdb::WriteBatch index_wb;  // the rebuildable indexes, written after the synced batch
   std::string value;
+  // The dedupe keys, case states and index entries of a batch land at
+  // random places in their families' memtables; put in key order, each
+  // insert starts where the one before it ended instead of at the top of
+  // the skip list (RocksDB keeps the last insert's position). A stable sort
+  // keeps repeated keys (a case's state changed twice in one batch) in
+  // event order, so the last write still wins.
+  std::vector<SortedPut> keyed_puts;
+  std::vector<std::string> index_keys;  // by_referral_ then by_destination_ entries
   BeginSealing(batch);
   for (const PendingEvent& p : batch) {
     ++seq;
@@ -272,12 +280,25 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
     value.append(hash);
     const std::string seq_key = EncodeSeq(seq);
     wb.Put(events_, seq_key, value);
-    if (!p.dedupe_key.empty()) wb.Put(dedupe_, p.dedupe_key, seq_key);
-    AddIndexEntries(p.event, seq, &index_wb);
+    if (!p.dedupe_key.empty()) keyed_puts.push_back({dedupe_, p.dedupe_key, {}, seq});
+    CollectIndexKeys(p.event, seq, &index_keys);
     IndexSubject(p.event, seq, &wb);  // in the synced batch: not a rebuildable index
-    for (const auto& [key, state] : p.state_puts) wb.Put(case_state_, key, state);
+    for (const auto& [key, state] : p.state_puts) keyed_puts.push_back({case_state_, key, state, 0});
     prev = std::move(hash);
   }
+  std::stable_sort(keyed_puts.begin(), keyed_puts.end(), [](const SortedPut& a, const SortedPut& b) {
+    if (a.family != b.family) return a.family->GetID() < b.family->GetID();
+    return a.key < b.key;
+  });
+  for (const SortedPut& put : keyed_puts) {
+    if (put.family == dedupe_) {
+      wb.Put(dedupe_, rocksdb::Slice(put.key.data(), put.key.size()), EncodeSeq(put.seq));
+    } else {
+      wb.Put(put.family, rocksdb::Slice(put.key.data(), put.key.size()),
+             rocksdb::Slice(put.value.data(), put.value.size()));
+    }
+  }
+  PutIndexKeys(&index_keys, &index_wb);
   if (subject_entries_in_batch_) {
     // Every batch that writes or deletes by_subject entries also writes the
     // family's two bounds, so every file of it (flushed or compacted)
@@ -310,6 +331,25 @@ void EventLog::AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::Wr
   if (!referral.empty()) wb->Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
   const std::string& destination = DestinationOf(event);
   if (!destination.empty()) wb->Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+}
+
+void EventLog::CollectIndexKeys(const v1::Event& event, uint64_t seq, std::vector<std::string>* keys) {
+  // A leading byte names the family ('r' by_referral, 'd' by_destination),
+  // so one sort orders both; PutIndexKeys strips it.
+  const std::string& referral = ReferralIdOf(event);
+  if (!referral.empty()) keys->push_back('r' + IndexKey(referral, seq));
+  const std::string& destination = DestinationOf(event);
+  if (!destination.empty()) keys->push_back('d' + IndexKey(destination, seq));
+}
+
+void EventLog::PutIndexKeys(std::vector<std::string>* keys, rocksdb::WriteBatch* wb) const {
+  // Index keys are unique (each ends with its event's seq): any order of
+  // equal keys is the same write.
+  std::sort(keys->begin(), keys->end());
+  for (const std::string& k : *keys) {
+    wb->Put(k[0] == 'r' ? by_referral_ : by_destination_, rocksdb::Slice(k.data() + 1, k.size() - 1),
+            rocksdb::Slice());
+  }
 }
 
 void EventLog::WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq) {

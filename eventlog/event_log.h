@@ -309,6 +309,19 @@ class EventLog {
   // unsynced, after a synced batch; RebuildIndexes (at Open) loads the
   // marker and, when writable, indexes the events after it.
   void AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const;
+  // AppendBatch's form of AddIndexEntries: CollectIndexKeys gathers the
+  // entries of each event, PutIndexKeys puts them all in key order.
+  static void CollectIndexKeys(const v1::Event& event, uint64_t seq, std::vector<std::string>* keys);
+  void PutIndexKeys(std::vector<std::string>* keys, rocksdb::WriteBatch* wb) const;
+  // One put of AppendBatch's synced batch into a family written in random
+  // key order (dedupe_: value EncodeSeq(seq); case_state_: value). The views
+  // point into the batch being appended.
+  struct SortedPut {
+    rocksdb::ColumnFamilyHandle* family;
+    std::string_view key;
+    std::string_view value;
+    uint64_t seq;
+  };
   void WriteIndexes(rocksdb::WriteBatch* wb, uint64_t seq);
   Status RebuildIndexes();
   // Adds the by_subject entry of `event` (a subject_indexed event) to `wb`.
