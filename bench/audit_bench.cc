@@ -115,6 +115,21 @@ struct Settings {
   bool services = false;        // measure the services' restarts instead
   std::string cli;              // refx binary: also time `refx audit replay --json` ("" = not)
   bool sealed = false;          // build the log with a master key (sealed personal fields)
+  // The log's shape (audit_log_builder.h): 0 = one event a second; N = the
+  // events of N referrals a day (five events each).
+  uint64_t referrals_per_day = 0;
+  bool close_cases = false;     // every case ends closed (case_closed), as real ones do
+  audit_testing::SyntheticShape Shape() const {
+    audit_testing::SyntheticShape shape;
+    if (referrals_per_day > 0) shape.seconds_per_event = std::max<uint64_t>(1, 86400 / (5 * referrals_per_day));
+    shape.close_cases = close_cases;
+    return shape;
+  }
+  // The shape as one line, kept beside the log (a reused log must match).
+  std::string ShapeLine() const {
+    const audit_testing::SyntheticShape shape = Shape();
+    return std::to_string(shape.seconds_per_event) + " s per event, cases " + (close_cases ? "closed" : "left open");
+  }
 };
 
 // ---------------------------------------------------------------------------
@@ -358,6 +373,11 @@ class AuditBench {
         throw BenchError(root_ + " holds a log of " + recorded + " synthetic events; run with --events " + recorded +
                          " or another --dir");
       }
+      const std::string shape = ReadFirstLine(root_ + "/synthetic_shape");
+      if (shape != s_.ShapeLine() && !(shape.empty() && s_.ShapeLine() == Settings().ShapeLine())) {
+        throw BenchError(root_ + " holds a log of another shape (" + (shape.empty() ? Settings().ShapeLine() : shape) +
+                         "); use another --dir");
+      }
       Check(eventlog::LoadSigningPublicKey(eventlog::SigningPublicKeyPath(key_dir_, "broker"), &signing_public_),
             "loading the signing key of the reused log");
       return;
@@ -384,13 +404,15 @@ class AuditBench {
       const uint64_t n = std::min(slice, s_.events - done);
       Progress::Status("building the log: " + Thousands(static_cast<double>(done)) + " / " +
                        Thousands(static_cast<double>(s_.events)) + " events ...");
-      Check(audit_testing::AppendSynthetic(log.get(), n, signer.get(), s_.checkpoint_every, 2000), "AppendSynthetic");
+      Check(audit_testing::AppendSynthetic(log.get(), n, signer.get(), s_.checkpoint_every, 2000, s_.Shape()),
+            "AppendSynthetic");
       done += n;
     }
     build_.built = true;
     build_.seconds = Seconds(start, Clock::now());
     build_.cpu_seconds = SelfCpuSeconds() - cpu_start;
     log.reset();
+    WriteFile(root_ + "/synthetic_shape", s_.ShapeLine() + "\n");
     WriteFile(marker, std::to_string(s_.events) + "\n");
   }
 
@@ -613,6 +635,9 @@ class AuditBench {
     out << "## Service restarts on " << Thousands(static_cast<double>(s_.events)) << " events (median of "
         << s_.restarts << ")\n\n"
         << "Load average before / after: " << load_before_ << " / " << load_after_ << "\n\n"
+        << "Log: " << s_.ShapeLine() << " (the newest event "
+        << Fixed(static_cast<double>(s_.events * s_.Shape().seconds_per_event) / 86400 / 365.25, 1)
+        << " years after the first)\n\n"
         << "| service | start | caught up (s) | CPU (s) | RSS caught up (MB) | peak RSS (MB) | snapshot (MB) |\n"
         << "|---|---|---:|---:|---:|---:|---:|\n";
     for (const ServiceFigures& f : service_figures_) {
@@ -1201,6 +1226,12 @@ int main(int argc, char** argv) {
   app.add_option("--cli", s.cli, "refx binary: also time `refx audit replay --json` through it (stdout /dev/null)");
   app.add_flag("--sealed", s.sealed,
                "Build the log with a master key (personal fields sealed; the broker opens them for every read)");
+  app.add_option("--referrals-per-day", s.referrals_per_day,
+                 "Space the log's events as N referrals a day (five events each; 0: one event a second)")
+      ->capture_default_str();
+  app.add_flag("--close-cases", s.close_cases,
+               "Every case ends closed (case_closed instead of record_accessed), as real cases do; with "
+               "--referrals-per-day, a log of realistic history for --services");
   app.add_flag("--keep-temp", s.keep, "Keep the run's directory (configuration, broker log) and temporary data");
   CLI11_PARSE(app, argc, argv);
   if (s.quick) {

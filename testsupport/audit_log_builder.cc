@@ -58,7 +58,10 @@ v1::Event SyntheticRouting(uint64_t seq, const std::string& referral_id, const s
   return e;
 }
 
-v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key) {
+namespace {
+
+// The event at `seq` of the default shape (audit_log_builder.h).
+v1::Event DefaultShapeEvent(uint64_t seq, std::string* dedupe_key) {
   dedupe_key->clear();
   const uint64_t phase = (seq - 1) % 5;
   const std::string referral = SyntheticReferralOf(seq);
@@ -99,8 +102,23 @@ v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key) {
   }
 }
 
+}  // namespace
+
+v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key, const SyntheticShape& shape) {
+  v1::Event e = DefaultShapeEvent(seq, dedupe_key);
+  if (shape.close_cases && (seq - 1) % 5 == 4) {
+    const uint64_t first = seq - 4;  // the cycle's submission
+    e = Base(seq, "sevenoaks-csu");
+    auto* body = e.mutable_case_closed();
+    body->set_referral_id(ReferralIdForSeq(first));
+    body->set_destination(DestinationFor(first));
+  }
+  e.mutable_time()->set_seconds(1795000000 + static_cast<int64_t>(seq * shape.seconds_per_event));
+  return e;
+}
+
 Status AppendSynthetic(eventlog::EventLog* log, uint64_t count, const eventlog::CheckpointSigner* signer,
-                       uint64_t checkpoint_every, uint64_t batch) {
+                       uint64_t checkpoint_every, uint64_t batch, const SyntheticShape& shape) {
   const uint64_t end = log->head_seq() + count;
   std::vector<eventlog::PendingEvent> pending;
   while (log->head_seq() < end) {
@@ -112,7 +130,7 @@ Status AppendSynthetic(eventlog::EventLog* log, uint64_t count, const eventlog::
     pending.clear();
     for (uint64_t seq = head + 1; seq <= head + n; ++seq) {
       eventlog::PendingEvent p;
-      p.event = SyntheticEvent(seq, &p.dedupe_key);
+      p.event = SyntheticEvent(seq, &p.dedupe_key, shape);
       pending.push_back(std::move(p));
     }
     REFX_RETURN_IF_ERROR(log->AppendBatch(pending));

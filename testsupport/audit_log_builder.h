@@ -30,26 +30,42 @@ v1::Event SyntheticSubmission(uint64_t seq, const std::string& referral_id);
 // `destination` (rule da-high-risk).
 v1::Event SyntheticRouting(uint64_t seq, const std::string& referral_id, const std::string& destination);
 
+// How a synthetic log is laid out. The default is the cycle of five below,
+// one event a second, every case left open (OUTCOME_RECORDED): the most
+// state a service can hold for a log of its length.
+struct SyntheticShape {
+  // Seconds between events' times (event seq's time is 1795000000 +
+  // seq * seconds_per_event).
+  uint64_t seconds_per_event = 1;
+  // Each cycle's fifth event is a case_closed by sevenoaks-csu for the
+  // cycle's case instead of a record_accessed: every case ends closed, as
+  // real ones do.
+  bool close_cases = false;
+};
+
 // The synthetic event at `seq`, in a cycle of five:
 //   1 referral_submitted by kent-police (dedupe: agency + reference)
 //   2 case_routed to DA_MARAC or IDVA by refx-router (dedupe: append key)
 //   3 case_acknowledged by sevenoaks-csu
 //   4 outcome_recorded by sevenoaks-csu (dedupe: append key)
-//   5 record_accessed by ig-auditor (no referral)
+//   5 record_accessed by ig-auditor (no referral), or with
+//     shape.close_cases case_closed by sevenoaks-csu
 // Sets *dedupe_key to the event's dedupe key, or "" for none.
-v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key);
+v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key, const SyntheticShape& shape = {});
 
-// The referral id of the submission that `seq` belongs to ("" for 5).
+// The referral id of the submission that `seq` belongs to ("" for 5 of
+// the default shape).
 std::string SyntheticReferralOf(uint64_t seq);
 // The destination of the case `seq` belongs to (DA_MARAC or IDVA); events 1
-// and 5 of the cycle carry none.
+// and 5 of the default shape carry none. (With close_cases, event 5 is of
+// the cycle's referral and destination.)
 std::string SyntheticDestinationOf(uint64_t seq);
 
 // Appends events head+1 .. head+count to `log` in batches of at most
 // `batch`; when signer is not null, signs and stores a checkpoint each time
 // the head reaches a multiple of checkpoint_every.
 Status AppendSynthetic(eventlog::EventLog* log, uint64_t count, const eventlog::CheckpointSigner* signer,
-                       uint64_t checkpoint_every, uint64_t batch = 500);
+                       uint64_t checkpoint_every, uint64_t batch = 500, const SyntheticShape& shape = {});
 
 // Opens every column family of a log directly (read-write), for tampering.
 class RawDb {
