@@ -44,7 +44,7 @@ ASAN_BUILD=$ROOT/build-asan
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 export REFX_HOME=${REFX_HOME:-$ROOT/var}
 
-PACKAGES=(build-essential cmake pkg-config curl libjemalloc-dev
+PACKAGES=(build-essential cmake pkg-config curl
           libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler librocksdb-dev
           libspdlog-dev libfmt-dev libsodium-dev libcli11-dev libcpp-httplib-dev libkainjow-mustache-dev
           libhowardhinnant-date-dev libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev
