@@ -674,6 +674,22 @@ def control(mnt, command):
         f.write(command)
 
 
+def faultfs_used_bytes(mnt):
+    """used_bytes from refx-faultfs's status file ("key value" lines, made at each read).
+
+    A read racing a change of the status can come back with a stray line
+    (once: a fragment of one token), so only whole "key value" lines count,
+    and the file is read again until used_bytes is among them."""
+    for _ in range(50):
+        with open(os.path.join(mnt, ".faultfs")) as f:
+            pairs = [l.split() for l in f.read().splitlines()]
+        status = dict(p for p in pairs if len(p) == 2)
+        if status.get("used_bytes", "").isdigit():
+            return int(status["used_bytes"])
+        time.sleep(0.02)
+    raise RuntimeError("refx-faultfs's status file has no used_bytes line")
+
+
 def trial_power(args, times):
     base = os.path.join(args.work, "power-loss")
     shutil.rmtree(base, ignore_errors=True)
@@ -747,8 +763,7 @@ def trial_disk_full(args, times):
         for i in range(times):
             t.pause(0.5, 1.5)
             if fuse:
-                used = int(dict(l.split() for l in open(os.path.join(mnt, ".faultfs")).read().splitlines())["used_bytes"])
-                control(mnt, "capacity %d" % (used + 32768))
+                control(mnt, "capacity %d" % (faultfs_used_bytes(mnt) + 32768))
             else:
                 subprocess.run(["dd", "if=/dev/zero", "of=" + filler, "bs=1M"], stderr=subprocess.DEVNULL)
             # The broker must stop at its next failed write: it acknowledges nothing it has not stored.
