@@ -327,10 +327,11 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
 }
 
 void EventLog::AddIndexEntries(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb) const {
-  const std::string& referral = ReferralIdOf(event);
-  if (!referral.empty()) wb->Put(by_referral_, IndexKey(referral, seq), rocksdb::Slice());
-  const std::string& destination = DestinationOf(event);
-  if (!destination.empty()) wb->Put(by_destination_, IndexKey(destination, seq), rocksdb::Slice());
+  // One event's entries through the same two steps as AppendBatch, so which
+  // fields are indexed is said once (CollectIndexKeys).
+  std::vector<std::string> keys;
+  CollectIndexKeys(event, seq, &keys);
+  PutIndexKeys(&keys, wb);
 }
 
 void EventLog::CollectIndexKeys(const v1::Event& event, uint64_t seq, std::vector<std::string>* keys) {

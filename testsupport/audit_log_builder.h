@@ -53,12 +53,12 @@ struct SyntheticShape {
 // Sets *dedupe_key to the event's dedupe key, or "" for none.
 v1::Event SyntheticEvent(uint64_t seq, std::string* dedupe_key, const SyntheticShape& shape = {});
 
-// The referral id of the submission that `seq` belongs to ("" for 5 of
-// the default shape).
+// Of the default shape only (close_cases gives event 5 the cycle's referral
+// and destination, which these do not know): the referral id of the
+// submission that `seq` belongs to ("" for 5).
 std::string SyntheticReferralOf(uint64_t seq);
-// The destination of the case `seq` belongs to (DA_MARAC or IDVA); events 1
-// and 5 of the default shape carry none. (With close_cases, event 5 is of
-// the cycle's referral and destination.)
+// Of the default shape only: the destination of the case `seq` belongs to
+// (DA_MARAC or IDVA); events 1 and 5 of the cycle carry none.
 std::string SyntheticDestinationOf(uint64_t seq);
 
 // Appends events head+1 .. head+count to `log` in batches of at most

@@ -981,5 +981,36 @@ TEST(KeysTest, DedupeAndIndexKeysSeparateWithNul) {
   EXPECT_EQ(IndexKey("R-1", 2).size(), 3u + 1u + 8u);
 }
 
+// AppendBatch puts a batch's case states in key order (for the memtable);
+// a key written by two events of one batch must still end with the later
+// event's value, whatever keys sort between them.
+TEST_F(EventLogTest, AStateWrittenTwiceInOneBatchKeepsTheLaterEventsValue) {
+  auto log = MustOpen();
+  ASSERT_NE(log, nullptr);
+  v1::CaseRecord first, second, between;
+  first.set_referral_id("R-1");
+  first.set_destination("IDVA");
+  first.set_state(v1::ROUTED);
+  second = first;
+  second.set_state(v1::DELIVERED);
+  between = first;
+  between.set_destination("DA_MARAC");  // sorts before IDVA: the batch's key order differs from event order
+  PendingEvent a = Pending(SyntheticSubmission(1, "R-1"));
+  a.state_puts = {{EventLog::CaseStateKey("R-1", "IDVA"), first.SerializeAsString()}};
+  PendingEvent b = Pending(SyntheticSubmission(2, "R-2"));
+  b.state_puts = {{EventLog::CaseStateKey("R-1", "DA_MARAC"), between.SerializeAsString()},
+                  {EventLog::CaseStateKey("R-1", "IDVA"), second.SerializeAsString()}};
+  std::vector<PendingEvent> batch;
+  batch.push_back(std::move(a));
+  batch.push_back(std::move(b));
+  ASSERT_TRUE(log->AppendBatch(batch).ok());
+
+  v1::CaseRecord got;
+  ASSERT_TRUE(log->GetCaseRecord("R-1", "IDVA", &got).ok());
+  EXPECT_EQ(got.state(), v1::DELIVERED);
+  ASSERT_TRUE(log->GetCaseRecord("R-1", "DA_MARAC", &got).ok());
+  EXPECT_TRUE(MessageDifferencer::Equals(got, between));
+}
+
 }  // namespace
 }  // namespace refx::eventlog
