@@ -115,6 +115,10 @@ Status BrokerClient::DrainMonitor() {
       if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) ++handshakes_cut_short_;
     }
   }
+  return HandshakeVerdict();
+}
+
+Status BrokerClient::HandshakeVerdict() const {
   if (auth_failed_) {
     return Status::PermissionDenied("the broker refused this client's CURVE key (unknown or not authorised)");
   }
@@ -128,9 +132,12 @@ Status BrokerClient::DrainMonitor() {
 Status BrokerClient::SendWhenReady(const std::string& bytes, int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    REFX_RETURN_IF_ERROR(DrainMonitor());
+    REFX_RETURN_IF_ERROR(HandshakeVerdict());
     zmq::message_t msg(bytes.data(), bytes.size());
     if (socket_->send(msg, zmq::send_flags::dontwait)) return Status::OK();
+    // Not taken: no completed connection (immediate is on) or the
+    // high-water mark. A refused handshake shows only on the monitor.
+    REFX_RETURN_IF_ERROR(DrainMonitor());
     const int64_t left = MillisLeft(deadline);
     if (left == 0) return Status::Timeout("broker not reachable at " + options_.endpoint);
     zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLOUT, 0}, {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
@@ -141,7 +148,7 @@ Status BrokerClient::SendWhenReady(const std::string& bytes, int timeout_ms) {
 Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    REFX_RETURN_IF_ERROR(DrainMonitor());
+    REFX_RETURN_IF_ERROR(HandshakeVerdict());
     zmq::message_t msg;
     if (socket_->recv(msg, zmq::recv_flags::dontwait)) {
       // A reply that does not parse is dropped; the request will time out and
@@ -150,9 +157,13 @@ Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
       continue;
     }
     const int64_t left = MillisLeft(deadline);
-    if (left == 0) return Status::Timeout("no reply from the broker within " + std::to_string(timeout_ms) + " ms");
+    if (left == 0) {
+      REFX_RETURN_IF_ERROR(DrainMonitor());
+      return Status::Timeout("no reply from the broker within " + std::to_string(timeout_ms) + " ms");
+    }
     zmq::pollitem_t items[] = {{socket_->handle(), 0, ZMQ_POLLIN, 0}, {monitor_->handle(), 0, ZMQ_POLLIN, 0}};
     zmq::poll(items, 2, std::chrono::milliseconds(left));
+    if (items[1].revents & ZMQ_POLLIN) REFX_RETURN_IF_ERROR(DrainMonitor());
   }
 }
 

@@ -192,8 +192,15 @@ class BrokerClient {
   Status Receive(int timeout_ms, v1::Frame* reply);
   // Sends bytes once the socket can take them, waiting up to timeout_ms.
   Status SendWhenReady(const std::string& bytes, int timeout_ms);
-  // Reads pending monitor events; PermissionDenied after an auth failure.
+  // Reads pending monitor events, then returns HandshakeVerdict(). Each call
+  // costs system calls even with nothing pending (a non-blocking ZeroMQ
+  // receive polls the socket's mailbox), so the send and receive paths call
+  // it only where a handshake failure can be what they see: a send the
+  // socket does not take, a poll that wakes on the monitor, a timeout.
   Status DrainMonitor();
+  // PermissionDenied if a handshake failure has been seen (auth refused, or
+  // CURVE not spoken at the other end); OK otherwise. No system calls.
+  Status HandshakeVerdict() const;
   // Advice appended to "unavailable" errors when handshakes kept failing.
   std::string HandshakeHint() const;
   // Raises head_seq_seen_ to `head`.
