@@ -165,6 +165,14 @@ Status Broker::Run() {
     if (items[1].revents & ZMQ_POLLIN) {
       failed = CompleteInFlight(/*wait=*/false);
       if (!failed.ok()) break;
+      // The writer is idle: give it what was built while it wrote before
+      // reading more requests, so it does not wait on the loop. A batch of a
+      // few events is left to grow instead (StartCommit would write that
+      // one on the loop itself, which then could not read meanwhile).
+      if (ledger_->building().events.size() > kInlineCommitMax) {
+        failed = StartCommit();
+        if (!failed.ok()) break;
+      }
     }
     if (items[0].revents & ZMQ_POLLIN) {
       today_ = options_.today();
@@ -193,6 +201,7 @@ Status Broker::Run() {
     }
     failed = StartCommit();
     if (!failed.ok()) break;
+    answered_.reset();
   }
   // Finish and answer what was taken in, then sign the final head.
   if (failed.ok()) failed = Flush();
@@ -384,7 +393,8 @@ Status Broker::CompleteInFlight(bool wait) {
     written = writer_result_;
   }
   if (written.ok()) {
-    const std::unique_ptr<GroupCommit> done = ledger_->CommitSucceeded();
+    answered_ = ledger_->CommitSucceeded();
+    GroupCommit* done = answered_.get();
     metrics_.head_seq = ledger_->committed_head();
     for (const Waiter& w : done->waiters) {
       const v1::Event& event = done->events[w.pending_index].event;

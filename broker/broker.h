@@ -257,8 +257,9 @@ class Broker {
   // the writer thread, or by the loop for a small batch.
   Status WriteInFlight();
   // Once the writer has finished (waits for it when `wait`): answers
-  // everyone waiting on the batch it wrote. Returns the write's error when
-  // the log can no longer be written (I/O error, corruption).
+  // everyone waiting on the batch it wrote, and keeps that batch in
+  // answered_ to be freed later. Returns the write's error when the log can
+  // no longer be written (I/O error, corruption).
   Status CompleteInFlight(bool wait);
   // Writes whatever is pending or in flight and answers it (at stop).
   Status Flush();
@@ -286,6 +287,11 @@ class Broker {
 
   // The decisions and the batches being built and written (ledger.h).
   std::unique_ptr<Ledger> ledger_;
+  // The last batch answered, freed at the end of the loop's turn rather
+  // than in CompleteInFlight: freeing a batch (its frames' arenas, every
+  // string of every referral) takes long enough that the writer would sit
+  // idle meanwhile; after StartCommit it overlaps the next write.
+  std::unique_ptr<GroupCommit> answered_;
   std::thread writer_;
   std::mutex writer_mu_;
   std::condition_variable writer_cv_;
