@@ -327,18 +327,17 @@ Status Console::Impl::Start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  listener_.Start(server_.get());
   return Status::OK();
 }
 
 void Console::Impl::Stop() {
   stopping_ = true;
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  listener_.Stop();
 }
 
 void Console::Impl::Wait() {
-  if (thread_.joinable()) thread_.join();
+  listener_.Join();
 }
 
 // --- sign-in, sign-out, home, assets, admin ---------------------------------

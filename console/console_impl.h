@@ -21,6 +21,7 @@
 #include "console/account_store.h"
 #include "console/console.h"
 #include "console/sessions.h"
+#include "core/http_listen_thread.h"
 #include "core/partnership_config.h"
 #include "render/templates.h"
 #include "refx/v1/event.pb.h"
@@ -93,7 +94,7 @@ class Console::Impl {
 
  private:
   std::unique_ptr<httplib::SSLServer> server_;
-  std::thread thread_;
+  HttpListenThread listener_;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
 

@@ -104,13 +104,12 @@ Status MetricsHttpServer::Start(const std::string& address) {
     server_.reset();
     return Status::Unavailable("cannot listen for metrics on " + address);
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  listener_.Start(server_.get());
   return Status::OK();
 }
 
 void MetricsHttpServer::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  listener_.Stop();
   server_.reset();
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "core/http_listen_thread.h"
 #include "core/status.h"
 
 namespace httplib {
@@ -84,7 +85,7 @@ class MetricsHttpServer {
   std::function<std::string()> render_;
   std::function<bool(std::string*)> healthy_;
   std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  HttpListenThread listener_;
   int port_ = 0;
 };
 

@@ -191,13 +191,12 @@ Status HttpIntake::Start() {
     server_.reset();
     return Status::Unavailable("cannot listen for HTTP on " + h.listen());
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  listener_.Start(server_.get());
   return Status::OK();
 }
 
 void HttpIntake::Stop() {
-  if (server_) server_->stop();
-  if (thread_.joinable()) thread_.join();
+  listener_.Stop();
   server_.reset();
 }
 

@@ -25,6 +25,7 @@
 #include "adapters/adapter_config.h"
 #include "adapters/forward/outcome_index.h"
 #include "adapters/spool/spool.h"
+#include "core/http_listen_thread.h"
 #include "core/metrics_http.h"
 #include "core/status.h"
 #include "refx/v1/wire.pb.h"
@@ -80,7 +81,7 @@ class HttpIntake {
   std::unique_ptr<TokenVerifier> tokens_;
   std::unique_ptr<RateLimiter> limiter_;
   LabelledCounter responses_;
-  std::thread thread_;
+  HttpListenThread listener_;
   int port_ = 0;
 };
 

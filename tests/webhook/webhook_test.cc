@@ -25,6 +25,7 @@
 #include "adapter_process.h"
 #include "adapters/webhook/webhook_sender.h"
 #include "adapters/webhook/webhook_signature.h"
+#include "core/http_listen_thread.h"
 #include "hosted_services.h"
 
 namespace refx::testing {
@@ -68,13 +69,10 @@ class CaseSystem {
       if (n == 2) std::this_thread::sleep_for(std::chrono::milliseconds(hang_ms));
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    listener_.Start(&server_);
     // Bound and listening: connections wait in the backlog until the thread accepts.
   }
-  ~CaseSystem() {
-    server_.stop();
-    thread_.join();
-  }
+  ~CaseSystem() { listener_.Stop(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/cases"; }
   std::vector<Received> requests() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -84,7 +82,7 @@ class CaseSystem {
  private:
   httplib::Server server_;
   int port_ = 0;
-  std::thread thread_;
+  HttpListenThread listener_;
   std::atomic<int> arrivals_{0};
   std::mutex mu_;
   std::vector<Received> requests_;
