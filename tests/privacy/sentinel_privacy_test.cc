@@ -14,13 +14,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <httplib.h>
@@ -156,22 +154,15 @@ TEST(SentinelPrivacyTest, NoPersonalDataReachesAnyLogOrMetric) {
   // Every component's metrics and health.
   std::map<std::string, int> ports = {{"refx-broker", s.stack().metrics_port()}};
   for (const char* name : {"refx-router", "refx-delivery", "refx-outcomes", "refx-notifier"}) {
-    ASSERT_TRUE(s.WaitServing(name)) << name;
+    std::string last;
+    ASSERT_TRUE(s.WaitHealthy(name, &last)) << name << ": " << last;
+    found += Findings(std::string(name) + "/healthz while not yet following", last);
     ports[name] = s.metrics_port(name);
   }
   for (const auto& [name, port] : ports) {
     httplib::Client http("127.0.0.1", port);
-    for (const std::string path : {"/metrics", "/healthz"}) {
-      // A service answers 503 on /healthz until it has replayed the log and
-      // follows it (the notifier can still be replaying here on a loaded
-      // machine): ask again for up to 30 s. Every answer is searched.
-      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-      httplib::Result res = http.Get(path);
-      while (res && res->status == 503 && path == "/healthz" && std::chrono::steady_clock::now() < deadline) {
-        found += Findings(name + path, res->body);
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        res = http.Get(path);
-      }
+    for (const char* path : {"/metrics", "/healthz"}) {
+      auto res = http.Get(path);
       ASSERT_TRUE(res) << name << path;
       EXPECT_EQ(res->status, 200) << name << path << ": " << res->body;
       EXPECT_FALSE(res->body.empty()) << name << path;

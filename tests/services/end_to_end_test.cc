@@ -141,7 +141,8 @@ TEST(EndToEndTest, ReferralGoesFromSubmissionToOutcomeThroughTheRealProcesses) {
       {"refx-outcomes", {"refx_outcomes_overdue_cases ", "refx_outcomes_open_cases "}},
   };
   for (const auto& [name, series] : expected_series) {
-    ASSERT_TRUE(s.WaitServing(name)) << name;
+    std::string last;
+    ASSERT_TRUE(s.WaitHealthy(name, &last)) << name << ": " << last;
     httplib::Client http("127.0.0.1", s.metrics_port(name));
     auto health = http.Get("/healthz");
     ASSERT_TRUE(health) << name;

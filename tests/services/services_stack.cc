@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <google/protobuf/text_format.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -255,6 +256,19 @@ bool ServicesStack::WaitServing(const std::string& name) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+bool ServicesStack::WaitHealthy(const std::string& name, std::string* last) const {
+  if (!WaitServing(name)) return false;
+  httplib::Client http("127.0.0.1", metrics_port(name));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    auto res = http.Get("/healthz");
+    if (res && res->status == 200) return true;
+    if (last != nullptr) *last = res ? std::to_string(res->status) + " " + res->body : "no answer";
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace refx::testing

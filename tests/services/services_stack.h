@@ -72,6 +72,11 @@ class ServicesStack {
   // after the events a test waits for are logged). False on timeout or
   // when ServiceArgs gave `name` no port.
   bool WaitServing(const std::string& name) const;
+  // Waits up to 30 s until the child `name` answers 200 on /healthz: a
+  // service answers 503 until it has replayed the log and follows it, which
+  // on a loaded machine can be after the events a test waits for. False on
+  // timeout (the last answer's status and body in *last, if given).
+  bool WaitHealthy(const std::string& name, std::string* last = nullptr) const;
 
  private:
   std::unique_ptr<TestStack> stack_;
