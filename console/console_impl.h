@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "console/account_store.h"
 #include "console/console.h"

@@ -20,7 +20,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "adapters/adapter_config.h"
 #include "adapters/forward/outcome_index.h"
