@@ -21,6 +21,9 @@ using google::protobuf::util::TimeUtil;
 // AppendBatchRequest frames in flight at once.
 constexpr size_t kMaxQueued = 1024;
 constexpr size_t kFramesInFlight = 4;
+// Flush jobs in flight at once (AppendPipeline): two, so that the next
+// burst's routes reach the broker while the last burst's are committed.
+constexpr size_t kFlushDepth = 2;
 constexpr std::chrono::milliseconds kCursorInterval{200};
 // Entries per chunk of the snapshot (services/common/state_snapshot.h).
 constexpr size_t kSnapshotChunk = 4096;
@@ -112,7 +115,10 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
   stored_seq_ = cursor;
   handled_seq_ = cursor;
   BrokerClient reader(options_.client);
-  appender_ = std::make_unique<BrokerClient>(options_.client);
+  pipeline_.reset();  // the last pass's jobs finish first (their results are not needed: the cursor is before them)
+  pipeline_ = std::make_unique<AppendPipeline>(options_.client, AppendsPerFrame(*options_.config), kFramesInFlight,
+                                               kFlushDepth);
+  flush_failure_ = Status::OK();
 
   following_ = false;
 
@@ -203,17 +209,19 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         return true;
       },
       [&]() {
-        // Called after each burst of the read: append what it queued.
+        // Called after each burst of the read: start appending what it
+        // queued, and take in the earlier appends that are done.
         head_seq_ = reader.head_seq_seen();
-        if (HasQueued()) {
-          failure = FlushQueued();
-          if (!failure.ok()) return true;
-        }
+        failure = HasQueued() ? FlushQueued() : TakeFlushed(/*wait=*/false);
+        if (!failure.ok()) return true;
         // Events of other kinds the broker passed over are handled too.
-        if (reader.scanned_to_seq() > handled_seq_.load()) handled_seq_ = reader.scanned_to_seq();
+        if (!HasQueued() && reader.scanned_to_seq() > handled_seq_.load()) handled_seq_ = reader.scanned_to_seq();
         if (StopRequested(should_stop)) return true;
-        if (!HasQueued() && read_seq_ == state_seq_ &&
+        if (read_seq_ == state_seq_ &&
             (schedule_.Due(read_seq_) || (forgot_subjects_ && schedule_.Behind(read_seq_)))) {
+          // A snapshot holds only acknowledged routes: wait for those in flight.
+          failure = TakeFlushed(/*wait=*/true);
+          if (!failure.ok()) return true;
           failure = TakeSnapshot();
           if (!failure.ok()) return true;
         }
@@ -230,6 +238,7 @@ Status RouterService::RunOnce(const std::function<bool()>& should_stop) {
         return false;
       });
   if (failure.ok()) failure = FlushQueued();
+  if (failure.ok()) failure = TakeFlushed(/*wait=*/true);
   const Status stored = StoreCursor();
   if (failure.ok() && !HasQueued() && read_seq_ == state_seq_ && schedule_.Behind(read_seq_)) {
     // Stopping: a snapshot as of the last event makes the next start read little.
@@ -338,65 +347,94 @@ Status RouterService::BackfillSubjects(uint64_t up_to_seq) {
     if (queued_subjects_.size() >= kMaxQueued) REFX_RETURN_IF_ERROR(FlushQueued());
   }
   REFX_RETURN_IF_ERROR(FlushQueued());
+  REFX_RETURN_IF_ERROR(TakeFlushed(/*wait=*/true));
   return StoreCursor();
 }
 
+// One FlushQueued's appends: the routes first, then the subjects.
+struct RouterService::FlushJob : AppendPipeline::Job {
+  std::vector<QueuedRoute> routes;
+  std::vector<QueuedSubject> subjects;
+};
+
 Status RouterService::FlushQueued() {
-  if (!HasQueued()) return Status::OK();
-  std::vector<v1::AppendRequest> appends(queued_.size() + queued_subjects_.size());
-  for (size_t i = 0; i < queued_.size(); ++i) {
-    const QueuedRoute& q = queued_[i];
-    v1::CaseRouted* routed = appends[i].mutable_event()->mutable_case_routed();
+  if (queued_.empty() && queued_subjects_.empty()) return TakeFlushed(/*wait=*/false);
+  auto job = std::make_unique<FlushJob>();
+  job->routes = std::move(queued_);
+  job->subjects = std::move(queued_subjects_);
+  queued_.clear();
+  queued_subjects_.clear();
+  job->tag = read_seq_;
+  job->appends.resize(job->routes.size() + job->subjects.size());
+  for (size_t i = 0; i < job->routes.size(); ++i) {
+    const QueuedRoute& q = job->routes[i];
+    v1::AppendRequest& append = job->appends[i];
+    v1::CaseRouted* routed = append.mutable_event()->mutable_case_routed();
     routed->set_referral_id(q.referral_id);
     routed->set_destination(q.decision.destination);
     routed->set_rule_id(q.decision.rule_id);
     routed->set_reason(q.decision.reason);
     *routed->mutable_deadline() = DeadlineTimestamp(q.decision);
-    appends[i].set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
+    append.set_idempotency_key("route:" + q.referral_id + ":" + q.decision.destination);
   }
-  for (size_t j = 0; j < queued_subjects_.size(); ++j) {
-    v1::AppendRequest& append = appends[queued_.size() + j];
+  for (size_t j = 0; j < job->subjects.size(); ++j) {
+    v1::AppendRequest& append = job->appends[job->routes.size() + j];
     v1::SubjectIndexed* indexed = append.mutable_event()->mutable_subject_indexed();
-    indexed->set_referral_id(queued_subjects_[j].referral_id);
-    indexed->set_subject_key(queued_subjects_[j].subject_key);
-    append.set_idempotency_key("subject:" + queued_subjects_[j].referral_id);
+    indexed->set_referral_id(job->subjects[j].referral_id);
+    indexed->set_subject_key(job->subjects[j].subject_key);
+    append.set_idempotency_key("subject:" + job->subjects[j].referral_id);
   }
-  Status failure;
-  Status s = appender_->AppendBatches(
-      appends, AppendsPerFrame(*options_.config), kFramesInFlight, [&](size_t i, const Status& st, const v1::Ack& ack) {
-        if (i >= queued_.size()) {
-          // The key itself is not logged: it is pseudonymous personal data.
-          const std::string& referral_id = queued_subjects_[i - queued_.size()].referral_id;
-          if (!st.ok()) {
-            spdlog::error("router: cannot index the subject of {}: {}", referral_id, LogEscape(st.ToString()));
-            if (failure.ok()) failure = st;
-          } else if (!ack.duplicate()) {
-            ++subjects_indexed_;
-            spdlog::debug("router: subject of {} indexed at seq {}", referral_id, ack.seq());
-          }
-          return;
-        }
-        const QueuedRoute& q = queued_[i];
-        if (st.code() == Status::Code::kIllegalTransition) {
-          spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination,
-                       LogEscape(st.message()));
-        } else if (!st.ok()) {
-          spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination,
-                        LogEscape(st.ToString()));
-          if (failure.ok()) failure = st;
-        } else {
-          if (!ack.duplicate()) ++routed_;
-          spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", q.referral_id, q.decision.destination,
-                       q.decision.rule_id, q.decision.deadline.ToString(), ack.seq(),
-                       ack.duplicate() ? " (appended before)" : "");
-        }
-      });
-  if (s.ok()) s = failure;
-  if (!s.ok()) return s;  // the cursor stays before these events; a restart routes them again
-  queued_.clear();
-  queued_subjects_.clear();
-  handled_seq_ = read_seq_;
+  pipeline_->Start(std::move(job));  // waits while kFlushDepth jobs are in flight
+  return TakeFlushed(/*wait=*/false);
+}
+
+Status RouterService::TakeFlushed(bool wait) {
+  std::vector<std::unique_ptr<AppendPipeline::Job>> done = wait ? pipeline_->WaitAll() : pipeline_->TakeFinished();
+  for (const auto& job : done) {
+    const Status s = TakeFlushJob(static_cast<const FlushJob&>(*job));
+    if (!s.ok() && flush_failure_.ok()) flush_failure_ = s;
+    // The cursor stays before the first job with a refusal: a restart
+    // routes its events again (the idempotency keys make that harmless).
+    if (flush_failure_.ok()) handled_seq_ = std::max(handled_seq_.load(), job->tag);
+  }
+  if (!flush_failure_.ok()) return flush_failure_;
+  if (!HasQueued()) handled_seq_ = std::max(handled_seq_.load(), read_seq_);
   return Status::OK();
+}
+
+Status RouterService::TakeFlushJob(const FlushJob& job) {
+  if (!job.status.ok()) return job.status;
+  Status failure;
+  for (size_t i = 0; i < job.appends.size(); ++i) {
+    const Status& st = job.results[i];
+    const v1::Ack& ack = job.acks[i];
+    if (i >= job.routes.size()) {
+      // The key itself is not logged: it is pseudonymous personal data.
+      const std::string& referral_id = job.subjects[i - job.routes.size()].referral_id;
+      if (!st.ok()) {
+        spdlog::error("router: cannot index the subject of {}: {}", referral_id, LogEscape(st.ToString()));
+        if (failure.ok()) failure = st;
+      } else if (!ack.duplicate()) {
+        ++subjects_indexed_;
+        spdlog::debug("router: subject of {} indexed at seq {}", referral_id, ack.seq());
+      }
+      continue;
+    }
+    const QueuedRoute& q = job.routes[i];
+    if (st.code() == Status::Code::kIllegalTransition) {
+      spdlog::info("router: {} -> {} not needed: {}", q.referral_id, q.decision.destination, LogEscape(st.message()));
+    } else if (!st.ok()) {
+      spdlog::error("router: cannot route {} -> {}: {}", q.referral_id, q.decision.destination,
+                    LogEscape(st.ToString()));
+      if (failure.ok()) failure = st;
+    } else {
+      if (!ack.duplicate()) ++routed_;
+      spdlog::info("router: {} -> {} (rule {}, deadline {}) seq {}{}", q.referral_id, q.decision.destination,
+                   q.decision.rule_id, q.decision.deadline.ToString(), ack.seq(),
+                   ack.duplicate() ? " (appended before)" : "");
+    }
+  }
+  return failure;
 }
 
 Status RouterService::StoreCursor() {

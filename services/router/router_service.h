@@ -27,7 +27,12 @@
 //     had sent when the first was taken; BrokerClient::Read) is handled and
 //     appended together in AppendBatchRequest frames (they share the
 //     broker's group commits), after each burst or every kMaxQueued routes.
-//     The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
+//     They are appended by an AppendPipeline (client/append_pipeline.h):
+//     the router reads and routes the next burst while the last one's
+//     routes are committed, with two such jobs in flight at most. A route
+//     never depends on another's acknowledgement (RouterState counts a case
+//     from the moment it is queued), so jobs may be committed in either
+//     order. The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
 //     fully handled: it moves past an event only once every route it caused
 //     is acknowledged, and is stored at most every 200 ms (and when Run
 //     ends): it only says where a restart resumes.
@@ -78,6 +83,7 @@
 #include <memory>
 #include <string>
 
+#include "client/append_pipeline.h"
 #include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "core/partnership_config.h"
@@ -157,14 +163,27 @@ class RouterService {
   void QueueSubject(uint64_t seq, bool* acted);
   // Queues and appends the subject_indexed events missing up to `up_to_seq`.
   Status BackfillSubjects(uint64_t up_to_seq);
-  bool HasQueued() const { return !queued_.empty() || !queued_subjects_.empty(); }
+  // Routes or subjects queued, or being appended (not yet acknowledged).
+  bool HasQueued() const {
+    return !queued_.empty() || !queued_subjects_.empty() || (pipeline_ && pipeline_->pending() > 0);
+  }
   // Queues one case_routed (and counts the case as open from now on).
   void AppendRouted(const std::string& referral_id, const RoutingDecision& decision, const CivilDate& on,
                     bool* acted);
-  // Appends every queued route, a window at a time; a route the broker
-  // says is done (ILLEGAL_TRANSITION) counts as appended. On success the
-  // handled seq moves to the last event read. Any other refusal is returned.
+  // Starts appending every queued route and subject (a job of
+  // pipeline_), first taking in the jobs that are done (TakeFlushed). The
+  // read goes on while the job is in flight; with kFlushDepth jobs in
+  // flight it waits for one. Returns the first refusal of a job taken in.
   Status FlushQueued();
+  // Takes in the flush jobs that are done (all of them, waiting, when
+  // `wait`), oldest first: a route the broker says is done
+  // (ILLEGAL_TRANSITION) counts as appended; once every job up to one is
+  // acknowledged, the handled seq moves to the last event read before it
+  // (to read_seq_ when nothing is left in flight). Any other refusal is
+  // returned, and the handled seq stays before it.
+  Status TakeFlushed(bool wait);
+  struct FlushJob;
+  Status TakeFlushJob(const FlushJob& job);
   Status StoreCursor();
   // Forgets what is older than the history window, then durably snapshots
   // RouterState as of read_seq_ (no route may be queued).
@@ -180,7 +199,8 @@ class RouterService {
   StateDirLock lock_;
   CursorFile cursor_;
   RouterState state_;
-  std::unique_ptr<BrokerClient> appender_;
+  std::unique_ptr<AppendPipeline> pipeline_;  // this pass's appends (made in RunOnce)
+  Status flush_failure_;                      // the first refusal a flush job had
   std::atomic<uint64_t> handled_seq_{0};
   std::atomic<uint64_t> head_seq_{0};   // the log head last reported by the broker
   std::atomic<uint64_t> routed_{0};     // case_routed appended by this process

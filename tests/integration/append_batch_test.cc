@@ -3,11 +3,19 @@
 // would be (own seq, own refusal, later appends see the state earlier ones
 // leave), the reply comes once the batch is durable, a retry of the whole
 // frame is answered with the original seqs, and a frame refused as a whole
-// writes nothing.
+// writes nothing. Then AppendPipeline (client/append_pipeline.h), which
+// sends such frames from background threads: jobs come back in the order
+// they were started, each append with its own ack or refusal, everything
+// acknowledged is in the log once, a job sent again is answered with the
+// first seqs, and a job the broker never answers comes back Unavailable.
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <google/protobuf/util/time_util.h>
+
+#include <set>
+
+#include "client/append_pipeline.h"
 
 #include "core/frame_codec.h"
 #include "log_reader.h"
@@ -29,6 +37,19 @@ std::vector<AgencySpec> Agencies() {
           {"router", {"SERVICE"}, {}}};
 }
 
+// A case_routed append of `referral_id` to `dest`, with its idempotency key.
+v1::AppendRequest RoutedAppend(const std::string& referral_id, const std::string& dest) {
+  v1::AppendRequest a;
+  auto* r = a.mutable_event()->mutable_case_routed();
+  r->set_referral_id(referral_id);
+  r->set_destination(dest);
+  r->set_rule_id("TEST_RULE");
+  r->set_reason("test reason");
+  *r->mutable_deadline() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1800000000);
+  a.set_idempotency_key("route:" + referral_id + ":" + dest);
+  return a;
+}
+
 class AppendBatchTest : public ::testing::Test {
  protected:
   AppendBatchTest() : stack_(Agencies(), "", kDestinations) {}
@@ -40,17 +61,7 @@ class AppendBatchTest : public ::testing::Test {
     referral_ = ack.referral_id();
   }
 
-  v1::AppendRequest Routed(const std::string& dest) const {
-    v1::AppendRequest a;
-    auto* r = a.mutable_event()->mutable_case_routed();
-    r->set_referral_id(referral_);
-    r->set_destination(dest);
-    r->set_rule_id("TEST_RULE");
-    r->set_reason("test reason");
-    *r->mutable_deadline() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1800000000);
-    a.set_idempotency_key("route:" + referral_ + ":" + dest);
-    return a;
-  }
+  v1::AppendRequest Routed(const std::string& dest) const { return RoutedAppend(referral_, dest); }
   v1::AppendRequest Delivered(const std::string& dest) const {
     v1::AppendRequest a;
     a.mutable_event()->mutable_case_delivered()->set_referral_id(referral_);
@@ -198,6 +209,130 @@ TEST_F(AppendBatchTest, AppendBatchesGivesEveryAppendItsResultAcrossFrames) {
   appends[1].clear_idempotency_key();
   EXPECT_EQ(service_->AppendBatches(appends, 2, 1, [](size_t, const Status&, const v1::Ack&) {}).code(),
             Status::Code::kInvalidArgument);
+}
+
+class AppendPipelineTest : public ::testing::Test {
+ protected:
+  AppendPipelineTest() : stack_(Agencies(), "", kDestinations) {}
+  void SetUp() override {
+    ASSERT_TRUE(stack_.StartBroker());
+    std::unique_ptr<BrokerClient> agency = stack_.ClientFor("agency-a");
+    for (int i = 0; i < 40; ++i) {
+      v1::Ack ack;
+      ASSERT_TRUE(agency->Submit(SampleReferral("agency-a", "AP-" + std::to_string(i)), &ack).ok());
+      referrals_.push_back(ack.referral_id());
+    }
+  }
+
+  // Job `j` of `jobs`: the routes to both destinations of its share of the referrals.
+  std::unique_ptr<AppendPipeline::Job> RoutesJob(size_t j, size_t jobs) {
+    auto job = std::make_unique<AppendPipeline::Job>();
+    job->tag = 100 + j;
+    for (size_t i = j; i < referrals_.size(); i += jobs) {
+      job->appends.push_back(RoutedAppend(referrals_[i], "DEST_A"));
+      job->appends.push_back(RoutedAppend(referrals_[i], "DEST_B"));
+    }
+    return job;
+  }
+
+  TestStack stack_;
+  std::vector<std::string> referrals_;
+};
+
+TEST_F(AppendPipelineTest, JobsComeBackInOrderWithEveryAppendAcknowledgedOnce) {
+  constexpr size_t kJobs = 8;
+  std::vector<std::unique_ptr<AppendPipeline::Job>> back;
+  {
+    // Frames of 3 appends, 2 in flight, 2 jobs at once: each job takes
+    // several round trips, so jobs overlap.
+    AppendPipeline pipeline(stack_.ClientOptionsFor("router"), 3, 2, 2);
+    for (size_t j = 0; j < kJobs; ++j) {
+      pipeline.Start(RoutesJob(j, kJobs));
+      for (auto& done : pipeline.TakeFinished()) back.push_back(std::move(done));
+    }
+    for (auto& done : pipeline.WaitAll()) back.push_back(std::move(done));
+    EXPECT_EQ(pipeline.pending(), 0u);
+  }
+  ASSERT_EQ(back.size(), kJobs);
+  std::set<uint64_t> seqs;
+  for (size_t j = 0; j < kJobs; ++j) {
+    const AppendPipeline::Job& job = *back[j];
+    EXPECT_EQ(job.tag, 100 + j) << "jobs are handed back in the order they were started";
+    ASSERT_TRUE(job.status.ok()) << job.status.ToString();
+    ASSERT_EQ(job.results.size(), job.appends.size());
+    ASSERT_EQ(job.acks.size(), job.appends.size());
+    for (size_t i = 0; i < job.appends.size(); ++i) {
+      ASSERT_TRUE(job.results[i].ok()) << j << "/" << i << ": " << job.results[i].ToString();
+      EXPECT_FALSE(job.acks[i].duplicate());
+      EXPECT_EQ(job.acks[i].referral_id(), job.appends[i].event().case_routed().referral_id());
+      EXPECT_TRUE(seqs.insert(job.acks[i].seq()).second) << "seq " << job.acks[i].seq() << " answered twice";
+    }
+  }
+  EXPECT_EQ(seqs.size(), referrals_.size() * 2);
+
+  // Everything acknowledged is durable, once: a SIGKILL loses nothing.
+  ASSERT_TRUE(WIFSIGNALED(stack_.StopBroker(SIGKILL)));
+  LogContents log = ReadLog(stack_.data_dir());
+  EXPECT_TRUE(log.verify.ok) << log.verify.problem;
+  EXPECT_EQ(log.head_seq, referrals_.size() * 3);
+  std::unique_ptr<eventlog::EventLog> opened;
+  eventlog::OpenOptions options;
+  options.path = stack_.data_dir();
+  options.read_only = true;
+  options.create_if_missing = false;
+  ASSERT_TRUE(eventlog::EventLog::Open(options, &opened).ok());
+  std::set<std::string> cases;
+  ASSERT_TRUE(opened->Scan(1, 0, [&](const eventlog::StoredEvent& stored) {
+                      v1::Event e;
+                      EXPECT_TRUE(e.ParseFromString(stored.bytes));
+                      if (!e.has_case_routed()) return true;
+                      EXPECT_TRUE(seqs.count(stored.seq)) << "seq " << stored.seq << " written but not acknowledged";
+                      EXPECT_TRUE(cases.insert(e.case_routed().referral_id() + "/" + e.case_routed().destination()).second)
+                          << e.case_routed().referral_id() << " routed twice to " << e.case_routed().destination();
+                      return true;
+                    }).ok());
+  EXPECT_EQ(cases.size(), referrals_.size() * 2);
+}
+
+TEST_F(AppendPipelineTest, ARefusedAppendComesBackOnItsOwnAndAJobSentAgainGetsTheFirstSeqs) {
+  AppendPipeline pipeline(stack_.ClientOptionsFor("router"), 4, 2, 2);
+  auto job = std::make_unique<AppendPipeline::Job>();
+  job->appends = {RoutedAppend(referrals_[0], "DEST_A"), RoutedAppend(referrals_[0], "NOWHERE"), RoutedAppend(referrals_[1], "DEST_B")};
+  auto again = std::make_unique<AppendPipeline::Job>();
+  again->appends = job->appends;
+  pipeline.Start(std::move(job));
+  std::vector<std::unique_ptr<AppendPipeline::Job>> first = pipeline.WaitAll();
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_TRUE(first[0]->status.ok()) << first[0]->status.ToString();
+  EXPECT_TRUE(first[0]->results[0].ok()) << first[0]->results[0].ToString();
+  EXPECT_EQ(first[0]->results[1].code(), Status::Code::kUnknownAgency) << first[0]->results[1].ToString();
+  EXPECT_TRUE(first[0]->results[2].ok()) << first[0]->results[2].ToString();
+
+  pipeline.Start(std::move(again));
+  std::vector<std::unique_ptr<AppendPipeline::Job>> second = pipeline.WaitAll();
+  ASSERT_EQ(second.size(), 1u);
+  ASSERT_TRUE(second[0]->status.ok());
+  for (size_t i : {0u, 2u}) {
+    ASSERT_TRUE(second[0]->results[i].ok()) << second[0]->results[i].ToString();
+    EXPECT_TRUE(second[0]->acks[i].duplicate());
+    EXPECT_EQ(second[0]->acks[i].seq(), first[0]->acks[i].seq());
+  }
+  EXPECT_EQ(second[0]->results[1].code(), Status::Code::kUnknownAgency);
+}
+
+TEST_F(AppendPipelineTest, AJobTheBrokerNeverAnswersComesBackUnavailable) {
+  ASSERT_EQ(kill(stack_.broker_pid(), SIGSTOP), 0);
+  {
+    AppendPipeline pipeline(stack_.ClientOptionsFor("router", /*timeout_ms=*/200, /*attempts=*/2), 4, 2, 1);
+    auto job = std::make_unique<AppendPipeline::Job>();
+    job->appends = {RoutedAppend(referrals_[0], "DEST_A")};
+    pipeline.Start(std::move(job));
+    std::vector<std::unique_ptr<AppendPipeline::Job>> back = pipeline.WaitAll();
+    ASSERT_EQ(back.size(), 1u);
+    EXPECT_EQ(back[0]->status.code(), Status::Code::kUnavailable) << back[0]->status.ToString();
+    EXPECT_EQ(back[0]->results[0].code(), Status::Code::kUnavailable) << "an append never answered is not OK";
+  }
+  ASSERT_EQ(kill(stack_.broker_pid(), SIGCONT), 0);
 }
 
 }  // namespace

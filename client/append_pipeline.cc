@@ -1,0 +1,90 @@
+#include "client/append_pipeline.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace refx {
+
+AppendPipeline::AppendPipeline(const ClientOptions& options, size_t per_frame, size_t frames_in_flight, size_t depth)
+    : per_frame_(per_frame), frames_in_flight_(frames_in_flight) {
+  depth = std::max<size_t>(depth, 1);
+  for (size_t i = 0; i < depth; ++i) clients_.push_back(std::make_unique<BrokerClient>(options));
+  for (size_t i = 0; i < depth; ++i) workers_.emplace_back([this, i] { Work(i); });
+}
+
+AppendPipeline::~AppendPipeline() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return in_flight_ == 0; });
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void AppendPipeline::Start(std::unique_ptr<Job> job) {
+  auto slot = std::make_shared<Slot>();
+  slot->job = std::move(job);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return in_flight_ < workers_.size(); });
+    ++in_flight_;
+    slots_.push_back(slot);
+    to_run_.push_back(std::move(slot));
+  }
+  changed_.notify_all();
+}
+
+std::vector<std::unique_ptr<AppendPipeline::Job>> AppendPipeline::TakeFinished() {
+  std::vector<std::unique_ptr<Job>> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  while (!slots_.empty() && slots_.front()->done) {
+    out.push_back(std::move(slots_.front()->job));
+    slots_.pop_front();
+  }
+  return out;
+}
+
+std::vector<std::unique_ptr<AppendPipeline::Job>> AppendPipeline::WaitAll() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    changed_.wait(lock, [this] { return in_flight_ == 0; });
+  }
+  return TakeFinished();
+}
+
+size_t AppendPipeline::pending() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return slots_.size();
+}
+
+void AppendPipeline::Work(size_t worker) {
+  BrokerClient& client = *clients_[worker];
+  for (;;) {
+    std::shared_ptr<Slot> slot;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      changed_.wait(lock, [this] { return stopping_ || !to_run_.empty(); });
+      if (to_run_.empty()) return;  // stopping, nothing left to send
+      slot = std::move(to_run_.front());
+      to_run_.pop_front();
+    }
+    // The job is this worker's alone until it is marked done.
+    Job& job = *slot->job;
+    job.results.assign(job.appends.size(), Status::Unavailable("no reply from the broker"));
+    job.acks.assign(job.appends.size(), v1::Ack());
+    job.status = client.AppendBatches(job.appends, per_frame_, frames_in_flight_,
+                                      [&job](size_t i, const Status& s, const v1::Ack& ack) {
+                                        job.results[i] = s;
+                                        job.acks[i] = ack;
+                                      });
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      slot->done = true;
+      --in_flight_;
+    }
+    changed_.notify_all();
+  }
+}
+
+}  // namespace refx
