@@ -110,47 +110,50 @@ void DeliveryTracker::PruneIfDone(std::map<std::string, Case>::iterator it) {
 }
 
 std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const Case& c, TimePoint now) const {
+  // A timer pass asks this of every open case and most have nothing due:
+  // the step's strings are made only once one is.
   if (c.held || c.withdrawn) return std::nullopt;
+  DeliveryStep::Kind kind;
+  uint32_t attempt = 0;
+  if (c.undeliverable) {
+    if (settings_.escalate_to().empty()) return std::nullopt;
+    if (!c.escalated) {
+      kind = DeliveryStep::Kind::kEscalate;
+    } else if (!c.escalation_routed && !HasEscalationCase(key.substr(0, key.find('\n')))) {
+      kind = DeliveryStep::Kind::kRouteEscalation;
+    } else {
+      return std::nullopt;
+    }
+  } else if (c.finished) {
+    return std::nullopt;
+  } else if (c.deliveries == 0) {
+    kind = DeliveryStep::Kind::kDeliver;
+    attempt = 1;
+  } else {
+    const auto undeliverable_after = std::chrono::seconds(settings_.undeliverable_after_seconds());
+    const auto interval = std::chrono::seconds(settings_.redelivery_interval_seconds());
+    // The latest delivery did not reach the agency's case system (no system
+    // took it): known lost, so no point waiting for the interval.
+    const bool latest_failed = c.failed_attempt >= c.deliveries && c.received_attempt < c.deliveries;
+    if (undeliverable_after.count() > 0 && now - c.first_delivered >= undeliverable_after) {
+      kind = DeliveryStep::Kind::kUndeliverable;
+    } else if (interval.count() > 0 && (latest_failed || now - c.last_delivered >= interval)) {
+      kind = DeliveryStep::Kind::kDeliver;
+      attempt = c.deliveries + 1;
+    } else {
+      return std::nullopt;
+    }
+  }
   DeliveryStep step;
   const size_t cut = key.find('\n');
   step.referral_id = key.substr(0, cut);
   step.destination = key.substr(cut + 1);
+  step.kind = kind;
+  step.attempt = attempt;
   step.deliveries = c.deliveries;
   step.transfer_failures = c.transfer_failures;
   step.last_transfer_failure = c.last_transfer_failure;
-  if (c.undeliverable) {
-    if (settings_.escalate_to().empty()) return std::nullopt;
-    if (!c.escalated) {
-      step.kind = DeliveryStep::Kind::kEscalate;
-      return step;
-    }
-    if (!c.escalation_routed && !HasEscalationCase(step.referral_id)) {
-      step.kind = DeliveryStep::Kind::kRouteEscalation;
-      return step;
-    }
-    return std::nullopt;
-  }
-  if (c.finished) return std::nullopt;
-  if (c.deliveries == 0) {
-    step.kind = DeliveryStep::Kind::kDeliver;
-    step.attempt = 1;
-    return step;
-  }
-  const auto undeliverable_after = std::chrono::seconds(settings_.undeliverable_after_seconds());
-  const auto interval = std::chrono::seconds(settings_.redelivery_interval_seconds());
-  if (undeliverable_after.count() > 0 && now - c.first_delivered >= undeliverable_after) {
-    step.kind = DeliveryStep::Kind::kUndeliverable;
-    return step;
-  }
-  // The latest delivery did not reach the agency's case system (no system
-  // took it): known lost, so no point waiting for the interval.
-  const bool latest_failed = c.failed_attempt >= c.deliveries && c.received_attempt < c.deliveries;
-  if (interval.count() > 0 && (latest_failed || now - c.last_delivered >= interval)) {
-    step.kind = DeliveryStep::Kind::kDeliver;
-    step.attempt = c.deliveries + 1;
-    return step;
-  }
-  return std::nullopt;
+  return step;
 }
 
 std::optional<DeliveryStep> DeliveryTracker::NextStep(const std::string& referral_id, const std::string& destination,
