@@ -19,6 +19,9 @@ using google::protobuf::util::TimeUtil;
 
 // AppendBatchRequest frames in flight at once when many cases move together.
 constexpr size_t kFramesInFlight = 4;
+// Jobs of steps in flight at once (AppendPipeline): the next burst's steps
+// reach the broker while the last burst's are committed.
+constexpr size_t kStepDepth = 2;
 // Open cases per chunk of the snapshot (services/common/state_snapshot.h).
 constexpr size_t kSnapshotChunk = 1024;
 
@@ -98,7 +101,10 @@ Status DeliveryService::Run(const std::function<bool()>& should_stop) {
 Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   tracker_ = DeliveryTracker(options_.config->proto().delivery());
   BrokerClient reader(options_.client);
-  appender_ = std::make_unique<BrokerClient>(options_.client);
+  pipeline_.reset();  // the last pass's jobs finish first (a restart takes their steps again)
+  pipeline_ = std::make_unique<AppendPipeline>(options_.client, AppendsPerFrame(*options_.config), kFramesInFlight,
+                                               kStepDepth);
+  in_flight_.clear();
 
   following_ = false;
   redeliveries_ = 0;
@@ -131,6 +137,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   spdlog::info("delivery: replayed the log from seq {} to seq {}; {} open cases", from + 1, replayed_to,
                tracker_.open_count());
   REFX_RETURN_IF_ERROR(AdvanceAll());
+  REFX_RETURN_IF_ERROR(TakeSteps(/*wait=*/true));
   following_ = true;
 
   // 2. Follow the log: act on each case as its events arrive, and on the
@@ -165,8 +172,12 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
         failure = Advance(touched);
         touched.clear();
         if (!failure.ok()) return true;
-        // The burst's appends are acknowledged: the tracker holds nothing unsent.
-        if (schedule_.Due(hash_seq_)) TakeSnapshot();
+        if (schedule_.Due(hash_seq_)) {
+          // Once every append in flight is acknowledged the tracker holds nothing unsent.
+          failure = TakeSteps(/*wait=*/true);
+          if (!failure.ok()) return true;
+          TakeSnapshot();
+        }
         if (StopRequested(should_stop)) return true;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_timer_pass < kTimerPassInterval) return false;
@@ -174,6 +185,7 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
         failure = AdvanceAll();
         return !failure.ok();
       });
+  if (failure.ok()) failure = TakeSteps(/*wait=*/true);
   if (!failure.ok()) return failure;
   // Stopping: a snapshot as of the last event makes the next start read little.
   if (touched.empty() && schedule_.Behind(hash_seq_)) TakeSnapshot();
@@ -226,39 +238,67 @@ Status DeliveryService::AdvanceAll() {
   return Status::OK();
 }
 
+// One StartSteps' appends, and what Took needs of them.
+struct DeliveryService::StepJob : AppendPipeline::Job {
+  TimePoint now;
+  std::vector<DeliveryStep> steps;
+  std::vector<v1::Event> events;
+};
+
 Status DeliveryService::Advance(const std::set<CaseKey>& cases) {
-  std::vector<CaseKey> moving(cases.begin(), cases.end());
-  for (int round = 0; round < 4 && !moving.empty(); ++round) {
-    const TimePoint now = Now();
-    std::vector<DeliveryStep> steps;
-    for (const auto& [referral_id, destination] : moving) {
-      std::optional<DeliveryStep> step = tracker_.NextStep(referral_id, destination, now);
-      if (step) steps.push_back(*step);
-    }
-    if (steps.empty()) return Status::OK();
-    std::vector<v1::Event> events(steps.size());
-    std::vector<std::string> keys(steps.size());
-    for (size_t i = 0; i < steps.size(); ++i) BuildStep(steps[i], now, &events[i], &keys[i]);
-    std::vector<Status> results(steps.size());
-    std::vector<v1::Ack> acks(steps.size());
-    std::vector<v1::AppendRequest> appends(steps.size());
-    for (size_t i = 0; i < steps.size(); ++i) {
-      *appends[i].mutable_event() = events[i];
-      appends[i].set_idempotency_key(keys[i]);
-    }
-    REFX_RETURN_IF_ERROR(appender_->AppendBatches(appends, AppendsPerFrame(*options_.config), kFramesInFlight,
-                                                  [&](size_t i, const Status& st, const v1::Ack& ack) {
-                                                    results[i] = st;
-                                                    acks[i] = ack;
-                                                  }));
-    moving.clear();
-    for (size_t i = 0; i < steps.size(); ++i) {
-      bool progressed = false;
-      REFX_RETURN_IF_ERROR(Took(steps[i], now, std::move(events[i]), results[i], acks[i], &progressed));
-      if (progressed) moving.emplace_back(steps[i].referral_id, steps[i].destination);
-    }
-  }
+  REFX_RETURN_IF_ERROR(TakeSteps(/*wait=*/false));
+  StartSteps(cases);
   return Status::OK();
+}
+
+void DeliveryService::StartSteps(const std::set<CaseKey>& cases) {
+  auto job = std::make_unique<StepJob>();
+  job->now = Now();
+  for (const auto& [referral_id, destination] : cases) {
+    if (in_flight_.count({referral_id, destination})) continue;  // its answer comes first
+    std::optional<DeliveryStep> step = tracker_.NextStep(referral_id, destination, job->now);
+    if (step) job->steps.push_back(std::move(*step));
+  }
+  if (job->steps.empty()) return;
+  job->events.resize(job->steps.size());
+  job->appends.resize(job->steps.size());
+  for (size_t i = 0; i < job->steps.size(); ++i) {
+    std::string key;
+    BuildStep(job->steps[i], job->now, &job->events[i], &key);
+    *job->appends[i].mutable_event() = job->events[i];
+    job->appends[i].set_idempotency_key(std::move(key));
+    in_flight_.emplace(job->steps[i].referral_id, job->steps[i].destination);
+  }
+  pipeline_->Start(std::move(job));  // waits while kStepDepth jobs are in flight
+}
+
+Status DeliveryService::TakeSteps(bool wait) {
+  // With `wait`, a case moves at most this many steps more (the longest
+  // chain is deliver -> undeliverable -> escalate -> route the escalation);
+  // what is still due after that is taken by the next timer pass.
+  constexpr int kRounds = 4;
+  for (int round = 1;; ++round) {
+    std::vector<std::unique_ptr<AppendPipeline::Job>> done = wait ? pipeline_->WaitAll() : pipeline_->TakeFinished();
+    if (done.empty()) return Status::OK();
+    std::set<CaseKey> moving;
+    for (auto& base : done) {
+      StepJob& job = static_cast<StepJob&>(*base);
+      for (size_t i = 0; i < job.steps.size(); ++i) {
+        const DeliveryStep& step = job.steps[i];
+        in_flight_.erase({step.referral_id, step.destination});
+        // A job the broker never answered leaves every step unanswered:
+        // its Status (Unavailable) is each step's result.
+        const Status& result = job.status.ok() ? job.results[i] : job.status;
+        bool progressed = false;
+        REFX_RETURN_IF_ERROR(Took(step, job.now, std::move(job.events[i]), result, job.acks[i], &progressed));
+        if (progressed) moving.emplace(step.referral_id, step.destination);
+      }
+    }
+    // Waiting, the last round starts nothing: nothing is left in flight.
+    if (wait && round == kRounds) return Status::OK();
+    StartSteps(moving);
+    if (!wait) return Status::OK();
+  }
 }
 
 void DeliveryService::BuildStep(const DeliveryStep& step, TimePoint now, v1::Event* event, std::string* key) const {

@@ -28,8 +28,14 @@
 // the log on every start (the events carry the broker's timestamps): from
 // the snapshot of the open cases in the state folder (delivery.snapshot,
 // services/common/state_snapshot.h) and the log after it, or from the whole
-// log. A snapshot is taken only between read bursts, once the burst's
-// appends are acknowledged, so it holds nothing unsent.
+// log. A snapshot is taken only between read bursts, once every append in
+// flight is acknowledged, so it holds nothing unsent.
+//
+// Appends in flight: the steps of a burst are appended by an AppendPipeline
+// (client/append_pipeline.h) while the service reads on, two jobs at most in
+// flight. A case with a step in flight gets no other step until the
+// broker's answer is taken in (Took), so each case moves one step at a
+// time, as it would with the service waiting.
 //
 // Time: the clock is injectable (DeliveryOptions::clock) so tests can move
 // it; timers are checked about every 200 ms.
@@ -51,6 +57,7 @@
 #include <utility>
 #include <string>
 
+#include "client/append_pipeline.h"
 #include "client/broker_client.h"
 #include "core/metrics_http.h"
 #include "services/common/state_dir_lock.h"
@@ -116,11 +123,20 @@ class DeliveryService {
 
   Status RunOnce(const std::function<bool()>& should_stop);
   using CaseKey = std::pair<std::string, std::string>;  // referral id, destination
-  // Takes every step due for these cases: one step per case per round, the
-  // round's appends sent together with a window in flight (they share the
-  // broker's group commits), until no case moves (at most deliver ->
-  // undeliverable -> escalate -> route the escalation).
+  // Takes in the steps whose appends are done (TakeSteps), then starts the
+  // steps due for these cases (StartSteps). The first refusal taken in is
+  // returned.
   Status Advance(const std::set<CaseKey>& cases);
+  // Starts one job of pipeline_ with the step due for each of these cases
+  // that has none in flight; their appends are sent together (they share
+  // the broker's group commits). Waits while kStepDepth jobs are in flight.
+  void StartSteps(const std::set<CaseKey>& cases);
+  // Takes in the jobs that are done (with `wait`, all of them, and what the
+  // cases that moved then start, up to deliver -> undeliverable -> escalate
+  // -> route the escalation): Took for each step, then the cases that
+  // moved are started again. The first refusal is returned.
+  Status TakeSteps(bool wait);
+  struct StepJob;
   // Takes every step due for every open case.
   Status AdvanceAll();
   // The event and idempotency key of one step.
@@ -148,7 +164,8 @@ class DeliveryService {
   std::string read_hash_;  // chain hash of event hash_seq_
   uint64_t hash_seq_ = 0;  // the last event read (last_seq_ may be past it: events of other kinds)
   DeliveryTracker tracker_;
-  std::unique_ptr<BrokerClient> appender_;
+  std::unique_ptr<AppendPipeline> pipeline_;  // this pass's appends (made in RunOnce)
+  std::set<CaseKey> in_flight_;               // cases with a step whose answer is not taken in
   std::atomic<uint64_t> last_seq_{0};
   std::atomic<uint64_t> snapshot_seq_{0};
   std::atomic<uint64_t> timer_passes_{0};
