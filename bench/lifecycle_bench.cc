@@ -243,8 +243,10 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
               scheduled_at.size(), ms.size(), ms.empty() ? 0 : PercentileSorted(ms, 50),
               ms.empty() ? 0 : PercentileSorted(ms, 90), ms.empty() ? 0 : PercentileSorted(ms, 99),
               ms.empty() ? 0 : ms.back());
-  std::printf("\nTarget p99 <= 5 ms: %s. Submit failures: %llu.\n",
-              !ms.empty() && PercentileSorted(ms, 99) <= 5 ? "met" : "NOT met",
+  // Issue 14's goals: p99 <= 10 ms at 1,000/s, <= 5 ms at 100/s (and below).
+  const double target_ms = s.rate >= 1000 ? 10 : 5;
+  std::printf("\nTarget p99 <= %.0f ms: %s. Submit failures: %llu.\n", target_ms,
+              !ms.empty() && PercentileSorted(ms, 99) <= target_ms ? "met" : "NOT met",
               static_cast<unsigned long long>(failures.load()));
   // The stages, each from the one before (broker stamps are taken when an
   // event is staged, just before its group commit).
