@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <utility>
+#include <zmq.hpp>
 
 namespace refx {
 
 AppendPipeline::AppendPipeline(const ClientOptions& options, size_t per_frame, size_t frames_in_flight, size_t depth)
-    : per_frame_(per_frame), frames_in_flight_(frames_in_flight) {
+    : per_frame_(per_frame), frames_in_flight_(frames_in_flight), context_(std::make_unique<zmq::context_t>(1)) {
   depth = std::max<size_t>(depth, 1);
-  for (size_t i = 0; i < depth; ++i) clients_.push_back(std::make_unique<BrokerClient>(options));
+  for (size_t i = 0; i < depth; ++i) clients_.push_back(std::make_unique<BrokerClient>(options, context_.get()));
   for (size_t i = 0; i < depth; ++i) workers_.emplace_back([this, i] { Work(i); });
 }
 
@@ -20,6 +21,7 @@ AppendPipeline::~AppendPipeline() {
   }
   changed_.notify_all();
   for (std::thread& t : workers_) t.join();
+  clients_.clear();  // their sockets close before the context does
 }
 
 void AppendPipeline::Start(std::unique_ptr<Job> job) {

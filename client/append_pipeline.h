@@ -50,7 +50,8 @@ class AppendPipeline {
   };
 
   // `depth` jobs at most in flight (at least 1), each on its own
-  // BrokerClient made from `options`; each job is sent in frames of
+  // BrokerClient made from `options` (all in one ZeroMQ context of the
+  // pipeline's, so they share one I/O thread); each job is sent in frames of
   // `per_frame` appends with `frames_in_flight` frames outstanding.
   AppendPipeline(const ClientOptions& options, size_t per_frame, size_t frames_in_flight, size_t depth);
   // Waits for the jobs in flight (their results are dropped).
@@ -82,7 +83,8 @@ class AppendPipeline {
 
   const size_t per_frame_;
   const size_t frames_in_flight_;
-  std::vector<std::unique_ptr<BrokerClient>> clients_;  // one per worker
+  std::unique_ptr<zmq::context_t> context_;             // the workers' connections share its I/O thread
+  std::vector<std::unique_ptr<BrokerClient>> clients_;  // one per worker (closed before context_)
   std::vector<std::thread> workers_;
 
   mutable std::mutex mu_;
