@@ -25,14 +25,14 @@ AppendPipeline::~AppendPipeline() {
 }
 
 void AppendPipeline::Start(std::unique_ptr<Job> job) {
-  auto slot = std::make_shared<Slot>();
+  auto slot = std::make_unique<Slot>();
   slot->job = std::move(job);
   {
     std::unique_lock<std::mutex> lock(mu_);
     changed_.wait(lock, [this] { return in_flight_ < workers_.size(); });
     ++in_flight_;
-    slots_.push_back(slot);
-    to_run_.push_back(std::move(slot));
+    ++unsent_;
+    slots_.push_back(std::move(slot));
   }
   changed_.notify_all();
 }
@@ -63,23 +63,37 @@ size_t AppendPipeline::pending() const {
 void AppendPipeline::Work(size_t worker) {
   BrokerClient& client = *clients_[worker];
   for (;;) {
-    std::shared_ptr<Slot> slot;
+    Slot* slot = nullptr;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      changed_.wait(lock, [this] { return stopping_ || !to_run_.empty(); });
-      if (to_run_.empty()) return;  // stopping, nothing left to send
-      slot = std::move(to_run_.front());
-      to_run_.pop_front();
+      changed_.wait(lock, [this] { return stopping_ || unsent_ > 0; });
+      if (unsent_ == 0) return;  // stopping, nothing left to send
+      for (const auto& s : slots_) {
+        if (!s->sent) {
+          slot = s.get();
+          break;
+        }
+      }
+      slot->sent = true;
+      --unsent_;
     }
     // The job is this worker's alone until it is marked done.
     Job& job = *slot->job;
-    job.results.assign(job.appends.size(), Status::Unavailable("no reply from the broker"));
+    job.results.assign(job.appends.size(), Status::OK());
     job.acks.assign(job.appends.size(), v1::Ack());
+    std::vector<bool> answered(job.appends.size(), false);
     job.status = client.AppendBatches(job.appends, per_frame_, frames_in_flight_,
-                                      [&job](size_t i, const Status& s, const v1::Ack& ack) {
+                                      [&](size_t i, const Status& s, const v1::Ack& ack) {
                                         job.results[i] = s;
                                         job.acks[i] = ack;
+                                        answered[i] = true;
                                       });
+    for (size_t i = 0; i < answered.size(); ++i) {
+      if (answered[i]) continue;
+      job.results[i] = job.status.ok() ? Status::Internal("the broker client ended without an answer for append " +
+                                                          std::to_string(i))
+                                       : job.status;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       slot->done = true;

@@ -16,7 +16,7 @@
 // Every append must carry an idempotency key (AppendBatches refuses the job
 // otherwise): a job that failed part-way can be sent again whole.
 //
-// Thread-safety: one thread calls Start, TakeFinished, WaitAll and running;
+// Thread-safety: one thread calls Start, TakeFinished, WaitAll and pending;
 // the workers are internal.
 #pragma once
 
@@ -45,7 +45,9 @@ class AppendPipeline {
     uint64_t tag = 0;                        // the caller's, returned as is (e.g. the read position)
     // Set when the job is handed back:
     Status status;                   // AppendBatches' own result (e.g. Unavailable)
-    std::vector<Status> results;     // per append; Unavailable for one never answered
+    // Per append: its ack's OK or its refusal; for an append the call ended
+    // without an answer to (the broker stopped answering), the call's status.
+    std::vector<Status> results;
     std::vector<v1::Ack> acks;       // per append, when its result is OK
   };
 
@@ -60,8 +62,8 @@ class AppendPipeline {
   AppendPipeline(const AppendPipeline&) = delete;
   AppendPipeline& operator=(const AppendPipeline&) = delete;
 
-  // Starts `job`. While `depth` jobs are in flight, first waits until the
-  // oldest is done; done jobs wait to be taken (TakeFinished).
+  // Starts `job`. While `depth` jobs are in flight, first waits until one
+  // of them is done; done jobs wait to be taken (TakeFinished).
   void Start(std::unique_ptr<Job> job);
 
   // The jobs done, oldest first, up to the first one still in flight.
@@ -77,6 +79,7 @@ class AppendPipeline {
  private:
   struct Slot {
     std::unique_ptr<Job> job;
+    bool sent = false;  // a worker has it
     bool done = false;
   };
   void Work(size_t worker);
@@ -89,9 +92,11 @@ class AppendPipeline {
 
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<std::shared_ptr<Slot>> slots_;  // started, not taken back; oldest first
-  std::deque<std::shared_ptr<Slot>> to_run_;  // started, no worker yet
-  size_t in_flight_ = 0;                      // started and not done
+  // Started and not taken back, oldest first. A worker holds a pointer to
+  // the slot it sends; only done slots leave the front.
+  std::deque<std::unique_ptr<Slot>> slots_;
+  size_t in_flight_ = 0;  // slots not done
+  size_t unsent_ = 0;     // slots no worker has yet
   bool stopping_ = false;
 };
 

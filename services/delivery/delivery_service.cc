@@ -286,11 +286,8 @@ Status DeliveryService::TakeSteps(bool wait) {
       for (size_t i = 0; i < job.steps.size(); ++i) {
         const DeliveryStep& step = job.steps[i];
         in_flight_.erase({step.referral_id, step.destination});
-        // A job the broker never answered leaves every step unanswered:
-        // its Status (Unavailable) is each step's result.
-        const Status& result = job.status.ok() ? job.results[i] : job.status;
         bool progressed = false;
-        REFX_RETURN_IF_ERROR(Took(step, job.now, std::move(job.events[i]), result, job.acks[i], &progressed));
+        REFX_RETURN_IF_ERROR(Took(step, job.now, std::move(job.events[i]), job.results[i], job.acks[i], &progressed));
         if (progressed) moving.emplace(step.referral_id, step.destination);
       }
     }

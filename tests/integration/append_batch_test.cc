@@ -331,6 +331,7 @@ TEST_F(AppendPipelineTest, AJobTheBrokerNeverAnswersComesBackUnavailable) {
     ASSERT_EQ(back.size(), 1u);
     EXPECT_EQ(back[0]->status.code(), Status::Code::kUnavailable) << back[0]->status.ToString();
     EXPECT_EQ(back[0]->results[0].code(), Status::Code::kUnavailable) << "an append never answered is not OK";
+    EXPECT_EQ(back[0]->results[0].message(), back[0]->status.message()) << "it carries the call's reason";
   }
   ASSERT_EQ(kill(stack_.broker_pid(), SIGCONT), 0);
 }
