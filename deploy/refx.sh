@@ -51,7 +51,7 @@ PACKAGES=(build-essential cmake pkg-config curl
           libssl-dev jq liboath-dev openssl chromium chromium-driver python3-selenium
           libcsv-dev libcurl4-openssl-dev python3-aiosmtpd
           libfuse3-dev fuse3 faketime python3
-          clang-14 libfuzzer-14-dev lld)
+          clang-14 libclang-rt-14-dev libfuzzer-14-dev lld)
 
 # Only for `bench` (peers and their client libraries), installed by it, never by deps.
 BENCH_PACKAGES=(redis-server rabbitmq-server librabbitmq-dev libhiredis-dev)
