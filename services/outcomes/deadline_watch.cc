@@ -33,8 +33,9 @@ void DeadlineWatch::Update(const CaseView& c) {
 
 std::vector<DeadlineAction> DeadlineWatch::Due(Micros now) const {
   std::vector<DeadlineAction> out;
-  for (const auto& [deadline, key] : by_deadline_) {
-    if (deadline >= now) break;
+  for (const auto& [due_at, key] : by_deadline_) {
+    if (due_at >= now) break;
+    const Micros deadline = due_at;  // a copy: C++17 lambdas cannot capture a structured binding
     const Entry& entry = entries_.at(key);
     const std::string& ref = key.first;
     const std::string& dest = key.second;

@@ -30,8 +30,7 @@ Micros ToMicros(std::chrono::system_clock::time_point t) {
 }  // namespace
 
 OutcomesService::OutcomesService(const PartnershipConfig* config, OutcomesOptions options)
-    : config_(config),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       escalate_to_(EscalationDestination(*config)),
       watch_(options_.identity, escalate_to_),
       schedule_(options_.snapshot) {

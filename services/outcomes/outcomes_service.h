@@ -73,7 +73,7 @@ struct OutcomesOptions {
 
 class OutcomesService {
  public:
-  // `config` must outlive the service.
+  // Reads the escalation destination from `config`; keeps no pointer to it.
   OutcomesService(const PartnershipConfig* config, OutcomesOptions options);
   ~OutcomesService();
   OutcomesService(const OutcomesService&) = delete;
@@ -132,7 +132,6 @@ class OutcomesService {
   void CountCases(Micros now);
   Micros ClosedHorizonMicros() const;
 
-  const PartnershipConfig* config_;
   OutcomesOptions options_;
   std::string escalate_to_;
   CaseFold fold_;
