@@ -11,7 +11,10 @@
 #   RabbitMQ  refx-bench-rabbitmq: a private rabbitmq-server on 127.0.0.1 with a temporary
 #             data folder, one durable queue, persistent messages, publisher confirms
 # Peers are started on loopback with temporary data and stopped after. Prints one table of
-# figures and ratios with the load average beside each; full reports stay in OUT_DIR.
+# figures and ratios with the load average beside each, then a second one: each throughput
+# figure's CPU per entry (server and clients) and the rate this machine's cores allow at that
+# cost, beside issue 14's goal for it and the cores that goal would need. Full reports stay
+# in OUT_DIR.
 # Every figure is the median of BENCH_REPEATS runs (the ingest, Redis and RabbitMQ runs, the
 # lifecycle runs, the broker and service restarts).
 # Environment: BENCH_REPEATS (3), BENCH_DURATION_MS (3000), BENCH_LIFECYCLE_SECONDS (5),
@@ -29,8 +32,18 @@ num() { tr -d ', ' <<<"${1:-0}"; }  # "114,581" -> 114581
 cell() { awk -F'|' -v k="$2" -v c="$3" '{ gsub(/^ +| +$/, "", $2) } $2 == k { v = $(c + 1); gsub(/^ +| +$/, "", v); print v; exit }' "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "?" }'; }
+# In the first table of report FILE whose header has column HEADER, column HEADER of the row whose
+# first two cells start with KEY1 and KEY2 ("" matches any).
+section_cell() {
+  awk -F'|' -v h="$2" -v k1="$3" -v k2="${4:-}" '
+    function trim(x) { gsub(/^ +| +$/, "", x); return x }
+    !col { for (i = 2; i < NF; i++) if (trim($i) == h) col = i; next }
+    /^\|---/ { next }
+    !/^\|/ { exit }
+    index(trim($2), k1) == 1 && index(trim($3), k2) == 1 { v = trim($col); gsub(/,/, "", v); print v; exit }' "$1"
+}
 
-declare -A FIG LOAD
+declare -A FIG LOAD CPU
 echo "refx bench: reports in $OUT" >&2
 
 # -- refx ingest ----------------------------------------------------------------------
@@ -39,6 +52,11 @@ LOAD[ingest]=$(load)
   --window 64 >"$OUT/ingest.md"
 FIG[b8]=$(num "$(cell "$OUT/ingest.md" b8 4)")
 FIG[w8]=$(num "$(cell "$OUT/ingest.md" w8 4)")
+# CPU per acknowledged referral (the broker's threads, and the bench's clients), for "what the cores allow".
+for sc in b8 w8; do
+  CPU[$sc]=$(awk -v a="$(section_cell "$OUT/ingest.md" "broker us/ack" $sc)" \
+    -v b="$(section_cell "$OUT/ingest.md" "clients us/ack" $sc)" 'BEGIN { printf "%.1f %.1f", a, b }')
+done
 # p50 / p99 of the first latency table of a report (columns found by header).
 latency() { awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i; gsub(/^ +| +$/, "", h); if (h == "p50 ms") p = i; if (h == "p99 ms") q = i } getline; getline; a = $p; b = $q; gsub(/[ ,]/, "", a); gsub(/[ ,]/, "", b); print a, b; exit }' "$1"; }
 
@@ -46,7 +64,7 @@ latency() { awk -F'|' '/p50 ms/ && /p99 ms/ { for (i = 2; i < NF; i++) { h = $i;
 # One Redis run (throughput, then its latency) after each refx latency run, so both see the
 # same machine; medians of BENCH_REPEATS of each.
 LOAD[redis]=$(load)
-lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=() slow_writes=()
+lat_p50=() lat_p99=() rlat_p50=() rlat_p99=() redis_runs=() slow_writes=() redis_server_us=() redis_client_us=()
 for ((r = 0; r < REPEATS; r++)); do
   "$BIN/refx-bench-ingest" --scenarios latency --repeats 1 --latency-ms 5000 >"$OUT/ingest-latency.$r.md"
   read -r p50 p99 < <(latency "$OUT/ingest-latency.$r.md")
@@ -59,11 +77,14 @@ for ((r = 0; r < REPEATS; r++)); do
     redis_runs+=("$(num "$(awk -F'|' '$2 ~ /^ *8 *$/ && $3 ~ /window 64/ { print $4; exit }' "$OUT/redis.$r.md")")")
     read -r p50 p99 < <(latency "$OUT/redis.$r.md")
     rlat_p50+=("$p50") rlat_p99+=("$p99")
+    redis_server_us+=("$(section_cell "$OUT/redis.$r.md" "server us/ack" 8 pipelined)")
+    redis_client_us+=("$(section_cell "$OUT/redis.$r.md" "clients us/ack" 8 pipelined)")
   fi
 done
 lat_refx="$(printf '%s\n' "${lat_p50[@]}" | median) / $(printf '%s\n' "${lat_p99[@]}" | median) (AppendBatch > 2 ms: $(printf '%s\n' "${slow_writes[@]}" | median)%)"
 if ((${#redis_runs[@]})); then
   FIG[redis]=$(printf '%s\n' "${redis_runs[@]}" | median)
+  CPU[redis]="$(printf '%s\n' "${redis_server_us[@]}" | median) $(printf '%s\n' "${redis_client_us[@]}" | median)"
   lat_redis="$(printf '%s\n' "${rlat_p50[@]}" | median) / $(printf '%s\n' "${rlat_p99[@]}" | median)"
 else
   FIG[redis]=0 lat_redis="(refx-bench-redis not built: libhiredis-dev missing)"
@@ -108,12 +129,16 @@ fi
 
 # -- refx lifecycle ---------------------------------------------------------------------
 LOAD[life]=$(load)
-life_p50=() life_p99=() catchups=()
+life_p50=() life_p99=() catchups=() catchup_cpu=()
 for ((r = 0; r < REPEATS; r++)); do
   "$BIN/refx-bench-lifecycle" --seconds "$LIFE_SECONDS" --backlog "$BACKLOG" >"$OUT/lifecycle.$r.md" 2>/dev/null || true
   read -r p50 p99 < <(awk -F'|' '$2 ~ /^ *1,000 *$/ && NF > 8 { gsub(/[ ,]/, ""); print $6, $8; exit }' "$OUT/lifecycle.$r.md")
   life_p50+=("${p50:-}") life_p99+=("${p99:-}")
   catchups+=("$(awk -F'|' '/referrals routed\/s/ { getline; getline; gsub(/[ ,]/, ""); print $4; exit }' "$OUT/lifecycle.$r.md")")
+  # "CPU per referral during the catch-up: router 65.0 us, broker 361.0 us, delivery 88.0 us (...)":
+  # "SUM ROUTER BROKER DELIVERY".
+  catchup_cpu+=("$(sed -n 's/^CPU per referral during the catch-up: router \([0-9.]*\) us, broker \([0-9.]*\) us, delivery \([0-9.]*\) us.*/\1 \2 \3/p' \
+    "$OUT/lifecycle.$r.md" | awk '{ printf "%.1f %s %s %s", $1 + $2 + $3, $1, $2, $3 }')")
 done
 life="$(printf '%s\n' "${life_p50[@]}" | grep . | median) / $(printf '%s\n' "${life_p99[@]}" | grep . | median)"
 # The same at 100/s (issue 14 asks p99 <= 5 ms there): 10 s, so 1,000 referrals; no catch-up.
@@ -169,4 +194,35 @@ for svc in refx-router refx-outcomes refx-delivery refx-notifier; do
   printf '| %s restart on %s events, caught up, RSS: from snapshot; full replay | %s; %s | | | %s |\n' "$svc" \
     "$SERVICE_EVENTS" "$(service_row "$svc" "snapshot + tail")" "$(service_row "$svc" "full replay")" "${LOAD[services]}"
 done
+
+# -- What the cores allow ------------------------------------------------------------------
+# Each figure's CPU per acknowledged entry, summed over the processes that do the work, and the
+# rate this machine's cores could give at that cost if the disk, the scheduling and the waits
+# cost nothing. A goal above that rate cannot be met at this CPU per entry, on any disk.
+cores=$(nproc)
+allow() {  # LABEL CPU_US_PER_ENTRY... -> "| label | us | rate |"
+  local label=$1; shift
+  awk -v l="$label" -v n="$cores" -v g="${GOAL:-0}" -v gl="${GOAL_LABEL:-}" 'BEGIN {
+    t = 0; parts = ""
+    for (i = 1; i < ARGC; i++) { t += ARGV[i]; parts = parts (i > 1 ? " + " : "") ARGV[i] }
+    if (t <= 0) { printf "| %s | ? | ? | %s | |\n", l, gl; exit }
+    printf "| %s | %s = %.1f | %.0f | %s | %s |\n", l, parts, t, n * 1e6 / t, gl,
+      (g > 0 ? sprintf("%.2f", g * t / 1e6) : "") }' "$@"
+}
+printf '\nWhat %s cores allow: CPU per acknowledged entry (us, server + clients; for the catch-up router +\n' "$cores"
+printf 'broker + delivery), and the rate that CPU cost allows with every core busy and nothing else waited for.\n\n'
+printf '| figure | CPU us per entry | at most /s | goal /s | cores the goal needs |\n|---|---:|---:|---:|---:|\n'
+redis_rate=${FIG[redis]:-0}
+# shellcheck disable=SC2086  # the CPU figures are space-separated on purpose
+GOAL=$(awk -v r="$redis_rate" 'BEGIN { print 1.5 * r }') GOAL_LABEL="$(awk -v r="$redis_rate" 'BEGIN { printf "%.0f (1.5x Redis)", 1.5 * r }')" \
+  allow "refx b8 (broker + clients)" ${CPU[b8]:-0}
+# shellcheck disable=SC2086
+GOAL=$redis_rate GOAL_LABEL="$redis_rate (1x Redis)" allow "refx w8 (broker + clients)" ${CPU[w8]:-0}
+# shellcheck disable=SC2086
+GOAL=0 GOAL_LABEL="" allow "Redis XADD, 8 x 64 (redis-server + clients)" ${CPU[redis]:-0}
+# The run whose sum is the median, its three parts.
+# shellcheck disable=SC2046
+GOAL=50000 GOAL_LABEL="50000" allow "routing catch-up (router + broker + delivery)" \
+  $(printf '%s\n' "${catchup_cpu[@]}" | grep . | sort -g | awk '{ v[NR] = $2 " " $3 " " $4 } END { if (NR) print v[int((NR + 1) / 2)] }')
+
 printf '\nload after: %s; full reports in %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$OUT"

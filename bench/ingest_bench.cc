@@ -441,8 +441,8 @@ class IngestBench {
           << "Cores busy (of " << m.cpus << "), and CPU time per acknowledged referral. \"Other processes\" is "
           << "everything on the machine that is neither the broker nor this benchmark.\n\n"
           << "| scenario | broker main loop | broker ZeroMQ I/O | broker other | bench clients | other processes "
-             "| machine busy | broker main us/ack | broker I/O us/ack | clients us/ack |\n"
-          << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+             "| machine busy | broker main us/ack | broker I/O us/ack | clients us/ack | broker us/ack |\n"
+          << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
       for (const ScenarioResult& r : scenarios_) {
         const CpuUse& c = r.cpu;
         const double other = c.machine - c.broker_main - c.broker_io - c.broker_other - c.bench;
@@ -451,7 +451,8 @@ class IngestBench {
             << Fixed(c.cores(c.broker_io), 2) << " | " << Fixed(c.cores(c.broker_other), 2) << " | "
             << Fixed(c.cores(c.bench), 2) << " | " << Fixed(c.cores(std::max(0.0, other)), 2) << " | "
             << Fixed(c.cores(c.machine), 2) << " | " << per_ack(c.broker_main) << " | " << per_ack(c.broker_io)
-            << " | " << per_ack(c.bench) << " |\n";
+            << " | " << per_ack(c.bench) << " | " << per_ack(c.broker_main + c.broker_io + c.broker_other)
+            << " |\n";
       }
       out << "\n";
     }

@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -119,6 +120,7 @@ class RedisServer {
   }
   ~RedisServer() { process_->Stop(); }
   int port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
   void CheckAlive() {
     if (!process_->Running()) throw BenchError("redis-server died:\n" + process_->LogTail());
   }
@@ -129,8 +131,10 @@ class RedisServer {
 };
 
 // As refx-bench-ingest's closed loop: OK replies inside [begin, end) count.
+// `at_edge` (may be empty) is called from the calling thread at the measured
+// interval's start (true) and end (false), to sample CPU there.
 double ClosedLoop(int port, size_t clients, size_t window, const std::string& payload, const std::string& tag,
-                  milliseconds warmup, milliseconds duration) {
+                  milliseconds warmup, milliseconds duration, const std::function<void(bool begin)>& at_edge) {
   StartGate gate(clients);
   std::atomic<uint64_t> total{0};
   std::atomic<bool> failed{false};
@@ -181,6 +185,12 @@ double ClosedLoop(int port, size_t clients, size_t window, const std::string& pa
   begin = Clock::now() + warmup;
   end = begin + duration;
   gate.Open();
+  if (at_edge) {
+    std::this_thread::sleep_until(begin);
+    at_edge(true);
+    std::this_thread::sleep_until(end);
+    at_edge(false);
+  }
   for (auto& t : threads) t.join();
   if (failed.load()) throw BenchError(failure);
   return static_cast<double>(total.load()) / std::chrono::duration<double>(duration).count();
@@ -272,21 +282,44 @@ int Run(const Settings& s) {
   const std::string payload = MakeReferral("bench-agency-00", s.referral_bytes).SerializeAsString();
   const auto started = Clock::now();
 
+  // CPU seconds over a row's measured intervals, as refx-bench-ingest counts
+  // the broker's and its clients': the server, this process (the clients),
+  // and every busy CPU of the machine.
+  struct RowCpu {
+    double wall = 0, server = 0, clients = 0, machine = 0, xadds = 0;
+  };
   struct Row {
     size_t clients;
     size_t window;
     std::vector<double> rates;
+    RowCpu cpu;
   };
-  std::vector<Row> rows = {{1, s.window, {}}, {8, s.window, {}}, {1, 1, {}}, {8, 1, {}}};
+  std::vector<Row> rows = {{1, s.window, {}, {}}, {8, s.window, {}, {}}, {1, 1, {}, {}}, {8, 1, {}, {}}};
   for (Row& row : rows) {
     TempDir dir(root.path(), "redis-", s.keep);
     RedisServer server(binary, dir.path(), s.port);
     for (int rep = 1; rep <= s.repeats; ++rep) {
       Progress::Status("redis: " + std::to_string(row.clients) + " clients, window " + std::to_string(row.window) +
                        ", run " + std::to_string(rep) + "/" + std::to_string(s.repeats) + " ...");
-      row.rates.push_back(ClosedLoop(server.port(), row.clients, row.window, payload,
-                                     "r" + std::to_string(rep), milliseconds(s.warmup_ms),
-                                     milliseconds(s.duration_ms)));
+      double server_at = 0, clients_at = 0, machine_at = 0;
+      Clock::time_point wall_at;
+      const double rate = ClosedLoop(server.port(), row.clients, row.window, payload, "r" + std::to_string(rep),
+                                     milliseconds(s.warmup_ms), milliseconds(s.duration_ms), [&](bool begin) {
+                                       const double sv = ProcessCpuSeconds(server.pid());
+                                       const double cl = ProcessCpuSeconds(::getpid());
+                                       const double mc = MachineBusySeconds();
+                                       const auto now = Clock::now();
+                                       if (begin) {
+                                         server_at = sv, clients_at = cl, machine_at = mc, wall_at = now;
+                                         return;
+                                       }
+                                       row.cpu.server += sv - server_at;
+                                       row.cpu.clients += cl - clients_at;
+                                       row.cpu.machine += mc - machine_at;
+                                       row.cpu.wall += std::chrono::duration<double>(now - wall_at).count();
+                                     });
+      row.rates.push_back(rate);
+      row.cpu.xadds += rate * static_cast<double>(s.duration_ms) / 1000.0;
       server.CheckAlive();
     }
   }
@@ -322,6 +355,22 @@ int Run(const Settings& s) {
             << "| " << Thousands(s.rate) << " | " << lat.sent << " | " << Fixed(lat.p50, 2) << " | "
             << Fixed(lat.p99, 2) << " | " << Fixed(lat.p999, 2) << " | " << Fixed(lat.max, 2) << " | "
             << Fixed(lat.mean, 2) << " | " << Fixed(lat.max_lag, 2) << " |\n";
+  // The same columns as refx-bench-ingest's "CPU during the measured
+  // intervals", so the table can say what the machine's cores allow each.
+  std::cout << "\n## CPU during the measured intervals\n\n"
+            << "Cores busy (of " << m.cpus << "), and CPU time per acknowledged XADD (server: redis-server; "
+            << "clients: this process).\n\n"
+            << "| clients | mode | server | clients | machine busy | server us/ack | clients us/ack |\n"
+            << "|---:|---|---:|---:|---:|---:|---:|\n";
+  for (const Row& row : rows) {
+    const RowCpu& c = row.cpu;
+    auto cores = [&c](double seconds) { return Fixed(c.wall > 0 ? seconds / c.wall : 0, 2); };
+    auto per_ack = [&c](double seconds) { return c.xadds > 0 ? Fixed(1e6 * seconds / c.xadds, 1) : "n/a"; };
+    std::cout << "| " << row.clients << " | "
+              << (row.window > 1 ? "pipelined, window " + std::to_string(row.window) : std::string("strict"))
+              << " | " << cores(c.server) << " | " << cores(c.clients) << " | " << cores(c.machine) << " | "
+              << per_ack(c.server) << " | " << per_ack(c.clients) << " |\n";
+  }
   return 0;
 }
 
