@@ -9,17 +9,19 @@
 //      its inbox; latency = when the case_delivered for DA_MARAC reaches the
 //      coordinator minus the scheduled send. p50/p90/p99/max.
 //   2. Routing catch-up: with the router stopped, a backlog of referrals is
-//      submitted; the router is started and timed until its cursor passes
-//      the last one (referrals routed per second).
+//      submitted; the router is started and timed until its handled seq
+//      (on its /metrics) passes the last one (referrals routed per second).
 //
 // A program, not a test: it asserts nothing about timing; it exits 1 only
 // when setup fails or a referral is never delivered. Figures: docs/BENCHMARKS.md.
 #include <CLI/CLI.hpp>
 #include <google/protobuf/text_format.h>
+#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -87,7 +89,11 @@ class SampleStack {
     if (name == "refx-broker") {
       args.insert(args.end(), {"--data", dir_ + "/data", "--ready-file", dir_ + "/ready", "--log-level", "warn"});
     } else {
-      args.insert(args.end(), {"--key-name", name, "--state-dir", dir_ + "/state/" + name, "--log-level", "warn"});
+      // Its own metrics port too: the catch-up reads the router's handled seq there.
+      const int metrics_port = FreeLoopbackPort();
+      metrics_ports_[name] = metrics_port;
+      args.insert(args.end(), {"--key-name", name, "--state-dir", dir_ + "/state/" + name, "--log-level", "warn",
+                               "--metrics", "127.0.0.1:" + std::to_string(metrics_port)});
     }
     auto child = std::make_unique<ChildProcess>(args, dir_ + "/" + name + ".log");
     if (name == "refx-broker") {
@@ -111,12 +117,18 @@ class SampleStack {
     return std::make_unique<BrokerClient>(o);
   }
 
-  // The router's handled seq (its cursor file), 0 if none yet.
-  uint64_t RouterCursor() const {
-    std::ifstream in(dir_ + "/state/refx-router/router.cursor");
-    uint64_t seq = 0;
-    in >> seq;
-    return seq;
+  // The router's handled seq (refx_router_handled_seq on its /metrics: the
+  // last seq every route before which is acknowledged; its cursor file
+  // follows it only every second or so), 0 while it cannot say yet.
+  uint64_t RouterHandledSeq() const {
+    httplib::Client client("127.0.0.1", metrics_ports_.at("refx-router"));
+    client.set_connection_timeout(1);
+    client.set_read_timeout(5);
+    auto res = client.Get("/metrics");
+    if (!res || res->status != 200) return 0;
+    static const std::string kName = "\nrefx_router_handled_seq ";
+    const size_t at = res->body.find(kName);
+    return at == std::string::npos ? 0 : std::strtoull(res->body.c_str() + at + kName.size(), nullptr, 10);
   }
 
   std::string AgencyOf(const std::string& destination) const {
@@ -136,6 +148,7 @@ class SampleStack {
   v1::PartnershipConfig config_;
   CurveKeyPair broker_keys_;
   std::map<std::string, CurveKeyPair> agency_keys_;
+  std::map<std::string, int> metrics_ports_;  // of each service started, by name
 };
 
 v1::Referral Numbered(const v1::Referral& base, const std::string& tag, uint64_t n) {
@@ -300,7 +313,7 @@ void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<Child
   const auto start = Clock::now();
   router = stack.Start("refx-router");
   uint64_t cursor = 0;
-  while ((cursor = stack.RouterCursor()) < last_seq) {
+  while ((cursor = stack.RouterHandledSeq()) < last_seq) {
     if (!router->Running()) throw BenchError("refx-router exited:\n" + router->LogTail());
     if (Clock::now() - start > std::chrono::minutes(30)) throw BenchError("the router did not catch up in 30 min");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -318,7 +331,7 @@ void RoutingCatchUp(const Settings& s, SampleStack& stack, std::unique_ptr<Child
   std::printf("| %s | %.2f | %s | 100,000 | %s |\n", Thousands(static_cast<double>(s.backlog)).c_str(), seconds,
               Thousands(rate).c_str(), rate >= 100000 ? "met" : "NOT met");
   std::printf("\nCPU per referral during the catch-up: router %.1f us, broker %.1f us, delivery %.1f us (delivery "
-              "may still be catching up when the router's cursor passes the backlog).\n",
+              "may still be catching up when the router's handled seq passes the backlog).\n",
               router_us, broker_us, delivery_us);
 }
 

@@ -34,7 +34,7 @@
 //     from the moment it is queued), so jobs may be committed in either
 //     order. The cursor (STATE_DIR/router.cursor, see CursorFile) is the last seq
 //     fully handled: it moves past an event only once every route it caused
-//     is acknowledged, and is stored at most every 200 ms (and when Run
+//     is acknowledged, and is stored at most once a second (and when Run
 //     ends): it only says where a restart resumes.
 //   * Each append carries the idempotency key "route:<referral_id>:<dest>"
 //     and a case already in RouterState is not appended again, so a crash
