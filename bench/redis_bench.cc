@@ -310,7 +310,10 @@ int Run(const Settings& s) {
                                        const double mc = MachineBusySeconds();
                                        const auto now = Clock::now();
                                        if (begin) {
-                                         server_at = sv, clients_at = cl, machine_at = mc, wall_at = now;
+                                         server_at = sv;
+                                         clients_at = cl;
+                                         machine_at = mc;
+                                         wall_at = now;
                                          return;
                                        }
                                        row.cpu.server += sv - server_at;
