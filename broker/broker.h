@@ -168,6 +168,11 @@ class Broker {
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter, const v1::StaffMember* person);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                    const v1::StaffMember* person);
+  // QueryRequest.referrer_reference: the caller's own referral under that
+  // reference, looked up by its idempotency key. NotFound when there is
+  // none in the log; PermissionDenied on behalf of a person.
+  void HandleReferenceQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                            const v1::StaffMember* person);
   // A QueryRequest with subject_key (broker_subject.cc): every referral
   // indexed under it, always audited.
   void HandleSubjectQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,

@@ -97,6 +97,7 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
                          const v1::StaffMember* person) {
   const v1::QueryRequest& q = frame.query();
   if (!q.subject_key().empty()) return HandleSubjectQuery(actor, frame, waiter, person);
+  if (!q.referrer_reference().empty()) return HandleReferenceQuery(actor, frame, waiter, person);
   const bool audited = IsAuditedReader(actor, person, q.purpose());
   if (audited && !CheckAuditPurpose(q.purpose(), waiter)) return;
   const bool all = Ledger::MaySeeAll(actor);
@@ -157,6 +158,49 @@ void Broker::HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const 
     ledger_->building().deferred_replies.emplace_back(waiter, std::move(reply));
     return;
   }
+  Reply(waiter, reply);
+}
+
+void Broker::HandleReferenceQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
+                                  const v1::StaffMember* person) {
+  const v1::QueryRequest& q = frame.query();
+  if (person != nullptr) {
+    return ReplyError(waiter, Status::PermissionDenied("a reference query asks for the calling agency's own "
+                                                       "submission; it cannot be made on behalf of a person"));
+  }
+  if (!q.referral_id().empty() || !q.destination().empty()) {
+    return ReplyError(waiter, Status::InvalidArgument(
+                                  "give a referrer_reference, a referral_id or a destination, not several", "query"));
+  }
+  // The key the submission itself was stored under: an identity finds only
+  // its own referrals, and only durable ones (the dedupe family is written
+  // in the synced batch).
+  uint64_t seq = 0;
+  Status s = log_->FindDuplicate(eventlog::EventLog::SubmissionKey(actor.id(), q.referrer_reference()), &seq);
+  if (s.code() == Status::Code::kNotFound) {
+    return ReplyError(waiter, Status::NotFound("agency \"" + actor.id() +
+                                               "\" has no referral in the log with that referrer_reference"));
+  }
+  if (!s.ok()) return ReplyStateError(waiter, s);
+  v1::Event submitted;
+  s = ReadEvent(*log_, seq, &submitted);
+  if (!s.ok()) return ReplyStateError(waiter, s);
+  if (!submitted.has_referral_submitted()) {
+    return ReplyStateError(waiter, Status::Corruption("dedupe names seq " + std::to_string(seq) +
+                                                      ", which is not a referral_submitted event"));
+  }
+  const std::string& id = submitted.referral_submitted().referral_id();
+  v1::Frame reply;
+  reply.set_correlation_id(waiter.correlation_id);
+  v1::QueryResult* result = reply.mutable_query_result();
+  v1::SubjectReferral* found = result->add_referrals();
+  s = log_->GetReferralRecord(id, found->mutable_referral());
+  if (!s.ok()) return ReplyStateError(waiter, s);
+  *found->mutable_submitted() = submitted.time();
+  found->set_seq(seq);
+  // The submitter sees every case of its referral (as HandleQuery).
+  s = log_->ScanCaseRecords(id, [&](const v1::CaseRecord& c) { *result->add_cases() = c; });
+  if (!s.ok()) return ReplyStateError(waiter, s);
   Reply(waiter, reply);
 }
 

@@ -271,6 +271,36 @@ TEST_F(LifecycleTest, QueryDoesNotTellALeadWhichReferralsExist) {
   EXPECT_EQ(service_->Query(q, &result).code(), Status::Code::kNotFound);
 }
 
+// QueryRequest.referrer_reference: a submitter finds its own referral by its
+// own reference (what its adapter asks once it no longer keeps the answer);
+// nobody else finds it that way, and an unknown reference is NotFound.
+TEST_F(LifecycleTest, ASubmitterFindsItsOwnReferralByItsReference) {
+  ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
+  v1::Ack again;  // the duplicate's answer: the first submission's id and seq
+  ASSERT_TRUE(submitter_->Submit(SampleReferral("agency-a", "L-1"), &again).ok());
+  v1::QueryRequest q;
+  q.set_referrer_reference("L-1");
+  v1::QueryResult result;
+  Status s = submitter_->Query(q, &result);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(result.referrals_size(), 1);
+  EXPECT_EQ(result.referrals(0).referral().referral_id(), referral_);
+  EXPECT_EQ(result.referrals(0).seq(), again.seq());
+  EXPECT_EQ(result.referrals(0).referral().submitter(), "agency-a");
+  EXPECT_TRUE(result.referrals(0).has_submitted());
+  ASSERT_EQ(result.cases_size(), 1);
+  EXPECT_EQ(result.cases(0).destination(), "DEST_A");
+
+  q.set_referrer_reference("L-NEVER");
+  EXPECT_EQ(submitter_->Query(q, &result).code(), Status::Code::kNotFound);
+  q.set_referrer_reference("L-1");
+  for (BrokerClient* other : {lead_a_.get(), service_.get()}) {
+    EXPECT_EQ(other->Query(q, &result).code(), Status::Code::kNotFound) << "an idempotency key is per identity";
+  }
+  q.set_referral_id(referral_);
+  EXPECT_EQ(submitter_->Query(q, &result).code(), Status::Code::kInvalidArgument);
+}
+
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_A")).ok());
   ASSERT_TRUE(Append(service_.get(), Routed("DEST_B")).ok());
