@@ -5,13 +5,14 @@
 #include <cstdio>
 
 namespace refx::adapters {
-
 Status Adapter::Open(std::unique_ptr<AdapterConfig> config, std::unique_ptr<Adapter>* out) {
   std::unique_ptr<Adapter> a(new Adapter());
   a->config_ = std::move(config);
   REFX_RETURN_IF_ERROR(Spool::Open(a->config_->proto().spool_dir(), &a->spool_));
-  REFX_RETURN_IF_ERROR(OutcomeIndex::Open(a->config_->proto().spool_dir() + "/outcomes.log", &a->outcomes_));
   const v1::ForwardSettings& f = a->config_->proto().forward();
+  OutcomeIndexOptions oo;
+  oo.keep = std::chrono::hours(24 * static_cast<int64_t>(f.outcomes_keep_days()));  // set by the config's checks
+  REFX_RETURN_IF_ERROR(OutcomeIndex::Open(a->config_->proto().spool_dir() + "/outcomes.log", &a->outcomes_, oo));
   ForwarderOptions fo;
   fo.batch_max = f.batch_max();
   fo.backoff_initial_ms = f.backoff_initial_ms();
@@ -40,7 +41,7 @@ void Adapter::Spooled() { forwarder_->Wake(); }
 
 void Adapter::AddComponent(std::unique_ptr<AdapterComponent> component) { components_.push_back(std::move(component)); }
 
-Status Adapter::Query(const std::string& referral_id, v1::QueryResult* result) {
+Status Adapter::Query(const v1::QueryRequest& q, v1::QueryResult* result) {
   std::unique_ptr<BrokerClient> client;
   {
     std::lock_guard<std::mutex> lock(query_mu_);
@@ -55,8 +56,6 @@ Status Adapter::Query(const std::string& referral_id, v1::QueryResult* result) {
     o.max_attempts = 1;
     client = std::make_unique<BrokerClient>(o);
   }
-  v1::QueryRequest q;
-  q.set_referral_id(referral_id);
   Status s = client->Query(q, result);
   std::lock_guard<std::mutex> lock(query_mu_);
   query_clients_.push_back(std::move(client));
@@ -72,7 +71,17 @@ Status Adapter::Start() {
     deps.spool = spool_.get();
     deps.outcomes = outcomes_.get();
     deps.spooled = [this] { Spooled(); };
-    deps.query = [this](const std::string& id, v1::QueryResult* r) { return Query(id, r); };
+    deps.query = [this](const std::string& id, v1::QueryResult* r) {
+      v1::QueryRequest q;
+      q.set_referral_id(id);
+      return Query(q, r);
+    };
+    deps.lookup = [this](const std::string& reference, v1::QueryResult* r) {
+      v1::QueryRequest q;
+      q.set_referrer_reference(reference);
+      return Query(q, r);
+    };
+    deps.outcomes_keep_days = config_->proto().forward().outcomes_keep_days();
     intake_ = std::make_unique<HttpIntake>(std::move(deps));
     s = intake_->Start();
   }

@@ -70,7 +70,9 @@ class Adapter {
 
  private:
   Adapter() = default;
-  Status Query(const std::string& referral_id, v1::QueryResult* result);
+  // Asks the broker as the agency, on a pooled connection. The broker's
+  // answer, or its error (Unavailable when it cannot be reached).
+  Status Query(const v1::QueryRequest& q, v1::QueryResult* result);
 
   std::unique_ptr<AdapterConfig> config_;
   std::unique_ptr<Spool> spool_;

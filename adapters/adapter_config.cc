@@ -126,7 +126,11 @@ Status AdapterConfig::Parse(const std::string& text, const std::string& name, co
   if (f->batch_max() == 0) f->set_batch_max(256);
   if (f->backoff_initial_ms() == 0) f->set_backoff_initial_ms(200);
   if (f->backoff_max_ms() == 0) f->set_backoff_max_ms(30000);
+  if (f->outcomes_keep_days() == 0) f->set_outcomes_keep_days(14);
   if (f->batch_max() > 1024) return bad(w.At(ft, *f, "batch_max"), "batch_max must be 1..1024 (the broker's max_batch)");
+  if (f->outcomes_keep_days() > 3660) {
+    return bad(w.At(ft, *f, "outcomes_keep_days"), "outcomes_keep_days must be 1..3660 (ten years)");
+  }
   if (f->backoff_max_ms() < f->backoff_initial_ms()) {
     return bad(w.At(ft, *f, "backoff_max_ms"), "backoff_max_ms must not be below backoff_initial_ms");
   }

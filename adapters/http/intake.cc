@@ -311,41 +311,75 @@ void HttpIntake::Routes(httplib::Server& server) {
     const std::string reference = req.matches[1].str();
     json body = {{"referrerReference", reference}};
     ForwardOutcome outcome;
-    Status found = deps_.outcomes->Find(reference, &outcome);
+    const bool found = deps_.outcomes->Find(reference, &outcome).ok();
     const bool waiting = deps_.spool->FindWaiting(reference).ok();
-    if (!found.ok() && !waiting) {
-      return Problem(res, 404, "not-found", "Not found", "this agency has sent no referral with that reference");
-    }
     if (waiting) body["spooled"] = true;
-    if (!found.ok()) {
+    const std::string keep = std::to_string(deps_.outcomes_keep_days);
+    // The broker knows every referral this agency submitted, by its
+    // reference: it answers for what this adapter no longer holds (older
+    // than outcomes_keep_days) or holds only a refusal of (the acceptance
+    // may be the older answer).
+    v1::QueryResult looked_up;
+    bool in_log = false;
+    // (Not for a reference only waiting in the spool: that is answered
+    // "spooled" at once, without a round trip, even while the broker is down.)
+    if (found ? !outcome.accepted : !waiting) {
+      const Status l = deps_.lookup ? deps_.lookup(reference, &looked_up) : Status::Unavailable("no broker");
+      in_log = l.ok() && looked_up.referrals_size() == 1;
+      if (!l.ok() && l.code() != Status::Code::kNotFound && !found) {
+        return Problem(res, 503, "unavailable", "Service unavailable",
+                       "this adapter keeps the broker's answers for " + keep +
+                           " days and the broker, which knows older ones, cannot be reached; try again");
+      }
+    }
+    if (!found && !waiting && !in_log) {
+      return Problem(res, 404, "not-found", "Not found",
+                     "this agency has no referral with that reference in the broker's log, and none was refused in "
+                     "the last " + keep + " days");
+    }
+    // An acceptance: its id and seq, the refusal of a later resubmission
+    // if any, and the cases as the submitter sees them (`cases` when
+    // already at hand, else asked for).
+    auto describe_accepted = [&](const std::string& referral_id, uint64_t seq, const Status& later_refusal,
+                                 const v1::QueryResult* cases) {
+      body["state"] = "accepted";
+      body["referralId"] = referral_id;
+      body["seq"] = seq;
+      if (!later_refusal.ok()) {
+        body["resubmissionRefused"] = {{"code", Status::CodeName(later_refusal.code())},
+                                       {"detail", later_refusal.message()}};
+      }
+      v1::QueryResult asked;
+      Status q = Status::OK();
+      if (cases == nullptr) {
+        q = deps_.query ? deps_.query(referral_id, &asked) : Status::Unavailable("no broker");
+        cases = &asked;
+      }
+      if (!q.ok()) {
+        body["casesUnavailable"] = q.message();
+        return;
+      }
+      // Case records carry states, deadlines and outcomes, never notes.
+      json case_list = json::array();
+      json destinations = json::array();
+      for (const v1::CaseRecord& c : cases->cases()) {
+        case_list.push_back(json::parse(ToJsonLine(c)));
+        destinations.push_back(c.destination());
+      }
+      if (!destinations.empty()) body["state"] = "routed";
+      body["destinations"] = destinations;
+      body["cases"] = case_list;
+    };
+    if (in_log) {
+      const v1::SubjectReferral& r = looked_up.referrals(0);
+      describe_accepted(r.referral().referral_id(), r.seq(), found ? outcome.refusal : Status::OK(), &looked_up);
+    } else if (!found) {
       body["state"] = "spooled";
     } else if (!outcome.accepted) {
       body["state"] = "refused";
       body["refusal"] = {{"code", Status::CodeName(outcome.refusal.code())}, {"detail", outcome.refusal.message()}};
     } else {
-      body["state"] = "accepted";
-      body["referralId"] = outcome.referral_id;
-      body["seq"] = outcome.seq;
-      if (!outcome.refusal.ok()) {
-        body["resubmissionRefused"] = {{"code", Status::CodeName(outcome.refusal.code())},
-                                       {"detail", outcome.refusal.message()}};
-      }
-      v1::QueryResult result;
-      Status q = deps_.query ? deps_.query(outcome.referral_id, &result) : Status::Unavailable("no broker");
-      if (q.ok()) {
-        // Case records carry states, deadlines and outcomes, never notes.
-        json cases = json::array();
-        json destinations = json::array();
-        for (const v1::CaseRecord& c : result.cases()) {
-          cases.push_back(json::parse(ToJsonLine(c)));
-          destinations.push_back(c.destination());
-        }
-        if (!destinations.empty()) body["state"] = "routed";
-        body["destinations"] = destinations;
-        body["cases"] = cases;
-      } else {
-        body["casesUnavailable"] = q.message();
-      }
+      describe_accepted(outcome.referral_id, outcome.seq, outcome.refusal, nullptr);
     }
     res.status = 200;
     res.set_content(Dump(body), "application/json");

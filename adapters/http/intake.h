@@ -45,6 +45,13 @@ struct IntakeDeps {
   std::function<void()> spooled;          // called after each append (wakes the forwarder)
   // Asks the broker, as the agency, for the case records of a referral.
   std::function<Status(const std::string& referral_id, v1::QueryResult* result)> query;
+  // Asks the broker, as the agency, for the referral it submitted under a
+  // reference (QueryRequest.referrer_reference): NotFound when none is in
+  // the log. For references the outcome index no longer holds, or holds
+  // only a refusal of.
+  std::function<Status(const std::string& reference, v1::QueryResult* result)> lookup;
+  // ForwardSettings.outcomes_keep_days (named in 404 answers).
+  uint32_t outcomes_keep_days = 14;
   // How long ?wait=durable waits for the broker before answering 202.
   std::chrono::milliseconds durable_wait{30000};
 };

@@ -48,6 +48,7 @@ TEST_F(AdapterConfigTest, GoodFileLoadsWithDefaults) {
   EXPECT_EQ(cfg->proto().broker().key_name(), "kent-police");
   EXPECT_EQ(cfg->proto().spool_dir(), tmp_.path() + "/spool");
   EXPECT_EQ(cfg->proto().forward().batch_max(), 256u);
+  EXPECT_EQ(cfg->proto().forward().outcomes_keep_days(), 14u);
   EXPECT_EQ(cfg->proto().http().worker_threads(), 16u);
   EXPECT_EQ(cfg->proto().http().max_body_bytes(), 262144u);
   EXPECT_EQ(cfg->proto().http().rate_limit_per_minute(), 600u);
@@ -104,6 +105,9 @@ TEST_F(AdapterConfigTest, EachFaultIsNamedWithItsLine) {
   std::unique_ptr<AdapterConfig> cfg;
   Status s = ParseText(Good() + "forward { batch_max: 5000 }\n", &cfg);
   EXPECT_NE(s.message().find("adapter.textproto:12:11: batch_max"), std::string::npos) << s.message();
+  s = ParseText(Good() + "forward { outcomes_keep_days: 100000 }\n", &cfg);
+  EXPECT_NE(s.message().find("adapter.textproto:12:11: outcomes_keep_days must be 1..3660"), std::string::npos)
+      << s.message();
   s = ParseText(Good() + "drops { folder: \"in\" csv_format: \"nope\" }\n", &cfg);
   EXPECT_NE(s.message().find("adapter.textproto:12:"), std::string::npos) << s.message();
   s = ParseText(Good() + "metrics_address: \"10.0.0.1:9\"\n", &cfg);

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -161,7 +163,12 @@ TEST(AdapterHttpTest, OpenApiStatusCodesAreProduced) {
   r = c->Post("/v1/referrals", Body("agency-a", "OA-8"), "application/json");
   produced.insert({post, r->status});
   EXPECT_EQ(r->status, 503) << r->body;
-  EXPECT_EQ(c->Get("/v1/referrals/OA-8")->status, 404);
+  // Not spooled (that would be 200 "spooled"); whether the broker holds an
+  // older referral under it cannot be told while the broker is down.
+  r = c->Get("/v1/referrals/OA-8");
+  produced.insert({get, r->status});
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "application/problem+json");
 
   for (const auto& documented : DocumentedStatuses()) {
     EXPECT_TRUE(produced.count(documented)) << documented.first << " " << documented.second
@@ -287,6 +294,70 @@ TEST(AdapterHttpTest, StatusGoesFromSpooledToAccepted) {
   c = adapter.Client();
   r = c->Get(url.c_str());
   EXPECT_EQ(json::parse(r->body)["seq"], 1) << r->body;
+}
+
+// The adapter keeps the broker's answers for forward.outcomes_keep_days; an
+// older acceptance is answered from the broker's log (looked up by the
+// agency's own reference), with the same id and seq, and a refused
+// resubmission of it still shows the acceptance.
+TEST(AdapterHttpTest, AnAcceptanceOlderThanTheAdapterKeepsIsAnsweredFromTheBroker) {
+  TestStack stack;
+  ASSERT_TRUE(stack.StartBroker());
+  AdapterProcess adapter(stack, "agency-a");
+  adapter.set_forward_extra("outcomes_keep_days: 7");
+  ASSERT_TRUE(adapter.Start());
+  auto c = adapter.Client();
+  auto r = c->Post("/v1/referrals?wait=durable", Body("agency-a", "OLD-1"), "application/json");
+  ASSERT_EQ(r->status, 201) << r->body;
+  const json accepted = json::parse(r->body);
+
+  // Eight days pass: the answer's line is dated back.
+  adapter.Stop(SIGTERM);
+  const std::string path = adapter.dir() + "/spool/outcomes.log";
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << path;
+  std::string line, dated;
+  const int64_t eight_days_ago =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+      8 * 24 * 3600;
+  while (std::getline(in, line)) {
+    ASSERT_EQ(std::count(line.begin(), line.end(), '\t'), 4) << line;
+    dated += line.substr(0, line.rfind('\t') + 1) + std::to_string(eight_days_ago) + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << dated;
+  ASSERT_TRUE(adapter.Start());
+  c = adapter.Client();
+
+  r = c->Get("/v1/referrals/OLD-1");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json status = json::parse(r->body);
+  EXPECT_EQ(status["state"], "accepted") << r->body;
+  EXPECT_EQ(status["referralId"], accepted["referralId"]) << r->body;
+  EXPECT_EQ(status["seq"], accepted["seq"]) << r->body;
+  EXPECT_TRUE(status["destinations"].empty()) << "no router here: no cases yet";
+
+  // A different referral under the same reference is refused; the status
+  // still shows the acceptance, now from the broker, beside the refusal.
+  v1::Referral changed = SampleReferral("agency-a", "OLD-1");
+  changed.set_narrative("A different synthetic narrative.");
+  r = c->Post("/v1/referrals?wait=durable", ToJsonLine(changed), "application/json");
+  EXPECT_EQ(r->status, 409) << r->body;
+  r = c->Get("/v1/referrals/OLD-1");
+  ASSERT_EQ(r->status, 200) << r->body;
+  status = json::parse(r->body);
+  EXPECT_EQ(status["state"], "accepted") << r->body;
+  EXPECT_EQ(status["seq"], accepted["seq"]) << r->body;
+  EXPECT_EQ(status["resubmissionRefused"]["code"], "IDEMPOTENCY_CONFLICT") << r->body;
+
+  // Another agency's reference is not found through this one's adapter.
+  AdapterProcess other(stack, "agency-b");
+  ASSERT_TRUE(other.Start());
+  r = other.Client()->Post("/v1/referrals?wait=durable", Body("agency-b", "B-ONLY"), "application/json");
+  ASSERT_EQ(r->status, 201) << r->body;
+  r = c->Get("/v1/referrals/B-ONLY");
+  EXPECT_EQ(r->status, 404) << r->body;
+  EXPECT_NE(r->body.find("7 days"), std::string::npos) << r->body;
 }
 
 }  // namespace

@@ -49,7 +49,7 @@ void AdapterProcess::WriteConfig() {
   cfg << "agency_id: \"" << agency_ << "\"\n"
       << "broker { endpoint: \"" << endpoint_ << "\" broker_public_key_file: \"keys/broker.pub\" key_dir: \"keys\" }\n"
       << "spool_dir: \"spool\"\n"
-      << "forward { backoff_initial_ms: 100 backoff_max_ms: 1000 }\n"
+      << "forward { backoff_initial_ms: 100 backoff_max_ms: 1000 " << forward_extra_ << " }\n"
       << "http { listen: \"127.0.0.1:" << http_port_ << "\" token_file: \"keys/tokens\" " << http_extra_ << " }\n"
       << "metrics_address: \"127.0.0.1:" << metrics_port_ << "\"\n"
       << extra_;

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "test_stack.h"
 
@@ -27,6 +28,13 @@ class AdapterProcess {
   // Sends `signal` and waits; returns the wait status.
   int Stop(int signal);
   bool running() const { return pid_ > 0; }
+
+  // Fields added inside forward { } of the configuration (takes effect at
+  // the next Start).
+  void set_forward_extra(std::string fields) {
+    forward_extra_ = std::move(fields);
+    WriteConfig();
+  }
 
   // Another token, for a second calling system.
   std::string IssueToken(const std::string& name);
@@ -48,7 +56,7 @@ class AdapterProcess {
   void WriteConfig();
 
   TempDir dir_;
-  std::string agency_, http_extra_, extra_, endpoint_;
+  std::string agency_, http_extra_, extra_, forward_extra_, endpoint_;
   std::string config_path_, ready_path_, log_path_, token_;
   int http_port_ = 0;
   int metrics_port_ = 0;

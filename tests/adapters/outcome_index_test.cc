@@ -1,6 +1,7 @@
 // OutcomeIndex: outcomes survive reopening, a torn last line is ignored and
 // cut off, a refused resend keeps the acceptance, WaitNewer wakes on a newer
-// outcome and times out without one.
+// outcome and times out without one, answers older than `keep` leave memory
+// and the file, and lines written before they carried a time are still read.
 #include "adapters/forward/outcome_index.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +21,14 @@ ForwardOutcome Accepted(const std::string& ref, const std::string& id, uint64_t 
   o.referral_id = id;
   o.seq = seq;
   return o;
+}
+
+size_t LinesIn(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  size_t n = 0;
+  while (std::getline(in, line)) ++n;
+  return n;
 }
 
 ForwardOutcome Refused(const std::string& ref, Status why) {
@@ -92,16 +101,12 @@ TEST(OutcomeIndexTest, WaitNewerWakesOnANewerOutcome) {
 TEST(OutcomeIndexTest, ResentAnswersAreCompactedAwayKeepingTheLatestPerReference) {
   testing::TempDir tmp;
   const std::string path = tmp.Sub("outcomes.log");
-  auto lines_in = [&path] {
-    std::ifstream in(path);
-    std::string line;
-    size_t n = 0;
-    while (std::getline(in, line)) ++n;
-    return n;
-  };
+  auto lines_in = [&path] { return LinesIn(path); };
   {
     std::unique_ptr<OutcomeIndex> index;
-    ASSERT_TRUE(OutcomeIndex::Open(path, &index, /*compact_after_lines=*/20).ok());
+    OutcomeIndexOptions options;
+    options.compact_after_lines = 20;
+    ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
     // Three references answered again and again (resends after lost acks),
     // one of them later refused as a conflicting resubmission.
     for (int round = 0; round < 10; ++round) {
@@ -152,6 +157,74 @@ TEST(OutcomeIndexTest, PublishWakesWaitersAndWriteDurablyMakesItSurvive) {
   ForwardOutcome o;
   EXPECT_TRUE(index->Find("A-1", &o).ok()) << "written durably";
   EXPECT_EQ(index->Find("A-2", &o).code(), Status::Code::kNotFound) << "published only: not on disk";
+}
+
+TEST(OutcomeIndexTest, AnswersOlderThanKeepLeaveMemoryAndTheFile) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  int64_t now = 1'800'000'000;
+  OutcomeIndexOptions options;
+  options.compact_after_lines = 4;
+  options.keep = std::chrono::hours(24);
+  options.now = [&now] { return now; };
+  auto lines_in = [&path] { return LinesIn(path); };
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
+  // A bulk load: a thousand answers on one day.
+  for (int i = 0; i < 1000; ++i) {
+    const std::string n = std::to_string(i);
+    ASSERT_TRUE(index->Record({Accepted("BULK-" + n, "R-" + n, static_cast<uint64_t>(i + 1))}).ok());
+  }
+  ForwardOutcome o;
+  ASSERT_TRUE(index->Find("BULK-7", &o).ok());
+  const uint64_t old_version = index->Version("BULK-7");
+  EXPECT_EQ(index->references(), 1000u);
+
+  now += 23 * 3600;
+  EXPECT_TRUE(index->Find("BULK-7", &o).ok()) << "kept for a day";
+  now += 2 * 3600;
+  EXPECT_EQ(index->Find("BULK-7", &o).code(), Status::Code::kNotFound) << "older than a day";
+  // The next answer sweeps memory and compacts the file to what is left.
+  ASSERT_TRUE(index->Record({Accepted("NEW-1", "R-2000", 2000), Accepted("BULK-7", "R-7", 8)}).ok());
+  EXPECT_EQ(index->references(), 2u);
+  EXPECT_EQ(index->lines(), 2u);
+  EXPECT_EQ(lines_in(), 2u);
+  EXPECT_GT(index->Version("BULK-7"), old_version) << "a version above any seen before the sweep";
+
+  // Reopened a day later still: nothing kept is taken in.
+  index.reset();
+  now += 25 * 3600;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
+  EXPECT_EQ(index->references(), 0u);
+  EXPECT_EQ(index->Find("NEW-1", &o).code(), Status::Code::kNotFound);
+}
+
+TEST(OutcomeIndexTest, LinesWithoutATimeAreReadAndKeptFromWhenRead) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("outcomes.log");
+  // The format before lines carried RECORDED-AT.
+  std::ofstream(path) << "A\tOLD-1\tR-0000000001\t1\nR\tOLD-2\t" << static_cast<int>(Status::Code::kPermissionDenied)
+                      << "\tmay not submit\n";
+  int64_t now = 1'800'000'000;
+  OutcomeIndexOptions options;
+  options.keep = std::chrono::hours(24);
+  options.now = [&now] { return now; };
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
+  ForwardOutcome o;
+  ASSERT_TRUE(index->Find("OLD-1", &o).ok());
+  EXPECT_EQ(o.seq, 1u);
+  EXPECT_EQ(o.recorded_at, now);
+  ASSERT_TRUE(index->Find("OLD-2", &o).ok());
+  EXPECT_EQ(o.refusal.code(), Status::Code::kPermissionDenied);
+  EXPECT_EQ(o.refusal.message(), "may not submit");
+  now += 25 * 3600;
+  EXPECT_EQ(index->Find("OLD-1", &o).code(), Status::Code::kNotFound);
+  // A line with a malformed time is skipped, not taken as 0 or as now.
+  index.reset();
+  std::ofstream(path) << "A\tBAD-1\tR-0000000001\t1\tyesterday\n";
+  ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
+  EXPECT_EQ(index->Find("BAD-1", &o).code(), Status::Code::kNotFound);
 }
 
 }  // namespace
