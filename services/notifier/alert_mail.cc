@@ -62,6 +62,16 @@ std::string Alert::Key() const {
   return std::string(kind_name) + ":" + referral_id + ":" + destination;
 }
 
+bool Alert::ParseKey(const std::string& key, std::string* referral_id, std::string* destination) {
+  // Referral ids and destination codes hold no ':'.
+  const size_t first = key.find(':');
+  const size_t last = key.rfind(':');
+  if (first == std::string::npos || last == first || last + 1 == key.size() || last == first + 1) return false;
+  *referral_id = key.substr(first + 1, last - first - 1);
+  *destination = key.substr(last + 1);
+  return referral_id->find(':') == std::string::npos;
+}
+
 MailMessage ComposeAlert(const Alert& alert, const PartnershipConfig& config, const v1::AlertSettings& settings) {
   MailMessage m;
   AddAddresses(config.DestinationByCode(alert.destination), &m.to);

@@ -30,6 +30,8 @@ struct Alert {
   // "new:<ref>:<dest>", "deadline:<ref>:<dest>", "escalated:<ref>:<dest>":
   // what makes the alert once-only.
   std::string Key() const;
+  // The case a Key names. False when `key` is not of that form.
+  static bool ParseKey(const std::string& key, std::string* referral_id, std::string* destination);
 };
 
 struct MailMessage {

@@ -21,6 +21,8 @@ constexpr outcomes::Micros kClosedHorizon = int64_t{30} * 24 * 3600 * 1000000;
 constexpr uint64_t kPruneEvery = 20000;
 // Referrals per chunk of the snapshot.
 constexpr size_t kSnapshotChunk = 1024;
+// The journal is compacted only past this many keys.
+constexpr size_t kJournalCompactFloor = 4096;
 }  // namespace
 
 NotifierService::NotifierService(NotifierOptions options)
@@ -122,6 +124,16 @@ Status NotifierService::SendQueued(TimePoint now) {
   while (!queue_.empty()) {
     const Alert& alert = queue_.front();
     const std::string key = alert.Key();
+    if (fold_.Find(alert.referral_id, alert.destination) == nullptr) {
+      // Its case closed more than 30 days before the newest event (it left
+      // the fold): nothing is left to do, and its key may have been
+      // compacted out of the journal, so a replay must not send it.
+      spdlog::info("notifier: alert {} not sent: its case closed over 30 days ago", key);
+      queued_.erase(key);
+      queue_.pop_front();
+      waiting_ = queue_.size();
+      continue;
+    }
     const MailMessage message = ComposeAlert(alert, *options_.config, options_.config->proto().alerts());
     if (!message.to.empty()) {
       Status s = mailer_.Send(message);
@@ -181,6 +193,24 @@ void NotifierService::MaybeSnapshot(bool force) {
     return;
   }
   schedule_.Taken(seq);
+  MaybeCompactJournal();
+}
+
+void NotifierService::MaybeCompactJournal() {
+  if (journal_.size() <= std::max(kJournalCompactFloor, 2 * journal_kept_)) return;
+  // The snapshot just stored has no case this drops a key of, so a start
+  // from it raises none of those alerts again; a start from the whole log
+  // forgets those cases again before sending (RunOnce, SendQueued).
+  const Status s = journal_.Compact([this](const std::string& key) {
+    std::string referral_id, destination;
+    if (!Alert::ParseKey(key, &referral_id, &destination)) return true;
+    return fold_.Find(referral_id, destination) != nullptr;
+  });
+  if (!s.ok()) {
+    spdlog::warn("notifier: the alert journal was not compacted: {}", LogEscape(s.ToString()));
+    return;
+  }
+  journal_kept_ = journal_.size();
 }
 
 Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
@@ -216,6 +246,10 @@ Status NotifierService::RunOnce(const std::function<bool()>& should_stop) {
       },
       should_stop, &replayed_to));
   if (StopRequested(should_stop)) return Status::OK();
+  // The cases closed over 30 days before the newest event leave before
+  // anything is sent: their alerts (if queued by the replay) are not sent,
+  // and their keys may be gone from a compacted journal.
+  fold_.ForgetClosedBefore(newest_time_ - kClosedHorizon);
   if (first_run) {
     REFX_RETURN_IF_ERROR(journal_.Create(last_old_seq));
     std::deque<Alert> kept;

@@ -20,7 +20,11 @@
 // usable snapshot). A snapshot is taken only when no alert waits for the
 // relay, so every alert its events raised is in the journal. Cases closed
 // more than 30 days before the newest event leave the fold (no alert is
-// about a closed case). On its very first start, events
+// about a closed case): an alert still queued for such a case is not sent,
+// and after a snapshot the journal is compacted to the keys of the cases
+// still in the fold (once it holds twice as many as after its last
+// compaction, and over 4,096), so neither the journal nor memory grows
+// with every alert ever sent. On its very first start, events
 // more than an hour old raise no new-case or escalation alerts. A relay
 // that refuses or is
 // down is tried again after 1 s, doubling to 5 minutes; nothing is
@@ -122,10 +126,14 @@ class NotifierService {
   // Stores a snapshot as of last_seq_ when nothing waits for the relay and
   // one is due (`force`: whenever events came since). Logs a failure.
   void MaybeSnapshot(bool force);
+  // Drops from the journal the keys of cases no longer in the fold, when it
+  // has grown enough since the last time. Logs a failure.
+  void MaybeCompactJournal();
 
   NotifierOptions options_;
   StateDirLock lock_;
   SentAlerts journal_;
+  size_t journal_kept_ = 0;  // keys in the journal after its last compaction
   SmtpMailer mailer_;
   SnapshotFile snapshot_file_;
   SnapshotSchedule schedule_;

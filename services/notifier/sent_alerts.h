@@ -8,12 +8,16 @@
 // Each line is appended and fsynced before Add returns; a torn last line
 // (a crash mid-write) is ignored on Open. The alert is sent before it is
 // recorded, so a crash in between sends that one alert twice: never none.
+// Compact drops the keys no alert can be raised for again (the notifier's
+// cases that have left its view), so the file and the set of keys follow
+// the cases still in view, not every alert ever sent.
 //
 // Thread-safety: not thread-safe; one per process (the state folder lock
 // keeps a second process out).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 
@@ -32,6 +36,11 @@ class SentAlerts {
   // Durably records `key`. IoError on failure (the key is then not
   // recorded and the alert will be sent again).
   Status Add(const std::string& key);
+  // Rewrites the file with its "from" line and the keys `keep` is true for:
+  // a temporary file beside it, fsynced, renamed over it, the folder
+  // fsynced, so a crash leaves the old file or the new. OK with the other
+  // keys forgotten; IoError leaves the file and the keys as they were.
+  Status Compact(const std::function<bool(const std::string& key)>& keep);
 
   bool exists() const { return exists_; }
   uint64_t from_seq() const { return from_seq_; }
