@@ -71,9 +71,11 @@ Status BrokerClient::Connect() {
     // lived, in the same shared context.
     static std::atomic<uint64_t> monitor_counter{0};
     const std::string monitor_endpoint = "inproc://refx-client-monitor-" + std::to_string(++monitor_counter);
+    // Disconnects too: a windowed call resends what was in flight on a
+    // connection as soon as it drops, not after the request timeout.
     if (zmq_socket_monitor(socket_->handle(), monitor_endpoint.c_str(),
                            ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0) {
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_DISCONNECTED) != 0) {
       return Status::Internal("cannot monitor client socket: " + std::string(zmq_strerror(zmq_errno())));
     }
     monitor_ = std::make_unique<zmq::socket_t>(*context_, zmq::socket_type::pair);
@@ -113,6 +115,7 @@ Status BrokerClient::DrainMonitor() {
       // broker dying mid-handshake, so it is only counted for the message.
       if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) handshake_failed_ = true;
       if (id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) ++handshakes_cut_short_;
+      if (id == ZMQ_EVENT_DISCONNECTED) ++disconnects_;
     }
   }
   return HandshakeVerdict();
@@ -145,7 +148,7 @@ Status BrokerClient::SendWhenReady(const std::string& bytes, int timeout_ms) {
   }
 }
 
-Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
+Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply, const uint64_t* disconnects_since) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
     REFX_RETURN_IF_ERROR(HandshakeVerdict());
@@ -155,6 +158,9 @@ Status BrokerClient::Receive(int timeout_ms, v1::Frame* reply) {
       // be retried, which idempotency makes safe.
       if (DecodeFrame(msg.data(), msg.size(), kMaxReplyBytes, reply).ok()) return Status::OK();
       continue;
+    }
+    if (disconnects_since != nullptr && disconnects_ != *disconnects_since) {
+      return Status::Unavailable("the connection to the broker dropped");
     }
     const int64_t left = MillisLeft(deadline);
     if (left == 0) {
@@ -562,6 +568,9 @@ Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const Enco
   size_t next = 0, done = 0;
   int attempt = 1, backoff = options_.initial_backoff_ms;
   REFX_RETURN_IF_ERROR(Connect());
+  // Every request in the window is resent when the connection it went out
+  // on drops (idempotency makes that safe), without waiting for a timeout.
+  uint64_t connection_disconnects = disconnects_;
   auto last_progress = Clock::now();
   v1::Frame reply;
   while (done < count) {
@@ -576,7 +585,8 @@ Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const Enco
     }
     const int64_t wait = options_.request_timeout_ms -
                          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress).count();
-    Status s = wait > 0 ? Receive(static_cast<int>(wait), &reply) : Status::Timeout("no progress");
+    Status s = wait > 0 ? Receive(static_cast<int>(wait), &reply, &connection_disconnects)
+                        : Status::Timeout("no progress");
     if (s.code() == Status::Code::kPermissionDenied) return s;
     if (s.ok()) {
       auto it = in_flight.find(reply.correlation_id());
@@ -600,7 +610,8 @@ Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const Enco
       on_reply(reply.correlation_id() - base, reply);
       continue;
     }
-    // No progress within the timeout: reconnect and resend what is in flight.
+    // No progress within the timeout, or the connection dropped: reconnect
+    // and resend what is in flight.
     if (++attempt > options_.max_attempts) {
       return Status::Unavailable("broker at " + options_.endpoint + " stopped answering; " +
                                  std::to_string(count - done) + " requests not answered" +
@@ -610,6 +621,7 @@ Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const Enco
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
     backoff = std::min(backoff * 2, options_.max_backoff_ms);
     REFX_RETURN_IF_ERROR(Connect());
+    connection_disconnects = disconnects_;
     for (const auto& [id, bytes] : in_flight) {
       Status sent = SendWhenReady(bytes, options_.request_timeout_ms);
       if (sent.code() == Status::Code::kPermissionDenied) return sent;

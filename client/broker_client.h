@@ -188,8 +188,12 @@ class BrokerClient {
 
   Status Connect();
   void Disconnect();
-  // Waits up to timeout_ms for one reply; Timeout if none.
-  Status Receive(int timeout_ms, v1::Frame* reply);
+  // Waits up to timeout_ms for one reply; Timeout if none. With
+  // `disconnects_since` set: Unavailable as soon as no reply is waiting and
+  // the connection has dropped since disconnects_ was *disconnects_since
+  // (the requests sent on it are lost with it: only a caller that may
+  // resend them asks for this).
+  Status Receive(int timeout_ms, v1::Frame* reply, const uint64_t* disconnects_since = nullptr);
   // Sends bytes once the socket can take them, waiting up to timeout_ms.
   Status SendWhenReady(const std::string& bytes, int timeout_ms);
   // Reads pending monitor events, then returns HandshakeVerdict(). Each call
@@ -213,6 +217,7 @@ class BrokerClient {
   zmq::context_t* context_;
   std::unique_ptr<zmq::socket_t> socket_;
   std::unique_ptr<zmq::socket_t> monitor_;
+  uint64_t disconnects_ = 0;  // ZMQ_EVENT_DISCONNECTED seen (DrainMonitor)
   uint64_t next_correlation_id_ = 1;
   bool auth_failed_ = false;
   bool handshake_failed_ = false;

@@ -159,7 +159,10 @@ TEST_P(DurabilityByFrame, SigkillMidStreamLosesAndDuplicatesNothing) {
   std::atomic<int> failures{0};
   Status stream_status;
   std::thread streamer([&] {
-    auto client = stack.ClientFor("agency-a", /*timeout_ms=*/500, /*attempts=*/40);
+    // A ten-minute request timeout: what the kill cut off is sent again
+    // when its connection drops, not when the timeout passes (the test's
+    // own limit is five minutes).
+    auto client = stack.ClientFor("agency-a", /*timeout_ms=*/600000, /*attempts=*/40);
     const size_t window = GetParam() == 0 ? 64 : 4;
     stream_status = SubmitAll(*client, referrals, window, GetParam(), [&](size_t i, const Status& s, const v1::Ack& ack) {
       if (!s.ok()) {
