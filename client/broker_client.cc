@@ -570,6 +570,9 @@ Status BrokerClient::CallWindowedEncoded(size_t count, size_t window, const Enco
   REFX_RETURN_IF_ERROR(Connect());
   // Every request in the window is resent when the connection it went out
   // on drops (idempotency makes that safe), without waiting for a timeout.
+  // Drops reported before this call (an idle client's) are read first, so
+  // they do not count against it.
+  REFX_RETURN_IF_ERROR(DrainMonitor());
   uint64_t connection_disconnects = disconnects_;
   auto last_progress = Clock::now();
   v1::Frame reply;
