@@ -47,7 +47,8 @@ start_once() {
   hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
   kill "$pid"
   wait "$pid" 2>/dev/null || true
-  printf '| %s | %.2f | %d | %s |\n' "$1" "$(echo "$t1 - $t0" | bc)" $((hwm / 1024)) \
+  printf '| %s | %s | %d | %s |\n' "$1" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')" \
+    $((hwm / 1024)) \
     "$(wc -l <spool/kent-police/outcomes.log)"
 }
 
