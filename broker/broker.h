@@ -168,6 +168,9 @@ class Broker {
   void HandleAppend(const v1::Agency& actor, const v1::Frame& frame, Waiter waiter, const v1::StaffMember* person);
   void HandleQuery(const v1::Agency& actor, const v1::Frame& frame, const Waiter& waiter,
                    const v1::StaffMember* person);
+  // The error for a QueryRequest that names more than one of its keys.
+  static constexpr const char* kOneQueryKey =
+      "give one of subject_key, referrer_reference, referral_id or destination, not several";
   // QueryRequest.referrer_reference: the caller's own referral under that
   // reference, looked up by its idempotency key. NotFound when there is
   // none in the log; PermissionDenied on behalf of a person.

@@ -169,8 +169,7 @@ void Broker::HandleReferenceQuery(const v1::Agency& actor, const v1::Frame& fram
                                                        "submission; it cannot be made on behalf of a person"));
   }
   if (!q.referral_id().empty() || !q.destination().empty()) {
-    return ReplyError(waiter, Status::InvalidArgument(
-                                  "give a referrer_reference, a referral_id or a destination, not several", "query"));
+    return ReplyError(waiter, Status::InvalidArgument(kOneQueryKey, "query"));
   }
   // The key the submission itself was stored under: an identity finds only
   // its own referrals, and only durable ones (the dedupe family is written

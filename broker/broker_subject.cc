@@ -36,9 +36,8 @@ void Broker::HandleSubjectQuery(const v1::Agency& actor, const v1::Frame& frame,
                                   (person ? "person \"" + person->id() + "\"" : "agency \"" + actor.id() + "\"") +
                                   " may not search by subject (needs AUDITOR or ADMIN)"));
   }
-  if (!q.referral_id().empty() || !q.destination().empty()) {
-    return ReplyError(waiter, Status::InvalidArgument("give a subject_key, a referral_id or a destination, not several",
-                                                      "query"));
+  if (!q.referral_id().empty() || !q.destination().empty() || !q.referrer_reference().empty()) {
+    return ReplyError(waiter, Status::InvalidArgument(kOneQueryKey, "query"));
   }
   if (!IsSubjectKey(q.subject_key())) {
     return ReplyError(waiter, Status::InvalidArgument("must be 64 lower-case hexadecimal characters (the keyed "

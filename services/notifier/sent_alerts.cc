@@ -9,24 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/durable_dir.h"
+
 namespace refx::notifier {
-
-namespace {
-
-Status SyncFolderOf(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || ::fsync(dfd) != 0) {
-    const std::string why = std::strerror(errno);
-    if (dfd >= 0) ::close(dfd);
-    return Status::IoError("cannot sync " + dir + ": " + why);
-  }
-  ::close(dfd);
-  return Status::OK();
-}
-
-}  // namespace
 
 Status SentAlerts::Open(const std::string& path) {
   path_ = path;
@@ -79,7 +64,8 @@ Status SentAlerts::AppendLine(const std::string& line) {
 Status SentAlerts::Create(uint64_t from_seq) {
   REFX_RETURN_IF_ERROR(AppendLine("from " + std::to_string(from_seq)));
   // The new file's name is durable once its folder is synced.
-  REFX_RETURN_IF_ERROR(SyncFolderOf(path_));
+  std::string dir = std::filesystem::path(path_).parent_path().string();
+  REFX_RETURN_IF_ERROR(SyncDir(dir.empty() ? "." : dir));
   from_seq_ = from_seq;
   exists_ = true;
   return Status::OK();
@@ -99,24 +85,9 @@ Status SentAlerts::Compact(const std::function<bool(const std::string& key)>& ke
     text += key + "\n";
     kept.insert(key);
   }
-  const std::string tmp = path_ + ".compact";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  const std::string why = ok ? "" : std::strerror(errno);
-  ::close(fd);
-  Status s = ok ? Status::OK() : Status::IoError("cannot write " + tmp + ": " + why);
-  if (s.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
-    s = Status::IoError("cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  if (!s.ok()) {
-    ::unlink(tmp.c_str());
-    return s;
-  }
+  REFX_RETURN_IF_ERROR(ReplaceFileDurably(path_, text));
   keys_ = std::move(kept);
-  // The rename is in place; a failed folder sync may only undo it (the old
-  // file, still complete, comes back after a crash).
-  return SyncFolderOf(path_);
+  return Status::OK();
 }
 
 }  // namespace refx::notifier

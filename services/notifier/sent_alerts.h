@@ -36,10 +36,10 @@ class SentAlerts {
   // Durably records `key`. IoError on failure (the key is then not
   // recorded and the alert will be sent again).
   Status Add(const std::string& key);
-  // Rewrites the file with its "from" line and the keys `keep` is true for:
-  // a temporary file beside it, fsynced, renamed over it, the folder
-  // fsynced, so a crash leaves the old file or the new. OK with the other
-  // keys forgotten; IoError leaves the file and the keys as they were.
+  // Rewrites the file with its "from" line and the keys `keep` is true for
+  // (ReplaceFileDurably: a crash leaves the old file or the new). OK with
+  // the other keys forgotten; IoError leaves the file and the keys as they
+  // were.
   Status Compact(const std::function<bool(const std::string& key)>& keep);
 
   bool exists() const { return exists_; }

@@ -299,6 +299,14 @@ TEST_F(LifecycleTest, ASubmitterFindsItsOwnReferralByItsReference) {
   }
   q.set_referral_id(referral_);
   EXPECT_EQ(submitter_->Query(q, &result).code(), Status::Code::kInvalidArgument);
+  // Nor is it dropped silently beside a subject key.
+  v1::QueryRequest subject;
+  subject.set_subject_key(std::string(64, 'a'));
+  subject.set_purpose("integration test");
+  subject.set_referrer_reference("L-1");
+  Status both = stack_.ClientFor("auditor")->Query(subject, &result);
+  EXPECT_EQ(both.code(), Status::Code::kInvalidArgument) << both.ToString();
+  EXPECT_NE(both.message().find("not several"), std::string::npos) << both.ToString();
 }
 
 TEST_F(LifecycleTest, DeliveryCarriesOnlyTheNeedToKnowView) {

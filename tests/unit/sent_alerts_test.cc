@@ -15,13 +15,18 @@
 namespace refx::notifier {
 namespace {
 
+// A new journal at `path` starting after `from_seq`.
+void CreateJournal(const std::string& path, uint64_t from_seq, SentAlerts* journal) {
+  ASSERT_TRUE(journal->Open(path).ok());
+  EXPECT_FALSE(journal->exists());
+  ASSERT_TRUE(journal->Create(from_seq).ok());
+}
+
 TEST(SentAlertsTest, KeysSurviveReopenAndATornLineIsNotAKey) {
   testing::TempDir tmp;
   const std::string path = tmp.Sub("alerts.journal");
   SentAlerts journal;
-  ASSERT_TRUE(journal.Open(path).ok());
-  EXPECT_FALSE(journal.exists());
-  ASSERT_TRUE(journal.Create(42).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateJournal(path, 42, &journal));
   ASSERT_TRUE(journal.Add("new:R-0000000001:DA_MARAC").ok());
   std::ofstream(path, std::ios::app) << "new:R-00000";  // a crash mid-write
   SentAlerts again;
@@ -36,8 +41,7 @@ TEST(SentAlertsTest, CompactKeepsTheFromLineAndTheKeysAskedFor) {
   testing::TempDir tmp;
   const std::string path = tmp.Sub("alerts.journal");
   SentAlerts journal;
-  ASSERT_TRUE(journal.Open(path).ok());
-  ASSERT_TRUE(journal.Create(7).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateJournal(path, 7, &journal));
   for (int i = 1; i <= 100; ++i) {
     const std::string id = "R-" + std::to_string(1000000000 + i);
     ASSERT_TRUE(journal.Add("new:" + id + ":IDVA").ok());
@@ -55,7 +59,7 @@ TEST(SentAlertsTest, CompactKeepsTheFromLineAndTheKeysAskedFor) {
   EXPECT_EQ(journal.size(), 100u);
   EXPECT_TRUE(journal.Contains("new:R-1000000002:IDVA"));
   EXPECT_FALSE(journal.Contains("new:R-1000000001:IDVA"));
-  EXPECT_FALSE(std::ifstream(path + ".compact").good()) << "no temporary file left behind";
+  EXPECT_FALSE(std::ifstream(path + ".tmp").good()) << "no temporary file left behind";
   // Appends go on after a compaction, and a reopen reads both.
   ASSERT_TRUE(journal.Add("deadline:R-1000000001:IDVA").ok());
   SentAlerts again;
@@ -71,11 +75,10 @@ TEST(SentAlertsTest, AFailedCompactionLeavesTheJournalAsItWas) {
   testing::TempDir tmp;
   const std::string path = tmp.Sub("alerts.journal");
   SentAlerts journal;
-  ASSERT_TRUE(journal.Open(path).ok());
-  ASSERT_TRUE(journal.Create(1).ok());
+  ASSERT_NO_FATAL_FAILURE(CreateJournal(path, 1, &journal));
   ASSERT_TRUE(journal.Add("new:R-0000000001:IDVA").ok());
   // The temporary file's name is taken by a folder: it cannot be created.
-  std::filesystem::create_directory(path + ".compact");
+  std::filesystem::create_directory(path + ".tmp");
   EXPECT_EQ(journal.Compact([](const std::string&) { return false; }).code(), Status::Code::kIoError);
   EXPECT_TRUE(journal.Contains("new:R-0000000001:IDVA"));
   SentAlerts again;
