@@ -14,6 +14,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/durable_dir.h"
+
 namespace refx::adapters {
 namespace {
 
@@ -263,12 +265,9 @@ Status OutcomeIndex::Compact(const std::string& written, uint64_t written_lines)
     return s;
   }
   const size_t slash = path_.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash);
-  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    (void)::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  // The rename is in place either way; a failed sync may only undo it after
+  // a power loss (the old file comes back, complete).
+  (void)SyncDir(slash == std::string::npos ? "." : path_.substr(0, slash));
   ::close(fd_);
   fd_ = fd;
   lines_ = lines;
