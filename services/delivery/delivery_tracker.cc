@@ -41,7 +41,8 @@ void DeliveryTracker::Apply(const v1::Event& event) {
   if (destination.empty()) return;
   const std::string key = Key(ReferralIdOf(event), destination);
   if (event.has_case_routed()) {
-    cases_.try_emplace(key);
+    const auto [routed, made] = cases_.try_emplace(key);
+    if (made) Reindex(routed);
     if (destination == settings_.escalate_to()) {
       escalation_cases_.insert(ReferralIdOf(event));
       // The escalation of the referral's undeliverable cases is now in place.
@@ -93,12 +94,16 @@ void DeliveryTracker::Apply(const v1::Event& event) {
   PruneIfDone(it);
 }
 
-void DeliveryTracker::PruneIfDone(std::map<std::string, Case>::iterator it) {
+void DeliveryTracker::PruneIfDone(CaseMap::iterator it) {
   const Case& c = it->second;
   const std::string referral_id = it->first.substr(0, it->first.find('\n'));
   const bool escalation_done =
       settings_.escalate_to().empty() || (c.escalated && (c.escalation_routed || HasEscalationCase(referral_id)));
-  if (!(c.withdrawn || (c.undeliverable && escalation_done) || (c.finished && !c.undeliverable))) return;
+  if (!(c.withdrawn || (c.undeliverable && escalation_done) || (c.finished && !c.undeliverable))) {
+    Reindex(it);
+    return;
+  }
+  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &it->first});
   auto next = cases_.erase(it);
   // Keys sort by referral id first: the referral's other open cases are
   // next to this one.
@@ -156,6 +161,38 @@ std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const 
   return step;
 }
 
+TimePoint DeliveryTracker::DueAt(const Case& c) const {
+  // Mirrors Next: each branch that can give a step gives the earliest
+  // `now` at which it does.
+  if (c.held || c.withdrawn) return kNever;
+  if (c.undeliverable) {
+    // Escalating, or routing the escalation: now (Next decides which, and
+    // whether the escalation case exists already).
+    if (settings_.escalate_to().empty() || (c.escalated && c.escalation_routed)) return kNever;
+    return TimePoint::min();
+  }
+  if (c.finished) return kNever;
+  if (c.deliveries == 0) return TimePoint::min();
+  const auto undeliverable_after = std::chrono::seconds(settings_.undeliverable_after_seconds());
+  const auto interval = std::chrono::seconds(settings_.redelivery_interval_seconds());
+  TimePoint due = kNever;
+  if (undeliverable_after.count() > 0) due = c.first_delivered + undeliverable_after;
+  if (interval.count() > 0) {
+    const bool latest_failed = c.failed_attempt >= c.deliveries && c.received_attempt < c.deliveries;
+    due = std::min(due, latest_failed ? TimePoint::min() : c.last_delivered + interval);
+  }
+  return due;
+}
+
+void DeliveryTracker::Reindex(CaseMap::iterator it) {
+  Case& c = it->second;
+  const TimePoint due = DueAt(c);
+  if (due == c.indexed_due) return;
+  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &it->first});
+  if (due != kNever) due_.emplace(due, &it->first);
+  c.indexed_due = due;
+}
+
 std::optional<DeliveryStep> DeliveryTracker::NextStep(const std::string& referral_id, const std::string& destination,
                                                       TimePoint now) const {
   const std::string key = Key(referral_id, destination);
@@ -166,15 +203,18 @@ std::optional<DeliveryStep> DeliveryTracker::NextStep(const std::string& referra
 
 std::vector<DeliveryStep> DeliveryTracker::DueSteps(TimePoint now) const {
   std::vector<DeliveryStep> out;
-  for (const auto& [key, c] : cases_) {
-    if (std::optional<DeliveryStep> step = Next(key, c, now)) out.push_back(std::move(*step));
+  for (auto entry = due_.begin(); entry != due_.end() && entry->first <= now; ++entry) {
+    const std::string& key = *entry->second;
+    if (std::optional<DeliveryStep> step = Next(key, cases_.at(key), now)) out.push_back(std::move(*step));
   }
   return out;
 }
 
 void DeliveryTracker::Hold(const std::string& referral_id, const std::string& destination) {
   auto it = cases_.find(Key(referral_id, destination));
-  if (it != cases_.end()) it->second.held = true;
+  if (it == cases_.end()) return;
+  it->second.held = true;
+  Reindex(it);
 }
 
 void DeliveryTracker::MarkEscalationRouted(const std::string& referral_id, const std::string& destination) {
@@ -213,7 +253,8 @@ void DeliveryTracker::AddSnapshotChunk(const v1::DeliverySnapshot& chunk) {
   for (const auto& o : chunk.open()) {
     key.assign(o.referral_id()).append(1, '\n').append(o.destination());
     // Chunks hold the cases in key order: each goes at the end.
-    Case& c = cases_.emplace_hint(cases_.end(), key, Case())->second;
+    const auto it = cases_.emplace_hint(cases_.end(), key, Case());
+    Case& c = it->second;
     if (o.times_size() >= 2) {
       c.first_delivered = FromMicros(o.times(0));
       c.last_delivered = FromMicros(o.times(1));
@@ -230,6 +271,7 @@ void DeliveryTracker::AddSnapshotChunk(const v1::DeliverySnapshot& chunk) {
     c.escalated = o.flags() & 8u;
     c.escalation_routed = o.flags() & 16u;
     c.last_transfer_failure = o.last_transfer_failure();
+    Reindex(it);
   }
   for (const std::string& referral_id : chunk.exists()) escalation_cases_.insert(referral_id);
 }

@@ -46,8 +46,10 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "refx/v1/event.pb.h"
@@ -77,6 +79,12 @@ struct DeliveryStep {
 class DeliveryTracker {
  public:
   explicit DeliveryTracker(v1::DeliverySettings settings) : settings_(std::move(settings)) {}
+  // Movable, not copyable: the due index points at the keys of cases_
+  // (a moved map keeps its nodes).
+  DeliveryTracker(DeliveryTracker&&) = default;
+  DeliveryTracker& operator=(DeliveryTracker&&) = default;
+  DeliveryTracker(const DeliveryTracker&) = delete;
+  DeliveryTracker& operator=(const DeliveryTracker&) = delete;
 
   // Takes one event into account: one read from the log (broker time), or
   // one the service has just appended (stamped with its own clock).
@@ -88,7 +96,9 @@ class DeliveryTracker {
   std::optional<DeliveryStep> NextStep(const std::string& referral_id, const std::string& destination,
                                        TimePoint now) const;
 
-  // Every case that has a step due at `now` (its first step each).
+  // Every case that has a step due at `now` (its first step each), in the
+  // order they fell due. Costs the cases due, not every open case: each
+  // case is indexed under the earliest time a step can fall due for it.
   std::vector<DeliveryStep> DueSteps(TimePoint now) const;
 
   // The broker refused a step for this case as an illegal transition (its
@@ -130,22 +140,35 @@ class DeliveryTracker {
     uint32_t failed_attempt = 0;
     uint32_t transfer_failures = 0;
     std::string last_transfer_failure;
+    // Where the case is in due_ (kNever: not in it).
+    TimePoint indexed_due = kNever;
   };
+  static constexpr TimePoint kNever = TimePoint::max();
+  using CaseMap = std::map<std::string, Case>;
 
   static std::string Key(const std::string& referral_id, const std::string& destination) {
     return referral_id + '\n' + destination;
   }
   std::optional<DeliveryStep> Next(const std::string& key, const Case& c, TimePoint now) const;
+  // The earliest time Next can give case `c` a step: TimePoint::min() for
+  // one due now, kNever for none until another event about it. Never later
+  // than Next would say (earlier only costs a look that finds nothing).
+  TimePoint DueAt(const Case& c) const;
+  // Files the case under DueAt in due_ after a change to it.
+  void Reindex(CaseMap::iterator it);
   // Forgets a case that can need no further step, and the referral's case
-  // at escalate_to once the referral has no open case left.
-  void PruneIfDone(std::map<std::string, Case>::iterator it);
+  // at escalate_to once the referral has no open case left. After a change
+  // to the case; reindexes it when it stays.
+  void PruneIfDone(CaseMap::iterator it);
   // True when the referral has a case at escalate_to (as far as known).
   bool HasEscalationCase(const std::string& referral_id) const {
     return escalation_cases_.count(referral_id) > 0;
   }
 
   v1::DeliverySettings settings_;
-  std::map<std::string, Case> cases_;  // open cases, by referral id '\n' destination
+  CaseMap cases_;  // open cases, by referral id '\n' destination
+  // (due time, case): every open case that may need a step, by DueAt.
+  std::set<std::pair<TimePoint, const std::string*>> due_;
   // Referral ids with an open case and a case at escalate_to.
   std::unordered_set<std::string> escalation_cases_;
 };

@@ -5,6 +5,9 @@
 #include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
+#include <random>
+#include <set>
+
 namespace refx {
 namespace {
 
@@ -314,6 +317,98 @@ TEST(DeliveryTrackerTest, SnapshotChunksRestoreTheSameSteps) {
   esc.mutable_case_escalated()->set_destination("IDVA");
   back.Apply(esc);
   EXPECT_FALSE(back.NextStep(refs[2], "IDVA", kT0 + seconds(90002)));
+}
+
+// DueSteps reads an index of when each case next falls due instead of
+// asking every open case: over random histories (every kind of event the
+// tracker reads, holds, escalation routes, a snapshot round trip) and
+// random times it must name exactly the cases NextStep gives a step.
+TEST(DeliveryTrackerTest, DueStepsNamesExactlyTheCasesWithAStepDue) {
+  const std::vector<std::string> dests = {"IDVA", "DA_MARAC", "CSU_TRIAGE"};
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    auto pick = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
+    // Some runs with a timer switched off or no escalation.
+    const uint32_t interval = seed % 5 == 0 ? 0 : 300;
+    const uint32_t give_up = seed % 7 == 0 ? 0 : 3600;
+    const std::string to = seed % 3 == 0 ? "" : "CSU_TRIAGE";
+    DeliveryTracker t(Settings(interval, give_up, to));
+    std::vector<std::string> refs;
+    for (int r = 1; r <= 6; ++r) refs.push_back("R-000000000" + std::to_string(r));
+    TimePoint clock = kT0;
+    auto check = [&](const DeliveryTracker& tracker, const char* what) {
+      for (int probe = 0; probe < 4; ++probe) {
+        const TimePoint now = clock + seconds(pick(5000));
+        std::set<std::pair<std::string, std::string>> want, got;
+        for (const std::string& ref : refs) {
+          for (const std::string& dest : dests) {
+            if (tracker.NextStep(ref, dest, now)) want.emplace(ref, dest);
+          }
+        }
+        for (const DeliveryStep& step : tracker.DueSteps(now)) {
+          EXPECT_TRUE(got.emplace(step.referral_id, step.destination).second) << "a case named twice";
+        }
+        ASSERT_EQ(got, want) << what << ", seed " << seed;
+      }
+    };
+    for (int n = 0; n < 120; ++n) {
+      clock += seconds(pick(400));
+      const std::string& ref = refs[pick(refs.size())];
+      const std::string& dest = dests[pick(dests.size())];
+      v1::Event e = At(clock - seconds(pick(30)));  // broker times a little behind, sometimes
+      switch (pick(12)) {
+        case 0:
+        case 1:
+          e = ForReferral(Routed(dest, clock), ref);
+          break;
+        case 2:
+        case 3:
+          e = ForReferral(Delivered(1 + static_cast<uint32_t>(pick(3)), clock, dest), ref);
+          break;
+        case 4:
+          e = Received(1 + static_cast<uint32_t>(pick(3)), clock, dest);
+          e.mutable_case_received_by_system()->set_referral_id(ref);
+          break;
+        case 5:
+          e = TransferFailed(1 + static_cast<uint32_t>(pick(3)), clock);
+          e.mutable_case_transfer_failed()->set_referral_id(ref);
+          e.mutable_case_transfer_failed()->set_destination(dest);
+          break;
+        case 6:
+          e = ForReferral(Acknowledged(clock, dest), ref);
+          break;
+        case 7:
+          e.mutable_case_undeliverable()->set_referral_id(ref);
+          e.mutable_case_undeliverable()->set_destination(dest);
+          break;
+        case 8:
+          e.mutable_case_escalated()->set_referral_id(ref);
+          e.mutable_case_escalated()->set_destination(dest);
+          break;
+        case 9:
+          if (pick(4) == 0) {
+            e.mutable_referral_withdrawn()->set_referral_id(ref);
+          } else {
+            t.Hold(ref, dest);
+            check(t, "after a hold");
+            continue;
+          }
+          break;
+        case 10:
+          t.MarkEscalationRouted(ref, dest);
+          check(t, "after an escalation route");
+          continue;
+        default:
+          check(t, "between events");
+          continue;
+      }
+      t.Apply(e);
+      check(t, "after an event");
+    }
+    DeliveryTracker back(Settings(interval, give_up, to));
+    t.ToSnapshotChunks(3, [&](const v1::DeliverySnapshot& chunk) { back.AddSnapshotChunk(chunk); });
+    check(back, "after a snapshot");
+  }
 }
 
 }  // namespace
