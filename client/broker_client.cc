@@ -4,11 +4,9 @@
 #include <chrono>
 #include <map>
 #include <thread>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <google/protobuf/wire_format_lite.h>
 #include <zmq.hpp>
 
+#include "client/frame_items.h"
 #include "core/frame_codec.h"
 
 namespace refx {
@@ -389,9 +387,32 @@ Status BrokerClient::Read(v1::ReadRequest request, const EventFn& on_event, cons
 
 Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window,
                                     const ResultFn& on_result) {
-  return CallWindowed(
+  // Each referral serialised straight into its frame (frame_items.h), not
+  // copied into a Frame first.
+  std::vector<FrameItem> item(1);
+  return CallWindowedEncoded(
       referrals.size(), window,
-      [&](size_t i, v1::Frame* request) { *request->mutable_submit()->mutable_referral() = referrals[i]; }, on_result);
+      [&](size_t i, uint64_t correlation_id, std::string* bytes) {
+        item[0].message = &referrals[i];
+        EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitFieldNumber,
+                         v1::SubmitRequest::kReferralFieldNumber, item, bytes);
+        return Status::OK();
+      },
+      [&](size_t index, const v1::Frame& reply) {
+        if (reply.has_ack()) {
+          on_result(index, Status::OK(), reply.ack());
+        } else {
+          on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
+                    v1::Ack());
+        }
+      });
+}
+
+v1::Frame BrokerClient::FrameHead(uint64_t correlation_id) const {
+  v1::Frame head;
+  head.set_correlation_id(correlation_id);
+  head.set_on_behalf_of(options_.on_behalf_of);
+  return head;
 }
 
 namespace {
@@ -448,11 +469,15 @@ Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, s
   const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return referrals[i].ByteSizeLong(); });
   const size_t frames = referrals.empty() ? 0 : first.size() - 1;
-  return CallWindowedFrames(
+  std::vector<FrameItem> items;
+  return CallWindowedEncoded(
       frames, window,
-      [&](size_t f, v1::Frame* request) {
-        auto* batch = request->mutable_submit_batch();
-        for (size_t i = first[f]; i < first[f + 1]; ++i) *batch->add_referrals() = referrals[i];
+      [&](size_t f, uint64_t correlation_id, std::string* bytes) {
+        items.assign(first[f + 1] - first[f], FrameItem());
+        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].message = &referrals[i];
+        EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitBatchFieldNumber,
+                         v1::SubmitBatchRequest::kReferralsFieldNumber, items, bytes);
+        return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {
         DispatchBatchReply(reply, reply.has_submit_batch_result(), reply.submit_batch_result().results(), first[f],
@@ -471,11 +496,15 @@ Status BrokerClient::AppendBatches(const std::vector<v1::AppendRequest>& appends
   const std::vector<size_t> first = FrameBounds(appends.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return appends[i].ByteSizeLong(); });
   const size_t frames = appends.empty() ? 0 : first.size() - 1;
-  return CallWindowedFrames(
+  std::vector<FrameItem> items;
+  return CallWindowedEncoded(
       frames, window,
-      [&](size_t f, v1::Frame* request) {
-        auto* batch = request->mutable_append_batch();
-        for (size_t i = first[f]; i < first[f + 1]; ++i) *batch->add_appends() = appends[i];
+      [&](size_t f, uint64_t correlation_id, std::string* bytes) {
+        items.assign(first[f + 1] - first[f], FrameItem());
+        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].message = &appends[i];
+        EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kAppendBatchFieldNumber,
+                         v1::AppendBatchRequest::kAppendsFieldNumber, items, bytes);
+        return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {
         DispatchBatchReply(reply, reply.has_append_batch_result(), reply.append_batch_result().results(), first[f],
@@ -517,38 +546,16 @@ Status BrokerClient::SubmitBatchesEncoded(const std::vector<std::string_view>& r
   const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return referrals[i].size(); });
   const size_t frames = referrals.empty() ? 0 : first.size() - 1;
+  std::vector<FrameItem> items;
   return CallWindowedEncoded(
       frames, window,
       [&](size_t f, uint64_t correlation_id, std::string* bytes) {
-        // The frame's head (correlation id, on_behalf_of) serialised by
-        // protobuf, then field submit_batch written by hand around the
-        // referrals' own bytes: the same bytes protobuf would write, without
-        // parsing or copying each referral into a message first.
-        v1::Frame head;
-        head.set_correlation_id(correlation_id);
-        head.set_on_behalf_of(options_.on_behalf_of);
-        size_t batch_size = 0;
-        for (size_t i = first[f]; i < first[f + 1]; ++i) {
-          batch_size += 1 + google::protobuf::io::CodedOutputStream::VarintSize32(
-                                static_cast<uint32_t>(referrals[i].size())) +
-                        referrals[i].size();
-        }
-        bytes->clear();
-        bytes->reserve(head.ByteSizeLong() + batch_size + 16);
-        google::protobuf::io::StringOutputStream stream(bytes);
-        google::protobuf::io::CodedOutputStream out(&stream);
-        head.SerializeToCodedStream(&out);
-        out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-            v1::Frame::kSubmitBatchFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-        out.WriteVarint32(static_cast<uint32_t>(batch_size));
-        for (size_t i = first[f]; i < first[f + 1]; ++i) {
-          out.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-              v1::SubmitBatchRequest::kReferralsFieldNumber,
-              google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-          out.WriteVarint32(static_cast<uint32_t>(referrals[i].size()));
-          out.WriteRaw(referrals[i].data(), static_cast<int>(referrals[i].size()));
-        }
-        out.Trim();
+        // The referrals' own bytes in the frame, without parsing or copying
+        // each into a message first (frame_items.h).
+        items.assign(first[f + 1] - first[f], FrameItem());
+        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].bytes = referrals[i];
+        EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitBatchFieldNumber,
+                         v1::SubmitBatchRequest::kReferralsFieldNumber, items, bytes);
         return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {

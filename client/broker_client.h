@@ -183,8 +183,12 @@ class BrokerClient {
   // Encodes request `index` of a window with `correlation_id` into *bytes;
   // an error stops the window and is returned.
   using EncodeFn = std::function<Status(size_t index, uint64_t correlation_id, std::string* bytes)>;
-  // The window loop under CallWindowedFrames and SubmitBatchesEncoded.
+  // The window loop under CallWindowedFrames and the submits and appends
+  // that write their frames without a copy (frame_items.h).
   Status CallWindowedEncoded(size_t count, size_t window, const EncodeFn& encode, const ReplyFn& on_reply);
+  // A frame's head for a windowed request: `correlation_id` and this
+  // client's on_behalf_of.
+  v1::Frame FrameHead(uint64_t correlation_id) const;
 
   Status Connect();
   void Disconnect();
