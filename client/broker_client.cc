@@ -389,13 +389,11 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
                                     const ResultFn& on_result) {
   // Each referral serialised straight into its frame (frame_items.h), not
   // copied into a Frame first.
-  std::vector<FrameItem> item(1);
   return CallWindowedEncoded(
       referrals.size(), window,
       [&](size_t i, uint64_t correlation_id, std::string* bytes) {
-        item[0].message = &referrals[i];
         EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitFieldNumber,
-                         v1::SubmitRequest::kReferralFieldNumber, item, bytes);
+                         v1::SubmitRequest::kReferralFieldNumber, {referrals[i]}, bytes);
         return Status::OK();
       },
       [&](size_t index, const v1::Frame& reply) {
@@ -469,14 +467,12 @@ Status BrokerClient::SubmitBatches(const std::vector<v1::Referral>& referrals, s
   const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return referrals[i].ByteSizeLong(); });
   const size_t frames = referrals.empty() ? 0 : first.size() - 1;
-  std::vector<FrameItem> items;
   return CallWindowedEncoded(
       frames, window,
       [&](size_t f, uint64_t correlation_id, std::string* bytes) {
-        items.assign(first[f + 1] - first[f], FrameItem());
-        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].message = &referrals[i];
         EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitBatchFieldNumber,
-                         v1::SubmitBatchRequest::kReferralsFieldNumber, items, bytes);
+                         v1::SubmitBatchRequest::kReferralsFieldNumber, FrameItemsOf(referrals, first[f], first[f + 1]),
+                         bytes);
         return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {
@@ -496,14 +492,12 @@ Status BrokerClient::AppendBatches(const std::vector<v1::AppendRequest>& appends
   const std::vector<size_t> first = FrameBounds(appends.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return appends[i].ByteSizeLong(); });
   const size_t frames = appends.empty() ? 0 : first.size() - 1;
-  std::vector<FrameItem> items;
   return CallWindowedEncoded(
       frames, window,
       [&](size_t f, uint64_t correlation_id, std::string* bytes) {
-        items.assign(first[f + 1] - first[f], FrameItem());
-        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].message = &appends[i];
         EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kAppendBatchFieldNumber,
-                         v1::AppendBatchRequest::kAppendsFieldNumber, items, bytes);
+                         v1::AppendBatchRequest::kAppendsFieldNumber, FrameItemsOf(appends, first[f], first[f + 1]),
+                         bytes);
         return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {
@@ -546,16 +540,14 @@ Status BrokerClient::SubmitBatchesEncoded(const std::vector<std::string_view>& r
   const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,
                                                 [&](size_t i) { return referrals[i].size(); });
   const size_t frames = referrals.empty() ? 0 : first.size() - 1;
-  std::vector<FrameItem> items;
   return CallWindowedEncoded(
       frames, window,
       [&](size_t f, uint64_t correlation_id, std::string* bytes) {
         // The referrals' own bytes in the frame, without parsing or copying
         // each into a message first (frame_items.h).
-        items.assign(first[f + 1] - first[f], FrameItem());
-        for (size_t i = first[f]; i < first[f + 1]; ++i) items[i - first[f]].bytes = referrals[i];
         EncodeFrameItems(FrameHead(correlation_id), v1::Frame::kSubmitBatchFieldNumber,
-                         v1::SubmitBatchRequest::kReferralsFieldNumber, items, bytes);
+                         v1::SubmitBatchRequest::kReferralsFieldNumber, FrameItemsOf(referrals, first[f], first[f + 1]),
+                         bytes);
         return Status::OK();
       },
       [&](size_t f, const v1::Frame& reply) {

@@ -28,9 +28,18 @@ namespace refx {
 // One item of a frame's body: `message` serialised in place when set, else
 // `bytes` (already a serialised message) as they are.
 struct FrameItem {
+  FrameItem(const google::protobuf::MessageLite& m) : message(&m) {}  // NOLINT: implicit on purpose
+  FrameItem(std::string_view b) : bytes(b) {}                         // NOLINT: implicit on purpose
   const google::protobuf::MessageLite* message = nullptr;
   std::string_view bytes;
 };
+
+// Items [begin, end) of `all`: messages, or serialised bytes.
+template <class T>
+std::vector<FrameItem> FrameItemsOf(const std::vector<T>& all, size_t begin, size_t end) {
+  return std::vector<FrameItem>(all.begin() + static_cast<std::ptrdiff_t>(begin),
+                                all.begin() + static_cast<std::ptrdiff_t>(end));
+}
 
 // Replaces *out with the bytes of `head` (which must have no body) plus
 // body field `body_field` of v1::Frame (a message type whose field

@@ -41,7 +41,7 @@ TEST(FrameItemsTest, ASubmitIsProtobufsOwnBytes) {
   *frame.mutable_submit()->mutable_referral() = referral;
   std::string bytes = "left over";
   EncodeFrameItems(Head(42, ""), v1::Frame::kSubmitFieldNumber, v1::SubmitRequest::kReferralFieldNumber,
-                   {{&referral, {}}}, &bytes);
+                   {referral}, &bytes);
   EXPECT_EQ(bytes, EncodeFrame(frame));
 }
 
@@ -53,11 +53,9 @@ TEST(FrameItemsTest, ABatchOfMessagesOrOfTheirBytesIsProtobufsOwnBytes) {
   for (const v1::Referral& r : referrals) *frame.mutable_submit_batch()->add_referrals() = r;
   std::vector<std::string> serialised;
   for (const v1::Referral& r : referrals) serialised.push_back(r.SerializeAsString());
-  std::vector<FrameItem> as_messages, as_bytes;
-  for (size_t i = 0; i < referrals.size(); ++i) {
-    as_messages.push_back({&referrals[i], {}});
-    as_bytes.push_back({nullptr, serialised[i]});
-  }
+  const std::vector<FrameItem> as_messages = FrameItemsOf(referrals, 0, referrals.size());
+  std::vector<std::string_view> views(serialised.begin(), serialised.end());
+  const std::vector<FrameItem> as_bytes = FrameItemsOf(views, 0, views.size());
   std::string bytes;
   EncodeFrameItems(Head(7, "kent-police/officer-1"), v1::Frame::kSubmitBatchFieldNumber,
                    v1::SubmitBatchRequest::kReferralsFieldNumber, as_messages, &bytes);
@@ -79,7 +77,7 @@ TEST(FrameItemsTest, AnAppendBatchAndAnEmptyBatchAreProtobufsOwnBytes) {
   for (const v1::AppendRequest& a : appends) *frame.mutable_append_batch()->add_appends() = a;
   std::string bytes;
   EncodeFrameItems(Head(300, ""), v1::Frame::kAppendBatchFieldNumber, v1::AppendBatchRequest::kAppendsFieldNumber,
-                   {{&appends[0], {}}, {&appends[1], {}}}, &bytes);
+                   FrameItemsOf(appends, 0, 2), &bytes);
   EXPECT_EQ(bytes, EncodeFrame(frame));
 
   v1::Frame empty = Head(1, "");
