@@ -35,6 +35,16 @@ bool RetryableError(const v1::Frame& reply) {
   return reply.has_error() && (reply.error().code() == v1::INTERNAL || reply.error().code() == v1::UNAVAILABLE);
 }
 
+// Hands request `index` its result from a reply that is an ack or an error.
+void DispatchAckReply(size_t index, const v1::Frame& reply, const BrokerClient::ResultFn& on_result) {
+  if (reply.has_ack()) {
+    on_result(index, Status::OK(), reply.ack());
+  } else {
+    on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
+              v1::Ack());
+  }
+}
+
 }  // namespace
 
 BrokerClient::BrokerClient(ClientOptions options)
@@ -396,14 +406,7 @@ Status BrokerClient::SubmitWindowed(const std::vector<v1::Referral>& referrals, 
                          v1::SubmitRequest::kReferralFieldNumber, {referrals[i]}, bytes);
         return Status::OK();
       },
-      [&](size_t index, const v1::Frame& reply) {
-        if (reply.has_ack()) {
-          on_result(index, Status::OK(), reply.ack());
-        } else {
-          on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
-                    v1::Ack());
-        }
-      });
+      [&](size_t index, const v1::Frame& reply) { DispatchAckReply(index, reply, on_result); });
 }
 
 v1::Frame BrokerClient::FrameHead(uint64_t correlation_id) const {
@@ -507,14 +510,8 @@ Status BrokerClient::AppendBatches(const std::vector<v1::AppendRequest>& appends
 }
 
 Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result) {
-  return CallWindowedFrames(count, window, fill, [&](size_t index, const v1::Frame& reply) {
-    if (reply.has_ack()) {
-      on_result(index, Status::OK(), reply.ack());
-    } else {
-      on_result(index, reply.has_error() ? StatusFromError(reply.error()) : Status::Internal("unexpected reply"),
-                v1::Ack());
-    }
-  });
+  return CallWindowedFrames(count, window, fill,
+                            [&](size_t index, const v1::Frame& reply) { DispatchAckReply(index, reply, on_result); });
 }
 
 Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply) {
