@@ -149,10 +149,10 @@ Status DeliveryService::RunOnce(const std::function<bool()>& should_stop) {
   follow.set_purpose("refx-delivery: deliver cases");
   AskForCaseEvents(&follow);
   std::set<CaseKey> touched;  // cases with events in the batch being read
-  // A timer pass walks every open case, so it runs at most every
-  // kTimerPassInterval, not after every burst of the read: timers are
-  // seconds long, and at a steady flow of events the walk was the
-  // service's largest cost per burst.
+  // A timer pass runs at most every kTimerPassInterval, not after every
+  // burst of the read: timers are seconds long. It looks only at the cases
+  // due (DeliveryTracker::DueSteps reads an index of due times); when it
+  // walked every open case it was the service's largest cost per burst.
   constexpr std::chrono::milliseconds kTimerPassInterval{100};
   auto last_timer_pass = std::chrono::steady_clock::now();
   s = reader.Read(

@@ -115,8 +115,9 @@ void DeliveryTracker::PruneIfDone(CaseMap::iterator it) {
 }
 
 std::optional<DeliveryStep> DeliveryTracker::Next(const std::string& key, const Case& c, TimePoint now) const {
-  // A timer pass asks this of every open case and most have nothing due:
-  // the step's strings are made only once one is.
+  // Asked of every case the due index says may have a step, and of every
+  // case an event touched; many have nothing due: the step's strings are
+  // made only once one is.
   if (c.held || c.withdrawn) return std::nullopt;
   DeliveryStep::Kind kind;
   uint32_t attempt = 0;
