@@ -21,6 +21,11 @@ Status SyncDir(const std::string& dir) {
   return Status::OK();
 }
 
+Status SyncParentDir(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  return SyncDir(dir.empty() ? "." : dir);
+}
+
 Status CreateDirDurably(const std::string& path, mode_t mode) {
   namespace fs = std::filesystem;
   if (path.empty()) return Status::IoError("no folder named (empty path)");
@@ -79,9 +84,7 @@ Status ReplaceFileDurably(const std::string& path, const std::string& data) {
   if (!written) return Status::IoError("cannot write " + tmp + ": " + write_error);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot rename " + tmp + ": " + FileErrno());
   // The rename itself is durable once the folder is synced.
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  return SyncDir(dir);
+  return SyncParentDir(path);
 }
 
 }  // namespace refx

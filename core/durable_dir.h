@@ -35,4 +35,8 @@ Status ReplaceFileDurably(const std::string& path, const std::string& data);
 // it survive a power loss. OK, or IoError naming the folder.
 Status SyncDir(const std::string& dir);
 
+// SyncDir of the folder that holds `path` ("." for a bare file name), after
+// a file in it was created, renamed or removed.
+Status SyncParentDir(const std::string& path);
+
 }  // namespace refx

@@ -264,10 +264,9 @@ Status OutcomeIndex::Compact(const std::string& written, uint64_t written_lines)
     ::unlink(tmp.c_str());
     return s;
   }
-  const size_t slash = path_.rfind('/');
   // The rename is in place either way; a failed sync may only undo it after
   // a power loss (the old file comes back, complete).
-  (void)SyncDir(slash == std::string::npos ? "." : path_.substr(0, slash));
+  (void)SyncParentDir(path_);
   ::close(fd_);
   fd_ = fd;
   lines_ = lines;

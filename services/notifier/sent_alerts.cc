@@ -64,8 +64,7 @@ Status SentAlerts::AppendLine(const std::string& line) {
 Status SentAlerts::Create(uint64_t from_seq) {
   REFX_RETURN_IF_ERROR(AppendLine("from " + std::to_string(from_seq)));
   // The new file's name is durable once its folder is synced.
-  std::string dir = std::filesystem::path(path_).parent_path().string();
-  REFX_RETURN_IF_ERROR(SyncDir(dir.empty() ? "." : dir));
+  REFX_RETURN_IF_ERROR(SyncParentDir(path_));
   from_seq_ = from_seq;
   exists_ = true;
   return Status::OK();
