@@ -103,7 +103,7 @@ void DeliveryTracker::PruneIfDone(CaseMap::iterator it) {
     Reindex(it);
     return;
   }
-  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &it->first});
+  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &*it});
   auto next = cases_.erase(it);
   // Keys sort by referral id first: the referral's other open cases are
   // next to this one.
@@ -189,8 +189,8 @@ void DeliveryTracker::Reindex(CaseMap::iterator it) {
   Case& c = it->second;
   const TimePoint due = DueAt(c);
   if (due == c.indexed_due) return;
-  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &it->first});
-  if (due != kNever) due_.emplace(due, &it->first);
+  if (c.indexed_due != kNever) due_.erase({c.indexed_due, &*it});
+  if (due != kNever) due_.emplace(due, &*it);
   c.indexed_due = due;
 }
 
@@ -205,8 +205,8 @@ std::optional<DeliveryStep> DeliveryTracker::NextStep(const std::string& referra
 std::vector<DeliveryStep> DeliveryTracker::DueSteps(TimePoint now) const {
   std::vector<DeliveryStep> out;
   for (auto entry = due_.begin(); entry != due_.end() && entry->first <= now; ++entry) {
-    const std::string& key = *entry->second;
-    if (std::optional<DeliveryStep> step = Next(key, cases_.at(key), now)) out.push_back(std::move(*step));
+    const auto& [key, c] = *entry->second;
+    if (std::optional<DeliveryStep> step = Next(key, c, now)) out.push_back(std::move(*step));
   }
   return out;
 }

@@ -79,7 +79,7 @@ struct DeliveryStep {
 class DeliveryTracker {
  public:
   explicit DeliveryTracker(v1::DeliverySettings settings) : settings_(std::move(settings)) {}
-  // Movable, not copyable: the due index points at the keys of cases_
+  // Movable, not copyable: the due index points at the entries of cases_
   // (a moved map keeps its nodes).
   DeliveryTracker(DeliveryTracker&&) = default;
   DeliveryTracker& operator=(DeliveryTracker&&) = default;
@@ -168,7 +168,7 @@ class DeliveryTracker {
   v1::DeliverySettings settings_;
   CaseMap cases_;  // open cases, by referral id '\n' destination
   // (due time, case): every open case that may need a step, by DueAt.
-  std::set<std::pair<TimePoint, const std::string*>> due_;
+  std::set<std::pair<TimePoint, const CaseMap::value_type*>> due_;
   // Referral ids with an open case and a case at escalate_to.
   std::unordered_set<std::string> escalation_cases_;
 };
