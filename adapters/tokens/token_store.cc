@@ -1,9 +1,7 @@
 #include "adapters/tokens/token_store.h"
 
-#include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -13,6 +11,7 @@
 #include <regex>
 #include <sstream>
 
+#include "core/durable_dir.h"
 #include "core/hex.h"
 
 namespace refx::adapters {
@@ -35,23 +34,9 @@ std::string NowUtc() {
 Status WriteEntries(const std::string& path, const std::vector<TokenEntry>& entries) {
   std::string text = "# refx-adapter bearer tokens: NAME BLAKE2B-256-HEX CREATED (refx tokens issue|list|revoke)\n";
   for (const TokenEntry& e : entries) text += e.name + " " + e.hash_hex + " " + e.created + "\n";
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
-  }
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-  if (dir.empty()) dir = "/";
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::OK();
+  // Mode 0600 (the hashes are secrets of a kind); the old list or the new
+  // one survives a crash, never a torn file.
+  return ReplaceFileDurably(path, text);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "adapters/tokens/token_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <sstream>
@@ -33,6 +34,10 @@ TEST(TokenStoreTest, IssueVerifyListRevoke) {
   const std::string text = Slurp(file);
   EXPECT_EQ(text.find(a), std::string::npos);
   EXPECT_NE(text.find(TokenFile::HashHex(a)), std::string::npos);
+  // Readable by its owner only: the hashes are what a token is checked against.
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
 
   TokenVerifier verifier(file);
   std::string caller;
@@ -54,6 +59,16 @@ TEST(TokenStoreTest, IssueVerifyListRevoke) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   EXPECT_EQ(verifier.Verify(a, &caller).code(), Status::Code::kNotFound);
   EXPECT_TRUE(verifier.Verify(b, &caller).ok());
+}
+
+TEST(TokenStoreTest, AFileThatCannotBeWrittenIsAnErrorNamingIt) {
+  testing::TempDir tmp;
+  const std::string file = tmp.Sub("no-such-folder/tokens");
+  std::string token = "unchanged";
+  const Status s = TokenFile::Issue(file, "niche-rms", &token);
+  EXPECT_EQ(s.code(), Status::Code::kIoError);
+  EXPECT_NE(s.ToString().find("no-such-folder/tokens"), std::string::npos) << s.ToString();
+  EXPECT_EQ(token, "unchanged");  // no token handed out that the file does not hold
 }
 
 TEST(TokenStoreTest, MalformedLineIsNamed) {
