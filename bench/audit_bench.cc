@@ -46,7 +46,7 @@
 // The broker always runs on a RocksDB checkpoint (hard-link copy) of the log
 // in a per-run folder, so the kept log never changes.
 //
-// Output: Markdown on stdout (docs/BENCHMARKS.md, "Audit (issue 4)");
+// Output: Markdown on stdout (the audit and restart rows of docs/BENCHMARKS.md);
 // progress on stderr when it is a terminal.
 #include <CLI/CLI.hpp>
 #include <rocksdb/utilities/checkpoint.h>

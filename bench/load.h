@@ -64,9 +64,8 @@ struct BenchClient {
 };
 
 // Makes one BrokerClient per agency, all in `context` (which must outlive
-// them). Clients are made once per broker and reused by every run: a
-// BrokerClient made where an earlier one was destroyed, in the same shared
-// context, can fail to connect (see docs/BENCHMARKS.md, "Library findings").
+// them). Clients are made once per broker and reused by every run, so that
+// a run measures requests, not CURVE handshakes.
 std::vector<BenchClient> MakeClients(const Target& target, const std::vector<BenchAgency>& agencies,
                                      zmq::context_t* context);
 
