@@ -509,29 +509,6 @@ Status BrokerClient::AppendBatches(const std::vector<v1::AppendRequest>& appends
       });
 }
 
-Status BrokerClient::CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result) {
-  return CallWindowedFrames(count, window, fill,
-                            [&](size_t index, const v1::Frame& reply) { DispatchAckReply(index, reply, on_result); });
-}
-
-Status BrokerClient::CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply) {
-  return CallWindowedEncoded(
-      count, window,
-      [&](size_t index, uint64_t correlation_id, std::string* bytes) {
-        v1::Frame request;
-        fill(index, &request);
-        if (!SafeToResend(request)) {
-          return Status::InvalidArgument("request " + std::to_string(index) +
-                                         " is an append without an idempotency key: not safe to send in a window");
-        }
-        request.set_correlation_id(correlation_id);
-        if (request.on_behalf_of().empty()) request.set_on_behalf_of(options_.on_behalf_of);
-        *bytes = EncodeFrame(request);
-        return Status::OK();
-      },
-      on_reply);
-}
-
 Status BrokerClient::SubmitBatchesEncoded(const std::vector<std::string_view>& referrals, size_t per_frame,
                                           size_t window, const ResultFn& on_result) {
   const std::vector<size_t> first = FrameBounds(referrals.size(), per_frame, options_.batch_frame_bytes,

@@ -120,7 +120,7 @@ class BrokerClient {
   // be called from any thread.
   uint64_t head_seq_seen() const { return head_seq_seen_.load(std::memory_order_relaxed); }
 
-  // Result of one request in SubmitWindowed / CallWindowed.
+  // Result of one request (one referral or append) of a windowed or batched call.
   using ResultFn = std::function<void(size_t index, const Status& status, const v1::Ack& ack)>;
 
   // Submits all `referrals` keeping up to `window` requests in flight, as a
@@ -132,21 +132,6 @@ class BrokerClient {
   // PermissionDenied as for Call.
   Status SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window, const ResultFn& on_result);
 
-  // Builds request i of `count` into its argument (a fresh Frame).
-  using FillFn = std::function<void(size_t index, v1::Frame* request)>;
-  // The same for any `count` requests that are safe to send twice (submits;
-  // appends WITH an idempotency key): fill(i) builds request i, on_result
-  // gets each reply (an Error reply as its Status) in completion order. A
-  // request answered INTERNAL or UNAVAILABLE is sent again after a back-off,
-  // up to max_attempts times. InvalidArgument, having sent nothing more,
-  // for an append without an idempotency key.
-  Status CallWindowed(size_t count, size_t window, const FillFn& fill, const ResultFn& on_result);
-
-  // Called with each whole reply frame (Ack, Error, SubmitBatchResult...).
-  using ReplyFn = std::function<void(size_t index, const v1::Frame& reply)>;
-  // CallWindowed for replies that are not a single Ack: on_reply gets each
-  // reply as it came. Same retries and results otherwise.
-  Status CallWindowedFrames(size_t count, size_t window, const FillFn& fill, const ReplyFn& on_reply);
 
   // Submits all `referrals` in SubmitBatchRequest frames of up to
   // `per_frame` referrals each (at most the broker's max_batch) and up to
@@ -183,8 +168,13 @@ class BrokerClient {
   // Encodes request `index` of a window with `correlation_id` into *bytes;
   // an error stops the window and is returned.
   using EncodeFn = std::function<Status(size_t index, uint64_t correlation_id, std::string* bytes)>;
-  // The window loop under CallWindowedFrames and the submits and appends
-  // that write their frames without a copy (frame_items.h).
+  // Called with each whole reply frame (Ack, Error, SubmitBatchResult...).
+  using ReplyFn = std::function<void(size_t index, const v1::Frame& reply)>;
+  // The window loop under the windowed and batched submits and appends,
+  // which write their frames without a copy (frame_items.h): encode(i)
+  // writes request i, on_reply gets each reply as it came, in completion
+  // order. A request answered INTERNAL or UNAVAILABLE is sent again after a
+  // back-off, up to max_attempts times.
   Status CallWindowedEncoded(size_t count, size_t window, const EncodeFn& encode, const ReplyFn& on_reply);
   // A frame's head for a windowed request: `correlation_id` and this
   // client's on_behalf_of.

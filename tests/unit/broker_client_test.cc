@@ -183,13 +183,19 @@ TEST(BrokerClientTest, BatchFrameAnsweredInternalIsSentAgain) {
   EXPECT_EQ(broker.received(), 2);
 }
 
-TEST(BrokerClientTest, WindowRefusesKeylessAppends) {
+// A batch frame may be sent again whole, so every append in it needs a key:
+// one without refuses the call before anything is sent.
+TEST(BrokerClientTest, BatchRefusesKeylessAppends) {
   FakeBroker broker([](int, const v1::Frame&) -> std::optional<v1::Frame> { return AckFrame(1); });
   BrokerClient client(broker.Options(3));
-  Status s = client.CallWindowed(
-      2, 2, [](size_t, v1::Frame* request) { *request->mutable_append()->mutable_event() = AcceptedEvent(); },
-      [](size_t, const Status&, const v1::Ack&) {});
+  std::vector<v1::AppendRequest> appends(2);
+  for (v1::AppendRequest& a : appends) *a.mutable_event() = AcceptedEvent();
+  appends[0].set_idempotency_key("first");
+  int results = 0;
+  Status s = client.AppendBatches(appends, 2, 2, [&](size_t, const Status&, const v1::Ack&) { ++results; });
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.ToString().find("append 1"), std::string::npos) << s.ToString();
+  EXPECT_EQ(results, 0);
   EXPECT_EQ(broker.received(), 0);
 }
 
