@@ -46,6 +46,8 @@ struct Settings {
   uint64_t backlog = 20000;
   bool quick = false;
   std::string tmp;
+  std::string samples;  // CSV of every referral's timings, when set
+  bool keep_temp = false;
 };
 
 // The Sevenoaks configuration with fresh keys for every agency, the
@@ -207,13 +209,20 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the read is open
 
   const v1::Referral base = MakeReferral("kent-police");
-  const auto start = Clock::now() + std::chrono::milliseconds(100);
+  // Every sender connects (CURVE handshake, ZAP) before the first referral
+  // is due: a connection made inside the measured run put its first
+  // referrals, and those queued behind them, into the p99.
+  const auto start = Clock::now() + std::chrono::milliseconds(500);
+  const int64_t start_wall = WallNanos() + 500'000'000;  // the same moment on the wall clock
   const auto interval = std::chrono::duration<double>(1.0 / s.rate);
   std::atomic<uint64_t> failures{0};
   std::vector<std::thread> senders;
   for (int t = 0; t < s.senders; ++t) {
     senders.emplace_back([&, t] {
       auto client = stack.ClientFor("kent-police");
+      v1::Frame hb, reply;
+      hb.mutable_heartbeat();
+      if (!client->Call(hb, &reply).ok()) ++failures;
       for (uint64_t n = static_cast<uint64_t>(t); n < total; n += static_cast<uint64_t>(s.senders)) {
         const auto when = start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(n));
         std::this_thread::sleep_until(when);
@@ -264,6 +273,16 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
   // The stages, each from the one before (broker stamps are taken when an
   // event is staged, just before its group commit).
   std::vector<double> router_ms, delivery_ms, lead_ms;
+  std::ofstream samples;
+  if (!s.samples.empty()) {
+    samples.open(s.samples);
+    if (!samples) throw BenchError("cannot write " + s.samples);
+    // One line per referral, ms: when it was due to be sent (from the
+    // first, and since the epoch, to match with the logs), the submission's
+    // round trip, the three stages, the total.
+    samples << "due_ms,due_unix_ms,submit_ms,router_ms,delivery_ms,lead_ms,total_ms\n";
+    samples.precision(15);
+  }
   for (const auto& [id, acked] : acked_wall) {
     auto routed = routed_stamp.find(id);
     auto delivered = delivered_stamp.find(id);
@@ -272,6 +291,14 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
     router_ms.push_back(static_cast<double>(routed->second - acked) / 1e6);
     delivery_ms.push_back(static_cast<double>(delivered->second - routed->second) / 1e6);
     lead_ms.push_back(static_cast<double>(seen->second - delivered->second) / 1e6);
+    if (samples.is_open()) {
+      const Clock::time_point due = scheduled_at.at(id);
+      const double total = std::chrono::duration<double, std::milli>(delivered_at.at(id) - due).count();
+      const double due_ms = std::chrono::duration<double, std::milli>(due - start).count();
+      samples << due_ms << ',' << static_cast<double>(start_wall) / 1e6 + due_ms << ','
+              << total - static_cast<double>(seen->second - acked) / 1e6 << ',' << router_ms.back() << ','
+              << delivery_ms.back() << ',' << lead_ms.back() << ',' << total << '\n';
+    }
   }
   std::printf("\nWhere the time goes (ms; broker stamps, taken when an event is staged):\n\n");
   std::printf("| stage | p50 | p99 |\n|---|---:|---:|\n");
@@ -343,13 +370,15 @@ int Main(int argc, char** argv) {
   app.add_option("--senders", s.senders, "Submitting threads (each strictly one at a time)")->capture_default_str();
   app.add_option("--backlog", s.backlog, "Referrals waiting when the router starts")->capture_default_str();
   app.add_flag("--quick", s.quick, "2 s at the rate and a 2,000 backlog: a smoke run");
+  app.add_option("--samples", s.samples, "Write every referral's timings to this CSV file (ms)");
+  app.add_flag("--keep-temp", s.keep_temp, "Keep the stack's folder (data, logs) for looking at afterwards");
   app.add_option("--tmp", s.tmp, "Base directory for the stack's data (on the disk to measure)");
   CLI11_PARSE(app, argc, argv);
   if (s.quick) {
     s.seconds = 2;
     s.backlog = 2000;
   }
-  TempDir dir(s.tmp, "refx-bench-lifecycle-");
+  TempDir dir(s.tmp, "refx-bench-lifecycle-", s.keep_temp);
   const MachineInfo m = DescribeMachine(dir.path());
   std::printf("# refx-bench-lifecycle\n\nMachine: %u x %s, %.0f GiB, kernel %s; %s (%s, rotational %s); load %s\n",
               m.cpus, m.cpu_model.c_str(), m.memory_gib, m.kernel.c_str(), m.device.c_str(), m.fs_type.c_str(),
