@@ -1,4 +1,5 @@
 #include "eventlog/event_log.h"
+#include "eventlog/background_pacing.h"
 #include "eventlog/rocks_logger.h"
 
 #include <algorithm>
@@ -85,6 +86,15 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
   // RocksDB's own lines go to the broker's log, not to a LOG file on the
   // log's file system (a full one would abort the process: rocks_logger.h).
   db_options.info_log = SharedRocksLogger();
+  // Flushes and compactions paced to the ingest (background_pacing.h), and
+  // their files synced as they are written rather than all at their end,
+  // so the paced bytes reach the disk paced too.
+  std::unique_ptr<BackgroundWritePacer> pacer;
+  if (!options.read_only) {
+    pacer = std::make_unique<BackgroundWritePacer>();
+    db_options.rate_limiter = pacer->limiter();
+    db_options.bytes_per_sync = 256 << 10;
+  }
 
   rocksdb::ColumnFamilyOptions cf_options;
   // dedupe and case_state are read by point lookups for keys that are
@@ -120,6 +130,7 @@ Status EventLog::Open(const OpenOptions& options, std::unique_ptr<EventLog>* out
 
   std::unique_ptr<EventLog> log(new EventLog());
   log->sync_ = options.sync;
+  log->pacer_ = std::move(pacer);
   log->read_only_ = options.read_only;
   log->skip_head_check_ = options.skip_head_check;
   log->master_key_ = options.master_key;
@@ -318,6 +329,7 @@ Status EventLog::AppendBatch(const std::vector<PendingEvent>& batch) {
   FinishSealing(written.ok());
   REFX_RETURN_IF_ERROR(written);
   WriteIndexes(&index_wb, seq);
+  if (pacer_) pacer_->Appended(wb.GetDataSize() + index_wb.GetDataSize());
   {
     std::lock_guard<std::mutex> lock(head_mu_);
     head_hash_ = std::move(prev);

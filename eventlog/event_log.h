@@ -74,6 +74,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "eventlog/background_pacing.h"
 #include "refx/v1/event.pb.h"
 
 namespace rocksdb {
@@ -327,6 +328,8 @@ class EventLog {
   // Adds the by_subject entry of `event` (a subject_indexed event) to `wb`.
   void IndexSubject(const v1::Event& event, uint64_t seq, rocksdb::WriteBatch* wb);
 
+  // Before db_: destroyed after it (RocksDB holds the limiter too).
+  std::unique_ptr<BackgroundWritePacer> pacer_;  // null when read-only
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::ColumnFamilyHandle* events_ = nullptr;
