@@ -216,13 +216,14 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
   const int64_t start_wall = WallNanos() + 500'000'000;  // the same moment on the wall clock
   const auto interval = std::chrono::duration<double>(1.0 / s.rate);
   std::atomic<uint64_t> failures{0};
+  std::atomic<uint64_t> connect_failures{0};  // senders whose heartbeat before the run failed
   std::vector<std::thread> senders;
   for (int t = 0; t < s.senders; ++t) {
     senders.emplace_back([&, t] {
       auto client = stack.ClientFor("kent-police");
       v1::Frame hb, reply;
       hb.mutable_heartbeat();
-      if (!client->Call(hb, &reply).ok()) ++failures;
+      if (!client->Call(hb, &reply).ok()) ++connect_failures;
       for (uint64_t n = static_cast<uint64_t>(t); n < total; n += static_cast<uint64_t>(s.senders)) {
         const auto when = start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(n));
         std::this_thread::sleep_until(when);
@@ -310,6 +311,10 @@ void EndToEndLatency(const Settings& s, SampleStack& stack) {
   for (const auto& [name, v] : stages) {
     std::printf("| %s | %.2f | %.2f |\n", name, v->empty() ? 0 : PercentileSorted(*v, 50),
                 v->empty() ? 0 : PercentileSorted(*v, 99));
+  }
+  if (samples.is_open() && !samples.flush()) throw BenchError("could not write all of " + s.samples);
+  if (connect_failures.load() != 0) {
+    throw BenchError(std::to_string(connect_failures.load()) + " senders could not reach the broker before the run");
   }
   if (ms.size() != scheduled_at.size() || failures.load() != 0) {
     throw BenchError(std::to_string(scheduled_at.size() - ms.size()) + " referrals never reached the lead");

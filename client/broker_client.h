@@ -132,7 +132,6 @@ class BrokerClient {
   // PermissionDenied as for Call.
   Status SubmitWindowed(const std::vector<v1::Referral>& referrals, size_t window, const ResultFn& on_result);
 
-
   // Submits all `referrals` in SubmitBatchRequest frames of up to
   // `per_frame` referrals each (at most the broker's max_batch) and up to
   // options.batch_frame_bytes (a referral larger than that goes in a frame

@@ -6,7 +6,7 @@
 // table, and syncs it. While it does, every append's fdatasync waits behind
 // those bytes on the same disk (a virtual disk's flush persists everything
 // written before it) and the flush takes a core of two. At 1,000 referrals/s
-// that was one stall of 50-100 ms every ~10 s, and it set the p99 of
+// that was one stall of 50-100 ms every ~8 s, and it set the p99 of
 // submit -> lead (docs/BENCHMARKS.md). A RocksDB rate limiter spreads the
 // flush out; a fixed one low enough for that caps sustained ingest at its
 // rate, so the pacer sets the limit from what the log is taking in: four times

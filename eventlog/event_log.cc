@@ -1,5 +1,4 @@
 #include "eventlog/event_log.h"
-#include "eventlog/background_pacing.h"
 #include "eventlog/rocks_logger.h"
 
 #include <algorithm>
