@@ -492,18 +492,22 @@ show_webhook() {  # REFERRAL: what the stand-in case system took of it (10 s at 
   detail cat "$REFX_HOME/case-system/$1-PREVENT-1.json"
 }
 
-show_alerts() {  # REFERRAL: the subjects of the alerts captured about it (10 s at most)
-  local n
+show_alerts() {  # REFERRAL: the subjects of the alerts captured that name it (10 s at most)
+  # A referral is named in its own alert's subject, or in the list of a
+  # digest (many new cases for one destination at once, as here: the demo's
+  # referrals were all submitted before the notifier started).
+  local n files
   for _ in $(seq 1 100); do
-    n=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | wc -l)
+    n=$(grep -l -F -- "$1" "$REFX_HOME"/mail/new/* 2>/dev/null | wc -l)
     ((n >= 2)) && break
     sleep 0.1
   done
-  grep -h "^\(To\|Subject\): " $(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null) </dev/null | indent
-  local first; first=$(grep -l "^Subject: .*$1 " "$REFX_HOME"/mail/new/* 2>/dev/null | head -n 1)
-  [[ -n $first ]] || die "no alert about $1 reached the demo's SMTP server"
+  files=$(grep -l -F -- "$1" "$REFX_HOME"/mail/new/* 2>/dev/null)
+  [[ -n $files ]] || die "no alert about $1 reached the demo's SMTP server"
+  # shellcheck disable=SC2086  # one path per line, no spaces in them
+  grep -h "^\(To\|Subject\): " $files </dev/null | indent
   detail echo "--- one alert, whole"
-  detail cat "$first"
+  detail cat "${files%%$'\n'*}"
 }
 
 wait_for_case() {  # WHO STATE REFERRAL: poll the inbox until the case is in STATE (10 s at most)
@@ -580,7 +584,8 @@ cmd_demo() {
   wait_for_case PREVENT DELIVERED "$prevent"
   wait_for_case DA_OUTREACH DELIVERED "$outreach"
   show "${REFX[@]}" inbox list --as DA_MARAC
-  echo "    the leads are told by e-mail (ids, destination, deadline and where to look; no personal data):"
+  echo "    the leads are told by e-mail (ids, destination, deadline and where to look; no personal data;"
+  echo "    many new cases for one destination at once come in one e-mail listing them):"
   show_alerts "$da"
   echo "    Kent Police's own case system gets each PREVENT case from its adapter (signed webhook), e.g.:"
   show_webhook "$prevent"

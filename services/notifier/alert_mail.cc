@@ -102,6 +102,26 @@ MailMessage ComposeAlert(const Alert& alert, const PartnershipConfig& config, co
   return m;
 }
 
+MailMessage ComposeNewCaseDigest(const std::string& destination, const std::vector<const Alert*>& alerts,
+                                 const PartnershipConfig& config, const v1::AlertSettings& settings) {
+  MailMessage m;
+  AddAddresses(config.DestinationByCode(destination), &m.to);
+  const std::string count = std::to_string(alerts.size());
+  m.subject = "[refx] " + count + " new cases for " + destination;
+  std::string list;
+  for (size_t i = 0; i < alerts.size() && i < kDigestListed; ++i) {
+    const Alert& a = *alerts[i];
+    list += "  " + a.referral_id + "  due " + (a.deadline > 0 ? LondonTimeMinutes(a.deadline) : "none set") + "\r\n";
+  }
+  if (alerts.size() > kDigestListed) list += "  and " + std::to_string(alerts.size() - kDigestListed) + " more\r\n";
+  const std::string console = settings.console_url().empty() ? "the refx console" : settings.console_url();
+  m.body = count + " new cases have been delivered to " + Named(config, destination) +
+           ". They come in one e-mail because more new cases arrived for it at once than are sent one by one.\r\n\r\n"
+           "Referrals:\r\n" + list + "\r\nWhere to look: " + console + "\r\n  or: refx inbox list --as " +
+           destination + "\r\n\r\nThis e-mail holds no details of the people concerned; read the cases in refx.\r\n";
+  return m;
+}
+
 SmtpMailer::SmtpMailer(v1::AlertSettings settings, int timeout_ms)
     : settings_(std::move(settings)), timeout_ms_(timeout_ms) {
   static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;

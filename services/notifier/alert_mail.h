@@ -45,6 +45,19 @@ struct MailMessage {
 // nobody is configured for it.
 MailMessage ComposeAlert(const Alert& alert, const PartnershipConfig& config, const v1::AlertSettings& settings);
 
+// Referral ids a digest lists by name; the rest are counted.
+inline constexpr size_t kDigestListed = 100;
+
+// One message for several new-case alerts of one destination (a digest:
+// the notifier sends one when more new cases wait for a destination than
+// it sends e-mails for one by one, as in a bulk import). To the
+// destination's alert_emails; lists the first kDigestListed referral ids
+// with their deadlines, in the order given, and says how many more there
+// are. Like ComposeAlert, it holds no personal data. `alerts` must be
+// non-empty, all kNewCase and of `destination`.
+MailMessage ComposeNewCaseDigest(const std::string& destination, const std::vector<const Alert*>& alerts,
+                                 const PartnershipConfig& config, const v1::AlertSettings& settings);
+
 class SmtpMailer {
  public:
   // `settings.smtp_url` is smtp://host:port or smtps://host:port. Off

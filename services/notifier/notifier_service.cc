@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
+#include <vector>
 
 #include "core/event_util.h"
 #include "core/log_escape.h"
@@ -23,6 +25,10 @@ constexpr uint64_t kPruneEvery = 20000;
 constexpr size_t kSnapshotChunk = 1024;
 // The journal is compacted only past this many keys.
 constexpr size_t kJournalCompactFloor = 4096;
+// New-case e-mails to one destination within kNewCaseWindow, one case
+// each; more new cases than that go out together, one e-mail per digest.
+constexpr size_t kNewCaseMailsPerWindow = 5;
+constexpr std::chrono::seconds kNewCaseWindow{60};
 }  // namespace
 
 NotifierService::NotifierService(NotifierOptions options)
@@ -121,40 +127,129 @@ void NotifierService::CheckDeadlines(TimePoint now) {
 
 Status NotifierService::SendQueued(TimePoint now) {
   if (now < next_send_) return Status::OK();
+  // New-case alerts queued per destination: more than a destination's
+  // e-mails left in this window go out as one digest.
+  std::map<std::string, size_t> new_cases_waiting;
+  for (const Alert& a : queue_) {
+    if (a.kind == Alert::Kind::kNewCase) ++new_cases_waiting[a.destination];
+  }
+  // New-case alerts of destinations that have had their e-mails for this
+  // window: put back at the front, in order, when the pass ends.
+  std::deque<Alert> held;
+  Status result;
   while (!queue_.empty()) {
     const Alert& alert = queue_.front();
     const std::string key = alert.Key();
+    const bool new_case = alert.kind == Alert::Kind::kNewCase;
     if (fold_.Find(alert.referral_id, alert.destination) == nullptr) {
       // Its case closed more than 30 days before the newest event (it left
       // the fold): nothing is left to do, and its key may have been
       // compacted out of the journal, so a replay must not send it.
       spdlog::info("notifier: alert {} not sent: its case closed over 30 days ago", key);
+      if (new_case) --new_cases_waiting[alert.destination];
       queued_.erase(key);
       queue_.pop_front();
-      waiting_ = queue_.size();
       continue;
+    }
+    std::deque<TimePoint>* recent = nullptr;
+    if (new_case) {
+      recent = &new_case_mails_[alert.destination];
+      while (!recent->empty() && now - recent->front() >= kNewCaseWindow) recent->pop_front();
+      if (recent->size() >= kNewCaseMailsPerWindow) {
+        held.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+        continue;
+      }
+      if (new_cases_waiting[alert.destination] > kNewCaseMailsPerWindow - recent->size()) {
+        const std::string destination = alert.destination;
+        bool sent = false;
+        result = SendDigest(destination, now, &sent);
+        if (!result.ok() || !sent) break;
+        new_cases_waiting[destination] = 0;
+        continue;
+      }
     }
     const MailMessage message = ComposeAlert(alert, *options_.config, options_.config->proto().alerts());
     if (!message.to.empty()) {
       Status s = mailer_.Send(message);
       if (!s.ok()) {
-        ++failures_;
-        spdlog::warn("notifier: alert {} waits for the relay ({} queued); again in {} ms: {}", key, queue_.size(),
-                     backoff_.count(), s.message());
-        next_send_ = now + backoff_;
-        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-        return Status::OK();
+        RelayRefused(now, key, s);
+        break;
       }
-      REFX_RETURN_IF_ERROR(journal_.Add(key));
+      result = journal_.Add(key);
+      if (!result.ok()) break;
       ++sent_;
+      if (recent != nullptr) recent->push_back(now);
       spdlog::info("notifier: alert {} sent to {} address(es)", key, message.to.size());
     }
+    if (new_case) --new_cases_waiting[alert.destination];
     backoff_ = std::chrono::milliseconds(1000);
     queued_.erase(key);
     queue_.pop_front();
-    waiting_ = queue_.size();
   }
+  for (auto it = held.rbegin(); it != held.rend(); ++it) queue_.push_front(std::move(*it));
+  waiting_ = queue_.size();
+  return result;
+}
+
+Status NotifierService::SendDigest(const std::string& destination, TimePoint now, bool* sent) {
+  *sent = false;
+  std::vector<const Alert*> alerts;
+  size_t gone = 0;
+  for (const Alert& a : queue_) {
+    if (a.kind != Alert::Kind::kNewCase || a.destination != destination) continue;
+    if (fold_.Find(a.referral_id, a.destination) != nullptr) {
+      alerts.push_back(&a);
+    } else {
+      ++gone;
+    }
+  }
+  if (gone > 0) {
+    spdlog::info("notifier: {} new-case alerts for {} not sent: their cases closed over 30 days ago", gone,
+                 destination);
+  }
+  std::vector<std::string> keys;
+  keys.reserve(alerts.size());
+  for (const Alert* a : alerts) keys.push_back(a->Key());
+  if (!alerts.empty()) {
+    const MailMessage message =
+        ComposeNewCaseDigest(destination, alerts, *options_.config, options_.config->proto().alerts());
+    if (!message.to.empty()) {
+      Status s = mailer_.Send(message);
+      if (!s.ok()) {
+        RelayRefused(now, "of " + std::to_string(alerts.size()) + " new cases for " + destination, s);
+        return Status::OK();
+      }
+      REFX_RETURN_IF_ERROR(journal_.AddAll(keys));
+      sent_ += alerts.size();
+      ++digests_;
+      new_case_mails_[destination].push_back(now);
+      spdlog::info("notifier: {} new-case alerts for {} sent as one e-mail to {} address(es), from {} to {}",
+                   alerts.size(), destination, message.to.size(), keys.front(), keys.back());
+    }
+  }
+  // Every new-case alert of the destination leaves the queue: sent, or its
+  // case has left the fold (as in SendQueued), or nobody is configured.
+  std::deque<Alert> rest;
+  for (Alert& a : queue_) {
+    if (a.kind == Alert::Kind::kNewCase && a.destination == destination) {
+      queued_.erase(a.Key());
+    } else {
+      rest.push_back(std::move(a));
+    }
+  }
+  queue_ = std::move(rest);
+  backoff_ = std::chrono::milliseconds(1000);
+  *sent = true;
   return Status::OK();
+}
+
+void NotifierService::RelayRefused(TimePoint now, const std::string& what, const Status& why) {
+  ++failures_;
+  spdlog::warn("notifier: alert {} waits for the relay ({} queued); again in {} ms: {}", what, queue_.size(),
+               backoff_.count(), why.message());
+  next_send_ = now + backoff_;
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
 }
 
 Status NotifierService::LoadSnapshot(BrokerClient* reader, uint64_t* from) {
@@ -312,6 +407,9 @@ std::string NotifierService::RenderMetrics() const {
                        last_seq_.load(), head_seq_.load());
   AppendCounter(&out, "refx_notifier_alerts_sent_total", "Alerts the SMTP relay accepted since start.", sent_.load());
   AppendGauge(&out, "refx_notifier_alerts_waiting", "Alerts waiting for the SMTP relay.", waiting_.load());
+  AppendCounter(&out, "refx_notifier_digests_sent_total",
+                "E-mails that told a destination of several new cases at once (each alert is in alerts_sent_total).",
+                digests_.load());
   AppendCounter(&out, "refx_notifier_send_failures_total", "Attempts to send an alert that the relay did not take.",
                 failures_.load());
   return out;

@@ -9,6 +9,12 @@
 //   an escalation     case_escalated: to the destination's and the
 //                     escalation destination's addresses
 // Every destination gets them, whether its agency runs an adapter or not.
+// New-case alerts go one case per e-mail, up to 5 e-mails a minute to a
+// destination; when more new cases wait for it than it has e-mails left in
+// that minute (a bulk import, or a notifier starting on a backlog), they go
+// together in one e-mail listing them (a digest), so a migration of
+// thousands of cases sends a handful of e-mails a minute, not thousands.
+// Deadline and escalation alerts always go one by one, at once.
 // No personal data in any alert (alert_mail.h): referral id, destination,
 // deadline and where to look.
 //
@@ -41,6 +47,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -103,7 +110,8 @@ class NotifierService {
 
   // refx_notifier_last_seq, _log_head_seq, _cursor_lag (gauges),
   // refx_notifier_alerts_sent_total, refx_notifier_alerts_waiting,
-  // refx_notifier_send_failures_total. Any thread.
+  // refx_notifier_digests_sent_total, refx_notifier_send_failures_total.
+  // Any thread.
   std::string RenderMetrics() const;
   // true once following the log; "last_seq", "following", "waiting".
   bool Healthy(std::string* fields) const;
@@ -119,6 +127,13 @@ class NotifierService {
   // Sends what is queued (unless the relay is backing off). Error only when
   // the journal cannot be written.
   Status SendQueued(TimePoint now);
+  // Sends every queued new-case alert of `destination` as one e-mail and
+  // takes them out of the queue: OK with *sent true. OK with *sent false
+  // when the relay did not take it (it backs off; the queue is as it was).
+  // Error only when the journal cannot be written.
+  Status SendDigest(const std::string& destination, TimePoint now, bool* sent);
+  // Counts a failed send of `what` and backs off.
+  void RelayRefused(TimePoint now, const std::string& what, const Status& why);
   TimePoint Now() const;
   // The fold from the snapshot (and watched_ from the fold): *from is the
   // seq it covers, 0 for a full replay. A read's error otherwise.
@@ -144,6 +159,8 @@ class NotifierService {
   std::set<std::pair<std::string, std::string>> watched_;  // cases awaiting acknowledgement with a deadline
   std::deque<Alert> queue_;
   std::set<std::string> queued_;  // keys in queue_
+  // When the new-case e-mails of the last window went, by destination.
+  std::map<std::string, std::deque<TimePoint>> new_case_mails_;
   TimePoint next_send_{};
   std::chrono::milliseconds backoff_{1000};
   std::atomic<uint64_t> last_seq_{0};
@@ -152,6 +169,7 @@ class NotifierService {
   std::atomic<uint64_t> sent_{0};
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> failures_{0};
+  std::atomic<uint64_t> digests_{0};
   std::atomic<uint64_t> passes_{0};
   std::atomic<bool> following_{false};
 };

@@ -50,10 +50,9 @@ Status SentAlerts::Open(const std::string& path) {
   return Status::OK();
 }
 
-Status SentAlerts::AppendLine(const std::string& line) {
+Status SentAlerts::AppendText(const std::string& data) {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot open " + path_ + ": " + std::strerror(errno));
-  const std::string data = line + "\n";
   const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
   const std::string why = ok ? "" : std::strerror(errno);
   ::close(fd);
@@ -62,7 +61,7 @@ Status SentAlerts::AppendLine(const std::string& line) {
 }
 
 Status SentAlerts::Create(uint64_t from_seq) {
-  REFX_RETURN_IF_ERROR(AppendLine("from " + std::to_string(from_seq)));
+  REFX_RETURN_IF_ERROR(AppendText("from " + std::to_string(from_seq) + "\n"));
   // The new file's name is durable once its folder is synced.
   REFX_RETURN_IF_ERROR(SyncParentDir(path_));
   from_seq_ = from_seq;
@@ -71,8 +70,17 @@ Status SentAlerts::Create(uint64_t from_seq) {
 }
 
 Status SentAlerts::Add(const std::string& key) {
-  REFX_RETURN_IF_ERROR(AppendLine(key));
+  REFX_RETURN_IF_ERROR(AppendText(key + "\n"));
   keys_.insert(key);
+  return Status::OK();
+}
+
+Status SentAlerts::AddAll(const std::vector<std::string>& keys) {
+  if (keys.empty()) return Status::OK();
+  std::string text;
+  for (const std::string& key : keys) text += key + "\n";
+  REFX_RETURN_IF_ERROR(AppendText(text));
+  keys_.insert(keys.begin(), keys.end());
   return Status::OK();
 }
 

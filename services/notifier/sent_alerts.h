@@ -20,6 +20,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
@@ -36,6 +37,11 @@ class SentAlerts {
   // Durably records `key`. IoError on failure (the key is then not
   // recorded and the alert will be sent again).
   Status Add(const std::string& key);
+  // Durably records every key of `keys` with one write and one fsync (the
+  // alerts of one digest e-mail). IoError on failure: then none is
+  // recorded, though a torn write may leave some of them to be found by
+  // the next Open, and those alerts are not sent again.
+  Status AddAll(const std::vector<std::string>& keys);
   // Rewrites the file with its "from" line and the keys `keep` is true for
   // (ReplaceFileDurably: a crash leaves the old file or the new). OK with
   // the other keys forgotten; IoError leaves the file and the keys as they
@@ -48,7 +54,8 @@ class SentAlerts {
   size_t size() const { return keys_.size(); }
 
  private:
-  Status AppendLine(const std::string& line);
+  // Appends `text` (whole lines, each ending in '\n') and fsyncs.
+  Status AppendText(const std::string& text);
 
   std::string path_;
   bool exists_ = false;

@@ -5,7 +5,9 @@
 // notifier's clock moved) and an escalation (the outcomes service's clock
 // moved past the deadline) each reach the destination's alert addresses
 // once, also across a restart; no captured mail holds any of the sample's
-// personal data.
+// personal data. Many new cases at once (a notifier starting on a backlog,
+// as after a bulk import) reach each destination as one digest listing
+// them, and the next new case goes alone again.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -84,41 +86,86 @@ void Strings(const google::protobuf::Message& m, std::vector<std::string>* out) 
   }
 }
 
+// The sample configuration with alerts through a local SMTP server on
+// `smtp_port`, and neither redelivery nor undeliverable reports within a
+// test (an escalation comes from the outcomes service's deadline breach).
+std::function<void(v1::PartnershipConfig*)> AlertsThrough(int smtp_port) {
+  return [smtp_port](v1::PartnershipConfig* c) {
+    c->mutable_alerts()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp_port));
+    c->mutable_alerts()->set_console_url("https://refx.example.org/");
+    c->mutable_delivery()->set_redelivery_interval_seconds(0);
+    c->mutable_delivery()->set_undeliverable_after_seconds(0);
+  };
+}
+
+// Starts Debian's aiosmtpd on `port`, writing each mail it takes into
+// `maildir`, and waits until it accepts connections.
+void StartSmtp(ServicesStack& s, int port, const std::string& maildir, std::unique_ptr<ServiceProcess>* out) {
+  *out = std::make_unique<ServiceProcess>(
+      std::vector<std::string>{"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(port),
+                               "-c", "aiosmtpd.handlers.Mailbox", maildir},
+      s.LogPath("smtp"));
+  (*out)->Start();
+  for (int i = 0; i < 200 && !CanConnect(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(CanConnect(port)) << "aiosmtpd did not start: " << (*out)->Log();
+}
+
 // A clock `offset` seconds from the system's.
 std::function<Clock::time_point()> Shifted(const std::atomic<int64_t>* offset) {
   return [offset] { return Clock::now() + std::chrono::seconds(offset->load()); };
 }
 
-TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) {
-  const int smtp_port = FreeLoopbackPort();
-  ServicesStack s([&](v1::PartnershipConfig* c) {
-    c->mutable_alerts()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp_port));
-    c->mutable_alerts()->set_console_url("https://refx.example.org/");
-    // Neither redelivered nor undeliverable within the test: the escalation
-    // comes from the outcomes service's deadline breach.
-    c->mutable_delivery()->set_redelivery_interval_seconds(0);
-    c->mutable_delivery()->set_undeliverable_after_seconds(0);
-  });
-  const std::string maildir = s.StateDir("smtp") + "/maildir";
-  ServiceProcess smtp({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + std::to_string(smtp_port), "-c",
-                       "aiosmtpd.handlers.Mailbox", maildir},
-                      s.LogPath("smtp"));
-  smtp.Start();
-  for (int i = 0; i < 200 && !CanConnect(smtp_port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(CanConnect(smtp_port)) << "aiosmtpd did not start: " << smtp.Log();
-  ASSERT_TRUE(s.stack().StartBroker());
+// The notifier's tests: the sample configuration alerting through a real
+// local SMTP server, with the real broker, router and delivery (StartStack).
+class NotifierTest : public ::testing::Test {
+ protected:
+  NotifierTest() : smtp_port(FreeLoopbackPort()), s(AlertsThrough(smtp_port)), maildir(s.StateDir("smtp") + "/maildir") {}
 
-  auto router = MakeHostedRouter(s);
-  auto delivery = MakeHostedDelivery(s);
-  ASSERT_TRUE(router && delivery);
+  // Starts the SMTP server, the broker, and the router and delivery.
+  void StartStack() {
+    ASSERT_NO_FATAL_FAILURE(StartSmtp(s, smtp_port, maildir, &smtp));
+    ASSERT_TRUE(s.stack().StartBroker());
+    router = MakeHostedRouter(s);
+    delivery = MakeHostedDelivery(s);
+    ASSERT_TRUE(router && delivery);
+    r.Start([this](const std::function<bool()>& stop) { return router->Run(stop); });
+    d.Start([this](const std::function<bool()>& stop) { return delivery->Run(stop); });
+  }
+
+  // Stops the notifier `n` runs, starts a new one from `make` (the same
+  // state folder) and waits for two passes of it (deadlines checked and the
+  // queue sent at least once since its replay), then stops it, the router
+  // and delivery.
+  void RestartNotifierThenStopAll(HostedService& n, std::unique_ptr<notifier::NotifierService>& notifier,
+                                  const std::function<std::unique_ptr<notifier::NotifierService>()>& make) {
+    EXPECT_TRUE(n.Stop().ok());
+    notifier.reset();
+    notifier = make();
+    ASSERT_TRUE(notifier);
+    n.Start([&notifier](const std::function<bool()>& stop) { return notifier->Run(stop); });
+    for (int i = 0; i < 600 && notifier->passes() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_GE(notifier->passes(), 2u);
+    EXPECT_TRUE(n.Stop().ok());
+    EXPECT_TRUE(r.Stop().ok());
+    EXPECT_TRUE(d.Stop().ok());
+  }
+
+  const int smtp_port;
+  ServicesStack s;
+  const std::string maildir;
+  std::unique_ptr<ServiceProcess> smtp;
+  std::unique_ptr<RouterService> router;
+  std::unique_ptr<DeliveryService> delivery;
+  HostedService r, d;  // after the services they run: stopped first
+};
+
+TEST_F(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
   std::atomic<int64_t> notifier_offset{0};
   auto make_notifier = [&] { return MakeHostedNotifier(s, Shifted(&notifier_offset)); };
   auto notifier = make_notifier();
   ASSERT_TRUE(notifier);
-
-  HostedService r, d, n;
-  r.Start([&](const std::function<bool()>& stop) { return router->Run(stop); });
-  d.Start([&](const std::function<bool()>& stop) { return delivery->Run(stop); });
+  HostedService n;
   n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
   std::string fields;
   for (int i = 0; i < 600 && !notifier->Healthy(&fields); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -188,18 +235,8 @@ TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) 
   outcomes_thread.join();
 
   // A restart of the notifier sends nothing again.
-  EXPECT_TRUE(n.Stop().ok());
   const size_t before_restart = Mails(maildir).size();
-  notifier.reset();
-  notifier = make_notifier();
-  ASSERT_TRUE(notifier);
-  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
-  // Two passes: the deadlines checked and the queue sent at least once since the replay.
-  for (int i = 0; i < 600 && notifier->passes() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_GE(notifier->passes(), 2u);
-  EXPECT_TRUE(n.Stop().ok());
-  EXPECT_TRUE(r.Stop().ok());
-  EXPECT_TRUE(d.Stop().ok());
+  ASSERT_NO_FATAL_FAILURE(RestartNotifierThenStopAll(n, notifier, make_notifier));
 
   const std::vector<std::string> mails = Mails(maildir);
   EXPECT_EQ(mails.size(), before_restart) << "the restart sent nothing again";
@@ -228,6 +265,110 @@ TEST(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) 
     }
   }
   EXPECT_GE(personal.size(), 6u);
+}
+
+
+TEST_F(NotifierTest, ADigestListsAHundredCasesByIdAndCountsTheRest) {
+  std::vector<notifier::Alert> alerts(notifier::kDigestListed + 5);
+  std::vector<const notifier::Alert*> pointers;
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    alerts[i].referral_id = "R-" + std::to_string(2000000000 + i);
+    alerts[i].destination = "DA_MARAC";
+    alerts[i].deadline = 1767225600 + static_cast<int64_t>(i) * 60;  // 2026-01-01 00:00 UTC on
+    pointers.push_back(&alerts[i]);
+  }
+  const notifier::MailMessage m =
+      notifier::ComposeNewCaseDigest("DA_MARAC", pointers, s.config(), s.config().proto().alerts());
+  EXPECT_EQ(m.subject, "[refx] 105 new cases for DA_MARAC");
+  const auto& wanted = s.config().DestinationByCode("DA_MARAC")->alert_emails();
+  EXPECT_EQ(std::vector<std::string>(wanted.begin(), wanted.end()), m.to);
+  for (size_t i = 0; i < alerts.size(); ++i) {
+    const bool listed = m.body.find(alerts[i].referral_id + "  due " + LondonTimeMinutes(alerts[i].deadline)) !=
+                        std::string::npos;
+    EXPECT_EQ(listed, i < notifier::kDigestListed) << alerts[i].referral_id;
+  }
+  EXPECT_NE(m.body.find("  and 5 more\r\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("https://refx.example.org/"), std::string::npos);
+  EXPECT_NE(m.body.find("refx inbox list --as DA_MARAC"), std::string::npos);
+}
+
+TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  HostedService n;
+
+  // Twelve new DA cases, each for DA_MARAC and IDVA, delivered before the
+  // notifier starts: its first read finds them all waiting.
+  const int kCases = 12;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCases; ++i) {
+    ids.push_back(s.Submit(DaHighRiskReferral("kent-police", "T-DIGEST-" + std::to_string(i),
+                                              "Digestina" + std::string(1, static_cast<char>('a' + i)))));
+  }
+  auto delivered = [&](const std::vector<v1::Event>& ev, const std::string& id, const std::string& dest) {
+    return HasEvent(ev, v1::Event::kCaseDelivered, id, dest);
+  };
+  s.WaitFor("every case delivered", [&](const std::vector<v1::Event>& ev) {
+    for (const std::string& id : ids) {
+      if (!delivered(ev, id, "DA_MARAC") || !delivered(ev, id, "IDVA")) return false;
+    }
+    return true;
+  });
+
+  auto notifier = MakeHostedNotifier(s);
+  ASSERT_TRUE(notifier);
+  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
+  auto mails_with = [&](const std::string& subject) {
+    std::vector<std::string> found;
+    for (const std::string& m : Mails(maildir)) {
+      if (Header(m, "Subject") == subject) found.push_back(m);
+    }
+    return found;
+  };
+  const std::vector<std::string> destinations = {"DA_MARAC", "IDVA"};
+  for (const std::string& dest : destinations) {
+    const std::string subject = "[refx] " + std::to_string(kCases) + " new cases for " + dest;
+    for (int i = 0; i < 600 && mails_with(subject).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const std::vector<std::string> digest = mails_with(subject);
+    ASSERT_EQ(digest.size(), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    for (const std::string& id : ids) EXPECT_NE(digest[0].find(id), std::string::npos) << dest << " " << id;
+    for (const std::string& a : s.config().DestinationByCode(dest)->alert_emails()) {
+      EXPECT_NE(Header(digest[0], "To").find(a), std::string::npos) << subject;
+    }
+    EXPECT_EQ(digest[0].find("Digestina"), std::string::npos) << "a name in the digest";
+  }
+  EXPECT_GE(notifier->sent(), 2u * kCases);
+  EXPECT_NE(notifier->RenderMetrics().find("\nrefx_notifier_digests_sent_total 2\n"), std::string::npos)
+      << notifier->RenderMetrics();
+
+  // The next new case goes alone: the destination has had one e-mail of
+  // its five this minute.
+  const std::string next = s.Submit(DaHighRiskReferral("kent-police", "T-DIGEST-NEXT", "Digestinanext"));
+  for (const std::string& dest : destinations) {
+    const std::string subject = "[refx] New case " + next + " for " + dest;
+    for (int i = 0; i < 600 && mails_with(subject).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(mails_with(subject).size(), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+  }
+  // Deadline alerts are not counted: a case due within a day may raise one.
+  auto new_case_mails = [&] {
+    size_t count = 0;
+    for (const std::string& m : Mails(maildir)) {
+      const std::string subject = Header(m, "Subject");
+      count += subject.rfind("[refx] New case ", 0) == 0 || subject.find(" new cases for ") != std::string::npos;
+    }
+    return count;
+  };
+  const size_t mails = Mails(maildir).size();
+  EXPECT_EQ(new_case_mails(), 4u) << "two digests and two single alerts, nothing else";
+
+  // A restart sends none of them again: every case of a digest is in the
+  // journal.
+  ASSERT_NO_FATAL_FAILURE(RestartNotifierThenStopAll(n, notifier, [this] { return MakeHostedNotifier(s); }));
+  EXPECT_EQ(Mails(maildir).size(), mails) << "the restart sent nothing again";
+  EXPECT_EQ(notifier->sent(), 0u);
 }
 
 }  // namespace

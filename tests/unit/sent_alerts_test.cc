@@ -1,6 +1,7 @@
 // SentAlerts, the notifier's journal of the alerts the relay took: keys
-// survive reopening, a torn last line is not a key, and Compact keeps the
-// "from" line and the keys asked for, durably, leaving no temporary file.
+// survive reopening (those of a digest too), a torn last line is not a key,
+// and Compact keeps the "from" line and the keys asked for, durably,
+// leaving no temporary file.
 // Alert::ParseKey names the case a key is about.
 #include "services/notifier/sent_alerts.h"
 
@@ -35,6 +36,24 @@ TEST(SentAlertsTest, KeysSurviveReopenAndATornLineIsNotAKey) {
   EXPECT_EQ(again.from_seq(), 42u);
   EXPECT_TRUE(again.Contains("new:R-0000000001:DA_MARAC"));
   EXPECT_EQ(again.size(), 1u);
+}
+
+TEST(SentAlertsTest, AddAllRecordsEveryKeyOfADigest) {
+  testing::TempDir tmp;
+  const std::string path = tmp.Sub("alerts.journal");
+  SentAlerts journal;
+  ASSERT_NO_FATAL_FAILURE(CreateJournal(path, 3, &journal));
+  ASSERT_TRUE(journal.AddAll({}).ok());
+  ASSERT_TRUE(journal.AddAll({"new:R-0000000001:IDVA", "new:R-0000000002:IDVA", "new:R-0000000003:IDVA"}).ok());
+  ASSERT_TRUE(journal.Add("deadline:R-0000000001:IDVA").ok());
+  SentAlerts again;
+  ASSERT_TRUE(again.Open(path).ok());
+  EXPECT_EQ(again.from_seq(), 3u);
+  EXPECT_EQ(again.size(), 4u);
+  for (const char* key : {"new:R-0000000001:IDVA", "new:R-0000000002:IDVA", "new:R-0000000003:IDVA",
+                          "deadline:R-0000000001:IDVA"}) {
+    EXPECT_TRUE(again.Contains(key)) << key;
+  }
 }
 
 TEST(SentAlertsTest, CompactKeepsTheFromLineAndTheKeysAskedFor) {
