@@ -7,13 +7,15 @@
 // once, also across a restart; no captured mail holds any of the sample's
 // personal data. Many new cases at once (a notifier starting on a backlog,
 // as after a bulk import) reach each destination as one digest listing
-// them, and the next new case goes alone again.
+// them, and the next new case goes alone again; a digest waits for a relay
+// that is down and goes once when it is back.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -121,9 +123,12 @@ class NotifierTest : public ::testing::Test {
  protected:
   NotifierTest() : smtp_port(FreeLoopbackPort()), s(AlertsThrough(smtp_port)), maildir(s.StateDir("smtp") + "/maildir") {}
 
-  // Starts the SMTP server, the broker, and the router and delivery.
-  void StartStack() {
-    ASSERT_NO_FATAL_FAILURE(StartSmtp(s, smtp_port, maildir, &smtp));
+  // Starts the SMTP server (unless `smtp_too` is false: StartSmtp later),
+  // the broker, and the router and delivery.
+  void StartStack(bool smtp_too = true) {
+    if (smtp_too) {
+      ASSERT_NO_FATAL_FAILURE(StartSmtp(s, smtp_port, maildir, &smtp));
+    }
     ASSERT_TRUE(s.stack().StartBroker());
     router = MakeHostedRouter(s);
     delivery = MakeHostedDelivery(s);
@@ -369,6 +374,53 @@ TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
   ASSERT_NO_FATAL_FAILURE(RestartNotifierThenStopAll(n, notifier, [this] { return MakeHostedNotifier(s); }));
   EXPECT_EQ(Mails(maildir).size(), mails) << "the restart sent nothing again";
   EXPECT_EQ(notifier->sent(), 0u);
+}
+
+TEST_F(NotifierTest, ADigestWaitsForARelayThatIsDownAndGoesOnceItIsBack) {
+  ASSERT_NO_FATAL_FAILURE(StartStack(/*smtp_too=*/false));
+  const int kCases = 7;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCases; ++i) {
+    ids.push_back(s.Submit(DaHighRiskReferral("kent-police", "T-RELAY-" + std::to_string(i),
+                                              "Relayina" + std::string(1, static_cast<char>('a' + i)))));
+  }
+  s.WaitFor("every case delivered to DA_MARAC", [&](const std::vector<v1::Event>& ev) {
+    return std::all_of(ids.begin(), ids.end(),
+                       [&](const std::string& id) { return HasEvent(ev, v1::Event::kCaseDelivered, id, "DA_MARAC"); });
+  });
+  auto notifier = MakeHostedNotifier(s);
+  ASSERT_TRUE(notifier);
+  HostedService n;
+  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
+  // Nothing listens on the relay's port: the digests wait, and are tried again.
+  for (int i = 0; i < 600 && notifier->RenderMetrics().find("\nrefx_notifier_send_failures_total 0\n") !=
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(notifier->RenderMetrics().find("\nrefx_notifier_send_failures_total 0\n"), std::string::npos)
+      << "no attempt failed: " << notifier->RenderMetrics();
+  EXPECT_GE(notifier->waiting(), 2u * kCases);
+  EXPECT_EQ(notifier->sent(), 0u);
+
+  ASSERT_NO_FATAL_FAILURE(StartSmtp(s, smtp_port, maildir, &smtp));
+  const std::string subject = "[refx] " + std::to_string(kCases) + " new cases for DA_MARAC";
+  auto digests = [&] {
+    std::vector<std::string> found;
+    for (const std::string& m : Mails(maildir)) {
+      if (Header(m, "Subject") == subject) found.push_back(m);
+    }
+    return found;
+  };
+  for (int i = 0; i < 600 && digests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(digests().size(), 1u) << notifier->RenderMetrics();
+  for (const std::string& id : ids) EXPECT_NE(digests()[0].find(id), std::string::npos) << id;
+  // The IDVA digest goes in the same pass; then nothing is left waiting.
+  for (int i = 0; i < 600 && notifier->waiting() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(notifier->waiting(), 0u);
+  EXPECT_GE(notifier->sent(), 2u * kCases);
+  EXPECT_TRUE(n.Stop().ok());
+  EXPECT_EQ(digests().size(), 1u) << "sent once";
 }
 
 }  // namespace
