@@ -26,7 +26,8 @@ constexpr size_t kSnapshotChunk = 1024;
 // The journal is compacted only past this many keys.
 constexpr size_t kJournalCompactFloor = 4096;
 // New-case e-mails to one destination within kNewCaseWindow, one case
-// each; more new cases than that go out together, one e-mail per digest.
+// each; more new cases than that go out together in one digest, which
+// takes the rest of the window.
 constexpr size_t kNewCaseMailsPerWindow = 5;
 constexpr std::chrono::seconds kNewCaseWindow{60};
 }  // namespace
@@ -223,7 +224,13 @@ Status NotifierService::SendDigest(const std::string& destination, TimePoint now
       REFX_RETURN_IF_ERROR(journal_.AddAll(keys));
       sent_ += alerts.size();
       ++digests_;
-      new_case_mails_[destination].push_back(now);
+      // A digest takes what is left of the destination's window: while new
+      // cases keep coming, they go together once a window, not as five
+      // digests at the start of each.
+      std::deque<TimePoint>& recent = new_case_mails_[destination];
+      do {
+        recent.push_back(now);
+      } while (recent.size() < kNewCaseMailsPerWindow);
       spdlog::info("notifier: {} new-case alerts for {} sent as one e-mail to {} address(es), from {} to {}",
                    alerts.size(), destination, message.to.size(), keys.front(), keys.back());
     }

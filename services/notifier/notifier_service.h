@@ -9,12 +9,13 @@
 //   an escalation     case_escalated: to the destination's and the
 //                     escalation destination's addresses
 // Every destination gets them, whether its agency runs an adapter or not.
-// New-case alerts go one case per e-mail, up to 5 e-mails a minute to a
-// destination; when more new cases wait for it than it has e-mails left in
+// New-case alerts go one case per e-mail, up to 5 e-mails in a minute to a
+// destination. When more new cases wait for it than it has e-mails left in
 // that minute (a bulk import, or a notifier starting on a backlog), they go
-// together in one e-mail listing them (a digest), so a migration of
-// thousands of cases sends a handful of e-mails a minute, not thousands.
-// Deadline and escalation alerts always go one by one, at once.
+// together in one e-mail listing them (a digest), and the destination's
+// next new cases wait until a minute after it: a migration of thousands of
+// cases sends each destination one digest a minute, not thousands of
+// e-mails. Deadline and escalation alerts always go one by one, at once.
 // No personal data in any alert (alert_mail.h): referral id, destination,
 // deadline and where to look.
 //

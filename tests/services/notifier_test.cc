@@ -7,8 +7,9 @@
 // once, also across a restart; no captured mail holds any of the sample's
 // personal data. Many new cases at once (a notifier starting on a backlog,
 // as after a bulk import) reach each destination as one digest listing
-// them, and the next new case goes alone again; a digest waits for a relay
-// that is down and goes once when it is back.
+// them, and the next new case waits for that minute to pass, then goes
+// alone; a digest waits for a relay that is down and goes once when it is
+// back.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -319,7 +320,8 @@ TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
     return true;
   });
 
-  auto notifier = MakeHostedNotifier(s);
+  std::atomic<int64_t> notifier_offset{0};
+  auto notifier = MakeHostedNotifier(s, Shifted(&notifier_offset));
   ASSERT_TRUE(notifier);
   n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
   auto mails_with = [&](const std::string& subject) {
@@ -347,9 +349,24 @@ TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
   EXPECT_NE(notifier->RenderMetrics().find("\nrefx_notifier_digests_sent_total 2\n"), std::string::npos)
       << notifier->RenderMetrics();
 
-  // The next new case goes alone: the destination has had one e-mail of
-  // its five this minute.
+  // The next new case waits: a digest takes the rest of its destination's
+  // minute. A minute on, on the notifier's clock, it goes alone.
   const std::string next = s.Submit(DaHighRiskReferral("kent-police", "T-DIGEST-NEXT", "Digestinanext"));
+  const auto events = s.WaitFor("the next case delivered", [&](const std::vector<v1::Event>& ev) {
+    return delivered(ev, next, "DA_MARAC") && delivered(ev, next, "IDVA");
+  });
+  const uint64_t head = events.back().seq();
+  for (int i = 0; i < 600 && notifier->last_seq() < head; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_GE(notifier->last_seq(), head);
+  const uint64_t passes = notifier->passes();
+  for (int i = 0; i < 600 && notifier->passes() < passes + 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (const std::string& dest : destinations) {
+    EXPECT_TRUE(mails_with("[refx] New case " + next + " for " + dest).empty()) << "sent within the digest's minute";
+  }
+  EXPECT_GE(notifier->waiting(), 2u);
+  notifier_offset = 61;
   for (const std::string& dest : destinations) {
     const std::string subject = "[refx] New case " + next + " for " + dest;
     for (int i = 0; i < 600 && mails_with(subject).empty(); ++i) {
