@@ -26,13 +26,12 @@
 // log after it, or from the whole log (the first start, or without a
 // usable snapshot). A snapshot is taken only when no alert waits (for the
 // relay, or for its destination's minute), so every alert its events
-// raised is in the journal. Cases closed
-// more than 30 days before the newest event leave the fold (no alert is
-// about a closed case): an alert still queued for such a case is not sent,
-// and after a snapshot the journal is compacted to the keys of the cases
-// still in the fold (once it holds twice as many as after its last
-// compaction, and over 4,096), so neither the journal nor memory grows
-// with every alert ever sent. On its very first start, events more than
+// raised is in the journal. Cases closed more than 30 days before the
+// newest event leave the fold (no alert is about a closed case): an alert
+// still queued for such a case is not sent, and after a snapshot the
+// journal is compacted to the keys of the cases still in the fold (once it
+// holds twice as many as after its last compaction, and over 4,096), so
+// neither the journal nor memory grows with every alert ever sent. On its very first start, events more than
 // an hour old raise no new-case or escalation alerts. A relay that refuses
 // or is down is tried again after 1 s, doubling to 5 minutes; nothing is
 // dropped.

@@ -69,11 +69,7 @@ Status SentAlerts::Create(uint64_t from_seq) {
   return Status::OK();
 }
 
-Status SentAlerts::Add(const std::string& key) {
-  REFX_RETURN_IF_ERROR(AppendText(key + "\n"));
-  keys_.insert(key);
-  return Status::OK();
-}
+Status SentAlerts::Add(const std::string& key) { return AddAll({key}); }
 
 Status SentAlerts::AddAll(const std::vector<std::string>& keys) {
   if (keys.empty()) return Status::OK();
