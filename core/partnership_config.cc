@@ -239,6 +239,10 @@ Status ValidateAlerts(const v1::PartnershipConfig& c, const Locator& loc) {
     return bad(loc.At(at, "refx.v1.AlertSettings", "deadline_warning_hours", -1),
                "alerts.deadline_warning_hours must be at most 672 (four weeks); 0 means the default 24");
   }
+  if (a.new_case_emails_per_minute() > 60) {
+    return bad(loc.At(at, "refx.v1.AlertSettings", "new_case_emails_per_minute", -1),
+               "alerts.new_case_emails_per_minute must be at most 60; 0 means the default 5");
+  }
   for (int i = 0; i < c.destinations_size(); ++i) {
     const v1::Destination& d = c.destinations(i);
     const auto* dt = loc.Nested(loc.root(), "refx.v1.PartnershipConfig", "destinations", i);

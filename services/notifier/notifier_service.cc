@@ -26,14 +26,17 @@ constexpr size_t kSnapshotChunk = 1024;
 // The journal is compacted only past this many keys.
 constexpr size_t kJournalCompactFloor = 4096;
 // New-case e-mails to one destination within kNewCaseWindow, one case
-// each; more new cases than that go out together in one digest, which
-// takes the rest of the window.
-constexpr size_t kNewCaseMailsPerWindow = 5;
+// each (alerts.new_case_emails_per_minute); more new cases than that go out
+// together in one digest, which takes the rest of the window.
+constexpr size_t kDefaultNewCaseMailsPerWindow = 5;
 constexpr std::chrono::seconds kNewCaseWindow{60};
 }  // namespace
 
 NotifierService::NotifierService(NotifierOptions options)
     : options_(std::move(options)),
+      new_case_mails_per_window_(options_.config->proto().alerts().new_case_emails_per_minute() == 0
+                                     ? kDefaultNewCaseMailsPerWindow
+                                     : options_.config->proto().alerts().new_case_emails_per_minute()),
       mailer_(options_.config->proto().alerts(), options_.smtp_timeout_ms),
       snapshot_file_(options_.state_dir, "notifier"),
       schedule_(options_.snapshot) {}
@@ -156,12 +159,12 @@ Status NotifierService::SendQueued(TimePoint now) {
     if (new_case) {
       recent = &new_case_mails_[alert.destination];
       while (!recent->empty() && now - recent->front() >= kNewCaseWindow) recent->pop_front();
-      if (recent->size() >= kNewCaseMailsPerWindow) {
+      if (recent->size() >= new_case_mails_per_window_) {
         held.push_back(std::move(queue_.front()));
         queue_.pop_front();
         continue;
       }
-      if (new_cases_waiting[alert.destination] > kNewCaseMailsPerWindow - recent->size()) {
+      if (new_cases_waiting[alert.destination] > new_case_mails_per_window_ - recent->size()) {
         const std::string destination = alert.destination;
         bool sent = false;
         result = SendDigest(destination, now, &sent);
@@ -230,7 +233,7 @@ Status NotifierService::SendDigest(const std::string& destination, TimePoint now
       std::deque<TimePoint>& recent = new_case_mails_[destination];
       do {
         recent.push_back(now);
-      } while (recent.size() < kNewCaseMailsPerWindow);
+      } while (recent.size() < new_case_mails_per_window_);
       spdlog::info("notifier: {} new-case alerts for {} sent as one e-mail to {} address(es), from {} to {}",
                    alerts.size(), destination, message.to.size(), keys.front(), keys.back());
     }

@@ -10,12 +10,12 @@
 //                     escalation destination's addresses
 // Every destination gets them, whether its agency runs an adapter or not.
 // New-case alerts go one case per e-mail, up to 5 e-mails in a minute to a
-// destination. When more new cases wait for it than it has e-mails left in
-// that minute (a bulk import, or a notifier starting on a backlog), they go
-// together in one e-mail listing them (a digest), and the destination's
-// next new cases wait until a minute after it: a migration of thousands of
-// cases sends each destination one digest a minute, not thousands of
-// e-mails. Deadline and escalation alerts always go one by one, at once.
+// destination (alerts.new_case_emails_per_minute). When more new cases wait
+// for it than it has e-mails left in that minute (a bulk import, or a
+// notifier starting on a backlog), they go together in one e-mail listing
+// them (a digest), and the destination's next new cases wait until a minute
+// after it: a migration of thousands of cases sends each destination one
+// digest a minute, not thousands of e-mails. Deadline and escalation alerts always go one by one, at once.
 // No personal data in any alert (alert_mail.h): referral id, destination,
 // deadline and where to look.
 //
@@ -146,6 +146,8 @@ class NotifierService {
   void MaybeCompactJournal();
 
   NotifierOptions options_;
+  // alerts.new_case_emails_per_minute, or its default.
+  const size_t new_case_mails_per_window_;
   StateDirLock lock_;
   SentAlerts journal_;
   size_t journal_kept_ = 0;  // keys in the journal after its last compaction

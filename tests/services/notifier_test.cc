@@ -9,7 +9,8 @@
 // as after a bulk import) reach each destination as one digest listing
 // them, and the next new case waits for that minute to pass, then goes
 // alone; a digest waits for a relay that is down and goes once when it is
-// back.
+// back; alerts.new_case_emails_per_minute sets how many single e-mails a
+// destination gets in a minute.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -92,9 +93,11 @@ void Strings(const google::protobuf::Message& m, std::vector<std::string>* out) 
 // The sample configuration with alerts through a local SMTP server on
 // `smtp_port`, and neither redelivery nor undeliverable reports within a
 // test (an escalation comes from the outcomes service's deadline breach).
-std::function<void(v1::PartnershipConfig*)> AlertsThrough(int smtp_port) {
-  return [smtp_port](v1::PartnershipConfig* c) {
+// `new_case_emails_per_minute` 0 leaves the setting at its default.
+std::function<void(v1::PartnershipConfig*)> AlertsThrough(int smtp_port, uint32_t new_case_emails_per_minute = 0) {
+  return [smtp_port, new_case_emails_per_minute](v1::PartnershipConfig* c) {
     c->mutable_alerts()->set_smtp_url("smtp://127.0.0.1:" + std::to_string(smtp_port));
+    c->mutable_alerts()->set_new_case_emails_per_minute(new_case_emails_per_minute);
     c->mutable_alerts()->set_console_url("https://refx.example.org/");
     c->mutable_delivery()->set_redelivery_interval_seconds(0);
     c->mutable_delivery()->set_undeliverable_after_seconds(0);
@@ -122,7 +125,12 @@ std::function<Clock::time_point()> Shifted(const std::atomic<int64_t>* offset) {
 // local SMTP server, with the real broker, router and delivery (StartStack).
 class NotifierTest : public ::testing::Test {
  protected:
-  NotifierTest() : smtp_port(FreeLoopbackPort()), s(AlertsThrough(smtp_port)), maildir(s.StateDir("smtp") + "/maildir") {}
+  NotifierTest() : NotifierTest(0) {}
+  // alerts.new_case_emails_per_minute set to `per_minute` (0: the default).
+  explicit NotifierTest(uint32_t per_minute)
+      : smtp_port(FreeLoopbackPort()),
+        s(AlertsThrough(smtp_port, per_minute)),
+        maildir(s.StateDir("smtp") + "/maildir") {}
 
   // Starts the SMTP server (unless `smtp_too` is false: StartSmtp later),
   // the broker, and the router and delivery.
@@ -163,6 +171,39 @@ class NotifierTest : public ::testing::Test {
   std::unique_ptr<RouterService> router;
   std::unique_ptr<DeliveryService> delivery;
   HostedService r, d;  // after the services they run: stopped first
+
+  // Waits until `notifier` has read the log up to `head` and made two
+  // passes of sending since: whatever it would send about it has gone.
+  static void WaitUntilActedOn(const notifier::NotifierService& notifier, uint64_t head) {
+    for (int i = 0; i < 600 && notifier.last_seq() < head; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_GE(notifier.last_seq(), head);
+    const uint64_t passes = notifier.passes();
+    for (int i = 0; i < 600 && notifier.passes() < passes + 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_GE(notifier.passes(), passes + 2);
+  }
+  // The mails whose subject is `subject`.
+  std::vector<std::string> MailsWith(const std::string& subject) const {
+    std::vector<std::string> found;
+    for (const std::string& m : Mails(maildir)) {
+      if (Header(m, "Subject") == subject) found.push_back(m);
+    }
+    return found;
+  }
+  // Waits up to a minute for one mail with `subject`; the number found.
+  size_t WaitForMail(const std::string& subject) const {
+    for (int i = 0; i < 600 && MailsWith(subject).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return MailsWith(subject).size();
+  }
+};
+
+// The same with alerts.new_case_emails_per_minute: 2.
+class NotifierTwoMailsAMinuteTest : public NotifierTest {
+ protected:
+  NotifierTwoMailsAMinuteTest() : NotifierTest(2) {}
 };
 
 TEST_F(NotifierTest, AlertsEachLeadOnceThroughARealSmtpServerWithoutPersonalData) {
@@ -324,21 +365,11 @@ TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
   auto notifier = MakeHostedNotifier(s, Shifted(&notifier_offset));
   ASSERT_TRUE(notifier);
   n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
-  auto mails_with = [&](const std::string& subject) {
-    std::vector<std::string> found;
-    for (const std::string& m : Mails(maildir)) {
-      if (Header(m, "Subject") == subject) found.push_back(m);
-    }
-    return found;
-  };
   const std::vector<std::string> destinations = {"DA_MARAC", "IDVA"};
   for (const std::string& dest : destinations) {
     const std::string subject = "[refx] " + std::to_string(kCases) + " new cases for " + dest;
-    for (int i = 0; i < 600 && mails_with(subject).empty(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    const std::vector<std::string> digest = mails_with(subject);
-    ASSERT_EQ(digest.size(), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    ASSERT_EQ(WaitForMail(subject), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    const std::vector<std::string> digest = MailsWith(subject);
     for (const std::string& id : ids) EXPECT_NE(digest[0].find(id), std::string::npos) << dest << " " << id;
     for (const std::string& a : s.config().DestinationByCode(dest)->alert_emails()) {
       EXPECT_NE(Header(digest[0], "To").find(a), std::string::npos) << subject;
@@ -356,23 +387,15 @@ TEST_F(NotifierTest, ManyNewCasesAtOnceReachEachDestinationAsOneDigest) {
     return delivered(ev, next, "DA_MARAC") && delivered(ev, next, "IDVA");
   });
   const uint64_t head = events.back().seq();
-  for (int i = 0; i < 600 && notifier->last_seq() < head; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_GE(notifier->last_seq(), head);
-  const uint64_t passes = notifier->passes();
-  for (int i = 0; i < 600 && notifier->passes() < passes + 2; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  ASSERT_NO_FATAL_FAILURE(WaitUntilActedOn(*notifier, head));
   for (const std::string& dest : destinations) {
-    EXPECT_TRUE(mails_with("[refx] New case " + next + " for " + dest).empty()) << "sent within the digest's minute";
+    EXPECT_TRUE(MailsWith("[refx] New case " + next + " for " + dest).empty()) << "sent within the digest's minute";
   }
   EXPECT_GE(notifier->waiting(), 2u);
   notifier_offset = 61;
   for (const std::string& dest : destinations) {
     const std::string subject = "[refx] New case " + next + " for " + dest;
-    for (int i = 0; i < 600 && mails_with(subject).empty(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    EXPECT_EQ(mails_with(subject).size(), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    EXPECT_EQ(WaitForMail(subject), 1u) << subject << "; notifier " << notifier->RenderMetrics();
   }
   // Deadline alerts are not counted: a case due within a day may raise one.
   auto new_case_mails = [&] {
@@ -422,22 +445,71 @@ TEST_F(NotifierTest, ADigestWaitsForARelayThatIsDownAndGoesOnceItIsBack) {
 
   ASSERT_NO_FATAL_FAILURE(StartSmtp(s, smtp_port, maildir, &smtp));
   const std::string subject = "[refx] " + std::to_string(kCases) + " new cases for DA_MARAC";
-  auto digests = [&] {
-    std::vector<std::string> found;
-    for (const std::string& m : Mails(maildir)) {
-      if (Header(m, "Subject") == subject) found.push_back(m);
-    }
-    return found;
-  };
-  for (int i = 0; i < 600 && digests().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_EQ(digests().size(), 1u) << notifier->RenderMetrics();
-  for (const std::string& id : ids) EXPECT_NE(digests()[0].find(id), std::string::npos) << id;
+  ASSERT_EQ(WaitForMail(subject), 1u) << notifier->RenderMetrics();
+  for (const std::string& id : ids) EXPECT_NE(MailsWith(subject)[0].find(id), std::string::npos) << id;
   // The IDVA digest goes in the same pass; then nothing is left waiting.
   for (int i = 0; i < 600 && notifier->waiting() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(notifier->waiting(), 0u);
   EXPECT_GE(notifier->sent(), 2u * kCases);
   EXPECT_TRUE(n.Stop().ok());
-  EXPECT_EQ(digests().size(), 1u) << "sent once";
+  EXPECT_EQ(MailsWith(subject).size(), 1u) << "sent once";
+}
+
+TEST_F(NotifierTwoMailsAMinuteTest, TheSettingBoundsEachDestinationsSingleMailsAMinute) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  uint64_t head = 0;  // the seq of the last case's deliveries
+  auto submit_and_wait = [&](const std::string& reference, const std::string& name) {
+    const std::string id = s.Submit(DaHighRiskReferral("kent-police", reference, name));
+    head = s.WaitFor("case " + id + " delivered", [&](const std::vector<v1::Event>& ev) {
+              return HasEvent(ev, v1::Event::kCaseDelivered, id, "DA_MARAC") &&
+                     HasEvent(ev, v1::Event::kCaseDelivered, id, "IDVA");
+            }).back().seq();
+    return id;
+  };
+  // Three new cases waiting when the notifier starts are more than its two
+  // e-mails a minute: one digest per destination (the default of five would
+  // have sent three single e-mails).
+  std::vector<std::string> first;
+  for (int i = 0; i < 3; ++i) {
+    first.push_back(submit_and_wait("T-TWO-" + std::to_string(i), "Duetta" + std::string(1, static_cast<char>('a' + i))));
+  }
+  std::atomic<int64_t> notifier_offset{0};
+  auto notifier = MakeHostedNotifier(s, Shifted(&notifier_offset));
+  ASSERT_TRUE(notifier);
+  HostedService n;
+  n.Start([&](const std::function<bool()>& stop) { return notifier->Run(stop); });
+  const std::vector<std::string> destinations = {"DA_MARAC", "IDVA"};
+  for (const std::string& dest : destinations) {
+    const std::string subject = "[refx] 3 new cases for " + dest;
+    ASSERT_EQ(WaitForMail(subject), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    for (const std::string& id : first) EXPECT_NE(MailsWith(subject)[0].find(id), std::string::npos) << id;
+  }
+
+  // A minute on, two new cases are within the two e-mails: each goes alone.
+  notifier_offset = 61;
+  std::vector<std::string> next;
+  for (int i = 0; i < 2; ++i) {
+    next.push_back(submit_and_wait("T-TWO-NEXT-" + std::to_string(i), "Duettina" + std::string(1, static_cast<char>('a' + i))));
+    for (const std::string& dest : destinations) {
+      const std::string subject = "[refx] New case " + next.back() + " for " + dest;
+      EXPECT_EQ(WaitForMail(subject), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+    }
+  }
+
+  // A third in the same minute waits for the minute to pass, then goes alone.
+  const std::string third = submit_and_wait("T-TWO-THIRD", "Duettona");
+  ASSERT_NO_FATAL_FAILURE(WaitUntilActedOn(*notifier, head));
+  for (const std::string& dest : destinations) {
+    EXPECT_TRUE(MailsWith("[refx] New case " + third + " for " + dest).empty()) << "a third e-mail within the minute";
+  }
+  notifier_offset = 122;
+  for (const std::string& dest : destinations) {
+    const std::string subject = "[refx] New case " + third + " for " + dest;
+    EXPECT_EQ(WaitForMail(subject), 1u) << subject << "; notifier " << notifier->RenderMetrics();
+  }
+  EXPECT_NE(notifier->RenderMetrics().find("\nrefx_notifier_digests_sent_total 2\n"), std::string::npos)
+      << notifier->RenderMetrics();
+  EXPECT_TRUE(n.Stop().ok());
 }
 
 }  // namespace

@@ -732,11 +732,13 @@ TEST_F(ConfigTest, GoodAlertSettingsAndAddressesLoad) {
       Replace(GoodText(), "  ack_deadline_working_days: 1\n",
               "  ack_deadline_working_days: 1\n  alert_emails: [\"da-marac@sevenoaks.example\", \"o'neil+x@a-b.example\"]\n") +
       "alerts {\n  smtp_url: \"smtp://127.0.0.1:2525\"\n  from_address: \"refx-alerts@sevenoaks.example\"\n"
-      "  console_url: \"https://refx.example/\"\n  deadline_warning_hours: 48\n}\n";
+      "  console_url: \"https://refx.example/\"\n  deadline_warning_hours: 48\n"
+      "  new_case_emails_per_minute: 60\n}\n";
   std::unique_ptr<PartnershipConfig> cfg;
   Status s = Parse(text, &cfg);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(cfg->DestinationByCode("DA_MARAC")->alert_emails_size(), 2);
+  EXPECT_EQ(cfg->proto().alerts().new_case_emails_per_minute(), 60u);
 }
 
 TEST_F(ConfigTest, BadAlertAddressesNameTheirLine) {
@@ -770,6 +772,7 @@ TEST_F(ConfigTest, BadAlertSettingsNameTheirLine) {
       {"  smtp_url: \"smtp://relay.example:25\"\n  from_address: \"refx alerts\"\n", "from_address", "not an e-mail"},
       {"  console_url: \"refx.example\"\n", "console_url", "http"},
       {"  deadline_warning_hours: 10000\n", "deadline_warning_hours", "at most"},
+      {"  new_case_emails_per_minute: 61\n", "new_case_emails_per_minute", "at most 60"},
   };
   for (const Case& c : cases) {
     const std::string text = GoodText() + "alerts {\n" + c.block + "}\n";
