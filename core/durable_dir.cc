@@ -61,27 +61,28 @@ namespace {
 
 std::string FileErrno() { return std::strerror(errno); }
 
-bool WriteAllToFd(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
+
+Status WriteAll(int fd, std::string_view data, const std::string& path) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    // write(2) returns 0 only for a zero-length request; treat it as an
+    // error rather than loop for ever.
+    if (n <= 0) return Status::IoError("cannot write " + path + ": " + (n == 0 ? "nothing written" : FileErrno()));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::OK();
+}
 
 Status ReplaceFileDurably(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + FileErrno());
-  const bool written = WriteAllToFd(fd, data) && ::fsync(fd) == 0;
-  const std::string write_error = written ? "" : FileErrno();
+  Status written = WriteAll(fd, data, tmp);
+  if (written.ok() && ::fsync(fd) != 0) written = Status::IoError("cannot write " + tmp + ": " + FileErrno());
   ::close(fd);
-  if (!written) return Status::IoError("cannot write " + tmp + ": " + write_error);
+  REFX_RETURN_IF_ERROR(written);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot rename " + tmp + ": " + FileErrno());
   // The rename itself is durable once the folder is synced.
   return SyncParentDir(path);

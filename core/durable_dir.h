@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -22,6 +23,12 @@ namespace refx {
 // created before a failure stays.
 // Folders it creates get `mode` (less the umask).
 Status CreateDirDurably(const std::string& path, mode_t mode = 0755);
+
+// Writes all of `data` to `fd`, going on after a short write or EINTR. OK
+// once every byte is the kernel's (durable only after an fsync); IoError
+// "cannot write PATH: REASON" otherwise, when part of `data` may have been
+// written. `path` only names the file in the error.
+Status WriteAll(int fd, std::string_view data, const std::string& path);
 
 // Writes `data` to PATH.tmp, fsyncs it, renames it over `path` and fsyncs
 // the folder: a crash or power loss leaves the old content or the new, never

@@ -18,6 +18,7 @@
 
 #include "core/log_escape.h"
 #include "adapters/filedrop/drop_file.h"
+#include "core/durable_dir.h"
 #include "core/london_time.h"
 
 namespace refx::adapters {
@@ -26,14 +27,6 @@ namespace {
 using Clock = std::chrono::system_clock;
 
 Status Errno(const std::string& what) { return Status::IoError(what + ": " + std::strerror(errno)); }
-
-Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno("open " + dir);
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? Status::OK() : Errno("fsync " + dir);
-}
 
 Status MakeDir(const std::string& dir) {
   if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) return Errno("mkdir " + dir);
@@ -107,17 +100,10 @@ Status WriteFileDurably(const std::string& dir, const std::string& name, const s
   const std::string tmp = dir + "/." + name + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
   if (fd < 0) return Errno("create " + tmp);
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Status s = Errno("write " + tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return s;
-    }
-    done += static_cast<size_t>(n);
+  if (Status s = WriteAll(fd, text, tmp); !s.ok()) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return s;
   }
   if (::fsync(fd) != 0) {
     Status s = Errno("fsync " + tmp);

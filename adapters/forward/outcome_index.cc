@@ -32,19 +32,6 @@ void AppendLines(const ForwardOutcome& o, bool accepted, int64_t recorded_at, st
   }
 }
 
-Status WriteAllFd(int fd, const std::string& path, const std::string& text) {
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  return Status::OK();
-}
-
 std::string OneLine(std::string s) {
   for (char& c : s) {
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';
@@ -193,7 +180,7 @@ Status OutcomeIndex::WriteDurably(const std::vector<ForwardOutcome>& outcomes) {
   std::string text;
   for (const ForwardOutcome& o : outcomes) AppendLines(o, o.accepted, o.recorded_at ? o.recorded_at : now, &text);
   std::lock_guard<std::mutex> lock(write_mu_);
-  REFX_RETURN_IF_ERROR(WriteAllFd(fd_, path_, text));
+  REFX_RETURN_IF_ERROR(WriteAll(fd_, text, path_));
   if (::fdatasync(fd_) != 0) return Status::IoError("cannot fsync " + path_ + ": " + std::strerror(errno));
   lines_ += outcomes.size();
   // The answers just written are durable whatever becomes of this.
@@ -254,7 +241,7 @@ Status OutcomeIndex::Compact(const std::string& written, uint64_t written_lines)
   // Opened for appending: after the rename this descriptor is the log's.
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + std::strerror(errno));
-  Status s = WriteAllFd(fd, tmp, text);
+  Status s = WriteAll(fd, text, tmp);
   if (s.ok() && ::fdatasync(fd) != 0) s = Status::IoError("cannot fsync " + tmp + ": " + std::strerror(errno));
   if (s.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) {
     s = Status::IoError("cannot rename " + tmp + ": " + std::strerror(errno));

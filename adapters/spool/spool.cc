@@ -90,24 +90,11 @@ Status ListDir(const std::string& dir, std::vector<std::string>* names) {
   return Status::OK();
 }
 
-Status WriteAll(int fd, const std::string& path, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::IoError(Errno("cannot write", path));
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return Status::OK();
-}
-
 // Writes `data` to `path` (created, truncated) and fsyncs it.
 Status WriteFileSynced(const std::string& path, const std::string& data) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError(Errno("cannot create", path));
-  Status s = WriteAll(fd, path, data.data(), data.size());
+  Status s = WriteAll(fd, data, path);
   if (s.ok() && ::fdatasync(fd) != 0) s = Status::IoError(Errno("cannot fsync", path));
   ::close(fd);
   if (!s.ok()) ::unlink(path.c_str());

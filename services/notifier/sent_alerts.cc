@@ -53,11 +53,10 @@ Status SentAlerts::Open(const std::string& path) {
 Status SentAlerts::AppendText(const std::string& data) {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot open " + path_ + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && ::fsync(fd) == 0;
-  const std::string why = ok ? "" : std::strerror(errno);
+  Status s = WriteAll(fd, data, path_);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IoError("cannot fsync " + path_ + ": " + std::strerror(errno));
   ::close(fd);
-  if (!ok) return Status::IoError("cannot write " + path_ + ": " + why);
-  return Status::OK();
+  return s;
 }
 
 Status SentAlerts::Create(uint64_t from_seq) {
