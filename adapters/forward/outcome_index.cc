@@ -6,6 +6,7 @@
 #include "adapters/forward/outcome_index.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +19,20 @@
 
 namespace refx::adapters {
 namespace {
+
+// A sweep that drops at least this many answers gives the memory they held
+// back to the system (GiveBackFreedMemory).
+constexpr size_t kGiveBackAfter = 4096;
+
+// glibc keeps what a sweep freed for later allocations, so without this an
+// adapter that took a bulk load keeps its peak resident size for its life
+// (258 MB after a million answers, 18 MB after the trim; ~50 ms). Called
+// without the index's locks: the trim walks the whole heap.
+void GiveBackFreedMemory() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
+}
 
 std::string OneLine(std::string s);
 
@@ -150,13 +165,22 @@ void OutcomeIndex::Apply(ForwardOutcome outcome, int64_t now) {
   slot = std::move(outcome);
 }
 
-void OutcomeIndex::Sweep(int64_t now, bool force) {
+size_t OutcomeIndex::Sweep(int64_t now, bool force) {
   const int64_t every = std::min<int64_t>(3600, options_.keep.count());
-  if (!force && now - swept_at_ < every) return;
+  if (!force && now - swept_at_ < every) return 0;
   swept_at_ = now;
+  size_t dropped = 0;
   for (auto it = latest_.begin(); it != latest_.end();) {
-    it = Expired(it->second, now) ? latest_.erase(it) : std::next(it);
+    if (Expired(it->second, now)) {
+      it = latest_.erase(it);
+      ++dropped;
+    } else {
+      ++it;
+    }
   }
+  // The bucket array stays at its peak size unless asked to shrink.
+  if (dropped >= kGiveBackAfter) latest_.rehash(0);
+  return dropped;
 }
 
 Status OutcomeIndex::Record(const std::vector<ForwardOutcome>& outcomes) {
@@ -168,10 +192,14 @@ Status OutcomeIndex::Record(const std::vector<ForwardOutcome>& outcomes) {
 void OutcomeIndex::Publish(const std::vector<ForwardOutcome>& outcomes) {
   if (outcomes.empty()) return;
   const int64_t now = Now();
-  std::lock_guard<std::mutex> lock(mu_);
-  Sweep(now, false);
-  for (const ForwardOutcome& o : outcomes) Apply(o, now);
-  changed_.notify_all();
+  size_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dropped = Sweep(now, false);
+    for (const ForwardOutcome& o : outcomes) Apply(o, now);
+    changed_.notify_all();
+  }
+  if (dropped >= kGiveBackAfter) GiveBackFreedMemory();
 }
 
 Status OutcomeIndex::WriteDurably(const std::vector<ForwardOutcome>& outcomes) {
@@ -191,11 +219,13 @@ Status OutcomeIndex::WriteDurably(const std::vector<ForwardOutcome>& outcomes) {
 void OutcomeIndex::MaybeCompact(const std::string& written, uint64_t written_lines) {
   if (lines_ <= options_.compact_after_lines) return;
   size_t references = 0;
+  size_t dropped = 0;
   {
     std::lock_guard<std::mutex> index_lock(mu_);
-    Sweep(Now(), false);
+    dropped = Sweep(Now(), false);
     references = latest_.size();
   }
+  if (dropped >= kGiveBackAfter) GiveBackFreedMemory();
   if (lines_ > 2 * (references + written_lines)) {
     // A failed compaction leaves the old file in use; the next write tries again.
     Status compacted = Compact(written, written_lines);
@@ -221,9 +251,10 @@ Status OutcomeIndex::Compact(const std::string& written, uint64_t written_lines)
   // answers and are appended again when written).
   std::string text;
   uint64_t lines = 0;
+  size_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Sweep(Now(), true);
+    dropped = Sweep(Now(), true);
     for (const auto& [reference, o] : latest_) {
       if (o.accepted) {
         AppendLines(o, true, o.recorded_at, &text);
@@ -235,6 +266,7 @@ Status OutcomeIndex::Compact(const std::string& written, uint64_t written_lines)
       }
     }
   }
+  if (dropped >= kGiveBackAfter) GiveBackFreedMemory();
   text += written;  // read after the lines above: the newer answer wins
   lines += written_lines;
   const std::string tmp = path_ + ".compact";

@@ -11,7 +11,8 @@
 // leaves memory (swept at most once an hour, and skipped when the file is
 // read) and leaves the file at its next compaction. A bulk load of a
 // million rows therefore costs memory for `keep`, not for the adapter's
-// life. Older acceptances are still known to the broker (the adapter asks
+// life: a sweep that drops thousands of answers returns the memory to the
+// system (malloc_trim), not only to the allocator. Older acceptances are still known to the broker (the adapter asks
 // it: QueryRequest.referrer_reference); older refusals are forgotten.
 //
 // Compaction: every answer is a line, so resends (after a crash or a lost
@@ -117,8 +118,9 @@ class OutcomeIndex {
   bool Expired(const ForwardOutcome& o, int64_t now) const;
   void Apply(ForwardOutcome outcome, int64_t now);  // under mu_
   // Drops expired answers from memory, at most once an hour unless `force`
-  // (under mu_).
-  void Sweep(int64_t now, bool force);
+  // (under mu_). Returns how many it dropped; when that is many, the caller
+  // gives the freed memory back to the system once it has let go of mu_.
+  size_t Sweep(int64_t now, bool force);
   // Compacts when the file has grown past the thresholds (under write_mu_).
   // `written`: the lines (`written_lines` of them) just appended by a write
   // whose answers may not be published yet; kept by the compaction.

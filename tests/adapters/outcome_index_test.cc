@@ -1,13 +1,17 @@
 // OutcomeIndex: outcomes survive reopening, a torn last line is ignored and
 // cut off, a refused resend keeps the acceptance, WaitNewer wakes on a newer
 // outcome and times out without one, answers older than `keep` leave memory
-// and the file, and lines written before they carried a time are still read.
+// (given back to the system after a bulk load's sweep) and the file, and
+// lines written before they carried a time are still read.
 #include "adapters/forward/outcome_index.h"
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "tests/unit/test_util.h"
 
@@ -197,6 +201,47 @@ TEST(OutcomeIndexTest, AnswersOlderThanKeepLeaveMemoryAndTheFile) {
   ASSERT_TRUE(OutcomeIndex::Open(path, &index, options).ok());
   EXPECT_EQ(index->references(), 0u);
   EXPECT_EQ(index->Find("NEW-1", &o).code(), Status::Code::kNotFound);
+}
+
+// Resident memory of this process, in bytes.
+size_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+TEST(OutcomeIndexTest, ASweepOfABulkLoadGivesItsMemoryBackToTheSystem) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer's allocator, not glibc's, holds the memory";
+#else
+  testing::TempDir tmp;
+  int64_t now = 1'800'000'000;
+  OutcomeIndexOptions options;
+  options.keep = std::chrono::hours(24);
+  options.now = [&now] { return now; };
+  std::unique_ptr<OutcomeIndex> index;
+  ASSERT_TRUE(OutcomeIndex::Open(tmp.Sub("outcomes.log"), &index, options).ok());
+  const size_t before = ResidentBytes();
+  // 300,000 answers published as the forwarder does, in batches.
+  for (int b = 0; b < 300; ++b) {
+    std::vector<ForwardOutcome> batch;
+    for (int i = 0; i < 1000; ++i) {
+      const std::string n = std::to_string(b * 1000 + i);
+      batch.push_back(Accepted("BULK-REFERENCE-" + n, "R-" + n, static_cast<uint64_t>(b * 1000 + i + 1)));
+    }
+    index->Publish(batch);
+  }
+  const size_t loaded = ResidentBytes();
+  ASSERT_GT(loaded, before + (40u << 20)) << "the load should take tens of MB";
+  now += 25 * 3600;
+  index->Publish({Accepted("NEW-1", "R-900000", 900000)});
+  EXPECT_EQ(index->references(), 1u);
+  const size_t after = ResidentBytes();
+  EXPECT_LT(after, before + (loaded - before) / 4)
+      << "resident MB: " << (before >> 20) << " before, " << (loaded >> 20) << " loaded, " << (after >> 20)
+      << " after the sweep";
+#endif
 }
 
 TEST(OutcomeIndexTest, LinesWithoutATimeAreReadAndKeptFromWhenRead) {
