@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/civil_date.h"
+#include "core/durable_dir.h"
 #include "core/hex.h"
 
 namespace refx {
@@ -139,7 +140,7 @@ Status GenerateSecretKeyFile(const std::string& path, const std::string& what) {
   sodium_memzero(key, sizeof key);
   hex[2 * kSubjectSecretBytes] = '\n';
   const size_t n = 2 * kSubjectSecretBytes + 1;
-  const bool wrote = ::write(fd, hex, n) == static_cast<ssize_t>(n);
+  const bool wrote = WriteAll(fd, std::string_view(hex, n), path).ok();
   sodium_memzero(hex, sizeof hex);
   const bool synced = wrote && ::fsync(fd) == 0;
   const bool closed = ::close(fd) == 0;

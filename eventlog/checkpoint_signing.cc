@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/durable_dir.h"
 #include "eventlog/hash_chain.h"
 #include "eventlog/keys.h"
 
@@ -61,7 +62,7 @@ Status WriteNewFile(const std::string& path, const std::string& text, mode_t mod
     if (errno == EEXIST) return Status::InvalidArgument(path + ": already exists; refusing to replace a signing key");
     return Status::IoError(path + ": cannot create: " + std::strerror(errno));
   }
-  const bool wrote = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool wrote = WriteAll(fd, text, path).ok();
   const bool synced = wrote && ::fsync(fd) == 0;
   const bool closed = ::close(fd) == 0;
   if (!wrote || !synced || !closed) {
