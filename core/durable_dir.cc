@@ -80,7 +80,7 @@ Status ReplaceFileDurably(const std::string& path, const std::string& data) {
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create " + tmp + ": " + FileErrno());
   Status written = WriteAll(fd, data, tmp);
-  if (written.ok() && ::fsync(fd) != 0) written = Status::IoError("cannot write " + tmp + ": " + FileErrno());
+  if (written.ok() && ::fsync(fd) != 0) written = Status::IoError("cannot fsync " + tmp + ": " + FileErrno());
   ::close(fd);
   REFX_RETURN_IF_ERROR(written);
   if (::rename(tmp.c_str(), path.c_str()) != 0) return Status::IoError("cannot rename " + tmp + ": " + FileErrno());
