@@ -75,6 +75,20 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
   return Status::OK();
 }
 
+Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) return Status::InvalidArgument(path + ": already exists; refusing to replace a " + what);
+    return Status::IoError("cannot create " + path + ": " + FileErrno());
+  }
+  Status s = WriteAll(fd, data, path);
+  if (s.ok() && ::fsync(fd) != 0) s = Status::IoError("cannot fsync " + path + ": " + FileErrno());
+  if (::close(fd) != 0 && s.ok()) s = Status::IoError("cannot close " + path + ": " + FileErrno());
+  if (s.ok()) s = SyncParentDir(path);
+  if (!s.ok()) ::unlink(path.c_str());
+  return s;
+}
+
 Status ReplaceFileDurably(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -30,6 +30,13 @@ Status CreateDirDurably(const std::string& path, mode_t mode = 0755);
 // written. `path` only names the file in the error.
 Status WriteAll(int fd, std::string_view data, const std::string& path);
 
+// Creates `path`, which must not exist, with `mode` (less the umask), writes
+// `data` to it, fsyncs it and its folder: a new key file survives a power
+// loss. OK once durable. InvalidArgument "PATH: already exists; refusing to
+// replace a WHAT" when it exists (it is left alone); IoError naming the file
+// and the step otherwise, with the new file removed again.
+Status CreateFileDurably(const std::string& path, std::string_view data, mode_t mode, const std::string& what);
+
 // Writes `data` to PATH.tmp, fsyncs it, renames it over `path` and fsyncs
 // the folder: a crash or power loss leaves the old content or the new, never
 // a torn one. OK once the new content is durable; IoError naming the file

@@ -128,11 +128,6 @@ Status GenerateSecretKeyFile(const std::string& path, const std::string& what) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec) return Status::IoError(parent.string() + ": cannot create folder: " + ec.message());
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::InvalidArgument(path + ": already exists; refusing to replace a subject key");
-    return Status::IoError(path + ": cannot create: " + std::strerror(errno));
-  }
   unsigned char key[kSubjectSecretBytes];
   randombytes_buf(key, sizeof key);
   char hex[2 * kSubjectSecretBytes + 2];
@@ -140,15 +135,9 @@ Status GenerateSecretKeyFile(const std::string& path, const std::string& what) {
   sodium_memzero(key, sizeof key);
   hex[2 * kSubjectSecretBytes] = '\n';
   const size_t n = 2 * kSubjectSecretBytes + 1;
-  const bool wrote = WriteAll(fd, std::string_view(hex, n), path).ok();
+  const Status s = CreateFileDurably(path, std::string_view(hex, n), 0600, what);
   sodium_memzero(hex, sizeof hex);
-  const bool synced = wrote && ::fsync(fd) == 0;
-  const bool closed = ::close(fd) == 0;
-  if (!wrote || !synced || !closed) {
-    ::unlink(path.c_str());
-    return Status::IoError(path + ": cannot write the " + what + " file");
-  }
-  return Status::OK();
+  return s;
 }
 
 Status LoadSubjectKeyFile(const std::string& path, std::string* secret) {

@@ -54,24 +54,6 @@ Status ReadHexKeyFile(const std::string& path, size_t bytes, const char* what, s
   return Status::OK();
 }
 
-// Creates `path` exclusively with `mode` and writes `text` to it, synced.
-// Removes the file again if anything fails.
-Status WriteNewFile(const std::string& path, const std::string& text, mode_t mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) return Status::InvalidArgument(path + ": already exists; refusing to replace a signing key");
-    return Status::IoError(path + ": cannot create: " + std::strerror(errno));
-  }
-  const bool wrote = WriteAll(fd, text, path).ok();
-  const bool synced = wrote && ::fsync(fd) == 0;
-  const bool closed = ::close(fd) == 0;
-  if (!wrote || !synced || !closed) {
-    ::unlink(path.c_str());
-    return Status::IoError(path + ": cannot write");
-  }
-  return Status::OK();
-}
-
 std::string HexLine(const unsigned char* bytes, size_t n) {
   std::string hex(2 * n + 1, '\0');
   sodium_bin2hex(hex.data(), hex.size(), bytes, n);
@@ -112,10 +94,10 @@ Status GenerateSigningKeyPair(const std::string& dir, const std::string& name, s
   std::string secret_text = HexLine(seed, sizeof seed);
   sodium_memzero(seed, sizeof seed);
   sodium_memzero(sk, sizeof sk);
-  Status s = WriteNewFile(secret_path, secret_text, 0600);
+  Status s = CreateFileDurably(secret_path, secret_text, 0600, "signing key");
   sodium_memzero(secret_text.data(), secret_text.size());
   if (!s.ok()) return s;
-  s = WriteNewFile(public_path, HexLine(pk, sizeof pk), 0644);
+  s = CreateFileDurably(public_path, HexLine(pk, sizeof pk), 0644, "signing key");
   if (!s.ok()) {
     ::unlink(secret_path.c_str());
     return s;

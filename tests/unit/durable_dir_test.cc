@@ -1,5 +1,6 @@
-// WriteAll and ReplaceFileDurably (core/durable_dir.h): every byte written
-// or an error naming the file; a replaced file holds the new content whole.
+// WriteAll, CreateFileDurably and ReplaceFileDurably (core/durable_dir.h):
+// every byte written or an error naming the file; a new file never replaces
+// one; a replaced file holds the new content whole.
 #include "core/durable_dir.h"
 
 #include <fcntl.h>
@@ -103,6 +104,23 @@ TEST_F(DurableDirTest, ReplaceFileDurablyInAMissingFolderNamesTheFile) {
   const Status s = ReplaceFileDurably(path, "x");
   EXPECT_EQ(s.code(), Status::Code::kIoError);
   EXPECT_NE(s.message().find(path + ".tmp"), std::string::npos) << s.ToString();
+}
+
+TEST_F(DurableDirTest, CreateFileDurablyWritesANewFileAndNeverReplacesOne) {
+  const fs::path path = dir_ / "master.key";
+  ASSERT_TRUE(CreateFileDurably(path.string(), "first\n", 0600, "master key").ok());
+  EXPECT_EQ(Read(path), "first\n");
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  const Status again = CreateFileDurably(path.string(), "second\n", 0600, "master key");
+  EXPECT_EQ(again.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(again.message().find(path.string() + ": already exists; refusing to replace a master key"),
+            std::string::npos)
+      << again.ToString();
+  EXPECT_EQ(Read(path), "first\n") << "the existing file is left alone";
+  const Status missing = CreateFileDurably((dir_ / "missing" / "k").string(), "x", 0600, "master key");
+  EXPECT_EQ(missing.code(), Status::Code::kIoError);
+  EXPECT_NE(missing.message().find("cannot create " + (dir_ / "missing" / "k").string()), std::string::npos)
+      << missing.ToString();
 }
 
 }  // namespace
